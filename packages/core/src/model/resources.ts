@@ -189,6 +189,11 @@ export interface K8sNetworkPolicySpec {
   readonly egress?: readonly { readonly to?: readonly K8sNetworkPolicyPeer[]; readonly ports?: readonly K8sNetworkPolicyPort[] }[];
 }
 
+/** Calico StagedKubernetesNetworkPolicy: a Kubernetes NetworkPolicy spec plus `stagedAction`. */
+export interface StagedKubernetesNetworkPolicySpec extends K8sNetworkPolicySpec {
+  readonly stagedAction?: 'Set' | 'Delete' | 'Learn' | 'Ignore';
+}
+
 export interface K8sContainerPort {
   readonly name?: string;
   readonly containerPort: number;
@@ -260,7 +265,28 @@ export interface AnpSpec {
   readonly egress?: readonly AnpRule[];
 }
 
+/** v1alpha2 `protocols[].{tcp,udp,sctp}.destinationPort`: exactly one of `number` / `range`. */
+export interface CnpPort {
+  readonly number?: number;
+  readonly range?: { readonly start: number; readonly end: number };
+}
+
+/** v1alpha2 `protocols` entry: exactly one field is set. */
+export interface CnpProtocol {
+  readonly tcp?: { readonly destinationPort?: CnpPort };
+  readonly udp?: { readonly destinationPort?: CnpPort };
+  readonly sctp?: { readonly destinationPort?: CnpPort };
+  readonly destinationNamedPort?: string;
+}
+
+/** A ClusterNetworkPolicy rule: current upstream uses `protocols`; earlier drafts used v1alpha1 `ports`. */
+export interface ClusterNetworkPolicyRule extends AnpRule {
+  readonly protocols?: readonly CnpProtocol[];
+}
+
 /** v1alpha2 ClusterNetworkPolicy: `tier: Admin | Baseline`, actions `Accept | Deny | Pass`. */
 export interface ClusterNetworkPolicySpec extends AnpSpec {
   readonly tier: 'Admin' | 'Baseline';
+  readonly ingress?: readonly ClusterNetworkPolicyRule[];
+  readonly egress?: readonly ClusterNetworkPolicyRule[];
 }

@@ -1,0 +1,147 @@
+import { describe, expect, it } from 'vitest';
+import { formatIssue } from '../model/issues.js';
+import { loadManifests } from './load-manifests.js';
+import type { LoadOptions } from './limits.js';
+
+/** Generous wall-clock budget: these inputs are rejected in milliseconds; a hang or blow-up takes far longer. */
+const FAST_MS = 3000;
+
+function load(text: string, options?: LoadOptions) {
+  const started = performance.now();
+  const result = loadManifests([{ file: 'evil.yaml', text }], options);
+  const ms = performance.now() - started;
+  return { ...result, ms, codes: result.issues.map((i) => i.code) };
+}
+
+const NS = 'apiVersion: v1\nkind: Namespace\nmetadata: {name: ok}\n';
+
+describe('hostile input fails fast with a clear issue', () => {
+  it('billion laughs: alias expansion is capped', () => {
+    let text = 'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n';
+    let prev = 'a';
+    for (const k of 'bcdefghij') {
+      text += `${k}: &${k} [${Array(9).fill(`*${prev}`).join(',')}]\n`;
+      prev = k;
+    }
+    const r = load(text);
+    expect(r.codes).toEqual(['alias-limit']);
+    expect(r.issues[0]?.message).toContain('maxAliasCount 100');
+    expect(r.ms).toBeLessThan(FAST_MS);
+  });
+
+  it('a few aliases are fine', () => {
+    const text = 'apiVersion: v1\nkind: Namespace\nmetadata:\n  name: ok\n  labels: &l {a: b}\n  annotations: *l\n';
+    expect(load(text).resources).toHaveLength(1);
+  });
+
+  it('8 MiB of "[" stops at the nesting limit without parsing the rest', () => {
+    const r = load('['.repeat(8 * 1024 * 1024));
+    expect(r.issues.map(formatIssue)).toEqual(['evil.yaml:1:68: -/-: nesting is deeper than 64 levels (maxDepth); the rest of the input was not read']);
+    expect(r.ms).toBeLessThan(FAST_MS);
+  });
+
+  it('compact block sequences ("- - - …") stop at the nesting limit too', () => {
+    const r = load('- '.repeat(4 * 1024 * 1024));
+    expect(r.codes).toEqual(['too-deep']);
+    expect(r.ms).toBeLessThan(FAST_MS);
+  });
+
+  it('indented mappings stop at the nesting limit', () => {
+    const text = Array.from({ length: 2000 }, (_, i) => `${' '.repeat(i)}k:`).join('\n');
+    const r = load(text);
+    expect(r.codes).toEqual(['too-deep']);
+    expect(r.ms).toBeLessThan(FAST_MS);
+  });
+
+  it('64 levels are allowed and 65 are not', () => {
+    const nest = (n: number): string => `apiVersion: v1\nkind: Namespace\nmetadata: {name: ok}\nstatus: ${'['.repeat(n - 1)}${']'.repeat(n - 1)}\n`;
+    // The document itself is level 1, `status` opens level 2.
+    expect(load(nest(64)).codes).toEqual([]);
+    expect(load(nest(65)).codes).toEqual(['too-deep']);
+  });
+
+  it('nesting depth is configurable', () => {
+    expect(load(NS, { maxDepth: 1 }).codes).toEqual(['too-deep']);
+    expect(load(NS, { maxDepth: 2 }).codes).toEqual([]);
+  });
+
+  it('a scalar over 1 MiB is refused', () => {
+    const r = load(`apiVersion: v1\nkind: Namespace\nmetadata: {name: ok}\nstatus: {x: "${'x'.repeat(1024 * 1024 + 1)}"}\n`);
+    expect(r.issues.map(formatIssue)).toEqual(['evil.yaml:4:13: -/-: a scalar is longer than 1048576 characters (maxScalarLength)']);
+    expect(r.ms).toBeLessThan(FAST_MS);
+    expect(load(NS, { maxScalarLength: 2 }).codes).toEqual(['scalar-too-long']);
+  });
+
+  it('long keys are refused too', () => {
+    expect(load(`{"${'k'.repeat(2000)}": 1}`, { maxScalarLength: 1000 }).codes).toEqual(['scalar-too-long']);
+  });
+
+  it('input over 16 MiB is refused before any parsing', () => {
+    const big = 'x'.repeat(40 * 1024 * 1024);
+    const started = performance.now();
+    const result = loadManifests([
+      { file: 'a.yaml', text: NS },
+      { file: 'huge.yaml', text: big },
+    ]);
+    expect(performance.now() - started).toBeLessThan(FAST_MS);
+    expect(result.resources).toEqual([]);
+    expect(result.issues.map(formatIssue)).toEqual(['huge.yaml:0:0: -/-: input is larger than 16 MiB (maxInputBytes); nothing was loaded']);
+  });
+
+  it('the size limit counts UTF-8 bytes over all inputs and is configurable', () => {
+    const text = `${NS}# ${'é'.repeat(100)}\n`;
+    expect(load(text, { maxInputBytes: text.length + 50 }).codes).toEqual(['input-too-large']);
+    expect(load(text, { maxInputBytes: text.length + 100 }).codes).toEqual([]);
+  });
+
+  it('more than 100,000 documents are refused and nothing after them is read', () => {
+    const r = load('---\n# empty\n'.repeat(100_001));
+    expect(r.issues.map(formatIssue)).toEqual(['evil.yaml:200001:1: -/-: too many documents (more than maxDocuments 100000); the rest of the input was not read']);
+    expect(r.ms).toBeLessThan(FAST_MS * 2);
+  });
+
+  it('the document budget is shared by all inputs and counts List items', () => {
+    const list = JSON.stringify({ apiVersion: 'v1', kind: 'List', items: [{}, {}, {}] });
+    const result = loadManifests(
+      [
+        { file: 'a.yaml', text: NS },
+        { file: 'list.json', text: list },
+        { file: 'b.yaml', text: NS.replace('ok', 'later') },
+      ],
+      { maxDocuments: 3 },
+    );
+    expect(result.issues.map((i) => `${i.file} ${i.code}`)).toEqual(['list.json too-many-documents']);
+    expect(result.resources.map((r) => r.file)).toEqual(['a.yaml']);
+  });
+
+  it('a top-level JSON array counts each element', () => {
+    const r = load(JSON.stringify(Array.from({ length: 11 }, () => ({}))), { maxDocuments: 10 });
+    expect(r.codes).toEqual(['too-many-documents']);
+  });
+
+  it('issue floods stop at maxIssues and fail the file', () => {
+    const text = Array.from({ length: 50 }, (_, i) => `---\napiVersion: v1\nkind: Widget\nmetadata: {name: w${i}}`).join('\n');
+    const result = loadManifests([{ file: 'w.yaml', text }], { maxIssues: 10 });
+    expect(result.issues).toHaveLength(11);
+    expect(result.issues.at(-1)?.code).toBe('too-many-issues');
+    expect(result.ok).toBe(false);
+  });
+
+  it('a file cut short by maxIssues is not loaded even if it only had warnings', () => {
+    const text = Array.from({ length: 20 }, (_, i) => `---\napiVersion: v1\nkind: Namespace\nmetadata: {name: n${i}, namespace: x}`).join('\n');
+    const result = loadManifests([{ file: 'w.yaml', text }], { maxIssues: 5 });
+    expect(result.resources).toEqual([]);
+    expect(result.ok).toBe(false);
+  });
+
+  it('invalid limits are a programmer error', () => {
+    expect(() => loadManifests([], { maxDepth: -1 })).toThrow(RangeError);
+  });
+});
+
+describe('documents before a limit are still reported', () => {
+  it('the documents read before maxDocuments was hit are checked', () => {
+    const text = 'apiVersion: v1\nkind: Namespace\nmetadata: {name: Bad}\n---\na: 1\n';
+    expect(load(text, { maxDocuments: 1 }).codes).toEqual(['invalid-name', 'too-many-documents']);
+  });
+});
