@@ -1,0 +1,363 @@
+/**
+ * `evaluate(snapshot, flow)`: Calico's verdict for one flow, with a trace. The source
+ * endpoint's egress policy runs, then the destination endpoint's ingress policy; both must allow
+ * (an address that is not an endpoint has no policy). Per direction:
+ *
+ *   host endpoints only:  failsafe ports ─▶ untracked tiers ─▶ pre-DNAT tiers (ingress) ─┐
+ *   every endpoint:       normal tiers (Allow/Deny decide, Pass → next tier,            ◀┘
+ *                         end of an applied tier → its default action)
+ *                         ─▶ profiles in order ─▶ deny
+ *
+ * Must never throw for anything but a malformed flow (unknown peer or protocol).
+ */
+import type { Endpoint, Profile, Rule } from '../model/types.js';
+import { GinghamError } from '../errors.js';
+import { formatIp, type IpAddr, ipKey, parseIp } from '../convert/cidr.js';
+import { protocolName, protocolNumber } from '../convert/protocol.js';
+import { DEFAULT_FAILSAFE_INBOUND, DEFAULT_FAILSAFE_OUTBOUND, formatFailsafe, matchFailsafe } from './failsafe.js';
+import { type MatchContext, ruleMismatch } from './rule-match.js';
+import { indexSnapshot, type PolicyView, type SnapshotIndex, type TierPlan } from './snapshot-index.js';
+import type {
+  Decision,
+  DirectionTrace,
+  EvaluateOptions,
+  EvaluationResult,
+  Flow,
+  FlowSummary,
+  PolicyTrace,
+  ProfileTrace,
+  ResolvedPeer,
+  RuleTrace,
+  StageTrace,
+  TierTrace,
+  Trace,
+} from './types.js';
+import type { Snapshot } from '../model/types.js';
+
+interface Resolved {
+  readonly peer: ResolvedPeer;
+  readonly endpoint?: Endpoint;
+  readonly addrs: readonly IpAddr[];
+  readonly given?: IpAddr;
+}
+
+function endpointAddresses(e: Endpoint): IpAddr[] {
+  const texts = e.kind === 'WorkloadEndpoint' ? e.addresses : e.expectedIPs;
+  const out: IpAddr[] = [];
+  for (const t of texts) {
+    const a = parseIp(t.split('/')[0]!);
+    if (a) out.push(a);
+  }
+  return out;
+}
+
+function resolveWith(index: SnapshotIndex, ref: string): Resolved {
+  const ip = parseIp(ref);
+  if (ip) {
+    const address = formatIp(ip);
+    // An address of an endpoint is that endpoint (workloads first, then host endpoints' expectedIPs).
+    const members = index.membersAt(ip);
+    const wep = members.find((m) => m.kind === 'WorkloadEndpoint');
+    const hep = members.find((m) => m.kind === 'HostEndpoint');
+    const endpoint: Endpoint | undefined = wep ? index.workloads.get(wep.id) : hep ? index.hosts.get(hep.id) : undefined;
+    if (endpoint) {
+      const addrs = endpointAddresses(endpoint);
+      return {
+        peer: {
+          ref,
+          kind: endpoint.kind === 'WorkloadEndpoint' ? 'workload' : 'host',
+          endpointId: endpoint.id,
+          addresses: addrs.map(formatIp),
+          address,
+        },
+        endpoint,
+        addrs,
+        given: ip,
+      };
+    }
+    return { peer: { ref, kind: 'address', addresses: [address], address }, addrs: [ip], given: ip };
+  }
+  const byId = index.workloads.get(ref);
+  const host = byId ? undefined : index.hosts.get(ref);
+  let endpoint: Endpoint | undefined = byId ?? host;
+  if (!endpoint) {
+    const byName = index.workloadsByName.get(ref) ?? [];
+    if (byName.length > 1) {
+      throw new GinghamError(
+        'AMBIGUOUS_PEER',
+        `flow peer "${ref}" names ${byName.length} workload endpoints (${byName.map((w) => w.id).join(', ')}); use namespace/name`,
+      );
+    }
+    endpoint = byName[0];
+  }
+  if (!endpoint) {
+    throw new GinghamError(
+      'UNKNOWN_PEER',
+      `unknown flow peer "${ref}": not an IP address, a namespace/pod workload id, or a WorkloadEndpoint/HostEndpoint name`,
+    );
+  }
+  const addrs = endpointAddresses(endpoint);
+  return {
+    peer: {
+      ref,
+      kind: endpoint.kind === 'WorkloadEndpoint' ? 'workload' : 'host',
+      endpointId: endpoint.id,
+      addresses: addrs.map(formatIp),
+    },
+    endpoint,
+    addrs,
+  };
+}
+
+/**
+ * Resolves a flow peer reference: an IP (an endpoint's address resolves to that endpoint), a
+ * `namespace/pod` workload id, a HostEndpoint name, or a WorkloadEndpoint name.
+ * @throws GinghamError `UNKNOWN_PEER` / `AMBIGUOUS_PEER`.
+ */
+export function resolvePeer(snapshot: Snapshot, ref: string): ResolvedPeer {
+  return resolveWith(indexSnapshot(snapshot), ref).peer;
+}
+
+function pickFamily(src: Resolved, dst: Resolved): 4 | 6 {
+  if (src.given) return src.given.version;
+  if (dst.given) return dst.given.version;
+  const has = (r: Resolved, v: 4 | 6): boolean => r.addrs.some((a) => a.version === v);
+  for (const v of [4, 6] as const) if (has(src, v) && has(dst, v)) return v;
+  for (const v of [4, 6] as const) if (has(src, v) || has(dst, v)) return v;
+  return 4;
+}
+
+function pickAddress(r: Resolved, family: 4 | 6): IpAddr | undefined {
+  if (r.given && r.given.version === family) return r.given;
+  return r.addrs.find((a) => a.version === family);
+}
+
+function checkPort(value: number | undefined, what: string): number | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (!Number.isInteger(value) || value < 0 || value > 65535) throw new GinghamError('INVALID_FLOW', `invalid ${what} ${String(value)}`);
+  return value;
+}
+
+type Outcome = { kind: 'decided'; decision: Decision } | { kind: 'continue' };
+
+/** Walks tiers: first matching Allow/Deny decides, Pass skips to the next tier, Log continues. */
+function runTiers(
+  index: SnapshotIndex,
+  view: PolicyView,
+  tiers: readonly TierPlan[],
+  direction: 'ingress' | 'egress',
+  ctx: MatchContext,
+  stage: 'untracked' | 'pre-dnat' | 'tier',
+  traces: TierTrace[],
+): Outcome {
+  for (const plan of tiers) {
+    const forcedPass = stage !== 'tier';
+    const policies: PolicyTrace[] = [];
+    let tierResult: TierTrace['result'] | undefined;
+    let decision: Decision | undefined;
+    for (const policy of plan.policies) {
+      const rules = direction === 'ingress' ? policy.ingress : policy.egress;
+      const ruleTraces: RuleTrace[] = [];
+      let result: PolicyTrace['result'] = 'no-match';
+      for (let i = 0; i < rules.length; i++) {
+        const rule = rules[i]!;
+        const reason = ruleMismatch(index, rule, ctx);
+        ruleTraces.push(ruleTrace(i, rule, reason));
+        if (reason !== undefined || rule.action === 'Log') continue;
+        result = rule.action;
+        if (rule.action !== 'Pass') {
+          decision = {
+            stage,
+            action: rule.action,
+            tier: plan.tier.name,
+            policyId: policy.id,
+            ruleIndex: i,
+            ...(rule.name ? { ruleName: rule.name } : {}),
+          };
+        }
+        break;
+      }
+      const trace: { -readonly [K in keyof PolicyTrace]: PolicyTrace[K] } = { policyId: policy.id, rules: ruleTraces, result };
+      if (policy.order !== undefined) trace.order = policy.order;
+      if (view.stagedIds.size > 0 && view.stagedIds.has(policy.id)) trace.staged = true;
+      policies.push(trace);
+      if (result !== 'no-match') {
+        tierResult = result;
+        break;
+      }
+    }
+    if (tierResult === undefined) {
+      const pass = forcedPass || plan.tier.defaultAction === 'Pass';
+      tierResult = pass ? 'end-of-tier-pass' : 'end-of-tier-deny';
+      if (!pass) decision = { stage: 'end-of-tier', action: 'Deny', tier: plan.tier.name };
+    }
+    traces.push({
+      tier: plan.tier.name,
+      defaultAction: plan.tier.defaultAction,
+      declared: plan.tier.declared,
+      policies,
+      result: tierResult,
+    });
+    if (decision) return { kind: 'decided', decision };
+  }
+  return { kind: 'continue' };
+}
+
+function ruleTrace(index: number, rule: Rule, reason: string | undefined): RuleTrace {
+  const matched = reason === undefined;
+  const t: { -readonly [K in keyof RuleTrace]: RuleTrace[K] } = rule.name
+    ? { index, action: rule.action, name: rule.name, matched }
+    : { index, action: rule.action, matched };
+  if (!matched) t.reason = reason;
+  return t;
+}
+
+function runProfiles(
+  index: SnapshotIndex,
+  endpoint: Endpoint,
+  direction: 'ingress' | 'egress',
+  ctx: MatchContext,
+  traces: ProfileTrace[],
+): Decision {
+  if (endpoint.profiles.length === 0) return { stage: 'no-profiles', action: 'Deny' };
+  for (const name of endpoint.profiles) {
+    const profile: Profile | undefined = index.profiles.get(name);
+    if (!profile) {
+      traces.push({ profile: name, missing: true, rules: [], result: 'no-match' });
+      continue;
+    }
+    const rules = direction === 'ingress' ? profile.ingress : profile.egress;
+    const ruleTraces: RuleTrace[] = [];
+    let result: ProfileTrace['result'] = 'no-match';
+    let decisive = -1;
+    for (let i = 0; i < rules.length; i++) {
+      const rule = rules[i]!;
+      const reason = ruleMismatch(index, rule, ctx);
+      ruleTraces.push(ruleTrace(i, rule, reason));
+      if (reason !== undefined || rule.action === 'Log') continue;
+      result = rule.action;
+      decisive = i;
+      break;
+    }
+    traces.push({ profile: name, rules: ruleTraces, result });
+    if (result === 'Allow' || result === 'Deny') return { stage: 'profile', action: result, profile: name, ruleIndex: decisive };
+    // Pass in a profile: on to the next profile (iptables; BPF would deny — avoid Pass in profiles).
+  }
+  return { stage: 'no-profile-matched', action: 'Deny' };
+}
+
+function evaluateDirection(
+  index: SnapshotIndex,
+  view: PolicyView,
+  endpoint: Endpoint | undefined,
+  direction: 'ingress' | 'egress',
+  ctx: MatchContext,
+  options: EvaluateOptions | undefined,
+): DirectionTrace {
+  if (!endpoint) {
+    return { direction, allowed: true, decision: { stage: 'no-policy', action: 'Allow' }, stages: [] };
+  }
+  const stages: StageTrace[] = [];
+  const done = (decision: Decision): DirectionTrace => ({
+    direction,
+    endpoint: { kind: endpoint.kind, id: endpoint.id },
+    allowed: decision.action === 'Allow',
+    decision,
+    stages,
+  });
+  const plan = view.plan(endpoint);
+  if (endpoint.kind === 'HostEndpoint') {
+    const entries =
+      direction === 'ingress'
+        ? (options?.failsafeInbound ?? DEFAULT_FAILSAFE_INBOUND)
+        : (options?.failsafeOutbound ?? DEFAULT_FAILSAFE_OUTBOUND);
+    const hit = matchFailsafe(entries, ctx.protocol, ctx.dstPort, direction === 'ingress' ? ctx.src : ctx.dst);
+    stages.push(hit ? { stage: 'failsafe', matched: true, entry: formatFailsafe(hit) } : { stage: 'failsafe', matched: false });
+    if (hit) return done({ stage: 'failsafe', action: 'Allow', failsafe: formatFailsafe(hit) });
+    const untracked = direction === 'ingress' ? plan.untracked.ingress : plan.untracked.egress;
+    if (untracked.length > 0) {
+      const tiers: TierTrace[] = [];
+      stages.push({ stage: 'untracked', tiers });
+      const o = runTiers(index, view, untracked, direction, ctx, 'untracked', tiers);
+      if (o.kind === 'decided') return done(o.decision);
+    }
+    if (direction === 'ingress' && plan.preDnat.ingress.length > 0) {
+      const tiers: TierTrace[] = [];
+      stages.push({ stage: 'pre-dnat', tiers });
+      const o = runTiers(index, view, plan.preDnat.ingress, direction, ctx, 'pre-dnat', tiers);
+      if (o.kind === 'decided') return done(o.decision);
+    }
+  }
+  const normal = direction === 'ingress' ? plan.normal.ingress : plan.normal.egress;
+  if (normal.length > 0) {
+    const tiers: TierTrace[] = [];
+    stages.push({ stage: 'normal', tiers });
+    const o = runTiers(index, view, normal, direction, ctx, 'tier', tiers);
+    if (o.kind === 'decided') return done(o.decision);
+  }
+  const profiles: ProfileTrace[] = [];
+  stages.push({ stage: 'profiles', profiles });
+  return done(runProfiles(index, endpoint, direction, ctx, profiles));
+}
+
+function stagedApplies(index: SnapshotIndex, endpoint: Endpoint | undefined, direction: 'ingress' | 'egress'): boolean {
+  if (!endpoint) return false;
+  const staged = index.staged();
+  const after = staged.plan(endpoint).applied[direction];
+  for (const id of staged.stagedIds) if (after.has(id)) return true;
+  const before = index.enforced.plan(endpoint).applied[direction];
+  for (const id of staged.removedIds) if (before.has(id)) return true;
+  return false;
+}
+
+/**
+ * Calico's verdict for a flow: the source endpoint's egress, then the destination endpoint's
+ * ingress, each through failsafes (host endpoints), untracked / pre-DNAT / normal tiers and
+ * profiles. Returns the verdict, a trace of every tier, policy and rule visited, and, when a
+ * staged policy applies, what the verdict would be with staged policies enforced.
+ * @throws GinghamError `UNKNOWN_PEER`, `AMBIGUOUS_PEER` or `INVALID_FLOW` for a malformed flow.
+ */
+export function evaluate(snapshot: Snapshot, flow: Flow, options?: EvaluateOptions): EvaluationResult {
+  const index = indexSnapshot(snapshot);
+  const protocol = protocolNumber(flow.protocol);
+  if (protocol === undefined) throw new GinghamError('INVALID_FLOW', `unknown protocol "${String(flow.protocol)}"`);
+  const src = resolveWith(index, flow.src);
+  const dst = resolveWith(index, flow.dst);
+  const family = pickFamily(src, dst);
+  const srcAddr = pickAddress(src, family);
+  const dstAddr = pickAddress(dst, family);
+  const srcPort = checkPort(flow.srcPort, 'source port');
+  const dstPort = checkPort(flow.dstPort, 'destination port');
+  const icmp = flow.icmp ? (flow.icmp.code === undefined ? { type: flow.icmp.type } : { type: flow.icmp.type, code: flow.icmp.code }) : undefined;
+  const ctx: MatchContext = {
+    family,
+    protocol,
+    ...(srcAddr ? { src: srcAddr, srcText: formatIp(srcAddr), srcKey: ipKey(srcAddr) } : {}),
+    ...(dstAddr ? { dst: dstAddr, dstText: formatIp(dstAddr), dstKey: ipKey(dstAddr) } : {}),
+    ...(srcPort !== undefined ? { srcPort } : {}),
+    ...(dstPort !== undefined ? { dstPort } : {}),
+    ...(icmp ? { icmp } : {}),
+  };
+  const summary: FlowSummary = {
+    src: src.peer,
+    dst: dst.peer,
+    ...(ctx.srcText ? { srcAddress: ctx.srcText } : {}),
+    ...(ctx.dstText ? { dstAddress: ctx.dstText } : {}),
+    ipVersion: family,
+    protocol,
+    protocolName: protocolName(protocol),
+    ...(srcPort !== undefined ? { srcPort } : {}),
+    ...(dstPort !== undefined ? { dstPort } : {}),
+    ...(icmp ? { icmp } : {}),
+  };
+  const run = (view: PolicyView): { allowed: boolean; trace: Trace } => {
+    const egress = evaluateDirection(index, view, src.endpoint, 'egress', ctx, options);
+    const ingress = evaluateDirection(index, view, dst.endpoint, 'ingress', ctx, options);
+    return { allowed: egress.allowed && ingress.allowed, trace: { flow: summary, egress, ingress } };
+  };
+  const enforced = run(index.enforced);
+  if (index.hasStaged && (stagedApplies(index, src.endpoint, 'egress') || stagedApplies(index, dst.endpoint, 'ingress'))) {
+    return { ...enforced, staged: run(index.staged()) };
+  }
+  return enforced;
+}
