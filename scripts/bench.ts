@@ -1,0 +1,30 @@
+// `npm run bench[:suite]`: runs benchmark suites and prints one JSON object a line:
+// {"bench": ..., "metric": ..., "value": ..., "unit": ...}. Progress goes to stderr.
+// Ratios are only meaningful between rows of the same run (the machine is shared and noisy).
+type Row = { bench: string; metric: string; value: number; unit: string };
+type Emit = (row: Row) => void;
+
+const suites: Record<string, () => Promise<(emit: Emit) => Promise<void>>> = {
+  selector: async () => (await import('../packages/core/src/selector/selector.bench.js')).runSelectorBench,
+  evaluate: async () => (await import('../packages/core/src/evaluate/evaluate.bench.js')).runEvaluateBench,
+  wireguard: async () => (await import('../packages/wireguard/src/wireguard.bench.js')).runWireguardBench,
+};
+const groups: Record<string, string[]> = { core: ['selector', 'evaluate'] };
+
+const wanted = process.argv.slice(2).flatMap((name) => groups[name] ?? [name]);
+if (wanted.length === 0) wanted.push(...groups.core!);
+
+const emit: Emit = (row) => {
+  const value = Number.isInteger(row.value) ? row.value : Number(row.value.toPrecision(6));
+  process.stdout.write(`${JSON.stringify({ ...row, value })}\n`);
+};
+
+for (const name of wanted) {
+  const load = suites[name];
+  if (!load) {
+    process.stderr.write(`bench: unknown suite ${name}; known: ${Object.keys(suites).join(', ')}\n`);
+    process.exit(2);
+  }
+  process.stderr.write(`bench: running ${name}\n`);
+  await (await load())(emit);
+}
