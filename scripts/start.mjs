@@ -3,7 +3,7 @@
 // and explain one denied flow, using the real `gingham` command.
 import { spawnSync } from 'node:child_process';
 
-const bin = new URL('../packages/cli/dist/bin.js', import.meta.url).pathname;
+const bin = new URL('../packages/cli/bin/gingham.js', import.meta.url).pathname;
 
 function gingham(title, args) {
   process.stdout.write(`\n$ gingham ${args.join(' ')}\n# ${title}\n\n`);

@@ -1,0 +1,63 @@
+/**
+ * The `gingham` command: dispatches subcommands, turns usage mistakes into exit code 2 with a
+ * hint, and typed Gingham errors into exit code 1 with their message. Never prints a stack trace
+ * for an expected failure.
+ */
+import { GinghamError } from '@gingham/core';
+import { checkCommand, checkHelp } from './commands/check.js';
+import { lintCommand, lintHelp } from './commands/lint.js';
+import { matrixCommand, matrixHelp } from './commands/matrix.js';
+import { UsageError, type CliIo } from './io.js';
+
+const usage = `gingham: Calico-grade network policy, offline and on the host
+
+Usage:
+  gingham lint      -f PATH...                              validate manifests
+  gingham check     -f PATH... --from A --to B [--port N] [--protocol P]
+  gingham check     -f PATH... --flows FILE                 verdicts and traces
+  gingham matrix    -f PATH... --ports 80/TCP,53/UDP        connectivity matrix
+  gingham wireguard genkey|apply|down ...                   encrypt node-to-node traffic
+
+Add --json for machine-readable output, and --help after a command for its options.`;
+
+type Command = { run: (argv: string[], io: CliIo) => Promise<number>; help: string };
+
+const commands: Record<string, Command> = {
+  lint: { run: lintCommand, help: lintHelp },
+  check: { run: checkCommand, help: checkHelp },
+  matrix: { run: matrixCommand, help: matrixHelp },
+  wireguard: {
+    run: async (argv, io) => (await import('@gingham/wireguard')).runWireguardCommand(argv, io),
+    help: 'gingham wireguard genkey|apply|down --help',
+  },
+};
+
+export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    io.stdout(usage);
+    return name === undefined ? 2 : 0;
+  }
+  const command = commands[name];
+  if (!command) {
+    io.stderr(`gingham: unknown command "${name}"\n\n${usage}`);
+    return 2;
+  }
+  if (name !== 'wireguard' && (rest.includes('--help') || rest.includes('-h'))) {
+    io.stdout(command.help);
+    return 0;
+  }
+  try {
+    return await command.run(rest, io);
+  } catch (err) {
+    if (err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+      io.stderr(`gingham ${name}: ${(err as Error).message}\n\n${command.help}`);
+      return 2;
+    }
+    if (err instanceof GinghamError || (err instanceof Error && typeof (err as { code?: unknown }).code === 'string')) {
+      io.stderr(err.message.startsWith('gingham') ? err.message : `gingham ${name}: ${err.message}`);
+      return 1;
+    }
+    throw err;
+  }
+}

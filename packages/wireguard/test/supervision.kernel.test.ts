@@ -1,0 +1,100 @@
+/**
+ * wireguard-go lifecycle: an attached daemon is restarted by its handle and re-configured; a
+ * detached one found dead is restarted by the next apply; stopping is by pid.
+ */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  computeWireguardConfig,
+  createNetnsRunner,
+  createWireguard,
+  generateKeyPair,
+  type KeyPair,
+  type Wireguard,
+  type WireguardEvent,
+} from '../src/index.js';
+import type { NodeInfo } from '@gingham/core';
+import { probeKernelCapabilities } from './helpers/capabilities.js';
+import { createTopology, nsExec, ProcessTracker, run, tcpTransfer, type Topology } from './helpers/topology.js';
+
+// wireguard-go is forced (mode: 'userspace') so this runs with or without the kernel module.
+const caps = probeKernelCapabilities(['ip', 'wg', 'socat', 'ss', 'wireguard-go']);
+
+describe.skipIf(!caps.ok && !caps.mustRun)('wireguard-go supervision', () => {
+  let topo: Topology;
+  const tracker = new ProcessTracker();
+  let keys: KeyPair[];
+  let nodes: NodeInfo[];
+  const handles: Wireguard[] = [];
+  let port = 8100;
+
+  const desired = (i: number) => ({ ...computeWireguardConfig({ nodes, localNode: nodes[i]!.name }), privateKey: keys[i]!.privateKey });
+  const reachable = async (): Promise<boolean> => {
+    const [a, b] = topo.nodes;
+    return (await tcpTransfer(tracker, a!.pods[0]!.ns, b!.pods[0]!.ns, b!.pods[0]!.ip, port++, 'ping-through-tunnel')).ok;
+  };
+  const pidOf = async (iface: string): Promise<number> => Number((await readFile(join(topo.dir, 'state', `${iface}.pid`), 'utf8')).trim());
+
+  beforeAll(() => {
+    if (!caps.ok) throw new Error(`kernel capabilities missing (CI=true, not skipping): ${caps.missing.join(', ')}`);
+    topo = createTopology({ podsPerNode: [1, 1] });
+    keys = topo.nodes.map(() => generateKeyPair());
+    nodes = topo.nodes.map((n, i) => ({
+      name: n.name,
+      addresses: [n.underlayIp],
+      podCIDRs: [n.podCidr],
+      labels: {},
+      wireguardInterfaceIPv4Address: n.wgAddress,
+      wireguardPublicKey: keys[i]!.publicKey,
+    }));
+  });
+
+  afterAll(async () => {
+    for (const h of handles) await h.close().catch(() => undefined);
+    await tracker.stopAll();
+    await topo?.destroy();
+  });
+
+  it('restarts a crashed attached wireguard-go and re-applies the last state', async () => {
+    const events: WireguardEvent[] = [];
+    const [a, b] = topo.nodes;
+    const wgA = createWireguard({ interfaceName: a!.iface, runner: createNetnsRunner(a!.ns), stateDir: join(topo.dir, 'state'), mode: 'userspace', detach: false, restart: { backoffMs: 100 }, onEvent: (e) => events.push(e) });
+    const wgB = createWireguard({ interfaceName: b!.iface, runner: createNetnsRunner(b!.ns), stateDir: join(topo.dir, 'state'), mode: 'userspace' });
+    handles.push(wgA, wgB);
+    const first = await wgA.apply(desired(0));
+    await wgB.apply(desired(1));
+    expect(first).toMatchObject({ mode: 'userspace', created: true });
+    expect(await reachable()).toBe(true);
+
+    process.kill(first.pid!, 'SIGKILL');
+    for (let i = 0; i < 100 && !events.some((e) => e.kind === 'daemon-restarted'); i++) await new Promise((r) => setTimeout(r, 50));
+    expect(events.map((e) => e.kind)).toEqual(['daemon-started', 'daemon-exited', 'daemon-started', 'daemon-restarted']);
+    const restartedPid = (events[3] as { pid: number }).pid;
+    expect(restartedPid).not.toBe(first.pid);
+    expect(await pidOf(a!.iface)).toBe(restartedPid);
+    expect(await reachable()).toBe(true);
+
+    await wgA.close();
+    expect((await run(nsExec(a!.ns, ['ip', 'link', 'show', a!.iface]))).code).not.toBe(0);
+    expect((await run(nsExec(a!.ns, ['ip', 'rule', 'show']))).stdout).not.toContain('lookup 1');
+  });
+
+  it('the next apply restarts a detached wireguard-go found dead', async () => {
+    const [a] = topo.nodes;
+    const wgA = createWireguard({ interfaceName: a!.iface, runner: createNetnsRunner(a!.ns), stateDir: join(topo.dir, 'state'), mode: 'userspace' });
+    handles.push(wgA);
+    const first = await wgA.apply(desired(0));
+    expect(first.created).toBe(true);
+    expect(await reachable()).toBe(true);
+    process.kill(first.pid!, 'SIGKILL');
+    for (let i = 0; i < 100 && (await run(nsExec(a!.ns, ['ip', 'link', 'show', a!.iface]))).code === 0; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(await reachable()).toBe(false);
+    const again = await wgA.apply(desired(0));
+    expect(again).toMatchObject({ created: true, restarted: true, peers: { added: 1 } });
+    expect(again.pid).not.toBe(first.pid);
+    expect(await reachable()).toBe(true);
+    const down = await wgA.down();
+    expect(down).toMatchObject({ removedInterface: true, stoppedPid: again.pid, removedRules: 1 });
+  });
+});
