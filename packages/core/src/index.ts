@@ -86,6 +86,27 @@ export {
   type Position,
 } from './validate/index.js';
 
+// IP addresses and CIDRs (Go's parsing rules, canonical text, containment).
+export {
+  parseIp,
+  parseIpStrict,
+  parseCidr,
+  parseWrittenCidr,
+  isStrictlyMasked,
+  makeCidr,
+  formatIp,
+  formatCidr,
+  canonicalCidr,
+  canonicalHostCidr,
+  canonicalIp,
+  cidrContains,
+  cidrContainsCidr,
+  hostPrefix,
+  type IpAddr,
+  type Cidr,
+  type WrittenCidr,
+} from './net/cidr.js';
+
 // Conversion of every input format into the internal model.
 export {
   buildSnapshot,
@@ -124,8 +145,6 @@ export {
   namespaceProfileName,
   serviceAccountProfileName,
   workloadInterfaceName,
-  canonicalCidr,
-  canonicalIp,
   protocolNumber,
   protocolName,
   compareBytewise,

@@ -9,7 +9,7 @@ import type { NodeInfo, Policy, PolicyKind, PolicyType, RuleAction } from '../mo
 import type { AnpPeer, AnpPort, AnpRule, AnpSpec, LabelSelector, Resource, V3EntityRule, V3Port, V3Rule } from '../model/resources.js';
 import { convertV3Rules, RULE_NAME_ANNOTATION } from './calico-rules.js';
 import { assemblePolicy, globalPolicySelectorText } from './calico-policy.js';
-import { canonicalCidr, canonicalHostCidr } from './cidr.js';
+import { canonicalCidr, canonicalHostCidr } from '../net/cidr.js';
 import { labelSelectorToCalico } from './label-selector.js';
 import { protocolName, protocolNumber } from './protocol.js';
 import { type ConvertOptions, type Converted, Reporter } from './report.js';

@@ -16,7 +16,7 @@ import type {
   V3WorkloadEndpointSpec,
 } from '../model/resources.js';
 import { convertV3Rules } from './calico-rules.js';
-import { canonicalCidr, canonicalHostCidr, canonicalIp, parseCidr } from './cidr.js';
+import { canonicalCidr, canonicalHostCidr, canonicalIp, parseCidr } from '../net/cidr.js';
 import { namespaceProfileName, withoutInheritedPrefixes, MAX_SERVICE_ACCOUNT_LABEL_LENGTH } from './kubernetes-identity.js';
 import { protocolNumber } from './protocol.js';
 import { type ConvertOptions, type Converted, Reporter } from './report.js';

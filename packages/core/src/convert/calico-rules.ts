@@ -6,7 +6,7 @@
  */
 import type { EntityMatch, IcmpMatch, IpVersion, PortMatch, Rule } from '../model/types.js';
 import type { V3EntityRule, V3Icmp, V3Port, V3Rule } from '../model/resources.js';
-import { canonicalCidr } from './cidr.js';
+import { canonicalCidr } from '../net/cidr.js';
 import { toProtocolMatch } from './protocol.js';
 import type { Reporter } from './report.js';
 import {

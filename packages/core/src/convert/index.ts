@@ -34,6 +34,5 @@ export {
   DEFAULT_ALLOW_PROFILE,
 } from './calico-resources.js';
 export { labelSelectorToCalico } from './label-selector.js';
-export { canonicalCidr, canonicalIp } from './cidr.js';
 export { protocolNumber, protocolName } from './protocol.js';
 export { compareBytewise } from './strings.js';

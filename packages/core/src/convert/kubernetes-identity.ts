@@ -7,7 +7,7 @@
 import type { EndpointPort, Labels, NodeInfo, Profile, Rule, WorkloadEndpoint } from '../model/types.js';
 import type { K8sContainerPort, K8sNodeSpec, K8sNodeStatus, K8sPodSpec, K8sPodStatus, Resource } from '../model/resources.js';
 import { sha1, toHex } from '../hash/index.js';
-import { canonicalCidr, canonicalHostCidr, canonicalIp } from './cidr.js';
+import { canonicalCidr, canonicalHostCidr, canonicalIp } from '../net/cidr.js';
 import { protocolNumber } from './protocol.js';
 import { type ConvertOptions, type Converted, Reporter } from './report.js';
 import {

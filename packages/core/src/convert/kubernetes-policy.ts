@@ -8,7 +8,7 @@ import type { Policy, PolicyType, StagedAction } from '../model/types.js';
 import type { K8sNetworkPolicyPeer, K8sNetworkPolicyPort, K8sNetworkPolicySpec, Resource, V3EntityRule, V3Port, V3Rule } from '../model/resources.js';
 import { convertV3Rules } from './calico-rules.js';
 import { assemblePolicy, namespacedPolicySelectorText } from './calico-policy.js';
-import { canonicalCidr } from './cidr.js';
+import { canonicalCidr } from '../net/cidr.js';
 import { labelSelectorToCalico } from './label-selector.js';
 import { protocolName, protocolNumber } from './protocol.js';
 import { type ConvertOptions, type Converted, Reporter } from './report.js';

@@ -12,7 +12,7 @@
  */
 import type { Endpoint, Profile, Rule } from '../model/types.js';
 import { GinghamError } from '../errors.js';
-import { formatIp, type IpAddr, ipKey, parseIp } from '../convert/cidr.js';
+import { formatIp, type IpAddr, ipKey, parseIp } from '../net/cidr.js';
 import { protocolName, protocolNumber } from '../convert/protocol.js';
 import { DEFAULT_FAILSAFE_INBOUND, DEFAULT_FAILSAFE_OUTBOUND, formatFailsafe, matchFailsafe } from './failsafe.js';
 import { type MatchContext, ruleMismatch } from './rule-match.js';

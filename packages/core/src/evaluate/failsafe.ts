@@ -4,7 +4,7 @@
  * operators out. Defaults are Calico's.
  */
 import { GinghamError } from '../errors.js';
-import { type Cidr, cidrContains, type IpAddr, parseCidr } from '../convert/cidr.js';
+import { type Cidr, cidrContains, type IpAddr, parseCidr } from '../net/cidr.js';
 import type { FailsafePort } from './types.js';
 
 const COMMON: readonly FailsafePort[] = [

@@ -6,7 +6,7 @@
 import { fc, test } from '@fast-check/vitest';
 import { describe, expect } from 'vitest';
 import type { LabelSelector, Resource } from '../model/resources.js';
-import { canonicalCidr, cidrContains, parseCidr, parseIp } from '../convert/cidr.js';
+import { canonicalCidr, cidrContains, parseCidr, parseIp } from '../net/cidr.js';
 import { buildSnapshot } from '../convert/index.js';
 import { evaluate } from './evaluate.js';
 

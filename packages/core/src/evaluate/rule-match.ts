@@ -6,7 +6,7 @@
  * Returns `undefined` on a match, or the first failing criterion as a short sentence.
  */
 import type { EntityMatch, IcmpMatch, PortMatch, Rule } from '../model/types.js';
-import { type Cidr, cidrContains, type IpAddr, parseCidr } from '../convert/cidr.js';
+import { type Cidr, cidrContains, type IpAddr, parseCidr } from '../net/cidr.js';
 import { protocolName } from '../convert/protocol.js';
 import type { SnapshotIndex } from './snapshot-index.js';
 

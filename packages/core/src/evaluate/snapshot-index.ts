@@ -22,7 +22,7 @@ import type {
   WorkloadEndpoint,
 } from '../model/types.js';
 import { parseSelector, type Selector } from '../selector/index.js';
-import { type Cidr, type IpAddr, ipKey, makeCidr, parseCidr } from '../convert/cidr.js';
+import { type Cidr, type IpAddr, ipKey, makeCidr, parseCidr } from '../net/cidr.js';
 import { compareBytewise } from '../convert/strings.js';
 
 /** Something whose addresses can be members of a selector's IP set. */

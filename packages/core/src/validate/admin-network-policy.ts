@@ -5,7 +5,7 @@
  * port ranges, named ports with network peers, BANP's fixed name, CNP tiers and actions.
  */
 import { checkLabelSelector } from './k8s-network-policy.js';
-import { parseCidr } from './net.js';
+import { parseWrittenCidr } from '../net/cidr.js';
 import type { FieldPath } from './path.js';
 import type { Reporter } from './report.js';
 import { field, isObject, isSet, list, num, obj, show, str, type JsonObject } from './values.js';
@@ -97,7 +97,7 @@ function checkRule(r: Reporter, rule: unknown, path: FieldPath, direction: 'ingr
     checkLabelSelector(r, field(peer, 'nodes'), [...at, 'nodes']);
     if (['nodes', 'networks', 'domainNames'].some((k) => isSet(field(peer, k)))) nonPodPeer = true;
     list(peer, 'networks').forEach((n, j) => {
-      if (typeof n === 'string' && !parseCidr(n, false)) r.error('invalid-cidr', [...at, 'networks', j], `Invalid CIDR format provided: ${show(n)}`);
+      if (typeof n === 'string' && !parseWrittenCidr(n, false)) r.error('invalid-cidr', [...at, 'networks', j], `Invalid CIDR format provided: ${show(n)}`);
     });
     const domains = list(peer, 'domainNames');
     if (domains.length > 0 && action !== undefined && action !== allow) {

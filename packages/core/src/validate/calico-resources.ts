@@ -5,7 +5,7 @@
 import { checkCalicoRules } from './calico-rules.js';
 import { checkLabels } from './metadata.js';
 import { checkInterfaceName, checkPortName, checkSubdomainName } from './names.js';
-import { parseCidr, parseIp } from './net.js';
+import { hostPrefix, parseIpStrict, parseWrittenCidr } from '../net/cidr.js';
 import type { FieldPath } from './path.js';
 import { parseCalicoProtocol, protocolSupportsPorts } from './protocol.js';
 import type { Reporter } from './report.js';
@@ -14,7 +14,7 @@ import { field, isObject, isSet, list, num, obj, show, str, type JsonObject } fr
 /** (Global)NetworkSet `nets`: CIDRs or bare IPs; unlike rule nets, host bits may be set. */
 export function checkNetworkSet(r: Reporter, resource: JsonObject): void {
   list(obj(resource, 'spec'), 'nets').forEach((n, i) => {
-    if (typeof n === 'string' && !parseCidr(n, true)) r.error('invalid-cidr', ['spec', 'nets', i], `invalid CIDR ${show(n)}`);
+    if (typeof n === 'string' && !parseWrittenCidr(n, true)) r.error('invalid-cidr', ['spec', 'nets', i], `invalid CIDR ${show(n)}`);
   });
 }
 
@@ -31,7 +31,7 @@ function checkNodeName(r: Reporter, spec: JsonObject): void {
 }
 
 function checkIp(r: Reporter, path: FieldPath, value: unknown, what = 'IP address'): void {
-  if (typeof value === 'string' && value !== '' && !parseIp(value)) r.error('invalid-ip', path, `invalid ${what} ${show(value)}`);
+  if (typeof value === 'string' && value !== '' && !parseIpStrict(value)) r.error('invalid-ip', path, `invalid ${what} ${show(value)}`);
 }
 
 function checkEndpointPorts(r: Reporter, spec: JsonObject, workload: boolean): void {
@@ -82,10 +82,10 @@ export function checkWorkloadEndpoint(r: Reporter, resource: JsonObject): void {
   checkNodeName(r, spec);
   list(spec, 'ipNetworks').forEach((n, i) => {
     if (typeof n !== 'string') return;
-    const cidr = parseCidr(n, true);
+    const cidr = parseWrittenCidr(n, true);
     if (!cidr) r.error('invalid-cidr', ['spec', 'ipNetworks', i], `invalid CIDR ${show(n)}`);
-    else if (cidr.prefix !== cidr.bytes.length * 8) {
-      r.error('invalid-cidr', ['spec', 'ipNetworks', i], `IP network contains multiple addresses (${show(n)}); use a /${cidr.bytes.length * 8}`);
+    else if (cidr.prefix !== hostPrefix(cidr.addr.version)) {
+      r.error('invalid-cidr', ['spec', 'ipNetworks', i], `IP network contains multiple addresses (${show(n)}); use a /${hostPrefix(cidr.addr.version)}`);
     }
   });
   list(spec, 'ipNATs').forEach((nat, i) => {
@@ -117,7 +117,7 @@ export function checkCalicoNode(r: Reporter, resource: JsonObject): void {
   const bgp = obj(spec, 'bgp');
   for (const key of ['ipv4Address', 'ipv6Address'] as const) {
     const v = str(bgp, key);
-    if (v && !parseCidr(v, true)) r.error('invalid-cidr', ['spec', 'bgp', key], `invalid address ${show(v)}`);
+    if (v && !parseWrittenCidr(v, true)) r.error('invalid-cidr', ['spec', 'bgp', key], `invalid address ${show(v)}`);
   }
   checkIp(r, ['spec', 'bgp', 'ipv4IPIPTunnelAddr'], field(bgp, 'ipv4IPIPTunnelAddr'));
   checkIp(r, ['spec', 'ipv4VXLANTunnelAddr'], field(spec, 'ipv4VXLANTunnelAddr'));
@@ -126,6 +126,6 @@ export function checkCalicoNode(r: Reporter, resource: JsonObject): void {
   checkIp(r, ['spec', 'wireguard', 'interfaceIPv6Address'], field(wg, 'interfaceIPv6Address'));
   list(spec, 'addresses').forEach((a, i) => {
     const v = str(a, 'address');
-    if (v && !parseCidr(v, true)) r.error('invalid-ip', ['spec', 'addresses', i, 'address'], `invalid address ${show(v)}`);
+    if (v && !parseWrittenCidr(v, true)) r.error('invalid-ip', ['spec', 'addresses', i, 'address'], `invalid address ${show(v)}`);
   });
 }

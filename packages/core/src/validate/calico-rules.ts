@@ -5,7 +5,7 @@
  */
 import { checkAnnotations } from './metadata.js';
 import { checkSubdomainName } from './names.js';
-import { isStrictlyMasked, maskedCidr, parseCidr } from './net.js';
+import { formatCidr, isStrictlyMasked, makeCidr, parseWrittenCidr } from '../net/cidr.js';
 import type { FieldPath } from './path.js';
 import { parseCalicoPort, parseCalicoProtocol, protocolSupportsPorts, PROTO_ICMP, PROTO_ICMPV6, PROTO_TCP } from './protocol.js';
 import type { Reporter } from './report.js';
@@ -80,15 +80,15 @@ function checkNets(
   let v6 = false;
   nets.forEach((n, i) => {
     if (typeof n !== 'string') return;
-    const cidr = parseCidr(n, true);
+    const cidr = parseWrittenCidr(n, true);
     if (!cidr) {
       r.error('invalid-cidr', [...at, i], `invalid CIDR ${show(n)}: expected an address like 10.0.0.0/8, 2001:db8::/32 or 10.1.2.3`);
       return;
     }
-    if (cidr.version === 4) v4 = true;
+    if (cidr.addr.version === 4) v4 = true;
     else v6 = true;
     if (!isStrictlyMasked(cidr)) {
-      r.error('invalid-cidr', [...at, i], `${show(n)} is not a strictly masked CIDR (host bits are set); did you mean ${maskedCidr(cidr)}?`);
+      r.error('invalid-cidr', [...at, i], `${show(n)} is not a strictly masked CIDR (host bits are set); did you mean ${formatCidr(makeCidr(cidr.addr, cidr.prefix))}?`);
     } else if (key === 'notNets' && cidr.prefix === 0) {
       r.error('invalid-cidr', [...at, i], 'catch-all CIDR in negation creates logical contradiction (matches no traffic)');
     }

@@ -5,7 +5,7 @@
  */
 import { checkLabels } from './metadata.js';
 import { checkLabelValue, checkPortName, checkQualifiedName } from './names.js';
-import { cidrContains, parseCidr } from './net.js';
+import { cidrContainsCidr, makeCidr, parseWrittenCidr } from '../net/cidr.js';
 import type { FieldPath } from './path.js';
 import type { Reporter } from './report.js';
 import { field, isObject, isSet, isZero, list, num, obj, show, str, type JsonObject } from './values.js';
@@ -45,7 +45,7 @@ function checkPeer(r: Reporter, peer: unknown, path: FieldPath): void {
   if (!isObject(ipBlock)) return;
   const cidrText = str(ipBlock, 'cidr');
   if (cidrText === undefined) return;
-  const cidr = parseCidr(cidrText, false);
+  const cidr = parseWrittenCidr(cidrText, false);
   if (!cidr) {
     r.error('invalid-cidr', [...path, 'ipBlock', 'cidr'], `invalid CIDR ${show(cidrText)}: must be a valid CIDR value (e.g. 10.9.8.0/24 or 2001:db8::/64)`);
     return;
@@ -53,9 +53,9 @@ function checkPeer(r: Reporter, peer: unknown, path: FieldPath): void {
   list(ipBlock, 'except').forEach((x, i) => {
     if (typeof x !== 'string') return;
     const at = [...path, 'ipBlock', 'except', i];
-    const ex = parseCidr(x, false);
+    const ex = parseWrittenCidr(x, false);
     if (!ex) r.error('invalid-cidr', at, `invalid CIDR ${show(x)}: must be a valid CIDR value (e.g. 10.9.8.0/24 or 2001:db8::/64)`);
-    else if (!cidrContains(cidr, ex) || ex.prefix <= cidr.prefix) r.error('invalid-cidr', at, `${show(x)} must be a strict subset of cidr ${show(cidrText)}`);
+    else if (!cidrContainsCidr(makeCidr(cidr.addr, cidr.prefix), makeCidr(ex.addr, ex.prefix)) || ex.prefix <= cidr.prefix) r.error('invalid-cidr', at, `${show(x)} must be a strict subset of cidr ${show(cidrText)}`);
   });
 }
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { canonicalCidr, canonicalHostCidr, canonicalIp, cidrContains, parseCidr, parseIp } from './cidr.js';
-import { compareBytewise } from './strings.js';
+import { compareBytewise } from '../convert/strings.js';
 
 describe('CIDR canonicalisation', () => {
   it.each([

@@ -1,7 +1,9 @@
 /**
- * IP addresses and CIDRs: parsing, canonical text (as Go's `net` prints them) and containment.
- * Shared by conversion (canonical strings in the model) and evaluation (numeric matching).
- * Pure and allocation-light; IPv4 values are unsigned 32-bit numbers, IPv6 values are bigints.
+ * IP addresses and CIDRs, the one implementation in core: parsing as Go's `net.ParseIP` /
+ * `net.ParseCIDR` read them (IPv4 dotted quads without leading zeros, IPv6 with `::` and an
+ * optional trailing dotted quad, no zones), canonical text as Go prints it, strict-mask checks
+ * for validation, and containment for evaluation. IPv4 values are unsigned 32-bit numbers,
+ * IPv6 values are bigints.
  */
 
 export type IpAddr =
@@ -64,15 +66,44 @@ function parseIpv6(text: string): bigint | undefined {
   return value;
 }
 
-/** Parses a bare IPv4 or IPv6 address (no prefix, no zone). */
-export function parseIp(text: string): IpAddr | undefined {
-  const t = text.trim();
+/** Parses a bare IPv4 or IPv6 address exactly (no prefix, no zone, no surrounding space). */
+export function parseIpStrict(t: string): IpAddr | undefined {
   if (t.includes(':')) {
     const v = parseIpv6(t);
     return v === undefined ? undefined : { version: 6, value: v };
   }
   const v = parseIpv4(t);
   return v === undefined ? undefined : { version: 4, value: v };
+}
+
+/** Like `parseIpStrict`, tolerating surrounding whitespace. */
+export function parseIp(text: string): IpAddr | undefined {
+  return parseIpStrict(text.trim());
+}
+
+/** A CIDR as written, host bits kept: what validation needs to judge the text. */
+export interface WrittenCidr {
+  readonly addr: IpAddr;
+  readonly prefix: number;
+  /** Written without `/prefix` (then the prefix is the full length). */
+  readonly bare: boolean;
+}
+
+/** Parses `addr/prefix` (or, when `allowBare`, a bare address) exactly, keeping host bits. */
+export function parseWrittenCidr(text: string, allowBare: boolean): WrittenCidr | undefined {
+  const slash = text.indexOf('/');
+  const addr = parseIpStrict(slash < 0 ? text : text.slice(0, slash));
+  if (!addr) return undefined;
+  const max = addr.version === 4 ? 32 : 128;
+  if (slash < 0) return allowBare ? { addr, prefix: max, bare: true } : undefined;
+  const p = text.slice(slash + 1);
+  if (!/^\d{1,3}$/.test(p) || Number(p) > max) return undefined;
+  return { addr, prefix: Number(p), bare: false };
+}
+
+/** True when no host bits are set (`10.0.0.0/8` yes, `10.0.0.1/8` no). */
+export function isStrictlyMasked(written: WrittenCidr): boolean {
+  return makeCidr(written.addr, written.prefix).base === written.addr.value;
 }
 
 function v4Mask(prefix: number): number {
@@ -167,6 +198,17 @@ export function canonicalIp(text: string): string | undefined {
   const slash = t.indexOf('/');
   const addr = parseIp(slash < 0 ? t : t.slice(0, slash));
   return addr ? formatIp(addr) : undefined;
+}
+
+/** Full prefix length of an address family: 32 or 128. */
+export function hostPrefix(version: 4 | 6): number {
+  return version === 4 ? 32 : 128;
+}
+
+/** True when every address of `inner` is in `outer` (same family). */
+export function cidrContainsCidr(outer: Cidr, inner: Cidr): boolean {
+  if (inner.prefix < outer.prefix) return false;
+  return cidrContains(outer, inner.version === 4 ? { version: 4, value: inner.base } : { version: 6, value: inner.base });
 }
 
 export function cidrContains(cidr: Cidr, addr: IpAddr): boolean {
