@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { NodeInfo } from '@gingham/core';
 import { createNetnsRunner } from './apply/runner.js';
-import { createWireguard, type DesiredWireguardState } from './apply/wireguard.js';
+import { createWireguard, type DesiredWireguardState, type Wireguard } from './apply/wireguard.js';
 import { findWireguardGo, stopProcess } from './apply/userspace.js';
 import { generateKeyPair, type KeyPair } from './keys.js';
 import { computeWireguardConfig } from './peers.js';
@@ -91,6 +91,7 @@ export async function runWireguardBench(emit: (row: Row) => void): Promise<void>
   const dir = mkdtempSync(join(tmpdir(), `ghwg-bench-${id}-`));
   const stateDir = join(dir, 'state');
   const created: string[] = [];
+  const handles: Wireguard[] = [];
   try {
     for (const ns of [nsA, nsB]) {
       sh(['ip', 'netns', 'add', ns]);
@@ -117,6 +118,7 @@ export async function runWireguardBench(emit: (row: Row) => void): Promise<void>
 
     const wgA = createWireguard({ interfaceName: ifA, runner: createNetnsRunner(nsA), stateDir });
     const wgB = createWireguard({ interfaceName: ifB, runner: createNetnsRunner(nsB), stateDir });
+    handles.push(wgA, wgB);
     const desiredA = (nodes: NodeInfo[]): DesiredWireguardState => ({ ...computeWireguardConfig({ nodes, localNode: 'a' }), privateKey: keys[0]!.privateKey });
 
     // Desired states are computed outside the timed sections (computation is reported above).
@@ -144,6 +146,11 @@ export async function runWireguardBench(emit: (row: Row) => void): Promise<void>
     emit({ bench: 'wireguard.join', metric: 'peer-operations', value: join1.value.peerOperations, unit: 'ops' });
     emit({ bench: 'wireguard.join', metric: 'route-operations', value: join1.value.routes.added + join1.value.routes.removed, unit: 'ops' });
     emit({ bench: 'wireguard.join', metric: 'mutating-commands', value: join1.value.commands, unit: 'commands' });
+    emit({ bench: 'wireguard.join', metric: 'uapi-sets', value: join1.value.writes.uapiSets, unit: 'requests' });
+    emit({ bench: 'wireguard.join', metric: 'ip-session-batches', value: join1.value.writes.ipSessionBatches, unit: 'batches' });
+    emit({ bench: 'wireguard.join', metric: 'processes-spawned', value: join1.value.writes.processes, unit: 'processes' });
+    // The goal's figure: the join against the full apply measured in this same run.
+    emit({ bench: 'wireguard', metric: 'join_over_full_apply', value: join1.ms / full.ms, unit: 'ratio' });
     emit({ bench: 'wireguard.join', metric: 'join/full-apply-fresh', value: join1.ms / full.ms, unit: 'ratio' });
     emit({ bench: 'wireguard.join', metric: 'join/full-apply-existing', value: join1.ms / refill.ms, unit: 'ratio' });
     const leave = await timed(() => wgA.apply(dMesh));
@@ -169,6 +176,8 @@ export async function runWireguardBench(emit: (row: Row) => void): Promise<void>
     await wgA.down();
     await wgB.down();
   } finally {
+    // Ends the handles' persistent ip sessions (by pid) even when a step above failed.
+    for (const h of handles) await h.close().catch(() => undefined);
     for (const name of [ifA, ifB]) for (const p of await findWireguardGo(name)) await stopProcess(p.pid, name);
     for (const ns of created.reverse()) spawnSync('ip', ['netns', 'del', ns], { stdio: 'ignore' });
     rmSync(dir, { recursive: true, force: true });

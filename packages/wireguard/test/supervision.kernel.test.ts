@@ -13,7 +13,10 @@ import {
   type KeyPair,
   type Wireguard,
   type WireguardEvent,
+  type CommandRunner,
+  parseWgDump,
 } from '../src/index.js';
+import { isAlive } from '../src/apply/userspace.js';
 import type { NodeInfo } from '@gingham/core';
 import { probeKernelCapabilities } from './helpers/capabilities.js';
 import { createTopology, nsExec, ProcessTracker, run, tcpTransfer, type Topology } from './helpers/topology.js';
@@ -96,5 +99,61 @@ describe.skipIf(!caps.ok && !caps.mustRun)('wireguard-go supervision', () => {
     expect(await reachable()).toBe(true);
     const down = await wgA.down();
     expect(down).toMatchObject({ removedInterface: true, stoppedPid: again.pid, removedRules: 1 });
+  });
+
+  it('a node joining through a long-lived handle is one UAPI set and one ip session batch, no process', async () => {
+    const [a, b] = topo.nodes;
+    const base = createNetnsRunner(a!.ns);
+    const spawned: string[] = [];
+    const sessions: number[] = [];
+    const runner: CommandRunner = {
+      description: base.description,
+      run: (argv, o) => (spawned.push(argv.join(' ')), base.run(argv, o)),
+      spawn: (argv, o) => (spawned.push(argv.join(' ')), base.spawn(argv, o)),
+      open: async (argv) => {
+        const p = await base.open!(argv);
+        sessions.push(p.pid);
+        return p;
+      },
+    };
+    const wgA = createWireguard({ interfaceName: a!.iface, runner, stateDir: join(topo.dir, 'state'), mode: 'userspace' });
+    const wgB = createWireguard({ interfaceName: b!.iface, runner: createNetnsRunner(b!.ns), stateDir: join(topo.dir, 'state'), mode: 'userspace' });
+    handles.push(wgA, wgB);
+    await wgA.apply(desired(0));
+    await wgB.apply(desired(1));
+    expect(await reachable()).toBe(true);
+    const dumpA = async () => parseWgDump((await run(nsExec(a!.ns, ['wg', 'show', a!.iface, 'dump']))).stdout);
+    const before = (await dumpA()).peers.find((p) => p.publicKey === keys[1]!.publicKey)!;
+    expect(before.latestHandshake).toBeGreaterThan(0);
+
+    const joiner: NodeInfo = { name: 'joiner', addresses: ['192.0.2.77'], podCIDRs: ['10.123.0.0/24'], labels: {}, wireguardInterfaceIPv4Address: '100.64.77.1', wireguardPublicKey: generateKeyPair().publicKey };
+    const withJoiner = { ...computeWireguardConfig({ nodes: [...nodes, joiner], localNode: nodes[0]!.name }), privateKey: keys[0]!.privateKey };
+    spawned.length = 0;
+    const join1 = await wgA.apply(withJoiner);
+    expect(join1).toMatchObject({ readBack: false, peerOperations: 1, peers: { added: 1 }, routes: { added: 2, removed: 0 }, commands: 2, writes: { uapiSets: 1, ipSessionBatches: 1, processes: 0 } });
+    expect(spawned).toEqual([]);
+    expect(sessions).toHaveLength(1);
+    const routes = (await run(nsExec(a!.ns, ['ip', 'route', 'show', 'table', '1']))).stdout;
+    expect(routes).toContain('10.123.0.0/24');
+    const after = await dumpA();
+    expect(after.peers.map((p) => p.publicKey)).toContain(joiner.wireguardPublicKey);
+    // The existing session was left alone: same handshake, counters only grew.
+    const kept = after.peers.find((p) => p.publicKey === keys[1]!.publicKey)!;
+    expect(kept.latestHandshake).toBe(before.latestHandshake);
+    expect(kept.rxBytes).toBeGreaterThanOrEqual(before.rxBytes);
+
+    // The joiner leaves: the same session again, still no process.
+    const leave = await wgA.apply(desired(0));
+    expect(leave).toMatchObject({ peers: { removed: 1 }, routes: { removed: 2 }, writes: { uapiSets: 1, ipSessionBatches: 1, processes: 0 } });
+    expect(spawned).toEqual([]);
+    expect(sessions).toHaveLength(1);
+    expect((await run(nsExec(a!.ns, ['ip', 'route', 'show', 'table', '1']))).stdout).not.toContain('10.123.0.0/24');
+    expect(await reachable()).toBe(true);
+
+    // down() ends the ip session (by pid) along with everything else.
+    expect(await isAlive(sessions[0]!)).toBe(true);
+    await wgA.down();
+    expect(await isAlive(sessions[0]!)).toBe(false);
+    await wgB.down();
   });
 });

@@ -43,10 +43,29 @@ export interface SpawnedProcess {
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
+/**
+ * A long-lived command with piped standard streams (the persistent `ip -batch -` session). It
+ * dies with this process at the latest (its stdin closes), and holds no reference on Node's
+ * event loop: whoever waits for its output keeps a timer.
+ */
+export interface InteractiveProcess {
+  readonly pid: number;
+  /** Writes to its standard input. */
+  write(text: string): void;
+  /** Standard output and error as they arrive (UTF-8). */
+  onOutput(listener: (stream: 'stdout' | 'stderr', text: string) => void): void;
+  /** Settles when the process exits. */
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** Closes its stdin and signals it by pid (SIGTERM) unless it already exited; waits for it. */
+  close(): Promise<void>;
+}
+
 /** Where and how commands run. */
 export interface CommandRunner {
   run(argv: readonly string[], options?: RunOptions): Promise<CommandResult>;
   spawn(argv: readonly string[], options?: SpawnOptions): Promise<SpawnedProcess>;
+  /** Starts a long-lived command with piped stdio. Optional: callers fall back to `run`. */
+  open?(argv: readonly string[]): Promise<InteractiveProcess>;
   /** Human-readable place, used in messages (`this network namespace`, `netns ghwg-1-n1`). */
   readonly description: string;
 }
@@ -113,9 +132,69 @@ function spawnLocal(argv: readonly string[], options: SpawnOptions = {}): Promis
   });
 }
 
+function openLocal(argv: readonly string[]): Promise<InteractiveProcess> {
+  const [cmd, ...args] = argv;
+  if (!cmd) return Promise.reject(new WireguardError('WG_INVALID_ARGUMENT', 'empty command'));
+  return new Promise((resolve, reject) => {
+    const child = nodeSpawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, LC_ALL: 'C' } });
+    let done = false;
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((res) => {
+      child.on('exit', (code, signal) => {
+        done = true;
+        res({ code, signal });
+      });
+    });
+    child.stdin.on('error', () => undefined); // EPIPE after it died; the exit is reported instead
+    child.on('error', (cause) => {
+      done = true;
+      reject(new WireguardError('WG_COMMAND_FAILED', `cannot run ${argv.join(' ')}: ${cause.message}`, { cause }));
+    });
+    child.on('spawn', () => {
+      const pid = child.pid;
+      if (pid === undefined) {
+        reject(new WireguardError('WG_COMMAND_FAILED', `cannot run ${argv.join(' ')}: no pid`));
+        return;
+      }
+      child.unref();
+      for (const s of [child.stdin, child.stdout, child.stderr] as unknown as { unref?: () => void }[]) s.unref?.();
+      resolve({
+        pid,
+        write: (text) => {
+          if (!done) child.stdin.write(text);
+        },
+        onOutput: (listener) => {
+          child.stdout.on('data', (b: Buffer) => listener('stdout', b.toString('utf8')));
+          child.stderr.on('data', (b: Buffer) => listener('stderr', b.toString('utf8')));
+        },
+        exited,
+        close: async () => {
+          if (done) return;
+          child.stdin.end();
+          try {
+            process.kill(pid, 'SIGTERM');
+          } catch {
+            // already gone
+          }
+          const timer = setTimeout(() => {
+            if (!done) {
+              try {
+                process.kill(pid, 'SIGKILL');
+              } catch {
+                // gone
+              }
+            }
+          }, 2000);
+          await exited;
+          clearTimeout(timer);
+        },
+      });
+    });
+  });
+}
+
 /** Runs commands in this process's network namespace. */
 export function createLocalRunner(): CommandRunner {
-  return { run: runLocal, spawn: spawnLocal, description: 'this network namespace' };
+  return { run: runLocal, spawn: spawnLocal, open: openLocal, description: 'this network namespace' };
 }
 
 /**
@@ -130,6 +209,7 @@ export function createNetnsRunner(namespace: string, base: CommandRunner = creat
   return {
     run: (argv, options) => base.run(wrap(argv), options),
     spawn: (argv, options) => base.spawn(wrap(argv), options),
+    ...(base.open ? { open: (argv: readonly string[]) => base.open!(wrap(argv)) } : {}),
     description: `network namespace ${namespace}`,
   };
 }

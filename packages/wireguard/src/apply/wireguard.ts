@@ -30,12 +30,14 @@ import { parseCidr } from '../cidr.js';
 import { CommandFailedError, NotSupportedError, WireguardError } from '../errors.js';
 import type { InterfaceSettings, WireguardPeer } from '../peers.js';
 import { detectWireguard } from './detect.js';
-import { canonicalEndpoint, diffPeers, diffSets, renderWgSet } from './diff.js';
+import { canonicalEndpoint, diffPeers, diffSets, type PeerDiff, renderWgSet } from './diff.js';
 import { parseWgDump, type WgDump, type WgDumpPeer } from './dump.js';
 import { isWireguardRule, readAddresses, readLink, readRoutes, readRules, ruleArgs, type LinkInfo, type RuleInfo } from './ip.js';
 import { type CommandRunner, createLocalRunner, runChecked } from './runner.js';
 import { DEFAULT_STATE_DIR, type InterfaceState, readPidFile, readState, removeFiles, statePaths, type StatePaths, writePidFile, writeState, ensureStateDir } from './state.js';
-import { checkSocketOwnership, DEFAULT_HOST_PATHS, type HostPaths, isAlive, startWireguardGo, stopProcess } from './userspace.js';
+import { checkSocketOwnership, DEFAULT_HOST_PATHS, type HostPaths, isAlive, socketPath, startWireguardGo, stopProcess } from './userspace.js';
+import { encodeUapiSet, uapiGet, uapiSet } from './uapi.js';
+import { type IpSession, openIpSession } from './ipsession.js';
 
 /** Default interface name. */
 export const DEFAULT_INTERFACE_NAME = 'gingham-wg';
@@ -123,8 +125,14 @@ export interface ApplyResult {
   readonly routes: { readonly added: number; readonly removed: number };
   /** Peer operations sent to WireGuard (add + update + remove). */
   readonly peerOperations: number;
-  /** Mutating commands run (wg set, ip addr/link/route/rule). 0 means nothing changed. */
+  /** Mutating commands run (wg set or UAPI set, ip addr/link/route/rule/batch). 0 means nothing changed. */
   readonly commands: number;
+  /**
+   * How the mutating commands were sent: UAPI `set` requests on wireguard-go's socket (no
+   * process), batches on the handle's persistent `ip` session (no process), and processes
+   * spawned (`wg set`, one-shot `ip`).
+   */
+  readonly writes: { readonly uapiSets: number; readonly ipSessionBatches: number; readonly processes: number };
   /** The current state was read back from the kernel (false: taken from this handle's cache). */
   readonly readBack: boolean;
   /** Time spent reading the current state, writing changes, and in total. */
@@ -160,31 +168,80 @@ function assertInt(value: number, min: number, max: number, what: string): void 
   }
 }
 
-/** Checks a desired state completely; throws before anything is touched. */
-export function validateDesiredState(desired: DesiredWireguardState): void {
-  if (!isValidKey(desired.privateKey)) throw new WireguardError('WG_INVALID_KEY', 'private key is not a WireGuard key (base64 of exactly 32 bytes)');
-  const own = publicKeyFromPrivate(desired.privateKey);
+/** A validated peer: canonical allowed IPs and a fingerprint of everything WireGuard is told. */
+interface PreparedPeer {
+  readonly peer: WireguardPeer;
+  /** Canonical prefixes, sorted as `wg show dump` / UAPI reads would list them (string order). */
+  readonly prefixes: readonly string[];
+  /** Canonical endpoint, keepalive and prefixes: equal fingerprints = nothing to change. */
+  readonly fingerprint: string;
+}
+
+/** A validated desired state. */
+interface PreparedState {
+  readonly peers: readonly PreparedPeer[];
+  /** Every allowed IP (canonical) and the node claiming it: the routes wanted. */
+  readonly prefixOwner: ReadonlyMap<string, string>;
+}
+
+/**
+ * Per-peer validation results keyed by the peer's raw content, so a long-lived handle checks
+ * each distinct peer once: re-applying 1,000 unchanged peers costs a string and a map lookup
+ * each, not key decoding and prefix parsing. Cross-peer checks (own key, duplicate keys,
+ * duplicate prefixes) still run on every apply.
+ */
+type ValidationMemo = Map<string, { readonly prefixes: readonly string[]; readonly fingerprint: string }>;
+
+function rawPeerKey(p: WireguardPeer): string {
+  return `${p.publicKey}\n${p.endpoint}\n${p.persistentKeepalive}\n${p.allowedIPs.join(',')}`;
+}
+
+function prepareDesiredState(desired: DesiredWireguardState, memo: ValidationMemo | undefined, ownKeys?: { privateKey: string; publicKey: string }): { prepared: PreparedState; memo: ValidationMemo; own: { privateKey: string; publicKey: string } } {
+  let own = ownKeys;
+  if (own?.privateKey !== desired.privateKey) {
+    if (!isValidKey(desired.privateKey)) throw new WireguardError('WG_INVALID_KEY', 'private key is not a WireGuard key (base64 of exactly 32 bytes)');
+    own = { privateKey: desired.privateKey, publicKey: publicKeyFromPrivate(desired.privateKey) };
+  }
   const i = desired.interface;
   assertInt(i.listenPort, 1, 65535, 'listen port');
   assertInt(i.mtu, 576, 65535, 'MTU');
   if (i.address !== undefined && !parseCidr(i.address)) throw new WireguardError('WG_INVALID_ARGUMENT', `interface address "${i.address}" is not an IP address or prefix`);
   const keys = new Set<string>();
-  const prefixes = new Map<string, string>();
+  const prefixOwner = new Map<string, string>();
+  const nextMemo: ValidationMemo = new Map();
+  const peers: PreparedPeer[] = [];
   for (const p of desired.peers) {
-    if (!isValidKey(p.publicKey)) throw new WireguardError('WG_INVALID_KEY', `public key of peer ${p.node} is not a WireGuard key (base64 of exactly 32 bytes)`);
-    if (p.publicKey === own) throw new WireguardError('WG_INVALID_ARGUMENT', `peer ${p.node} has this interface's own public key`);
+    const raw = rawPeerKey(p);
+    let known = memo?.get(raw);
+    if (!known) {
+      if (!isValidKey(p.publicKey)) throw new WireguardError('WG_INVALID_KEY', `public key of peer ${p.node} is not a WireGuard key (base64 of exactly 32 bytes)`);
+      const endpoint = canonicalEndpoint(p.endpoint);
+      if (!endpoint) throw new WireguardError('WG_INVALID_ARGUMENT', `endpoint "${p.endpoint}" of peer ${p.node} is not ip:port or [ipv6]:port`);
+      assertInt(p.persistentKeepalive, 0, 65535, `persistent keepalive of peer ${p.node}`);
+      const prefixes = p.allowedIPs.map((a) => {
+        const c = parseCidr(a);
+        if (!c) throw new WireguardError('WG_INVALID_ARGUMENT', `allowed IP "${a}" of peer ${p.node} is not a prefix`);
+        return c.text;
+      });
+      known = { prefixes, fingerprint: `${endpoint}|${p.persistentKeepalive}|${[...prefixes].sort().join(',')}` };
+    }
+    nextMemo.set(raw, known);
+    if (p.publicKey === own.publicKey) throw new WireguardError('WG_INVALID_ARGUMENT', `peer ${p.node} has this interface's own public key`);
     if (keys.has(p.publicKey)) throw new WireguardError('WG_INVALID_ARGUMENT', `peer ${p.node} repeats the public key of another peer`);
     keys.add(p.publicKey);
-    if (!canonicalEndpoint(p.endpoint)) throw new WireguardError('WG_INVALID_ARGUMENT', `endpoint "${p.endpoint}" of peer ${p.node} is not ip:port or [ipv6]:port`);
-    assertInt(p.persistentKeepalive, 0, 65535, `persistent keepalive of peer ${p.node}`);
-    for (const a of p.allowedIPs) {
-      const c = parseCidr(a);
-      if (!c) throw new WireguardError('WG_INVALID_ARGUMENT', `allowed IP "${a}" of peer ${p.node} is not a prefix`);
-      const other = prefixes.get(c.text);
-      if (other !== undefined && other !== p.node) throw new WireguardError('WG_INVALID_ARGUMENT', `allowed IP ${c.text} is claimed by peers ${other} and ${p.node}`);
-      prefixes.set(c.text, p.node);
+    for (const c of known.prefixes) {
+      const other = prefixOwner.get(c);
+      if (other !== undefined && other !== p.node) throw new WireguardError('WG_INVALID_ARGUMENT', `allowed IP ${c} is claimed by peers ${other} and ${p.node}`);
+      prefixOwner.set(c, p.node);
     }
+    peers.push({ peer: p, prefixes: known.prefixes, fingerprint: known.fingerprint });
   }
+  return { prepared: { peers, prefixOwner }, memo: nextMemo, own };
+}
+
+/** Checks a desired state completely; throws before anything is touched. */
+export function validateDesiredState(desired: DesiredWireguardState): void {
+  prepareDesiredState(desired, undefined);
 }
 
 /** What the interface and its routing look like now (read back, or taken from the cache). */
@@ -213,6 +270,35 @@ interface Resolved {
   readonly detach: boolean;
   readonly wireguardGo: string;
   readonly hostPaths: HostPaths;
+}
+
+/** The peer diff against the peers a handle applied last (same result as `diffPeers` on a read-back). */
+function diffPrepared(applied: ReadonlyMap<string, PreparedPeer>, want: PreparedState): PeerDiff {
+  const add: WireguardPeer[] = [];
+  const update: WireguardPeer[] = [];
+  let unchanged = 0;
+  const keep = new Set<string>();
+  for (const p of want.peers) {
+    keep.add(p.peer.publicKey);
+    const old = applied.get(p.peer.publicKey);
+    if (!old) add.push(p.peer);
+    else if (old.fingerprint !== p.fingerprint) update.push(p.peer);
+    else unchanged++;
+  }
+  const remove = [...applied.keys()].filter((k) => !keep.has(k)).sort();
+  return { add, update, remove, unchanged };
+}
+
+/** Route changes implied by a peer diff against the routes a handle applied last. */
+function diffPreparedRoutes(applied: ReadonlyMap<string, PreparedPeer>, appliedRoutes: ReadonlyMap<string, string>, want: PreparedState, diff: PeerDiff): { add: string[]; remove: string[] } {
+  const add = new Set<string>();
+  const remove = new Set<string>();
+  const changed = new Set<WireguardPeer>([...diff.add, ...diff.update]);
+  for (const p of want.peers) if (changed.has(p.peer)) for (const r of p.prefixes) if (!appliedRoutes.has(r)) add.add(r);
+  for (const k of [...diff.remove, ...diff.update.map((p) => p.publicKey)]) {
+    for (const r of applied.get(k)?.prefixes ?? []) if (!want.prefixOwner.has(r)) remove.add(r);
+  }
+  return { add: [...add].sort(), remove: [...remove].sort() };
 }
 
 /**
@@ -251,7 +337,22 @@ export function createWireguard(options: WireguardOptions = {}): Wireguard {
   const pathsFor = async (): Promise<StatePaths> => statePaths(o.stateDir, o.name, await netns());
 
   /** The state after the last successful apply, to skip reading it back (see `resyncIntervalMs`). */
-  let cache: { readonly at: number; readonly observed: Observed; readonly state: InterfaceState; readonly paths: StatePaths } | undefined;
+  let cache:
+    | {
+        readonly at: number;
+        /** Interface, addresses and rules as left by the last apply; its peers and routes are in `peers`/`prefixOwner`. */
+        readonly observed: Observed;
+        /** The peers applied last, by public key. */
+        readonly peers: ReadonlyMap<string, PreparedPeer>;
+        /** The routes applied last (allowed IPs and their node). */
+        readonly prefixOwner: ReadonlyMap<string, string>;
+        readonly state: InterfaceState;
+        readonly paths: StatePaths;
+      }
+    | undefined;
+  /** Validation results of the last desired state (see `ValidationMemo`). */
+  let memo: ValidationMemo | undefined;
+  let ownKeys: { privateKey: string; publicKey: string } | undefined;
 
   // Supervision of an attached wireguard-go.
   let lastDesired: DesiredWireguardState | undefined;
@@ -350,12 +451,35 @@ export function createWireguard(options: WireguardOptions = {}): Wireguard {
   };
 
 
+  /** The device's configuration and peers: UAPI for wireguard-go (no process), `wg show dump` for the kernel. */
+  const readDump = async (m: 'kernel' | 'userspace'): Promise<WgDump> =>
+    m === 'userspace' ? uapiGet(socketPath(o.name, o.hostPaths)) : parseWgDump((await runChecked(o.runner, ['wg', 'show', o.name, 'dump'])).stdout);
+
+  /** The persistent `ip` session of this handle (incremental applies only); opened lazily. */
+  let ipSession: IpSession | undefined;
+  const closeIpSession = async (): Promise<void> => {
+    const s = ipSession;
+    ipSession = undefined;
+    await s?.close();
+  };
+  /** Sends a route batch on the session; false when no session can be had (caller spawns). */
+  const sessionBatch = async (lines: readonly string[]): Promise<boolean> => {
+    if (stopping) return false;
+    if (!ipSession?.alive) {
+      await closeIpSession();
+      ipSession = await openIpSession(o.runner);
+      if (!ipSession) return false;
+    }
+    await ipSession.batch(lines);
+    return true;
+  };
+
   const observe = async (link: LinkInfo, state: InterfaceState, families: ReadonlySet<4 | 6>): Promise<Observed> => {
     const fams = [4, 6].filter((f) => families.has(f as 4 | 6) || state.ruleFamilies.includes(f as 4 | 6)) as (4 | 6)[];
     const stale = state.table !== o.table;
     // Read-only commands, run concurrently.
     const [dump, addresses, routes, staleRoutes, rules] = await Promise.all([
-      runChecked(o.runner, ['wg', 'show', o.name, 'dump']).then((r) => parseWgDump(r.stdout)),
+      readDump(state.mode),
       readAddresses(o.runner, o.name),
       Promise.all([4, 6].map((f) => readRoutes(o.runner, f as 4 | 6, o.table, o.name))).then((x) => x.flat()),
       stale ? Promise.all([4, 6].map((f) => readRoutes(o.runner, f as 4 | 6, state.table, o.name))).then((x) => x.flat()) : Promise.resolve([]),
@@ -380,11 +504,12 @@ export function createWireguard(options: WireguardOptions = {}): Wireguard {
     privateKey: desired.privateKey,
     listenPort: desired.interface.listenPort,
     fwmark: o.fwmark,
-    peers: desired.peers.map((p) => ({ publicKey: p.publicKey, endpoint: p.endpoint, allowedIPs: p.allowedIPs.map((a) => parseCidr(a)!.text).sort(), latestHandshake: 0, rxBytes: 0, txBytes: 0, persistentKeepalive: p.persistentKeepalive })),
+    // Peers and routes of the cache live in its `peers` / `prefixOwner` maps.
+    peers: [],
     addresses: desired.interface.address ? [parseCidr(desired.interface.address)!.text] : [],
     mtu: desired.interface.mtu,
     up: true,
-    routes: desired.peers.flatMap((p) => p.allowedIPs.map((a) => parseCidr(a)!.text)),
+    routes: [],
     staleRoutes: [],
     rules: new Map(state.ruleFamilies.map((f) => [f, [{ priority: o.priority, table: String(o.table), not: true, fwmark: o.fwmark, fwmask: o.fwmark }]] as const)),
   });
@@ -400,10 +525,14 @@ export function createWireguard(options: WireguardOptions = {}): Wireguard {
 
   const doApply = async (desired: DesiredWireguardState): Promise<ApplyResult> => {
     const started = performance.now();
-    validateDesiredState(desired);
+    const checked = prepareDesiredState(desired, memo, ownKeys);
+    memo = checked.memo;
+    ownKeys = checked.own;
+    const prepared = checked.prepared;
     const family = desired.ipVersion ?? 4;
-    const wantRoutes = desired.peers.flatMap((p) => p.allowedIPs.map((a) => parseCidr(a)!.text));
-    const families = new Set<4 | 6>([family, ...wantRoutes.map((r) => (r.includes(':') ? 6 : 4) as 4 | 6)]);
+    const wantRoutes = [...prepared.prefixOwner.keys()];
+    const families = new Set<4 | 6>([family]);
+    for (const r of wantRoutes) families.add(r.includes(':') ? 6 : 4);
 
     let created = false;
     let restarted = false;
@@ -411,8 +540,10 @@ export function createWireguard(options: WireguardOptions = {}): Wireguard {
     let paths: StatePaths;
     let current: Observed;
     const fromCache = await cacheUsable();
+    let cached: NonNullable<typeof cache> | undefined;
     if (fromCache) {
       ({ state, paths, observed: current } = cache!);
+      cached = cache!;
     } else {
       cache = undefined;
       let link = await readLink(o.runner, o.name);
@@ -446,8 +577,12 @@ export function createWireguard(options: WireguardOptions = {}): Wireguard {
     const readMs = performance.now() - started;
 
     let commands = 0;
+    let uapiSets = 0;
+    let ipSessionBatches = 0;
+    let processes = 0;
     const mutate = async (argv: readonly string[], input?: string): Promise<void> => {
       commands++;
+      processes++;
       await runChecked(o.runner, argv, input === undefined ? undefined : { input });
     };
 
@@ -457,14 +592,30 @@ export function createWireguard(options: WireguardOptions = {}): Wireguard {
     const ruleFamilies = new Set<4 | 6>(state.ruleFamilies);
     try {
       // WireGuard: key, port, fwmark, peers.
-      diff = diffPeers(current.peers, desired.peers);
-      const keyFile = current.privateKey !== desired.privateKey ? join(o.stateDir, `.${o.name}.${randomBytes(6).toString('hex')}.key`) : undefined;
+      // From the cache: compare fingerprints (the peers applied last are known exactly);
+      // read back: compare with what the device reports.
+      diff = cached ? diffPrepared(cached.peers, prepared) : diffPeers(current.peers, desired.peers);
+      if (state.mode === 'userspace') {
+        // wireguard-go: one UAPI request on its socket, whatever the number of peers; the private
+        // key travels over the (root-only) socket, never through a file or a command line.
+        const request = encodeUapiSet(diff, {
+          ...(current.privateKey !== desired.privateKey ? { privateKey: desired.privateKey } : {}),
+          ...(current.listenPort !== desired.interface.listenPort ? { listenPort: desired.interface.listenPort } : {}),
+          ...(current.fwmark !== o.fwmark ? { fwmark: o.fwmark } : {}),
+        });
+        if (request !== undefined) {
+          commands++;
+          uapiSets++;
+          await uapiSet(socketPath(o.name, o.hostPaths), request);
+        }
+      }
+      const keyFile = state.mode === 'kernel' && current.privateKey !== desired.privateKey ? join(o.stateDir, `.${o.name}.${randomBytes(6).toString('hex')}.key`) : undefined;
       const changes = {
         ...(keyFile !== undefined ? { privateKeyFile: keyFile } : {}),
         ...(current.listenPort !== desired.interface.listenPort ? { listenPort: desired.interface.listenPort } : {}),
         ...(current.fwmark !== o.fwmark ? { fwmark: o.fwmark } : {}),
       };
-      const wgCommands = renderWgSet(o.name, diff, changes);
+      const wgCommands = state.mode === 'kernel' ? renderWgSet(o.name, diff, changes) : [];
       try {
         if (keyFile !== undefined) {
           await ensureStateDir(o.stateDir);
@@ -483,13 +634,22 @@ export function createWireguard(options: WireguardOptions = {}): Wireguard {
 
       // Routes: add before removing, in one batch; leftovers of a previously used table go too.
       const batch: string[] = [];
-      const rd = diffSets(current.routes, wantRoutes);
+      const rd = cached ? diffPreparedRoutes(cached.peers, cached.prefixOwner, prepared, diff) : diffSets(current.routes, wantRoutes);
       for (const dst of rd.add) batch.push(`route replace ${dst} dev ${o.name} table ${o.table}`);
       for (const dst of rd.remove) batch.push(`route del ${dst} dev ${o.name} table ${o.table}`);
       for (const dst of current.staleRoutes) batch.push(`route del ${dst} dev ${o.name} table ${state.table}`);
       routesAdded = rd.add.length;
       routesRemoved = rd.remove.length + current.staleRoutes.length;
-      if (batch.length > 0) await mutate(['ip', '-batch', '-'], `${batch.join('\n')}\n`);
+      if (batch.length > 0) {
+        // Incremental applies of a long-lived handle use its persistent `ip` session (no spawn);
+        // a read-back apply (fresh handle, CLI) runs one `ip -batch -` process.
+        if (fromCache && (await sessionBatch(batch))) {
+          commands++;
+          ipSessionBatches++;
+        } else {
+          await mutate(['ip', '-batch', '-'], `${batch.join('\n')}\n`);
+        }
+      }
 
       // Rules: drop the old one when table/priority/mark changed, then ensure ours per family.
       const ruleChanged = state.table !== o.table || state.rulePriority !== o.priority || state.fwmark !== o.fwmark;
@@ -514,7 +674,7 @@ export function createWireguard(options: WireguardOptions = {}): Wireguard {
     const next: InterfaceState = { ...state, table: o.table, rulePriority: o.priority, fwmark: o.fwmark, ruleFamilies: [...ruleFamilies].sort() };
     if (JSON.stringify(next) !== JSON.stringify(state) || created) await writeState(paths, next);
     lastDesired = desired;
-    cache = { at: Date.now(), observed: expected(desired, next), state: next, paths };
+    cache = { at: Date.now(), observed: expected(desired, next), peers: new Map(prepared.peers.map((p) => [p.peer.publicKey, p])), prefixOwner: prepared.prefixOwner, state: next, paths };
     const total = performance.now() - started;
     return {
       interfaceName: o.name,
@@ -526,12 +686,14 @@ export function createWireguard(options: WireguardOptions = {}): Wireguard {
       routes: { added: routesAdded, removed: routesRemoved },
       peerOperations: diff.add.length + diff.update.length + diff.remove.length,
       commands,
+      writes: { uapiSets, ipSessionBatches, processes },
       readBack: !fromCache,
       durationMs: { read: readMs, write: total - readMs, total },
     };
   };
 
   const doDown = async (): Promise<DownResult> => {
+    await closeIpSession();
     const link = await readLink(o.runner, o.name);
     const paths = await pathsFor();
     const state = await readState(paths);
@@ -596,12 +758,13 @@ export function createWireguard(options: WireguardOptions = {}): Wireguard {
       serialize(async () => {
         const link = await readLink(o.runner, o.name);
         if (!link) return undefined;
-        await establish(link);
-        return parseWgDump((await runChecked(o.runner, ['wg', 'show', o.name, 'dump'])).stdout);
+        const { state } = await establish(link);
+        return readDump(state?.mode ?? (link.kind === 'tun' ? 'userspace' : 'kernel'));
       }),
     close: async () => {
       stopping = true;
       if (attachedPid !== undefined) await serialize(() => doDown()).catch(() => undefined);
+      await serialize(() => closeIpSession());
     },
     [Symbol.asyncDispose]: () => handle.close(),
   };
