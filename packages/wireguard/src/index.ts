@@ -63,4 +63,5 @@ export {
   type WireguardEvent,
   type WireguardOptions,
 } from './apply/wireguard.js';
+export { type PeerChanges } from './apply/peerindex.js';
 export { loadNodesFromManifests, runWireguardCommand, type LoadedNodes, type WireguardCliIO, type WireguardCliOptions } from './cli.js';

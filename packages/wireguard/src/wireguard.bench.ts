@@ -140,22 +140,41 @@ export async function runWireguardBench(emit: (row: Row) => void): Promise<void>
     const noopRead = await timed(() => createWireguard({ interfaceName: ifA, runner: createNetnsRunner(nsA), stateDir }).apply(dMesh));
     emit({ bench: 'wireguard.apply', metric: `noop-${PEERS}-peers-read-back`, value: noopRead.ms, unit: 'ms' });
 
-    // One node joins: a long-lived handle (diffs against what it applied last) ...
-    const join1 = await timed(() => wgA.apply(dJoined));
+    // One node joins: a long-lived handle, told the change (`applyChanges`, cost ∝ the change) ...
+    const joinerPeer = dJoined.peers.find((p) => p.node === joiner.name)!;
+    if (dJoined.peers.length !== PEERS + 1) throw new Error('the joiner changed other peers');
+    const join1 = await timed(() => wgA.applyChanges({ upsert: [joinerPeer] }));
     emit({ bench: 'wireguard.join', metric: `one-node-joins-${PEERS}-peer-mesh`, value: join1.ms, unit: 'ms' });
+    emit({ bench: 'wireguard', metric: 'join_uapi_ms', value: join1.value.durationMs.wireguard ?? NaN, unit: 'ms' });
+    emit({ bench: 'wireguard', metric: 'join_ip_batch_ms', value: join1.value.durationMs.routes ?? NaN, unit: 'ms' });
+    emit({ bench: 'wireguard.join', metric: 'validate-and-liveness-ms', value: join1.value.durationMs.read, unit: 'ms' });
     emit({ bench: 'wireguard.join', metric: 'peer-operations', value: join1.value.peerOperations, unit: 'ops' });
     emit({ bench: 'wireguard.join', metric: 'route-operations', value: join1.value.routes.added + join1.value.routes.removed, unit: 'ops' });
     emit({ bench: 'wireguard.join', metric: 'mutating-commands', value: join1.value.commands, unit: 'commands' });
     emit({ bench: 'wireguard.join', metric: 'uapi-sets', value: join1.value.writes.uapiSets, unit: 'requests' });
     emit({ bench: 'wireguard.join', metric: 'ip-session-batches', value: join1.value.writes.ipSessionBatches, unit: 'batches' });
     emit({ bench: 'wireguard.join', metric: 'processes-spawned', value: join1.value.writes.processes, unit: 'processes' });
+    emit({ bench: 'wireguard.join', metric: 'read-back', value: join1.value.readBack ? 1 : 0, unit: 'bool' });
     // The goal's figure: the join against the full apply measured in this same run.
     emit({ bench: 'wireguard', metric: 'join_over_full_apply', value: join1.ms / full.ms, unit: 'ratio' });
     emit({ bench: 'wireguard.join', metric: 'join/full-apply-fresh', value: join1.ms / full.ms, unit: 'ratio' });
     emit({ bench: 'wireguard.join', metric: 'join/full-apply-existing', value: join1.ms / refill.ms, unit: 'ratio' });
-    const leave = await timed(() => wgA.apply(dMesh));
+    const leave = await timed(() => wgA.applyChanges({ remove: [joinerPeer.publicKey] }));
     emit({ bench: 'wireguard.join', metric: `one-node-leaves-${PEERS}-peer-mesh`, value: leave.ms, unit: 'ms' });
     emit({ bench: 'wireguard.join', metric: 'leave-peer-operations', value: leave.value.peerOperations, unit: 'ops' });
+    // Steady state: the median of 9 more join/leave cycles.
+    const joins: number[] = [];
+    for (let i = 0; i < 9; i++) {
+      joins.push((await timed(() => wgA.applyChanges({ upsert: [joinerPeer] }))).ms);
+      await wgA.applyChanges({ remove: [joinerPeer.publicKey] });
+    }
+    joins.sort((x, y) => x - y);
+    emit({ bench: 'wireguard.join', metric: 'join-median-of-9', value: joins[4]!, unit: 'ms' });
+    // ... the same handle given the full 1,001-peer list (`apply`: O(mesh) fingerprints and checks) ...
+    const joinFull = await timed(() => wgA.apply(dJoined));
+    emit({ bench: 'wireguard.join', metric: `one-node-joins-${PEERS}-peer-mesh-full-list`, value: joinFull.ms, unit: 'ms' });
+    emit({ bench: 'wireguard.join', metric: 'full-list-join/full-apply-fresh', value: joinFull.ms / full.ms, unit: 'ratio' });
+    await wgA.apply(dMesh);
     // ... and a fresh handle that reads the 1,000 peers back first (what each CLI run does).
     const cliStyle = createWireguard({ interfaceName: ifA, runner: createNetnsRunner(nsA), stateDir });
     const join2 = await timed(() => cliStyle.apply(dJoined));

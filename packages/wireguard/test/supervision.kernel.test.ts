@@ -156,4 +156,75 @@ describe.skipIf(!caps.ok && !caps.mustRun)('wireguard-go supervision', () => {
     expect(await isAlive(sessions[0]!)).toBe(false);
     await wgB.down();
   });
+
+  it('applyChanges: a join is one UAPI set and one ip batch, validated first, other sessions untouched', async () => {
+    const [a, b] = topo.nodes;
+    const base = createNetnsRunner(a!.ns);
+    const spawned: string[] = [];
+    const runner: CommandRunner = {
+      description: base.description,
+      run: (argv, o) => (spawned.push(argv.join(' ')), base.run(argv, o)),
+      spawn: (argv, o) => (spawned.push(argv.join(' ')), base.spawn(argv, o)),
+      open: (argv) => base.open!(argv),
+    };
+    const wgA = createWireguard({ interfaceName: a!.iface, runner, stateDir: join(topo.dir, 'state'), mode: 'userspace' });
+    const wgB = createWireguard({ interfaceName: b!.iface, runner: createNetnsRunner(b!.ns), stateDir: join(topo.dir, 'state'), mode: 'userspace' });
+    handles.push(wgA, wgB);
+    await expect(wgA.applyChanges({ upsert: [] })).rejects.toMatchObject({ code: 'WG_INVALID_ARGUMENT' });
+    await wgA.apply(desired(0));
+    await wgB.apply(desired(1));
+    expect(await reachable()).toBe(true);
+    const dumpA = async () => parseWgDump((await run(nsExec(a!.ns, ['wg', 'show', a!.iface, 'dump']))).stdout);
+    const routesA = async () => (await run(nsExec(a!.ns, ['ip', 'route', 'show', 'table', '1']))).stdout;
+    const before = (await dumpA()).peers.find((p) => p.publicKey === keys[1]!.publicKey)!;
+    expect(before.latestHandshake).toBeGreaterThan(0);
+
+    const joinerKey = generateKeyPair().publicKey;
+    const joiner = { node: 'joiner', publicKey: joinerKey, endpoint: '192.0.2.77:51820', allowedIPs: ['10.123.0.0/24', '100.64.77.1/32'], persistentKeepalive: 0 };
+    spawned.length = 0;
+    const join1 = await wgA.applyChanges({ upsert: [joiner] });
+    expect(join1).toMatchObject({ readBack: false, peerOperations: 1, peers: { added: 1, unchanged: 1 }, routes: { added: 2, removed: 0 }, commands: 2, writes: { uapiSets: 1, ipSessionBatches: 1, processes: 0 } });
+    expect(spawned).toEqual([]);
+    expect(await routesA()).toContain('10.123.0.0/24');
+    const after = await dumpA();
+    expect(after.peers.map((p) => p.publicKey).sort()).toEqual([keys[1]!.publicKey, joinerKey].sort());
+    const kept = after.peers.find((p) => p.publicKey === keys[1]!.publicKey)!;
+    expect(kept.latestHandshake).toBe(before.latestHandshake);
+    expect(kept.endpoint).toBe(before.endpoint);
+
+    // Bad changes are refused before anything is written: a prefix of node b, our own key, a bad key.
+    const snapshot = async () => [JSON.stringify((await dumpA()).peers.map((p) => [p.publicKey, p.endpoint, p.allowedIPs]).sort()), await routesA()].join('\n');
+    const snap = await snapshot();
+    const bPrefix = desired(0).peers[0]!.allowedIPs[0]!;
+    await expect(wgA.applyChanges({ upsert: [{ ...joiner, node: 'thief', publicKey: generateKeyPair().publicKey, allowedIPs: [bPrefix] }] })).rejects.toMatchObject({ code: 'WG_INVALID_ARGUMENT', message: expect.stringContaining('is claimed by peers') });
+    await expect(wgA.applyChanges({ upsert: [{ ...joiner, node: 'me', publicKey: keys[0]!.publicKey, allowedIPs: [] }] })).rejects.toMatchObject({ code: 'WG_INVALID_ARGUMENT' });
+    await expect(wgA.applyChanges({ upsert: [{ ...joiner, publicKey: 'AAAA' }] })).rejects.toMatchObject({ code: 'WG_INVALID_KEY' });
+    expect(spawned).toEqual([]);
+    expect(await snapshot()).toBe(snap);
+
+    // The indexes match the kernel: a full apply of the same state changes nothing, even read back.
+    const same = { ...desired(0), peers: [...desired(0).peers, joiner] };
+    expect(await wgA.apply(same)).toMatchObject({ commands: 0 });
+    expect(await createWireguard({ interfaceName: a!.iface, runner: base, stateDir: join(topo.dir, 'state') }).apply(same)).toMatchObject({ readBack: true, commands: 0 });
+
+    // Leave: one UAPI set, one batch removing its routes.
+    const leave = await wgA.applyChanges({ remove: [joinerKey] });
+    expect(leave).toMatchObject({ peers: { removed: 1 }, routes: { removed: 2 }, writes: { uapiSets: 1, ipSessionBatches: 1, processes: 0 } });
+    expect(await routesA()).not.toContain('10.123.0.0/24');
+    expect((await dumpA()).peers.find((p) => p.publicKey === keys[1]!.publicKey)!.latestHandshake).toBe(before.latestHandshake);
+    expect(await reachable()).toBe(true);
+
+    // Someone removes a route behind the handle's back: the next change falls back to a read-back apply.
+    await wgA.applyChanges({ upsert: [joiner] });
+    await run(nsExec(a!.ns, ['ip', 'route', 'del', '10.123.0.0/24', 'table', '1']));
+    await run(nsExec(a!.ns, ['wg', 'set', a!.iface, 'peer', joinerKey, 'remove']));
+    const other = { ...joiner, node: 'other', publicKey: generateKeyPair().publicKey, allowedIPs: ['10.124.0.0/24'] };
+    const r = await wgA.applyChanges({ upsert: [other], remove: [joinerKey] });
+    // (The UAPI set went through; the batch's `route del` of the vanished route failed.)
+    expect(r).toMatchObject({ readBack: true });
+    expect(await routesA()).toContain('10.124.0.0/24');
+    expect((await dumpA()).peers.map((p) => p.publicKey).sort()).toEqual([keys[1]!.publicKey, other.publicKey].sort());
+    await wgA.down();
+    await wgB.down();
+  });
 });

@@ -43,6 +43,13 @@ describe('createWireguard', () => {
     expect(() => createWireguard({ rulePriority: 0 })).toThrow(/rule priority/);
   });
 
+  it('applyChanges before any apply is refused and runs nothing', async () => {
+    const runner = recordingRunner();
+    const wg = createWireguard({ interfaceName: 'wgt0', runner });
+    await expect(wg.applyChanges({ upsert: [peer()] })).rejects.toMatchObject({ code: 'WG_INVALID_ARGUMENT', message: expect.stringContaining('needs a prior apply') });
+    expect(runner.calls).toEqual([]);
+  });
+
   it('runs no command at all for an invalid desired state', async () => {
     const runner = recordingRunner();
     const wg = createWireguard({ interfaceName: 'wgt0', runner });

@@ -8,6 +8,9 @@
  *    directly: they are machine-wide anyway.
  *  - Incremental: the current state is read back (`wg show dump`, `ip -j`) on every apply and
  *    only differences are written. Untouched peers keep their sessions, handshakes, counters.
+ *  - Changes by delta: `applyChanges` validates and diffs a change against the handle's indexes
+ *    of what it applied last (`PeerIndex`), so a node joining costs the same in a 1,000-peer
+ *    mesh as in a 2-peer one; anything unexpected falls back to a read-back `apply`.
  *  - Validate first: the desired state is checked completely, and the interface name's owner
  *    established, before the first mutating command runs.
  *  - Routing as Felix: peers' allowed IPs are routed through the interface in a dedicated table
@@ -30,7 +33,7 @@ import { parseCidr } from '../cidr.js';
 import { CommandFailedError, NotSupportedError, WireguardError } from '../errors.js';
 import type { InterfaceSettings, WireguardPeer } from '../peers.js';
 import { detectWireguard } from './detect.js';
-import { canonicalEndpoint, diffPeers, diffSets, type PeerDiff, renderWgSet } from './diff.js';
+import { diffPeers, diffSets, type PeerDiff, renderWgSet } from './diff.js';
 import { parseWgDump, type WgDump, type WgDumpPeer } from './dump.js';
 import { isWireguardRule, readAddresses, readLink, readRoutes, readRules, ruleArgs, type LinkInfo, type RuleInfo } from './ip.js';
 import { type CommandRunner, createLocalRunner, runChecked } from './runner.js';
@@ -38,6 +41,7 @@ import { DEFAULT_STATE_DIR, type InterfaceState, readPidFile, readState, removeF
 import { checkSocketOwnership, DEFAULT_HOST_PATHS, type HostPaths, isAlive, socketPath, startWireguardGo, stopProcess } from './userspace.js';
 import { encodeUapiSet, uapiGet, uapiSet } from './uapi.js';
 import { type IpSession, openIpSession } from './ipsession.js';
+import { type PeerChanges, PeerIndex, preparePeer, type PreparedPeer, rawPeerKey, type ValidationMemo } from './peerindex.js';
 
 /** Default interface name. */
 export const DEFAULT_INTERFACE_NAME = 'gingham-wg';
@@ -136,7 +140,14 @@ export interface ApplyResult {
   /** The current state was read back from the kernel (false: taken from this handle's cache). */
   readonly readBack: boolean;
   /** Time spent reading the current state, writing changes, and in total. */
-  readonly durationMs: { readonly read: number; readonly write: number; readonly total: number };
+  readonly durationMs: {
+    readonly read: number;
+    readonly write: number;
+    readonly total: number;
+    /** Of `write`: the WireGuard request(s) (UAPI set or `wg set`) and the route batch. */
+    readonly wireguard?: number;
+    readonly routes?: number;
+  };
 }
 
 /** What a `down` removed. */
@@ -153,6 +164,17 @@ export interface Wireguard {
   readonly interfaceName: string;
   /** Converges the interface (creating it, and starting wireguard-go, when needed). */
   apply(desired: DesiredWireguardState): Promise<ApplyResult>;
+  /**
+   * Changes some peers of the state applied last by this handle: `upsert` adds or replaces
+   * peers (by public key), `remove` drops peers by public key (unknown keys are ignored). Cost
+   * proportional to the change: validated against the handle's indexes (key → peer, prefix →
+   * claimants), then one UAPI set (or `wg set`) and one route batch. Rejected changes (bad
+   * peer, our own key, a key upserted twice, a prefix another node claims) throw the typed
+   * errors of `apply` and change nothing. Without a usable cache (none yet, too old, daemon
+   * gone, a write failed) it falls back to a read-back `apply` of the resulting full state.
+   * Throws `WG_INVALID_ARGUMENT` when this handle has applied nothing yet.
+   */
+  applyChanges(changes: PeerChanges): Promise<ApplyResult>;
   /** Removes the interface, its routes and rule, stops wireguard-go. Errors when absent. */
   down(): Promise<DownResult>;
   /** `wg show dump` of the interface, undefined when it does not exist here. */
@@ -168,32 +190,11 @@ function assertInt(value: number, min: number, max: number, what: string): void 
   }
 }
 
-/** A validated peer: canonical allowed IPs and a fingerprint of everything WireGuard is told. */
-interface PreparedPeer {
-  readonly peer: WireguardPeer;
-  /** Canonical prefixes, sorted as `wg show dump` / UAPI reads would list them (string order). */
-  readonly prefixes: readonly string[];
-  /** Canonical endpoint, keepalive and prefixes: equal fingerprints = nothing to change. */
-  readonly fingerprint: string;
-}
-
 /** A validated desired state. */
 interface PreparedState {
   readonly peers: readonly PreparedPeer[];
   /** Every allowed IP (canonical) and the node claiming it: the routes wanted. */
   readonly prefixOwner: ReadonlyMap<string, string>;
-}
-
-/**
- * Per-peer validation results keyed by the peer's raw content, so a long-lived handle checks
- * each distinct peer once: re-applying 1,000 unchanged peers costs a string and a map lookup
- * each, not key decoding and prefix parsing. Cross-peer checks (own key, duplicate keys,
- * duplicate prefixes) still run on every apply.
- */
-type ValidationMemo = Map<string, { readonly prefixes: readonly string[]; readonly fingerprint: string }>;
-
-function rawPeerKey(p: WireguardPeer): string {
-  return `${p.publicKey}\n${p.endpoint}\n${p.persistentKeepalive}\n${p.allowedIPs.join(',')}`;
 }
 
 function prepareDesiredState(desired: DesiredWireguardState, memo: ValidationMemo | undefined, ownKeys?: { privateKey: string; publicKey: string }): { prepared: PreparedState; memo: ValidationMemo; own: { privateKey: string; publicKey: string } } {
@@ -212,20 +213,9 @@ function prepareDesiredState(desired: DesiredWireguardState, memo: ValidationMem
   const peers: PreparedPeer[] = [];
   for (const p of desired.peers) {
     const raw = rawPeerKey(p);
-    let known = memo?.get(raw);
-    if (!known) {
-      if (!isValidKey(p.publicKey)) throw new WireguardError('WG_INVALID_KEY', `public key of peer ${p.node} is not a WireGuard key (base64 of exactly 32 bytes)`);
-      const endpoint = canonicalEndpoint(p.endpoint);
-      if (!endpoint) throw new WireguardError('WG_INVALID_ARGUMENT', `endpoint "${p.endpoint}" of peer ${p.node} is not ip:port or [ipv6]:port`);
-      assertInt(p.persistentKeepalive, 0, 65535, `persistent keepalive of peer ${p.node}`);
-      const prefixes = p.allowedIPs.map((a) => {
-        const c = parseCidr(a);
-        if (!c) throw new WireguardError('WG_INVALID_ARGUMENT', `allowed IP "${a}" of peer ${p.node} is not a prefix`);
-        return c.text;
-      });
-      known = { prefixes, fingerprint: `${endpoint}|${p.persistentKeepalive}|${[...prefixes].sort().join(',')}` };
-    }
-    nextMemo.set(raw, known);
+    const cached = memo?.get(raw);
+    const known = cached ? { peer: p, ...cached } : preparePeer(p);
+    nextMemo.set(raw, { prefixes: known.prefixes, fingerprint: known.fingerprint });
     if (p.publicKey === own.publicKey) throw new WireguardError('WG_INVALID_ARGUMENT', `peer ${p.node} has this interface's own public key`);
     if (keys.has(p.publicKey)) throw new WireguardError('WG_INVALID_ARGUMENT', `peer ${p.node} repeats the public key of another peer`);
     keys.add(p.publicKey);
@@ -290,7 +280,7 @@ function diffPrepared(applied: ReadonlyMap<string, PreparedPeer>, want: Prepared
 }
 
 /** Route changes implied by a peer diff against the routes a handle applied last. */
-function diffPreparedRoutes(applied: ReadonlyMap<string, PreparedPeer>, appliedRoutes: ReadonlyMap<string, string>, want: PreparedState, diff: PeerDiff): { add: string[]; remove: string[] } {
+function diffPreparedRoutes(applied: ReadonlyMap<string, PreparedPeer>, appliedRoutes: ReadonlyMap<string, unknown>, want: PreparedState, diff: PeerDiff): { add: string[]; remove: string[] } {
   const add = new Set<string>();
   const remove = new Set<string>();
   const changed = new Set<WireguardPeer>([...diff.add, ...diff.update]);
@@ -342,10 +332,8 @@ export function createWireguard(options: WireguardOptions = {}): Wireguard {
         readonly at: number;
         /** Interface, addresses and rules as left by the last apply; its peers and routes are in `peers`/`prefixOwner`. */
         readonly observed: Observed;
-        /** The peers applied last, by public key. */
-        readonly peers: ReadonlyMap<string, PreparedPeer>;
-        /** The routes applied last (allowed IPs and their node). */
-        readonly prefixOwner: ReadonlyMap<string, string>;
+        /** The peers applied last (public key → peer) and the routes (prefix → claimants): see `PeerIndex`. */
+        readonly index: PeerIndex;
         readonly state: InterfaceState;
         readonly paths: StatePaths;
       }
@@ -355,7 +343,13 @@ export function createWireguard(options: WireguardOptions = {}): Wireguard {
   let ownKeys: { privateKey: string; publicKey: string } | undefined;
 
   // Supervision of an attached wireguard-go.
-  let lastDesired: DesiredWireguardState | undefined;
+  /**
+   * The desired state applied last by this handle: everything but the peers, our public key,
+   * and the peers as indexes (shared with `cache` while it is valid; `applyChanges` updates
+   * them in place). Survives cache invalidation, so a fallback can rebuild the full state.
+   */
+  let applied: { readonly base: Omit<DesiredWireguardState, 'peers'>; readonly publicKey: string; readonly index: PeerIndex } | undefined;
+  const lastDesired = (): DesiredWireguardState | undefined => (applied ? { ...applied.base, peers: applied.index.list() } : undefined);
   let attachedPid: number | undefined;
   let stopping = false;
   const restartTimes: number[] = [];
@@ -369,7 +363,7 @@ export function createWireguard(options: WireguardOptions = {}): Wireguard {
       emit({ kind: 'daemon-exited', pid, code, signal });
       const now = Date.now();
       while (restartTimes.length > 0 && restartTimes[0]! < now - restart.windowMs) restartTimes.shift();
-      if (restartTimes.length >= restart.maxRestarts || !lastDesired) {
+      if (restartTimes.length >= restart.maxRestarts || !applied) {
         emit({ kind: 'daemon-gave-up', restarts: restartTimes.length });
         return;
       }
@@ -378,7 +372,7 @@ export function createWireguard(options: WireguardOptions = {}): Wireguard {
       await new Promise((r) => setTimeout(r, restart.backoffMs * 2 ** (attempt - 1)));
       if (stopping) return;
       try {
-        const r = await serialize(() => doApply(lastDesired!));
+        const r = await serialize(() => doApply(lastDesired()!));
         if (r.pid !== undefined) emit({ kind: 'daemon-restarted', pid: r.pid, attempt });
       } catch (error) {
         emit({ kind: 'daemon-gave-up', restarts: restartTimes.length, error });
@@ -518,7 +512,16 @@ export function createWireguard(options: WireguardOptions = {}): Wireguard {
   const cacheUsable = async (): Promise<boolean> => {
     if (!cache || resyncIntervalMs <= 0 || Date.now() - cache.at > resyncIntervalMs) return false;
     if (cache.state.mode === 'userspace') {
-      return cache.state.pid !== undefined && (await isAlive(cache.state.pid, o.hostPaths.procDir));
+      if (cache.state.pid === undefined) return false;
+      // O(1): a signal-0 probe of the recorded pid (no /proc read, no socket round trip); an
+      // attached daemon's exit also clears the cache (see `watch`). Test hosts fake /proc.
+      if (o.hostPaths.procDir !== DEFAULT_HOST_PATHS.procDir) return isAlive(cache.state.pid, o.hostPaths.procDir);
+      try {
+        process.kill(cache.state.pid, 0);
+        return true;
+      } catch (e) {
+        return (e as NodeJS.ErrnoException).code === 'EPERM';
+      }
     }
     return (await readLink(o.runner, o.name)) !== undefined;
   };
@@ -586,6 +589,8 @@ export function createWireguard(options: WireguardOptions = {}): Wireguard {
       await runChecked(o.runner, argv, input === undefined ? undefined : { input });
     };
 
+    let wgMs = 0;
+    let routesMs = 0;
     let diff: ReturnType<typeof diffPeers>;
     let routesAdded = 0;
     let routesRemoved = 0;
@@ -594,7 +599,7 @@ export function createWireguard(options: WireguardOptions = {}): Wireguard {
       // WireGuard: key, port, fwmark, peers.
       // From the cache: compare fingerprints (the peers applied last are known exactly);
       // read back: compare with what the device reports.
-      diff = cached ? diffPrepared(cached.peers, prepared) : diffPeers(current.peers, desired.peers);
+      diff = cached ? diffPrepared(cached.index.peers, prepared) : diffPeers(current.peers, desired.peers);
       if (state.mode === 'userspace') {
         // wireguard-go: one UAPI request on its socket, whatever the number of peers; the private
         // key travels over the (root-only) socket, never through a file or a command line.
@@ -606,7 +611,9 @@ export function createWireguard(options: WireguardOptions = {}): Wireguard {
         if (request !== undefined) {
           commands++;
           uapiSets++;
+          const t = performance.now();
           await uapiSet(socketPath(o.name, o.hostPaths), request);
+          wgMs += performance.now() - t;
         }
       }
       const keyFile = state.mode === 'kernel' && current.privateKey !== desired.privateKey ? join(o.stateDir, `.${o.name}.${randomBytes(6).toString('hex')}.key`) : undefined;
@@ -621,7 +628,9 @@ export function createWireguard(options: WireguardOptions = {}): Wireguard {
           await ensureStateDir(o.stateDir);
           await writeFile(keyFile, `${desired.privateKey}\n`, { mode: 0o600, flag: 'wx' });
         }
+        const t = performance.now();
         for (const c of wgCommands) await mutate(c.argv);
+        wgMs += performance.now() - t;
       } finally {
         if (keyFile !== undefined) await rm(keyFile, { force: true });
       }
@@ -634,13 +643,14 @@ export function createWireguard(options: WireguardOptions = {}): Wireguard {
 
       // Routes: add before removing, in one batch; leftovers of a previously used table go too.
       const batch: string[] = [];
-      const rd = cached ? diffPreparedRoutes(cached.peers, cached.prefixOwner, prepared, diff) : diffSets(current.routes, wantRoutes);
+      const rd = cached ? diffPreparedRoutes(cached.index.peers, cached.index.claims, prepared, diff) : diffSets(current.routes, wantRoutes);
       for (const dst of rd.add) batch.push(`route replace ${dst} dev ${o.name} table ${o.table}`);
       for (const dst of rd.remove) batch.push(`route del ${dst} dev ${o.name} table ${o.table}`);
       for (const dst of current.staleRoutes) batch.push(`route del ${dst} dev ${o.name} table ${state.table}`);
       routesAdded = rd.add.length;
       routesRemoved = rd.remove.length + current.staleRoutes.length;
       if (batch.length > 0) {
+        const t = performance.now();
         // Incremental applies of a long-lived handle use its persistent `ip` session (no spawn);
         // a read-back apply (fresh handle, CLI) runs one `ip -batch -` process.
         if (fromCache && (await sessionBatch(batch))) {
@@ -649,6 +659,7 @@ export function createWireguard(options: WireguardOptions = {}): Wireguard {
         } else {
           await mutate(['ip', '-batch', '-'], `${batch.join('\n')}\n`);
         }
+        routesMs += performance.now() - t;
       }
 
       // Rules: drop the old one when table/priority/mark changed, then ensure ours per family.
@@ -673,8 +684,13 @@ export function createWireguard(options: WireguardOptions = {}): Wireguard {
 
     const next: InterfaceState = { ...state, table: o.table, rulePriority: o.priority, fwmark: o.fwmark, ruleFamilies: [...ruleFamilies].sort() };
     if (JSON.stringify(next) !== JSON.stringify(state) || created) await writeState(paths, next);
-    lastDesired = desired;
-    cache = { at: Date.now(), observed: expected(desired, next), peers: new Map(prepared.peers.map((p) => [p.peer.publicKey, p])), prefixOwner: prepared.prefixOwner, state: next, paths };
+    const index = PeerIndex.fromPrepared(prepared.peers);
+    applied = {
+      base: { privateKey: desired.privateKey, interface: desired.interface, ...(desired.ipVersion !== undefined ? { ipVersion: desired.ipVersion } : {}) },
+      publicKey: checked.own.publicKey,
+      index,
+    };
+    cache = { at: Date.now(), observed: expected(desired, next), index, state: next, paths };
     const total = performance.now() - started;
     return {
       interfaceName: o.name,
@@ -688,7 +704,80 @@ export function createWireguard(options: WireguardOptions = {}): Wireguard {
       commands,
       writes: { uapiSets, ipSessionBatches, processes },
       readBack: !fromCache,
-      durationMs: { read: readMs, write: total - readMs, total },
+      durationMs: { read: readMs, write: total - readMs, total, wireguard: wgMs, routes: routesMs },
+    };
+  };
+
+  const doApplyChanges = async (changes: PeerChanges): Promise<ApplyResult> => {
+    const started = performance.now();
+    const base = applied;
+    if (!base) throw new WireguardError('WG_INVALID_ARGUMENT', `applyChanges on ${o.name} needs a prior apply by this handle (it changes the state applied last)`);
+    // Validate first, against the indexes (cost proportional to the change): nothing is touched when this throws.
+    const plan = base.index.plan(changes, base.publicKey, memo);
+    const full = (): DesiredWireguardState => ({ ...base.base, peers: base.index.list(plan) });
+    // No usable cache (too old, daemon gone, a failed write): a read-back apply of the full result.
+    const cached = (await cacheUsable()) ? cache : undefined;
+    if (!cached || cached.index !== base.index) return doApply(full());
+    // A prefix of a family the policy rule does not cover yet: the full apply adds the rule.
+    if (plan.routes.add.some((r) => !cached.state.ruleFamilies.includes(r.includes(':') ? 6 : 4))) return doApply(full());
+    const readMs = performance.now() - started;
+    let commands = 0;
+    let uapiSets = 0;
+    let ipSessionBatches = 0;
+    let processes = 0;
+    let wgMs = 0;
+    let routesMs = 0;
+    try {
+      let t = performance.now();
+      if (cached.state.mode === 'userspace') {
+        const request = encodeUapiSet(plan.diff);
+        if (request !== undefined) {
+          commands++;
+          uapiSets++;
+          await uapiSet(socketPath(o.name, o.hostPaths), request);
+        }
+      } else {
+        for (const c of renderWgSet(o.name, plan.diff)) {
+          commands++;
+          processes++;
+          await runChecked(o.runner, c.argv);
+        }
+      }
+      wgMs = performance.now() - t;
+      // Routes of the changed peers' allowed IPs, in the same step: add before removing, one batch.
+      const batch = [...plan.routes.add.map((dst) => `route replace ${dst} dev ${o.name} table ${o.table}`), ...plan.routes.remove.map((dst) => `route del ${dst} dev ${o.name} table ${o.table}`)];
+      t = performance.now();
+      if (batch.length > 0) {
+        commands++;
+        if (await sessionBatch(batch)) ipSessionBatches++;
+        else {
+          processes++;
+          await runChecked(o.runner, ['ip', '-batch', '-'], { input: `${batch.join('\n')}\n` });
+        }
+      }
+      routesMs = performance.now() - t;
+    } catch {
+      // The cache was wrong (someone changed the interface behind our back), or a write failed
+      // half-way: read back and converge to the full resulting state.
+      cache = undefined;
+      return doApply(full());
+    }
+    base.index.commit(plan);
+    cache = { ...cached, at: Date.now() };
+    const total = performance.now() - started;
+    return {
+      interfaceName: o.name,
+      mode: cached.state.mode,
+      created: false,
+      restarted: false,
+      ...(cached.state.pid !== undefined ? { pid: cached.state.pid } : {}),
+      peers: { added: plan.diff.add.length, updated: plan.diff.update.length, removed: plan.diff.remove.length, unchanged: plan.diff.unchanged },
+      routes: { added: plan.routes.add.length, removed: plan.routes.remove.length },
+      peerOperations: plan.diff.add.length + plan.diff.update.length + plan.diff.remove.length,
+      commands,
+      writes: { uapiSets, ipSessionBatches, processes },
+      readBack: false,
+      durationMs: { read: readMs, write: total - readMs, total, wireguard: wgMs, routes: routesMs },
     };
   };
 
@@ -745,7 +834,7 @@ export function createWireguard(options: WireguardOptions = {}): Wireguard {
       removedInterface = true;
     }
     await removeFiles(paths.stateFile, ...(s.mode === 'userspace' ? [paths.pidFile, paths.logFile] : []));
-    lastDesired = undefined;
+    applied = undefined;
     cache = undefined;
     return { interfaceName: o.name, removedInterface, removedRules, removedRoutes, ...(stoppedPid !== undefined ? { stoppedPid } : {}) };
   };
@@ -753,6 +842,7 @@ export function createWireguard(options: WireguardOptions = {}): Wireguard {
   const handle: Wireguard = {
     interfaceName: o.name,
     apply: (desired) => serialize(() => doApply(desired)),
+    applyChanges: (changes) => serialize(() => doApplyChanges(changes)),
     down: () => serialize(() => doDown()),
     status: () =>
       serialize(async () => {
