@@ -182,3 +182,42 @@ export {
   type TierTrace,
   type Trace,
 } from './evaluate/index.js';
+
+// The dataplane contract, the do-nothing and recording dataplanes, and the model dataplane.
+export {
+  NoopDataplane,
+  RecordingDataplane,
+  modelVerdict,
+  applyMessage,
+  canonicalDataplaneState,
+  emptyDataplaneState,
+  endpointPolicyIds,
+  ruleIpSetIds,
+  protoText,
+} from './dataplane/index.js';
+export type {
+  Dataplane,
+  DataplaneMessage,
+  DataplaneMessageKind,
+  CompiledPolicy,
+  CompiledProfile,
+  CompiledRule,
+  CompiledSide,
+  PortRange,
+  IpSetType,
+  TierRef,
+  WorkloadEndpointState,
+  HostEndpointState,
+  HostEndpointBinding,
+  HostMetadataState,
+  FailsafeEntry,
+  DataplaneState,
+  IpSetState,
+  RecordingDataplaneOptions,
+  ModelVerdict,
+  ModelDirectionVerdict,
+} from './dataplane/index.js';
+
+// The Engine: incremental calculation graph from resource updates to one host's dataplane state.
+export { createEngine, LabelIndex, namedPortSetId } from './engine/index.js';
+export type { Engine, EngineOptions, EngineStats } from './engine/index.js';

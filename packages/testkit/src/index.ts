@@ -1,0 +1,30 @@
+/**
+ * @gingham/testkit: deterministic synthetic clusters (`generateCluster`) and fast-check
+ * arbitraries for small random clusters and update streams.
+ */
+export { generateCluster, nodeIp, nodeName, podIp, type Cluster, type ClusterOptions } from './generate-cluster.js';
+export {
+  applyOps,
+  arbCalicoPolicy,
+  arbCluster,
+  arbFlow,
+  arbFlowPeer,
+  arbGlobalPolicy,
+  arbHostEndpoint,
+  arbKubernetesPolicy,
+  arbNamespace,
+  arbNetworkSet,
+  arbPod,
+  arbProfile,
+  arbResource,
+  arbTier,
+  arbUpdateStream,
+  dedupe,
+  deleteOp,
+  NAMESPACES,
+  NODES,
+  OUTSIDE_ADDRESSES,
+  resourceIdentity,
+  type ClusterOp,
+} from './arbitraries.js';
+export { Prng } from './prng.js';
