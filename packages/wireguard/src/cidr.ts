@@ -1,8 +1,10 @@
 /**
  * Small, pure IPv4/IPv6 address and prefix helpers: parsing, canonical text, containment and an
  * overlap sweep. Used by peer computation and by the apply layer to normalise what `wg` and `ip`
- * print. No I/O.
+ * print. No I/O. Parsing and printing are core's (`@gingham/core`); this module adds the
+ * bigint prefix arithmetic and the overlap sweep that peer computation needs.
  */
+import { formatIp as formatCoreIp, parseIpStrict } from '@gingham/core';
 
 /** A parsed prefix. `network` has all host bits cleared. */
 export interface Cidr {
@@ -13,94 +15,15 @@ export interface Cidr {
   readonly text: string;
 }
 
-const V4_PART = /^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])$/;
-
-function parseV4(text: string): bigint | undefined {
-  const parts = text.split('.');
-  if (parts.length !== 4) return undefined;
-  let v = 0n;
-  for (const p of parts) {
-    if (!V4_PART.test(p)) return undefined;
-    v = (v << 8n) | BigInt(Number(p));
-  }
-  return v;
-}
-
-function parseV6(text: string): bigint | undefined {
-  if (text.length === 0 || text.length > 45) return undefined;
-  let head = text;
-  let tailV4: bigint | undefined;
-  const lastColon = text.lastIndexOf(':');
-  if (text.includes('.')) {
-    tailV4 = parseV4(text.slice(lastColon + 1));
-    if (tailV4 === undefined) return undefined;
-    head = text.slice(0, lastColon + 1) + '0:0';
-  }
-  const halves = head.split('::');
-  if (halves.length > 2) return undefined;
-  const parseGroups = (s: string): number[] | undefined => {
-    if (s === '') return [];
-    const out: number[] = [];
-    for (const g of s.split(':')) {
-      if (!/^[0-9a-fA-F]{1,4}$/.test(g)) return undefined;
-      out.push(parseInt(g, 16));
-    }
-    return out;
-  };
-  const left = parseGroups(halves[0] ?? '');
-  const right = halves.length === 2 ? parseGroups(halves[1] ?? '') : [];
-  if (!left || !right) return undefined;
-  let groups: number[];
-  if (halves.length === 2) {
-    const missing = 8 - left.length - right.length;
-    if (missing < 1) return undefined;
-    groups = [...left, ...new Array<number>(missing).fill(0), ...right];
-  } else {
-    groups = left;
-  }
-  if (groups.length !== 8) return undefined;
-  let v = 0n;
-  for (const g of groups) v = (v << 16n) | BigInt(g);
-  if (tailV4 !== undefined) v = (v & ~0xffffffffn) | tailV4;
-  return v;
-}
-
-/** Parses a plain IP address. */
+/** Parses a plain IP address (core's parser: Go's `net.ParseIP` rules), as a bigint for prefix arithmetic. */
 export function parseIp(text: string): { family: 4 | 6; value: bigint } | undefined {
-  if (text.includes(':')) {
-    const v = parseV6(text);
-    return v === undefined ? undefined : { family: 6, value: v };
-  }
-  const v = parseV4(text);
-  return v === undefined ? undefined : { family: 4, value: v };
+  const addr = parseIpStrict(text);
+  return addr === undefined ? undefined : { family: addr.version, value: BigInt(addr.value) };
 }
 
-/** Canonical text of an address (dotted quad; RFC 5952 for IPv6). */
+/** Canonical text of an address (dotted quad; RFC 5952 for IPv6), via core. */
 export function formatIp(family: 4 | 6, value: bigint): string {
-  if (family === 4) {
-    return [24n, 16n, 8n, 0n].map((s) => String((value >> s) & 0xffn)).join('.');
-  }
-  const groups: number[] = [];
-  for (let i = 7; i >= 0; i--) groups.push(Number((value >> BigInt(i * 16)) & 0xffffn));
-  // Longest run (length >= 2) of zero groups becomes `::` (first one on ties).
-  let bestStart = -1;
-  let bestLen = 0;
-  for (let i = 0; i < 8; ) {
-    if (groups[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && groups[j] === 0) j++;
-    if (j - i > bestLen && j - i >= 2) {
-      bestStart = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  const hex = groups.map((g) => g.toString(16));
-  if (bestStart < 0) return hex.join(':');
-  return `${hex.slice(0, bestStart).join(':')}::${hex.slice(bestStart + bestLen).join(':')}`;
+  return family === 4 ? formatCoreIp({ version: 4, value: Number(value) }) : formatCoreIp({ version: 6, value });
 }
 
 /** Canonical text of an address, or undefined when it is not one. Accepts and drops a `/len`. */
