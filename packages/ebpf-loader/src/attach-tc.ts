@@ -1,0 +1,151 @@
+/**
+ * Attach a `sched_cls` program to a network interface's ingress or egress: tcx links
+ * (`BPF_LINK_CREATE`, kernel >= 6.6) when available, else a clsact qdisc plus a direct-action
+ * cls_bpf filter installed with the `tc` command. Everything runs inside `netns` when given;
+ * the root namespace is only touched when the caller names a root-namespace interface.
+ */
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { getBpfBinding } from './binding.js';
+import { BpfError, BpfSyscallError, NotSupportedError } from './errors.js';
+import { BPFFS, ensureBpffs, unpin } from './pin.js';
+import type { BpfProgram } from './program.js';
+import { Attr, bpf, bpfRaw, closeFd } from './syscall.js';
+import { netnsPath, withNetns } from './netns.js';
+
+export const BPF_TCX_INGRESS = 46;
+export const BPF_TCX_EGRESS = 47;
+const EINVAL = 22;
+const ENODEV = 19;
+
+export type TcDirection = 'ingress' | 'egress';
+
+export interface AttachTcOptions {
+  program: BpfProgram;
+  direction: TcDirection;
+  /** The interface, by index (in `netns`) ... */
+  ifindex?: number;
+  /** ... or by name. */
+  ifname?: string;
+  /** A network namespace: a name under /run/netns (as `ip netns add` makes) or a path. */
+  netns?: string;
+  /** `auto` (default): tcx when the kernel has it, else tc; `tcx` or `tc` to force one. */
+  mode?: 'auto' | 'tcx' | 'tc';
+  /** cls_bpf filter priority for the `tc` mode (default 1); the handle is 1. */
+  priority?: number;
+}
+
+/** An attachment; `detach()` removes it (idempotent). Closing the process also removes tcx links. */
+export interface TcLink {
+  readonly kind: 'tcx' | 'tc';
+  readonly ifindex: number;
+  readonly direction: TcDirection;
+  detach(): void;
+  /** Same as `detach()`. */
+  close(): void;
+  [Symbol.dispose](): void;
+}
+
+let tcxCache: boolean | undefined;
+
+/**
+ * Whether the kernel has tcx: `BPF_LINK_CREATE` with `BPF_TCX_INGRESS` on ifindex 0 answers
+ * ENODEV when it does (EINVAL when the attach type is unknown). Attaches nothing anywhere.
+ */
+export function hasTcx(): boolean {
+  if (tcxCache !== undefined) return tcxCache;
+  const insns = new Uint8Array([0xb7, 0, 0, 0, 0, 0, 0, 0, 0x95, 0, 0, 0, 0, 0, 0, 0]);
+  const license = new TextEncoder().encode('GPL\0');
+  const fd = bpf('PROG_LOAD', new Attr().u32(0, 3).u32(4, 2).ptr(8, insns).ptr(16, license), 'tcx probe program');
+  try {
+    const r = bpfRaw('LINK_CREATE', new Attr().u32(0, fd).u32(4, 0).u32(8, BPF_TCX_INGRESS));
+    if (r >= 0) {
+      closeFd(r);
+      tcxCache = true;
+    } else {
+      tcxCache = r === -ENODEV;
+    }
+  } finally {
+    closeFd(fd);
+  }
+  return tcxCache;
+}
+
+function resolveIfindex(options: AttachTcOptions): number {
+  if (options.ifindex !== undefined) return options.ifindex;
+  if (!options.ifname) throw new BpfError('BPF_INVALID_ARGUMENT', 'attachTc needs ifindex or ifname');
+  const idx = withNetns(options.netns, () => getBpfBinding().ifNameToIndex(options.ifname!));
+  if (idx === 0) throw new BpfError('BPF_ATTACH', `interface ${options.ifname} not found${options.netns ? ` in netns ${options.netns}` : ''}`);
+  return idx;
+}
+
+/** Attach `program` to tc ingress/egress of an interface. */
+export function attachTc(options: AttachTcOptions): TcLink {
+  const mode = options.mode ?? 'auto';
+  const ifindex = resolveIfindex(options);
+  if (mode === 'tcx' || (mode === 'auto' && hasTcx())) {
+    const attachType = options.direction === 'ingress' ? BPF_TCX_INGRESS : BPF_TCX_EGRESS;
+    const r = withNetns(options.netns, () =>
+      bpfRaw('LINK_CREATE', new Attr().u32(0, options.program.fd).u32(4, ifindex).u32(8, attachType)));
+    if (r < 0) {
+      if (r === -EINVAL && mode === 'tcx') throw new NotSupportedError('tcx (BPF_LINK_CREATE with BPF_TCX_INGRESS/EGRESS)');
+      if (!(r === -EINVAL && mode === 'auto')) {
+        throw new BpfSyscallError('BPF_LINK_CREATE', -r, `tcx ${options.direction} on ifindex ${ifindex}`);
+      }
+    } else {
+      let fd = r;
+      const detach = (): void => {
+        if (fd < 0) return;
+        bpfRaw('LINK_DETACH', new Attr().u32(0, fd));
+        closeFd(fd);
+        fd = -1;
+      };
+      return { kind: 'tcx', ifindex, direction: options.direction, detach, close: detach, [Symbol.dispose]: detach };
+    }
+  }
+  return attachClsBpf(options, ifindex);
+}
+
+function run(netns: string | undefined, cmd: string, args: string[]): string {
+  const argv = netns ? ['nsenter', `--net=${netnsPath(netns)}`, cmd, ...args] : [cmd, ...args];
+  try {
+    return execFileSync(argv[0]!, argv.slice(1), { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  } catch (cause) {
+    const stderr = (cause as { stderr?: string }).stderr ?? '';
+    throw new BpfError('BPF_ATTACH', `${argv.join(' ')} failed: ${stderr.trim()}`, { cause });
+  }
+}
+
+function attachClsBpf(options: AttachTcOptions, ifindex: number): TcLink {
+  const links = JSON.parse(run(options.netns, 'ip', ['-j', 'link', 'show'])) as Array<{ ifindex: number; ifname: string }>;
+  const ifname = links.find((l) => l.ifindex === ifindex)?.ifname;
+  if (!ifname) throw new BpfError('BPF_ATTACH', `interface ${ifindex} not found${options.netns ? ` in netns ${options.netns}` : ''}`);
+  const prio = String(options.priority ?? 1);
+  const qdiscs = run(options.netns, 'tc', ['qdisc', 'show', 'dev', ifname]);
+  const createdQdisc = !/qdisc clsact/.test(qdiscs);
+  if (createdQdisc) run(options.netns, 'tc', ['qdisc', 'add', 'dev', ifname, 'clsact']);
+  // tc takes the program from a pin; the temporary pin is removed once the filter holds it.
+  ensureBpffs();
+  const pin = `${BPFFS}/gingham_tc_${process.pid}_${randomBytes(4).toString('hex')}`; // bpffs forbids dots in names
+  try {
+    options.program.pin(pin);
+    run(options.netns, 'tc', ['filter', 'add', 'dev', ifname, options.direction, 'prio', prio, 'handle', '1',
+      'bpf', 'direct-action', 'object-pinned', pin]);
+  } catch (e) {
+    if (createdQdisc) try { run(options.netns, 'tc', ['qdisc', 'del', 'dev', ifname, 'clsact']); } catch { /* best effort */ }
+    throw e;
+  } finally {
+    unpin(pin);
+  }
+  let attached = true;
+  const detach = (): void => {
+    if (!attached) return;
+    attached = false;
+    run(options.netns, 'tc', ['filter', 'del', 'dev', ifname, options.direction, 'prio', prio, 'handle', '1', 'bpf']);
+    if (createdQdisc) {
+      const rest = run(options.netns, 'tc', ['filter', 'show', 'dev', ifname, options.direction === 'ingress' ? 'egress' : 'ingress']);
+      if (rest.trim() === '') run(options.netns, 'tc', ['qdisc', 'del', 'dev', ifname, 'clsact']);
+    }
+  };
+  return { kind: 'tc', ifindex, direction: options.direction, detach, close: detach, [Symbol.dispose]: detach };
+}

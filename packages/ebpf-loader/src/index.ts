@@ -1,0 +1,30 @@
+/**
+ * @gingham/ebpf-loader: BPF ELF/BTF parsing into editable specs, live maps and programs over a
+ * thin `bpf(2)` binding, pinning, tc/tcx attach and `BPF_PROG_TEST_RUN`.
+ */
+export { setBpfBinding, getBpfBinding, type BpfBinding } from './binding.js';
+export {
+  BpfError, BpfSyscallError, VerifierError, NotSupportedError, errnoName, type BpfErrorCode,
+} from './errors.js';
+export {
+  MAP_TYPES, PROGRAM_TYPES, MAP_FLAGS, copyCollectionSpec,
+  type CollectionSpec, type MapSpec, type ProgramSpec, type ProgramBtf, type MapReference, type MapType, type ProgramType,
+} from './spec.js';
+export { loadCollectionSpec, programTypeForSection } from './elf/load-spec.js';
+export { parseElf, type ElfFile, type ElfSection, type ElfSymbol, type ElfRelocation } from './elf/elf.js';
+export { parseBtf, type Btf, type BtfType, type BtfKind } from './elf/btf.js';
+export { BpfMap, possibleCpus, kernelName, type UpdateMode, type BatchOptions, type BatchResult } from './map.js';
+export {
+  BpfProgram, testRun, resolveReferences, loadBtf,
+  type ProgramLoadOptions, type TestRunOptions, type TestRunResult,
+} from './program.js';
+export { createCollection, type Collection, type CollectionOptions } from './collection.js';
+export { BPFFS, ensureBpffs, bpffsMounts, pinObject, getPinned, unpin } from './pin.js';
+export {
+  attachTc, hasTcx, BPF_TCX_INGRESS, BPF_TCX_EGRESS,
+  type AttachTcOptions, type TcLink, type TcDirection,
+} from './attach-tc.js';
+export { probeMapType, probeProgramType } from './probe.js';
+export { lpmKey, lpmKeyFromCidr, parseLpmKey } from './lpm.js';
+export { RingBufReader } from './ringbuf.js';
+export { withNetns } from './netns.js';

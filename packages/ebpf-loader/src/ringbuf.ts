@@ -1,0 +1,82 @@
+/**
+ * Consumer side of a `BPF_MAP_TYPE_RINGBUF` map: the consumer page is mapped read-write, the
+ * producer page and the data area (mapped twice back to back by the kernel, so records never
+ * wrap) read-only. `read()` drains what is there, without blocking; call it from a timer or
+ * after the code that produces events (e.g. `testRun`).
+ */
+import { execFileSync } from 'node:child_process';
+import { getBpfBinding } from './binding.js';
+import { BpfError, BpfSyscallError, NotSupportedError } from './errors.js';
+import type { BpfMap } from './map.js';
+
+const BUSY = 0x80000000;
+const DISCARD = 0x40000000;
+const HDR = 8;
+
+let pageSize: number | undefined;
+function page(): number {
+  pageSize ??= Number(execFileSync('getconf', ['PAGESIZE'], { encoding: 'utf8' }).trim()) || 4096;
+  return pageSize;
+}
+
+export class RingBufReader {
+  readonly map: BpfMap;
+  #consumer: ArrayBuffer | undefined;
+  #producer: ArrayBuffer | undefined;
+  readonly #size: number;
+
+  constructor(map: BpfMap) {
+    if (map.type !== 'ringbuf') throw new BpfError('BPF_INVALID_ARGUMENT', `map ${map.name} is not a ringbuf`);
+    const b = getBpfBinding();
+    if (!b.mmap || !b.munmap) throw new NotSupportedError('ring buffer reading (the binding has no mmap)');
+    this.map = map;
+    this.#size = map.maxEntries;
+    const ps = page();
+    const cons = b.mmap(map.fd, ps, true, 0);
+    if (typeof cons === 'number') throw new BpfSyscallError('mmap(ringbuf consumer page)', -cons, `map ${map.name}`);
+    const prod = b.mmap(map.fd, ps + 2 * this.#size, false, ps);
+    if (typeof prod === 'number') {
+      b.munmap(cons);
+      throw new BpfSyscallError('mmap(ringbuf producer pages)', -prod, `map ${map.name}`);
+    }
+    this.#consumer = cons;
+    this.#producer = prod;
+  }
+
+  /** Copy out every committed record (up to `max`) and release their space to the producer. */
+  read(max = Number.POSITIVE_INFINITY): Uint8Array[] {
+    if (!this.#consumer || !this.#producer) throw new BpfError('BPF_INVALID_ARGUMENT', 'ring buffer reader is closed');
+    const consPos = new BigInt64Array(this.#consumer, 0, 1);
+    const prodPos = new BigInt64Array(this.#producer, 0, 1);
+    const data = new Uint8Array(this.#producer, page());
+    const hdr = new Int32Array(this.#producer, page());
+    const mask = BigInt(this.#size - 1);
+    const out: Uint8Array[] = [];
+    let cons = Atomics.load(consPos, 0);
+    while (out.length < max) {
+      const prod = Atomics.load(prodPos, 0);
+      if (cons >= prod) break;
+      const off = Number(cons & mask);
+      const len = Atomics.load(hdr, off / 4) >>> 0;
+      if (len & BUSY) break; // reserved, not yet committed
+      const size = (len & ~(BUSY | DISCARD)) >>> 0;
+      if (!(len & DISCARD)) out.push(data.slice(off + HDR, off + HDR + size));
+      cons += BigInt((size + HDR + 7) & ~7);
+      Atomics.store(consPos, 0, cons);
+    }
+    return out;
+  }
+
+  /** Unmap (the map itself stays open). */
+  close(): void {
+    const b = getBpfBinding();
+    if (this.#consumer) b.munmap?.(this.#consumer);
+    if (this.#producer) b.munmap?.(this.#producer);
+    this.#consumer = undefined;
+    this.#producer = undefined;
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}

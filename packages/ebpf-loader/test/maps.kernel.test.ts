@@ -1,0 +1,98 @@
+import { describe, expect, it } from 'vitest';
+import {
+  BpfMap, NotSupportedError, lpmKeyFromCidr, possibleCpus, probeMapType, probeProgramType, type MapSpec, type MapType,
+} from '../src/index.js';
+import { probeBpfCapabilities } from './helpers/capabilities.js';
+import { readU32, readU64, u32, u64 } from './helpers/packets.js';
+
+const caps = probeBpfCapabilities();
+
+const spec = (type: MapType, o: Partial<MapSpec> = {}): MapSpec => ({
+  name: `gh_${type}`, type, keySize: 4, valueSize: 8, maxEntries: 64, flags: 0, pinning: 'none', ...o,
+});
+
+describe.skipIf(!caps.ok && !caps.mustRun)('kernel maps', () => {
+  it('has what the kernel suites need (root, binding, bpf(2), bpffs, netns)', () => {
+    expect(caps.missing).toEqual([]);
+  });
+
+  it('hash map: update, lookup, delete and nextKey iteration', () => {
+    using m = BpfMap.create(spec('hash'));
+    for (let i = 1; i <= 5; i++) m.update(u32(i), u64(i * 100));
+    expect(readU64(m.lookup(u32(3)))).toBe(300n);
+    expect(m.lookup(u32(42))).toBeUndefined();
+    expect(() => m.update(u32(3), u64(1), 'noexist')).toThrow(expect.objectContaining({ code: 'BPF_SYSCALL', errnoName: 'EEXIST' }));
+    expect(m.delete(u32(3))).toBe(true);
+    expect(m.delete(u32(3))).toBe(false);
+    expect([...m.keys()].map(readU32).sort()).toEqual([1, 2, 4, 5]);
+    expect(new Map([...m.entries()].map(([k, v]) => [readU32(k), readU64(v)])).get(5)).toBe(500n);
+  });
+
+  it('per-CPU maps return one 8-byte slot per possible CPU', () => {
+    using m = BpfMap.create(spec('percpu_array', { valueSize: 4, maxEntries: 2 }));
+    expect(m.userValueSize).toBe(8 * possibleCpus());
+    const v = new Uint8Array(m.userValueSize);
+    v[0] = 7;
+    m.update(u32(1), v);
+    expect([...m.lookup(u32(1))!]).toEqual([...v]);
+    using h = BpfMap.create(spec('percpu_hash'));
+    h.update(u32(9), new Uint8Array(h.userValueSize).fill(1));
+    expect(h.lookup(u32(9))!.length).toBe(8 * possibleCpus());
+  });
+
+  it('creates lru_hash, lru_percpu_hash, prog_array and ringbuf maps', () => {
+    BpfMap.create(spec('lru_hash')).close();
+    BpfMap.create(spec('lru_percpu_hash')).close();
+    BpfMap.create(spec('prog_array', { valueSize: 4 })).close();
+    BpfMap.create(spec('ringbuf', { keySize: 0, valueSize: 0, maxEntries: 4096 })).close();
+  });
+
+  it('batch update writes 1000 entries in one call and batch lookup reads them back', () => {
+    using m = BpfMap.create(spec('hash', { maxEntries: 2000 }));
+    const keys = Array.from({ length: 1000 }, (_, i) => u32(i));
+    const values = Array.from({ length: 1000 }, (_, i) => u64(i * 3));
+    expect(m.updateBatch(keys, values)).toEqual({ count: 1000, batched: true });
+    const { entries, batched } = m.lookupBatch({ chunk: 128 });
+    expect(batched).toBe(true);
+    expect(entries).toHaveLength(1000);
+    for (const [k, v] of entries) expect(readU64(v)).toBe(BigInt(readU32(k)! * 3));
+    expect(m.deleteBatch(keys.slice(0, 400)).count).toBe(400);
+    expect([...m.keys()]).toHaveLength(600);
+  });
+
+  it('batch update on an array map and the per-entry fallback agree', () => {
+    using m = BpfMap.create(spec('array', { maxEntries: 8 }));
+    const keys = [0, 3, 7].map(u32);
+    m.updateBatch(keys, [1, 2, 3].map(u64));
+    expect([0, 3, 7].map((k) => readU64(m.lookup(u32(k))))).toEqual([1n, 2n, 3n]);
+    using t = BpfMap.create(spec('lpm_trie', { keySize: 8, valueSize: 4, flags: 1 }));
+    const res = t.updateBatch(['10.0.0.0/8', '10.1.0.0/16'].map(lpmKeyFromCidr), [u32(1), u32(2)]);
+    expect(res.count).toBe(2); // lpm_trie has no batch ops: the loop fallback does the work
+    expect(readU32(t.lookup(lpmKeyFromCidr('10.1.0.0/16')))).toBe(2);
+  });
+
+  it('LPM trie lookups from user space return the longest matching prefix', () => {
+    using t = BpfMap.create(spec('lpm_trie', { keySize: 8, valueSize: 4, flags: 1, maxEntries: 16 }));
+    t.update(lpmKeyFromCidr('10.0.0.0/8'), u32(8));
+    t.update(lpmKeyFromCidr('10.1.0.0/16'), u32(16));
+    t.update(lpmKeyFromCidr('10.1.2.0/24'), u32(24));
+    expect(readU32(t.lookup(lpmKeyFromCidr('10.1.2.3')))).toBe(24);
+    expect(readU32(t.lookup(lpmKeyFromCidr('10.1.9.9')))).toBe(16);
+    expect(readU32(t.lookup(lpmKeyFromCidr('10.200.0.1')))).toBe(8);
+    expect(t.lookup(lpmKeyFromCidr('192.168.0.1'))).toBeUndefined();
+  });
+
+  it('feature probes pass for what this kernel has and throw NotSupportedError otherwise', () => {
+    for (const t of ['hash', 'array', 'percpu_hash', 'percpu_array', 'lru_hash', 'lpm_trie', 'ringbuf', 'prog_array'] as const) {
+      expect(() => probeMapType(t)).not.toThrow();
+    }
+    expect(() => probeProgramType('sched_cls')).not.toThrow();
+    expect(() => probeMapType('array_of_maps')).toThrow(NotSupportedError);
+  });
+
+  it('closed maps refuse further use', () => {
+    const m = BpfMap.create(spec('array', { maxEntries: 1 }));
+    m.close();
+    expect(() => m.lookup(u32(0))).toThrow(expect.objectContaining({ code: 'BPF_INVALID_ARGUMENT' }));
+  });
+});
