@@ -33,6 +33,11 @@ export interface AttachTcOptions {
   mode?: 'auto' | 'tcx' | 'tc';
   /** cls_bpf filter priority for the `tc` mode (default 1); the handle is 1. */
   priority?: number;
+  /**
+   * `tc` mode only: the bpffs in which the program is pinned for a moment so that `tc` can take
+   * it (default /sys/fs/bpf, mounted if absent). The pin is removed once the filter holds it.
+   */
+  bpffs?: string;
 }
 
 /** An attachment; `detach()` removes it (idempotent). Closing the process also removes tcx links. */
@@ -125,8 +130,9 @@ function attachClsBpf(options: AttachTcOptions, ifindex: number): TcLink {
   const createdQdisc = !/qdisc clsact/.test(qdiscs);
   if (createdQdisc) run(options.netns, 'tc', ['qdisc', 'add', 'dev', ifname, 'clsact']);
   // tc takes the program from a pin; the temporary pin is removed once the filter holds it.
-  ensureBpffs();
-  const pin = `${BPFFS}/gingham_tc_${process.pid}_${randomBytes(4).toString('hex')}`; // bpffs forbids dots in names
+  const bpffs = options.bpffs ?? BPFFS;
+  ensureBpffs(bpffs);
+  const pin = `${bpffs}/gingham_tc_${process.pid}_${randomBytes(4).toString('hex')}`; // bpffs forbids dots in names
   try {
     options.program.pin(pin);
     run(options.netns, 'tc', ['filter', 'add', 'dev', ifname, options.direction, 'prio', prio, 'handle', '1',

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   attachTc, createCollection, hasTcx, loadCollectionSpec, type Collection, type TcDirection,
 } from '../src/index.js';
-import { probeBpfCapabilities } from './helpers/capabilities.js';
+import { privateBpffs, probeBpfCapabilities } from './helpers/capabilities.js';
 import { fixture } from './helpers/fixtures.js';
 import { run, sleep, VethPair, waitFor, type UdpReceiver } from './helpers/netns.js';
 import { skipIfNotSupported } from './helpers/not-supported.js';
@@ -15,9 +15,12 @@ describe.skipIf(!caps.ok && !caps.mustRun)('tc attach with real packets between 
   let c: Collection;
   let pass: UdpReceiver;
   let drop: UdpReceiver;
+  // The tc-mode attach pins for a moment; it does so in a bpffs of our own, not the host's.
+  let bpffs: ReturnType<typeof privateBpffs> | undefined;
 
   beforeAll(async () => {
     if (!caps.ok) return;
+    bpffs = privateBpffs();
     net.create();
     c = createCollection(loadCollectionSpec(fixture('udp_drop')));
     c.map('drop_port').update(u32(0), u32(9999));
@@ -28,6 +31,7 @@ describe.skipIf(!caps.ok && !caps.mustRun)('tc attach with real packets between 
   afterAll(() => {
     c?.close();
     net.destroy();
+    bpffs?.release();
   });
 
   it('has what the kernel suites need (root, binding, bpf(2), bpffs, netns, socat, ss, tc)', () => {
@@ -57,6 +61,7 @@ describe.skipIf(!caps.ok && !caps.mustRun)('tc attach with real packets between 
       const link = attachTc({
         program: c.program('udp_drop'), direction, mode,
         netns: side === 'a' ? net.a : net.b, ifname: side === 'a' ? 'va' : 'vb',
+        ...(mode === 'tc' ? { bpffs: bpffs!.path } : {}),
       });
       try {
         expect(link.kind).toBe(mode);

@@ -2,20 +2,23 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, rmSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
-  BPFFS, BpfMap, BpfProgram, VerifierError, copyCollectionSpec, createCollection, ensureBpffs, loadCollectionSpec,
+  BpfMap, BpfProgram, VerifierError, copyCollectionSpec, createCollection, loadCollectionSpec,
   lpmKeyFromCidr, testRun, unpin,
 } from '../src/index.js';
-import { probeBpfCapabilities } from './helpers/capabilities.js';
+import { privateBpffs, probeBpfCapabilities } from './helpers/capabilities.js';
 import { fixture } from './helpers/fixtures.js';
 import { ipv4Frame, readU32, readU64, u32 } from './helpers/packets.js';
 
 const caps = probeBpfCapabilities();
 const TC_ACT_OK = 0;
 const TC_ACT_SHOT = 2;
-const pinDir = `${BPFFS}/gingham-test-${randomBytes(4).toString('hex')}`;
+// Pins go to a bpffs this file mounts privately, never under the host's /sys/fs/bpf.
+const bpffs = caps.ok ? privateBpffs() : undefined;
+const pinDir = `${bpffs?.path ?? '/nonexistent'}/gingham-test-${randomBytes(4).toString('hex')}`;
 
 afterAll(() => {
   rmSync(pinDir, { recursive: true, force: true });
+  bpffs?.release();
 });
 
 describe.skipIf(!caps.ok && !caps.mustRun)('kernel programs', () => {
@@ -124,7 +127,6 @@ describe.skipIf(!caps.ok && !caps.mustRun)('kernel programs', () => {
   });
 
   it('pins maps by name under pinPath and reuses them on the next load; programs pin and reopen too', () => {
-    ensureBpffs();
     const spec = loadCollectionSpec(fixture('udp_drop'));
     {
       using c = createCollection(spec, { pinPath: pinDir });
