@@ -8,6 +8,7 @@ const suites: Record<string, () => Promise<(emit: Emit) => Promise<void>>> = {
   selector: async () => (await import('../packages/core/src/selector/selector.bench.js')).runSelectorBench,
   evaluate: async () => (await import('../packages/core/src/evaluate/evaluate.bench.js')).runEvaluateBench,
   engine: async () => (await import('../packages/core/src/engine/engine.bench.js')).runEngineBench,
+  iptables: async () => (await import('../packages/dataplane-iptables/src/iptables.bench.js')).runIptablesBench,
   wireguard: async () => (await import('../packages/wireguard/src/wireguard.bench.js')).runWireguardBench,
 };
 const groups: Record<string, string[]> = { core: ['selector', 'evaluate'] };

@@ -4,6 +4,7 @@
  * for an expected failure.
  */
 import { GinghamError } from '@gingham/core';
+import { ENFORCE_HELP, runEnforceCommand } from '@gingham/dataplane-iptables';
 import { checkCommand, checkHelp } from './commands/check.js';
 import { lintCommand, lintHelp } from './commands/lint.js';
 import { matrixCommand, matrixHelp } from './commands/matrix.js';
@@ -16,6 +17,8 @@ Usage:
   gingham check     -f PATH... --from A --to B [--port N] [--protocol P]
   gingham check     -f PATH... --flows FILE                 verdicts and traces
   gingham matrix    -f PATH... --ports 80/TCP,53/UDP        connectivity matrix
+  gingham enforce   -f PATH... --node NAME [--dataplane iptables]   enforce in this host's kernel
+  gingham enforce   --clean [--dataplane iptables]           remove everything enforce added
   gingham wireguard genkey|apply|down ...                   encrypt node-to-node traffic
 
 Add --json for machine-readable output, and --help after a command for its options.`;
@@ -26,6 +29,7 @@ const commands: Record<string, Command> = {
   lint: { run: lintCommand, help: lintHelp },
   check: { run: checkCommand, help: checkHelp },
   matrix: { run: matrixCommand, help: matrixHelp },
+  enforce: { run: (argv, io) => runEnforceCommand(argv, io), help: ENFORCE_HELP },
   wireguard: {
     run: async (argv, io) => (await import('@gingham/wireguard')).runWireguardCommand(argv, io),
     help: 'gingham wireguard genkey|apply|down --help',

@@ -1,0 +1,78 @@
+/**
+ * Reading our part of the kernel back: chains under our prefix with the rule ids from their
+ * comments, our hook rules in the built-in chains, and our IP sets with their members. Parsing
+ * ids, not rules, is what makes adoption cheap (the Felix way).
+ */
+export interface KernelChain {
+  readonly ids: readonly string[];
+}
+
+export interface KernelSet {
+  readonly type: string;
+  readonly members: Set<string>;
+}
+
+export interface KernelState {
+  /** `<table>:<chain>` → our chain. */
+  readonly chains: Map<string, KernelChain>;
+  /** `<table>:<built-in chain>` → our hook rules there, as normalized argument strings. */
+  readonly hooks: Map<string, string[]>;
+  readonly sets: Map<string, KernelSet>;
+}
+
+const BUILTIN = new Set(['INPUT', 'OUTPUT', 'FORWARD', 'PREROUTING', 'POSTROUTING']);
+
+function unquote(line: string): string {
+  return line.replace(/"/g, '');
+}
+
+/** Parses `iptables-save -t <table>` output. */
+export function parseIptablesSave(table: string, text: string, chainPrefix: string, commentTag: string, into: KernelState): void {
+  const idRe = new RegExp(`--comment "?${commentTag.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}([A-Za-z0-9_-]+)"?`);
+  for (const raw of text.split('\n')) {
+    const line = raw.trim();
+    if (line.startsWith(':')) {
+      const name = line.slice(1).split(/\s+/)[0]!;
+      if (name.startsWith(chainPrefix) && !into.chains.has(`${table}:${name}`)) into.chains.set(`${table}:${name}`, { ids: [] });
+    } else if (line.startsWith('-A ')) {
+      const rest = line.slice(3);
+      const sp = rest.indexOf(' ');
+      const chain = sp < 0 ? rest : rest.slice(0, sp);
+      const args = sp < 0 ? '' : rest.slice(sp + 1);
+      const m = idRe.exec(args);
+      if (chain.startsWith(chainPrefix)) {
+        const c = into.chains.get(`${table}:${chain}`) ?? { ids: [] };
+        (c.ids as string[]).push(m ? m[1]! : '?');
+        into.chains.set(`${table}:${chain}`, c);
+      } else if (BUILTIN.has(chain) && m && m[1] === 'hook') {
+        const list = into.hooks.get(`${table}:${chain}`) ?? [];
+        list.push(unquote(args));
+        into.hooks.set(`${table}:${chain}`, list);
+      }
+    }
+  }
+}
+
+function normalizeMember(member: string, family: 4 | 6): string {
+  const [net, rest] = member.split(/,(.*)/s, 2) as [string, string | undefined];
+  const withPrefix = net.includes('/') ? net : `${net}/${family === 4 ? 32 : 128}`;
+  return rest === undefined ? withPrefix : `${withPrefix},${rest}`;
+}
+
+/** Parses `ipset save` output, keeping sets whose name matches `owned`. */
+export function parseIpsetSave(text: string, owned: (name: string) => 4 | 6 | undefined, into: KernelState): void {
+  for (const raw of text.split('\n')) {
+    const parts = raw.trim().split(/\s+/);
+    if (parts[0] === 'create' && parts[1] && owned(parts[1]) !== undefined) {
+      into.sets.set(parts[1], { type: parts[2] ?? '', members: new Set() });
+    } else if (parts[0] === 'add' && parts[1] && parts[2]) {
+      const fam = owned(parts[1]);
+      const s = into.sets.get(parts[1]);
+      if (s && fam !== undefined) s.members.add(normalizeMember(parts[2], fam));
+    }
+  }
+}
+
+export function emptyKernelState(): KernelState {
+  return { chains: new Map(), hooks: new Map(), sets: new Map() };
+}

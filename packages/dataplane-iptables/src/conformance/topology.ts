@@ -1,0 +1,172 @@
+/**
+ * Kernel test topology, entirely inside network namespaces created here: one node namespace and
+ * pod namespaces wired as Calico wires them (host-side veth named like core's
+ * `workloadInterfaceName`, a /32 route per pod, pod default route via 169.254.1.1 answered by
+ * proxy ARP, ip_forward on). Never touches the root namespace: links are created with `ip -n`,
+ * sysctls and servers run under `ip netns exec`. Processes are tracked and killed by pid.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { workloadInterfaceName } from '@gingham/core';
+import { type CommandRunner, createExecRunner } from '../apply/runner.js';
+
+export interface TopologyPod {
+  readonly namespace: string;
+  readonly name: string;
+  readonly ip: string;
+}
+
+export interface PodHandle extends TopologyPod {
+  readonly netns: string;
+  readonly iface: string;
+}
+
+export interface Topology {
+  readonly node: string;
+  /**
+   * An "outside" namespace joined to the node by a veth: node side `eth0` 192.168.99.1/24,
+   * outside 192.168.99.2/24 — for host endpoint cases.
+   */
+  readonly external: PodHandle;
+  readonly nodeIp: string;
+  readonly pods: readonly PodHandle[];
+  /** Runs commands inside the node namespace. */
+  readonly nodeRunner: CommandRunner;
+  pod(namespace: string, name: string): PodHandle;
+  /** Starts a process inside a pod namespace, tracked for `destroy`. */
+  spawnIn(netns: string, argv: readonly string[]): ChildProcess;
+  destroy(): Promise<void>;
+}
+
+export function sh(argv: readonly string[]): string {
+  const r = spawnSync(argv[0]!, argv.slice(1), { encoding: 'utf8', timeout: 30_000 });
+  if (r.status !== 0) throw new Error(`${argv.join(' ')} failed (${r.status}): ${r.stderr}`);
+  return r.stdout;
+}
+
+export function createTopology(pods: readonly TopologyPod[], prefix = 'gh-ipt'): Topology {
+  const id = randomBytes(3).toString('hex');
+  const node = `${prefix}-${id}-n`;
+  const created: string[] = [];
+  const procs = new Set<ChildProcess>();
+  const handles: PodHandle[] = [];
+  const destroySync = (): void => {
+    for (const p of procs) {
+      if (p.pid !== undefined && p.exitCode === null) {
+        try {
+          process.kill(p.pid, 'SIGKILL');
+        } catch {
+          /* already gone */
+        }
+      }
+    }
+    procs.clear();
+    for (const ns of created.reverse()) spawnSync('ip', ['netns', 'del', ns], { stdio: 'ignore' });
+    created.length = 0;
+  };
+  const destroy = async (): Promise<void> => {
+    destroySync();
+  };
+  try {
+    sh(['ip', 'netns', 'add', node]);
+    created.push(node);
+    const inNode = (argv: readonly string[]): string => sh(['ip', 'netns', 'exec', node, ...argv]);
+    sh(['ip', '-n', node, 'link', 'set', 'lo', 'up']);
+    inNode(['sysctl', '-qw', 'net.ipv4.ip_forward=1']);
+    // A default route so that 169.254.1.1 is routable and proxy ARP answers for it.
+    // (a veth pair inside the node namespace stands in for the uplink; no dummy module needed).
+    sh(['ip', '-n', node, 'link', 'add', 'uplink0', 'type', 'veth', 'peer', 'name', 'uplink1']);
+    sh(['ip', '-n', node, 'link', 'set', 'uplink0', 'up']);
+    sh(['ip', '-n', node, 'link', 'set', 'uplink1', 'up']);
+    sh(['ip', '-n', node, 'route', 'add', 'default', 'dev', 'uplink0']);
+    const ext = `${prefix}-${id}-x`;
+    sh(['ip', 'netns', 'add', ext]);
+    created.push(ext);
+    sh(['ip', '-n', node, 'link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ext]);
+    sh(['ip', '-n', node, 'addr', 'add', '192.168.99.1/24', 'dev', 'eth0']);
+    sh(['ip', '-n', node, 'link', 'set', 'eth0', 'up']);
+    sh(['ip', '-n', ext, 'link', 'set', 'lo', 'up']);
+    sh(['ip', '-n', ext, 'addr', 'add', '192.168.99.2/24', 'dev', 'eth0']);
+    sh(['ip', '-n', ext, 'link', 'set', 'eth0', 'up']);
+    pods.forEach((p, i) => {
+      const netns = `${prefix}-${id}-p${i}`;
+      const iface = workloadInterfaceName(p.namespace, p.name);
+      sh(['ip', 'netns', 'add', netns]);
+      created.push(netns);
+      sh(['ip', '-n', node, 'link', 'add', iface, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', netns]);
+      sh(['ip', '-n', node, 'link', 'set', iface, 'up']);
+      inNode(['sysctl', '-qw', `net.ipv4.conf.${iface}.proxy_arp=1`]);
+      inNode(['sysctl', '-qw', `net.ipv4.neigh.${iface}.proxy_delay=0`]);
+      sh(['ip', '-n', node, 'route', 'add', `${p.ip}/32`, 'dev', iface]);
+      sh(['ip', '-n', netns, 'link', 'set', 'lo', 'up']);
+      sh(['ip', '-n', netns, 'addr', 'add', `${p.ip}/32`, 'dev', 'eth0']);
+      sh(['ip', '-n', netns, 'link', 'set', 'eth0', 'up']);
+      sh(['ip', '-n', netns, 'route', 'add', 'default', 'via', '169.254.1.1', 'dev', 'eth0', 'onlink']);
+      handles.push({ ...p, netns, iface });
+    });
+  } catch (e) {
+    destroySync();
+    throw e;
+  }
+  return {
+    node,
+    nodeIp: '192.168.99.1',
+    external: { namespace: '', name: 'external', ip: '192.168.99.2', netns: `${prefix}-${id}-x`, iface: 'eth0' },
+    pods: handles,
+    nodeRunner: createExecRunner({ wrap: ['ip', 'netns', 'exec', node] }),
+    pod(namespace, name) {
+      const h = handles.find((p) => p.namespace === namespace && p.name === name);
+      if (!h) throw new Error(`no pod ${namespace}/${name}`);
+      return h;
+    },
+    spawnIn(netns, argv) {
+      const child = spawn('ip', ['netns', 'exec', netns, ...argv], { stdio: ['pipe', 'pipe', 'pipe'] });
+      procs.add(child);
+      child.on('exit', () => procs.delete(child));
+      return child;
+    },
+    destroy,
+  };
+}
+
+/** TCP connect + one line back from the server within `timeoutMs`: true when it arrived. */
+export async function probeTcp(topo: Topology, from: PodHandle, to: PodHandle, port: number, timeoutMs = 1500): Promise<boolean> {
+  const secs = (timeoutMs / 1000).toFixed(1);
+  const r = await createExecRunner({ timeoutMs: timeoutMs + 3000 }).run([
+    'ip', 'netns', 'exec', from.netns, 'socat', `-T${secs}`, `-t${secs}`, '-', `TCP:${to.ip}:${port},connect-timeout=${secs}`,
+  ], '');
+  void topo;
+  return r.stdout.includes('ok');
+}
+
+/**
+ * UDP datagram + reply within `timeoutMs`: true when the reply arrived. A lost first datagram
+ * (neighbour resolution on a fresh veth) would read as a deny, so a silent attempt is retried once.
+ */
+export async function probeUdp(topo: Topology, from: PodHandle, to: PodHandle, port: number, timeoutMs = 1500): Promise<boolean> {
+  const secs = (timeoutMs / 1000).toFixed(1);
+  void topo;
+  for (let attempt = 0; attempt < 2; attempt++) {
+    const r = await createExecRunner({ timeoutMs: timeoutMs + 3000 }).run(['ip', 'netns', 'exec', from.netns, 'socat', `-T${secs}`, `-t${secs}`, '-', `UDP:${to.ip}:${port}`], 'x\n');
+    if (r.stdout.includes('ok')) return true;
+  }
+  return false;
+}
+
+/** Starts TCP and UDP "ok" responders (and a TCP echo on `echoPort`) in every pod, and waits until they listen. */
+export async function startServers(topo: Topology, tcpPorts: readonly number[], udpPorts: readonly number[], echoPort: number): Promise<void> {
+  for (const p of topo.pods) {
+    for (const port of tcpPorts) topo.spawnIn(p.netns, ['socat', `TCP-LISTEN:${port},reuseaddr,fork`, 'EXEC:/bin/echo ok']);
+    for (const port of udpPorts) topo.spawnIn(p.netns, ['socat', `UDP-RECVFROM:${port},fork`, 'EXEC:/bin/echo ok']);
+    topo.spawnIn(p.netns, ['socat', `TCP-LISTEN:${echoPort},reuseaddr,fork`, 'EXEC:/bin/cat']);
+  }
+  const want = tcpPorts.length + udpPorts.length + 1;
+  for (const p of topo.pods) {
+    for (let i = 0; ; i++) {
+      const r = spawnSync('ip', ['netns', 'exec', p.netns, 'ss', '-Hltun'], { encoding: 'utf8' });
+      if ((r.stdout ?? '').trim().split('\n').filter((l) => l.length > 0).length >= want) break;
+      if (i > 100) throw new Error(`servers in ${p.netns} did not start`);
+      await new Promise((res) => setTimeout(res, 50));
+    }
+  }
+}

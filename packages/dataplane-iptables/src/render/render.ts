@@ -1,0 +1,511 @@
+/**
+ * The renderer: accumulated state → the chains and IP sets one address family needs, in
+ * Felix's layout (see docs/dataplane-iptables.md). Pure: no I/O, deterministic output for equal
+ * state. Owns only names under its prefixes; the only lines touching built-in chains are the
+ * hook rules, one per built-in chain.
+ *
+ *   FORWARD ─▶ <p>FORWARD ─ -i cali+ ─▶ <p>from-wl-dispatch ─ -i IF ─▶ <p>fw-IF (egress tiers, profiles)
+ *                         ─ -o cali+ ─▶ <p>to-wl-dispatch   ─ -o IF ─▶ <p>tw-IF (ingress tiers, profiles)
+ *                         ─▶ <p>from-hep-fwd / <p>to-hep-fwd ─▶ <p>fhfw-IF / <p>thfw-IF
+ *                         ─ accept mark ─▶ ACCEPT
+ *   INPUT   ─▶ <p>INPUT   ─ -i cali+ ─▶ <p>wl-to-host ; ─▶ <p>from-host-ep ─▶ <p>fh-IF (failsafe-in first)
+ *   OUTPUT  ─▶ <p>OUTPUT  ─ -o cali+ ─▶ <p>to-wl-dispatch ; ─▶ <p>to-host-ep ─▶ <p>th-IF (failsafe-out first)
+ *   endpoint chain: ct ESTABLISHED,RELATED accept, INVALID drop, clear marks, per tier: clear pass,
+ *   per policy "pass clear → jump <p>pi-/<p>po-ID", "accept set → RETURN", end of tier drop
+ *   (unless Pass); per profile "jump <p>pri-/<p>pro-ID", "accept set → RETURN"; drop.
+ */
+import type { CompiledRule, FailsafeEntry, HostEndpointState, IpSetType, TierRef, WorkloadEndpointState } from '@gingham/core';
+import { IptablesError } from '../errors.js';
+import { assertInterfaceName, assertLogPrefix, assertPrefix, chainName, hashText, setName } from './names.js';
+import { matchVariants, type RuleContext } from './rules.js';
+import type { IptablesState } from './state.js';
+
+export type Table = 'filter' | 'mangle' | 'raw';
+export type DenyAction = 'DROP' | 'REJECT';
+export type EndpointToHostAction = 'ACCEPT' | 'DROP' | 'RETURN';
+
+export interface RenderOptions {
+  /** Prefix of every chain (default `gh-`). */
+  readonly chainPrefix?: string;
+  /** Prefix of every IP set (default `gh`; names are `<prefix><4|6><0|t><id>`). */
+  readonly setPrefix?: string;
+  /** Interface name prefixes of workload veths (default `['cali']`). */
+  readonly workloadInterfacePrefixes?: readonly string[];
+  /** Mark bits Gingham may use (default `0xffff0000`); accept and pass are the two lowest. */
+  readonly markMask?: number;
+  /** Deny rules: `DROP` (default) or `REJECT`. */
+  readonly denyAction?: DenyAction;
+  /** NFLOG prefix of Log rules (default `gingham-packet`). */
+  readonly logPrefix?: string;
+  /** NFLOG group (default 1). */
+  readonly nflogGroup?: number;
+  /** What happens to workload → host traffic after the workload's egress policy allowed it (default `ACCEPT`). */
+  readonly endpointToHostAction?: EndpointToHostAction;
+}
+
+export interface RenderedRule {
+  /** Hash id carried in the rule comment (`<tag><id>`); chained, so it also pins the position. */
+  readonly id: string;
+  /** Everything after `-A <chain>` except the comment. */
+  readonly args: readonly string[];
+}
+
+export interface RenderedChain {
+  readonly table: Table;
+  readonly name: string;
+  readonly rules: readonly RenderedRule[];
+}
+
+export interface RenderedSet {
+  readonly name: string;
+  readonly type: 'hash:net' | 'hash:net,port';
+  readonly family: 4 | 6;
+  readonly members: readonly string[];
+}
+
+export interface HookRule {
+  readonly table: Table;
+  readonly chain: string;
+  readonly target: string;
+  /** The rule as `-I`/`-D` arguments after the chain name. */
+  readonly args: readonly string[];
+}
+
+export interface Rendered {
+  readonly family: 4 | 6;
+  readonly chainPrefix: string;
+  readonly setPrefix: string;
+  readonly commentTag: string;
+  readonly chains: readonly RenderedChain[];
+  readonly sets: readonly RenderedSet[];
+  readonly hooks: readonly HookRule[];
+}
+
+export interface ResolvedRenderOptions {
+  readonly chainPrefix: string;
+  readonly setPrefix: string;
+  readonly commentTag: string;
+  readonly workloadInterfacePrefixes: readonly string[];
+  readonly acceptMark: number;
+  readonly passMark: number;
+  readonly denyAction: DenyAction;
+  readonly logPrefix: string;
+  readonly nflogGroup: number;
+  readonly endpointToHostAction: EndpointToHostAction;
+}
+
+function lowestBits(mask: number, n: number): number[] {
+  const bits: number[] = [];
+  for (let i = 0; i < 32 && bits.length < n; i++) if (((mask >>> i) & 1) === 1) bits.push((1 << i) >>> 0);
+  return bits;
+}
+
+export function resolveRenderOptions(o: RenderOptions = {}): ResolvedRenderOptions {
+  const chainPrefix = o.chainPrefix ?? 'gh-';
+  const setPrefix = o.setPrefix ?? 'gh';
+  assertPrefix('chain prefix', chainPrefix, 8);
+  assertPrefix('set prefix', setPrefix, 8);
+  const prefixes = o.workloadInterfacePrefixes ?? ['cali'];
+  for (const p of prefixes) assertInterfaceName(p);
+  const mask = (o.markMask ?? 0xffff0000) >>> 0;
+  const [acceptMark, passMark] = lowestBits(mask, 2);
+  if (acceptMark === undefined || passMark === undefined) {
+    throw new IptablesError('IPTABLES_INVALID_ARGUMENT', `mark mask 0x${mask.toString(16)} needs at least 2 bits`);
+  }
+  const logPrefix = o.logPrefix ?? 'gingham-packet';
+  assertLogPrefix(logPrefix);
+  const nflogGroup = o.nflogGroup ?? 1;
+  if (!Number.isInteger(nflogGroup) || nflogGroup < 0 || nflogGroup > 65535) {
+    throw new IptablesError('IPTABLES_INVALID_ARGUMENT', `invalid NFLOG group ${nflogGroup}`);
+  }
+  return {
+    chainPrefix,
+    setPrefix,
+    commentTag: `${chainPrefix.replace(/-+$/, '')}:`,
+    workloadInterfacePrefixes: prefixes,
+    acceptMark,
+    passMark,
+    denyAction: o.denyAction ?? 'DROP',
+    logPrefix,
+    nflogGroup,
+    endpointToHostAction: o.endpointToHostAction ?? 'ACCEPT',
+  };
+}
+
+const hex = (n: number): string => `0x${n.toString(16)}`;
+
+class ChainBuilder {
+  private readonly rules: RenderedRule[] = [];
+  private prev = '';
+  constructor(
+    readonly table: Table,
+    readonly name: string,
+  ) {}
+  add(...args: string[]): void {
+    const id = hashText(`${this.table}|${this.name}|${this.prev}|${args.join(' ')}`, 16);
+    this.prev = id;
+    this.rules.push({ id, args });
+  }
+  build(): RenderedChain {
+    return { table: this.table, name: this.name, rules: this.rules };
+  }
+}
+
+function familyOfMember(member: string): 4 | 6 {
+  return member.split(',')[0]!.includes(':') ? 6 : 4;
+}
+
+/** `/0` cannot be stored in hash:net sets: split it into its two halves (same coverage). */
+function expandAny(member: string): string[] {
+  const [net, rest] = member.split(/,(.*)/s, 2) as [string, string | undefined];
+  const tail = rest === undefined ? '' : `,${rest}`;
+  if (net === '0.0.0.0/0') return [`0.0.0.0/1${tail}`, `128.0.0.0/1${tail}`];
+  if (net === '::/0') return [`::/1${tail}`, `8000::/1${tail}`];
+  return [member];
+}
+
+/** The kernel members of an Engine set for one family (sorted; `/0` split; unsupported protocols dropped). */
+export function setMembers(type: IpSetType, members: Iterable<string>, family: 4 | 6): string[] {
+  return [...members]
+    .filter((m) => familyOfMember(m) === family)
+    .filter((m) => type === 'nets' || /,(tcp|udp|sctp):\d+$/.test(m))
+    .flatMap(expandAny)
+    .sort();
+}
+
+/** Renders the state for one address family. */
+export function renderState(state: IptablesState, family: 4 | 6, options: RenderOptions | ResolvedRenderOptions = {}): Rendered {
+  const o = 'acceptMark' in options ? options : resolveRenderOptions(options);
+  const p = o.chainPrefix;
+  const marks = o.acceptMark | o.passMark;
+  const chains: RenderedChain[] = [];
+  const sets = new Map<string, RenderedSet>();
+  const name = (kind: string, id: string): string => chainName(p, kind, id);
+
+  // IP sets: every Engine set of this family's members; referenced-but-missing sets render empty.
+  const setRef = (id: string): string => {
+    const n = setName(o.setPrefix, family, false, id);
+    if (!sets.has(n)) {
+      const s = state.ipSets.get(id);
+      const type = s?.type === 'net-port-proto' ? 'hash:net,port' : 'hash:net';
+      const members = setMembers(s?.type ?? 'nets', s?.members ?? [], family);
+      sets.set(n, { name: n, type, family, members });
+    }
+    return n;
+  };
+  for (const id of [...state.ipSets.keys()].sort()) setRef(id);
+  const ctx: RuleContext = {
+    family,
+    setRef,
+    netSet: (cidrs) => {
+      const members = [...new Set(cidrs)].sort();
+      const n = setName(o.setPrefix, family, false, `d:${hashText(members.join(','), 22)}`);
+      if (!sets.has(n)) sets.set(n, { name: n, type: 'hash:net', family, members });
+      return n;
+    },
+  };
+
+  const setMark = (m: number): string[] => ['-j', 'MARK', '--set-xmark', `${hex(m)}/${hex(m)}`];
+  const ifMark = (m: number): string[] => ['-m', 'mark', '--mark', `${hex(m)}/${hex(m)}`];
+  const ifNotMark = (m: number): string[] => ['-m', 'mark', '--mark', `0x0/${hex(m)}`];
+  const deny = (): string[] =>
+    o.denyAction === 'DROP' ? ['-j', 'DROP'] : ['-j', 'REJECT', '--reject-with', family === 4 ? 'icmp-port-unreachable' : 'icmp6-port-unreachable'];
+
+  const ruleChain = (c: ChainBuilder, rules: readonly CompiledRule[]): void => {
+    for (const r of rules) {
+      for (const v of matchVariants(r, ctx)) {
+        switch (r.action) {
+          case 'Allow':
+            c.add(...v, ...setMark(o.acceptMark));
+            c.add(...ifMark(o.acceptMark), '-j', 'RETURN');
+            break;
+          case 'Pass':
+            c.add(...v, ...setMark(o.passMark));
+            c.add(...ifMark(o.passMark), '-j', 'RETURN');
+            break;
+          case 'Deny':
+            c.add(...v, ...deny());
+            break;
+          case 'Log':
+            c.add(...v, '-j', 'NFLOG', '--nflog-group', String(o.nflogGroup), '--nflog-prefix', o.logPrefix);
+            break;
+        }
+      }
+    }
+  };
+
+  // Policy and profile chains, only those some endpoint references.
+  const policyChains = new Map<string, string>();
+  const profileChains = new Map<string, string>();
+  const policyChain = (id: string, dir: 'ingress' | 'egress', table: Table = 'filter'): string | undefined => {
+    const pol = state.policies.get(id);
+    if (!pol || pol.staged) return undefined;
+    const key = `${table}|${dir}|${id}`;
+    let n = policyChains.get(key);
+    if (n === undefined) {
+      n = name(dir === 'ingress' ? 'pi' : 'po', id);
+      policyChains.set(key, n);
+      const c = new ChainBuilder(table, n);
+      ruleChain(c, dir === 'ingress' ? pol.ingress : pol.egress);
+      chains.push(c.build());
+    }
+    return n;
+  };
+  const profileChain = (id: string, dir: 'ingress' | 'egress'): string | undefined => {
+    const prof = state.profiles.get(id);
+    if (!prof) return undefined;
+    const key = `${dir}|${id}`;
+    let n = profileChains.get(key);
+    if (n === undefined) {
+      n = name(dir === 'ingress' ? 'pri' : 'pro', id);
+      profileChains.set(key, n);
+      const c = new ChainBuilder('filter', n);
+      ruleChain(c, dir === 'ingress' ? prof.ingress : prof.egress);
+      chains.push(c.build());
+    }
+    return n;
+  };
+
+  interface EndpointChainSpec {
+    readonly tiers: readonly TierRef[];
+    readonly dir: 'ingress' | 'egress';
+    readonly profiles?: readonly string[];
+    readonly failsafe?: string;
+    /** Forward chains: allow when no tier applies. */
+    readonly forward?: boolean;
+    /** `raw`: untracked policy (NOTRACK + ACCEPT on allow); `mangle`: pre-DNAT policy (ACCEPT on allow). Both end in Pass. */
+    readonly table?: Table;
+  }
+  const endpointChain = (n: string, spec: EndpointChainSpec): void => {
+    const table = spec.table ?? 'filter';
+    const c = new ChainBuilder(table, n);
+    if (table === 'filter') {
+      c.add('-m', 'conntrack', '--ctstate', 'RELATED,ESTABLISHED', '-j', 'ACCEPT');
+      c.add('-m', 'conntrack', '--ctstate', 'INVALID', '-j', 'DROP');
+    }
+    if (spec.failsafe) c.add('-j', spec.failsafe);
+    c.add('-j', 'MARK', '--set-xmark', `0x0/${hex(marks)}`);
+    let anyTier = false;
+    for (const tier of spec.tiers) {
+      const pols = tier.policyIds.map((id) => policyChain(id, spec.dir, table)).filter((x): x is string => x !== undefined);
+      if (pols.length === 0) continue;
+      anyTier = true;
+      c.add('-j', 'MARK', '--set-xmark', `0x0/${hex(o.passMark)}`);
+      for (const pc of pols) {
+        c.add(...ifNotMark(o.passMark), '-j', pc);
+        if (table === 'raw') c.add(...ifMark(o.acceptMark), '-j', 'NOTRACK');
+        c.add(...ifMark(o.acceptMark), '-j', table === 'filter' ? 'RETURN' : 'ACCEPT');
+      }
+      if (tier.defaultAction !== 'Pass' && table === 'filter') c.add(...ifNotMark(o.passMark), ...deny());
+    }
+    if (table !== 'filter') {
+      // Untracked and pre-DNAT tiers always end in Pass: normal policy still runs.
+    } else if (spec.forward) {
+      if (!anyTier) {
+        c.add(...setMark(o.acceptMark));
+        c.add('-j', 'RETURN');
+      }
+    } else {
+      for (const id of spec.profiles ?? []) {
+        const pc = profileChain(id, spec.dir);
+        if (pc === undefined) continue;
+        c.add('-j', pc);
+        c.add(...ifMark(o.acceptMark), '-j', 'RETURN');
+      }
+      c.add(...deny());
+    }
+    chains.push(c.build());
+  };
+
+  // Workload endpoints.
+  // Every endpoint in both families (a v4-only pod still gets its v6 chains: its link-local
+  // traffic is policed like everything else rather than dropped as "unknown interface").
+  const weps = [...state.workloadEndpoints.values()].sort((a, b) => (a.interfaceName < b.interfaceName ? -1 : a.interfaceName > b.interfaceName ? 1 : 0));
+  const fromWl = new ChainBuilder('filter', `${p}from-wl-dispatch`);
+  const toWl = new ChainBuilder('filter', `${p}to-wl-dispatch`);
+  const seen = new Set<string>();
+  for (const e of weps as WorkloadEndpointState[]) {
+    assertInterfaceName(e.interfaceName);
+    if (seen.has(e.interfaceName)) continue;
+    seen.add(e.interfaceName);
+    const tw = name('tw', e.interfaceName);
+    const fw = name('fw', e.interfaceName);
+    endpointChain(tw, { tiers: e.ingressTiers, dir: 'ingress', profiles: e.profileIds });
+    endpointChain(fw, { tiers: e.egressTiers, dir: 'egress', profiles: e.profileIds });
+    fromWl.add('-i', e.interfaceName, '-g', fw);
+    toWl.add('-o', e.interfaceName, '-g', tw);
+  }
+  fromWl.add(...deny());
+  toWl.add(...deny());
+  chains.push(fromWl.build(), toWl.build());
+
+  // Host endpoints (bound to a named interface, or to all interfaces; expected-IP bindings
+  // need the host's interface addresses and are not rendered).
+  const heps = [...state.hostEndpoints.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  const named = new Map<string, HostEndpointState>();
+  let star: HostEndpointState | undefined;
+  for (const h of heps) {
+    if (h.binding.kind === 'interface') {
+      assertInterfaceName(h.binding.interfaceName);
+      if (!named.has(h.binding.interfaceName)) named.set(h.binding.interfaceName, h);
+    } else if (h.binding.kind === 'all-interfaces' && !star) star = h;
+  }
+  const haveHeps = named.size > 0 || star !== undefined;
+  if (haveHeps) {
+    /**
+     * Failsafe chain: `entries` match the destination port (inbound: source net; outbound:
+     * destination net). In raw, where conntrack does not yet help, `replies` (the other list)
+     * also match on the source port, so replies to failsafe connections pass untracked policy.
+     */
+    const failsafe = (table: Table, n: string, entries: readonly FailsafeEntry[], dir: 'in' | 'out', replies: readonly FailsafeEntry[] = []): string => {
+      const c = new ChainBuilder(table, n);
+      const emit = (f: FailsafeEntry, portOpt: '--dport' | '--sport', netFlag: '-s' | '-d'): void => {
+        const t: string[] = ['-p', f.protocol === 'tcp' ? '6' : '17', '-m', f.protocol, portOpt, String(f.port)];
+        if (f.net !== undefined) {
+          if ((f.net.includes(':') ? 6 : 4) !== family) return;
+          t.push(netFlag, f.net);
+        }
+        c.add(...t, '-j', 'ACCEPT');
+      };
+      for (const f of entries) emit(f, '--dport', dir === 'in' ? '-s' : '-d');
+      for (const f of replies) emit(f, '--sport', dir === 'in' ? '-s' : '-d');
+      chains.push(c.build());
+      return n;
+    };
+    const fromHep = new ChainBuilder('filter', `${p}from-host-ep`);
+    const toHep = new ChainBuilder('filter', `${p}to-host-ep`);
+    const fromHepFwd = new ChainBuilder('filter', `${p}from-hep-fwd`);
+    const toHepFwd = new ChainBuilder('filter', `${p}to-hep-fwd`);
+    const mangleFromHep = new ChainBuilder('mangle', `${p}from-host-ep`);
+    const rawFromHep = new ChainBuilder('raw', `${p}from-host-ep`);
+    const rawToHep = new ChainBuilder('raw', `${p}to-host-ep`);
+    const bind = (h: HostEndpointState, iface: string | undefined): void => {
+      const suffix = (kind: string): string => (iface === undefined ? `${p}${kind}all` : name(kind, iface));
+      const fsIn = failsafe('filter', suffix('fsi'), h.failsafeInbound, 'in');
+      const fsOut = failsafe('filter', suffix('fso'), h.failsafeOutbound, 'out');
+      endpointChain(suffix('fh'), { tiers: h.ingressTiers, dir: 'ingress', profiles: h.profileIds, failsafe: fsIn });
+      endpointChain(suffix('th'), { tiers: h.egressTiers, dir: 'egress', profiles: h.profileIds, failsafe: fsOut });
+      endpointChain(suffix('fhfw'), { tiers: h.forwardIngressTiers, dir: 'ingress', forward: true });
+      endpointChain(suffix('thfw'), { tiers: h.forwardEgressTiers, dir: 'egress', forward: true });
+      const inMatch = iface === undefined ? [] : ['-i', iface];
+      const outMatch = iface === undefined ? [] : ['-o', iface];
+      fromHep.add(...inMatch, '-g', suffix('fh'));
+      toHep.add(...outMatch, '-g', suffix('th'));
+      fromHepFwd.add(...inMatch, '-g', suffix('fhfw'));
+      toHepFwd.add(...outMatch, '-g', suffix('thfw'));
+      // Pre-DNAT (mangle, ingress only) and untracked (raw; not for the all-interfaces endpoint,
+      // as in Felix) chains.
+      failsafe('mangle', suffix('fsi'), h.failsafeInbound, 'in');
+      endpointChain(suffix('fh'), { tiers: h.preDnatIngressTiers, dir: 'ingress', failsafe: suffix('fsi'), table: 'mangle' });
+      mangleFromHep.add(...inMatch, '-g', suffix('fh'));
+      if (iface !== undefined) {
+        failsafe('raw', suffix('fsi'), h.failsafeInbound, 'in', h.failsafeOutbound);
+        failsafe('raw', suffix('fso'), h.failsafeOutbound, 'out', h.failsafeInbound);
+        endpointChain(suffix('fh'), { tiers: h.untrackedIngressTiers, dir: 'ingress', failsafe: suffix('fsi'), table: 'raw' });
+        endpointChain(suffix('th'), { tiers: h.untrackedEgressTiers, dir: 'egress', failsafe: suffix('fso'), table: 'raw' });
+        rawFromHep.add(...inMatch, '-g', suffix('fh'));
+        rawToHep.add(...outMatch, '-g', suffix('th'));
+      }
+    };
+    for (const [iface, h] of [...named.entries()].sort()) bind(h, iface);
+    if (star) bind(star, undefined);
+    chains.push(fromHep.build(), toHep.build(), fromHepFwd.build(), toHepFwd.build(), mangleFromHep.build(), rawFromHep.build(), rawToHep.build());
+    // raw: clear marks, untracked policy; mangle: established and raw-accepted packets pass,
+    // then pre-DNAT policy. A packet accepted there carries the accept mark into filter.
+    const clearAll = ['-j', 'MARK', '--set-xmark', `0x0/${hex(marks)}`];
+    const rawPre = new ChainBuilder('raw', `${p}PREROUTING`);
+    rawPre.add(...clearAll);
+    rawPre.add('-j', `${p}from-host-ep`);
+    const rawOut = new ChainBuilder('raw', `${p}OUTPUT`);
+    rawOut.add(...clearAll);
+    rawOut.add('-j', `${p}to-host-ep`);
+    const manglePre = new ChainBuilder('mangle', `${p}PREROUTING`);
+    manglePre.add('-m', 'conntrack', '--ctstate', 'RELATED,ESTABLISHED', '-j', 'ACCEPT');
+    manglePre.add(...ifMark(o.acceptMark), '-j', 'ACCEPT');
+    manglePre.add('-j', `${p}from-host-ep`);
+    chains.push(rawPre.build(), rawOut.build(), manglePre.build());
+  }
+
+  // Top-level chains.
+  const clear = ['-j', 'MARK', '--set-xmark', `0x0/${hex(marks)}`];
+  const wlIfaces = o.workloadInterfacePrefixes.map((x) => `${x}+`);
+  const forward = new ChainBuilder('filter', `${p}FORWARD`);
+  forward.add(...clear);
+  for (const w of wlIfaces) forward.add('-i', w, '-j', `${p}from-wl-dispatch`);
+  for (const w of wlIfaces) forward.add('-o', w, '-j', `${p}to-wl-dispatch`);
+  if (haveHeps) {
+    forward.add('-j', `${p}from-hep-fwd`);
+    forward.add('-j', `${p}to-hep-fwd`);
+  }
+  forward.add(...ifMark(o.acceptMark), '-j', 'ACCEPT');
+  const input = new ChainBuilder('filter', `${p}INPUT`);
+  const wlToHost = new ChainBuilder('filter', `${p}wl-to-host`);
+  if (haveHeps) input.add(...ifMark(o.acceptMark), '-j', 'ACCEPT');
+  input.add(...clear);
+  for (const w of wlIfaces) input.add('-i', w, '-g', `${p}wl-to-host`);
+  wlToHost.add('-j', `${p}from-wl-dispatch`);
+  wlToHost.add('-j', o.endpointToHostAction);
+  if (haveHeps) input.add('-j', `${p}from-host-ep`);
+  input.add(...ifMark(o.acceptMark), '-j', 'ACCEPT');
+  const output = new ChainBuilder('filter', `${p}OUTPUT`);
+  if (haveHeps) output.add(...ifMark(o.acceptMark), '-j', 'ACCEPT');
+  output.add(...clear);
+  for (const w of wlIfaces) {
+    output.add('-o', w, '-j', `${p}to-wl-dispatch`);
+    output.add('-o', w, ...ifMark(o.acceptMark), '-j', 'ACCEPT');
+    output.add('-o', w, '-j', 'RETURN');
+  }
+  if (haveHeps) output.add('-j', `${p}to-host-ep`);
+  output.add(...ifMark(o.acceptMark), '-j', 'ACCEPT');
+  chains.push(forward.build(), input.build(), wlToHost.build(), output.build());
+
+  const hookList: [Table, string][] = [
+    ['filter', 'FORWARD'],
+    ['filter', 'INPUT'],
+    ['filter', 'OUTPUT'],
+  ];
+  if (haveHeps) hookList.push(['mangle', 'PREROUTING'], ['raw', 'OUTPUT'], ['raw', 'PREROUTING']);
+  const hooks: HookRule[] = hookList.map(([table, chain]) => ({
+    table,
+    chain,
+    target: `${p}${chain}`,
+    args: ['-m', 'comment', '--comment', `${o.commentTag}hook`, '-j', `${p}${chain}`],
+  }));
+
+  const key = (c: RenderedChain): string => `${c.table}:${c.name}`;
+  chains.sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
+  const setList = [...sets.values()].sort((a, b) => (a.name < b.name ? -1 : 1));
+  return { family, chainPrefix: p, setPrefix: o.setPrefix, commentTag: o.commentTag, chains, sets: setList, hooks };
+}
+
+/** One `-A` line of a rendered rule (comment first, as Felix writes it). */
+export function formatRule(chain: string, rule: RenderedRule, commentTag: string): string {
+  return ['-A', chain, '-m', 'comment', '--comment', `"${commentTag}${rule.id}"`, ...rule.args].join(' ');
+}
+
+/**
+ * Full `iptables-restore --noflush` input for a rendering: declares (and so flushes) every
+ * chain of ours, appends every rule. Hook rules are not included (see the applier).
+ */
+export function formatIptablesRestore(r: Rendered): string {
+  const out: string[] = [];
+  for (const table of ['raw', 'mangle', 'filter'] as const) {
+    const cs = r.chains.filter((c) => c.table === table);
+    if (cs.length === 0) continue;
+    out.push(`*${table}`);
+    for (const c of cs) out.push(`:${c.name} - [0:0]`);
+    for (const c of cs) for (const rule of c.rules) out.push(formatRule(c.name, rule, r.commentTag));
+    out.push('COMMIT');
+  }
+  return `${out.join('\n')}\n`;
+}
+
+/** `ipset restore` input creating every set of a rendering (for a first apply; see the applier for deltas). */
+export function formatIpsetRestore(r: Rendered): string {
+  const out: string[] = [];
+  for (const s of r.sets) {
+    out.push(`create ${s.name} ${s.type} family ${s.family === 4 ? 'inet' : 'inet6'} maxelem 1048576`);
+    for (const m of s.members) out.push(`add ${s.name} ${m}`);
+  }
+  return out.length === 0 ? '' : `${out.join('\n')}\n`;
+}
