@@ -1,0 +1,75 @@
+import { describe, expect, it } from 'vitest';
+import { type CompiledRule, type DataplaneState, emptyDataplaneState, modelVerdict, type TierRef } from '@gingham/core';
+import { compile } from './compile/index.js';
+import { simulate, type Packet } from './simulate.js';
+import { FLAG_LOG } from './wire.js';
+
+const side = {};
+function state(tiers: TierRef[], policies: Record<string, CompiledRule[]>, profile: CompiledRule[] = [], sets: Record<string, string[]> = {}): DataplaneState {
+  const s = emptyDataplaneState();
+  for (const [id, members] of Object.entries(sets)) s.ipSets.set(id, { type: id.startsWith('np') ? 'net-port-proto' : 'nets', members: new Set(members) });
+  for (const [id, ingress] of Object.entries(policies)) s.policies.set(id, { id, tier: 't', ingress, egress: [], staged: false });
+  s.profiles.set('prof', { id: 'prof', ingress: profile, egress: [{ action: 'Allow', source: side, destination: side }] });
+  s.workloadEndpoints.set('n/a', { id: 'n/a', name: 'a', node: 'x', interfaceName: 'cali1', addresses: ['10.0.0.1/32'], ingressTiers: tiers, egressTiers: [], profileIds: ['prof'], stagedPolicyIds: [] });
+  return s;
+}
+const tcp = (src: string, dstPort: number, srcPort = 40000): Packet => ({ src, dst: '10.0.0.1', protocol: 6, srcPort, dstPort });
+const check = (s: DataplaneState, p: Packet): boolean => {
+  const got = simulate(compile(s).tables.maps, p);
+  expect(got.ingress.allowed).toBe(modelVerdict(s, p).ingress.allowed);
+  return got.ingress.allowed;
+};
+const tier = (name: string, policyIds: string[], defaultAction: 'Deny' | 'Pass' = 'Deny'): TierRef => ({ name, defaultAction, policyIds });
+
+describe('eBPF verdict tables', () => {
+  it('an undecided tier ends in Deny, and Pass skips the rest of the tier', () => {
+    const s = state([tier('t1', ['p1', 'p2']), tier('t2', ['p3'])], {
+      p1: [{ action: 'Pass', protocol: 6, source: side, destination: { ports: [{ min: 80, max: 80 }] } }],
+      p2: [{ action: 'Deny', source: side, destination: side }],
+      p3: [{ action: 'Allow', source: side, destination: side }],
+    });
+    expect(check(s, tcp('10.1.0.1', 80))).toBe(true);
+    expect(check(s, tcp('10.1.0.1', 81))).toBe(false);
+  });
+  it('a default-Pass tier falls through to profiles; Log continues and is flagged', () => {
+    const s = state([tier('t1', ['p1'], 'Pass')], { p1: [{ action: 'Log', source: side, destination: side }] }, [
+      { action: 'Allow', source: { nets: ['10.1.0.0/16'] }, destination: { ports: [{ min: 1000, max: 2000 }] } },
+    ]);
+    expect(check(s, tcp('10.1.2.3', 1500))).toBe(true);
+    expect(check(s, tcp('10.1.2.3', 2001))).toBe(false);
+    expect(check(s, tcp('10.2.2.3', 1500))).toBe(false);
+    expect(simulate(compile(s).tables.maps, tcp('10.1.2.3', 1500)).ingress.verdict!.flags & FLAG_LOG).toBe(FLAG_LOG);
+  });
+  it('notNets, notSelector, source ports and named ports', () => {
+    const s = state(
+      [tier('t1', ['p1'])],
+      {
+        p1: [
+          { action: 'Deny', source: { notNets: ['10.9.0.0/16'], notIpSetId: 'sel' }, destination: { ports: [{ min: 22, max: 22 }] } },
+          { action: 'Allow', source: { ports: [{ min: 53, max: 53 }] }, destination: side },
+          { action: 'Allow', source: side, destination: { namedPortIpSetIds: ['np1'] } },
+        ],
+      },
+      [],
+      { sel: ['10.5.0.0/16'], np1: ['10.0.0.1/32,tcp:8080'] },
+    );
+    expect(check(s, tcp('10.1.0.1', 22, 53))).toBe(false);
+    expect(check(s, tcp('10.9.0.1', 22, 53))).toBe(true);
+    expect(check(s, tcp('10.5.0.1', 22, 53))).toBe(true);
+    expect(check(s, tcp('10.5.0.1', 8080))).toBe(true);
+    expect(check(s, tcp('10.5.0.1', 8081))).toBe(false);
+  });
+  it('ICMP type/code and other protocols', () => {
+    const s = state([tier('t1', ['p1'])], { p1: [{ action: 'Allow', protocol: 1, icmp: { type: 8 }, source: side, destination: side }] });
+    expect(check(s, { src: '10.1.0.1', dst: '10.0.0.1', protocol: 1, icmp: { type: 8, code: 3 } })).toBe(true);
+    expect(check(s, { src: '10.1.0.1', dst: '10.0.0.1', protocol: 1, icmp: { type: 0, code: 0 } })).toBe(false);
+    expect(check(s, { src: '10.1.0.1', dst: '10.0.0.1', protocol: 47 })).toBe(false);
+  });
+  it('10,000 port rules cost the same number of lookups as one', () => {
+    const rules: CompiledRule[] = Array.from({ length: 10_000 }, (_, i) => ({ action: 'Allow', protocol: 6, source: side, destination: { ports: [{ min: 10_000 + i, max: 10_000 + i }] } }));
+    const s = state([tier('t1', ['p1'])], { p1: rules });
+    const v = simulate(compile(s).tables.maps, tcp('10.1.0.1', 19_999));
+    expect(v.ingress.allowed).toBe(true);
+    expect(v.ingress.lookups).toBe(4);
+  });
+});

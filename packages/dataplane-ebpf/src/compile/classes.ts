@@ -1,0 +1,102 @@
+/**
+ * Peer classification: the referenced address conditions (`s:<set>` membership, `n:<cidr>`,
+ * `np:<set>:<proto>:<port>` named-port host entries) cut the address space into regions; each
+ * distinct prefix that some condition mentions is one LPM entry, and the addresses whose longest
+ * match is that entry all satisfy the same conditions: its class signature. Classes are global
+ * (shared by every slot) and identified by their signature, so an address moving between
+ * existing classes is one LPM write.
+ */
+import { type DataplaneState, parseCidr } from '@gingham/core';
+import { wireCidr } from '../addr.js';
+import type { WireAddr } from '../wire.js';
+import { parseNamedMember } from './program.js';
+
+export interface Region {
+  readonly addr: WireAddr;
+  readonly prefix: number;
+  /** `<family>|` + sorted condition keys joined by `\u0001`. */
+  readonly sig: string;
+}
+
+interface Atom {
+  readonly addr: WireAddr;
+  readonly prefix: number;
+  readonly conds: Set<string>;
+}
+
+function prefixId(addr: WireAddr, prefix: number): string {
+  let bits = '';
+  for (let i = 0; i < 16 && i * 8 < prefix; i++) bits += addr.bytes[i]!.toString(2).padStart(8, '0');
+  return `${addr.family}/${bits.slice(0, prefix)}`;
+}
+
+export function signature(family: 4 | 6, conds: Iterable<string>): string {
+  return `${family}|${[...conds].sort().join('\u0001')}`;
+}
+
+export function sigConds(sig: string): Set<string> {
+  const body = sig.slice(2);
+  return new Set(body === '' ? [] : body.split('\u0001'));
+}
+
+export function sigFamily(sig: string): 4 | 6 {
+  return sig.startsWith('6') ? 6 : 4;
+}
+
+/** Regions keyed by prefix id, for the given referenced condition keys and named-port sets. */
+export function computeRegions(state: DataplaneState, keys: ReadonlySet<string>, namedSets: ReadonlySet<string>): Map<string, Region> {
+  const atoms = new Map<string, Atom & { bits: string }>();
+  const add = (addr: WireAddr, prefix: number, cond: string | undefined): void => {
+    const id = prefixId(addr, prefix);
+    let a = atoms.get(id);
+    if (!a) {
+      a = { addr, prefix, conds: new Set(), bits: id.slice(2) };
+      atoms.set(id, a);
+    }
+    if (cond !== undefined) a.conds.add(cond);
+  };
+  const zero = new Uint8Array(16);
+  add({ family: 4, bytes: zero }, 0, undefined);
+  add({ family: 6, bytes: zero }, 0, undefined);
+  for (const k of keys) {
+    if (k.startsWith('n:')) {
+      const c = parseCidr(k.slice(2));
+      if (c) {
+        const w = wireCidr(c);
+        add(w.addr, w.prefix, k);
+      }
+    } else if (k.startsWith('s:')) {
+      for (const m of state.ipSets.get(k.slice(2))?.members ?? []) {
+        const c = parseCidr(m);
+        if (c) {
+          const w = wireCidr(c);
+          add(w.addr, w.prefix, k);
+        }
+      }
+    }
+  }
+  for (const id of namedSets) {
+    for (const m of state.ipSets.get(id)?.members ?? []) {
+      const p = parseNamedMember(m);
+      if (!p || (p.protocol !== 6 && p.protocol !== 17 && p.protocol !== 132)) continue;
+      const w = wireCidr(parseCidr(p.hostText)!);
+      add(w.addr, w.prefix, `np:${id}:${p.protocol}:${p.port}`);
+    }
+  }
+  // Sorted by (family, bits) with shorter prefixes first: ancestors precede descendants.
+  const sorted = [...atoms.entries()].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+  const out = new Map<string, Region>();
+  const stack: { fam: number; bits: string; conds: Set<string> }[] = [];
+  for (const [id, a] of sorted) {
+    while (stack.length > 0) {
+      const top = stack[stack.length - 1]!;
+      if (top.fam === a.addr.family && a.bits.startsWith(top.bits)) break;
+      stack.pop();
+    }
+    const inherited = stack.length > 0 ? stack[stack.length - 1]!.conds : new Set<string>();
+    const conds = new Set([...inherited, ...a.conds]);
+    stack.push({ fam: a.addr.family, bits: a.bits, conds });
+    out.set(id, { addr: a.addr, prefix: a.prefix, sig: signature(a.addr.family, conds) });
+  }
+  return out;
+}

@@ -1,0 +1,278 @@
+/**
+ * Slot programs: for one (endpoint, direction, local address) the ordered block sequence the
+ * datapath must apply, with everything about the local side (its address, its IP set
+ * memberships, its named ports, the family) resolved now. What remains depends only on the
+ * peer's class (peer conditions), the protocol, the destination port field and the source-port
+ * class. Never reads verdict rows or map encodings.
+ */
+import {
+  type CompiledRule,
+  type CompiledSide,
+  type DataplaneState,
+  type FailsafeEntry,
+  type HostEndpointState,
+  type IpAddr,
+  type TierRef,
+  type WorkloadEndpointState,
+  cidrContains,
+  formatIp,
+  parseCidr,
+  protoText,
+} from '@gingham/core';
+
+export type Action = 'Allow' | 'Deny' | 'Pass' | 'Log';
+export type PortField = 'd' | 's';
+
+/** A port condition, constant on the elementary intervals of its field. */
+export interface PortCond {
+  readonly field: PortField;
+  readonly neg: boolean;
+  readonly ranges: readonly (readonly [number, number])[];
+  /** Local named ports as `[protocol, port]` (resolved from the local address's membership). */
+  readonly localNamed: readonly (readonly [number, number])[];
+  /** Peer named-port sets: (peer, proto, port) must be in one of them (condition `np:<id>:<proto>:<port>`). */
+  readonly peerNamed: readonly string[];
+}
+
+export interface IrRule {
+  readonly action: Action;
+  readonly policy: string;
+  readonly rule: number;
+  readonly protocol?: number;
+  readonly notProtocol?: number;
+  /** Every group must have one key in the peer's class signature. */
+  readonly peerAnyOf: readonly (readonly string[])[];
+  /** No key may be in the peer's class signature. */
+  readonly peerNoneOf: readonly string[];
+  readonly ports: readonly PortCond[];
+  readonly icmp?: { readonly type: number; readonly code?: number };
+  readonly notIcmp?: { readonly type: number; readonly code?: number };
+}
+
+export type BlockKind = 'failsafe' | 'tier' | 'profile';
+
+export interface Block {
+  readonly kind: BlockKind;
+  readonly name: string;
+  readonly defaultAction: 'Deny' | 'Pass';
+  readonly rules: readonly IrRule[];
+}
+
+export interface Program {
+  readonly family: 4 | 6;
+  readonly blocks: readonly Block[];
+  /** Sorted start points of the source-port elementary intervals (first is 0); length 1 = no source-port condition. */
+  readonly sportStarts: readonly number[];
+}
+
+export type EndpointState = WorkloadEndpointState | HostEndpointState;
+
+const PROTO_BY_TEXT: Record<string, number> = { tcp: 6, udp: 17, sctp: 132 };
+
+/** Parses a `net-port-proto` member; undefined when it can never match (not a host, not canonical). */
+export function parseNamedMember(m: string): { host: IpAddr; hostText: string; protocol: number; port: number } | undefined {
+  const comma = m.indexOf(',');
+  if (comma < 0) return undefined;
+  const cidrText = m.slice(0, comma);
+  const pp = m.slice(comma + 1);
+  const colon = pp.lastIndexOf(':');
+  if (colon < 0) return undefined;
+  const pt = pp.slice(0, colon);
+  const portText = pp.slice(colon + 1);
+  const c = parseCidr(cidrText);
+  if (!c) return undefined;
+  const host: IpAddr = c.version === 4 ? { version: 4, value: c.base } : { version: 6, value: c.base };
+  if (`${formatIp(host)}/${c.version === 4 ? 32 : 128}` !== cidrText) return undefined;
+  const protocol = PROTO_BY_TEXT[pt] ?? (/^\d+$/.test(pt) ? Number(pt) : NaN);
+  if (!Number.isInteger(protocol) || protoText(protocol) !== pt) return undefined;
+  const port = Number(portText);
+  if (!Number.isInteger(port) || String(port) !== portText) return undefined;
+  return { host, hostText: cidrText, protocol, port };
+}
+
+function familyCidrTexts(texts: readonly string[], family: 4 | 6): string[] {
+  return texts.filter((t) => parseCidr(t)?.version === family);
+}
+
+function setContains(state: DataplaneState, id: string, addr: IpAddr): boolean {
+  for (const m of state.ipSets.get(id)?.members ?? []) {
+    const c = parseCidr(m);
+    if (c && cidrContains(c, addr)) return true;
+  }
+  return false;
+}
+
+function localNamedPorts(state: DataplaneState, ids: readonly string[], addr: IpAddr): [number, number][] {
+  const hostText = `${formatIp(addr)}/${addr.version === 4 ? 32 : 128}`;
+  const out: [number, number][] = [];
+  for (const id of ids) {
+    for (const m of state.ipSets.get(id)?.members ?? []) {
+      const p = parseNamedMember(m);
+      if (p && p.hostText === hostText) out.push([p.protocol, p.port]);
+    }
+  }
+  return out;
+}
+
+const ranges = (rs: CompiledSide['ports']): [number, number][] => (rs ?? []).map((r) => [r.min, r.max]);
+
+/** Local side: returns false when it can never match, else port conditions to keep. */
+function localSide(state: DataplaneState, s: CompiledSide, addr: IpAddr, field: PortField, out: PortCond[]): boolean {
+  const fam = addr.version;
+  if (s.nets && !familyCidrTexts(s.nets, fam).some((t) => cidrContains(parseCidr(t)!, addr))) return false;
+  if (s.notNets && familyCidrTexts(s.notNets, fam).some((t) => cidrContains(parseCidr(t)!, addr))) return false;
+  if (s.ipSetId !== undefined && !setContains(state, s.ipSetId, addr)) return false;
+  if (s.notIpSetId !== undefined && setContains(state, s.notIpSetId, addr)) return false;
+  if ((s.ports?.length ?? 0) + (s.namedPortIpSetIds?.length ?? 0) > 0) {
+    out.push({ field, neg: false, ranges: ranges(s.ports), localNamed: localNamedPorts(state, s.namedPortIpSetIds ?? [], addr), peerNamed: [] });
+  }
+  if ((s.notPorts?.length ?? 0) + (s.notNamedPortIpSetIds?.length ?? 0) > 0) {
+    out.push({ field, neg: true, ranges: ranges(s.notPorts), localNamed: localNamedPorts(state, s.notNamedPortIpSetIds ?? [], addr), peerNamed: [] });
+  }
+  return !(s.domains && s.domains.length > 0);
+}
+
+function peerSide(s: CompiledSide, family: 4 | 6, field: PortField, anyOf: string[][], noneOf: string[], out: PortCond[]): boolean {
+  if (s.nets) anyOf.push(familyCidrTexts(s.nets, family).map((t) => `n:${t}`));
+  if (s.notNets) noneOf.push(...familyCidrTexts(s.notNets, family).map((t) => `n:${t}`));
+  if (s.ipSetId !== undefined) anyOf.push([`s:${s.ipSetId}`]);
+  if (s.notIpSetId !== undefined) noneOf.push(`s:${s.notIpSetId}`);
+  if ((s.ports?.length ?? 0) + (s.namedPortIpSetIds?.length ?? 0) > 0) {
+    out.push({ field, neg: false, ranges: ranges(s.ports), localNamed: [], peerNamed: [...(s.namedPortIpSetIds ?? [])] });
+  }
+  if ((s.notPorts?.length ?? 0) + (s.notNamedPortIpSetIds?.length ?? 0) > 0) {
+    out.push({ field, neg: true, ranges: ranges(s.notPorts), localNamed: [], peerNamed: [...(s.notNamedPortIpSetIds ?? [])] });
+  }
+  return !(s.domains && s.domains.length > 0);
+}
+
+/** One compiled rule for a slot, or undefined when it can never match there. */
+export function irRule(state: DataplaneState, r: CompiledRule, dir: 'ingress' | 'egress', local: IpAddr, policy: string, index: number): IrRule | undefined {
+  const family = local.version;
+  if (r.ipVersion !== undefined && r.ipVersion !== family) return undefined;
+  for (const s of [r.source, r.destination]) {
+    if (s.nets && familyCidrTexts(s.nets, family).length === 0) return undefined;
+    if (s.notNets && familyCidrTexts(s.notNets, family).length === 0) return undefined;
+  }
+  const ports: PortCond[] = [];
+  const anyOf: string[][] = [];
+  const noneOf: string[] = [];
+  const [localS, peerS] = dir === 'ingress' ? [r.destination, r.source] : [r.source, r.destination];
+  const [localF, peerF]: [PortField, PortField] = dir === 'ingress' ? ['d', 's'] : ['s', 'd'];
+  if (!localSide(state, localS, local, localF, ports)) return undefined;
+  if (!peerSide(peerS, family, peerF, anyOf, noneOf, ports)) return undefined;
+  if (r.protocol !== undefined && r.notProtocol !== undefined && r.protocol === r.notProtocol) return undefined;
+  return {
+    action: r.action,
+    policy,
+    rule: index,
+    ...(r.protocol !== undefined ? { protocol: r.protocol } : {}),
+    ...(r.notProtocol !== undefined ? { notProtocol: r.notProtocol } : {}),
+    peerAnyOf: anyOf,
+    peerNoneOf: [...new Set(noneOf)].sort(),
+    ports,
+    ...(r.icmp ? { icmp: r.icmp } : {}),
+    ...(r.notICMP ? { notIcmp: r.notICMP } : {}),
+  };
+}
+
+function failsafeBlock(entries: readonly FailsafeEntry[], family: 4 | 6): Block {
+  const rules: IrRule[] = [];
+  entries.forEach((f, i) => {
+    const anyOf: string[][] = [];
+    if (f.net !== undefined) {
+      const c = parseCidr(f.net);
+      if (!c || c.version !== family) return;
+      anyOf.push([`n:${f.net}`]);
+    }
+    rules.push({
+      action: 'Allow',
+      policy: '<failsafe>',
+      rule: i,
+      protocol: f.protocol === 'tcp' ? 6 : 17,
+      peerAnyOf: anyOf,
+      peerNoneOf: [],
+      ports: [{ field: 'd', neg: false, ranges: [[f.port, f.port]], localNamed: [], peerNamed: [] }],
+    });
+  });
+  return { kind: 'failsafe', name: '<failsafe>', defaultAction: 'Pass', rules };
+}
+
+function tierBlocks(state: DataplaneState, tiers: readonly TierRef[], dir: 'ingress' | 'egress', local: IpAddr): Block[] {
+  return tiers.map((t) => {
+    const rules: IrRule[] = [];
+    for (const id of t.policyIds) {
+      const p = state.policies.get(id);
+      if (!p || p.staged) continue;
+      (dir === 'ingress' ? p.ingress : p.egress).forEach((r, i) => {
+        const ir = irRule(state, r, dir, local, id, i);
+        if (ir) rules.push(ir);
+      });
+    }
+    return { kind: 'tier', name: t.name, defaultAction: t.defaultAction, rules };
+  });
+}
+
+function sportStarts(blocks: readonly Block[], peerNamedPorts: (setId: string) => readonly number[]): number[] {
+  const starts = new Set<number>([0]);
+  for (const b of blocks) {
+    for (const r of b.rules) {
+      for (const c of r.ports) {
+        if (c.field !== 's') continue;
+        const add = (lo: number, hi: number): void => {
+          starts.add(Math.max(0, lo));
+          if (hi + 1 <= 0xffff) starts.add(hi + 1);
+        };
+        for (const [lo, hi] of c.ranges) add(lo, hi);
+        for (const [, p] of c.localNamed) add(p, p);
+        for (const id of c.peerNamed) for (const p of peerNamedPorts(id)) add(p, p);
+      }
+    }
+  }
+  return [...starts].filter((s) => s >= 0 && s <= 0xffff).sort((a, b) => a - b);
+}
+
+/**
+ * The program of one slot. `peerNamedPorts(id)` lists every port any member of named-port set
+ * `id` carries (source-port classes are split there).
+ */
+export function slotProgram(
+  state: DataplaneState,
+  e: EndpointState,
+  dir: 'ingress' | 'egress',
+  local: IpAddr,
+  peerNamedPorts: (setId: string) => readonly number[],
+): Program {
+  const blocks: Block[] = [];
+  if ('binding' in e) {
+    blocks.push(failsafeBlock(dir === 'ingress' ? e.failsafeInbound : e.failsafeOutbound, local.version));
+    blocks.push(...tierBlocks(state, dir === 'ingress' ? e.untrackedIngressTiers : e.untrackedEgressTiers, dir, local));
+    if (dir === 'ingress') blocks.push(...tierBlocks(state, e.preDnatIngressTiers, dir, local));
+  }
+  blocks.push(...tierBlocks(state, dir === 'ingress' ? e.ingressTiers : e.egressTiers, dir, local));
+  for (const id of e.profileIds) {
+    const p = state.profiles.get(id);
+    if (!p) continue;
+    const rules: IrRule[] = [];
+    (dir === 'ingress' ? p.ingress : p.egress).forEach((r, i) => {
+      const ir = irRule(state, r, dir, local, id, i);
+      if (ir) rules.push(ir);
+    });
+    blocks.push({ kind: 'profile', name: id, defaultAction: 'Pass', rules });
+  }
+  return { family: local.version, blocks, sportStarts: sportStarts(blocks, peerNamedPorts) };
+}
+
+/** Peer condition keys a program references: `s:`/`n:` keys and named-port set ids. */
+export function programConditions(p: Program): { keys: Set<string>; namedSets: Set<string> } {
+  const keys = new Set<string>();
+  const namedSets = new Set<string>();
+  for (const b of p.blocks) {
+    for (const r of b.rules) {
+      for (const g of r.peerAnyOf) for (const k of g) keys.add(k);
+      for (const k of r.peerNoneOf) keys.add(k);
+      for (const c of r.ports) for (const id of c.peerNamed) namedSets.add(id);
+    }
+  }
+  return { keys, namedSets };
+}
