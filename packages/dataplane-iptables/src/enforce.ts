@@ -78,6 +78,8 @@ export async function runEnforceCommand(argv: readonly string[], io: EnforceIo, 
     ...(options.runner ? { runner: options.runner } : {}),
     backend: values.backend as IptablesBackend,
     families: values.ipv6 ? [4, 6] : [4],
+    // One-shot: no persistent ipset session (it would only serve later label changes).
+    ipsetSession: false,
   });
   if (values.clean) {
     await dataplane.clean();
@@ -100,7 +102,11 @@ export async function runEnforceCommand(argv: readonly string[], io: EnforceIo, 
   }
   const engine = createEngine({ node: values.node, dataplane });
   for (const r of loaded.resources) engine.upsert(r.resource);
-  await engine.flush();
+  try {
+    await engine.flush();
+  } finally {
+    await dataplane.close();
+  }
   const st = engine.state();
   const changes = dataplane.lastStats();
   if (st.localEndpoints === 0) io.stderr(`gingham enforce: warning: node "${values.node}" has no endpoints in these manifests`);

@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DataplaneMessage, WorkloadEndpointState } from '@gingham/core';
-import { createExecRunner, createIptablesDataplane, type IptablesBackend } from '../src/index.js';
+import { createExecRunner, createIptablesDataplane, type IptablesBackend, type IptablesDataplane } from '../src/index.js';
 
 const missing: string[] = [];
 if (process.getuid?.() !== 0) missing.push('root');
@@ -101,7 +101,12 @@ for (const backend of ['nft', 'legacy'] as const satisfies readonly IptablesBack
     const save = `iptables-${backend}-save`;
     const save6 = `ip6tables-${backend}-save`;
     const runner = createExecRunner({ wrap: ['ip', 'netns', 'exec', netns] });
-    const make = () => createIptablesDataplane({ runner, backend, families: [4, 6] });
+    const made: IptablesDataplane[] = [];
+    const make = (): IptablesDataplane => {
+      const dp = createIptablesDataplane({ runner, backend, families: [4, 6] });
+      made.push(dp);
+      return dp;
+    };
     let before = '';
     let before6 = '';
     let beforeSets = '';
@@ -118,8 +123,12 @@ for (const backend of ['nft', 'legacy'] as const satisfies readonly IptablesBack
       before6 = saved(netns, save6);
       beforeSets = ns(netns, ['ipset', 'save']);
     });
-    afterAll(() => {
-      spawnSync('ip', ['netns', 'del', netns]);
+    afterAll(async () => {
+      try {
+        for (const dp of made) await dp.close();
+      } finally {
+        spawnSync('ip', ['netns', 'del', netns]);
+      }
     });
 
     it('applies, hooks each built-in chain once, and a repeated apply changes nothing', async () => {
@@ -156,6 +165,55 @@ for (const backend of ['nft', 'legacy'] as const satisfies readonly IptablesBack
       expect(ns(netns, ['ipset', 'list', 'gh40s:db'])).toContain('Number of entries: 200');
       expect(ns(netns, ['ipset', 'list', '-n']).split('\n').some((x) => x.startsWith('gh4t'))).toBe(false);
       await dp.apply([{ kind: 'ipset-replace', id: 's:db', type: 'nets', members: ['10.65.0.12/32'] }]);
+    });
+
+    it('sends label changes through one persistent ipset session, falls back to one-shot, and close() stops it by PID', async () => {
+      const alive = (pid: number): boolean => {
+        try {
+          process.kill(pid, 0);
+          return true;
+        } catch {
+          return false;
+        }
+      };
+      const dp = make();
+      await dp.apply(base);
+      const pid = dp.ipsetSessionPid();
+      expect(pid).toBeTypeOf('number');
+      for (let i = 1; i <= 5; i++) await dp.apply([{ kind: 'ipset-add-members', id: 's:db', members: [`10.66.0.${i}/32`] }]);
+      expect(dp.ipsetSessionPid()).toBe(pid);
+      expect(dp.lastStats()).toMatchObject({ chainsWritten: 0, setMembersChanged: 1 }); // the v4 set only
+      expect(ns(netns, ['ipset', 'list', 'gh40s:db'])).toContain('10.66.0.5');
+      // The session dies: the batch runs one-shot and a new session starts.
+      process.kill(pid!, 'SIGKILL');
+      await new Promise((r) => setTimeout(r, 50));
+      await dp.apply([{ kind: 'ipset-remove-members', id: 's:db', members: ['10.66.0.1/32'] }]);
+      expect(ns(netns, ['ipset', 'list', 'gh40s:db'])).not.toContain('10.66.0.1\n');
+      const pid2 = dp.ipsetSessionPid();
+      expect(pid2).toBeTypeOf('number');
+      expect(pid2).not.toBe(pid);
+      await dp.close();
+      expect(dp.ipsetSessionPid()).toBeUndefined();
+      expect(alive(pid2!)).toBe(false);
+      await dp.apply([{ kind: 'ipset-remove-members', id: 's:db', members: ['10.66.0.2/32', '10.66.0.3/32', '10.66.0.4/32', '10.66.0.5/32'] }]);
+      expect(ns(netns, ['ipset', 'list', 'gh40s:db'])).not.toContain('10.66.0.');
+      await dp.close();
+    });
+
+    it('reports a line ipset rejects inside the session as a failed batch, and recovers', async () => {
+      const dp = make();
+      await dp.apply(base);
+      const pid = dp.ipsetSessionPid();
+      expect(pid).toBeTypeOf('number');
+      // Destroy our set behind the dataplane's back (after flushing the chain that references
+      // it): the next delta's line fails inside the session.
+      ns(netns, [`iptables-${backend}-restore`, '--noflush'], '*filter\n-F gh-pi-knp/a/web\nCOMMIT\n');
+      ns(netns, ['ipset', 'destroy', 'gh40s:db']);
+      await expect(dp.apply([{ kind: 'ipset-add-members', id: 's:db', members: ['10.66.1.1/32'] }])).rejects.toThrow(/ipset -exist -.*exited 1.*does not exist/s);
+      expect(dp.ipsetSessionPid()).toBe(pid);
+      await dp.apply([]);
+      expect(ns(netns, ['ipset', 'list', 'gh40s:db'])).toContain('10.66.1.1');
+      await dp.close();
     });
 
     it('removes stale chains and sets left by an earlier run', async () => {

@@ -10,7 +10,8 @@
  * Sets are added before the rules that name them and removed after, so no step references a
  * missing set. On the first apply (and after any failure) the kernel is read back by rule ids:
  * matching chains are adopted untouched, stale ones removed. Nothing outside our prefixes is
- * ever written, except the hook rules.
+ * ever written, except the hook rules. Small IP set batches (label changes) go through one
+ * persistent `ipset -exist -` session (`ipset-session.ts`), with a one-shot fallback.
  */
 import type { Dataplane, DataplaneMessage } from '@gingham/core';
 import { CommandFailedError } from '../errors.js';
@@ -18,6 +19,7 @@ import { setName } from '../render/names.js';
 import { formatRule, type Rendered, renderState, setMembers, resolveRenderOptions, type RenderOptions, type ResolvedRenderOptions } from '../render/render.js';
 import { applyMessages, emptyState, type IptablesState } from '../render/state.js';
 import { emptyKernelState, type KernelState, parseIpsetSave, parseIptablesSave } from './kernel-state.js';
+import { IPSET_SESSION_ARGV, type IpsetSession, openIpsetSession } from './ipset-session.js';
 import { type CommandRunner, createExecRunner } from './runner.js';
 
 export type IptablesBackend = 'default' | 'nft' | 'legacy';
@@ -29,6 +31,12 @@ export interface IptablesDataplaneOptions extends RenderOptions {
   readonly backend?: IptablesBackend;
   /** Address families to enforce (default `[4]`). */
   readonly families?: readonly (4 | 6)[];
+  /**
+   * Keep a persistent `ipset -exist -` child for small IP set batches (default true; needs a
+   * runner with `spawn`). Started after the first successful apply, stopped by `close()` and
+   * `clean()`; on any session failure the batch runs as a one-shot `ipset restore`.
+   */
+  readonly ipsetSession?: boolean;
 }
 
 export interface ApplyStats {
@@ -48,9 +56,17 @@ export interface IptablesDataplane extends Dataplane {
   rendered(family: 4 | 6): Rendered | undefined;
   /** What the last apply changed (summed over families). */
   lastStats(): ApplyStats;
+  /** Stops the persistent ipset session (by PID if it does not quit); the kernel state stays. */
+  close(): Promise<void>;
+  /** The PID of the persistent ipset session, when one is running. */
+  ipsetSessionPid(): number | undefined;
 }
 
 const SWAP_THRESHOLD = 64;
+/** Batches up to this many lines go through the persistent session; larger ones one-shot. */
+const SESSION_MAX_LINES = 1000;
+/** After this many session failures the dataplane stays with one-shot restores. */
+const SESSION_MAX_FAILURES = 3;
 const TABLES = ['raw', 'mangle', 'filter'] as const;
 
 const split = (key: string): [string, string] => {
@@ -64,7 +80,10 @@ function restoreInput(sections: Map<string, string[]>): string {
   for (const table of TABLES) {
     const lines = sections.get(table);
     if (!lines || lines.length === 0) continue;
-    out.push(`*${table}`, ...lines, 'COMMIT');
+    // No spread: a table can hold far more lines than a call has room for arguments.
+    out.push(`*${table}`);
+    for (const l of lines) out.push(l);
+    out.push('COMMIT');
   }
   return `${out.join('\n')}\n`;
 }
@@ -97,6 +116,33 @@ export function createIptablesDataplane(options: IptablesDataplaneOptions = {}):
     return r.stdout;
   }
 
+  let session: IpsetSession | undefined;
+  let sessionFailures = 0;
+  const sessionWanted = (options.ipsetSession ?? true) && runner.spawn !== undefined;
+  const openSession = (): void => {
+    if (!sessionWanted || sessionFailures >= SESSION_MAX_FAILURES || session?.alive()) return;
+    session = openIpsetSession(runner);
+    if (!session) sessionFailures = SESSION_MAX_FAILURES;
+  };
+  const closeSession = async (): Promise<void> => {
+    const s = session;
+    session = undefined;
+    await s?.close();
+  };
+
+  /** IP set commands: through the session when it is up and the batch is small, else one-shot. */
+  async function ipsetLines(lines: readonly string[]): Promise<void> {
+    const input = `${lines.join('\n')}\n`;
+    if (session && lines.length <= SESSION_MAX_LINES) {
+      const r = await session.run(lines);
+      if (r && r.stderr === '') return;
+      if (r) throw new CommandFailedError(IPSET_SESSION_ARGV, 1, r.stderr, input);
+      sessionFailures++;
+      await closeSession();
+    }
+    await must(['ipset', '-exist', 'restore'], input);
+  }
+
   async function readBack(family: 4 | 6): Promise<KernelState> {
     const k = emptyKernelState();
     for (const table of TABLES) parseIptablesSave(table, await must([tools(family, backend).save, '-t', table]), o.chainPrefix, o.commentTag, k);
@@ -122,7 +168,8 @@ export function createIptablesDataplane(options: IptablesDataplaneOptions = {}):
       const want = new Set(set.members);
       if (!have || have.type !== set.type) {
         const target = have ? `${o.setPrefix}${family}t${set.name.slice(o.setPrefix.length + 2)}` : set.name;
-        setLines.push(create(target), ...(have ? [`flush ${target}`] : []), ...set.members.map((m) => `add ${target} ${m}`));
+        setLines.push(create(target), ...(have ? [`flush ${target}`] : []));
+        for (const m of set.members) setLines.push(`add ${target} ${m}`);
         if (have) setLines.push(`swap ${target} ${set.name}`, `destroy ${target}`);
         s.setsCreated += have ? 0 : 1;
         s.setsSwapped += have ? 1 : 0;
@@ -133,14 +180,17 @@ export function createIptablesDataplane(options: IptablesDataplaneOptions = {}):
       if (adds.length + dels.length === 0) continue;
       if (adds.length + dels.length > Math.max(SWAP_THRESHOLD, want.size / 2)) {
         const tmp = `${o.setPrefix}${family}t${set.name.slice(o.setPrefix.length + 2)}`;
-        setLines.push(create(tmp), `flush ${tmp}`, ...set.members.map((m) => `add ${tmp} ${m}`), `swap ${tmp} ${set.name}`, `destroy ${tmp}`);
+        setLines.push(create(tmp), `flush ${tmp}`);
+        for (const m of set.members) setLines.push(`add ${tmp} ${m}`);
+        setLines.push(`swap ${tmp} ${set.name}`, `destroy ${tmp}`);
         s.setsSwapped++;
       } else {
-        setLines.push(...adds.map((m) => `add ${set.name} ${m}`), ...dels.map((m) => `del ${set.name} ${m}`));
+        for (const m of adds) setLines.push(`add ${set.name} ${m}`);
+        for (const m of dels) setLines.push(`del ${set.name} ${m}`);
         s.setMembersChanged += adds.length + dels.length;
       }
     }
-    if (setLines.length > 0) await must(['ipset', '-exist', 'restore'], `${setLines.join('\n')}\n`);
+    if (setLines.length > 0) await ipsetLines(setLines);
     for (const set of r.sets) k.sets.set(set.name, { type: set.type, members: new Set(set.members) });
 
     // 2. Chains and hooks: one restore, one section (transaction) per table.
@@ -195,7 +245,7 @@ export function createIptablesDataplane(options: IptablesDataplaneOptions = {}):
     // 3. Destroy sets nothing references any more.
     const wanted = new Set(r.sets.map((x) => x.name));
     const gone = [...k.sets.keys()].filter((n) => !wanted.has(n)).sort();
-    if (gone.length > 0) await must(['ipset', '-exist', 'restore'], `${gone.map((n) => `destroy ${n}`).join('\n')}\n`);
+    if (gone.length > 0) await ipsetLines(gone.map((n) => `destroy ${n}`));
     for (const n of gone) k.sets.delete(n);
     s.setsDestroyed = gone.length;
     last.set(family, r);
@@ -246,7 +296,7 @@ export function createIptablesDataplane(options: IptablesDataplaneOptions = {}):
       }
       if (lines.length > 0) {
         try {
-          await must(['ipset', '-exist', 'restore'], `${lines.join('\n')}\n`);
+          await ipsetLines(lines);
         } catch (e) {
           kernel.delete(f);
           throw e;
@@ -260,7 +310,10 @@ export function createIptablesDataplane(options: IptablesDataplaneOptions = {}):
 
   return {
     async apply(messages) {
-      if (await membersOnly(messages)) return;
+      if (await membersOnly(messages)) {
+        openSession();
+        return;
+      }
       applyMessages(state, messages);
       stats = { chainsWritten: 0, chainsDeleted: 0, setsCreated: 0, setsSwapped: 0, setMembersChanged: 0, setsDestroyed: 0 };
       for (const family of families) {
@@ -271,8 +324,11 @@ export function createIptablesDataplane(options: IptablesDataplaneOptions = {}):
           throw e;
         }
       }
+      // Converged: start the persistent session now so the next label change finds it ready.
+      openSession();
     },
     async clean() {
+      await closeSession();
       for (const family of families) {
         kernel.delete(family);
         const k = await readBack(family);
@@ -303,5 +359,7 @@ export function createIptablesDataplane(options: IptablesDataplaneOptions = {}):
     },
     rendered: (family) => last.get(family),
     lastStats: () => stats,
+    close: closeSession,
+    ipsetSessionPid: () => (session?.alive() ? session.pid : undefined),
   };
 }

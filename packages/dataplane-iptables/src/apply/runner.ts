@@ -2,7 +2,7 @@
  * Command execution: argument arrays only, never a shell. The runner is injectable so tests run
  * everything through `ip netns exec <ns>` and unit tests can record commands.
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 
 export interface RunResult {
   readonly code: number;
@@ -12,6 +12,11 @@ export interface RunResult {
 
 export interface CommandRunner {
   run(argv: readonly string[], stdin?: string): Promise<RunResult>;
+  /**
+   * Starts a long-lived process with piped stdio (optional: a runner without it only gets
+   * one-shot commands; the iptables dataplane then runs `ipset restore` per batch).
+   */
+  spawn?(argv: readonly string[]): ChildProcessWithoutNullStreams;
 }
 
 export interface ExecRunnerOptions {
@@ -26,6 +31,10 @@ export function createExecRunner(options: ExecRunnerOptions = {}): CommandRunner
   const wrap = options.wrap ?? [];
   const timeoutMs = options.timeoutMs ?? 60_000;
   return {
+    spawn(argv) {
+      const full = [...wrap, ...argv];
+      return spawn(full[0]!, full.slice(1), { stdio: ['pipe', 'pipe', 'pipe'] });
+    },
     run(argv, stdin) {
       const full = [...wrap, ...argv];
       return new Promise((resolve) => {

@@ -153,11 +153,26 @@ export async function probeUdp(topo: Topology, from: PodHandle, to: PodHandle, p
   return false;
 }
 
+/**
+ * A UDP responder answering "ok" to every datagram on the given ports, in one non-forking Node
+ * process (socat's forking `UDP-RECVFROM` lets a lingering child swallow the next peer's
+ * datagram, which reads as a deny).
+ */
+export function udpResponderArgv(ports: readonly number[]): string[] {
+  const script = `const d = require('node:dgram');
+for (const port of ${JSON.stringify(ports)}) {
+  const s = d.createSocket('udp4');
+  s.on('message', (_m, r) => s.send('ok\\n', r.port, r.address));
+  s.bind(port);
+}`;
+  return [process.execPath, '-e', script];
+}
+
 /** Starts TCP and UDP "ok" responders (and a TCP echo on `echoPort`) in every pod, and waits until they listen. */
 export async function startServers(topo: Topology, tcpPorts: readonly number[], udpPorts: readonly number[], echoPort: number): Promise<void> {
   for (const p of topo.pods) {
     for (const port of tcpPorts) topo.spawnIn(p.netns, ['socat', `TCP-LISTEN:${port},reuseaddr,fork`, 'EXEC:/bin/echo ok']);
-    for (const port of udpPorts) topo.spawnIn(p.netns, ['socat', `UDP-RECVFROM:${port},fork`, 'EXEC:/bin/echo ok']);
+    if (udpPorts.length > 0) topo.spawnIn(p.netns, udpResponderArgv(udpPorts));
     topo.spawnIn(p.netns, ['socat', `TCP-LISTEN:${echoPort},reuseaddr,fork`, 'EXEC:/bin/cat']);
   }
   const want = tcpPorts.length + udpPorts.length + 1;
