@@ -254,6 +254,23 @@ for (const backend of ['nft', 'legacy'] as const satisfies readonly IptablesBack
       expect(after).toContain('-A gh-FORWARD');
     });
 
+    it('binds a host endpoint given only by expected IPs to the interface that carries one', async () => {
+      ns(netns, ['ip', 'link', 'add', 'ghdummy0', 'type', 'veth', 'peer', 'name', 'ghdummy1']);
+      ns(netns, ['ip', 'addr', 'add', '192.168.99.1/24', 'dev', 'ghdummy0']);
+      try {
+        const dp = make();
+        const byIp = { ...hep, endpoint: { ...hep.endpoint, id: 'n1-by-ip', binding: { kind: 'expected-ips' } } } as DataplaneMessage;
+        await dp.apply([...base.slice(0, -1), ...hostMessages.slice(0, -1), byIp]);
+        const text = saved(netns, save);
+        expect(text).toMatch(/-A gh-from-host-ep -i ghdummy0 .*-g gh-fh-ghdummy0/);
+        expect(text).not.toMatch(/-A gh-from-host-ep -i eth0/);
+        await dp.apply([{ kind: 'host-endpoint-remove', id: 'n1-by-ip' }]);
+        expect(saved(netns, save)).not.toContain('ghdummy0');
+      } finally {
+        ns(netns, ['ip', 'link', 'del', 'ghdummy0']);
+      }
+    });
+
     it('clean() removes everything of ours and nothing else', async () => {
       const dp = make();
       await dp.apply([...base, ...hostMessages]);

@@ -16,9 +16,9 @@
 import type { Dataplane, DataplaneMessage } from '@gingham/core';
 import { CommandFailedError } from '../errors.js';
 import { setName } from '../render/names.js';
-import { formatRule, type Rendered, renderState, setMembers, resolveRenderOptions, type RenderOptions, type ResolvedRenderOptions } from '../render/render.js';
+import { formatRule, type HostFacts, type Rendered, renderState, setMembers, resolveRenderOptions, type RenderOptions, type ResolvedRenderOptions } from '../render/render.js';
 import { applyMessages, emptyState, type IptablesState } from '../render/state.js';
-import { emptyKernelState, type KernelState, parseIpsetSave, parseIptablesSave } from './kernel-state.js';
+import { emptyKernelState, type KernelState, parseIpAddrJson, parseIpsetSave, parseIptablesSave } from './kernel-state.js';
 import { IPSET_SESSION_ARGV, type IpsetSession, openIpsetSession } from './ipset-session.js';
 import { type CommandRunner, createExecRunner } from './runner.js';
 
@@ -143,6 +143,12 @@ export function createIptablesDataplane(options: IptablesDataplaneOptions = {}):
     await must(['ipset', '-exist', 'restore'], input);
   }
 
+  /** Interface addresses, read only when a host endpoint is bound by expected IPs. */
+  async function hostFacts(): Promise<HostFacts> {
+    if (![...state.hostEndpoints.values()].some((h) => h.binding.kind === 'expected-ips')) return {};
+    return { interfaceAddresses: parseIpAddrJson(await must(['ip', '-j', 'addr', 'show'])) };
+  }
+
   async function readBack(family: 4 | 6): Promise<KernelState> {
     const k = emptyKernelState();
     for (const table of TABLES) parseIptablesSave(table, await must([tools(family, backend).save, '-t', table]), o.chainPrefix, o.commentTag, k);
@@ -156,7 +162,7 @@ export function createIptablesDataplane(options: IptablesDataplaneOptions = {}):
       k = await readBack(family);
       kernel.set(family, k);
     }
-    const r = renderState(state, family, o);
+    const r = renderState(state, family, o, await hostFacts());
     const s = { chainsWritten: 0, chainsDeleted: 0, setsCreated: 0, setsSwapped: 0, setMembersChanged: 0, setsDestroyed: 0 };
     const fam = family === 4 ? 'inet' : 'inet6';
 

@@ -291,6 +291,29 @@ describe('renderState', () => {
     expect(star.chains.filter((c) => c.table === 'raw').map((c) => c.name).sort()).toEqual(['gh-OUTPUT', 'gh-PREROUTING', 'gh-from-host-ep', 'gh-to-host-ep']);
   });
 
+  it('binds host endpoints given by expected IPs to the interfaces carrying them (explicit names win)', () => {
+    const hep = (id: string, binding: HostEndpointState['binding'], expectedIPs: string[]): HostEndpointState => ({
+      id, node: 'n1', binding, expectedIPs, ingressTiers: [], egressTiers: [], untrackedIngressTiers: [], untrackedEgressTiers: [],
+      preDnatIngressTiers: [], forwardIngressTiers: [], forwardEgressTiers: [], profileIds: [], stagedPolicyIds: [],
+      failsafeInbound: [], failsafeOutbound: [],
+    });
+    const st = stateOf([
+      { kind: 'host-endpoint-upsert', endpoint: hep('a-by-ip', { kind: 'expected-ips' }, ['192.168.1.10', '2001:db8::0:1']) },
+      { kind: 'host-endpoint-upsert', endpoint: hep('b-eth1', { kind: 'interface', interfaceName: 'eth1' }, []) },
+    ]);
+    const interfaceAddresses = new Map([
+      ['eth0', ['192.168.1.10']],
+      ['eth1', ['192.168.1.10']],
+      ['eth2', ['2001:db8::1']],
+      ['cali123', ['192.168.1.10']],
+      ['lo', ['127.0.0.1']],
+    ]);
+    const r = renderState(st, 4, {}, { interfaceAddresses });
+    expect(lines(r, 'gh-from-host-ep')).toEqual(['-i eth0 -g gh-fh-eth0', '-i eth1 -g gh-fh-eth1', '-i eth2 -g gh-fh-eth2']);
+    // Without the host's addresses an expected-IP endpoint binds nowhere.
+    expect(lines(renderState(st, 4), 'gh-from-host-ep')).toEqual(['-i eth1 -g gh-fh-eth1']);
+  });
+
   it('rejects interface names that could inject tokens', () => {
     expect(() => renderState(stateOf([{ kind: 'workload-endpoint-upsert', endpoint: wep({ interfaceName: 'cali x -j ACCEPT' }) }]), 4)).toThrow(/invalid interface name/);
   });

@@ -14,7 +14,7 @@
  *   per policy "pass clear → jump <p>pi-/<p>po-ID", "accept set → RETURN", end of tier drop
  *   (unless Pass); per profile "jump <p>pri-/<p>pro-ID", "accept set → RETURN"; drop.
  */
-import type { CompiledRule, FailsafeEntry, HostEndpointState, IpSetType, TierRef, WorkloadEndpointState } from '@gingham/core';
+import { canonicalIp, type CompiledRule, type FailsafeEntry, type HostEndpointState, type IpSetType, type TierRef, type WorkloadEndpointState } from '@gingham/core';
 import { IptablesError } from '../errors.js';
 import { assertInterfaceName, assertLogPrefix, assertPrefix, chainName, hashText, setName } from './names.js';
 import { matchVariants, type RuleContext } from './rules.js';
@@ -174,7 +174,17 @@ export function setMembers(type: IpSetType, members: Iterable<string>, family: 4
 }
 
 /** Renders the state for one address family. */
-export function renderState(state: IptablesState, family: 4 | 6, options: RenderOptions | ResolvedRenderOptions = {}): Rendered {
+/** Facts about the host the rendering depends on (read by the apply side; rendering stays pure). */
+export interface HostFacts {
+  /**
+   * Addresses of each host interface (canonical text, any family). Host endpoints bound by
+   * `expectedIPs` only (no `interfaceName`) are bound to every non-workload interface carrying one
+   * of their expected IPs, as Felix does; without this map they bind nowhere.
+   */
+  readonly interfaceAddresses?: ReadonlyMap<string, readonly string[]>;
+}
+
+export function renderState(state: IptablesState, family: 4 | 6, options: RenderOptions | ResolvedRenderOptions = {}, host: HostFacts = {}): Rendered {
   const o = 'acceptMark' in options ? options : resolveRenderOptions(options);
   const p = o.chainPrefix;
   const marks = o.acceptMark | o.passMark;
@@ -339,8 +349,9 @@ export function renderState(state: IptablesState, family: 4 | 6, options: Render
   toWl.add(...deny());
   chains.push(fromWl.build(), toWl.build());
 
-  // Host endpoints (bound to a named interface, or to all interfaces; expected-IP bindings
-  // need the host's interface addresses and are not rendered).
+  // Host endpoints: bound to a named interface, to all interfaces, or (expected IPs only) to the
+  // interfaces carrying one of their expected IPs. An explicit name wins over an expected-IP
+  // match for the same interface; among equals the lowest id wins.
   const heps = [...state.hostEndpoints.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   const named = new Map<string, HostEndpointState>();
   let star: HostEndpointState | undefined;
@@ -349,6 +360,16 @@ export function renderState(state: IptablesState, family: 4 | 6, options: Render
       assertInterfaceName(h.binding.interfaceName);
       if (!named.has(h.binding.interfaceName)) named.set(h.binding.interfaceName, h);
     } else if (h.binding.kind === 'all-interfaces' && !star) star = h;
+  }
+  const isWorkloadInterface = (iface: string): boolean => o.workloadInterfacePrefixes.some((x) => iface.startsWith(x));
+  for (const h of heps) {
+    if (h.binding.kind !== 'expected-ips') continue;
+    const want = new Set(h.expectedIPs.map((ip) => canonicalIp(ip) ?? ip));
+    for (const [iface, addrs] of [...(host.interfaceAddresses ?? new Map<string, readonly string[]>()).entries()].sort()) {
+      if (named.has(iface) || isWorkloadInterface(iface) || !addrs.some((a) => want.has(canonicalIp(a) ?? a))) continue;
+      assertInterfaceName(iface);
+      named.set(iface, h);
+    }
   }
   const haveHeps = named.size > 0 || star !== undefined;
   if (haveHeps) {
