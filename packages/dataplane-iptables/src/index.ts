@@ -14,6 +14,7 @@ export {
   type DenyAction,
   type EndpointToHostAction,
   type HookRule,
+  type HostFacts,
   type Rendered,
   type RenderedChain,
   type RenderedRule,
