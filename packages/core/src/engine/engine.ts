@@ -50,6 +50,7 @@ import type {
 import { DEFAULT_FAILSAFE_INBOUND, DEFAULT_FAILSAFE_OUTBOUND } from '../evaluate/failsafe.js';
 import { compareBytewise } from '../convert/strings.js';
 import { compilePolicy, compileProfile, selectorRef } from './active-rules-calculator.js';
+import { flatString } from './flat-string.js';
 import { type EntityAddresses, type IpSetSpec, IpSetMemberCalculator } from './ipset-member-calculator.js';
 import { LabelIndex } from './label-index.js';
 import { LabelInheritanceResolver, type LabelShape } from './label-inheritance-resolver.js';
@@ -90,13 +91,29 @@ export interface Engine {
   state(): EngineStats;
 }
 
-/** What the graph keeps per entity: enough for labels and IP set members; the model only for local endpoints. */
-interface EntityRecord extends EntityAddresses {
-  readonly shape: LabelShape<EntityRecord>;
-  /** `w:<id>` / `h:<id>` for local endpoints (their key in the policy index and dirty sets). */
-  readonly key: string | undefined;
-  readonly local: boolean;
-  readonly model: WorkloadEndpoint | HostEndpoint | undefined;
+/**
+ * What the graph keeps per entity: its addresses, named ports and label shape. Three fields and
+ * no per-entity strings of its own: at 100k endpoints every byte here counts 100k times.
+ */
+class EntityRecord implements EntityAddresses {
+  shape!: LabelShape<EntityRecord>;
+  constructor(
+    readonly addrs: string | readonly string[],
+    readonly ports: readonly EndpointPort[],
+  ) {}
+}
+
+/** A local endpoint's record: also its model (for its message) and key. */
+class LocalRecord extends EntityRecord {
+  constructor(
+    addrs: string | readonly string[],
+    ports: readonly EndpointPort[],
+    /** `w:<id>` / `h:<id>`: its key in the policy index and dirty sets. */
+    readonly key: string,
+    readonly model: WorkloadEndpoint | HostEndpoint,
+  ) {
+    super(addrs, ports);
+  }
 }
 
 /** Creates an Engine for one node (or all nodes) that sends its output to `options.dataplane`. */
@@ -113,7 +130,7 @@ class EngineImpl implements Engine {
   private readonly heps = new Map<string, EntityRecord>();
   private readonly sets = new Map<string, EntityRecord>();
   /** Local endpoints by `w:<id>` / `h:<id>`. */
-  private readonly locals = new Map<string, EntityRecord>();
+  private readonly locals = new Map<string, LocalRecord>();
   private readonly shapes: LabelInheritanceResolver<EntityRecord>;
   private readonly policyIndex: LabelIndex;
   private readonly ipsets: IpSetMemberCalculator;
@@ -198,27 +215,28 @@ class EngineImpl implements Engine {
       if (this.shapes.release(old.shape, old)) this.ipsets.index.deleteItem(old.shape.id);
       map.delete(id);
     }
+    const wasLocal = old instanceof LocalRecord ? old : undefined;
     const local = e !== undefined && this.isLocal(e);
-    const key = local || old?.local ? `${kind}:${id}` : undefined;
-    if (old?.local && !local) {
-      this.policyIndex.deleteItem(key!);
-      this.locals.delete(key!);
+    const key = wasLocal ? wasLocal.key : local ? `${kind}:${id}` : undefined;
+    if (wasLocal && !local) {
+      this.policyIndex.deleteItem(wasLocal.key);
+      this.locals.delete(wasLocal.key);
     }
-    if (old?.local) this.useProfiles(old.shape.profiles, -1);
+    if (wasLocal) this.useProfiles(wasLocal.shape.profiles, -1);
     if (key !== undefined) this.dirtyEndpoints.add(key);
     if (!e) return;
     const cidrs = e.kind === 'WorkloadEndpoint' ? e.addresses : e.kind === 'HostEndpoint' ? e.expectedIPs : e.nets;
+    const addrs = cidrs.length === 1 ? flatString(cidrs[0]!) : cidrs.length === 0 ? NO_ADDRS : cidrs.map(flatString);
     const ports = e.kind === 'WorkloadEndpoint' || e.kind === 'HostEndpoint' ? internPorts(e.ports) : NO_PORTS;
-    const model = local && (e.kind === 'WorkloadEndpoint' || e.kind === 'HostEndpoint') ? e : undefined;
-    const rec = { cidrs, ports, local, model, key: local ? key : undefined } as { -readonly [K in keyof EntityRecord]: EntityRecord[K] };
+    const rec = local && (e.kind === 'WorkloadEndpoint' || e.kind === 'HostEndpoint') ? new LocalRecord(addrs, ports, key!, e) : new EntityRecord(addrs, ports);
     const { shape, created } = this.shapes.acquire(e.labels, e.profiles, rec);
     rec.shape = shape;
     map.set(id, rec);
     if (created) this.ipsets.index.upsertItem(shape.id, shape.labels);
     else this.ipsets.restore(rec, shape.id);
-    if (local) {
-      this.locals.set(key!, rec);
-      this.policyIndex.upsertItem(key!, shape.labels);
+    if (rec instanceof LocalRecord) {
+      this.locals.set(rec.key, rec);
+      this.policyIndex.upsertItem(rec.key, shape.labels);
       this.useProfiles(shape.profiles, 1);
     }
   }
@@ -239,9 +257,9 @@ class EngineImpl implements Engine {
       const changed = this.shapes.refresh(shape);
       if (changed) this.ipsets.index.upsertItem(shape.id, shape.labels);
       for (const rec of shape.members) {
-        if (!rec.local) continue;
-        this.dirtyEndpoints.add(rec.key!); // profile existence changes its profile ids
-        if (changed) this.policyIndex.upsertItem(rec.key!, shape.labels);
+        if (!(rec instanceof LocalRecord)) continue;
+        this.dirtyEndpoints.add(rec.key); // profile existence changes its profile ids
+        if (changed) this.policyIndex.upsertItem(rec.key, shape.labels);
       }
     }
   }
@@ -385,9 +403,8 @@ class EngineImpl implements Engine {
     return this.dataplane.apply(batch);
   }
 
-  private endpointMessage(key: string, rec: EntityRecord): DataplaneMessage | undefined {
+  private endpointMessage(key: string, rec: LocalRecord): DataplaneMessage {
     const model = rec.model;
-    if (!model) return undefined;
     const selected: Policy[] = [];
     for (const id of this.policyIndex.selectorsMatching(key)) selected.push(this.cache.policies.get(id)!);
     const profiles = rec.shape.profiles;
@@ -400,6 +417,7 @@ class EngineImpl implements Engine {
 }
 
 const NO_PORTS: readonly EndpointPort[] = [];
+const NO_ADDRS: readonly string[] = [];
 const portPool = new Map<string, readonly EndpointPort[]>();
 
 /** Endpoints of one workload declare the same ports: share one array. */

@@ -8,7 +8,7 @@
  * except for unrestricted selectors (`all()`, `!has(x)`, `a != b`), which Calico also scans.
  */
 import type { Labels } from '../model/types.js';
-import type { Selector } from '../selector/index.js';
+import { computeLabelRestrictions, type Selector } from '../selector/index.js';
 
 type Filing = { kind: 'value'; label: string; values: readonly string[] } | { kind: 'presence'; label: string } | { kind: 'always' } | { kind: 'never' };
 
@@ -158,12 +158,14 @@ export class LabelIndex {
    * items plus selectors: few items keep selector insertion cheap, few co-filed selectors keep
    * label changes cheap (and spread `ns == x && app == y` selectors over namespaces even when
    * they arrive before any endpoint). Ties: fewer values, non-`projectcalico.org/` label, name.
+   * Restrictions are computed here, not through `selector.labelRestrictions()`, which would keep
+   * them on the selector for good: the filing is all the index needs from them.
    */
   private chooseFiling(selector: Selector | undefined): Filing {
     if (!selector) return { kind: 'never' };
     let best: { label: string; values: string[]; cost: number } | undefined;
     let presence: string | undefined;
-    for (const [label, r] of selector.labelRestrictions()) {
+    for (const [label, r] of computeLabelRestrictions(selector.ast)) {
       if (r.unsatisfiable) return { kind: 'never' };
       if (r.mustHaveOneOf) {
         const values = [...r.mustHaveOneOf];

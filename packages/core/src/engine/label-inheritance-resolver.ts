@@ -5,6 +5,11 @@
  * share one interned *label shape* (replicas of a Deployment do), so label indexes work per shape
  * and memory per endpoint stays small. A profile change recomputes only the shapes that use it.
  * Never decides membership itself.
+ *
+ * Memory: shapes are found through a 32-bit hash of (profiles, own labels) with the candidates
+ * compared field by field, so no per-shape key string is kept; small member lists are arrays;
+ * effective label maps are built property by property (never by spread) so that shapes with the
+ * same label keys share one V8 hidden class instead of one each.
  */
 import type { Labels, Profile } from '../model/types.js';
 import { sameLabels } from './label-index.js';
@@ -12,16 +17,20 @@ import { sameLabels } from './label-index.js';
 export interface LabelShape<M = unknown> {
   /** Short internal id (label index item id). */
   readonly id: string;
-  readonly key: string;
+  /** Hash of (profiles, own labels): the interning bucket. */
+  readonly hash: number;
   readonly own: Labels;
   readonly profiles: readonly string[];
   labels: Labels;
-  /** Entities with this shape. */
-  readonly members: Set<M>;
+  /** Entities with this shape: an array while small, a Set beyond `SMALL`. */
+  members: M[] | Set<M>;
 }
 
+/** Member lists up to this length stay arrays (removal scans them). */
+const SMALL = 16;
+
 export class LabelInheritanceResolver<M> {
-  private readonly byKey = new Map<string, LabelShape<M>>();
+  private readonly byHash = new Map<number, LabelShape<M> | LabelShape<M>[]>();
   readonly byId = new Map<string, LabelShape<M>>();
   private readonly profileShapes = new Map<string, Set<LabelShape<M>>>();
   private next = 0;
@@ -34,12 +43,15 @@ export class LabelInheritanceResolver<M> {
 
   /** The shape for these labels and profiles (created when new), with `entity` added as a member. */
   acquire(own: Labels, profiles: readonly string[], entity: M): { shape: LabelShape<M>; created: boolean } {
-    const key = `${profiles.join('\u0001')}\u0002${JSON.stringify(own)}`;
-    let shape = this.byKey.get(key);
+    const hash = shapeHash(own, profiles);
+    let shape = this.find(hash, own, profiles);
     const created = !shape;
     if (!shape) {
-      shape = { id: `#${(this.next++).toString(36)}`, key, own, profiles, labels: this.effective(own, profiles), members: new Set() };
-      this.byKey.set(key, shape);
+      shape = { id: `#${(this.next++).toString(36)}`, hash, own, profiles, labels: this.effective(own, profiles), members: [] };
+      const bucket = this.byHash.get(hash);
+      if (bucket === undefined) this.byHash.set(hash, shape);
+      else if (Array.isArray(bucket)) bucket.push(shape);
+      else this.byHash.set(hash, [bucket, shape]);
       this.byId.set(shape.id, shape);
       for (const p of new Set(profiles)) {
         let s = this.profileShapes.get(p);
@@ -47,15 +59,30 @@ export class LabelInheritanceResolver<M> {
         s.add(shape);
       }
     }
-    shape.members.add(entity);
+    const members = shape.members;
+    if (!Array.isArray(members)) members.add(entity);
+    else if (members.length < SMALL) members.push(entity);
+    else shape.members = new Set([...members, entity]);
     return { shape, created };
   }
 
   /** Removes `entity` from its shape; returns true when the shape became empty and was dropped. */
   release(shape: LabelShape<M>, entity: M): boolean {
-    shape.members.delete(entity);
-    if (shape.members.size > 0) return false;
-    this.byKey.delete(shape.key);
+    const members = shape.members;
+    if (Array.isArray(members)) {
+      const i = members.indexOf(entity);
+      if (i >= 0) members.splice(i, 1);
+    } else {
+      members.delete(entity);
+      if (members.size <= SMALL / 2) shape.members = [...members];
+    }
+    if ((Array.isArray(shape.members) ? shape.members.length : shape.members.size) > 0) return false;
+    const bucket = this.byHash.get(shape.hash);
+    if (bucket === shape) this.byHash.delete(shape.hash);
+    else if (Array.isArray(bucket)) {
+      const rest = bucket.filter((s) => s !== shape);
+      this.byHash.set(shape.hash, rest.length === 1 ? rest[0]! : rest);
+    }
     this.byId.delete(shape.id);
     for (const p of new Set(shape.profiles)) {
       const s = this.profileShapes.get(p);
@@ -78,6 +105,13 @@ export class LabelInheritanceResolver<M> {
     return true;
   }
 
+  private find(hash: number, own: Labels, profiles: readonly string[]): LabelShape<M> | undefined {
+    const bucket = this.byHash.get(hash);
+    if (bucket === undefined) return undefined;
+    if (!Array.isArray(bucket)) return sameShape(bucket, own, profiles) ? bucket : undefined;
+    return bucket.find((s) => sameShape(s, own, profiles));
+  }
+
   private effective(own: Labels, profiles: readonly string[]): Labels {
     let out: Record<string, string> | undefined;
     for (const name of profiles) {
@@ -85,10 +119,41 @@ export class LabelInheritanceResolver<M> {
       if (!p) continue;
       for (const k in p.labelsToApply) {
         if (Object.prototype.hasOwnProperty.call(own, k) || (out && Object.prototype.hasOwnProperty.call(out, k))) continue;
-        out ??= { ...own };
+        out ??= copyLabels(own);
         out[k] = p.labelsToApply[k]!;
       }
     }
     return out ?? own;
   }
+}
+
+/** A copy built key by key: it follows V8's shared hidden-class transitions (a spread copy does not). */
+function copyLabels(labels: Labels): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const k in labels) out[k] = labels[k]!;
+  return out;
+}
+
+function sameShape(s: LabelShape<unknown>, own: Labels, profiles: readonly string[]): boolean {
+  if (s.profiles.length !== profiles.length) return false;
+  for (let i = 0; i < profiles.length; i++) if (s.profiles[i] !== profiles[i]) return false;
+  return sameLabels(s.own, own);
+}
+
+/**
+ * The interning hash: FNV-1a over the ordered profiles, plus an order-independent sum over the
+ * own label pairs, each hashed from its key's length and its value (keys repeat across entities,
+ * values tell them apart; candidates are compared exactly, so collisions only cost a compare).
+ */
+export function shapeHash(own: Labels, profiles: readonly string[]): number {
+  let h = 0x811c9dc5;
+  for (const p of profiles) h = Math.imul(fnv(h, p) ^ 1, 0x01000193);
+  let pairs = 0;
+  for (const k in own) pairs = (pairs + fnv(Math.imul(0x811c9dc5 ^ k.length, 0x01000193), own[k]!)) | 0;
+  return (Math.imul(h ^ pairs, 0x01000193) ^ (pairs >>> 13)) >>> 0;
+}
+
+function fnv(h: number, s: string): number {
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
+  return h;
 }

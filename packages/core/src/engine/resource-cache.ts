@@ -38,6 +38,7 @@ import {
   serviceAccountProfileName,
 } from '../convert/kubernetes-identity.js';
 import { compareBytewise } from '../convert/strings.js';
+import { flatString } from './flat-string.js';
 
 export interface ModelListener {
   policy(id: string, policy: Policy | undefined): void;
@@ -210,7 +211,8 @@ export class ResourceCache {
         const w = (r.kind === 'Pod' ? convertPod(R) : convertWorkloadEndpoint(R)).value;
         if (!w) return undefined;
         const refs = this.internRefs(implicitRefsOf(w));
-        return { p: { kind: 'wep', id: w.id, refs }, apply: () => this.setWep(w.id, w, refs) };
+        const id = flatString(w.id); // kept for every pod (here and as the Engine's map key)
+        return { p: { kind: 'wep', id, refs }, apply: () => this.setWep(id, w, refs) };
       }
       case 'HostEndpoint': {
         const h = convertHostEndpoint(R).value;
