@@ -30,6 +30,17 @@ const corePatterns = [
   [/\bfetch\(/, 'does I/O (fetch)'],
 ];
 
+/** `@gingham/<pkg>/<sub>` is public when `<pkg>`'s package.json lists `./<sub>` in its exports map. */
+function exportedSubpath(spec) {
+  const [, name, sub] = /^@gingham\/([^/]+)\/(.+)$/.exec(spec) ?? [];
+  try {
+    const manifest = JSON.parse(readFileSync(join(root, 'packages', name, 'package.json'), 'utf8'));
+    return Object.hasOwn(manifest.exports ?? {}, `./${sub}`);
+  } catch {
+    return false;
+  }
+}
+
 for (const pkg of readdirSync(join(root, 'packages'))) {
   const src = join(root, 'packages', pkg, 'src');
   try { statSync(src); } catch { continue; }
@@ -42,7 +53,7 @@ for (const pkg of readdirSync(join(root, 'packages'))) {
       if (/^\.\.\/\.\.\/\.\.\//.test(spec) || /^(\.\.\/)+(packages\/)?[a-z-]+\/src\//.test(spec)) {
         problems.push(`${rel}: reaches into another package's sources (${spec}); import the package instead`);
       }
-      if (/^@gingham\/[^/]+\/.+/.test(spec) && !spec.endsWith('/package.json')) {
+      if (/^@gingham\/[^/]+\/.+/.test(spec) && !spec.endsWith('/package.json') && !exportedSubpath(spec)) {
         problems.push(`${rel}: deep import ${spec}; use the package's public index`);
       }
       if (pkg === 'core' && !isTestOrBench && builtins.has(spec.replace(/^node:/, ''))) {

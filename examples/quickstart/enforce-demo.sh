@@ -1,17 +1,20 @@
 #!/usr/bin/env bash
-# Enforce the quick-start example with `gingham enforce --dataplane iptables` inside network
-# namespaces, probe every cell of the matrix with real packets, and print what was observed next
-# to the model's verdict (from `gingham matrix`).
+# Enforce the quick-start example with `gingham enforce --dataplane iptables` (default) or
+# `--dataplane ebpf` inside network namespaces, probe every cell of the matrix with real packets,
+# and print what was observed next to the model's verdict (from `gingham matrix`).
 #
-#   sudo examples/quickstart/enforce-demo.sh        # after `npm run build` (or `npm start`)
+#   sudo examples/quickstart/enforce-demo.sh [iptables|ebpf]   # after `npm run build` (or `npm start`)
 #
 # Creates a node namespace `gh-demo-node` and one namespace per pod (`gh-demo-p0`..), wired as
 # Calico wires pods: the host-side veth named like Calico's (`cali` + hash of namespace.pod), the
 # pod's /32 routed to it, the pod's default route via 169.254.1.1 answered by proxy ARP. Every
-# rule and IP set lives in the node namespace: the root namespace's rules are never touched.
-# On exit (success, failure or Ctrl-C) the listeners are killed by PID and every namespace the
-# script created is deleted. Running it again starts from scratch. Needs root, iproute2,
-# iptables, ipset, socat and node.
+# rule and IP set (iptables) and every tc program (ebpf) lives in the node namespace: the root
+# namespace's rules are never touched. The ebpf variant pins its maps in a private bpffs mounted
+# in a temporary directory, never in the host's /sys/fs/bpf. On exit (success, failure or Ctrl-C)
+# the listeners are killed by PID, the ebpf programs are detached (`gingham enforce --clean`),
+# the private bpffs is unmounted and every namespace the script created is deleted. Running it
+# again starts from scratch. Needs root, iproute2, socat and node, plus iptables and ipset
+# (iptables) or a kernel with BPF and tc (ebpf).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -22,9 +25,15 @@ PREFIX=gh-demo
 NODE_NS="$PREFIX-node"
 PORTS="8080/TCP,5432/TCP,9090/TCP,53/UDP"
 TIMEOUT=1
+DATAPLANE="${1:-iptables}"
+case "$DATAPLANE" in
+  iptables) TOOLS=(ip iptables-save ipset socat node) ;;
+  ebpf) TOOLS=(ip tc mount umount mountpoint socat node) ;;
+  *) echo "usage: enforce-demo.sh [iptables|ebpf]" >&2; exit 2 ;;
+esac
 
-if [[ $(id -u) -ne 0 ]]; then echo "enforce-demo: run as root (network namespaces, iptables)" >&2; exit 1; fi
-for tool in ip iptables-save ipset socat node; do
+if [[ $(id -u) -ne 0 ]]; then echo "enforce-demo: run as root (network namespaces, $DATAPLANE)" >&2; exit 1; fi
+for tool in "${TOOLS[@]}"; do
   command -v "$tool" >/dev/null || { echo "enforce-demo: missing $tool" >&2; exit 1; }
 done
 [[ -x "$GINGHAM" ]] || { echo "enforce-demo: $GINGHAM not found; run npm install && npm run build" >&2; exit 1; }
@@ -33,6 +42,9 @@ PIDS=()   # listeners
 PROBES=() # warm-up and probe subshells
 NAMESPACES=()
 WORK="$(mktemp -d)"
+BPFFS="$WORK/bpffs" # ebpf: a private bpffs for the pins
+ENFORCE_ARGS=(--dataplane "$DATAPLANE")
+[[ $DATAPLANE == ebpf ]] && ENFORCE_ARGS+=(--bpffs "$BPFFS" --name demo)
 # Kills a process we started and its descendants, by PID (the parent first, so that it cannot
 # start another child meanwhile).
 kill_tree() {
@@ -45,8 +57,13 @@ cleanup() {
   local pid ns
   exec 2>/dev/null # (bash would report each killed background job)
   for pid in "${PROBES[@]}" "${PIDS[@]}"; do kill_tree "$pid"; done
+  if mountpoint -q "$BPFFS" 2>/dev/null; then
+    ip netns exec "$NODE_NS" "$GINGHAM" enforce --clean "${ENFORCE_ARGS[@]}" >/dev/null 2>&1 || true
+    umount "$BPFFS" || true
+  fi
   for ns in "${NAMESPACES[@]}"; do ip netns del "$ns" 2>/dev/null || true; done
-  rm -rf "$WORK"
+  # Never rm -r through a live bpffs mount.
+  mountpoint -q "$BPFFS" 2>/dev/null || rm -rf "$WORK"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -119,9 +136,14 @@ for id in "${!POD_NS[@]}"; do
 done
 wait "${PROBES[@]}" || true
 
+if [[ $DATAPLANE == ebpf ]]; then
+  mkdir -p "$BPFFS"
+  mount -t bpf bpf "$BPFFS"
+fi
+
 echo
-echo "# ip netns exec $NODE_NS gingham enforce -f examples/quickstart --node $NODE_NAME --dataplane iptables"
-ip netns exec "$NODE_NS" "$GINGHAM" enforce -f "$EXAMPLE" --node "$NODE_NAME" --dataplane iptables
+echo "# ip netns exec $NODE_NS gingham enforce -f examples/quickstart --node $NODE_NAME ${ENFORCE_ARGS[*]}"
+ip netns exec "$NODE_NS" "$GINGHAM" enforce -f "$EXAMPLE" --node "$NODE_NAME" "${ENFORCE_ARGS[@]}"
 
 # The model's verdicts, then one real probe per cell (all in parallel; a denied cell costs a timeout).
 "$GINGHAM" matrix -f "$EXAMPLE" --ports "$PORTS" --json >"$WORK/model.json"

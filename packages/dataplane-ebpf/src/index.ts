@@ -1,8 +1,25 @@
 /**
  * @gingham/dataplane-ebpf: the policy compiler of the eBPF dataplane (Engine dataplane state ->
  * flat lookup tables, as an ordered, gap-free diff of map writes), the byte layouts the C
- * datapath mirrors, and a simulator of the datapath's lookups. See docs/ebpf-datapath.md.
+ * datapath mirrors, a simulator of the datapath's lookups, and `createEbpfDataplane` (the
+ * `Dataplane` that fills the maps and attaches the tc program; `gingham enforce --dataplane
+ * ebpf`). See docs/ebpf-datapath.md.
  */
 export { compile, emptyTables, policyNames, type CompileResult, type CompilerMemory, type Tables } from './compile/index.js';
 export { simulate, type Packet, type SimDirectionVerdict, type SimVerdict } from './simulate.js';
 export * from './wire.js';
+export {
+  createEbpfDataplane,
+  type AttachMode,
+  type EbpfAttachment,
+  type EbpfCounter,
+  type EbpfDataplane,
+  type EbpfDataplaneOptions,
+  type EbpfDataplaneStats,
+  type EbpfEvent,
+  EbpfDataplaneError,
+  type EbpfDataplaneErrorCode,
+} from './dataplane/index.js';
+export { EBPF_ENFORCE_HELP, runEbpfEnforceCommand, type EbpfEnforceIo } from './enforce.js';
+export * from './datapath.js';
+export * from './packet.js';

@@ -33,7 +33,7 @@ running again converges.
 Options:
   -f, --filename PATH...   Manifest files or directories (.yaml, .yml, .json); repeatable.
   --node NAME              The node whose endpoints to enforce.
-  --dataplane iptables     The dataplane (only iptables for now).
+  --dataplane iptables     This dataplane (the default; --dataplane ebpf has its own options).
   --backend nft|legacy     iptables backend (default: the system's iptables-restore).
   --ipv6                   Also program ip6tables.
   --clean                  Remove every chain, hook rule and IP set Gingham added, and exit.`;

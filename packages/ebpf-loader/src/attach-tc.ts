@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { getBpfBinding } from './binding.js';
 import { BpfError, BpfSyscallError, NotSupportedError } from './errors.js';
-import { BPFFS, ensureBpffs, unpin } from './pin.js';
+import { BPFFS, ensureBpffs, getPinned, pinObject, unpin } from './pin.js';
 import type { BpfProgram } from './program.js';
 import { Attr, bpf, bpfRaw, closeFd } from './syscall.js';
 import { netnsPath, withNetns } from './netns.js';
@@ -38,6 +38,11 @@ export interface AttachTcOptions {
    * it (default /sys/fs/bpf, mounted if absent). The pin is removed once the filter holds it.
    */
   bpffs?: string;
+  /**
+   * `tc` mode only: `tc filter replace` instead of `add`, so that an existing filter at the same
+   * priority and handle is swapped for this program atomically (default false).
+   */
+  replace?: boolean;
 }
 
 /** An attachment; `detach()` removes it (idempotent). Closing the process also removes tcx links. */
@@ -45,6 +50,19 @@ export interface TcLink {
   readonly kind: 'tcx' | 'tc';
   readonly ifindex: number;
   readonly direction: TcDirection;
+  /** `tc` mode: whether this attach created the clsact qdisc (so a final detach may remove it). */
+  readonly createdQdisc?: boolean;
+  /**
+   * `tcx` mode: pin the link in bpffs so that it outlives this process (a tcx link is removed
+   * when its last fd, pin and holder are gone). Throws `BPF_INVALID_ARGUMENT` in `tc` mode,
+   * whose filters outlive the process by themselves.
+   */
+  pin(path: string): void;
+  /**
+   * Drop this process's handle without detaching: a pinned tcx link (or a tc filter) stays
+   * attached; an unpinned tcx link goes away with its last fd.
+   */
+  release(): void;
   detach(): void;
   /** Same as `detach()`. */
   close(): void;
@@ -76,7 +94,7 @@ export function hasTcx(): boolean {
   return tcxCache;
 }
 
-function resolveIfindex(options: AttachTcOptions): number {
+function resolveIfindex(options: Pick<AttachTcOptions, 'ifindex' | 'ifname' | 'netns'>): number {
   if (options.ifindex !== undefined) return options.ifindex;
   if (!options.ifname) throw new BpfError('BPF_INVALID_ARGUMENT', 'attachTc needs ifindex or ifname');
   const idx = withNetns(options.netns, () => getBpfBinding().ifNameToIndex(options.ifname!));
@@ -105,7 +123,15 @@ export function attachTc(options: AttachTcOptions): TcLink {
         closeFd(fd);
         fd = -1;
       };
-      return { kind: 'tcx', ifindex, direction: options.direction, detach, close: detach, [Symbol.dispose]: detach };
+      const pin = (path: string): void => {
+        if (fd < 0) throw new BpfError('BPF_INVALID_ARGUMENT', 'tcx link is detached');
+        pinObject(fd, path);
+      };
+      const release = (): void => {
+        closeFd(fd);
+        fd = -1;
+      };
+      return { kind: 'tcx', ifindex, direction: options.direction, pin, release, detach, close: detach, [Symbol.dispose]: detach };
     }
   }
   return attachClsBpf(options, ifindex);
@@ -132,16 +158,16 @@ function attachClsBpf(options: AttachTcOptions, ifindex: number): TcLink {
   // tc takes the program from a pin; the temporary pin is removed once the filter holds it.
   const bpffs = options.bpffs ?? BPFFS;
   ensureBpffs(bpffs);
-  const pin = `${bpffs}/gingham_tc_${process.pid}_${randomBytes(4).toString('hex')}`; // bpffs forbids dots in names
+  const tmpPin = `${bpffs}/gingham_tc_${process.pid}_${randomBytes(4).toString('hex')}`; // bpffs forbids dots in names
   try {
-    options.program.pin(pin);
-    run(options.netns, 'tc', ['filter', 'add', 'dev', ifname, options.direction, 'prio', prio, 'handle', '1',
-      'bpf', 'direct-action', 'object-pinned', pin]);
+    options.program.pin(tmpPin);
+    run(options.netns, 'tc', ['filter', options.replace ? 'replace' : 'add', 'dev', ifname, options.direction, 'prio', prio, 'handle', '1',
+      'bpf', 'direct-action', 'object-pinned', tmpPin]);
   } catch (e) {
     if (createdQdisc) try { run(options.netns, 'tc', ['qdisc', 'del', 'dev', ifname, 'clsact']); } catch { /* best effort */ }
     throw e;
   } finally {
-    unpin(pin);
+    unpin(tmpPin);
   }
   let attached = true;
   const detach = (): void => {
@@ -153,5 +179,101 @@ function attachClsBpf(options: AttachTcOptions, ifindex: number): TcLink {
       if (rest.trim() === '') run(options.netns, 'tc', ['qdisc', 'del', 'dev', ifname, 'clsact']);
     }
   };
-  return { kind: 'tc', ifindex, direction: options.direction, detach, close: detach, [Symbol.dispose]: detach };
+  const pin = (): void => {
+    throw new BpfError('BPF_INVALID_ARGUMENT', 'only tcx links can be pinned (tc filters outlive the process by themselves)');
+  };
+  const release = (): void => {
+    attached = false;
+  };
+  return { kind: 'tc', ifindex, direction: options.direction, createdQdisc, pin, release, detach, close: detach, [Symbol.dispose]: detach };
+}
+
+/** What is attached at one tcx hook (`BPF_PROG_QUERY`), in run order. */
+export interface TcxQueryResult {
+  readonly programIds: readonly number[];
+  readonly linkIds: readonly number[];
+}
+
+/**
+ * The programs and links attached at tcx ingress or egress of an interface (in `netns`). Reads
+ * only; an interface without tcx programs gives empty lists.
+ */
+export function queryTcx(options: { ifname?: string; ifindex?: number; netns?: string; direction: TcDirection }): TcxQueryResult {
+  const ifindex = resolveIfindex(options);
+  const attachType = options.direction === 'ingress' ? BPF_TCX_INGRESS : BPF_TCX_EGRESS;
+  const MAX = 64;
+  const progs = new Uint8Array(4 * MAX);
+  const links = new Uint8Array(4 * MAX);
+  const attr = new Attr().u32(0, ifindex).u32(4, attachType).ptr(16, progs).u32(24, MAX).ptr(40, links);
+  withNetns(options.netns, () => bpf('PROG_QUERY', attr, `tcx ${options.direction} on ifindex ${ifindex}`));
+  const count = attr.getU32(24);
+  const ids = (b: Uint8Array): number[] => Array.from({ length: Math.min(count, MAX) }, (_, i) => new DataView(b.buffer).getUint32(4 * i, true));
+  return { programIds: ids(progs), linkIds: ids(links) };
+}
+
+/**
+ * Replace the program of a pinned tcx link (`BPF_LINK_UPDATE`): atomic, the interface never runs
+ * without a program. Throws `BpfSyscallError` with `ENOLINK` when the link's interface is gone.
+ */
+export function updatePinnedTcxLink(path: string, program: BpfProgram): void {
+  const fd = getPinned(path);
+  try {
+    bpf('LINK_UPDATE', new Attr().u32(0, fd).u32(4, program.fd), `tcx link ${path}`);
+  } finally {
+    closeFd(fd);
+  }
+}
+
+/**
+ * Detach a pinned tcx link and remove the pin. A missing pin is fine; a link whose interface is
+ * already gone is just unpinned.
+ */
+export function detachPinnedTcxLink(path: string): void {
+  let fd: number;
+  try {
+    fd = getPinned(path);
+  } catch (e) {
+    if (e instanceof BpfSyscallError && e.errnoName === 'ENOENT') return;
+    throw e;
+  }
+  try {
+    bpfRaw('LINK_DETACH', new Attr().u32(0, fd));
+  } finally {
+    closeFd(fd);
+    unpin(path);
+  }
+}
+
+export interface TcFilterRef {
+  /** The interface name (in `netns`). */
+  ifname: string;
+  direction: TcDirection;
+  /** A network namespace name under /run/netns, or a path. */
+  netns?: string;
+  /** Filter priority (default 1); the handle is 1, as `attachTc` installs it. */
+  priority?: number;
+  /** Also delete the clsact qdisc when no filter is left in either direction. */
+  removeEmptyQdisc?: boolean;
+}
+
+/**
+ * Delete a cls_bpf filter installed by `attachTc` in `tc` mode (e.g. by another process). A
+ * missing interface, qdisc or filter is fine (idempotent).
+ */
+export function detachTcFilter(ref: TcFilterRef): void {
+  const prio = String(ref.priority ?? 1);
+  let qdiscs: string;
+  try {
+    qdiscs = run(ref.netns, 'tc', ['qdisc', 'show', 'dev', ref.ifname]);
+  } catch {
+    return; // no such interface
+  }
+  if (!/qdisc clsact/.test(qdiscs)) return;
+  const shown = run(ref.netns, 'tc', ['filter', 'show', 'dev', ref.ifname, ref.direction, 'prio', prio]);
+  if (shown.trim() !== '') run(ref.netns, 'tc', ['filter', 'del', 'dev', ref.ifname, ref.direction, 'prio', prio, 'handle', '1', 'bpf']);
+  if (ref.removeEmptyQdisc) {
+    const rest = run(ref.netns, 'tc', ['filter', 'show', 'dev', ref.ifname, 'ingress'])
+      + run(ref.netns, 'tc', ['filter', 'show', 'dev', ref.ifname, 'egress']);
+    if (rest.trim() === '') run(ref.netns, 'tc', ['qdisc', 'del', 'dev', ref.ifname, 'clsact']);
+  }
 }

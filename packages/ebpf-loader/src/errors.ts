@@ -81,7 +81,7 @@ const ERRNO: Record<number, string> = {
   1: 'EPERM', 2: 'ENOENT', 3: 'ESRCH', 4: 'EINTR', 5: 'EIO', 7: 'E2BIG', 9: 'EBADF',
   11: 'EAGAIN', 12: 'ENOMEM', 13: 'EACCES', 14: 'EFAULT', 16: 'EBUSY', 17: 'EEXIST',
   19: 'ENODEV', 20: 'ENOTDIR', 22: 'EINVAL', 24: 'EMFILE', 28: 'ENOSPC', 34: 'ERANGE',
-  38: 'ENOSYS', 95: 'EOPNOTSUPP', 524: 'ENOTSUPP',
+  38: 'ENOSYS', 67: 'ENOLINK', 95: 'EOPNOTSUPP', 524: 'ENOTSUPP',
 };
 
 /** Symbolic name of a positive errno (`E<number>` when unknown). */

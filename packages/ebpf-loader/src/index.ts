@@ -21,10 +21,10 @@ export {
 export { createCollection, type Collection, type CollectionOptions } from './collection.js';
 export { BPFFS, ensureBpffs, bpffsMounts, pinObject, getPinned, unpin } from './pin.js';
 export {
-  attachTc, hasTcx, BPF_TCX_INGRESS, BPF_TCX_EGRESS,
-  type AttachTcOptions, type TcLink, type TcDirection,
+  attachTc, hasTcx, updatePinnedTcxLink, detachPinnedTcxLink, detachTcFilter, queryTcx, BPF_TCX_INGRESS, BPF_TCX_EGRESS,
+  type AttachTcOptions, type TcLink, type TcDirection, type TcFilterRef, type TcxQueryResult,
 } from './attach-tc.js';
 export { probeMapType, probeProgramType } from './probe.js';
 export { lpmKey, lpmKeyFromCidr, parseLpmKey } from './lpm.js';
 export { RingBufReader } from './ringbuf.js';
-export { withNetns } from './netns.js';
+export { withNetns, netnsPath } from './netns.js';

@@ -20,7 +20,7 @@ import { flows, policySet } from './differential.js';
 import { createTopology, probeTcp, probeUdp, startServers, type Topology } from './topology.js';
 
 export { CASES, type ConformanceCase, type ConformanceProbe } from './cases.js';
-export { createTopology, probeTcp, probeUdp, type PodHandle, type Topology, type TopologyPod } from './topology.js';
+export { createTopology, probeTcp, probeUdp, startServers, type PodHandle, type Topology, type TopologyPod } from './topology.js';
 
 export interface ConformanceEnv {
   /** Runs commands inside the node namespace. */

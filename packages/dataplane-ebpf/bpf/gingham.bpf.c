@@ -1,0 +1,461 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * Gingham tc datapath: the program attached at tc ingress and egress of every workload and
+ * host-endpoint interface. For each packet it evaluates both enforcement points by address
+ * (egress of the source endpoint, ingress of the destination endpoint) with the same lookups
+ * as src/simulate.ts, and keeps its own conntrack so only the first packet of a flow pays for
+ * them. See docs/ebpf-datapath.md ("The C program") and the ABI in gingham.h.
+ *
+ * Design notes (the "why"):
+ *  - Every read of packet bytes goes through bpf_skb_load_bytes: offsets depend on IHL and on
+ *    the IPv6 extension-header walk, and the helper checks bounds at run time, which keeps the
+ *    verifier's job linear and works on non-linear skbs too.
+ *  - Policy cost is a fixed number of map lookups per direction (endpoints, slots, classes,
+ *    [sports], verdicts); nothing here loops over rules, so the program is the same size and
+ *    speed whatever the policy. A missing row is a compiler bug and drops (never allows).
+ *  - Conntrack is keyed on a normalized tuple so both directions of a flow share one entry;
+ *    entries are only created after both directions allowed the first packet, so a policy
+ *    change never opens a flow that policy would deny, and never cuts an established one.
+ *  - The program never writes the five policy maps; it only reads them. It writes conntrack,
+ *    counters and the ring buffer, which survive program reloads (pinned by name).
+ */
+#include <linux/bpf.h>
+#include <linux/pkt_cls.h>
+#include <bpf/bpf_endian.h>
+#include <bpf/bpf_helpers.h>
+#include "gingham.h"
+
+#define ETH_HLEN 14
+#define ETH_P_IP 0x0800
+#define ETH_P_IPV6 0x86dd
+#define ETH_P_8021Q 0x8100
+#define ETH_P_8021AD 0x88a8
+#define VLAN_MAX 2
+
+#define P_ICMP 1
+#define P_TCP 6
+#define P_UDP 17
+#define P_ICMPV6 58
+#define P_SCTP 132
+
+#define NH_HOPOPTS 0
+#define NH_ROUTING 43
+#define NH_FRAGMENT 44
+#define NH_AH 51
+#define NH_DSTOPTS 60
+#define IPV6_EXT_MAX 8
+
+#define TCP_FIN 0x01
+#define TCP_RST 0x04
+
+/* ---- policy maps (not pinned by the object: the TS dataplane pins them per generation) ---- */
+
+struct {
+  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(max_entries, ENDPOINTS_MAX);
+  __type(key, struct endpoint_key);
+  __type(value, struct endpoint_value);
+} endpoints SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(max_entries, SLOTS_MAX);
+  __type(key, __u32);
+  __type(value, struct slot_value);
+} slots SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_LPM_TRIE);
+  __uint(max_entries, CLASSES_MAX);
+  __uint(map_flags, BPF_F_NO_PREALLOC);
+  __type(key, struct class_key);
+  __type(value, __u32);
+} classes SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_LPM_TRIE);
+  __uint(max_entries, SPORTS_MAX);
+  __uint(map_flags, BPF_F_NO_PREALLOC);
+  __type(key, struct sport_key);
+  __type(value, __u32);
+} sports SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_LPM_TRIE);
+  __uint(max_entries, VERDICTS_MAX);
+  __uint(map_flags, BPF_F_NO_PREALLOC);
+  __type(key, struct verdict_key);
+  __type(value, struct verdict_value);
+} verdicts SEC(".maps");
+
+/* ---- shared maps (pinned by name: they outlive program generations) ---- */
+
+struct {
+  __uint(type, BPF_MAP_TYPE_LRU_HASH);
+  __uint(max_entries, CONNTRACK_MAX);
+  __type(key, struct ct_key);
+  __type(value, struct ct_value);
+  __uint(pinning, LIBBPF_PIN_BY_NAME);
+} conntrack SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_RINGBUF);
+  __uint(max_entries, EVENTS_BYTES);
+  __uint(pinning, LIBBPF_PIN_BY_NAME);
+} events SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(max_entries, COUNTERS_MAX);
+  __type(key, struct counter_key);
+  __type(value, struct counter_value);
+  __uint(pinning, LIBBPF_PIN_BY_NAME);
+} counters SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_ARRAY);
+  __uint(max_entries, 1);
+  __type(key, __u32);
+  __type(value, struct meta_value);
+  __uint(pinning, LIBBPF_PIN_BY_NAME);
+} meta SEC(".maps");
+
+/* A parsed packet. Addresses are 16 bytes (IPv4 in the first four); ports in network order. */
+struct flow {
+  __u8 src[16];
+  __u8 dst[16];
+  __u8 family;
+  __u8 proto;
+  __u8 icmp_type;
+  __u8 icmp_code;
+  __be16 sport; /* TCP/UDP/SCTP source port; ICMP echo: identifier */
+  __be16 dport; /* TCP/UDP/SCTP destination port; ICMP echo: identifier */
+  __u8 tcp_flags;
+  __u8 fragment; /* non-first fragment: no L4 header */
+  __u8 echo;     /* ICMP/ICMPv6 echo request or reply */
+  __u8 pad;
+} __attribute__((aligned(8))); /* stack reads of the addresses are word-aligned */
+
+static __always_inline int port_proto(__u8 p) {
+  return p == P_TCP || p == P_UDP || p == P_SCTP;
+}
+
+static __always_inline int icmp_proto(__u8 p) {
+  return p == P_ICMP || p == P_ICMPV6;
+}
+
+/* IPv4 header at `off`. Returns the L4 offset, or -1 when malformed. */
+static __always_inline int parse_ipv4(struct __sk_buff *skb, __u32 off, struct flow *f) {
+  __u8 h[20];
+  if (bpf_skb_load_bytes(skb, off, h, sizeof(h)) < 0) return -1;
+  __u8 ihl = h[0] & 0x0f;
+  if ((h[0] >> 4) != 4 || ihl < 5) return -1;
+  f->family = 4;
+  f->proto = h[9];
+  if ((((__u16)h[6] << 8 | h[7]) & 0x1fff) != 0) f->fragment = 1;
+  __builtin_memcpy(f->src, &h[12], 4);
+  __builtin_memcpy(f->dst, &h[16], 4);
+  return off + ihl * 4;
+}
+
+/* IPv6 header at `off`, skipping extension headers (bounded). Returns the L4 offset, or -1. */
+static __always_inline int parse_ipv6(struct __sk_buff *skb, __u32 off, struct flow *f) {
+  __u8 h[8];
+  if (bpf_skb_load_bytes(skb, off, h, sizeof(h)) < 0) return -1;
+  if ((h[0] >> 4) != 6) return -1;
+  if (bpf_skb_load_bytes(skb, off + 8, f->src, 16) < 0) return -1;
+  if (bpf_skb_load_bytes(skb, off + 24, f->dst, 16) < 0) return -1;
+  f->family = 6;
+  __u8 nh = h[6];
+  __u32 o = off + 40;
+  for (int i = 0; i < IPV6_EXT_MAX; i++) {
+    __u8 e[4];
+    if (nh != NH_HOPOPTS && nh != NH_ROUTING && nh != NH_DSTOPTS && nh != NH_FRAGMENT && nh != NH_AH) {
+      f->proto = nh;
+      return o;
+    }
+    if (bpf_skb_load_bytes(skb, o, e, sizeof(e)) < 0) return -1;
+    if (nh == NH_FRAGMENT) {
+      if ((((__u16)e[2] << 8 | e[3]) & 0xfff8) != 0) f->fragment = 1;
+      o += 8;
+    } else if (nh == NH_AH) {
+      o += ((__u32)e[1] + 2) * 4;
+    } else {
+      o += ((__u32)e[1] + 1) * 8;
+    }
+    nh = e[0];
+  }
+  return -1; /* more extension headers than we walk: cannot classify */
+}
+
+/* L4 ports / ICMP type, code and echo identifier. `outer` also reads the TCP flags (an
+ * embedded header in an ICMP error carries only 8 bytes). Returns 0, or -1 when truncated. */
+static __always_inline int parse_l4(struct __sk_buff *skb, __u32 off, struct flow *f, int outer) {
+  if (f->fragment) return 0;
+  if (port_proto(f->proto)) {
+    __be16 p[2];
+    if (bpf_skb_load_bytes(skb, off, p, sizeof(p)) < 0) return -1;
+    f->sport = p[0];
+    f->dport = p[1];
+    if (outer && f->proto == P_TCP && bpf_skb_load_bytes(skb, off + 13, &f->tcp_flags, 1) < 0) return -1;
+    return 0;
+  }
+  if (icmp_proto(f->proto)) {
+    __u8 h[6];
+    if (bpf_skb_load_bytes(skb, off, h, sizeof(h)) < 0) return -1;
+    f->icmp_type = h[0];
+    f->icmp_code = h[1];
+    if ((f->proto == P_ICMP && (h[0] == 8 || h[0] == 0)) || (f->proto == P_ICMPV6 && (h[0] == 128 || h[0] == 129))) {
+      f->echo = 1;
+      __builtin_memcpy(&f->sport, &h[4], 2);
+      f->dport = f->sport;
+    }
+  }
+  return 0;
+}
+
+/* IP header of `family` at `off`, extension headers and L4 fields. A global function, so the
+ * verifier checks it once (not once per caller path): it is used for the packet itself and for
+ * the header embedded in an ICMP error. Returns the L4 offset, or -1 when malformed. */
+__attribute__((noinline)) int parse_flow(struct __sk_buff *skb, __u32 off, __u32 family, struct flow *f, __u32 outer) {
+  if (!f) return -1;
+  int l4 = family == 4 ? parse_ipv4(skb, off, f) : parse_ipv6(skb, off, f);
+  if (l4 < 0 || parse_l4(skb, l4, f, outer) < 0) return -1;
+  return l4;
+}
+
+/* ICMPv6 neighbour discovery, router solicitation/advertisement, redirect and MLD. */
+static __always_inline int icmp6_control(const struct flow *f) {
+  return f->family == 6 && f->proto == P_ICMPV6 && !f->fragment &&
+         ((f->icmp_type >= 130 && f->icmp_type <= 137) || f->icmp_type == 143);
+}
+
+/* ICMP errors that embed the header of the datagram they are about. */
+static __always_inline int icmp_error(const struct flow *f) {
+  if (f->fragment) return 0;
+  if (f->family == 4 && f->proto == P_ICMP) return f->icmp_type == 3 || f->icmp_type == 11 || f->icmp_type == 12;
+  if (f->family == 6 && f->proto == P_ICMPV6) return f->icmp_type >= 1 && f->icmp_type <= 4;
+  return 0;
+}
+
+/* -1, 0, 1 as a bytewise comparison of two 16-byte addresses. */
+static __always_inline int addr_cmp(const __u8 *a, const __u8 *b) {
+#pragma unroll
+  for (int i = 0; i < 16; i += 4) {
+    __u32 x = bpf_ntohl(*(const __u32 *)(a + i));
+    __u32 y = bpf_ntohl(*(const __u32 *)(b + i));
+    if (x != y) return x < y ? -1 : 1;
+  }
+  return 0;
+}
+
+/* The normalized conntrack key: (addr, port) pairs ordered so that a <= b bytewise. */
+static __always_inline void ct_key_make(struct ct_key *k, const struct flow *f) {
+  __be16 ps = 0, pd = 0;
+  if (port_proto(f->proto) || f->echo) {
+    ps = f->sport;
+    pd = f->dport;
+  }
+  int c = addr_cmp(f->src, f->dst);
+  if (c == 0) c = bpf_ntohs(ps) < bpf_ntohs(pd) ? -1 : bpf_ntohs(ps) > bpf_ntohs(pd) ? 1 : 0;
+  k->family = f->family;
+  k->proto = f->proto;
+  k->pad = 0;
+  if (c <= 0) {
+    __builtin_memcpy(k->addr_a, f->src, 16);
+    __builtin_memcpy(k->addr_b, f->dst, 16);
+    k->port_a = ps;
+    k->port_b = pd;
+  } else {
+    __builtin_memcpy(k->addr_a, f->dst, 16);
+    __builtin_memcpy(k->addr_b, f->src, 16);
+    k->port_a = pd;
+    k->port_b = ps;
+  }
+}
+
+static __always_inline __u64 ct_timeout(__u8 proto, __u32 flags) {
+  if (proto == P_TCP) return (flags & CT_FLAG_CLOSING) ? CT_TIMEOUT_TCP_CLOSING : CT_TIMEOUT_TCP;
+  if (proto == P_UDP) return CT_TIMEOUT_UDP;
+  if (icmp_proto(proto)) return CT_TIMEOUT_ICMP;
+  return CT_TIMEOUT_OTHER;
+}
+
+static __always_inline int ct_live(const struct ct_value *v, __u8 proto, __u64 now) {
+  __u64 last = v->last_seen_ns;
+  return now <= last || now - last < ct_timeout(proto, v->flags);
+}
+
+/* Established flow: refresh it (at most once a second), note TCP FIN/RST. */
+static __always_inline int ct_established(const struct flow *f, __u64 now) {
+  struct ct_key k;
+  ct_key_make(&k, f);
+  struct ct_value *v = bpf_map_lookup_elem(&conntrack, &k);
+  if (!v || !ct_live(v, f->proto, now)) return 0;
+  if (f->proto == P_TCP && (f->tcp_flags & (TCP_FIN | TCP_RST)) && !(v->flags & CT_FLAG_CLOSING))
+    v->flags |= CT_FLAG_CLOSING; /* idempotent, so a racing plain write is fine */
+  if (now > v->last_seen_ns + CT_REFRESH_NS) v->last_seen_ns = now;
+  return 1;
+}
+
+/* An ICMP error whose embedded header belongs to a live conntrack entry. */
+static __always_inline int ct_related(struct __sk_buff *skb, const struct flow *f, __u32 l4, __u64 now) {
+  struct flow inner;
+  __builtin_memset(&inner, 0, sizeof(inner));
+  if (parse_flow(skb, l4 + 8, f->family, &inner, 0) < 0) return 0;
+  struct ct_key k;
+  ct_key_make(&k, &inner);
+  struct ct_value *v = bpf_map_lookup_elem(&conntrack, &k);
+  return v && ct_live(v, inner.proto, now);
+}
+
+static __always_inline void ct_create(const struct flow *f, __u64 now) {
+  struct ct_key k;
+  ct_key_make(&k, f);
+  struct ct_value v = {
+    .last_seen_ns = now,
+    .flags = (f->proto == P_TCP && (f->tcp_flags & (TCP_FIN | TCP_RST))) ? CT_FLAG_CLOSING : 0,
+    .reserved = 0,
+  };
+  bpf_map_update_elem(&conntrack, &k, &v, BPF_ANY);
+}
+
+static __always_inline void count(const struct verdict_value *v, int egress, __u32 len) {
+  struct counter_key k = { .policy = v->policy, .rule = v->rule, .dir_flags = egress ? COUNTER_DIR_EGRESS : 0 };
+  struct counter_value *c = bpf_map_lookup_elem(&counters, &k);
+  if (!c) {
+    struct counter_value zero = { 0, 0 };
+    bpf_map_update_elem(&counters, &k, &zero, BPF_NOEXIST);
+    c = bpf_map_lookup_elem(&counters, &k);
+    if (!c) return;
+  }
+  __sync_fetch_and_add(&c->packets, 1);
+  __sync_fetch_and_add(&c->bytes, len);
+}
+
+static __always_inline void emit(const struct flow *f, const struct verdict_value *v, __u32 slot, int egress, __u64 now) {
+  struct event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+  if (!e) return;
+  e->ts_ns = now;
+  e->slot = slot;
+  e->policy = v->policy;
+  e->tier = v->tier;
+  e->rule = v->rule;
+  e->action = v->action;
+  e->flags = v->flags;
+  e->direction = egress ? DIR_EGRESS : DIR_INGRESS;
+  e->family = f->family;
+  e->proto = f->proto;
+  e->pad[0] = 0;
+  e->pad[1] = 0;
+  e->pad[2] = 0;
+  if (icmp_proto(f->proto)) {
+    e->sport = f->echo ? bpf_ntohs(f->sport) : 0;
+    e->dport = (__u16)f->icmp_type << 8 | f->icmp_code;
+  } else {
+    e->sport = bpf_ntohs(f->sport);
+    e->dport = bpf_ntohs(f->dport);
+  }
+  __builtin_memcpy(e->src, f->src, 16);
+  __builtin_memcpy(e->dst, f->dst, 16);
+  bpf_ringbuf_submit(e, 0);
+}
+
+/* One enforcement point: egress of the source endpoint or ingress of the destination endpoint.
+ * Returns 1 to allow, 0 to drop. Global (verified once) like parse_flow. */
+__attribute__((noinline)) int enforce(struct __sk_buff *skb, const struct flow *f, __u32 egress, __u64 now, __u32 mflags) {
+  if (!f) return 0;
+  const __u8 *local = egress ? f->src : f->dst;
+  const __u8 *peer = egress ? f->dst : f->src;
+  struct endpoint_key ek;
+  ek.family = f->family;
+  ek.pad[0] = 0;
+  ek.pad[1] = 0;
+  ek.pad[2] = 0;
+  __builtin_memcpy(ek.addr, local, 16);
+  struct endpoint_value *ep = bpf_map_lookup_elem(&endpoints, &ek);
+  if (!ep) return 1; /* not an endpoint: no policy on this side */
+  __u32 slot = egress ? ep->egress_slot : ep->ingress_slot;
+
+  /* A failed lookup leaves this synthetic deny (no policy, so it is never counted). */
+  struct verdict_value v = { .action = ACTION_DENY, .flags = 0, .tier = NONE16, .policy = NONE32, .rule = NONE16, .reserved = 0 };
+  struct slot_value *sv = bpf_map_lookup_elem(&slots, &slot);
+  if (sv) {
+    __u32 version = sv->version;
+    __u32 sflags = sv->flags;
+    struct class_key ck;
+    ck.prefixlen = CLASS_FAMILY_BITS + (f->family == 4 ? 32 : 128);
+    ck.family = f->family;
+    __builtin_memcpy(ck.addr, peer, 16);
+    __u32 *cls = bpf_map_lookup_elem(&classes, &ck);
+    if (cls) {
+      __u32 sport_class = 0;
+      int found = 1;
+      if ((sflags & SLOT_HAS_SPORT) && port_proto(f->proto)) {
+        struct sport_key sk = { .prefixlen = SPORT_FULL_BITS, .slot = bpf_htonl(slot), .version = bpf_htonl(version), .sport = f->sport };
+        __u32 *sc = bpf_map_lookup_elem(&sports, &sk);
+        if (sc) sport_class = *sc;
+        else found = 0;
+      }
+      if (found) {
+        __u16 port = 0;
+        if (port_proto(f->proto)) port = bpf_ntohs(f->dport);
+        else if (icmp_proto(f->proto)) port = (__u16)f->icmp_type << 8 | f->icmp_code;
+        struct verdict_key vk = {
+          .prefixlen = VERDICT_FULL_BITS,
+          .slot = bpf_htonl(slot),
+          .version = bpf_htonl(version),
+          .cls = bpf_htonl(*cls),
+          .sport_class = bpf_htons((__u16)sport_class),
+          .proto = f->proto,
+          .port = bpf_htons(port),
+        };
+        struct verdict_value *vv = bpf_map_lookup_elem(&verdicts, &vk);
+        if (vv) v = *vv;
+      }
+    }
+  }
+  if (v.policy != NONE32) count(&v, egress, skb->len);
+  if (((v.flags & FLAG_LOG) || v.action == ACTION_DENY) && !(mflags & META_NO_EVENTS)) emit(f, &v, slot, egress, now);
+  return v.action == ACTION_ALLOW;
+}
+
+SEC("tc")
+int gingham_tc(struct __sk_buff *skb) {
+  struct flow f;
+  __builtin_memset(&f, 0, sizeof(f));
+  __be16 eth_proto;
+  __u32 off = ETH_HLEN;
+  if (bpf_skb_load_bytes(skb, 12, &eth_proto, sizeof(eth_proto)) < 0) return TC_ACT_OK;
+#pragma unroll
+  for (int i = 0; i < VLAN_MAX; i++) {
+    if (eth_proto != bpf_htons(ETH_P_8021Q) && eth_proto != bpf_htons(ETH_P_8021AD)) break;
+    if (bpf_skb_load_bytes(skb, off + 2, &eth_proto, sizeof(eth_proto)) < 0) return TC_ACT_SHOT;
+    off += 4;
+  }
+
+  __u32 family;
+  if (eth_proto == bpf_htons(ETH_P_IP)) family = 4;
+  else if (eth_proto == bpf_htons(ETH_P_IPV6)) family = 6;
+  else return TC_ACT_OK; /* ARP and other non-IP traffic */
+  int l4 = parse_flow(skb, off, family, &f, 1);
+  if (l4 < 0) return TC_ACT_SHOT; /* malformed IP: never guess */
+  if (icmp6_control(&f)) return TC_ACT_OK;
+
+  __u64 now = bpf_ktime_get_ns();
+  if (ct_established(&f, now)) return TC_ACT_OK;
+  __u32 zero = 0;
+  struct meta_value *m = bpf_map_lookup_elem(&meta, &zero);
+  __u32 mflags = m ? m->flags : 0;
+  int err = icmp_error(&f);
+  if (err && ct_related(skb, &f, l4, now)) return TC_ACT_OK;
+
+  if (!enforce(skb, &f, 1, now, mflags)) return TC_ACT_SHOT;
+  if (!enforce(skb, &f, 0, now, mflags)) return TC_ACT_SHOT;
+
+  /* Track the flow; not for errors, non-echo ICMP or non-first fragments (no ports). */
+  if (!f.fragment && !err && (!icmp_proto(f.proto) || f.echo) && !(mflags & META_NO_CT_INSERT)) ct_create(&f, now);
+  return TC_ACT_OK;
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -1,0 +1,131 @@
+import { existsSync } from 'node:fs';
+import { fc, test } from '@fast-check/vitest';
+import { describe, expect, it } from 'vitest';
+import {
+  conntrackKey, DATAPATH_OBJECT, type DatapathEvent, decodeConntrackKey, decodeConntrackValue, decodeCounter, decodeEvent,
+  encodeConntrackValue, encodeCounterKey, encodeEvent, readCounters, writeTables, type WritableMap,
+} from './datapath.js';
+import { emptyMaps, type MapName, type MapWrite } from './wire.js';
+
+describe('datapath records', () => {
+  it('the object path points at bpf/gingham.bpf.o in this package', () => {
+    expect(DATAPATH_OBJECT).toMatch(/dataplane-ebpf\/bpf\/gingham\.bpf\.o$/);
+    expect(existsSync(DATAPATH_OBJECT)).toBe(true);
+  });
+
+  it('an event decodes from the byte offsets of struct event', () => {
+    const b = new Uint8Array(64);
+    const d = new DataView(b.buffer);
+    d.setBigUint64(0, 123456789n, true);
+    d.setUint32(8, 7, true);
+    d.setUint32(12, 42, true);
+    d.setUint16(16, 3, true);
+    d.setUint16(18, 5, true);
+    b.set([1, 1 | 2, 1, 4, 6], 20);
+    d.setUint16(28, 40000, true);
+    d.setUint16(30, 443, true);
+    b.set([10, 0, 0, 1], 32);
+    b.set([10, 0, 0, 2], 48);
+    expect(decodeEvent(b)).toEqual({
+      tsNs: 123456789n, slot: 7, policy: 42, tier: 3, rule: 5, action: 1, flags: 3, direction: 'egress', family: 4,
+      protocol: 6, srcPort: 40000, dstPort: 443, src: '10.0.0.1', dst: '10.0.0.2',
+    });
+    b[22] = 0;
+    b[23] = 6;
+    expect(decodeEvent(b)).toMatchObject({ direction: 'ingress', family: 6, src: 'a00:1::', dst: 'a00:2::' });
+  });
+
+  test.prop([
+    fc.record({
+      tsNs: fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }),
+      slot: fc.nat({ max: 0xffffffff }),
+      policy: fc.nat({ max: 0xffffffff }),
+      tier: fc.nat({ max: 0xffff }),
+      rule: fc.nat({ max: 0xffff }),
+      action: fc.constantFrom(0, 1),
+      flags: fc.nat({ max: 15 }),
+      direction: fc.constantFrom('ingress' as const, 'egress' as const),
+      protocol: fc.nat({ max: 255 }),
+      srcPort: fc.nat({ max: 0xffff }),
+      dstPort: fc.nat({ max: 0xffff }),
+    }),
+    fc.oneof(
+      fc.tuple(fc.ipV4(), fc.ipV4()).map(([src, dst]) => ({ family: 4 as const, src, dst })),
+      fc.tuple(fc.constantFrom('fd00::1', '::', '2001:db8::ff00:42:8329'), fc.constantFrom('fe80::1', '::1')).map(([src, dst]) => ({ family: 6 as const, src, dst })),
+    ),
+  ])('events round-trip through their 64-byte encoding', (fields, addrs) => {
+    const e: DatapathEvent = { ...fields, ...addrs };
+    expect(decodeEvent(encodeEvent(e))).toEqual(e);
+  });
+
+  it('malformed records are DATAPATH_BAD_RECORD', () => {
+    expect(() => decodeEvent(new Uint8Array(63))).toThrow(expect.objectContaining({ code: 'DATAPATH_BAD_RECORD' }));
+    expect(() => decodeEvent(new Uint8Array(64))).toThrow(/family 0/);
+    expect(() => decodeConntrackValue(new Uint8Array(8))).toThrow(expect.objectContaining({ code: 'DATAPATH_BAD_RECORD' }));
+    expect(() => decodeCounter(new Uint8Array(8), new Uint8Array(8))).toThrow(expect.objectContaining({ code: 'DATAPATH_BAD_RECORD' }));
+  });
+
+  it('both directions of a flow share one conntrack key, lower (address, port) first', () => {
+    const fwd = conntrackKey({ src: '10.0.0.2', dst: '10.0.0.1', protocol: 6, srcPort: 40000, dstPort: 80 });
+    const rev = conntrackKey({ src: '10.0.0.1', dst: '10.0.0.2', protocol: 6, srcPort: 80, dstPort: 40000 });
+    expect(fwd).toEqual(rev);
+    expect(decodeConntrackKey(fwd)).toEqual({ family: 4, protocol: 6, addrA: '10.0.0.1', addrB: '10.0.0.2', portA: 80, portB: 40000 });
+    const self = conntrackKey({ src: 'fd00::1', dst: 'fd00::1', protocol: 17, srcPort: 9, dstPort: 5 });
+    expect(decodeConntrackKey(self)).toMatchObject({ family: 6, portA: 5, portB: 9 });
+    const echo = conntrackKey({ src: '10.0.0.1', dst: '10.0.0.2', protocol: 1, icmp: { type: 8 } }, 77);
+    expect(echo).toEqual(conntrackKey({ src: '10.0.0.2', dst: '10.0.0.1', protocol: 1, icmp: { type: 0 } }, 77));
+    expect(decodeConntrackKey(echo)).toMatchObject({ portA: 77, portB: 77 });
+    expect(decodeConntrackKey(conntrackKey({ src: '10.0.0.1', dst: '10.0.0.2', protocol: 1, icmp: { type: 3 } }))).toMatchObject({ portA: 0, portB: 0 });
+    expect(decodeConntrackKey(conntrackKey({ src: '10.0.0.1', dst: '10.0.0.2', protocol: 47 }))).toMatchObject({ protocol: 47, portA: 0, portB: 0 });
+    expect(decodeConntrackValue(encodeConntrackValue({ lastSeenNs: 5n, flags: 1 }))).toEqual({ lastSeenNs: 5n, flags: 1, closing: true });
+  });
+
+  it('counters decode and sort by policy, rule, direction', () => {
+    const value = (p: bigint, b: bigint): Uint8Array => {
+      const v = new Uint8Array(16);
+      new DataView(v.buffer).setBigUint64(0, p, true);
+      new DataView(v.buffer).setBigUint64(8, b, true);
+      return v;
+    };
+    const entries: Array<[Uint8Array, Uint8Array]> = [
+      [encodeCounterKey(3, 1, 'ingress'), value(2n, 200n)],
+      [encodeCounterKey(1, 0, 'egress'), value(1n, 60n)],
+      [encodeCounterKey(1, 0, 'ingress'), value(4n, 240n)],
+    ];
+    expect(readCounters({ entries: () => entries })).toEqual([
+      { policy: 1, rule: 0, direction: 'egress', packets: 1n, bytes: 60n },
+      { policy: 1, rule: 0, direction: 'ingress', packets: 4n, bytes: 240n },
+      { policy: 3, rule: 1, direction: 'ingress', packets: 2n, bytes: 200n },
+    ]);
+  });
+
+  it('writeTables applies writes in order, tolerates deleting a missing key, and names the failing write', () => {
+    const log: string[] = [];
+    const fake = (name: MapName): WritableMap & { data: Map<string, string> } => {
+      const data = new Map<string, string>();
+      return {
+        data,
+        update(k, v) {
+          if (v[0] === 0xee) throw new Error('ENOSPC');
+          log.push(`${name}+${k[0]}`);
+          data.set(String(k[0]), String(v[0]));
+        },
+        delete(k) {
+          log.push(`${name}-${k[0]}`);
+          return data.delete(String(k[0]));
+        },
+      };
+    };
+    const maps = Object.fromEntries(Object.keys(emptyMaps()).map((n) => [n, fake(n as MapName)])) as Record<MapName, ReturnType<typeof fake>>;
+    const w = (map: MapName, op: 'update' | 'delete', k: number, v?: number): MapWrite =>
+      ({ map, op, key: new Uint8Array([k]), ...(v !== undefined ? { value: new Uint8Array([v]) } : {}) });
+    writeTables(maps, [w('verdicts', 'update', 1, 1), w('slots', 'update', 2, 2), w('verdicts', 'delete', 9), w('verdicts', 'delete', 1)]);
+    expect(log).toEqual(['verdicts+1', 'slots+2', 'verdicts-9', 'verdicts-1']);
+    expect([...maps.slots.data]).toEqual([['2', '2']]);
+    expect(maps.verdicts.data.size).toBe(0);
+    expect(() => writeTables(maps, [w('classes', 'update', 1, 1), w('classes', 'update', 2, 0xee)])).toThrow(
+      expect.objectContaining({ code: 'DATAPATH_WRITE_FAILED', message: expect.stringMatching(/write 2 of 2 \(update classes 02\).*ENOSPC/) }),
+    );
+    expect(maps.classes.data.has('1')).toBe(true);
+  });
+});

@@ -1,0 +1,340 @@
+/**
+ * TypeScript side of the C datapath (bpf/gingham.bpf.c): where the object lives, the byte
+ * layouts of the maps the program writes (conntrack, events, counters), and applying a
+ * compiler diff to live maps. Maps are taken structurally (`update`/`delete`/`entries`), so this
+ * module never loads the native binding itself and its pure parts run anywhere.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { formatIp, GinghamError, type IpAddr } from '@gingham/core';
+import { parseWireAddr } from './addr.js';
+import type { Packet } from './simulate.js';
+import { hexKey, type MapName, type MapWrite, type WireAddr } from './wire.js';
+
+/** Stable codes of `DatapathError`. */
+export type DatapathErrorCode =
+  /** `bpf/gingham.bpf.o` is not where the package says (not built, or files stripped). */
+  | 'DATAPATH_OBJECT_MISSING'
+  /** A ring-buffer record, conntrack or counter entry of the wrong size or content. */
+  | 'DATAPATH_BAD_RECORD'
+  /** A map write of a compiler diff failed; `cause` is the loader's error. */
+  | 'DATAPATH_WRITE_FAILED'
+  /** `buildPacket`/`buildIcmpError` got addresses or options it cannot encode. */
+  | 'DATAPATH_BAD_PACKET';
+
+/** Errors of the datapath helpers (message prefix `gingham: `). */
+export class DatapathError extends GinghamError {
+  declare readonly code: DatapathErrorCode;
+
+  constructor(code: DatapathErrorCode, message: string, options?: { cause?: unknown }) {
+    super(code, message, options);
+  }
+}
+
+function packageRoot(): string {
+  const here = dirname(fileURLToPath(import.meta.url));
+  for (let dir = here; ; dir = dirname(dir)) {
+    const pkg = join(dir, 'package.json');
+    if (existsSync(pkg)) {
+      try {
+        if ((JSON.parse(readFileSync(pkg, 'utf8')) as { name?: string }).name === '@gingham/dataplane-ebpf') return dir;
+      } catch {
+        // unreadable package.json: keep walking up
+      }
+    }
+    if (dirname(dir) === dir) return join(here, '..'); // src/ and dist/ both sit one level below the root
+  }
+}
+
+/** Absolute path of the datapath object (`bpf/gingham.bpf.o` in this package). */
+export const DATAPATH_OBJECT: string = join(packageRoot(), 'bpf', 'gingham.bpf.o');
+/** Name of the tc program in the object. */
+export const DATAPATH_PROGRAM = 'gingham_tc';
+/** Maps the object pins by name (shared across program generations). */
+export const SHARED_MAP_NAMES = ['conntrack', 'events', 'counters', 'meta'] as const;
+export type SharedMapName = (typeof SHARED_MAP_NAMES)[number];
+export const TC_ACT_OK = 0;
+export const TC_ACT_SHOT = 2;
+/** meta.flags: never insert conntrack entries (every packet takes the policy path; for benchmarks). */
+export const META_NO_CT_INSERT = 1;
+/** meta.flags: emit no ring-buffer events (counters still count). */
+export const META_NO_EVENTS = 2;
+
+/** The 16-byte value of meta[0]: generation u64, flags u32, reserved u32 (little-endian). */
+export function encodeMetaValue(generation: bigint, flags: number): Uint8Array {
+  const b = new Uint8Array(16);
+  const d = new DataView(b.buffer);
+  d.setBigUint64(0, generation, true);
+  d.setUint32(8, flags, true);
+  return b;
+}
+
+export function decodeMetaValue(b: Uint8Array): { generation: bigint; flags: number } {
+  const d = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  return { generation: d.getBigUint64(0, true), flags: d.getUint32(8, true) };
+}
+
+/** The bytes of the datapath object; throws `DATAPATH_OBJECT_MISSING` when it is not there. */
+export function readDatapathObject(path: string = DATAPATH_OBJECT): Uint8Array {
+  try {
+    return new Uint8Array(readFileSync(path));
+  } catch (e) {
+    throw new DatapathError('DATAPATH_OBJECT_MISSING', `cannot read the datapath object ${path} (run the package build)`, { cause: e });
+  }
+}
+
+function dv(b: Uint8Array): DataView {
+  return new DataView(b.buffer, b.byteOffset, b.byteLength);
+}
+
+function formatWire(family: number, bytes: Uint8Array): string {
+  if (family === 4) return formatIp({ version: 4, value: ((bytes[0]! << 24) | (bytes[1]! << 16) | (bytes[2]! << 8) | bytes[3]!) >>> 0 });
+  let v = 0n;
+  for (let i = 0; i < 16; i++) v = (v << 8n) | BigInt(bytes[i]!);
+  return formatIp({ version: 6, value: v } satisfies IpAddr);
+}
+
+function family(b: number, what: string): 4 | 6 {
+  if (b !== 4 && b !== 6) throw new DatapathError('DATAPATH_BAD_RECORD', `${what}: family ${b} is neither 4 nor 6`);
+  return b;
+}
+
+// ---- events ----
+
+export const EVENT_SIZE = 64;
+
+/** One ring-buffer record: a logged or denied enforcement point of a new flow. */
+export interface DatapathEvent {
+  /** `bpf_ktime_get_ns()` (CLOCK_MONOTONIC) when the packet was evaluated. */
+  readonly tsNs: bigint;
+  readonly slot: number;
+  /** Numeric policy id (`policyNames()` maps it back), NONE32 for none. */
+  readonly policy: number;
+  readonly tier: number;
+  readonly rule: number;
+  /** ACTION_ALLOW | ACTION_DENY. */
+  readonly action: number;
+  /** FLAG_LOG | FLAG_DEFAULT | FLAG_PROFILE | FLAG_FAILSAFE; 0 with policy NONE32 for a failed lookup. */
+  readonly flags: number;
+  readonly direction: 'ingress' | 'egress';
+  readonly family: 4 | 6;
+  readonly protocol: number;
+  /** TCP/UDP/SCTP source port; ICMP: the echo identifier, or 0. */
+  readonly srcPort: number;
+  /** TCP/UDP/SCTP destination port; ICMP: type << 8 | code. */
+  readonly dstPort: number;
+  readonly src: string;
+  readonly dst: string;
+}
+
+/** Decode one 64-byte ring-buffer record (layout in bpf/gingham.h, `struct event`). */
+export function decodeEvent(bytes: Uint8Array): DatapathEvent {
+  if (bytes.length !== EVENT_SIZE) throw new DatapathError('DATAPATH_BAD_RECORD', `event has ${bytes.length} bytes, want ${EVENT_SIZE}`);
+  const d = dv(bytes);
+  const fam = family(bytes[23]!, 'event');
+  const dir = bytes[22]!;
+  if (dir > 1) throw new DatapathError('DATAPATH_BAD_RECORD', `event: direction ${dir} is neither 0 nor 1`);
+  return {
+    tsNs: d.getBigUint64(0, true),
+    slot: d.getUint32(8, true),
+    policy: d.getUint32(12, true),
+    tier: d.getUint16(16, true),
+    rule: d.getUint16(18, true),
+    action: bytes[20]!,
+    flags: bytes[21]!,
+    direction: dir === 1 ? 'egress' : 'ingress',
+    family: fam,
+    protocol: bytes[24]!,
+    srcPort: d.getUint16(28, true),
+    dstPort: d.getUint16(30, true),
+    src: formatWire(fam, bytes.subarray(32, 48)),
+    dst: formatWire(fam, bytes.subarray(48, 64)),
+  };
+}
+
+/** Encode an event as the program writes it (for tests and replay tools). */
+export function encodeEvent(e: DatapathEvent): Uint8Array {
+  const b = new Uint8Array(EVENT_SIZE);
+  const d = dv(b);
+  d.setBigUint64(0, e.tsNs, true);
+  d.setUint32(8, e.slot, true);
+  d.setUint32(12, e.policy, true);
+  d.setUint16(16, e.tier, true);
+  d.setUint16(18, e.rule, true);
+  b[20] = e.action;
+  b[21] = e.flags;
+  b[22] = e.direction === 'egress' ? 1 : 0;
+  b[23] = e.family;
+  b[24] = e.protocol;
+  d.setUint16(28, e.srcPort, true);
+  d.setUint16(30, e.dstPort, true);
+  b.set(wire(e.src).bytes, 32);
+  b.set(wire(e.dst).bytes, 48);
+  return b;
+}
+
+function wire(text: string): WireAddr {
+  const a = parseWireAddr(text);
+  if (!a) throw new DatapathError('DATAPATH_BAD_PACKET', `not an IP address: ${text}`);
+  return a;
+}
+
+// ---- conntrack ----
+
+export const CONNTRACK_KEY_SIZE = 40;
+export const CONNTRACK_VALUE_SIZE = 16;
+export const CT_FLAG_CLOSING = 1;
+
+/** A conntrack key: the (address, port) pairs ordered so that a <= b bytewise. */
+export interface ConntrackKey {
+  readonly family: 4 | 6;
+  readonly protocol: number;
+  readonly addrA: string;
+  readonly addrB: string;
+  readonly portA: number;
+  readonly portB: number;
+}
+
+export interface ConntrackValue {
+  readonly lastSeenNs: bigint;
+  readonly flags: number;
+  /** TCP FIN or RST seen: the entry expires 10 s after its last packet. */
+  readonly closing: boolean;
+}
+
+function isEcho(protocol: number, type: number | undefined): boolean {
+  if (protocol === 1) return type === 8 || type === 0;
+  if (protocol === 58) return type === 128 || type === 129;
+  return false;
+}
+
+function compareBytes(a: Uint8Array, b: Uint8Array): number {
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return a[i]! - b[i]!;
+  return 0;
+}
+
+/**
+ * The conntrack key the program uses for `p`'s flow (both directions give the same key).
+ * Ports are TCP/UDP/SCTP ports, the echo identifier for ICMP echo (`icmpId`, default 0x4747 as
+ * in `buildPacket`), 0 otherwise.
+ */
+export function conntrackKey(p: Packet, icmpId = 0x4747): Uint8Array {
+  const src = wire(p.src);
+  const dst = wire(p.dst);
+  const ports = p.protocol === 6 || p.protocol === 17 || p.protocol === 132;
+  const echo = isEcho(p.protocol, p.icmp?.type ?? (p.protocol === 1 ? 8 : 128));
+  const sp = ports ? (p.srcPort ?? 0) : echo ? icmpId : 0;
+  const dp = ports ? (p.dstPort ?? 0) : echo ? icmpId : 0;
+  let c = compareBytes(src.bytes, dst.bytes);
+  if (c === 0) c = sp - dp;
+  const [a, pa, b, pb] = c <= 0 ? [src, sp, dst, dp] : [dst, dp, src, sp];
+  const k = new Uint8Array(CONNTRACK_KEY_SIZE);
+  const d = dv(k);
+  k[0] = src.family;
+  k[1] = p.protocol;
+  k.set(a.bytes, 4);
+  k.set(b.bytes, 20);
+  d.setUint16(36, pa);
+  d.setUint16(38, pb);
+  return k;
+}
+
+export function decodeConntrackKey(k: Uint8Array): ConntrackKey {
+  if (k.length !== CONNTRACK_KEY_SIZE) throw new DatapathError('DATAPATH_BAD_RECORD', `conntrack key has ${k.length} bytes, want ${CONNTRACK_KEY_SIZE}`);
+  const fam = family(k[0]!, 'conntrack key');
+  const d = dv(k);
+  return {
+    family: fam,
+    protocol: k[1]!,
+    addrA: formatWire(fam, k.subarray(4, 20)),
+    addrB: formatWire(fam, k.subarray(20, 36)),
+    portA: d.getUint16(36),
+    portB: d.getUint16(38),
+  };
+}
+
+export function encodeConntrackValue(v: { lastSeenNs: bigint; flags: number }): Uint8Array {
+  const b = new Uint8Array(CONNTRACK_VALUE_SIZE);
+  dv(b).setBigUint64(0, v.lastSeenNs, true);
+  dv(b).setUint32(8, v.flags, true);
+  return b;
+}
+
+export function decodeConntrackValue(b: Uint8Array): ConntrackValue {
+  if (b.length !== CONNTRACK_VALUE_SIZE) throw new DatapathError('DATAPATH_BAD_RECORD', `conntrack value has ${b.length} bytes, want ${CONNTRACK_VALUE_SIZE}`);
+  const flags = dv(b).getUint32(8, true);
+  return { lastSeenNs: dv(b).getBigUint64(0, true), flags, closing: (flags & CT_FLAG_CLOSING) !== 0 };
+}
+
+// ---- counters ----
+
+export const COUNTER_KEY_SIZE = 8;
+export const COUNTER_VALUE_SIZE = 16;
+
+/** Packets and bytes of new flows decided by one (policy, rule) in one direction. */
+export interface DatapathCounter {
+  readonly policy: number;
+  readonly rule: number;
+  readonly direction: 'ingress' | 'egress';
+  readonly packets: bigint;
+  readonly bytes: bigint;
+}
+
+export function encodeCounterKey(policy: number, rule: number, direction: 'ingress' | 'egress'): Uint8Array {
+  const b = new Uint8Array(COUNTER_KEY_SIZE);
+  dv(b).setUint32(0, policy, true);
+  dv(b).setUint16(4, rule, true);
+  dv(b).setUint16(6, direction === 'egress' ? 1 : 0, true);
+  return b;
+}
+
+export function decodeCounter(key: Uint8Array, value: Uint8Array): DatapathCounter {
+  if (key.length !== COUNTER_KEY_SIZE || value.length !== COUNTER_VALUE_SIZE) {
+    throw new DatapathError('DATAPATH_BAD_RECORD', `counter entry has ${key.length}/${value.length} bytes, want ${COUNTER_KEY_SIZE}/${COUNTER_VALUE_SIZE}`);
+  }
+  const k = dv(key);
+  const v = dv(value);
+  return {
+    policy: k.getUint32(0, true),
+    rule: k.getUint16(4, true),
+    direction: (k.getUint16(6, true) & 1) === 1 ? 'egress' : 'ingress',
+    packets: v.getBigUint64(0, true),
+    bytes: v.getBigUint64(8, true),
+  };
+}
+
+/** Every counter of the `counters` map, sorted by policy, rule, direction. */
+export function readCounters(map: { entries(): Iterable<[Uint8Array, Uint8Array]> }): DatapathCounter[] {
+  const out = [...map.entries()].map(([k, v]) => decodeCounter(k, v));
+  return out.sort((a, b) => a.policy - b.policy || a.rule - b.rule || a.direction.localeCompare(b.direction));
+}
+
+// ---- policy tables ----
+
+/** The part of a live map `writeTables` needs (a `BpfMap` fits). */
+export interface WritableMap {
+  update(key: Uint8Array, value: Uint8Array): void;
+  delete(key: Uint8Array): boolean;
+}
+
+/**
+ * Apply a compiler diff to the live policy maps, one write at a time and in order (the order
+ * is what makes the diff gap-free). Deleting a missing key is not an error. A failing write
+ * throws `DATAPATH_WRITE_FAILED` naming its index; the writes before it stay applied.
+ */
+export function writeTables(maps: Readonly<Record<MapName, WritableMap>>, writes: readonly MapWrite[]): void {
+  for (let i = 0; i < writes.length; i++) {
+    const w = writes[i]!;
+    try {
+      if (w.op === 'update') {
+        if (!w.value) throw new DatapathError('DATAPATH_WRITE_FAILED', `update of ${w.map} without a value`);
+        maps[w.map].update(w.key, w.value);
+      } else {
+        maps[w.map].delete(w.key);
+      }
+    } catch (e) {
+      throw new DatapathError('DATAPATH_WRITE_FAILED', `write ${i + 1} of ${writes.length} (${w.op} ${w.map} ${hexKey(w.key)}) failed: ${(e as Error).message}`, { cause: e });
+    }
+  }
+}

@@ -1,0 +1,12 @@
+/** The eBPF dataplane (the `Dataplane` that enforces with the tc program); exported from the package index. */
+export {
+  createEbpfDataplane,
+  type AttachMode,
+  type EbpfAttachment,
+  type EbpfCounter,
+  type EbpfDataplane,
+  type EbpfDataplaneOptions,
+  type EbpfDataplaneStats,
+  type EbpfEvent,
+} from './dataplane.js';
+export { EbpfDataplaneError, type EbpfDataplaneErrorCode } from './errors.js';

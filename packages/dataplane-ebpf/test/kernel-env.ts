@@ -1,0 +1,80 @@
+/**
+ * Shared pieces of the eBPF dataplane's kernel tests: a private bpffs per test file (mounted on a
+ * fresh temporary directory, so no test ever pins into the host's /sys/fs/bpf), readers of what
+ * is attached in a namespace. Never touches the root namespace.
+ */
+import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, readdirSync, rmdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { queryTcx } from '@gingham/ebpf-loader';
+
+export const mustRun = process.env.CI === 'true';
+export const canRun = process.getuid?.() === 0 || mustRun;
+
+export interface PrivateBpffs {
+  readonly path: string;
+  release(): void;
+}
+
+/** Mounts a new bpffs on a temporary directory; `release()` unmounts it and removes the directory. */
+export function mountPrivateBpffs(): PrivateBpffs {
+  const path = mkdtempSync(join(tmpdir(), 'gh-ebpf-bpffs-'));
+  const r = spawnSync('mount', ['-t', 'bpf', 'bpf', path], { encoding: 'utf8' });
+  if (r.status !== 0) {
+    rmdirSync(path);
+    throw new Error(`mount -t bpf bpf ${path} failed: ${r.stderr}`);
+  }
+  let released = false;
+  return {
+    path,
+    release() {
+      if (released) return;
+      released = true;
+      spawnSync('umount', [path], { stdio: 'ignore' });
+      try {
+        rmdirSync(path);
+      } catch {
+        // still mounted: leave it rather than touch a live mount's contents
+      }
+    },
+  };
+}
+
+/** A dataplane instance name unique to this run. */
+export function uniqueName(prefix: string): string {
+  return `${prefix}-${randomBytes(3).toString('hex')}`;
+}
+
+/** Every file below `dir` (pins), relative; skips the `*.debug` iterators the kernel puts at a bpffs root. */
+export function listTree(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  const out: string[] = [];
+  const walk = (d: string, rel: string): void => {
+    for (const f of readdirSync(d, { withFileTypes: true })) {
+      const r = rel ? `${rel}/${f.name}` : f.name;
+      if (rel === '' && f.name.endsWith('.debug')) continue;
+      if (f.isDirectory()) {
+        out.push(`${r}/`);
+        walk(join(d, f.name), r);
+      } else out.push(r);
+    }
+  };
+  walk(dir, '');
+  return out.sort();
+}
+
+/** tc filters (`tc filter show`) and tcx programs (`BPF_PROG_QUERY`) on the given interfaces of a namespace. */
+export function hooksIn(netns: string, ifnames: readonly string[]): string[] {
+  const out: string[] = [];
+  for (const ifname of ifnames) {
+    for (const direction of ['ingress', 'egress'] as const) {
+      const tc = spawnSync('ip', ['netns', 'exec', netns, 'tc', 'filter', 'show', 'dev', ifname, direction], { encoding: 'utf8' });
+      if ((tc.stdout ?? '').trim() !== '') out.push(`${ifname} ${direction} tc: ${tc.stdout.trim()}`);
+      const q = queryTcx({ ifname, netns, direction });
+      for (const id of q.programIds) out.push(`${ifname} ${direction} tcx: program ${id}`);
+    }
+  }
+  return out;
+}
