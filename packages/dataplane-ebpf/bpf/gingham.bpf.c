@@ -362,7 +362,9 @@ static __always_inline void emit(const struct flow *f, const struct verdict_valu
 }
 
 /* One enforcement point: egress of the source endpoint or ingress of the destination endpoint.
- * Returns 1 to allow, 0 to drop. Global (verified once) like parse_flow. */
+ * Returns 0 to drop, 1 to allow, 2 to allow without tracking (decided by a doNotTrack policy: as
+ * in Calico, such a flow gets no conntrack entry, so its replies meet policy too). Global
+ * (verified once) like parse_flow. */
 __attribute__((noinline)) int enforce(struct __sk_buff *skb, const struct flow *f, __u32 egress, __u64 now, __u32 mflags) {
   if (!f) return 0;
   const __u8 *local = egress ? f->src : f->dst;
@@ -417,7 +419,8 @@ __attribute__((noinline)) int enforce(struct __sk_buff *skb, const struct flow *
   }
   if (v.policy != NONE32) count(&v, egress, skb->len);
   if (((v.flags & FLAG_LOG) || v.action == ACTION_DENY) && !(mflags & META_NO_EVENTS)) emit(f, &v, slot, egress, now);
-  return v.action == ACTION_ALLOW;
+  if (v.action != ACTION_ALLOW) return 0;
+  return (v.flags & FLAG_UNTRACKED) ? 2 : 1;
 }
 
 SEC("tc")
@@ -450,8 +453,11 @@ int gingham_tc(struct __sk_buff *skb) {
   int err = icmp_error(&f);
   if (err && ct_related(skb, &f, l4, now)) return TC_ACT_OK;
 
-  if (!enforce(skb, &f, 1, now, mflags)) return TC_ACT_SHOT;
-  if (!enforce(skb, &f, 0, now, mflags)) return TC_ACT_SHOT;
+  int out = enforce(skb, &f, 1, now, mflags);
+  if (!out) return TC_ACT_SHOT;
+  int in = enforce(skb, &f, 0, now, mflags);
+  if (!in) return TC_ACT_SHOT;
+  if (out == 2 || in == 2) return TC_ACT_OK; /* untracked: no conntrack entry */
 
   /* Track the flow; not for errors, non-echo ICMP or non-first fragments (no ports). */
   if (!f.fragment && !err && (!icmp_proto(f.proto) || f.echo) && !(mflags & META_NO_CT_INSERT)) ct_create(&f, now);

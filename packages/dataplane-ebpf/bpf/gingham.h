@@ -22,6 +22,7 @@
 #define FLAG_DEFAULT 2
 #define FLAG_PROFILE 4
 #define FLAG_FAILSAFE 8
+#define FLAG_UNTRACKED 16
 #define SLOT_HAS_SPORT 1
 #define NONE16 0xffff
 #define NONE32 0xffffffffu

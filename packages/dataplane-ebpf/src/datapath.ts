@@ -115,7 +115,7 @@ export interface DatapathEvent {
   readonly rule: number;
   /** ACTION_ALLOW | ACTION_DENY. */
   readonly action: number;
-  /** FLAG_LOG | FLAG_DEFAULT | FLAG_PROFILE | FLAG_FAILSAFE; 0 with policy NONE32 for a failed lookup. */
+  /** FLAG_LOG | FLAG_DEFAULT | FLAG_PROFILE | FLAG_FAILSAFE | FLAG_UNTRACKED; 0 with policy NONE32 for a failed lookup. */
   readonly flags: number;
   readonly direction: 'ingress' | 'egress';
   readonly family: 4 | 6;

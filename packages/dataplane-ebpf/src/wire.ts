@@ -38,6 +38,8 @@ export const FLAG_LOG = 1;
 export const FLAG_DEFAULT = 2;
 export const FLAG_PROFILE = 4;
 export const FLAG_FAILSAFE = 8;
+/** Decided by a doNotTrack (untracked) policy: the datapath creates no conntrack entry. */
+export const FLAG_UNTRACKED = 16;
 export const SLOT_HAS_SPORT = 1;
 export const NONE16 = 0xffff;
 export const NONE32 = 0xffffffff;

@@ -17,7 +17,7 @@ import {
   ACTION_ALLOW, ACTION_DENY, buildArp, buildIcmpError, buildPacket, compile, conntrackKey, decodeConntrackValue,
   decodeEvent, encodeConntrackValue, FLAG_LOG, IPV6_DSTOPTS, IPV6_HOPOPTS, IPV6_ROUTING, MAP_NAMES, type MapName,
   type Packet, readCounters, readDatapathObject, type SimDirectionVerdict, simulate, TC_ACT_OK, TC_ACT_SHOT, TCP_ACK,
-  TCP_RST, TCP_SYN, type Tables, writeTables, type DatapathEvent, type PacketOptions, NONE32, encodeMetaValue, META_NO_CT_INSERT, META_NO_EVENTS,
+  TCP_RST, TCP_SYN, type Tables, writeTables, type DatapathEvent, type PacketOptions, NONE32, FLAG_UNTRACKED, encodeMetaValue, META_NO_CT_INSERT, META_NO_EVENTS,
 } from '../src/index.js';
 
 function probe(): { ok: boolean; missing: string[] } {
@@ -446,6 +446,33 @@ describe.skipIf(!caps.ok && !mustRun)('C datapath under BPF_PROG_TEST_RUN', () =
     } finally {
       meta.update(zero, encodeMetaValue(0n, 0));
     }
+  });
+
+  it('doNotTrack: an untracked Allow creates no conntrack entry, so the reply needs its own untracked (or tracked) allow', () => {
+    const H = '10.0.0.9';
+    const state = (egressAllow: boolean): DataplaneState => {
+      const s = twoPods([], []);
+      s.policies.set('untracked-in', { id: 'untracked-in', tier: 't1', staged: false, egress: [], ingress: [{ action: 'Allow', protocol: 6, source: ANY, destination: { ports: [{ min: 80, max: 80 }] } }] });
+      s.policies.set('untracked-out', { id: 'untracked-out', tier: 't1', staged: false, ingress: [], egress: egressAllow ? [{ action: 'Allow', protocol: 6, source: { ports: [{ min: 80, max: 80 }] }, destination: ANY }] : [] });
+      s.hostEndpoints.set('host', {
+        id: 'host', node: 'n1', binding: { kind: 'interface', interfaceName: 'eth0' }, expectedIPs: [H],
+        ingressTiers: [], egressTiers: [], untrackedIngressTiers: [tier('t1', ['untracked-in'], 'Pass')],
+        untrackedEgressTiers: [tier('t1', ['untracked-out'], 'Pass')], preDnatIngressTiers: [], forwardIngressTiers: [], forwardEgressTiers: [],
+        profileIds: [], stagedPolicyIds: [], failsafeInbound: [], failsafeOutbound: [],
+      });
+      return s;
+    };
+    const t = fill(state(false));
+    const R = '192.168.7.7'; // a remote client (no endpoint here), reaching the host through its interface
+    const req = tcp(R, H, 40000, 80);
+    const reply = tcp(H, R, 80, 40000);
+    expect(simulate(t.maps, req).ingress.verdict!.flags & FLAG_UNTRACKED).toBe(FLAG_UNTRACKED);
+    expect(run(req)).toBe(TC_ACT_OK);
+    expect([...coll.map('conntrack').keys()]).toEqual([]);
+    expect(run(reply, { tcpFlags: TCP_SYN | TCP_ACK })).toBe(TC_ACT_SHOT); // no entry, and the host's egress denies
+    fill(state(true), t);
+    expect(run(reply, { tcpFlags: TCP_SYN | TCP_ACK })).toBe(TC_ACT_OK);
+    expect([...coll.map('conntrack').keys()]).toEqual([]);
   });
 
   // ---- e. 10,000 rules ----

@@ -5,7 +5,7 @@
  * which is Calico's tier semantics (Log continues, Pass leaves the tier, Allow/Deny decide,
  * an undecided tier ends in its default, profiles are Pass-default tiers, then Deny).
  */
-import { ACTION_ALLOW, ACTION_DENY, FLAG_DEFAULT, FLAG_FAILSAFE, FLAG_LOG, FLAG_PROFILE, NONE16, NONE32, type VerdictValue } from '../wire.js';
+import { ACTION_ALLOW, ACTION_DENY, FLAG_DEFAULT, FLAG_FAILSAFE, FLAG_LOG, FLAG_PROFILE, FLAG_UNTRACKED, NONE16, NONE32, type VerdictValue } from '../wire.js';
 import { sigConds, sigFamily } from './classes.js';
 import { mergeSegments, prefixEntries, type Segment } from './prefixes.js';
 import type { IrRule, PortCond, Program } from './program.js';
@@ -150,7 +150,7 @@ export function classRows(program: Program, sig: string, policyNum: (name: strin
     };
     blocks.forEach(({ b }, bi) => {
       passed.fill(0);
-      const flagsOf = b.kind === 'profile' ? FLAG_PROFILE : b.kind === 'failsafe' ? FLAG_FAILSAFE : 0;
+      const flagsOf = (b.kind === 'profile' ? FLAG_PROFILE : b.kind === 'failsafe' ? FLAG_FAILSAFE : 0) | (b.untracked ? FLAG_UNTRACKED : 0);
       for (const { r, d } of live[bi]!) {
         each(d, (i) => {
           if (decided[i] || passed[i]) return;

@@ -56,6 +56,8 @@ export interface Block {
   readonly name: string;
   readonly defaultAction: 'Deny' | 'Pass';
   readonly rules: readonly IrRule[];
+  /** A doNotTrack tier: its Allow and Deny decide without conntrack (verdict flag FLAG_UNTRACKED). */
+  readonly untracked?: boolean;
 }
 
 export interface Program {
@@ -198,7 +200,7 @@ function failsafeBlock(entries: readonly FailsafeEntry[], family: 4 | 6): Block 
   return { kind: 'failsafe', name: '<failsafe>', defaultAction: 'Pass', rules };
 }
 
-function tierBlocks(state: DataplaneState, tiers: readonly TierRef[], dir: 'ingress' | 'egress', local: IpAddr): Block[] {
+function tierBlocks(state: DataplaneState, tiers: readonly TierRef[], dir: 'ingress' | 'egress', local: IpAddr, untracked = false): Block[] {
   return tiers.map((t) => {
     const rules: IrRule[] = [];
     for (const id of t.policyIds) {
@@ -209,7 +211,7 @@ function tierBlocks(state: DataplaneState, tiers: readonly TierRef[], dir: 'ingr
         if (ir) rules.push(ir);
       });
     }
-    return { kind: 'tier', name: t.name, defaultAction: t.defaultAction, rules };
+    return untracked ? { kind: 'tier', name: t.name, defaultAction: t.defaultAction, rules, untracked } : { kind: 'tier', name: t.name, defaultAction: t.defaultAction, rules };
   });
 }
 
@@ -246,7 +248,7 @@ export function slotProgram(
   const blocks: Block[] = [];
   if ('binding' in e) {
     blocks.push(failsafeBlock(dir === 'ingress' ? e.failsafeInbound : e.failsafeOutbound, local.version));
-    blocks.push(...tierBlocks(state, dir === 'ingress' ? e.untrackedIngressTiers : e.untrackedEgressTiers, dir, local));
+    blocks.push(...tierBlocks(state, dir === 'ingress' ? e.untrackedIngressTiers : e.untrackedEgressTiers, dir, local, true));
     if (dir === 'ingress') blocks.push(...tierBlocks(state, e.preDnatIngressTiers, dir, local));
   }
   blocks.push(...tierBlocks(state, dir === 'ingress' ? e.ingressTiers : e.egressTiers, dir, local));
