@@ -4,30 +4,8 @@
  * so the same tree always loads the same way.
  */
 import { readdir, readFile, stat } from 'node:fs/promises';
-import { join } from 'node:path';
-import { buildSnapshot, formatIssue, loadManifests, type Issue, type Snapshot } from '@gingham/core';
+import { buildSnapshot, formatIssue, loadManifests, ManifestPathError, readManifestPaths, type Issue, type LoadInput, type Snapshot } from '@gingham/core';
 import { UsageError } from './io.js';
-
-const MANIFEST_EXT = /\.(ya?ml|json)$/i;
-
-async function expand(path: string, out: string[]): Promise<void> {
-  let info;
-  try {
-    info = await stat(path);
-  } catch {
-    throw new UsageError(`no such file or directory: ${path}`);
-  }
-  if (info.isDirectory()) {
-    const names = (await readdir(path)).sort();
-    for (const name of names) {
-      const child = join(path, name);
-      const childInfo = await stat(child);
-      if (childInfo.isDirectory() || MANIFEST_EXT.test(name)) await expand(child, out);
-    }
-  } else {
-    out.push(path);
-  }
-}
 
 async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
@@ -35,16 +13,14 @@ async function readStdin(): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
-export async function readManifestInputs(paths: readonly string[]): Promise<{ file: string; text: string }[]> {
+export async function readManifestInputs(paths: readonly string[]): Promise<LoadInput[]> {
   if (paths.length === 0) throw new UsageError('no manifests given: use -f FILE_OR_DIR (repeatable)');
-  const files: string[] = [];
-  const inputs: { file: string; text: string }[] = [];
-  for (const p of paths) {
-    if (p === '-') inputs.push({ file: '<stdin>', text: await readStdin() });
-    else await expand(p, files);
+  try {
+    return await readManifestPaths(paths, { readdir, readFile, stat }, { stdin: readStdin });
+  } catch (e) {
+    if (e instanceof ManifestPathError) throw new UsageError(`no such file or directory: ${e.path}`);
+    throw e;
   }
-  for (const file of files) inputs.push({ file, text: await readFile(file, 'utf8') });
-  return inputs;
 }
 
 export interface LoadedModel {

@@ -71,6 +71,10 @@ export {
   type LoadedResource,
   type LoadResult,
   type LoadOptions,
+  readManifestPaths,
+  ManifestPathError,
+  MANIFEST_FILE_PATTERN,
+  type ManifestFs,
 } from './load/index.js';
 export {
   validateResource,

@@ -7,9 +7,8 @@
  * Exit codes: 0 success, 1 error (bad input or a failed command), 2 usage error.
  */
 import { readdir, readFile, stat } from 'node:fs/promises';
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { createEngine, formatIssue, loadManifests, type LoadInput } from '@gingham/core';
+import { createEngine, formatIssue, loadManifests, ManifestPathError, readManifestPaths, type LoadInput } from '@gingham/core';
 import { createIptablesDataplane, type IptablesBackend } from './apply/dataplane.js';
 import type { CommandRunner } from './apply/runner.js';
 
@@ -37,16 +36,6 @@ Options:
   --backend nft|legacy     iptables backend (default: the system's iptables-restore).
   --ipv6                   Also program ip6tables.
   --clean                  Remove every chain, hook rule and IP set Gingham added, and exit.`;
-
-async function collect(path: string, out: string[]): Promise<void> {
-  const st = await stat(path);
-  if (st.isDirectory()) {
-    for (const name of (await readdir(path)).sort()) {
-      const p = join(path, name);
-      if ((await stat(p)).isDirectory() || /\.(ya?ml|json)$/i.test(name)) await collect(p, out);
-    }
-  } else out.push(path);
-}
 
 /** Runs `gingham enforce` with the arguments after `enforce`; returns the exit code. */
 export async function runEnforceCommand(argv: readonly string[], io: EnforceIo, options: EnforceOptions = {}): Promise<number> {
@@ -90,10 +79,14 @@ export async function runEnforceCommand(argv: readonly string[], io: EnforceIo, 
   if (files.length === 0) return usage('-f PATH is required');
   if (!values.node) return usage('--node NAME is required');
 
-  const paths: string[] = [];
-  for (const f of files) await collect(f, paths);
-  const inputs: LoadInput[] = [];
-  for (const p of paths) inputs.push({ file: p, text: await readFile(p, 'utf8') });
+  let inputs: LoadInput[];
+  try {
+    inputs = await readManifestPaths(files, { readdir, readFile, stat });
+  } catch (e) {
+    if (!(e instanceof ManifestPathError)) throw e;
+    io.stderr(`gingham enforce: no such file or directory: ${e.path}; nothing was changed`);
+    return 1;
+  }
   const loaded = loadManifests(inputs);
   for (const issue of loaded.issues) io.stderr(formatIssue(issue));
   if (!loaded.ok) {

@@ -7,8 +7,7 @@
  * Exit codes: 0 success, 1 error (bad input or a failed operation), 2 usage error.
  */
 import { readdir, readFile, stat } from 'node:fs/promises';
-import { join } from 'node:path';
-import { buildSnapshot, formatIssue, GinghamError, loadManifests, type NodeInfo, type WorkloadEndpoint } from '@gingham/core';
+import { buildSnapshot, formatIssue, GinghamError, loadManifests, ManifestPathError, readManifestPaths, type NodeInfo, type WorkloadEndpoint } from '@gingham/core';
 import { WireguardError } from './errors.js';
 import { generateKeyFile, readPrivateKeyFile, rotateKeyFile } from './keys.js';
 import { computeWireguardConfig, formatPeerIssue } from './peers.js';
@@ -172,31 +171,15 @@ function allow(p: Parsed, command: string, names: readonly string[]): void {
   }
 }
 
-const MANIFEST_EXT = /\.(ya?ml|json)$/i;
-
-async function expand(path: string, out: string[]): Promise<void> {
-  let info;
-  try {
-    info = await stat(path);
-  } catch {
-    throw new WireguardError('WG_INVALID_INPUT', `no such file or directory: ${path}`);
-  }
-  if (info.isDirectory()) {
-    for (const name of (await readdir(path)).sort()) {
-      const child = join(path, name);
-      const childInfo = await stat(child);
-      if (childInfo.isDirectory() || MANIFEST_EXT.test(name)) await expand(child, out);
-    }
-  } else {
-    out.push(path);
-  }
-}
-
 /** Reads manifests (files or directories) with `@gingham/core` and returns nodes and endpoints. */
 export async function loadNodesFromManifests(paths: readonly string[]): Promise<LoadedNodes> {
-  const files: string[] = [];
-  for (const p of paths) await expand(p, files);
-  const inputs = await Promise.all(files.map(async (file) => ({ file, text: await readFile(file, 'utf8') })));
+  let inputs;
+  try {
+    inputs = await readManifestPaths(paths, { readdir, readFile, stat });
+  } catch (e) {
+    if (e instanceof ManifestPathError) throw new WireguardError('WG_INVALID_INPUT', `no such file or directory: ${e.path}`);
+    throw e;
+  }
   const loaded = loadManifests(inputs);
   const built = buildSnapshot(loaded.resources.map((r) => r.resource));
   const issues = [...loaded.issues, ...built.issues];

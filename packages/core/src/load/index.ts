@@ -4,3 +4,4 @@
  */
 export { loadManifests, type LoadInput, type LoadedResource, type LoadResult } from './load-manifests.js';
 export { DEFAULT_LIMITS, type LoadOptions } from './limits.js';
+export { readManifestPaths, ManifestPathError, MANIFEST_FILE_PATTERN, type ManifestFs } from './manifest-paths.js';
