@@ -1,61 +1,11 @@
 import { fc, test } from '@fast-check/vitest';
 import { describe, expect } from 'vitest';
 import { createEngine, type DataplaneState, formatIp, modelVerdict, parseIp, RecordingDataplane, type Resource } from '@gingham/core';
-import { arbCluster, arbUpdateStream, type ClusterOp, OUTSIDE_ADDRESSES } from '@gingham/testkit';
+import { arbCluster, arbUpdateStream } from '@gingham/testkit';
+import { arbSpec, engineStates, packets } from '../test/support/flows.js';
 import { compile, type Tables } from './compile/index.js';
 import { simulate, type Packet } from './simulate.js';
 import { applyWrites, cloneMaps, decodeVerdictValue, hexKey, type TableMaps } from './wire.js';
-
-function addresses(state: DataplaneState): string[] {
-  const out = new Set<string>(OUTSIDE_ADDRESSES);
-  for (const w of state.workloadEndpoints.values()) for (const a of w.addresses) out.add(a.split('/')[0]!);
-  for (const h of state.hostEndpoints.values()) for (const a of h.expectedIPs) out.add(a.split('/')[0]!);
-  return [...out].filter((a) => parseIp(a)).map((a) => formatIp(parseIp(a)!));
-}
-
-const arbSpec = fc.record({
-  s: fc.nat(),
-  d: fc.nat(),
-  protocol: fc.constantFrom(6, 17, 1, 58, 132, 47),
-  srcPort: fc.constantFrom(40000, 80, 53, 1024),
-  dstPort: fc.constantFrom(80, 8080, 22, 53, 5000, 10250, 443, 68),
-  type: fc.constantFrom(0, 8, 3),
-  code: fc.constantFrom(0, 1),
-});
-type Spec = typeof arbSpec extends fc.Arbitrary<infer T> ? T : never;
-
-function packets(state: DataplaneState, specs: readonly Spec[]): Packet[] {
-  const all = addresses(state);
-  return specs.map((f) => {
-    const src = all[f.s % all.length]!;
-    const fam = parseIp(src)!.version;
-    const same = all.filter((a) => parseIp(a)!.version === fam);
-    const dst = same[f.d % same.length]!;
-    const ports = f.protocol === 6 || f.protocol === 17 || f.protocol === 132;
-    return {
-      src,
-      dst,
-      protocol: f.protocol,
-      ...(ports ? { srcPort: f.srcPort, dstPort: f.dstPort } : {}),
-      ...(f.protocol === 1 || f.protocol === 58 ? { icmp: { type: f.type, code: f.code } } : {}),
-    };
-  });
-}
-
-function engineState(resources: readonly Resource[], ops: readonly ClusterOp[] = []): { dp: RecordingDataplane; states: DataplaneState[] } {
-  const dp = new RecordingDataplane({ keepBatches: false });
-  const engine = createEngine({ dataplane: dp });
-  for (const r of resources) engine.upsert(r);
-  engine.flush();
-  const states = [structuredClone(dp.state)];
-  for (const o of ops) {
-    if (o.op === 'upsert') engine.upsert(o.resource);
-    else engine.delete(o.kind, o.namespace, o.name, o.apiVersion);
-    engine.flush();
-    states.push(structuredClone(dp.state));
-  }
-  return { dp, states };
-}
 
 /** Tables with ids renamed away: what a from-scratch compile must equal. */
 function logical(t: Tables): unknown {
@@ -98,7 +48,7 @@ describe('eBPF policy compiler properties', () => {
   test.prop([arbCluster, fc.array(arbSpec, { minLength: 1, maxLength: 15 })], { numRuns: 400 })(
     'the simulated datapath over compiled tables gives every flow the model dataplane verdict',
     (resources, specs) => {
-      const { dp } = engineState(resources);
+      const { dp } = engineStates(resources);
       expect(dp.violations).toEqual([]);
       const { tables } = compile(dp.state);
       for (const p of packets(dp.state, specs)) {
@@ -116,7 +66,7 @@ describe('eBPF policy compiler properties', () => {
   test.prop([arbCluster, arbUpdateStream, fc.array(arbSpec, { minLength: 1, maxLength: 6 })], { numRuns: 150 })(
     'incremental diffs equal a from-scratch compile, and every intermediate state gives each direction its old or new verdict',
     (resources, ops, specs) => {
-      const { states } = engineState(resources, ops.slice(0, 4));
+      const { states } = engineStates(resources, ops.slice(0, 4));
       let tables = compile(states[0]!).tables;
       for (let i = 1; i < states.length; i++) {
         const before = states[i - 1]!;

@@ -7,12 +7,10 @@
  */
 import { fc, test } from '@fast-check/vitest';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import {
-  type CompiledRule, createEngine, type DataplaneState, emptyDataplaneState, formatIp, modelVerdict, parseIp,
-  RecordingDataplane, type Resource, type TierRef,
-} from '@gingham/core';
+import { type CompiledRule, type DataplaneState, emptyDataplaneState, modelVerdict, type TierRef } from '@gingham/core';
 import { BpfMap, type Collection, createCollection, loadCollectionSpec, RingBufReader, testRun } from '@gingham/ebpf-loader';
-import { arbCluster, arbUpdateStream, type ClusterOp, OUTSIDE_ADDRESSES } from '@gingham/testkit';
+import { arbCluster, arbUpdateStream } from '@gingham/testkit';
+import { addresses, arbSpec, engineStates, packets } from './support/flows.js';
 import {
   ACTION_ALLOW, ACTION_DENY, buildArp, buildIcmpError, buildPacket, compile, conntrackKey, decodeConntrackValue,
   decodeEvent, encodeConntrackValue, FLAG_LOG, IPV6_DSTOPTS, IPV6_HOPOPTS, IPV6_ROUTING, MAP_NAMES, type MapName,
@@ -37,57 +35,6 @@ const OBJECT = process.env.GINGHAM_DATAPATH_OBJECT || undefined;
 const mustRun = process.env.CI === 'true';
 
 // ---- state builders ----
-
-function engineStates(resources: readonly Resource[], ops: readonly ClusterOp[] = []): DataplaneState[] {
-  const dp = new RecordingDataplane({ keepBatches: false });
-  const engine = createEngine({ dataplane: dp });
-  for (const r of resources) engine.upsert(r);
-  engine.flush();
-  const states = [structuredClone(dp.state)];
-  for (const o of ops) {
-    if (o.op === 'upsert') engine.upsert(o.resource);
-    else engine.delete(o.kind, o.namespace, o.name, o.apiVersion);
-    engine.flush();
-    states.push(structuredClone(dp.state));
-  }
-  return states;
-}
-
-function addresses(state: DataplaneState): string[] {
-  const out = new Set<string>(OUTSIDE_ADDRESSES);
-  for (const w of state.workloadEndpoints.values()) for (const a of w.addresses) out.add(a.split('/')[0]!);
-  for (const h of state.hostEndpoints.values()) for (const a of h.expectedIPs) out.add(a.split('/')[0]!);
-  return [...out].filter((a) => parseIp(a)).map((a) => formatIp(parseIp(a)!));
-}
-
-const arbSpec = fc.record({
-  s: fc.nat(),
-  d: fc.nat(),
-  protocol: fc.constantFrom(6, 17, 1, 58, 132, 47),
-  srcPort: fc.constantFrom(40000, 80, 53, 1024),
-  dstPort: fc.constantFrom(80, 8080, 22, 53, 5000, 10250, 443, 68),
-  type: fc.constantFrom(0, 8, 3),
-  code: fc.constantFrom(0, 1),
-});
-type Spec = typeof arbSpec extends fc.Arbitrary<infer T> ? T : never;
-
-function packets(state: DataplaneState, specs: readonly Spec[]): Packet[] {
-  const all = addresses(state);
-  return specs.map((f) => {
-    const src = all[f.s % all.length]!;
-    const fam = parseIp(src)!.version;
-    const same = all.filter((a) => parseIp(a)!.version === fam);
-    const dst = same[f.d % same.length]!;
-    const ports = f.protocol === 6 || f.protocol === 17 || f.protocol === 132;
-    return {
-      src,
-      dst,
-      protocol: f.protocol,
-      ...(ports ? { srcPort: f.srcPort, dstPort: f.dstPort } : {}),
-      ...(f.protocol === 1 || f.protocol === 58 ? { icmp: { type: f.type, code: f.code } } : {}),
-    };
-  });
-}
 
 const ANY = {};
 const tier = (name: string, policyIds: string[], defaultAction: 'Deny' | 'Pass' = 'Deny'): TierRef => ({ name, defaultAction, policyIds });
@@ -206,7 +153,7 @@ describe.skipIf(!caps.ok && !mustRun)('C datapath under BPF_PROG_TEST_RUN', () =
     'every flow gets the verdict of simulate() and of the model dataplane, and the events simulate() predicts',
     (resources, specs) => {
       reset();
-      const [state] = engineStates(resources);
+      const [state] = engineStates(resources).states;
       const tables = fill(state!);
       for (const p of packets(state!, specs)) {
         const sim = simulate(tables.maps, p);
@@ -226,7 +173,7 @@ describe.skipIf(!caps.ok && !mustRun)('C datapath under BPF_PROG_TEST_RUN', () =
     'after every single write of an incremental diff the program agrees with simulate() over the same writes, and each direction keeps its old or new verdict',
     (resources, ops, specs) => {
       reset();
-      const states = engineStates(resources, ops.slice(0, 3));
+      const { states } = engineStates(resources, ops.slice(0, 3));
       let tables = fill(states[0]!);
       for (let i = 1; i < states.length; i++) {
         const r = compile(states[i]!, tables);
