@@ -149,7 +149,7 @@ describe.skipIf(!caps.ok && !mustRun)('C datapath under BPF_PROG_TEST_RUN', () =
 
   // ---- a. differential ----
 
-  test.prop([arbCluster, fc.array(arbSpec, { minLength: 15, maxLength: 40 })], { numRuns: 250 })(
+  test.prop([arbCluster, fc.array(arbSpec, { minLength: 15, maxLength: 40 })], { numRuns: 1000 })(
     'every flow gets the verdict of simulate() and of the model dataplane, and the events simulate() predicts',
     (resources, specs) => {
       reset();
