@@ -10,6 +10,7 @@ const suites: Record<string, () => Promise<(emit: Emit) => Promise<void>>> = {
   engine: async () => (await import('../packages/core/src/engine/engine.bench.js')).runEngineBench,
   iptables: async () => (await import('../packages/dataplane-iptables/src/iptables.bench.js')).runIptablesBench,
   wireguard: async () => (await import('../packages/wireguard/src/wireguard.bench.js')).runWireguardBench,
+  ebpf: async () => (await import('../packages/dataplane-ebpf/src/ebpf.bench.js')).runEbpfBench,
 };
 const groups: Record<string, string[]> = { core: ['selector', 'evaluate'] };
 
