@@ -159,10 +159,11 @@ struct counter_value {
   __u64 bytes;
 };
 
-/* meta (array, 1 entry): written by the TS dataplane. The program reads `flags` once per
- * packet that misses conntrack: META_NO_CT_INSERT makes every packet take the policy path
- * (benchmarks measure the new-flow cost with BPF_PROG_TEST_RUN repeats), META_NO_EVENTS
- * silences the ring buffer (counters still count). `generation` is for the TS side only. */
+/* meta (array, 1 entry): written by the TS dataplane. The program reads `flags` on the policy
+ * path only, before it emits an event or inserts a conntrack entry: META_NO_CT_INSERT makes
+ * every packet take the policy path (benchmarks measure the new-flow cost with
+ * BPF_PROG_TEST_RUN repeats), META_NO_EVENTS silences the ring buffer (counters still count).
+ * `generation` is for the TS side only. */
 #define META_NO_CT_INSERT 1
 #define META_NO_EVENTS 2
 struct meta_value {
