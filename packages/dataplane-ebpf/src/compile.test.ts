@@ -65,6 +65,47 @@ describe('eBPF verdict tables', () => {
     expect(check(s, { src: '10.1.0.1', dst: '10.0.0.1', protocol: 1, icmp: { type: 0, code: 0 } })).toBe(false);
     expect(check(s, { src: '10.1.0.1', dst: '10.0.0.1', protocol: 47 })).toBe(false);
   });
+  it('a slot keeps its program while what it read holds, with IP sets edited in place', () => {
+    const s = state(
+      [tier('t1', ['p1'])],
+      {
+        p1: [
+          { action: 'Allow', protocol: 6, source: side, destination: { ipSetId: 'sel', ports: [{ min: 22, max: 22 }] } },
+          { action: 'Allow', protocol: 6, source: side, destination: { namedPortIpSetIds: ['np1'] } },
+          { action: 'Allow', protocol: 6, source: { namedPortIpSetIds: ['np2'] }, destination: { ports: [{ min: 9000, max: 9000 }] } },
+        ],
+      },
+      [],
+      { sel: ['10.0.0.0/24'], np1: ['10.0.0.1/32,tcp:8080'], np2: ['10.1.0.1/32,tcp:53'], other: ['10.7.0.0/16'] },
+    );
+    const probes = [tcp('10.1.0.1', 22), tcp('10.1.0.1', 8080), tcp('10.1.0.1', 8081), tcp('10.1.0.1', 9000, 53), tcp('10.1.0.2', 9000, 99), tcp('10.1.0.2', 9000, 98)];
+    let tables = compile(s).tables;
+    const step = (change: () => void, reused: number): boolean[] => {
+      change();
+      const r = compile(s, tables);
+      expect(r.stats.reused).toBe(reused);
+      const scratch = compile(s).tables.maps;
+      const got = probes.map((p) => {
+        const v = simulate(r.tables.maps, p).ingress.allowed;
+        expect(v).toBe(simulate(scratch, p).ingress.allowed);
+        expect(v).toBe(modelVerdict(s, p).ingress.allowed);
+        return v;
+      });
+      tables = r.tables;
+      return got;
+    };
+    const set = (id: string): Set<string> => s.ipSets.get(id)!.members;
+    // Two slots (ingress, egress); only the ingress one reads sel, np1 and np2.
+    expect(step(() => set('other').add('10.8.0.0/16'), 2)).toEqual([true, true, false, true, false, false]);
+    expect(step(() => set('sel').delete('10.0.0.0/24'), 1)).toEqual([false, true, false, true, false, false]);
+    expect(step(() => set('np1').add('10.0.0.1/32,tcp:8081'), 1)).toEqual([false, true, true, true, false, false]);
+    expect(step(() => set('np1').add('10.0.0.5/32,tcp:7000'), 2)).toEqual([false, true, true, true, false, false]);
+    expect(step(() => set('np2').add('10.1.0.2/32,tcp:99'), 1)).toEqual([false, true, true, true, true, false]);
+    expect(step(() => set('sel').add('10.0.0.1/32'), 1)).toEqual([true, true, true, true, true, false]);
+    // A policy object replaced by an equal one: kept (compared structurally); by another: rebuilt.
+    expect(step(() => s.policies.set('p1', structuredClone(s.policies.get('p1')!)), 2)).toEqual([true, true, true, true, true, false]);
+    expect(step(() => s.policies.set('p1', { ...s.policies.get('p1')!, ingress: s.policies.get('p1')!.ingress.slice(1) }), 1)).toEqual([false, true, true, true, true, false]);
+  });
   it('10,000 port rules cost the same number of lookups as one', () => {
     const rules: CompiledRule[] = Array.from({ length: 10_000 }, (_, i) => ({ action: 'Allow', protocol: 6, source: side, destination: { ports: [{ min: 10_000 + i, max: 10_000 + i }] } }));
     const s = state([tier('t1', ['p1'])], { p1: rules });

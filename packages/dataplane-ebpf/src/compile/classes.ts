@@ -43,11 +43,28 @@ export function sigFamily(sig: string): 4 | 6 {
   return sig.startsWith('6') ? 6 : 4;
 }
 
+/** Parsed prefixes by text (`null`: not a CIDR), shared by every compile; a pure function's cache. */
+const parsed = new Map<string, { readonly addr: WireAddr; readonly prefix: number; readonly id: string } | null>();
+const PARSED_MAX = 1 << 20;
+
+function parsedPrefix(text: string): { readonly addr: WireAddr; readonly prefix: number; readonly id: string } | null {
+  let p = parsed.get(text);
+  if (p === undefined) {
+    const c = parseCidr(text);
+    if (c) {
+      const w = wireCidr(c);
+      p = { addr: w.addr, prefix: w.prefix, id: prefixId(w.addr, w.prefix) };
+    } else p = null;
+    if (parsed.size >= PARSED_MAX) parsed.clear();
+    parsed.set(text, p);
+  }
+  return p;
+}
+
 /** Regions keyed by prefix id, for the given referenced condition keys and named-port sets. */
 export function computeRegions(state: DataplaneState, keys: ReadonlySet<string>, namedSets: ReadonlySet<string>): Map<string, Region> {
   const atoms = new Map<string, Atom & { bits: string }>();
-  const add = (addr: WireAddr, prefix: number, cond: string | undefined): void => {
-    const id = prefixId(addr, prefix);
+  const addAt = (id: string, addr: WireAddr, prefix: number, cond: string | undefined): void => {
     let a = atoms.get(id);
     if (!a) {
       a = { addr, prefix, conds: new Set(), bits: id.slice(2) };
@@ -55,32 +72,23 @@ export function computeRegions(state: DataplaneState, keys: ReadonlySet<string>,
     }
     if (cond !== undefined) a.conds.add(cond);
   };
+  const add = (addr: WireAddr, prefix: number, cond: string | undefined): void => addAt(prefixId(addr, prefix), addr, prefix, cond);
+  const addText = (text: string, cond: string): void => {
+    const p = parsedPrefix(text);
+    if (p) addAt(p.id, p.addr, p.prefix, cond);
+  };
   const zero = new Uint8Array(16);
   add({ family: 4, bytes: zero }, 0, undefined);
   add({ family: 6, bytes: zero }, 0, undefined);
   for (const k of keys) {
-    if (k.startsWith('n:')) {
-      const c = parseCidr(k.slice(2));
-      if (c) {
-        const w = wireCidr(c);
-        add(w.addr, w.prefix, k);
-      }
-    } else if (k.startsWith('s:')) {
-      for (const m of state.ipSets.get(k.slice(2))?.members ?? []) {
-        const c = parseCidr(m);
-        if (c) {
-          const w = wireCidr(c);
-          add(w.addr, w.prefix, k);
-        }
-      }
-    }
+    if (k.startsWith('n:')) addText(k.slice(2), k);
+    else if (k.startsWith('s:')) for (const m of state.ipSets.get(k.slice(2))?.members ?? []) addText(m, k);
   }
   for (const id of namedSets) {
     for (const m of state.ipSets.get(id)?.members ?? []) {
       const p = parseNamedMember(m);
       if (!p || (p.protocol !== 6 && p.protocol !== 17 && p.protocol !== 132)) continue;
-      const w = wireCidr(parseCidr(p.hostText)!);
-      add(w.addr, w.prefix, `np:${id}:${p.protocol}:${p.port}`);
+      addText(p.hostText, `np:${id}:${p.protocol}:${p.port}`);
     }
   }
   // Sorted by (family, bits) with shorter prefixes first: ancestors precede descendants.

@@ -11,11 +11,14 @@
  *   3 slot version flips; endpoint entries added, changed, removed
  *   4 LPM entries move from their transition class to their final class
  *   5 everything no longer reachable is deleted
+ *
+ * Incremental in work too: slot programs are reused while the reads they recorded (`SlotDeps`)
+ * still hold, kept slots keep their rows, and the new maps are the previous ones plus the
+ * changed parts, so a label change costs O(slots + regions), not O(rules).
  */
-import { type DataplaneState, type IpAddr, formatIp, parseIp } from '@gingham/core';
+import { type CompiledPolicy, type CompiledProfile, type DataplaneState, type IpAddr, formatIp, parseIp } from '@gingham/core';
 import { wireAddr } from '../addr.js';
 import {
-  applyWrites,
   emptyMaps,
   encodeClassKey,
   encodeEndpointKey,
@@ -27,7 +30,6 @@ import {
   encodeVerdictKey,
   encodeVerdictValue,
   hexKey,
-  MAP_NAMES,
   type MapName,
   type MapWrite,
   SLOT_HAS_SPORT,
@@ -36,15 +38,36 @@ import {
 import { computeRegions, type Region } from './classes.js';
 import { classRows, type Row } from './evaluate.js';
 import { prefixEntries } from './prefixes.js';
-import { type EndpointState, parseNamedMember, type Program, programConditions, slotProgram } from './program.js';
+import { type EndpointState, type Program, programConditions, type ProgramReads, slotProgram, stateReads } from './program.js';
+
+/**
+ * What a slot program read from the state besides its key (endpoint, direction, local address),
+ * with the answers: a later compile keeps the program when every entry still holds. Objects
+ * (endpoint, policies, profiles) are compared by identity, then structurally; IP set facts are
+ * kept as values, because core's `applyMessage` edits member Sets in place.
+ */
+export interface SlotDeps {
+  readonly endpoint: EndpointState;
+  /** Policy / profile id -> the object read (undefined: absent). */
+  readonly policies: ReadonlyMap<string, CompiledPolicy | undefined>;
+  readonly profiles: ReadonlyMap<string, CompiledProfile | undefined>;
+  /** Set id -> whether the local address is in it (local-side selectors). */
+  readonly inSet: ReadonlyMap<string, boolean>;
+  /** Set id -> the local address's named ports in it (local-side named ports). */
+  readonly localNamed: ReadonlyMap<string, readonly (readonly [number, number])[]>;
+  /** Set id -> every port of that named-port set (source-port class starts). */
+  readonly peerNamed: ReadonlyMap<string, readonly number[]>;
+}
 
 export interface SlotMemory {
   readonly id: number;
   readonly key: string;
   readonly version: number;
   readonly flags: number;
-  readonly fingerprint: string;
   readonly program: Program;
+  readonly deps: SlotDeps;
+  /** Peer condition keys and named-port sets the program references (`programConditions`). */
+  readonly conds: { readonly keys: readonly string[]; readonly namedSets: readonly string[] };
   /** Verdict rows of the active version, per live class id. */
   readonly rows: ReadonlyMap<number, readonly Row[]>;
 }
@@ -74,7 +97,8 @@ export interface CompileResult {
   readonly tables: Tables;
   /** Ordered writes turning the previous tables' maps into `tables.maps`. */
   readonly writes: readonly MapWrite[];
-  readonly stats: { readonly slots: number; readonly classes: number; readonly flipped: number; readonly transitions: number };
+  /** `reused`: slots whose program was kept without being rebuilt (their recorded reads held). */
+  readonly stats: { readonly slots: number; readonly classes: number; readonly flipped: number; readonly transitions: number; readonly reused: number };
 }
 
 export function emptyTables(): Tables {
@@ -135,8 +159,112 @@ function longestContaining<R extends Region>(regions: Iterable<R>, r: Region): R
 }
 
 /**
+ * Structural equality of JSON-like values (plain objects by their enumerable keys, a missing key
+ * differing from an undefined one; arrays element-wise).
+ */
+export function deepEqual(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  if (Array.isArray(a)) {
+    if (!Array.isArray(b) || a.length !== b.length) return false;
+    for (let i = 0; i < a.length; i++) {
+      const x: unknown = a[i];
+      const y: unknown = b[i];
+      if (x !== y && !deepEqual(x, y)) return false;
+    }
+    return true;
+  }
+  if (Array.isArray(b)) return false;
+  const ra = a as Record<string, unknown>;
+  const rb = b as Record<string, unknown>;
+  let n = 0;
+  for (const k in ra) {
+    n++;
+    const x = ra[k];
+    const y = rb[k];
+    if (x === y) {
+      if (x === undefined && !(k in rb)) return false;
+    } else if (!deepEqual(x, y)) return false;
+  }
+  for (const _ in rb) n--;
+  return n === 0;
+}
+
+/**
+ * `old`'s program still holds for endpoint `e` at `local` when every read it recorded answers
+ * the same now. Returns the deps re-pointed at the current objects (so the next check is by
+ * identity), or undefined when something changed.
+ */
+function depsHold(old: SlotDeps, e: EndpointState, local: IpAddr, reads: ProgramReads, same: (a: object, b: object) => boolean): SlotDeps | undefined {
+  let fresh = old.endpoint !== e;
+  if (fresh && !same(old.endpoint, e)) return undefined;
+  const objects = (m: ReadonlyMap<string, object | undefined>, get: (id: string) => object | undefined): boolean => {
+    for (const [id, o] of m) {
+      const now = get(id);
+      if (now === o) continue;
+      if (now === undefined || o === undefined || !same(o, now)) return false;
+      fresh = true;
+    }
+    return true;
+  };
+  if (!objects(old.policies, reads.policy) || !objects(old.profiles, reads.profile)) return undefined;
+  for (const [id, v] of old.inSet) if (reads.inSet(id, local) !== v) return undefined;
+  for (const [id, v] of old.localNamed) if (!deepEqual(reads.localNamedPorts(id, local), v)) return undefined;
+  for (const [id, v] of old.peerNamed) if (!deepEqual(reads.peerNamedPorts(id), v)) return undefined;
+  if (!fresh) return old;
+  const current = <T>(m: ReadonlyMap<string, T | undefined>, get: (id: string) => T | undefined): Map<string, T | undefined> => new Map([...m.keys()].map((id) => [id, get(id)]));
+  return { ...old, endpoint: e, policies: current(old.policies, reads.policy), profiles: current(old.profiles, reads.profile) };
+}
+
+/** `reads`, recording every answer into a `SlotDeps` for `e`. */
+function recording(reads: ProgramReads, e: EndpointState): { reads: ProgramReads; deps: SlotDeps } {
+  const deps = { endpoint: e, policies: new Map(), profiles: new Map(), inSet: new Map(), localNamed: new Map(), peerNamed: new Map() };
+  const record = <T>(m: Map<string, T>, id: string, v: T): T => {
+    m.set(id, v);
+    return v;
+  };
+  return {
+    deps,
+    reads: {
+      policy: (id) => record(deps.policies, id, reads.policy(id)),
+      profile: (id) => record(deps.profiles, id, reads.profile(id)),
+      inSet: (id, addr) => record(deps.inSet, id, reads.inSet(id, addr)),
+      localNamedPorts: (id, addr) => record(deps.localNamed, id, reads.localNamedPorts(id, addr)),
+      peerNamedPorts: (id) => record(deps.peerNamed, id, reads.peerNamedPorts(id)),
+    },
+  };
+}
+
+/** Copy-on-write view of the previous maps: a map is copied on its first change. */
+function cowMaps(base: TableMaps): { maps: TableMaps; set(m: MapName, k: string, v: Uint8Array): void; delete(m: MapName, k: string): void } {
+  const maps: TableMaps = { ...base };
+  const copied = new Set<MapName>();
+  const own = (m: MapName): Map<string, Uint8Array> => {
+    if (!copied.has(m)) {
+      maps[m] = new Map(base[m]);
+      copied.add(m);
+    }
+    return maps[m];
+  };
+  return { maps, set: (m, k, v) => void own(m).set(k, v), delete: (m, k) => void own(m).delete(k) };
+}
+
+const sameBytes = (a: Uint8Array | undefined, b: Uint8Array): boolean => {
+  if (a === undefined || a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+};
+
+/**
  * Compiles `state` against the previous tables (default: empty), returning the new tables and
- * the ordered writes. Pure: `prev` is not modified.
+ * the ordered writes. Pure: `prev` is not modified (the new tables share unchanged maps, rows
+ * and programs with it; nothing here or in the dataplane mutates a table's maps).
+ *
+ * Incremental in work, not only in writes: a slot whose recorded reads (`SlotDeps`) still hold
+ * keeps its program, and its rows for every class that stays; the desired maps are `prev.maps`
+ * plus the changed parts (new and flipped slots, new and dead classes, moved regions), so a
+ * label change that moves an address between existing classes costs O(slots + regions), not
+ * O(rules).
  */
 export function compile(state: DataplaneState, prev: Tables = emptyTables()): CompileResult {
   const pm = prev.memory;
@@ -153,83 +281,110 @@ export function compile(state: DataplaneState, prev: Tables = emptyTables()): Co
     }
     return n;
   };
-
-  // Named-port sets: every port any member carries (source-port classes split there).
-  const namedPortCache = new Map<string, number[]>();
-  const peerNamedPorts = (id: string): number[] => {
-    let ports = namedPortCache.get(id);
-    if (!ports) {
-      const s = new Set<number>();
-      for (const m of state.ipSets.get(id)?.members ?? []) {
-        const p = parseNamedMember(m);
-        if (p) s.add(p.port);
-      }
-      ports = [...s].sort((a, b) => a - b);
-      namedPortCache.set(id, ports);
-    }
-    return ports;
+  const reads = stateReads(state);
+  // Structural comparisons of (old, new) object pairs, once per compile (slots share policies).
+  const compared = new Map<object, Map<object, boolean>>();
+  const same = (a: object, b: object): boolean => {
+    let m = compared.get(b);
+    if (!m) compared.set(b, (m = new Map()));
+    let v = m.get(a);
+    if (v === undefined) m.set(a, (v = deepEqual(a, b)));
+    return v;
   };
 
-  // 1. Endpoint map and slot programs.
+  // 1. Endpoint map and slot programs (kept when their recorded reads still hold).
   const endpoints = new Map<string, { addr: string; ingress: string; egress: string }>();
-  const programs = new Map<string, Program>();
+  const built = new Map<string, { program: Program; deps: SlotDeps; conds: SlotMemory['conds']; reused: boolean }>();
   for (const [text, o] of owners(state)) {
     const keys = { ingress: `ingress|${o.kind}:${o.e.id}|${text}`, egress: `egress|${o.kind}:${o.e.id}|${text}` };
-    for (const dir of ['ingress', 'egress'] as const) programs.set(keys[dir], slotProgram(state, o.e, dir, o.ip, peerNamedPorts));
+    for (const dir of ['ingress', 'egress'] as const) {
+      const old = pm.slots.get(keys[dir]);
+      const deps = old && depsHold(old.deps, o.e, o.ip, reads, same);
+      if (old && deps) {
+        built.set(keys[dir], { program: old.program, deps, conds: old.conds, reused: true });
+        continue;
+      }
+      const rec = recording(reads, o.e);
+      const program = slotProgram(rec.reads, o.e, dir, o.ip);
+      const c = programConditions(program);
+      built.set(keys[dir], { program, deps: rec.deps, conds: { keys: [...c.keys], namedSets: [...c.namedSets] }, reused: false });
+    }
     endpoints.set(hexKey(encodeEndpointKey(wireAddr(o.ip))), { addr: text, ...keys });
   }
 
   // 2. Peer classes over every condition any program references.
-  const keys = new Set<string>();
+  const condKeys = new Set<string>();
   const namedSets = new Set<string>();
-  for (const p of programs.values()) {
-    const c = programConditions(p);
-    for (const k of c.keys) keys.add(k);
-    for (const id of c.namedSets) namedSets.add(id);
+  for (const b of built.values()) {
+    for (const k of b.conds.keys) condKeys.add(k);
+    for (const id of b.conds.namedSets) namedSets.add(id);
   }
-  const rawRegions = computeRegions(state, keys, namedSets);
-  const liveSigs = new Set([...rawRegions.values()].map((r) => r.sig));
+  const rawRegions = computeRegions(state, condKeys, namedSets);
+  const liveSigs = new Set<string>();
+  for (const r of rawRegions.values()) liveSigs.add(r.sig);
   for (const sig of classIds.keys()) if (!liveSigs.has(sig)) classIds.delete(sig);
-  for (const sig of [...liveSigs].sort()) {
-    if (!classIds.has(sig)) classIds.set(sig, nextClass++);
-  }
+  for (const sig of [...liveSigs].filter((x) => !classIds.has(x)).sort()) classIds.set(sig, nextClass++);
   const regions = new Map<string, Region & { classId: number }>();
   for (const [id, r] of rawRegions) regions.set(id, { ...r, classId: classIds.get(r.sig)! });
   const classes = new Map<number, string>();
   for (const sig of liveSigs) classes.set(classIds.get(sig)!, sig);
+  const newClasses = [...classes.keys()].filter((cid) => !pm.classes.has(cid));
+  const deadClasses = [...pm.classes.keys()].filter((cid) => !classes.has(cid));
+  const sameClasses = newClasses.length === 0 && deadClasses.length === 0;
 
   // 3. Slots: kept (same program) or a new version.
   const slots = new Map<string, SlotMemory>();
+  const keptKeys = new Set<string>();
   let flipped = 0;
-  for (const key of [...programs.keys()].sort()) {
-    const program = programs.get(key)!;
-    const fingerprint = JSON.stringify(program);
+  for (const key of [...built.keys()].sort()) {
+    const { program, deps, conds, reused } = built.get(key)!;
     const old = pm.slots.get(key);
     let id = slotIds.get(key);
     if (id === undefined) {
       id = nextSlot++;
       slotIds.set(key, id);
     }
-    const kept = old !== undefined && old.fingerprint === fingerprint;
+    const kept = old !== undefined && (reused || deepEqual(old.program, program));
     if (old && !kept) flipped++;
-    const rows = new Map<number, readonly Row[]>();
-    for (const [cid, sig] of classes) rows.set(cid, (kept ? old.rows.get(cid) : undefined) ?? classRows(program, sig, policyNum));
+    if (kept) keptKeys.add(key);
+    let rows: ReadonlyMap<number, readonly Row[]>;
+    if (kept && sameClasses) rows = old.rows;
+    else {
+      const m = new Map<number, readonly Row[]>();
+      for (const [cid, sig] of classes) m.set(cid, (kept ? old.rows.get(cid) : undefined) ?? classRows(program, sig, policyNum));
+      rows = m;
+    }
     slots.set(key, {
       id,
       key,
       version: kept ? old.version : (old?.version ?? 0) + 1,
       flags: program.sportStarts.length > 1 ? SLOT_HAS_SPORT : 0,
-      fingerprint,
-      program,
+      program: kept ? old.program : program,
+      deps,
+      conds,
       rows,
     });
   }
-  for (const key of slotIds.keys()) if (!programs.has(key)) slotIds.delete(key);
+  for (const key of slotIds.keys()) if (!built.has(key)) slotIds.delete(key);
   const removed = [...pm.slots.keys()].filter((k) => !slots.has(k));
   const needTransitions = flipped > 0 || removed.length > 0;
 
-  // 4. Desired maps.
-  const want = emptyMaps();
+  // 4. Desired maps: the previous maps plus the changes, as ordered writes.
+  const want = cowMaps(prev.maps);
+  const writes: MapWrite[] = [];
+  const emit = (map: MapName, op: 'update' | 'delete', key: Uint8Array, value?: Uint8Array): void => {
+    writes.push(op === 'update' ? { map, op, key, value: value! } : { map, op, key });
+  };
+  /** A write that is also part of the final maps. */
+  const put = (map: MapName, key: Uint8Array, value: Uint8Array): void => {
+    emit(map, 'update', key, value);
+    want.set(map, hexKey(key), value);
+  };
+  /** A delete, also gone from the final maps. */
+  const drop = (map: MapName, key: Uint8Array): void => {
+    emit(map, 'delete', key);
+    want.delete(map, hexKey(key));
+  };
   const verdictEntries = (s: { id: number; version: number }, cid: number, rows: readonly Row[]): [Uint8Array, Uint8Array][] =>
     rows.map((r) => [encodeVerdictKey(s.id, s.version, cid, r.sport, r.bits, r.value), encodeVerdictValue(r.verdict)]);
   const sportEntries = (s: SlotMemory): [Uint8Array, Uint8Array][] => {
@@ -238,37 +393,15 @@ export function compile(state: DataplaneState, prev: Tables = emptyTables()): Co
     const segs = st.map((lo, k) => ({ lo, hi: k + 1 < st.length ? st[k + 1]! - 1 : 0xffff, v: k, key: String(k) }));
     return prefixEntries(segs, 16).map((e) => [encodeSportKey(s.id, s.version, e.bits, e.value), encodeU32Value(e.v)]);
   };
-  const put = (m: MapName, k: Uint8Array, v: Uint8Array): void => void want[m].set(hexKey(k), v);
-  for (const [k, e] of endpoints) {
-    want.endpoints.set(k, encodeEndpointValue(slots.get(e.ingress)!.id, slots.get(e.egress)!.id));
-  }
-  for (const s of slots.values()) {
-    put('slots', encodeSlotKey(s.id), encodeSlotValue(s.version, s.flags));
-    for (const [k, v] of sportEntries(s)) put('sports', k, v);
-    for (const [cid, rows] of s.rows) for (const [k, v] of verdictEntries(s, cid, rows)) put('verdicts', k, v);
-  }
-  for (const r of regions.values()) put('classes', encodeClassKey(r.addr, r.prefix), encodeU32Value(r.classId));
-
-  // 5. Ordered writes.
-  const writes: MapWrite[] = [];
-  const work = applyWrites(prev.maps, []);
-  const emit = (map: MapName, op: 'update' | 'delete', key: Uint8Array, value?: Uint8Array): void => {
-    const w: MapWrite = op === 'update' ? { map, op, key, value: value! } : { map, op, key };
-    writes.push(w);
-    applyWrites(work, [w], true);
-  };
-  const same = (a: Uint8Array | undefined, b: Uint8Array): boolean => a !== undefined && a.length === b.length && a.every((x, i) => x === b[i]);
-  const emitIfChanged = (map: MapName, key: Uint8Array, value: Uint8Array): void => {
-    if (!same(work[map].get(hexKey(key)), value)) emit(map, 'update', key, value);
-  };
 
   // Region moves.
   type Move = { region: Region; from: number; to: number; del: boolean };
   const moves: Move[] = [];
   for (const [id, r] of regions) {
     const o = pm.regions.get(id);
+    if (o && o.classId === r.classId) continue;
     const from = o ? o.classId : pm.regions.size > 0 ? longestContaining(pm.regions.values(), r).classId : 0;
-    if (!o || o.classId !== r.classId) moves.push({ region: r, from, to: r.classId, del: false });
+    moves.push({ region: r, from, to: r.classId, del: false });
   }
   for (const [id, o] of pm.regions) {
     if (!regions.has(id)) moves.push({ region: o, from: o.classId, to: longestContaining(regions.values(), o).classId, del: true });
@@ -281,38 +414,46 @@ export function compile(state: DataplaneState, prev: Tables = emptyTables()): Co
       if (!transition.has(k)) transition.set(k, nextClass++);
     }
   }
+  const transitionPairs = [...transition].map(([pair, t]) => {
+    const [from, to] = pair.split('>').map(Number) as [number, number];
+    return { from, to, t };
+  });
+  /** Rows under transition classes: written in phase 1, deleted in phase 5. */
+  const transient: Uint8Array[] = [];
+  const transientRows = (s: { id: number; version: number }, t: number, rows: readonly Row[]): void => {
+    for (const [k, v] of verdictEntries(s, t, rows)) {
+      emit('verdicts', 'update', k, v);
+      transient.push(k);
+    }
+  };
 
   // Phase 1: rows first.
-  const oldSlotById = new Map([...pm.slots.values()].map((s) => [s.key, s]));
   for (const s of slots.values()) {
-    const old = oldSlotById.get(s.key);
-    const kept = old !== undefined && old.version === s.version;
-    for (const [k, v] of sportEntries(s)) emitIfChanged('sports', k, v);
-    for (const [cid, rows] of s.rows) {
-      if (kept && pm.classes.has(cid)) continue;
-      for (const [k, v] of verdictEntries(s, cid, rows)) emitIfChanged('verdicts', k, v);
+    const old = pm.slots.get(s.key);
+    const kept = keptKeys.has(s.key);
+    if (!kept) {
+      for (const [k, v] of sportEntries(s)) put('sports', k, v);
+      for (const cid of classes.keys()) for (const [k, v] of verdictEntries(s, cid, s.rows.get(cid)!)) put('verdicts', k, v);
+    } else {
+      for (const cid of newClasses) for (const [k, v] of verdictEntries(s, cid, s.rows.get(cid)!)) put('verdicts', k, v);
     }
-    for (const [pair, t] of transition) {
-      const [from, to] = pair.split('>').map(Number) as [number, number];
-      if (old) for (const [k, v] of verdictEntries(old, t, old.rows.get(from) ?? [])) emit('verdicts', 'update', k, v);
-      if (!kept) for (const [k, v] of verdictEntries(s, t, s.rows.get(to) ?? [])) emit('verdicts', 'update', k, v);
+    for (const { from, to, t } of transitionPairs) {
+      if (old) transientRows(old, t, old.rows.get(from) ?? []);
+      if (!kept) transientRows(s, t, s.rows.get(to) ?? []);
     }
-    if (!old) emit('slots', 'update', encodeSlotKey(s.id), encodeSlotValue(s.version, s.flags));
+    if (!old) put('slots', encodeSlotKey(s.id), encodeSlotValue(s.version, s.flags));
   }
   for (const key of removed) {
     const old = pm.slots.get(key)!;
-    for (const [pair, t] of transition) {
-      const from = Number(pair.split('>')[0]);
-      for (const [k, v] of verdictEntries(old, t, old.rows.get(from) ?? [])) emit('verdicts', 'update', k, v);
-    }
+    for (const { from, t } of transitionPairs) transientRows(old, t, old.rows.get(from) ?? []);
   }
 
   // Phase 2: LPM moves (longest first for updates, shortest first for deletes).
   const byLenDesc = [...moves].sort((a, b) => b.region.prefix - a.region.prefix);
   const classKey = (m: Move): Uint8Array => encodeClassKey(m.region.addr, m.region.prefix);
   const finalMoves = (): void => {
-    for (const m of byLenDesc) if (!m.del) emit('classes', 'update', classKey(m), encodeU32Value(m.to));
-    for (const m of [...byLenDesc].reverse()) if (m.del) emit('classes', 'delete', classKey(m));
+    for (const m of byLenDesc) if (!m.del) put('classes', classKey(m), encodeU32Value(m.to));
+    for (const m of [...byLenDesc].reverse()) if (m.del) drop('classes', classKey(m));
   };
   if (transition.size > 0) {
     for (const m of byLenDesc) {
@@ -324,31 +465,39 @@ export function compile(state: DataplaneState, prev: Tables = emptyTables()): Co
   }
 
   // Phase 3: version flips, endpoint entries.
-  for (const s of slots.values()) emitIfChanged('slots', encodeSlotKey(s.id), encodeSlotValue(s.version, s.flags));
-  for (const [k, v] of want.endpoints) {
-    const key = Buffer.from(k, 'hex');
-    emitIfChanged('endpoints', new Uint8Array(key), v);
+  for (const s of slots.values()) {
+    if (pm.slots.has(s.key) && !keptKeys.has(s.key)) put('slots', encodeSlotKey(s.id), encodeSlotValue(s.version, s.flags));
   }
-  for (const k of prev.maps.endpoints.keys()) if (!want.endpoints.has(k)) emit('endpoints', 'delete', new Uint8Array(Buffer.from(k, 'hex')));
+  const wantEndpoints = new Map<string, Uint8Array>();
+  for (const [k, e] of endpoints) {
+    const v = encodeEndpointValue(slots.get(e.ingress)!.id, slots.get(e.egress)!.id);
+    wantEndpoints.set(k, v);
+    if (!sameBytes(prev.maps.endpoints.get(k), v)) put('endpoints', new Uint8Array(Buffer.from(k, 'hex')), v);
+  }
+  for (const k of prev.maps.endpoints.keys()) if (!wantEndpoints.has(k)) drop('endpoints', new Uint8Array(Buffer.from(k, 'hex')));
 
   // Phase 4: transition classes to final classes.
   if (transition.size > 0) finalMoves();
 
-  // Phase 5: garbage (unreachable now).
-  for (const name of ['slots', 'sports', 'verdicts', 'classes'] as const) {
-    for (const k of [...work[name].keys()]) if (!want[name].has(k)) emit(name, 'delete', new Uint8Array(Buffer.from(k, 'hex')));
+  // Phase 5: garbage (unreachable now): records of removed slots, old versions' sport entries
+  // and rows, rows of dead classes under kept versions, transition rows.
+  for (const key of removed) drop('slots', encodeSlotKey(pm.slots.get(key)!.id));
+  const gone = [...removed, ...[...slots.keys()].filter((k) => pm.slots.has(k) && !keptKeys.has(k))].map((k) => pm.slots.get(k)!);
+  for (const old of gone) for (const [k] of sportEntries(old)) drop('sports', k);
+  for (const old of gone) for (const [cid, rows] of old.rows) for (const [k] of verdictEntries(old, cid, rows)) drop('verdicts', k);
+  for (const key of keptKeys) {
+    const old = pm.slots.get(key)!;
+    for (const cid of deadClasses) for (const [k] of verdictEntries(old, cid, old.rows.get(cid) ?? [])) drop('verdicts', k);
   }
-  for (const name of MAP_NAMES) {
-    for (const [k, v] of want[name]) if (!same(work[name].get(k), v)) throw new Error(`ebpf compile: internal: ${name} entry ${k} not written in order`);
-  }
+  for (const k of transient) emit('verdicts', 'delete', k);
 
   return {
     tables: {
-      maps: want,
+      maps: want.maps,
       memory: { slotIds, nextSlot, classIds, nextClass, policyNums, slots, regions, classes, endpoints },
     },
     writes,
-    stats: { slots: slots.size, classes: classes.size, flipped, transitions: transition.size },
+    stats: { slots: slots.size, classes: classes.size, flipped, transitions: transition.size, reused: [...built.values()].filter((b) => b.reused).length },
   };
 }
 

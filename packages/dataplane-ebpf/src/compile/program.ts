@@ -6,6 +6,9 @@
  * class. Never reads verdict rows or map encodings.
  */
 import {
+  type Cidr,
+  type CompiledPolicy,
+  type CompiledProfile,
   type CompiledRule,
   type CompiledSide,
   type DataplaneState,
@@ -96,40 +99,101 @@ function familyCidrTexts(texts: readonly string[], family: 4 | 6): string[] {
   return texts.filter((t) => parseCidr(t)?.version === family);
 }
 
-function setContains(state: DataplaneState, id: string, addr: IpAddr): boolean {
-  for (const m of state.ipSets.get(id)?.members ?? []) {
-    const c = parseCidr(m);
-    if (c && cidrContains(c, addr)) return true;
-  }
-  return false;
+/**
+ * Everything a slot program reads from the dataplane state besides the endpoint itself. The
+ * compiler memoises these per run and records, per slot, which ones a program consulted and
+ * what they answered: a slot whose endpoint, policy/profile objects and recorded answers are
+ * unchanged keeps its program.
+ */
+export interface ProgramReads {
+  policy(id: string): CompiledPolicy | undefined;
+  profile(id: string): CompiledProfile | undefined;
+  /** Whether `addr` (a local address) is in `nets` set `setId`. */
+  inSet(setId: string, addr: IpAddr): boolean;
+  /** `[protocol, port]` of the `net-port-proto` members of `setId` for host `addr`, in member order. */
+  localNamedPorts(setId: string, addr: IpAddr): readonly (readonly [number, number])[];
+  /** Every port any member of `net-port-proto` set `setId` carries, sorted. */
+  peerNamedPorts(setId: string): readonly number[];
 }
 
-function localNamedPorts(state: DataplaneState, ids: readonly string[], addr: IpAddr): [number, number][] {
-  const hostText = `${formatIp(addr)}/${addr.version === 4 ? 32 : 128}`;
+/** `ProgramReads` over one state, memoised (each set is parsed at most once per purpose). */
+export function stateReads(state: DataplaneState): ProgramReads {
+  const cidrs = new Map<string, Cidr[]>();
+  const inSet = new Map<string, boolean>();
+  const named = new Map<string, Map<string, [number, number][]>>();
+  const peerPorts = new Map<string, number[]>();
+  return {
+    policy: (id) => state.policies.get(id),
+    profile: (id) => state.profiles.get(id),
+    inSet(setId, addr) {
+      const k = `${setId}\u0000${formatIp(addr)}`;
+      let v = inSet.get(k);
+      if (v === undefined) {
+        let cs = cidrs.get(setId);
+        if (!cs) {
+          cs = [];
+          for (const m of state.ipSets.get(setId)?.members ?? []) {
+            const c = parseCidr(m);
+            if (c) cs.push(c);
+          }
+          cidrs.set(setId, cs);
+        }
+        v = cs.some((c) => cidrContains(c, addr));
+        inSet.set(k, v);
+      }
+      return v;
+    },
+    localNamedPorts(setId, addr) {
+      let byHost = named.get(setId);
+      if (!byHost) {
+        byHost = new Map();
+        for (const m of state.ipSets.get(setId)?.members ?? []) {
+          const p = parseNamedMember(m);
+          if (!p) continue;
+          const list = byHost.get(p.hostText);
+          if (list) list.push([p.protocol, p.port]);
+          else byHost.set(p.hostText, [[p.protocol, p.port]]);
+        }
+        named.set(setId, byHost);
+      }
+      return byHost.get(`${formatIp(addr)}/${addr.version === 4 ? 32 : 128}`) ?? [];
+    },
+    peerNamedPorts(setId) {
+      let ports = peerPorts.get(setId);
+      if (!ports) {
+        const s = new Set<number>();
+        for (const m of state.ipSets.get(setId)?.members ?? []) {
+          const p = parseNamedMember(m);
+          if (p) s.add(p.port);
+        }
+        ports = [...s].sort((a, b) => a - b);
+        peerPorts.set(setId, ports);
+      }
+      return ports;
+    },
+  };
+}
+
+function localNamedPorts(reads: ProgramReads, ids: readonly string[], addr: IpAddr): [number, number][] {
   const out: [number, number][] = [];
-  for (const id of ids) {
-    for (const m of state.ipSets.get(id)?.members ?? []) {
-      const p = parseNamedMember(m);
-      if (p && p.hostText === hostText) out.push([p.protocol, p.port]);
-    }
-  }
+  for (const id of ids) for (const [q, port] of reads.localNamedPorts(id, addr)) out.push([q, port]);
   return out;
 }
 
 const ranges = (rs: CompiledSide['ports']): [number, number][] => (rs ?? []).map((r) => [r.min, r.max]);
 
 /** Local side: returns false when it can never match, else port conditions to keep. */
-function localSide(state: DataplaneState, s: CompiledSide, addr: IpAddr, field: PortField, out: PortCond[]): boolean {
+function localSide(reads: ProgramReads, s: CompiledSide, addr: IpAddr, field: PortField, out: PortCond[]): boolean {
   const fam = addr.version;
   if (s.nets && !familyCidrTexts(s.nets, fam).some((t) => cidrContains(parseCidr(t)!, addr))) return false;
   if (s.notNets && familyCidrTexts(s.notNets, fam).some((t) => cidrContains(parseCidr(t)!, addr))) return false;
-  if (s.ipSetId !== undefined && !setContains(state, s.ipSetId, addr)) return false;
-  if (s.notIpSetId !== undefined && setContains(state, s.notIpSetId, addr)) return false;
+  if (s.ipSetId !== undefined && !reads.inSet(s.ipSetId, addr)) return false;
+  if (s.notIpSetId !== undefined && reads.inSet(s.notIpSetId, addr)) return false;
   if ((s.ports?.length ?? 0) + (s.namedPortIpSetIds?.length ?? 0) > 0) {
-    out.push({ field, neg: false, ranges: ranges(s.ports), localNamed: localNamedPorts(state, s.namedPortIpSetIds ?? [], addr), peerNamed: [] });
+    out.push({ field, neg: false, ranges: ranges(s.ports), localNamed: localNamedPorts(reads, s.namedPortIpSetIds ?? [], addr), peerNamed: [] });
   }
   if ((s.notPorts?.length ?? 0) + (s.notNamedPortIpSetIds?.length ?? 0) > 0) {
-    out.push({ field, neg: true, ranges: ranges(s.notPorts), localNamed: localNamedPorts(state, s.notNamedPortIpSetIds ?? [], addr), peerNamed: [] });
+    out.push({ field, neg: true, ranges: ranges(s.notPorts), localNamed: localNamedPorts(reads, s.notNamedPortIpSetIds ?? [], addr), peerNamed: [] });
   }
   return !(s.domains && s.domains.length > 0);
 }
@@ -149,7 +213,7 @@ function peerSide(s: CompiledSide, family: 4 | 6, field: PortField, anyOf: strin
 }
 
 /** One compiled rule for a slot, or undefined when it can never match there. */
-export function irRule(state: DataplaneState, r: CompiledRule, dir: 'ingress' | 'egress', local: IpAddr, policy: string, index: number): IrRule | undefined {
+export function irRule(reads: ProgramReads, r: CompiledRule, dir: 'ingress' | 'egress', local: IpAddr, policy: string, index: number): IrRule | undefined {
   const family = local.version;
   if (r.ipVersion !== undefined && r.ipVersion !== family) return undefined;
   for (const s of [r.source, r.destination]) {
@@ -161,7 +225,7 @@ export function irRule(state: DataplaneState, r: CompiledRule, dir: 'ingress' | 
   const noneOf: string[] = [];
   const [localS, peerS] = dir === 'ingress' ? [r.destination, r.source] : [r.source, r.destination];
   const [localF, peerF]: [PortField, PortField] = dir === 'ingress' ? ['d', 's'] : ['s', 'd'];
-  if (!localSide(state, localS, local, localF, ports)) return undefined;
+  if (!localSide(reads, localS, local, localF, ports)) return undefined;
   if (!peerSide(peerS, family, peerF, anyOf, noneOf, ports)) return undefined;
   if (r.protocol !== undefined && r.notProtocol !== undefined && r.protocol === r.notProtocol) return undefined;
   return {
@@ -200,14 +264,14 @@ function failsafeBlock(entries: readonly FailsafeEntry[], family: 4 | 6): Block 
   return { kind: 'failsafe', name: '<failsafe>', defaultAction: 'Pass', rules };
 }
 
-function tierBlocks(state: DataplaneState, tiers: readonly TierRef[], dir: 'ingress' | 'egress', local: IpAddr, untracked = false): Block[] {
+function tierBlocks(reads: ProgramReads, tiers: readonly TierRef[], dir: 'ingress' | 'egress', local: IpAddr, untracked = false): Block[] {
   return tiers.map((t) => {
     const rules: IrRule[] = [];
     for (const id of t.policyIds) {
-      const p = state.policies.get(id);
+      const p = reads.policy(id);
       if (!p || p.staged) continue;
       (dir === 'ingress' ? p.ingress : p.egress).forEach((r, i) => {
-        const ir = irRule(state, r, dir, local, id, i);
+        const ir = irRule(reads, r, dir, local, id, i);
         if (ir) rules.push(ir);
       });
     }
@@ -235,34 +299,28 @@ function sportStarts(blocks: readonly Block[], peerNamedPorts: (setId: string) =
 }
 
 /**
- * The program of one slot. `peerNamedPorts(id)` lists every port any member of named-port set
- * `id` carries (source-port classes are split there).
+ * The program of one slot. It reads the state only through `reads` (source-port classes are
+ * split at every port of the peer named-port sets of source-port conditions).
  */
-export function slotProgram(
-  state: DataplaneState,
-  e: EndpointState,
-  dir: 'ingress' | 'egress',
-  local: IpAddr,
-  peerNamedPorts: (setId: string) => readonly number[],
-): Program {
+export function slotProgram(reads: ProgramReads, e: EndpointState, dir: 'ingress' | 'egress', local: IpAddr): Program {
   const blocks: Block[] = [];
   if ('binding' in e) {
     blocks.push(failsafeBlock(dir === 'ingress' ? e.failsafeInbound : e.failsafeOutbound, local.version));
-    blocks.push(...tierBlocks(state, dir === 'ingress' ? e.untrackedIngressTiers : e.untrackedEgressTiers, dir, local, true));
-    if (dir === 'ingress') blocks.push(...tierBlocks(state, e.preDnatIngressTiers, dir, local));
+    blocks.push(...tierBlocks(reads, dir === 'ingress' ? e.untrackedIngressTiers : e.untrackedEgressTiers, dir, local, true));
+    if (dir === 'ingress') blocks.push(...tierBlocks(reads, e.preDnatIngressTiers, dir, local));
   }
-  blocks.push(...tierBlocks(state, dir === 'ingress' ? e.ingressTiers : e.egressTiers, dir, local));
+  blocks.push(...tierBlocks(reads, dir === 'ingress' ? e.ingressTiers : e.egressTiers, dir, local));
   for (const id of e.profileIds) {
-    const p = state.profiles.get(id);
+    const p = reads.profile(id);
     if (!p) continue;
     const rules: IrRule[] = [];
     (dir === 'ingress' ? p.ingress : p.egress).forEach((r, i) => {
-      const ir = irRule(state, r, dir, local, id, i);
+      const ir = irRule(reads, r, dir, local, id, i);
       if (ir) rules.push(ir);
     });
     blocks.push({ kind: 'profile', name: id, defaultAction: 'Pass', rules });
   }
-  return { family: local.version, blocks, sportStarts: sportStarts(blocks, peerNamedPorts) };
+  return { family: local.version, blocks, sportStarts: sportStarts(blocks, (id) => reads.peerNamedPorts(id)) };
 }
 
 /** Peer condition keys a program references: `s:`/`n:` keys and named-port set ids. */
