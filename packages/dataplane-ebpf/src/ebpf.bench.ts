@@ -47,7 +47,7 @@ const ROUNDS = 11;
 const REPEAT = 100_000;
 const LABEL_CHANGES = 21;
 const IPERF_SECONDS = 3;
-const IPERF_ROUNDS = 7;
+const IPERF_ROUNDS = 15;
 /** meta.flags bit0 (datapath ABI): never insert conntrack entries, so every packet takes the policy path. */
 const META_NO_CT_INSERT = 1;
 
