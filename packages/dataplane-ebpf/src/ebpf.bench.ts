@@ -28,7 +28,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { type CompiledRule, type DataplaneMessage, type DataplaneState, emptyDataplaneState, type WorkloadEndpointState } from '@gingham/core';
-import { attachTc, type BpfMap, type BpfProgram, type Collection, createCollection, ensureBpffs, loadCollectionSpec, type TcLink, testRun } from '@gingham/ebpf-loader';
+import { attachTc, type BpfMap, type BpfProgram, type Collection, createCollection, loadCollectionSpec, mountScratchBpffs, type ScratchBpffs, type TcLink, testRun } from '@gingham/ebpf-loader';
 import { createIptablesDataplane } from '@gingham/dataplane-iptables';
 import { createTopology, probeTcp, type Topology } from '@gingham/dataplane-iptables/conformance';
 import { compile } from './compile/index.js';
@@ -289,33 +289,7 @@ async function packetBench(emit: Emit): Promise<void> {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Private bpffs and scratch namespaces
-
-interface PrivateBpffs {
-  readonly path: string;
-  release(): void;
-}
-
-function privateBpffs(): PrivateBpffs {
-  const path = mkdtempSync(join(tmpdir(), 'gh-ebpf-bench-bpffs-'));
-  try {
-    ensureBpffs(path);
-  } catch (e) {
-    rmdirSync(path);
-    throw e;
-  }
-  return {
-    path,
-    release() {
-      spawnSync('umount', [path], { stdio: 'ignore' });
-      try {
-        rmdirSync(path);
-      } catch {
-        // still mounted or not empty: leave it rather than remove a live mount's contents
-      }
-    },
-  };
-}
+// Scratch namespaces
 
 function scratchNetns(): { name: string; destroy(): void } {
   const name = `gh-ebpf-bench-${randomBytes(3).toString('hex')}`;
@@ -365,7 +339,7 @@ const moveMessages = (i: number): DataplaneMessage[] => {
   ];
 };
 
-async function updateBench(emit: Emit, bpffs: PrivateBpffs): Promise<void> {
+async function updateBench(emit: Emit, bpffs: ScratchBpffs): Promise<void> {
   const ns = scratchNetns();
   try {
     const r = spawnSync('ip', ['-n', ns.name, 'link', 'add', 'cali1', 'type', 'veth', 'peer', 'name', 'eth0'], { encoding: 'utf8' });
@@ -471,7 +445,7 @@ function iperf(topo: Topology): Promise<number> {
 
 type Config = 'no_policy' | 'empty_program' | 'ebpf' | 'iptables';
 
-async function iperfBench(emit: Emit, bpffs: PrivateBpffs): Promise<void> {
+async function iperfBench(emit: Emit, bpffs: ScratchBpffs): Promise<void> {
   const bench = 'ebpf.iperf';
   const topo = createTopology([
     { namespace: 'bench', name: 'client', ip: CLIENT_IP },
@@ -576,7 +550,7 @@ async function iperfBench(emit: Emit, bpffs: PrivateBpffs): Promise<void> {
 export async function runEbpfBench(emit: Emit): Promise<void> {
   if (process.getuid?.() !== 0) throw new Error('ebpf bench needs root (BPF_PROG_TEST_RUN, scratch network namespaces, a private bpffs)');
   await packetBench(emit);
-  const bpffs = privateBpffs();
+  const bpffs = mountScratchBpffs('gh-ebpf-bench-bpffs-');
   try {
     await updateBench(emit, bpffs);
     await iperfBench(emit, bpffs);

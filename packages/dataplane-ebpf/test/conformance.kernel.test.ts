@@ -9,13 +9,14 @@
 import { testDataplane } from '@gingham/dataplane-iptables/conformance';
 import { afterAll, beforeAll } from 'vitest';
 import { createEbpfDataplane } from '../src/index.js';
-import { canRun, mountPrivateBpffs, uniqueName, type PrivateBpffs } from './kernel-env.js';
+import { canRun, uniqueName } from './kernel-env.js';
+import { mountScratchBpffs, type ScratchBpffs } from '@gingham/ebpf-loader';
 
-let bpffs: PrivateBpffs | undefined;
+let bpffs: ScratchBpffs | undefined;
 const name = uniqueName('conf');
 
 beforeAll(() => {
-  if (canRun) bpffs = mountPrivateBpffs();
+  if (canRun) bpffs = mountScratchBpffs('gh-ebpf-bpffs-');
 });
 afterAll(() => {
   bpffs?.release();

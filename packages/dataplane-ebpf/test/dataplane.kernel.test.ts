@@ -11,7 +11,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEngine, loadManifests, workloadInterfaceName, type Engine, type Resource } from '@gingham/core';
 import { createTopology, probeTcp, startServers, type PodHandle, type Topology } from '@gingham/dataplane-iptables/conformance';
 import { ACTION_DENY, createEbpfDataplane, type EbpfDataplane, type EbpfDataplaneOptions } from '../src/index.js';
-import { canRun, hooksIn, listTree, mountPrivateBpffs, uniqueName, type PrivateBpffs } from './kernel-env.js';
+import { canRun, hooksIn, listTree, uniqueName } from './kernel-env.js';
+import { mountScratchBpffs, type ScratchBpffs } from '@gingham/ebpf-loader';
 
 const NODE = 'node-e';
 const PODS = [
@@ -59,7 +60,7 @@ function resources(text: string): Resource[] {
 
 describe.skipIf(!canRun)('eBPF dataplane lifecycle', () => {
   let topo: Topology;
-  let bpffs: PrivateBpffs;
+  let bpffs: ScratchBpffs;
   const name = uniqueName('dp');
   const made: EbpfDataplane[] = [];
   const make = (o: Partial<EbpfDataplaneOptions> = {}): EbpfDataplane => {
@@ -84,7 +85,7 @@ describe.skipIf(!canRun)('eBPF dataplane lifecycle', () => {
   const ifaces = (): string[] => [...topo.pods.map((x) => x.iface), workloadInterfaceName('b', 'late')];
 
   beforeAll(async () => {
-    bpffs = mountPrivateBpffs();
+    bpffs = mountScratchBpffs('gh-ebpf-bpffs-');
     topo = createTopology(PODS, 'gh-edp');
     await startServers(topo, [80, 8080], [], 7000);
     const warm = await Promise.all(topo.pods.flatMap((a) => topo.pods.filter((b) => b !== a).map((b) => probeTcp(topo, a, b, 80, 3000))));

@@ -1,46 +1,16 @@
 /**
- * Shared pieces of the eBPF dataplane's kernel tests: a private bpffs per test file (mounted on a
- * fresh temporary directory, so no test ever pins into the host's /sys/fs/bpf), readers of what
- * is attached in a namespace. Never touches the root namespace.
+ * Shared pieces of the eBPF dataplane's kernel tests: unique names and readers of what is pinned
+ * or attached in a namespace. Each test file pins into its own bpffs (the loader's
+ * `mountScratchBpffs`), never into the host's /sys/fs/bpf. Never touches the root namespace.
  */
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, rmdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { queryTcx } from '@gingham/ebpf-loader';
 
 export const mustRun = process.env.CI === 'true';
 export const canRun = process.getuid?.() === 0 || mustRun;
-
-export interface PrivateBpffs {
-  readonly path: string;
-  release(): void;
-}
-
-/** Mounts a new bpffs on a temporary directory; `release()` unmounts it and removes the directory. */
-export function mountPrivateBpffs(): PrivateBpffs {
-  const path = mkdtempSync(join(tmpdir(), 'gh-ebpf-bpffs-'));
-  const r = spawnSync('mount', ['-t', 'bpf', 'bpf', path], { encoding: 'utf8' });
-  if (r.status !== 0) {
-    rmdirSync(path);
-    throw new Error(`mount -t bpf bpf ${path} failed: ${r.stderr}`);
-  }
-  let released = false;
-  return {
-    path,
-    release() {
-      if (released) return;
-      released = true;
-      spawnSync('umount', [path], { stdio: 'ignore' });
-      try {
-        rmdirSync(path);
-      } catch {
-        // still mounted: leave it rather than touch a live mount's contents
-      }
-    },
-  };
-}
 
 /** A dataplane instance name unique to this run. */
 export function uniqueName(prefix: string): string {

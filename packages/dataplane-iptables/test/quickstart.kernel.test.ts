@@ -6,42 +6,21 @@
  * `gingham enforce --clean` leaves nothing of ours in the node namespace.
  */
 import { spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildSnapshot, loadManifests, matrix, type MatrixCell } from '@gingham/core';
-import { createTopology, probeTcp, probeUdp, startServers, type Topology } from '../src/conformance/topology.js';
+import { createTopology, probeTcp, startServers, type Topology } from '../src/conformance/topology.js';
+import { formatCell, probeCells, quickstartModel } from '../src/conformance/quickstart.js';
 
 const run = process.getuid?.() === 0 || process.env.CI === 'true';
 const root = new URL('../../../', import.meta.url).pathname;
 const example = join(root, 'examples/quickstart');
 const bin = join(root, 'node_modules/.bin/gingham');
-const PORTS = [
-  { port: 8080, protocol: 'TCP' },
-  { port: 5432, protocol: 'TCP' },
-  { port: 9090, protocol: 'TCP' },
-  { port: 53, protocol: 'UDP' },
-] as const;
-
-function model(): { pods: { namespace: string; name: string; ip: string; id: string }[]; cells: MatrixCell[] } {
-  const inputs = readdirSync(example)
-    .filter((f) => /\.ya?ml$/.test(f))
-    .sort()
-    .map((f) => ({ file: join(example, f), text: readFileSync(join(example, f), 'utf8') }));
-  const loaded = loadManifests(inputs);
-  if (!loaded.ok) throw new Error('the quick-start manifests do not load');
-  const { snapshot } = buildSnapshot(loaded.resources.map((r) => r.resource));
-  const pods = snapshot.workloadEndpoints
-    .map((w) => ({ namespace: w.namespace, name: w.name, ip: w.addresses[0]!.replace(/\/32$/, ''), id: w.id }))
-    .sort((a, b) => (a.id < b.id ? -1 : 1));
-  return { pods, cells: matrix(snapshot, pods.map((p) => p.id), PORTS) };
-}
-
 const inNs = (netns: string, argv: string[]) => spawnSync('ip', ['netns', 'exec', netns, ...argv], { encoding: 'utf8', timeout: 60_000 });
 
 describe.skipIf(!run)('gingham enforce on the quick-start example', () => {
   let topo: Topology;
-  const { pods, cells } = model();
+  const model = quickstartModel(example);
+  const { pods, cells } = model;
   const inNode = (argv: string[]) => inNs(topo.node, argv);
 
   beforeAll(async () => {
@@ -70,16 +49,7 @@ describe.skipIf(!run)('gingham enforce on the quick-start example', () => {
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(/node node-1: 4 endpoints/);
 
-    const byId = new Map(pods.map((p) => [p.id, topo.pod(p.namespace, p.name)]));
-    // Every cell at once: a denied cell costs one timeout (two for UDP, which retries once).
-    const probe = async (c: MatrixCell): Promise<boolean> => {
-      const from = byId.get(c.from)!;
-      const to = byId.get(c.to)!;
-      return c.protocol === 'TCP' ? probeTcp(topo, from, to, c.port!, 1000) : probeUdp(topo, from, to, c.port!, 1000);
-    };
-    const observed = await Promise.all(cells.map(async (c) => ({ ...c, allowed: await probe(c) })));
-    const fmt = (x: MatrixCell): string => `${x.from} -> ${x.to} ${x.port}/${x.protocol}: ${x.allowed ? 'allow' : 'deny'}`;
-    expect(observed.map(fmt)).toEqual(cells.map(fmt));
+    expect((await probeCells(topo, model)).map(formatCell)).toEqual(cells.map(formatCell));
 
     // Running again converges without rewriting anything.
     const again = inNode([bin, 'enforce', '-f', example, '--node', 'node-1', '--dataplane', 'iptables']);
@@ -92,6 +62,6 @@ describe.skipIf(!run)('gingham enforce on the quick-start example', () => {
     expect(saved).not.toMatch(/gh-|gingham/i);
     expect(inNode(['ipset', 'list', '-n']).stdout.split('\n').filter((l) => l.startsWith('gh'))).toEqual([]);
     // With our rules gone, a flow the model denies flows again.
-    expect(await probeTcp(topo, byId.get('shop/frontend-0')!, byId.get('shop/db-0')!, 5432, 1000)).toBe(true);
+    expect(await probeTcp(topo, topo.pod('shop', 'frontend-0'), topo.pod('shop', 'db-0'), 5432, 1000)).toBe(true);
   });
 });

@@ -2,9 +2,10 @@
  * Pinning in bpffs: `BPF_OBJ_PIN`, `BPF_OBJ_GET`, unpin (unlink) and making sure a bpffs is
  * mounted. It must never unmount or remove anything it was not asked to.
  */
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { BpfError, NotSupportedError } from './errors.js';
 import { Attr, bpf } from './syscall.js';
 
@@ -36,6 +37,42 @@ export function ensureBpffs(path: string = BPFFS): void {
   } catch (cause) {
     throw new NotSupportedError(`bpffs: cannot mount at ${path}`, { cause });
   }
+}
+
+/** A bpffs of one's own, from `mountScratchBpffs`. */
+export interface ScratchBpffs {
+  readonly path: string;
+  /** Unmounts it and removes the directory (idempotent; a mount still busy is left alone). */
+  release(): void;
+}
+
+/**
+ * Mounts a new bpffs on a fresh temporary directory (`<tmpdir>/<prefix>XXXXXX`, root only), so
+ * tests and tools can pin without ever touching the host's /sys/fs/bpf. Every bpffs mount is a
+ * separate instance: what is pinned there disappears with `release()`.
+ */
+export function mountScratchBpffs(prefix = 'gh-bpffs-'): ScratchBpffs {
+  const path = mkdtempSync(join(tmpdir(), prefix));
+  try {
+    ensureBpffs(path);
+  } catch (e) {
+    rmdirSync(path);
+    throw e;
+  }
+  let released = false;
+  return {
+    path,
+    release() {
+      if (released) return;
+      released = true;
+      spawnSync('umount', [path], { stdio: 'ignore' });
+      try {
+        rmdirSync(path);
+      } catch {
+        // still mounted or not empty: leave it rather than remove a live mount's contents
+      }
+    },
+  };
 }
 
 function checkInBpffs(path: string): void {

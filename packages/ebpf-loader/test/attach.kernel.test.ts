@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  attachTc, createCollection, hasTcx, loadCollectionSpec, type Collection, type TcDirection,
+  attachTc, createCollection, hasTcx, loadCollectionSpec, mountScratchBpffs, type Collection, type ScratchBpffs, type TcDirection,
 } from '../src/index.js';
-import { privateBpffs, probeBpfCapabilities } from './helpers/capabilities.js';
+import { probeBpfCapabilities } from './helpers/capabilities.js';
 import { fixture } from './helpers/fixtures.js';
 import { run, sleep, VethPair, waitFor, type UdpReceiver } from './helpers/netns.js';
 import { skipIfNotSupported } from './helpers/not-supported.js';
@@ -16,11 +16,11 @@ describe.skipIf(!caps.ok && !caps.mustRun)('tc attach with real packets between 
   let pass: UdpReceiver;
   let drop: UdpReceiver;
   // The tc-mode attach pins for a moment; it does so in a bpffs of our own, not the host's.
-  let bpffs: ReturnType<typeof privateBpffs> | undefined;
+  let bpffs: ScratchBpffs | undefined;
 
   beforeAll(async () => {
     if (!caps.ok) return;
-    bpffs = privateBpffs();
+    bpffs = mountScratchBpffs();
     net.create();
     c = createCollection(loadCollectionSpec(fixture('udp_drop')));
     c.map('drop_port').update(u32(0), u32(9999));

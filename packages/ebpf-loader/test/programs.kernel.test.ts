@@ -3,9 +3,9 @@ import { existsSync, rmSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   BpfMap, BpfProgram, VerifierError, copyCollectionSpec, createCollection, loadCollectionSpec,
-  lpmKeyFromCidr, testRun, unpin,
+  lpmKeyFromCidr, mountScratchBpffs, testRun, unpin,
 } from '../src/index.js';
-import { privateBpffs, probeBpfCapabilities } from './helpers/capabilities.js';
+import { probeBpfCapabilities } from './helpers/capabilities.js';
 import { fixture } from './helpers/fixtures.js';
 import { ipv4Frame, readU32, readU64, u32 } from './helpers/packets.js';
 
@@ -13,7 +13,7 @@ const caps = probeBpfCapabilities();
 const TC_ACT_OK = 0;
 const TC_ACT_SHOT = 2;
 // Pins go to a bpffs this file mounts privately, never under the host's /sys/fs/bpf.
-const bpffs = caps.ok ? privateBpffs() : undefined;
+const bpffs = caps.ok ? mountScratchBpffs() : undefined;
 const pinDir = `${bpffs?.path ?? '/nonexistent'}/gingham-test-${randomBytes(4).toString('hex')}`;
 
 afterAll(() => {

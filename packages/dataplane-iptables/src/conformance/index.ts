@@ -21,6 +21,7 @@ import { createTopology, probeTcp, probeUdp, startServers, type Topology } from 
 
 export { CASES, type ConformanceCase, type ConformanceProbe } from './cases.js';
 export { createTopology, probeTcp, probeUdp, startServers, type PodHandle, type Topology, type TopologyPod } from './topology.js';
+export { formatCell, probeCells, QUICKSTART_PORTS, quickstartModel, type QuickstartModel } from './quickstart.js';
 
 export interface ConformanceEnv {
   /** Runs commands inside the node namespace. */

@@ -6,30 +6,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { BpfMap, ensureBpffs, getBpfBinding } from '../../src/index.js';
-
-/**
- * A private bpffs for one test file: mounted on a fresh temporary directory so tests never
- * mount, pin into or otherwise touch the host's /sys/fs/bpf. `release()` unmounts and removes it.
- */
-export function privateBpffs(): { readonly path: string; release(): void } {
-  const path = mkdtempSync(join(tmpdir(), 'gh-bpffs-'));
-  ensureBpffs(path);
-  return {
-    path,
-    release() {
-      spawnSync('umount', [path], { stdio: 'ignore' });
-      try {
-        rmdirSync(path);
-      } catch {
-        // still mounted or not empty: leave it rather than remove a live mount's contents
-      }
-    },
-  };
-}
+import { BpfMap, getBpfBinding, mountScratchBpffs } from '../../src/index.js';
 
 export interface BpfCapabilities {
   readonly ok: boolean;
@@ -55,7 +32,7 @@ export function probeBpfCapabilities(tools: readonly string[] = []): BpfCapabili
     missing.push(`native binding (${(e as Error).message})`);
   }
   try {
-    privateBpffs().release();
+    mountScratchBpffs().release();
   } catch (e) {
     missing.push(`bpffs (${(e as Error).message})`);
   }
