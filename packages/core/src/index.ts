@@ -110,6 +110,7 @@ export {
   type Cidr,
   type WrittenCidr,
 } from './net/cidr.js';
+export { parseIpAddrJson } from './net/ip-addr-json.js';
 
 // Conversion of every input format into the internal model.
 export {
@@ -223,5 +224,5 @@ export type {
 } from './dataplane/index.js';
 
 // The Engine: incremental calculation graph from resource updates to one host's dataplane state.
-export { createEngine, LabelIndex, namedPortSetId } from './engine/index.js';
-export type { Engine, EngineOptions, EngineStats } from './engine/index.js';
+export { createEngine, enforceOnce, LabelIndex, namedPortSetId } from './engine/index.js';
+export type { Engine, EngineOptions, EngineStats, EnforceOnceOptions } from './engine/index.js';

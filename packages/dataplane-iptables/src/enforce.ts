@@ -8,7 +8,7 @@
  */
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import { createEngine, formatIssue, loadManifests, ManifestPathError, readManifestPaths, type LoadInput } from '@gingham/core';
+import { enforceOnce } from '@gingham/core';
 import { createIptablesDataplane, type IptablesBackend } from './apply/dataplane.js';
 import type { CommandRunner } from './apply/runner.js';
 
@@ -79,30 +79,14 @@ export async function runEnforceCommand(argv: readonly string[], io: EnforceIo, 
   if (files.length === 0) return usage('-f PATH is required');
   if (!values.node) return usage('--node NAME is required');
 
-  let inputs: LoadInput[];
+  let st;
   try {
-    inputs = await readManifestPaths(files, { readdir, readFile, stat });
-  } catch (e) {
-    if (!(e instanceof ManifestPathError)) throw e;
-    io.stderr(`gingham enforce: no such file or directory: ${e.path}; nothing was changed`);
-    return 1;
-  }
-  const loaded = loadManifests(inputs);
-  for (const issue of loaded.issues) io.stderr(formatIssue(issue));
-  if (!loaded.ok) {
-    io.stderr('gingham enforce: the manifests have errors; nothing was changed');
-    return 1;
-  }
-  const engine = createEngine({ node: values.node, dataplane });
-  for (const r of loaded.resources) engine.upsert(r.resource);
-  try {
-    await engine.flush();
+    st = await enforceOnce({ paths: files, node: values.node, dataplane, fs: { readdir, readFile, stat }, report: io.stderr, command: 'gingham enforce' });
   } finally {
     await dataplane.close();
   }
-  const st = engine.state();
+  if (!st) return 1;
   const changes = dataplane.lastStats();
-  if (st.localEndpoints === 0) io.stderr(`gingham enforce: warning: node "${values.node}" has no endpoints in these manifests`);
   io.stdout(
     `gingham enforce: node ${values.node}: ${st.localEndpoints} endpoints, ${st.activePolicies} active policies, ${st.ipSets} IP sets; ` +
       `chains written ${changes.chainsWritten}, deleted ${changes.chainsDeleted}; sets created ${changes.setsCreated}, destroyed ${changes.setsDestroyed}`,

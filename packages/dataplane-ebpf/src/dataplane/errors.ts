@@ -13,7 +13,9 @@ export type EbpfDataplaneErrorCode =
   /** The compiled datapath object (`bpf/gingham.bpf.o`) is missing or lacks the program or a map. */
   | 'EBPF_OBJECT_INVALID'
   /** The dataplane was used after `close()` or `clean()`. */
-  | 'EBPF_CLOSED';
+  | 'EBPF_CLOSED'
+  /** A helper command (`ip -j addr show` in the namespace) printed something unreadable. */
+  | 'EBPF_COMMAND_FAILED';
 
 export class EbpfDataplaneError extends GinghamError {
   declare readonly code: EbpfDataplaneErrorCode;

@@ -5,8 +5,9 @@
  * namespace's links with `ip -j addr show`; never changes anything.
  */
 import { execFileSync } from 'node:child_process';
-import { type DataplaneState, parseIp, formatIp } from '@gingham/core';
+import { type DataplaneState, formatIp, parseIp, parseIpAddrJson } from '@gingham/core';
 import { netnsPath } from '@gingham/ebpf-loader';
+import { EbpfDataplaneError } from './errors.js';
 
 export interface NetnsLink {
   readonly ifname: string;
@@ -17,14 +18,9 @@ export interface NetnsLink {
 export function listLinks(netns: string | undefined): NetnsLink[] {
   const argv = netns ? ['nsenter', `--net=${netnsPath(netns)}`, 'ip', '-j', 'addr', 'show'] : ['ip', '-j', 'addr', 'show'];
   const out = execFileSync(argv[0]!, argv.slice(1), { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-  const parsed = JSON.parse(out || '[]') as Array<{ ifname: string; addr_info?: Array<{ local?: string }> }>;
-  return parsed.map((l) => ({
-    ifname: l.ifname,
-    addresses: (l.addr_info ?? []).flatMap((a) => {
-      const ip = a.local ? parseIp(a.local) : undefined;
-      return ip ? [formatIp(ip)] : [];
-    }),
-  }));
+  const links = parseIpAddrJson(out || '[]');
+  if (!links) throw new EbpfDataplaneError('EBPF_COMMAND_FAILED', `${argv.join(' ')}: expected a JSON array, got: ${out.slice(0, 80)}`, { detail: argv });
+  return [...links].map(([ifname, addresses]) => ({ ifname, addresses }));
 }
 
 /** Interface names the state needs the program on, sorted. `links` is only read for `*` and expected-IP bindings. */

@@ -156,13 +156,13 @@ export function createIptablesDataplane(options: IptablesDataplaneOptions = {}):
     return k;
   }
 
-  async function converge(family: 4 | 6): Promise<void> {
+  async function converge(family: 4 | 6, host: HostFacts): Promise<void> {
     let k = kernel.get(family);
     if (!k) {
       k = await readBack(family);
       kernel.set(family, k);
     }
-    const r = renderState(state, family, o, await hostFacts());
+    const r = renderState(state, family, o, host);
     const s = { chainsWritten: 0, chainsDeleted: 0, setsCreated: 0, setsSwapped: 0, setMembersChanged: 0, setsDestroyed: 0 };
     const fam = family === 4 ? 'inet' : 'inet6';
 
@@ -322,9 +322,10 @@ export function createIptablesDataplane(options: IptablesDataplaneOptions = {}):
       }
       applyMessages(state, messages);
       stats = { chainsWritten: 0, chainsDeleted: 0, setsCreated: 0, setsSwapped: 0, setMembersChanged: 0, setsDestroyed: 0 };
+      const host = await hostFacts(); // one read for every family
       for (const family of families) {
         try {
-          await converge(family);
+          await converge(family, host);
         } catch (e) {
           kernel.delete(family);
           throw e;

@@ -3,6 +3,7 @@
  * comments, our hook rules in the built-in chains, and our IP sets with their members. Parsing
  * ids, not rules, is what makes adoption cheap (the Felix way).
  */
+import { parseIpAddrJson as parseIpAddrJsonText } from '@gingham/core';
 import { IptablesError } from '../errors.js';
 export interface KernelChain {
   readonly ids: readonly string[];
@@ -78,20 +79,9 @@ export function emptyKernelState(): KernelState {
   return { chains: new Map(), hooks: new Map(), sets: new Map() };
 }
 
-/** `ip -j addr show` output → interface name → its addresses (without prefix lengths). */
+/** `ip -j addr show` output → interface name → its addresses (core's parser; malformed output is a failed read-back). */
 export function parseIpAddrJson(text: string): Map<string, string[]> {
-  const out = new Map<string, string[]>();
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    throw new IptablesError('IPTABLES_COMMAND_FAILED', `cannot parse the output of ip -j addr show: ${text.slice(0, 80)}`);
-  }
-  if (!Array.isArray(parsed)) throw new IptablesError('IPTABLES_COMMAND_FAILED', 'ip -j addr show: expected a JSON array');
-  for (const link of parsed as { ifname?: unknown; addr_info?: { local?: unknown }[] }[]) {
-    if (typeof link?.ifname !== 'string') continue;
-    const addrs = (link.addr_info ?? []).map((a) => a?.local).filter((a): a is string => typeof a === 'string');
-    out.set(link.ifname, addrs);
-  }
+  const out = parseIpAddrJsonText(text);
+  if (!out) throw new IptablesError('IPTABLES_COMMAND_FAILED', `ip -j addr show: expected a JSON array, got: ${text.slice(0, 80)}`);
   return out;
 }
