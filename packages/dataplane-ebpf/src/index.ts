@@ -8,18 +8,7 @@
 export { compile, emptyTables, policyNames, type CompileResult, type CompilerMemory, type Tables } from './compile/index.js';
 export { simulate, type Packet, type SimDirectionVerdict, type SimVerdict } from './simulate.js';
 export * from './wire.js';
-export {
-  createEbpfDataplane,
-  type AttachMode,
-  type EbpfAttachment,
-  type EbpfCounter,
-  type EbpfDataplane,
-  type EbpfDataplaneOptions,
-  type EbpfDataplaneStats,
-  type EbpfEvent,
-  EbpfDataplaneError,
-  type EbpfDataplaneErrorCode,
-} from './dataplane/index.js';
+export * from './dataplane/index.js';
 export { EBPF_ENFORCE_HELP, runEbpfEnforceCommand, type EbpfEnforceIo } from './enforce.js';
 export * from './datapath.js';
 export * from './packet.js';
