@@ -1,7 +1,7 @@
 import { fc, test } from '@fast-check/vitest';
 import { describe, expect } from 'vitest';
 import { createEngine, type DataplaneState, formatIp, modelVerdict, parseIp, RecordingDataplane, type Resource } from '@gingham/core';
-import { arbCluster, arbUpdateStream } from '@gingham/testkit';
+import { arbCluster, arbUpdateStream, propRuns } from '@gingham/testkit';
 import { arbSpec, engineStates, packets } from '../test/support/flows.js';
 import { compile, type Tables } from './compile/index.js';
 import { simulate, type Packet } from './simulate.js';
@@ -50,8 +50,10 @@ function sameMaps(a: TableMaps, b: TableMaps): void {
   }
 }
 
+// Sized for a busy 2-core machine (each property under 20 s there with two CPU hogs running);
+// GINGHAM_PROP_SCALE=5 gives a deeper run (2,000 / 150 / 200 cases).
 describe('eBPF policy compiler properties', () => {
-  test.prop([arbCluster, fc.array(arbSpec, { minLength: 1, maxLength: 15 })], { numRuns: 400 })(
+  test.prop([arbCluster, fc.array(arbSpec, { minLength: 1, maxLength: 15 })], { numRuns: propRuns(400) })(
     'the simulated datapath over compiled tables gives every flow the model dataplane verdict',
     (resources, specs) => {
       const { dp } = engineStates(resources);
@@ -69,7 +71,7 @@ describe('eBPF policy compiler properties', () => {
     },
   );
 
-  test.prop([arbCluster, arbUpdateStream, fc.array(arbSpec, { minLength: 1, maxLength: 6 })], { numRuns: 150 })(
+  test.prop([arbCluster, arbUpdateStream, fc.array(arbSpec, { minLength: 1, maxLength: 6 })], { numRuns: propRuns(30) })(
     'incremental diffs equal a from-scratch compile, and every intermediate state gives each direction its old or new verdict',
     (resources, ops, specs) => {
       const { states } = engineStates(resources, ops.slice(0, 4));
@@ -102,7 +104,7 @@ describe('eBPF policy compiler properties', () => {
     },
   );
 
-  test.prop([arbCluster, arbUpdateStream], { numRuns: 150 })(
+  test.prop([arbCluster, arbUpdateStream], { numRuns: propRuns(40) })(
     'a chain of updates compiled incrementally on the live state (objects kept, IP sets edited in place) equals compiling from scratch, and reuse changes no write',
     (resources, ops) => {
       // As the dataplane keeps it: one state, policy/endpoint objects replaced on upsert, IP set

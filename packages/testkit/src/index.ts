@@ -28,3 +28,4 @@ export {
   type ClusterOp,
 } from './arbitraries.js';
 export { Prng } from './prng.js';
+export { propRuns } from './prop-runs.js';
