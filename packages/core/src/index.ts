@@ -223,6 +223,23 @@ export type {
   ModelDirectionVerdict,
 } from './dataplane/index.js';
 
+// The Source port: how resources enter (files, a watched directory, etcd, Kubernetes, OpenStack).
+export {
+  applySourceMessages,
+  createFilesSource,
+  formatResourceKey,
+  resourceKey,
+  ResyncTracker,
+  type FilesSource,
+  type ResourceKey,
+  type Source,
+  type SourceMessage,
+  type SourcePhase,
+  type SourceProblem,
+  type SourceSink,
+  type SourceStatus,
+} from './source/index.js';
+
 // The Engine: incremental calculation graph from resource updates to one host's dataplane state.
 export { createEngine, enforceOnce, LabelIndex, namedPortSetId } from './engine/index.js';
 export type { Engine, EngineOptions, EngineStats, EnforceOnceOptions } from './engine/index.js';
