@@ -1,0 +1,37 @@
+/**
+ * @gingham/host: the host-command layer every adapter shares: one argv-only command runner
+ * (here or inside a network namespace), long-lived interactive children, typed errors that say
+ * what to do (the Debian package of a missing tool, the missing capability), and crash-safe
+ * instance locks.
+ */
+export {
+  CommandFailedError,
+  HostError,
+  NotPermittedError,
+  NotSupportedError,
+  ToolMissingError,
+  type HostErrorCode,
+} from './errors.js';
+export {
+  createLocalRunner,
+  createNetnsRunner,
+  runChecked,
+  type CommandResult,
+  type CommandRunner,
+  type InteractiveProcess,
+  type ProcessExit,
+  type RunOptions,
+  type SpawnedProcess,
+  type SpawnOptions,
+} from './runner.js';
+export { debianPackageOf } from './tools.js';
+export {
+  acquireInstanceLock,
+  DEFAULT_LOCK_DIR,
+  InstanceLockedError,
+  lockHolder,
+  lockName,
+  type InstanceLock,
+  type InstanceLockOptions,
+  type LockHolder,
+} from './lock.js';
