@@ -12,7 +12,6 @@ import { buildSnapshot } from '../convert/index.js';
 import { parseSelector, type Selector } from '../selector/index.js';
 import type { Dataplane, DataplaneMessage } from '../dataplane/index.js';
 import { createEngine } from './index.js';
-// Relative until @gingham/testkit is a workspace package (then: from '@gingham/testkit').
 import { generateCluster, Prng } from '@gingham/testkit';
 
 type Row = { bench: string; metric: string; value: number; unit: string; size?: string };

@@ -5,7 +5,6 @@ import { buildSnapshot } from '../convert/index.js';
 import { evaluate } from '../evaluate/index.js';
 import { applyMessage, canonicalDataplaneState, emptyDataplaneState, modelVerdict, RecordingDataplane } from '../dataplane/index.js';
 import { createEngine } from './index.js';
-// Relative until @gingham/testkit is a workspace package (then: from '@gingham/testkit').
 import { applyOps, arbCluster, arbFlow, arbUpdateStream, type ClusterOp, OUTSIDE_ADDRESSES, resourceIdentity } from '@gingham/testkit';
 
 const arbNode = fc.constantFrom<string | undefined>(undefined, 'node-a', 'node-b');
