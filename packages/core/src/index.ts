@@ -223,6 +223,28 @@ export type {
   ModelDirectionVerdict,
 } from './dataplane/index.js';
 
+// Flow records in Calico's (Goldmane's) shape, policy-hit strings, hits from evaluate() traces.
+export {
+  directionHits,
+  formatPolicyHit,
+  parseFlowRecordLine,
+  parsePolicyHit,
+  policyTraceHits,
+  reporterAction,
+  validateFlowRecord,
+  type FlowAction,
+  type FlowEndpointType,
+  type FlowKey,
+  type FlowRecord,
+  type FlowReporter,
+  type ParsedFlowRecord,
+  type ParsedPolicyHit,
+  type PolicyHit,
+  type PolicyHitKind,
+  type PolicyHitTrigger,
+  type PolicyTraceHits,
+} from './flows/index.js';
+
 // The Source port: how resources enter (files, a watched directory, etcd, Kubernetes, OpenStack).
 export {
   applySourceMessages,
