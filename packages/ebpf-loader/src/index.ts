@@ -3,7 +3,7 @@
  * thin `bpf(2)` binding, pinning, tc/tcx attach and `BPF_PROG_TEST_RUN`. Test helpers (a scratch
  * bpffs) live in `@gingham/ebpf-loader/testing`.
  */
-export { setBpfBinding, getBpfBinding, type BpfBinding } from './binding.js';
+export { setBpfBinding, getBpfBinding, bpfBindingSource, type BpfBinding, type BpfBindingSource } from './binding.js';
 export {
   BpfError, BpfSyscallError, VerifierError, NotSupportedError, errnoName, type BpfErrorCode,
 } from './errors.js';

@@ -5,7 +5,7 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { BpfError, BpfSyscallError, NotSupportedError, VerifierError } from '../src/index.js';
+import { BpfError, BpfSyscallError, NotSupportedError, VerifierError, bpfBindingSource, setBpfBinding } from '../src/index.js';
 
 describe('loader errors', () => {
   it('are Errors with a stable code, the gingham: prefix and their class name', () => {
@@ -39,6 +39,15 @@ describe('loader errors', () => {
     const dist = new URL('../dist/', import.meta.url);
     for (const file of readdirSync(dist).filter((f) => f.endsWith('.js'))) {
       expect(readFileSync(new URL(file, dist), 'utf8'), file).not.toMatch(/@gingham\/(?!ebpf-loader)/);
+    }
+  });
+
+  it('an injected binding reports itself as the source', () => {
+    setBpfBinding({ bpf: () => -38, ifNameToIndex: () => 0, setns: () => 0 });
+    try {
+      expect(bpfBindingSource()).toEqual({ kind: 'injected' });
+    } finally {
+      setBpfBinding(undefined);
     }
   });
 });
