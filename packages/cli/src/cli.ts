@@ -4,7 +4,6 @@
  * for an expected failure.
  */
 import { GinghamError } from '@gingham/core';
-import { EBPF_ENFORCE_HELP, runEbpfEnforceCommand } from '@gingham/dataplane-ebpf';
 import { ENFORCE_HELP, runEnforceCommand } from '@gingham/dataplane-iptables';
 import { checkCommand, checkHelp } from './commands/check.js';
 import { lintCommand, lintHelp } from './commands/lint.js';
@@ -29,11 +28,10 @@ type Command = { run: (argv: string[], io: CliIo) => Promise<number>; help: stri
 const enforceHelp = `gingham enforce: enforce the policy of one node in this network namespace's kernel.
 
   --dataplane iptables (default): Calico-style iptables chains and IP sets.
-  --dataplane ebpf:               the eBPF datapath (tc programs and flat lookup maps).
+  --dataplane ebpf:               the eBPF datapath (tc programs and flat lookup maps); its
+                                  options: gingham enforce --dataplane ebpf --help
 
-${ENFORCE_HELP}
-
-${EBPF_ENFORCE_HELP}`;
+${ENFORCE_HELP}`;
 
 /** The value of `--dataplane` (`--dataplane X` or `--dataplane=X`), iptables when absent. */
 function dataplaneOf(argv: readonly string[]): string {
@@ -45,11 +43,33 @@ function dataplaneOf(argv: readonly string[]): string {
   return value;
 }
 
-/** `gingham enforce`: dispatches on `--dataplane` (the eBPF loader's native binding loads only when used). */
+/**
+ * The eBPF dataplane, imported only for `--dataplane ebpf`: it is an optional dependency (its
+ * loader carries native code), so lint/check/matrix and iptables never load it.
+ */
+async function importEbpfDataplane(): Promise<typeof import('@gingham/dataplane-ebpf')> {
+  try {
+    return await import('@gingham/dataplane-ebpf');
+  } catch (cause) {
+    const e = cause as { code?: unknown; message?: unknown };
+    if (e.code !== 'ERR_MODULE_NOT_FOUND' || !String(e.message).includes("'@gingham/dataplane-ebpf'")) throw cause;
+    throw new GinghamError(
+      'EBPF_DATAPLANE_MISSING',
+      'the eBPF dataplane is not installed (@gingham/dataplane-ebpf is an optional dependency of @gingham/cli): npm install @gingham/dataplane-ebpf, or use --dataplane iptables',
+      { cause },
+    );
+  }
+}
+
+/** `gingham enforce`: dispatches on `--dataplane` (each dataplane prints its own `--help`). */
 async function enforceCommand(argv: string[], io: CliIo): Promise<number> {
   const dataplane = dataplaneOf(argv);
+  if (dataplane === 'ebpf') return (await importEbpfDataplane()).runEbpfEnforceCommand(argv, io);
+  if (argv.includes('--help') || argv.includes('-h')) {
+    io.stdout(enforceHelp);
+    return 0;
+  }
   if (dataplane === 'iptables') return runEnforceCommand(argv, io);
-  if (dataplane === 'ebpf') return runEbpfEnforceCommand(argv, io);
   io.stderr(`gingham enforce: unsupported dataplane "${dataplane}" (supported: iptables, ebpf)\n\n${enforceHelp}`);
   return 2;
 }
@@ -76,7 +96,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     io.stderr(`gingham: unknown command "${name}"\n\n${usage}`);
     return 2;
   }
-  if (name !== 'wireguard' && (rest.includes('--help') || rest.includes('-h'))) {
+  if (name !== 'wireguard' && name !== 'enforce' && (rest.includes('--help') || rest.includes('-h'))) {
     io.stdout(command.help);
     return 0;
   }

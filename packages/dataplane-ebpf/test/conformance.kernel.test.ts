@@ -10,7 +10,7 @@ import { testDataplane } from '@gingham/dataplane-iptables/conformance';
 import { afterAll, beforeAll } from 'vitest';
 import { createEbpfDataplane } from '../src/index.js';
 import { canRun, uniqueName } from './kernel-env.js';
-import { mountScratchBpffs, type ScratchBpffs } from '@gingham/ebpf-loader';
+import { mountScratchBpffs, type ScratchBpffs } from '@gingham/ebpf-loader/testing';
 
 let bpffs: ScratchBpffs | undefined;
 const name = uniqueName('conf');

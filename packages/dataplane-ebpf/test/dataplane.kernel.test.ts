@@ -12,7 +12,7 @@ import { createEngine, loadManifests, workloadInterfaceName, type Engine, type R
 import { createTopology, probeTcp, startServers, type PodHandle, type Topology } from '@gingham/dataplane-iptables/conformance';
 import { ACTION_DENY, createEbpfDataplane, type EbpfDataplane, type EbpfDataplaneOptions } from '../src/index.js';
 import { canRun, hooksIn, listTree, uniqueName } from './kernel-env.js';
-import { mountScratchBpffs, type ScratchBpffs } from '@gingham/ebpf-loader';
+import { mountScratchBpffs, type ScratchBpffs } from '@gingham/ebpf-loader/testing';
 
 const NODE = 'node-e';
 const PODS = [

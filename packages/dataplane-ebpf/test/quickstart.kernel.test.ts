@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTopology, formatCell, probeCells, probeTcp, quickstartModel, startServers, type Topology } from '@gingham/dataplane-iptables/conformance';
 import { canRun, hooksIn, listTree, uniqueName } from './kernel-env.js';
-import { mountScratchBpffs, type ScratchBpffs } from '@gingham/ebpf-loader';
+import { mountScratchBpffs, type ScratchBpffs } from '@gingham/ebpf-loader/testing';
 
 const root = new URL('../../../', import.meta.url).pathname;
 const example = join(root, 'examples/quickstart');

@@ -1,8 +1,10 @@
 /**
- * Typed errors of `@gingham/ebpf-loader`. Every error is a `GinghamError` (message prefix
- * `gingham: `) with a stable `code`; callers branch on the code or the class, never on text.
+ * Typed errors of `@gingham/ebpf-loader`. Every error is a `BpfError` with a stable `code` and
+ * the house message prefix `gingham: `; callers branch on the code or the class, never on text.
+ * The loader is general-purpose and does not depend on the policy core, so `BpfError` is its own
+ * base class rather than a `GinghamError`: code that handles "any Gingham error" should accept
+ * any `Error` with a string `code` (as the `gingham` CLI does).
  */
-import { GinghamError } from '@gingham/core';
 
 /** Stable error codes thrown by this package. */
 export type BpfErrorCode =
@@ -26,11 +28,14 @@ export type BpfErrorCode =
   | 'BPF_ATTACH';
 
 /** Base class of every error this package throws. */
-export class BpfError extends GinghamError {
-  declare readonly code: BpfErrorCode;
+export class BpfError extends Error {
+  /** Stable, machine-readable code. */
+  readonly code: BpfErrorCode;
 
   constructor(code: BpfErrorCode, message: string, options?: { cause?: unknown }) {
-    super(code, message, options);
+    super(message.startsWith('gingham: ') ? message : `gingham: ${message}`, options);
+    this.name = new.target.name;
+    this.code = code;
   }
 }
 

@@ -1,8 +1,9 @@
 /**
  * @gingham/ebpf-loader: BPF ELF/BTF parsing into editable specs, live maps and programs over a
- * thin `bpf(2)` binding, pinning, tc/tcx attach and `BPF_PROG_TEST_RUN`.
+ * thin `bpf(2)` binding, pinning, tc/tcx attach and `BPF_PROG_TEST_RUN`. Test helpers (a scratch
+ * bpffs) live in `@gingham/ebpf-loader/testing`.
  */
-export { setBpfBinding, getBpfBinding, type BpfBinding } from './binding.js';
+export { setBpfBinding, getBpfBinding, bpfBindingSource, type BpfBinding, type BpfBindingSource } from './binding.js';
 export {
   BpfError, BpfSyscallError, VerifierError, NotSupportedError, errnoName, type BpfErrorCode,
 } from './errors.js';
@@ -19,7 +20,7 @@ export {
   type ProgramLoadOptions, type TestRunOptions, type TestRunResult,
 } from './program.js';
 export { createCollection, type Collection, type CollectionOptions } from './collection.js';
-export { BPFFS, ensureBpffs, bpffsMounts, mountScratchBpffs, pinObject, getPinned, unpin, type ScratchBpffs } from './pin.js';
+export { BPFFS, ensureBpffs, bpffsMounts, pinObject, getPinned, unpin } from './pin.js';
 export {
   attachTc, hasTcx, updatePinnedTcxLink, detachPinnedTcxLink, detachTcFilter, queryTcx, BPF_TCX_INGRESS, BPF_TCX_EGRESS,
   type AttachTcOptions, type TcLink, type TcDirection, type TcFilterRef, type TcxQueryResult,

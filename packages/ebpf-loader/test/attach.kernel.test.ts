@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  attachTc, createCollection, hasTcx, loadCollectionSpec, mountScratchBpffs, type Collection, type ScratchBpffs, type TcDirection,
+  attachTc, createCollection, hasTcx, loadCollectionSpec, type Collection, type TcDirection,
 } from '../src/index.js';
+import { mountScratchBpffs, type ScratchBpffs } from '../src/testing.js';
 import { probeBpfCapabilities } from './helpers/capabilities.js';
 import { fixture } from './helpers/fixtures.js';
 import { run, sleep, VethPair, waitFor, type UdpReceiver } from './helpers/netns.js';

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import {
-  BpfMap, NotSupportedError, lpmKeyFromCidr, possibleCpus, probeMapType, probeProgramType, type MapSpec, type MapType,
+  BpfMap, NotSupportedError, RingBufReader, lpmKeyFromCidr, possibleCpus, probeMapType, probeProgramType, type MapSpec, type MapType,
 } from '../src/index.js';
+import { mountScratchBpffs } from '../src/testing.js';
 import { probeBpfCapabilities } from './helpers/capabilities.js';
 import { readU32, readU64, u32, u64 } from './helpers/packets.js';
 
@@ -40,11 +41,53 @@ describe.skipIf(!caps.ok && !caps.mustRun)('kernel maps', () => {
     expect(h.lookup(u32(9))!.length).toBe(8 * possibleCpus());
   });
 
-  it('creates lru_hash, lru_percpu_hash, prog_array and ringbuf maps', () => {
-    BpfMap.create(spec('lru_hash')).close();
-    BpfMap.create(spec('lru_percpu_hash')).close();
-    BpfMap.create(spec('prog_array', { valueSize: 4 })).close();
-    BpfMap.create(spec('ringbuf', { keySize: 0, valueSize: 0, maxEntries: 4096 })).close();
+  it('creates lru_hash, lru_percpu_hash, prog_array and ringbuf maps that the kernel reports and treats as such', () => {
+    const specs = [
+      spec('lru_hash'), spec('lru_percpu_hash'), spec('prog_array', { valueSize: 4 }),
+      spec('ringbuf', { keySize: 0, valueSize: 0, maxEntries: 4096 }),
+    ];
+    const bpffs = mountScratchBpffs();
+    try {
+      for (const s of specs) {
+        // The kernel's own view (BPF_OBJ_GET_INFO_BY_FD on a reopened pin), not our bookkeeping.
+        using m = BpfMap.create(s);
+        m.pin(`${bpffs.path}/${s.type}`);
+        using back = BpfMap.fromPin(`${bpffs.path}/${s.type}`);
+        expect({ type: back.type, keySize: back.keySize, valueSize: back.valueSize, maxEntries: back.maxEntries })
+          .toEqual({ type: s.type, keySize: s.keySize, valueSize: s.valueSize, maxEntries: s.maxEntries });
+      }
+    } finally {
+      bpffs.release();
+    }
+
+    // LRU maps evict instead of refusing: 4x max_entries inserts succeed, the newest key stays.
+    for (const type of ['lru_hash', 'lru_percpu_hash'] as const) {
+      using lru = BpfMap.create(spec(type));
+      const value = new Uint8Array(lru.userValueSize).fill(7);
+      for (let i = 0; i < 256; i++) lru.update(u32(i), value);
+      expect([...lru.keys()].length, type).toBeLessThanOrEqual(64);
+      expect(lru.lookup(u32(255)), type).toEqual(value);
+    }
+    using hash = BpfMap.create(spec('hash'));
+    for (let i = 0; i < 64; i++) hash.update(u32(i), u64(i));
+    expect(() => hash.update(u32(64), u64(64))).toThrow(expect.objectContaining({ code: 'BPF_SYSCALL', errnoName: 'E2BIG' }));
+
+    // A prog_array slot takes only a program fd; a plain array of the same shape takes any u32.
+    using progs = BpfMap.create(spec('prog_array', { valueSize: 4 }));
+    expect(() => progs.update(u32(0), u32(hash.fd))).toThrow(expect.objectContaining({ code: 'BPF_SYSCALL', errnoName: 'EINVAL' }));
+    using plain = BpfMap.create(spec('array', { valueSize: 4 }));
+    plain.update(u32(0), u32(hash.fd));
+
+    // A ring buffer is mmap-able and starts empty; its size must be a power-of-two number of pages.
+    using rb = BpfMap.create(spec('ringbuf', { keySize: 0, valueSize: 0, maxEntries: 4096 }));
+    const reader = new RingBufReader(rb);
+    try {
+      expect(reader.read()).toEqual([]);
+    } finally {
+      reader.close();
+    }
+    expect(() => BpfMap.create(spec('ringbuf', { keySize: 0, valueSize: 0, maxEntries: 5000 })))
+      .toThrow(expect.objectContaining({ code: 'BPF_SYSCALL', errnoName: 'EINVAL' }));
   });
 
   it('batch update writes 1000 entries in one call and batch lookup reads them back', () => {

@@ -3,8 +3,9 @@ import { existsSync, rmSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   BpfMap, BpfProgram, VerifierError, copyCollectionSpec, createCollection, loadCollectionSpec,
-  lpmKeyFromCidr, mountScratchBpffs, testRun, unpin,
+  lpmKeyFromCidr, testRun, unpin,
 } from '../src/index.js';
+import { mountScratchBpffs } from '../src/testing.js';
 import { probeBpfCapabilities } from './helpers/capabilities.js';
 import { fixture } from './helpers/fixtures.js';
 import { ipv4Frame, readU32, readU64, u32 } from './helpers/packets.js';

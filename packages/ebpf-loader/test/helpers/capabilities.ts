@@ -6,7 +6,8 @@
  */
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { BpfMap, getBpfBinding, mountScratchBpffs } from '../../src/index.js';
+import { BpfMap, getBpfBinding } from '../../src/index.js';
+import { mountScratchBpffs } from '../../src/testing.js';
 
 export interface BpfCapabilities {
   readonly ok: boolean;
