@@ -144,7 +144,7 @@ export async function startEtcd(options: StartEtcdOptions = {}): Promise<EtcdSer
         res.on('end', () => done(res.statusCode === 200 && body.includes('"health":"true"')));
       };
       const req = tls
-        ? httpsRequest(url, { ca: readFileSync(tls.caFile), cert: readFileSync(tls.clientCertFile), key: readFileSync(tls.clientKeyFile), timeout: 1000 }, onResponse)
+        ? httpsRequest(url, { ca: readFileSync(tls.caFile), cert: readFileSync(tls.clientCertFile), key: readFileSync(tls.clientKeyFile), servername: 'localhost', timeout: 1000 }, onResponse)
         : httpRequest(url, { timeout: 1000 }, onResponse);
       req.on('error', () => done(false));
       req.on('timeout', () => req.destroy());
