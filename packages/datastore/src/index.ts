@@ -17,3 +17,7 @@ export { resolveEtcdConfig, DEFAULT_ETCD_ENDPOINT, type EtcdConfig, type EtcdFla
 export { createEtcdDatastore, type EtcdDatastore, type EtcdDatastoreOptions } from './etcd/etcd-datastore.js';
 export type { EtcdSource, EtcdSourceOptions } from './etcd/etcd-source.js';
 export { CALICO_RESOURCES_PREFIX, POLICY_NAME_ANNOTATION, etcdKey, parseEtcdKey, encodeValue, decodeKeyValue, type Decoded, type ParsedKey } from './etcd/layout.js';
+
+// A directory of manifests (the embedded default).
+export { createDirDatastore, dirPathOf, type DirDatastore, type DirDatastoreOptions } from './dir/dir-datastore.js';
+export type { DirSource, DirSourceOptions } from './dir/dir-source.js';

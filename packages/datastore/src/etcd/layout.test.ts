@@ -7,7 +7,8 @@ const P = '/calico/resources/v3/projectcalico.org';
 const info = (kind: string) => KINDS.find((k) => k.apiVersion === 'projectcalico.org/v3' && k.kind === kind)!;
 
 describe("Calico's etcd layout", () => {
-  it('agrees with core on which kinds are namespaced', () => {
+  it('holds every kind core reads, and agrees with core on which are namespaced', () => {
+    for (const c of SUPPORTED_KINDS) expect(KINDS.some((k) => k.apiVersion === c.apiVersion && k.kind === c.kind), `${c.apiVersion} ${c.kind}`).toBe(true);
     for (const k of KINDS.filter((x) => !x.initOnly)) {
       const c = SUPPORTED_KINDS.find((s) => s.apiVersion === k.apiVersion && s.kind === k.kind);
       expect(c, `${k.apiVersion} ${k.kind}`).toBeDefined();
