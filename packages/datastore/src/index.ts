@@ -21,3 +21,6 @@ export { CALICO_RESOURCES_PREFIX, POLICY_NAME_ANNOTATION, etcdKey, parseEtcdKey,
 // A directory of manifests (the embedded default).
 export { createDirDatastore, dirPathOf, type DirDatastore, type DirDatastoreOptions } from './dir/dir-datastore.js';
 export type { DirSource, DirSourceOptions } from './dir/dir-source.js';
+
+// calicoctl-style writes of many resources (apply/create/replace/delete), for either datastore.
+export { writeResources, type WriteAction, type WriteItem, type WriteMode, type WriteOutcome } from './write.js';

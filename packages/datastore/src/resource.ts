@@ -126,6 +126,13 @@ function checkClusterInformation(value: Record<string, unknown>, options: CheckO
   return issues;
 }
 
+/** JSON with sorted keys: equal resources give equal text. */
+export function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_k, v: unknown) =>
+    v !== null && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : v,
+  );
+}
+
 /** `metadata` of a stored resource, typed. */
 export const metaOf = (r: Resource): StoredMeta => r.metadata as StoredMeta;
 

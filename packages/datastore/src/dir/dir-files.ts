@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { DEFAULT_LIMITS, formatIssue, loadManifests, MANIFEST_FILE_PATTERN, type Issue, type ResourceKey, type SourceProblem } from '@gingham/core';
 import { parse as parseYaml } from 'yaml';
 import { kindOf, type KindInfo } from '../kinds.js';
-import { checkResource, errorsOf, keyId, keyOf, type StoredResource } from '../resource.js';
+import { canonicalJson, checkResource, errorsOf, keyId, keyOf, type StoredResource } from '../resource.js';
 
 export const CLUSTER_INFO_DIR = 'clusterinformations';
 
@@ -87,13 +87,6 @@ export interface ParsedFile {
   readonly ok: boolean;
   readonly entries: DirEntry[];
   readonly issues: Issue[];
-}
-
-/** JSON with sorted keys: equal resources give equal text. */
-export function canonicalJson(value: unknown): string {
-  return JSON.stringify(value, (_k, v: unknown) =>
-    v !== null && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : v,
-  );
 }
 
 /** The resourceVersion of a directory resource: a digest of its content (without resourceVersion). */
