@@ -30,6 +30,9 @@ export interface WriteOutcome {
   readonly error?: { readonly code: string; readonly message: string };
 }
 
+/** The reason without the `gingham: ` prefix every GinghamError message carries. */
+const reason = (e: Error) => e.message.replace(/^gingham: /, '');
+
 const isTier = (r: Resource) => r.apiVersion === CALICO_API_VERSION && r.kind === 'Tier';
 
 /** Errors that concern one resource; anything else (unreachable, auth, lock) stops the batch. */
@@ -62,7 +65,7 @@ export async function writeResources(ds: Datastore, items: readonly WriteItem[],
   if (checked.some((c) => c.error)) {
     return checked.map((c) =>
       c.error
-        ? { key: c.key, ...(c.item.where ? { where: c.item.where } : {}), action: 'refused' as const, error: { code: c.error.code, message: c.error.message } }
+        ? { key: c.key, ...(c.item.where ? { where: c.item.where } : {}), action: 'refused' as const, error: { code: c.error.code, message: reason(c.error) } }
         : { key: c.key, ...(c.item.where ? { where: c.item.where } : {}), action: 'skipped' as const, error: { code: 'NOT_ATTEMPTED', message: 'not written: other resources in the input were refused' } },
     );
   }
@@ -80,14 +83,14 @@ export async function writeResources(ds: Datastore, items: readonly WriteItem[],
   for (const { c, i } of order) {
     const base = { key: c.key, ...(c.item.where ? { where: c.item.where } : {}) };
     if (stopped) {
-      outcomes[i] = { ...base, action: 'skipped', error: { code: 'NOT_ATTEMPTED', message: `not attempted: ${stopped.message}` } };
+      outcomes[i] = { ...base, action: 'skipped', error: { code: 'NOT_ATTEMPTED', message: `not attempted: ${reason(stopped)}` } };
       continue;
     }
     try {
       outcomes[i] = { ...base, ...(await writeOne(ds, c.item.resource, c.key, c.info!, mode)) };
     } catch (err) {
       const e = err instanceof DatastoreError ? err : new DatastoreError('DS_UNAVAILABLE', (err as Error).message, { cause: err });
-      outcomes[i] = { ...base, action: 'refused', error: { code: e.code, message: e.message } };
+      outcomes[i] = { ...base, action: 'refused', error: { code: e.code, message: reason(e) } };
       if (!isDatastoreError(e, ...PER_RESOURCE)) stopped = e;
     }
   }
