@@ -85,6 +85,17 @@ describe.skipIf(!HAVE_ETCD)('etcd source law (real etcd)', () => {
           });
           await eventually('first sync', () => source.status().phase === 'in-sync');
 
+          const caughtUp = async () => {
+            const target = await etcd.server.revision();
+            await eventually(
+              `the source to catch up with revision ${target}`,
+              () => {
+                const st = source.status();
+                return st.phase === 'in-sync' && st.connected && Number(st.revision) >= target;
+              },
+              20_000,
+            );
+          };
           /** key → the last valid resource written there (what must be in force). */
           const model = new Map<string, Resource>();
           let restarts = 0;
@@ -106,6 +117,10 @@ describe.skipIf(!HAVE_ETCD)('etcd source law (real etcd)', () => {
               await etcd.server.compact();
               proxy.restore();
             } else if (o.op === 'invalid') {
+              // "The last valid version stays in force" presumes the source saw it: let it
+              // catch up first (a version overwritten before the source looked was never in force).
+              proxy.restore();
+              await caughtUp();
               await etcd.raw.put(keyFor(o.r)).value('{"metadata":');
             } else if (o.op === 'del') {
               await del(o.r);
@@ -121,15 +136,7 @@ describe.skipIf(!HAVE_ETCD)('etcd source law (real etcd)', () => {
             }
           }
           proxy.restore();
-          const target = await etcd.server.revision();
-          await eventually(
-            `the source to catch up with revision ${target}`,
-            () => {
-              const s = source.status();
-              return s.phase === 'in-sync' && s.connected && Number(s.revision) >= target;
-            },
-            20_000,
-          );
+          await caughtUp();
 
           const fresh = new RecordingDataplane({ keepBatches: false });
           const reference = createEngine({ node: 'n1', dataplane: fresh });

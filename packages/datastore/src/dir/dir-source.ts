@@ -231,8 +231,8 @@ export function createDirSource(options: DirSourceOptions & { readonly dir: stri
       }
       out.push(...tracker.endResync());
       synced = true;
-      emit(out);
       book.phase = 'in-sync';
+      emit(out);
       book.info('IN_SYNC', `read ${files.size} file(s) in ${dir}; ${tracker.size} resource(s) delivered`);
       poll = setInterval(() => void rescan(), pollMs);
       schedule(settleMs);

@@ -23,7 +23,7 @@ import { listPrefix } from './list.js';
 export interface EtcdDatastoreOptions extends EtcdClientOptions {
   /** From `resolveEtcdConfig`. */
   readonly config: EtcdConfig;
-  /** Keys per page when listing. Default 500. */
+  /** Keys per page when listing. Default 10,000: etcd counts the rest of the range for every page, so small pages make a 100k-key list quadratic (500: 12.4 s, 10,000: 2.0 s for 111k keys). */
   readonly pageSize?: number;
 }
 
@@ -40,7 +40,7 @@ const byKey = (a: StoredResource, b: StoredResource): number =>
 export function createEtcdDatastore(options: EtcdDatastoreOptions): EtcdDatastore {
   const { config } = options;
   const client = createEtcdClient(config, options);
-  const pageSize = options.pageSize ?? 500;
+  const pageSize = options.pageSize ?? 10_000;
   const sources = new Set<EtcdSource>();
   let closed = false;
   const description = config.endpoints.join(',');
@@ -193,7 +193,7 @@ export function createEtcdDatastore(options: EtcdDatastoreOptions): EtcdDatastor
     init: (initOptions) => ensureInitialized({ get, create: (r) => write(r, 'create', true), update: (r) => write(r, 'update', true) }, initOptions),
     source(sourceOptions) {
       if (closed) throw new DatastoreError('DS_CLOSED', 'the datastore is closed');
-      const source = createEtcdSource({ client, endpoints: config.endpoints, pageSize, ...sourceOptions, onClose: () => sources.delete(source) });
+      const source = createEtcdSource({ client, newWatchClient: () => createEtcdClient(config, options), endpoints: config.endpoints, pageSize, ...sourceOptions, onClose: () => sources.delete(source) });
       sources.add(source);
       return source;
     },

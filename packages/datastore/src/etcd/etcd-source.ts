@@ -35,6 +35,8 @@ export interface EtcdSourceOptions extends SourceOptions {
   readonly relistAfterOutageMs?: number;
   /** Also relist-and-diff this often while healthy; 0 (the default) never. */
   readonly resyncIntervalMs?: number;
+  /** A watch not confirmed by etcd within this time is recreated on a new connection. Default 15 s. */
+  readonly watchConnectTimeoutMs?: number;
 }
 
 export interface EtcdSource extends Source {
@@ -42,7 +44,10 @@ export interface EtcdSource extends Source {
 }
 
 interface Internal extends EtcdSourceOptions {
+  /** For lists (shared with the datastore). */
   readonly client: Etcd3;
+  /** A new client for the watch stream: the source replaces it after a watch error. */
+  readonly newWatchClient: () => Etcd3;
   readonly endpoints: readonly string[];
   readonly pageSize: number;
   readonly onClose?: () => void;
@@ -52,15 +57,28 @@ type WatchEnd = 'canceled' | 'outage' | 'auth' | 'periodic' | 'closed';
 
 interface Delivered {
   readonly key: ResourceKey;
+  /** keyId(key), kept to spare 100k string builds in a relist. */
+  readonly id: string;
   readonly revision: string;
 }
 
 export function createEtcdSource(options: Internal): EtcdSource {
   const { client } = options;
+  /*
+   * The watch runs on its own client, replaced after any watch error: etcd3 answers a watch that
+   * etcd creates-and-cancels in one response (an invalid auth token after an etcd restart) but
+   * leaves its attach queue waiting on it, so later watches on that stream are never sent.
+   */
+  let watchClient = options.newWatchClient();
+  const renewWatchClient = () => {
+    watchClient.close();
+    watchClient = options.newWatchClient();
+  };
   const book = new SourceBook(options.log);
   const tracker = new ResyncTracker();
   const backoff = createBackoff(options.backoff);
   const relistAfterOutageMs = options.relistAfterOutageMs ?? 60_000;
+  const connectTimeoutMs = options.watchConnectTimeoutMs ?? 15_000;
   const stop = new AbortController();
   /** etcd key → what it delivered; resource key → the etcd key that owns it. */
   let delivered = new Map<string, Delivered>();
@@ -92,7 +110,7 @@ export function createEtcdSource(options: Internal): EtcdSource {
       // During a relist, keep the last good version listed so it is not deleted.
       if (kept && tracker.resyncing) {
         retain(kept);
-        owners.set(keyId(kept.key), etcdKey);
+        owners.set(kept.id, etcdKey);
       }
       return;
     }
@@ -103,7 +121,7 @@ export function createEtcdSource(options: Internal): EtcdSource {
       const prev = delivered.get(etcdKey);
       if (prev) {
         delivered.delete(etcdKey);
-        owners.delete(keyId(prev.key));
+        owners.delete(prev.id);
         const m = tracker.resyncing ? undefined : tracker.delete(prev.key, modRevision);
         if (m) out.push(m);
       }
@@ -111,15 +129,15 @@ export function createEtcdSource(options: Internal): EtcdSource {
     }
     book.clearProblem(etcdKey);
     const prev = delivered.get(etcdKey);
-    if (prev && keyId(prev.key) !== id) {
+    if (prev && prev.id !== id) {
       // The value under this key now names another resource (its policy-name annotation changed).
-      owners.delete(keyId(prev.key));
+      owners.delete(prev.id);
       const m = tracker.delete(prev.key, modRevision);
       if (m) out.push(m);
     }
     const m = tracker.upsert(d.resource, modRevision);
     if (m) out.push(m);
-    delivered.set(etcdKey, { key: d.key, revision: modRevision });
+    delivered.set(etcdKey, { key: d.key, id, revision: modRevision });
     owners.set(id, etcdKey);
   };
 
@@ -128,7 +146,7 @@ export function createEtcdSource(options: Internal): EtcdSource {
     const prev = delivered.get(etcdKey);
     if (!prev) return;
     delivered.delete(etcdKey);
-    owners.delete(keyId(prev.key));
+    owners.delete(prev.id);
     const m = tracker.delete(prev.key, modRevision);
     if (m) out.push(m);
   };
@@ -153,6 +171,15 @@ export function createEtcdSource(options: Internal): EtcdSource {
       const etcdKey = kv.key.toString();
       listed.add(etcdKey);
       const before = previous.get(etcdKey);
+      const owner = before ? owners.get(before.id) : undefined;
+      if (before && before.revision === kv.mod_revision && (owner === undefined || owner === etcdKey)) {
+        // Unchanged since delivered: no decode, no validation, nothing emitted (a relist of
+        // 100k keys after a compaction costs map lookups, not 100k validations).
+        delivered.set(etcdKey, before);
+        owners.set(before.id, etcdKey);
+        retain(before);
+        continue;
+      }
       if (before) delivered.set(etcdKey, before);
       onPut(etcdKey, kv.value.toString(), kv.mod_revision, out);
     }
@@ -162,8 +189,8 @@ export function createEtcdSource(options: Internal): EtcdSource {
     revision = Number(listRevision);
     book.revision = listRevision;
     book.count('relists');
-    emit(out);
     book.phase = 'in-sync';
+    emit(out);
     backoff.reset();
     book.info('IN_SYNC', `listed ${kvs.length} key(s) at revision ${listRevision}; ${tracker.size} resource(s) delivered`);
   };
@@ -207,9 +234,20 @@ export function createEtcdSource(options: Internal): EtcdSource {
       endWatch = finish;
       const attach = (): void => {
         if (done) return;
-        const w = client.watch().prefix(CALICO_RESOURCES_PREFIX).withPreviousKV().startRevision(String(revision + 1)).watcher();
+        const w = watchClient.watch().prefix(CALICO_RESOURCES_PREFIX).withPreviousKV().startRevision(String(revision + 1)).watcher();
         current = w;
+        // A watch etcd never confirms (and never fails) is recreated on a fresh connection.
+        const stuck = setTimeout(() => {
+          if (w !== current) return;
+          current = undefined;
+          void w.cancel().catch(() => undefined);
+          book.count('watchStuck');
+          book.error('WATCH_STUCK', `etcd did not confirm the watch from revision ${revision + 1} within ${connectTimeoutMs} ms; reconnecting`);
+          renewWatchClient();
+          retry = setTimeout(attach, backoff.next());
+        }, connectTimeoutMs);
         w.on('connected', () => {
+          clearTimeout(stuck);
           if (w !== current) return;
           if (downSince !== undefined) {
             book.count('reconnects');
@@ -224,13 +262,16 @@ export function createEtcdSource(options: Internal): EtcdSource {
           if (w === current) onWatchData(res);
         });
         w.on('error', (err: Error) => {
+          clearTimeout(stuck);
           if (w !== current) return;
+          renewWatchClient();
           // etcd cancels a watch below the compacted revision (and sends no reason): relist.
           book.count('watchCanceled');
           book.error('WATCH_CANCELED', `the watch from revision ${revision + 1} was canceled (${err.message.replace(/:\s*$/, '')}): compacted past it, or canceled by the server; relisting`);
           finish('canceled');
         });
         w.on('disconnected', (err: Error) => {
+          clearTimeout(stuck);
           if (w !== current) return;
           current = undefined;
           void w.cancel().catch(() => undefined);
@@ -239,7 +280,10 @@ export function createEtcdSource(options: Internal): EtcdSource {
           book.phase = 'waiting';
           book.count('disconnects');
           book.error('DISCONNECTED', toDatastoreError(err, 'watch', options.endpoints).message);
-          if (isAuthError(err)) return finish('auth');
+          if (isAuthError(err)) {
+            renewWatchClient();
+            return finish('auth');
+          }
           retry = setTimeout(() => {
             retry = undefined;
             if (downSince !== undefined && Date.now() - downSince > relistAfterOutageMs) finish('outage');
@@ -288,6 +332,7 @@ export function createEtcdSource(options: Internal): EtcdSource {
       stop.abort();
       endWatch?.('closed');
       await loop;
+      watchClient.close();
       book.phase = 'stopped';
       book.connected = false;
       options.onClose?.();
