@@ -123,7 +123,7 @@ export function createDirDatastore(options: DirDatastoreOptions): DirDatastore {
       open();
       const view = await readDir(dir);
       const items = [...view.entries.values()]
-        .filter((e) => (!opts.kind || e.info === opts.kind) && (opts.namespace === undefined || e.key.namespace === undefined || e.key.namespace === opts.namespace))
+        .filter((e) => (!opts.kind || (e.info.apiVersion === opts.kind.apiVersion && e.info.kind === opts.kind.kind)) && (opts.namespace === undefined || e.key.namespace === undefined || e.key.namespace === opts.namespace))
         .map((e) => e.resource)
         .sort(byKey);
       return { items, problems: view.problems };

@@ -86,7 +86,7 @@ export function createEtcdDatastore(options: EtcdDatastoreOptions): EtcdDatastor
 
   const list = (opts: ListOptions = {}): Promise<ListResult> =>
     guard('list', async () => {
-      if (opts.kind && !opts.kind.etcd) throw requireKind(opts.kind, 'etcd');
+      if (opts.kind) requireKind(opts.kind, 'etcd');
       const prefix = opts.kind ? etcdPrefix(opts.kind, opts.namespace) : CALICO_RESOURCES_PREFIX;
       const { kvs, revision } = await listPrefix(client, prefix, pageSize);
       const items: StoredResource[] = [];
