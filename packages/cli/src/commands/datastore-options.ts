@@ -72,7 +72,7 @@ export function safe(text: string): string {
   return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
 }
 
-/** Warning lines for values the datastore skipped. */
+/** Warning lines for what the datastore could not read. */
 export function problemLines(problems: readonly SourceProblem[]): string[] {
-  return problems.map((p) => `warning: skipped ${safe(p.where)}: ${safe(p.message)}`);
+  return problems.map((p) => `warning: ${safe(p.where)}: ${safe(p.message)}`);
 }

@@ -126,7 +126,7 @@ export function createDirDatastore(options: DirDatastoreOptions): DirDatastore {
         .filter((e) => (!opts.kind || (e.info.apiVersion === opts.kind.apiVersion && e.info.kind === opts.kind.kind)) && (opts.namespace === undefined || e.key.namespace === undefined || e.key.namespace === opts.namespace))
         .map((e) => e.resource)
         .sort(byKey);
-      return { items, problems: view.problems };
+      return { items, problems: view.missing ? [{ where: dir, message: 'the directory does not exist (nothing is stored yet; the first write creates it)' }] : view.problems };
     },
     create: (r) => write(r, 'create', false),
     update: (r) => write(r, 'update', false),

@@ -180,7 +180,7 @@ export function mergeFiles(parsed: readonly { rel: string; parsed: ParsedFile }[
   for (const { rel, parsed: p } of parsed) {
     if (!p.ok) {
       const errors = errorsOf(p.issues);
-      problems.push({ where: rel, message: `${errors.length} error(s): ${errors.slice(0, 3).map(formatIssue).join('; ')}${errors.length > 3 ? '; …' : ''}`, issues: errors });
+      problems.push({ where: rel, message: `${errors.length} error(s), the file is not read: ${errors.slice(0, 3).map(formatIssue).join('; ')}${errors.length > 3 ? '; …' : ''}`, issues: errors });
       continue;
     }
     const dups: string[] = [];

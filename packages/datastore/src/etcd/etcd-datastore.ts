@@ -96,7 +96,8 @@ export function createEtcdDatastore(options: EtcdDatastoreOptions): EtcdDatastor
         const d = decodeKeyValue(key, kv.value.toString(), kv.mod_revision);
         if (d.kind === 'ignored') continue;
         if (d.kind === 'invalid') {
-          problems.push(d.issues.length > 0 ? { where: key, message: d.message, issues: d.issues } : { where: key, message: d.message });
+          const message = `${d.message} (skipped)`;
+          problems.push(d.issues.length > 0 ? { where: key, message, issues: d.issues } : { where: key, message });
           continue;
         }
         if (opts.kind && d.resource.kind !== opts.kind.kind) continue;
