@@ -6,6 +6,9 @@
 import { GinghamError } from '@gingham/core';
 import { ENFORCE_HELP, runEnforceCommand } from '@gingham/dataplane-iptables';
 import { checkCommand, checkHelp } from './commands/check.js';
+import { datastoreCommand, datastoreHelp } from './commands/datastore.js';
+import { getCommand, getHelp } from './commands/get.js';
+import { writeCommand, writeHelp } from './commands/write.js';
 import { lintCommand, lintHelp } from './commands/lint.js';
 import { matrixCommand, matrixHelp } from './commands/matrix.js';
 import { UsageError, type CliIo } from './io.js';
@@ -20,6 +23,9 @@ Usage:
   gingham enforce   -f PATH... --node NAME [--dataplane iptables|ebpf]   enforce in this host's kernel
   gingham enforce   --clean [--dataplane iptables|ebpf]      remove everything enforce added
   gingham wireguard genkey|apply|down ...                   encrypt node-to-node traffic
+  gingham apply|create|replace|delete -f PATH... [--datastore dir|etcd]   write a datastore, as calicoctl
+  gingham get KIND [NAME] [-n NS|-A] [-o yaml|json|wide]    read a datastore
+  gingham datastore init                                    ClusterInformation and the default tiers
 
 Add --json for machine-readable output, and --help after a command for its options.`;
 
@@ -79,6 +85,12 @@ const commands: Record<string, Command> = {
   check: { run: checkCommand, help: checkHelp },
   matrix: { run: matrixCommand, help: matrixHelp },
   enforce: { run: enforceCommand, help: enforceHelp },
+  apply: { run: (argv, io) => writeCommand('apply', argv, io), help: writeHelp('apply') },
+  create: { run: (argv, io) => writeCommand('create', argv, io), help: writeHelp('create') },
+  replace: { run: (argv, io) => writeCommand('replace', argv, io), help: writeHelp('replace') },
+  delete: { run: (argv, io) => writeCommand('delete', argv, io), help: writeHelp('delete') },
+  get: { run: getCommand, help: getHelp },
+  datastore: { run: datastoreCommand, help: datastoreHelp },
   wireguard: {
     run: async (argv, io) => (await import('@gingham/wireguard')).runWireguardCommand(argv, io),
     help: 'gingham wireguard genkey|apply|down --help',

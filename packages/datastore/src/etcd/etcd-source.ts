@@ -1,0 +1,342 @@
+/**
+ * The etcd source: Felix's watcher-syncer over Calico's layout, made stricter where Calico is
+ * loose.
+ *
+ *   list (paged, one pinned revision R) ─▶ resync-started, changes…, deletes for what vanished, in-sync
+ *   watch prefix from R+1 with prev_kv ─▶ upsert / delete per watch response (one batch each)
+ *   watch canceled (compaction, server cancel) ──────────────▶ relist (only what changed is emitted)
+ *   connection lost ─▶ reconnect with jittered backoff from the last revision really processed;
+ *                      down longer than relistAfterOutageMs, or an expired auth token ─▶ relist
+ *
+ * Design notes. One watch covers `/calico/resources/v3/projectcalico.org/` (every kind at one
+ * consistent revision; Felix runs one watch per kind). etcd3's own watch reconnect is not used:
+ * it resumes from the response header's revision, which can be ahead of the events actually
+ * received (a created response, or a catch-up batch), so events could be lost; this source
+ * resumes from the highest mod_revision it processed (or a progress notification's revision).
+ * Libcalico-go has no compaction handling of its own (five failed re-watches, then a relist);
+ * here any cancel relists at once. An invalid value (bad JSON, a policy failing validation) is
+ * skipped and reported (status problems, the log, the `invalid` counter) while every other key
+ * applies; if the key held a valid resource before, that last good version stays in force
+ * (fail closed) until the key is fixed or deleted. Felix instead turns invalid updates into
+ * deletes; see docs/datastores.md.
+ */
+import { GinghamError, ResyncTracker, type ResourceKey, type Source, type SourceMessage, type SourceSink, type SourceStatus } from '@gingham/core';
+import type { Etcd3, IWatchResponse, Watcher } from 'etcd3';
+import { createBackoff, sleep } from '../backoff.js';
+import type { SourceOptions } from '../datastore.js';
+import { keyId } from '../resource.js';
+import { SourceBook } from '../source-book.js';
+import { isAuthError, toDatastoreError } from './client.js';
+import { CALICO_RESOURCES_PREFIX, decodeKeyValue } from './layout.js';
+import { listPrefix } from './list.js';
+
+export interface EtcdSourceOptions extends SourceOptions {
+  /** Relist (rather than resume the watch) after the connection was down longer than this. Default 60 s. */
+  readonly relistAfterOutageMs?: number;
+  /** Also relist-and-diff this often while healthy; 0 (the default) never. */
+  readonly resyncIntervalMs?: number;
+  /** A watch not confirmed by etcd within this time is recreated on a new connection. Default 15 s. */
+  readonly watchConnectTimeoutMs?: number;
+}
+
+export interface EtcdSource extends Source {
+  readonly name: 'etcd';
+}
+
+interface Internal extends EtcdSourceOptions {
+  /** For lists (shared with the datastore). */
+  readonly client: Etcd3;
+  /** A new client for the watch stream: the source replaces it after a watch error. */
+  readonly newWatchClient: () => Etcd3;
+  readonly endpoints: readonly string[];
+  readonly pageSize: number;
+  readonly onClose?: () => void;
+}
+
+type WatchEnd = 'canceled' | 'outage' | 'auth' | 'periodic' | 'closed';
+
+interface Delivered {
+  readonly key: ResourceKey;
+  /** keyId(key), kept to spare 100k string builds in a relist. */
+  readonly id: string;
+  readonly revision: string;
+}
+
+export function createEtcdSource(options: Internal): EtcdSource {
+  const { client } = options;
+  /*
+   * The watch runs on its own client, replaced after any watch error: etcd3 answers a watch that
+   * etcd creates-and-cancels in one response (an invalid auth token after an etcd restart) but
+   * leaves its attach queue waiting on it, so later watches on that stream are never sent.
+   */
+  let watchClient = options.newWatchClient();
+  const renewWatchClient = () => {
+    watchClient.close();
+    watchClient = options.newWatchClient();
+  };
+  const book = new SourceBook(options.log);
+  const tracker = new ResyncTracker();
+  const backoff = createBackoff(options.backoff);
+  const relistAfterOutageMs = options.relistAfterOutageMs ?? 60_000;
+  const connectTimeoutMs = options.watchConnectTimeoutMs ?? 15_000;
+  const stop = new AbortController();
+  /** etcd key → what it delivered; resource key → the etcd key that owns it. */
+  let delivered = new Map<string, Delivered>();
+  let owners = new Map<string, string>();
+  /** The highest revision whose events were all processed. */
+  let revision = 0;
+  let sink: SourceSink | undefined;
+  let loop: Promise<void> | undefined;
+  let closed = false;
+  let endWatch: ((reason: WatchEnd) => void) | undefined;
+
+  const emit = (messages: SourceMessage[]): void => {
+    if (closed || !sink || messages.length === 0) return;
+    try {
+      sink(messages);
+    } catch (err) {
+      book.count('sinkErrors');
+      book.error('SINK_FAILED', `the consumer threw while applying ${messages.length} message(s): ${(err as Error).message}`, 'error');
+    }
+  };
+
+  /** A put (or a listed key): upsert unless invalid, duplicate or unchanged. */
+  const onPut = (etcdKey: string, value: string, modRevision: string, out: SourceMessage[]): void => {
+    const d = decodeKeyValue(etcdKey, value, modRevision);
+    if (d.kind === 'ignored' || (d.kind === 'resource' && !d.info.enforced)) return;
+    if (d.kind === 'invalid') {
+      book.problem(etcdKey, 'INVALID_VALUE', `${d.message}${delivered.has(etcdKey) ? ' (the last valid version stays in force)' : ' (skipped)'}`, d.issues);
+      const kept = delivered.get(etcdKey);
+      // During a relist, keep the last good version listed so it is not deleted.
+      if (kept && tracker.resyncing) {
+        retain(kept);
+        owners.set(kept.id, etcdKey);
+      }
+      return;
+    }
+    const id = keyId(d.key);
+    const owner = owners.get(id);
+    if (owner !== undefined && owner !== etcdKey) {
+      book.problem(etcdKey, 'DUPLICATE_KEY', `the same resource is also stored at ${owner}; this key is ignored`);
+      const prev = delivered.get(etcdKey);
+      if (prev) {
+        delivered.delete(etcdKey);
+        owners.delete(prev.id);
+        const m = tracker.resyncing ? undefined : tracker.delete(prev.key, modRevision);
+        if (m) out.push(m);
+      }
+      return;
+    }
+    book.clearProblem(etcdKey);
+    const prev = delivered.get(etcdKey);
+    if (prev && prev.id !== id) {
+      // The value under this key now names another resource (its policy-name annotation changed).
+      owners.delete(prev.id);
+      const m = tracker.delete(prev.key, modRevision);
+      if (m) out.push(m);
+    }
+    const m = tracker.upsert(d.resource, modRevision);
+    if (m) out.push(m);
+    delivered.set(etcdKey, { key: d.key, id, revision: modRevision });
+    owners.set(id, etcdKey);
+  };
+
+  const onDelete = (etcdKey: string, modRevision: string, out: SourceMessage[]): void => {
+    book.clearProblem(etcdKey);
+    const prev = delivered.get(etcdKey);
+    if (!prev) return;
+    delivered.delete(etcdKey);
+    owners.delete(prev.id);
+    const m = tracker.delete(prev.key, modRevision);
+    if (m) out.push(m);
+  };
+
+  /** Keeps a delivered resource listed in a relist without re-emitting it (same revision ⇒ no message). */
+  const retain = (kept: Delivered): void => {
+    const stub = { apiVersion: kept.key.apiVersion, kind: kept.key.kind, metadata: { name: kept.key.name, ...(kept.key.namespace ? { namespace: kept.key.namespace } : {}) } };
+    tracker.upsert(stub, kept.revision);
+  };
+
+  const relist = async (): Promise<void> => {
+    book.phase = 'resyncing';
+    const { kvs, revision: listRevision } = await listPrefix(client, CALICO_RESOURCES_PREFIX, options.pageSize);
+    if (closed) return;
+    book.connected = true;
+    const previous = delivered;
+    delivered = new Map();
+    owners = new Map();
+    const out: SourceMessage[] = [tracker.beginResync()];
+    const listed = new Set<string>();
+    for (const kv of kvs) {
+      const etcdKey = kv.key.toString();
+      listed.add(etcdKey);
+      const before = previous.get(etcdKey);
+      const owner = before ? owners.get(before.id) : undefined;
+      if (before && before.revision === kv.mod_revision && (owner === undefined || owner === etcdKey)) {
+        // Unchanged since delivered: no decode, no validation, nothing emitted (a relist of
+        // 100k keys after a compaction costs map lookups, not 100k validations).
+        delivered.set(etcdKey, before);
+        owners.set(before.id, etcdKey);
+        retain(before);
+        continue;
+      }
+      if (before) delivered.set(etcdKey, before);
+      onPut(etcdKey, kv.value.toString(), kv.mod_revision, out);
+    }
+    // Problems of keys that vanished are gone with them.
+    for (const where of book.problemKeys()) if (!listed.has(where)) book.clearProblem(where);
+    out.push(...tracker.endResync(listRevision));
+    revision = Number(listRevision);
+    book.revision = listRevision;
+    book.count('relists');
+    book.phase = 'in-sync';
+    emit(out);
+    backoff.reset();
+    book.info('IN_SYNC', `listed ${kvs.length} key(s) at revision ${listRevision}; ${tracker.size} resource(s) delivered`);
+  };
+
+  const onWatchData = (res: IWatchResponse): void => {
+    const out: SourceMessage[] = [];
+    let max = revision;
+    for (const ev of res.events) {
+      const etcdKey = ev.kv.key.toString();
+      if (ev.type === 'Delete') onDelete(etcdKey, ev.kv.mod_revision, out);
+      else onPut(etcdKey, ev.kv.value.toString(), ev.kv.mod_revision, out);
+      max = Math.max(max, Number(ev.kv.mod_revision));
+    }
+    // A response without events is a progress notification: everything up to its revision was sent.
+    if (res.events.length === 0) max = Math.max(max, Number(res.header.revision));
+    else book.count('events', res.events.length);
+    revision = max;
+    book.revision = String(max);
+    emit(out);
+  };
+
+  /** Watches from revision+1 until a relist is needed; reconnects itself after short outages. */
+  const watch = (): Promise<WatchEnd> =>
+    new Promise<WatchEnd>((resolve) => {
+      let current: Watcher | undefined;
+      let downSince: number | undefined;
+      let retry: NodeJS.Timeout | undefined;
+      const periodic = options.resyncIntervalMs ? setTimeout(() => finish('periodic'), options.resyncIntervalMs) : undefined;
+      let done = false;
+      const finish = (reason: WatchEnd): void => {
+        if (done) return;
+        done = true;
+        endWatch = undefined;
+        clearTimeout(retry);
+        clearTimeout(periodic);
+        const w = current;
+        current = undefined;
+        if (w) void w.cancel().catch(() => undefined);
+        resolve(reason);
+      };
+      endWatch = finish;
+      const attach = (): void => {
+        if (done) return;
+        const w = watchClient.watch().prefix(CALICO_RESOURCES_PREFIX).withPreviousKV().startRevision(String(revision + 1)).watcher();
+        current = w;
+        // A watch etcd never confirms (and never fails) is recreated on a fresh connection.
+        const stuck = setTimeout(() => {
+          if (w !== current) return;
+          current = undefined;
+          void w.cancel().catch(() => undefined);
+          book.count('watchStuck');
+          book.error('WATCH_STUCK', `etcd did not confirm the watch from revision ${revision + 1} within ${connectTimeoutMs} ms; reconnecting`);
+          renewWatchClient();
+          retry = setTimeout(attach, backoff.next());
+        }, connectTimeoutMs);
+        w.on('connected', () => {
+          clearTimeout(stuck);
+          if (w !== current) return;
+          if (downSince !== undefined) {
+            book.count('reconnects');
+            book.info('RECONNECTED', `watch resumed from revision ${revision + 1} after ${Date.now() - downSince} ms`);
+          }
+          downSince = undefined;
+          book.connected = true;
+          book.phase = 'in-sync';
+          backoff.reset();
+        });
+        w.on('data', (res: IWatchResponse) => {
+          if (w === current) onWatchData(res);
+        });
+        w.on('error', (err: Error) => {
+          clearTimeout(stuck);
+          if (w !== current) return;
+          renewWatchClient();
+          // etcd cancels a watch below the compacted revision (and sends no reason): relist.
+          book.count('watchCanceled');
+          book.error('WATCH_CANCELED', `the watch from revision ${revision + 1} was canceled (${err.message.replace(/:\s*$/, '')}): compacted past it, or canceled by the server; relisting`);
+          finish('canceled');
+        });
+        w.on('disconnected', (err: Error) => {
+          clearTimeout(stuck);
+          if (w !== current) return;
+          current = undefined;
+          void w.cancel().catch(() => undefined);
+          downSince ??= Date.now();
+          book.connected = false;
+          book.phase = 'waiting';
+          book.count('disconnects');
+          book.error('DISCONNECTED', toDatastoreError(err, 'watch', options.endpoints).message);
+          if (isAuthError(err)) {
+            renewWatchClient();
+            return finish('auth');
+          }
+          retry = setTimeout(() => {
+            retry = undefined;
+            if (downSince !== undefined && Date.now() - downSince > relistAfterOutageMs) finish('outage');
+            else attach();
+          }, backoff.next());
+        });
+      };
+      attach();
+    });
+
+  const run = async (): Promise<void> => {
+    while (!closed) {
+      try {
+        await relist();
+        if (closed) return;
+        const reason = await watch();
+        if (reason === 'closed' || closed) return;
+        book.count(`relist.${reason}`);
+        book.info('RELIST', `relisting after ${reason === 'canceled' ? 'a canceled watch' : reason === 'outage' ? 'a long outage' : reason === 'auth' ? 'an authentication error' : 'the resync interval'}`);
+      } catch (err) {
+        if (closed) return;
+        const e = toDatastoreError(err, 'list', options.endpoints);
+        book.connected = false;
+        book.phase = e.code === 'DS_AUTH' ? 'failed' : 'waiting';
+        book.count('listErrors');
+        book.error(e.code, e.message, e.code === 'DS_AUTH' ? 'error' : 'warn');
+        await sleep(backoff.next(), stop.signal);
+      }
+    }
+  };
+
+  const source: EtcdSource = {
+    name: 'etcd',
+    async start(s: SourceSink) {
+      if (sink) throw new GinghamError('SOURCE_ALREADY_STARTED', 'a source is started once');
+      if (closed) throw new GinghamError('SOURCE_CLOSED', 'the source is closed');
+      sink = s;
+      loop = run();
+    },
+    status(): SourceStatus {
+      return book.status(tracker.size);
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      stop.abort();
+      endWatch?.('closed');
+      await loop;
+      watchClient.close();
+      book.phase = 'stopped';
+      book.connected = false;
+      options.onClose?.();
+    },
+  };
+  return source;
+}
