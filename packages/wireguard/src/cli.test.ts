@@ -50,7 +50,7 @@ describe('gingham wireguard usage', () => {
     const r = await cli(argv);
     expect(r.code).toBe(2);
     expect(r.err).toMatch(message);
-    expect(r.err).toMatch(/^gingham: /);
+    expect(r.err).toMatch(/^gingham wireguard: .*\nrun 'gingham wireguard --help' for usage\n$/);
   });
 });
 
@@ -69,6 +69,23 @@ describe('gingham wireguard genkey / pubkey / rotate-key', () => {
     const rot = await cli(['rotate-key', '--private-key', path]);
     expect(rot.code).toBe(0);
     expect(rot.out).toMatch(new RegExp(`^old ${pub.replace(/[+/]/g, '\\$&')}\nnew `));
+  });
+
+  it('genkey --out creates missing directories (mode 0700) and says which', async () => {
+    const path = join(dir, 'new', 'etc', 'wg.key');
+    const r = await cli(['genkey', '--out', path]);
+    expect(r.code).toBe(0);
+    expect(r.err).toBe(`created directory ${join(dir, 'new')} (mode 0700)\ncreated directory ${join(dir, 'new', 'etc')} (mode 0700)\n`);
+    expect((await stat(join(dir, 'new', 'etc'))).mode & 0o777).toBe(0o700);
+    expect(isValidKey(r.out.trim())).toBe(true);
+  });
+
+  it('genkey errors name the real path, not a temporary file', async () => {
+    await writeFile(join(dir, 'afile'), 'x');
+    const path = join(dir, 'afile', 'wg.key');
+    const r = await cli(['genkey', '--out', path]);
+    expect(r.code).toBe(1);
+    expect(r.err).toBe(`gingham: cannot create key file ${path}: ${join(dir, 'afile')} is not a directory\n`);
   });
 });
 
