@@ -158,6 +158,14 @@ describe('gingham wireguard apply refuses bad input and changes nothing', () => 
 });
 
 describe('manifest loading through @gingham/core', () => {
+  it('refuses missing paths and devices before reading anything, naming each', async () => {
+    const { loadNodesFromManifests } = await import('./cli.js');
+    await expect(loadNodesFromManifests([join(dir, 'nope.yaml'), '/dev/zero'])).rejects.toMatchObject({
+      code: 'WG_INVALID_INPUT',
+      message: `gingham: no such file or directory: ${join(dir, 'nope.yaml')}\n/dev/zero: is a character device; only regular files, directories and pipes are read\nnothing was changed`,
+    });
+  });
+
   it('reads Calico and Kubernetes Nodes from a directory and refuses the duplicate claim they make', async () => {
     const m = join(dir, 'manifests');
     await rm(m, { recursive: true, force: true });

@@ -7,7 +7,7 @@ export const lintHelp = `gingham lint -f PATH... [--json]
 
 Validates manifests (files, directories, or - for standard input). Prints every problem as
 file:line:col: <kind>/<name> <field.path>: <reason>, and exits 1 if any is an error.
-Input is bounded before it is read: 16 MiB in all, 10,000 files, 100,000 documents, 5,000 rules
+Input is bounded before it is read: 16 MiB in all, 10,000 files, 100,000 documents, 2,500 rules
 per policy (see docs/validation.md, "Limits").`;
 
 export async function lintCommand(argv: string[], io: CliIo): Promise<number> {
