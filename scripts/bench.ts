@@ -12,6 +12,7 @@ const suites: Record<string, () => Promise<(emit: Emit) => Promise<void>>> = {
   wireguard: async () => (await import('../packages/wireguard/src/wireguard.bench.js')).runWireguardBench,
   ebpf: async () => (await import('../packages/dataplane-ebpf/src/ebpf.bench.js')).runEbpfBench,
   datastore: async () => (await import('../packages/datastore/src/datastore.bench.js')).runDatastoreBench,
+  input: async () => (await import('../packages/cli/test/input.bench.js')).runInputBench,
 };
 const groups: Record<string, string[]> = { core: ['selector', 'evaluate'] };
 

@@ -48,6 +48,21 @@ describe('gingham matrix on the quick-start example', () => {
     );
   });
 
+  it('refuses a matrix of more than 1,000,000 cells before computing it', async () => {
+    const pods = Array.from({ length: 1001 }, (_, i) => ({
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: `p${i}`, namespace: 'big' },
+      spec: { nodeName: 'n1', containers: [{ name: 'c', image: 'x' }] },
+      status: { podIP: `10.9.${i >> 8}.${i & 255}` },
+    }));
+    const path = join(scratch, 'big.json');
+    writeFileSync(path, JSON.stringify({ apiVersion: 'v1', kind: 'List', items: pods }));
+    const { code, out, err } = await run(['matrix', '-f', path, '--ports', '80']);
+    expect({ code, out }).toEqual({ code: 1, out: '' });
+    expect(err).toBe('gingham matrix: 1001 endpoints × 1 port(s) make 1001000 cells, more than 1000000; ask about the flows you care about with gingham check --flows FILE instead\n');
+  });
+
   it('prints one table per port for people', async () => {
     const { code, out } = await run(['matrix', '-f', example, '--ports', '5432/TCP']);
     expect(code).toBe(0);

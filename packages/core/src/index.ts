@@ -72,9 +72,17 @@ export {
   type LoadResult,
   type LoadOptions,
   readManifestPaths,
-  ManifestPathError,
+  describeRefusal,
   MANIFEST_FILE_PATTERN,
   type ManifestFs,
+  type ManifestStat,
+  type ManifestFileHandle,
+  type ReadManifestPathsOptions,
+  type ManifestPathsResult,
+  type RefusedPath,
+  type RefusalReason,
+  decodeUtf8,
+  type Utf8Result,
 } from './load/index.js';
 export {
   validateResource,

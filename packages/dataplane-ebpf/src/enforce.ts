@@ -7,7 +7,7 @@
  *
  * Exit codes: 0 success, 1 error (bad input or a failed kernel operation), 2 usage error.
  */
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { open, readdir, stat } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { enforceOnce } from '@gingham/core';
 import { createEbpfDataplane, type AttachMode } from './dataplane/dataplane.js';
@@ -57,7 +57,7 @@ export async function runEbpfEnforceCommand(argv: readonly string[], io: EbpfEnf
     return 0;
   }
   const usage = (msg: string): number => {
-    io.stderr(`gingham enforce: ${msg}\n\n${EBPF_ENFORCE_HELP}`);
+    io.stderr(`gingham enforce: ${msg}\nrun 'gingham enforce --help' for usage`);
     return 2;
   };
   if (values.dataplane !== 'ebpf') return usage(`unsupported dataplane "${values.dataplane}" here (this is the ebpf dataplane)`);
@@ -79,7 +79,7 @@ export async function runEbpfEnforceCommand(argv: readonly string[], io: EbpfEnf
 
   let st;
   try {
-    st = await enforceOnce({ paths: files, node: values.node, dataplane, fs: { readdir, readFile, stat }, report: io.stderr, command: 'gingham enforce' });
+    st = await enforceOnce({ paths: files, node: values.node, dataplane, fs: { readdir, stat, open }, report: io.stderr, command: 'gingham enforce' });
   } finally {
     dataplane.close();
   }

@@ -6,7 +6,7 @@
  *
  * Exit codes: 0 success, 1 error (bad input or a failed command), 2 usage error.
  */
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { open, readdir, stat } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { enforceOnce } from '@gingham/core';
 import { createIptablesDataplane, type IptablesBackend } from './apply/dataplane.js';
@@ -58,7 +58,7 @@ export async function runEnforceCommand(argv: readonly string[], io: EnforceIo, 
     return 0;
   }
   const usage = (msg: string): number => {
-    io.stderr(`gingham enforce: ${msg}\n\n${ENFORCE_HELP}`);
+    io.stderr(`gingham enforce: ${msg}\nrun 'gingham enforce --help' for usage`);
     return 2;
   };
   if (values.dataplane !== 'iptables') return usage(`unsupported dataplane "${values.dataplane}" (supported: iptables)`);
@@ -81,7 +81,7 @@ export async function runEnforceCommand(argv: readonly string[], io: EnforceIo, 
 
   let st;
   try {
-    st = await enforceOnce({ paths: files, node: values.node, dataplane, fs: { readdir, readFile, stat }, report: io.stderr, command: 'gingham enforce' });
+    st = await enforceOnce({ paths: files, node: values.node, dataplane, fs: { readdir, stat, open }, report: io.stderr, command: 'gingham enforce' });
   } finally {
     await dataplane.close();
   }

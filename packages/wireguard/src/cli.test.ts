@@ -50,7 +50,7 @@ describe('gingham wireguard usage', () => {
     const r = await cli(argv);
     expect(r.code).toBe(2);
     expect(r.err).toMatch(message);
-    expect(r.err).toMatch(/^gingham: /);
+    expect(r.err).toMatch(/^gingham wireguard: .*\nrun 'gingham wireguard --help' for usage\n$/);
   });
 });
 
@@ -69,6 +69,23 @@ describe('gingham wireguard genkey / pubkey / rotate-key', () => {
     const rot = await cli(['rotate-key', '--private-key', path]);
     expect(rot.code).toBe(0);
     expect(rot.out).toMatch(new RegExp(`^old ${pub.replace(/[+/]/g, '\\$&')}\nnew `));
+  });
+
+  it('genkey --out creates missing directories (mode 0700) and says which', async () => {
+    const path = join(dir, 'new', 'etc', 'wg.key');
+    const r = await cli(['genkey', '--out', path]);
+    expect(r.code).toBe(0);
+    expect(r.err).toBe(`created directory ${join(dir, 'new')} (mode 0700)\ncreated directory ${join(dir, 'new', 'etc')} (mode 0700)\n`);
+    expect((await stat(join(dir, 'new', 'etc'))).mode & 0o777).toBe(0o700);
+    expect(isValidKey(r.out.trim())).toBe(true);
+  });
+
+  it('genkey errors name the real path, not a temporary file', async () => {
+    await writeFile(join(dir, 'afile'), 'x');
+    const path = join(dir, 'afile', 'wg.key');
+    const r = await cli(['genkey', '--out', path]);
+    expect(r.code).toBe(1);
+    expect(r.err).toBe(`gingham: cannot create key file ${path}: ${join(dir, 'afile')} is not a directory\n`);
   });
 });
 
@@ -141,6 +158,14 @@ describe('gingham wireguard apply refuses bad input and changes nothing', () => 
 });
 
 describe('manifest loading through @gingham/core', () => {
+  it('refuses missing paths and devices before reading anything, naming each', async () => {
+    const { loadNodesFromManifests } = await import('./cli.js');
+    await expect(loadNodesFromManifests([join(dir, 'nope.yaml'), '/dev/zero'])).rejects.toMatchObject({
+      code: 'WG_INVALID_INPUT',
+      message: `gingham: no such file or directory: ${join(dir, 'nope.yaml')}\n/dev/zero: is a character device; only regular files, directories and pipes are read\nnothing was changed`,
+    });
+  });
+
   it('reads Calico and Kubernetes Nodes from a directory and refuses the duplicate claim they make', async () => {
     const m = join(dir, 'manifests');
     await rm(m, { recursive: true, force: true });

@@ -6,8 +6,8 @@
  *
  * Exit codes: 0 success, 1 error (bad input or a failed operation), 2 usage error.
  */
-import { readdir, readFile, stat } from 'node:fs/promises';
-import { buildSnapshot, formatIssue, GinghamError, loadManifests, ManifestPathError, readManifestPaths, type NodeInfo, type WorkloadEndpoint } from '@gingham/core';
+import { open, readdir, stat } from 'node:fs/promises';
+import { buildSnapshot, describeRefusal, formatIssue, GinghamError, loadManifests, readManifestPaths, type NodeInfo, type WorkloadEndpoint } from '@gingham/core';
 import { WireguardError } from './errors.js';
 import { generateKeyFile, readPrivateKeyFile, rotateKeyFile } from './keys.js';
 import { computeWireguardConfig, formatPeerIssue } from './peers.js';
@@ -48,7 +48,8 @@ Encrypt traffic between nodes with WireGuard (kernel module, or wireguard-go whe
 none), configured from Calico Node manifests.
 
 Commands:
-  genkey --out FILE [--force]      Create a private key file (mode 0600); print its public key.
+  genkey --out FILE [--force]      Create a private key file (mode 0600), and its missing parent
+                                   directories (mode 0700); print its public key.
   pubkey --private-key FILE        Print the public key of a private key file.
   rotate-key --private-key FILE    Replace the key in FILE; print old and new public keys.
   apply -f PATH... --node NAME --private-key FILE [options]
@@ -74,6 +75,11 @@ Options of down: --interface NAME (default ${DEFAULT_INTERFACE_NAME}).
 `;
 
 class UsageError extends Error {}
+
+/** A usage mistake in two lines: what is wrong, and where help is. */
+function usageText(message: string): string {
+  return `gingham wireguard: ${message}\nrun 'gingham wireguard --help' for usage\n`;
+}
 
 interface Parsed {
   readonly command: string | undefined;
@@ -173,14 +179,10 @@ function allow(p: Parsed, command: string, names: readonly string[]): void {
 
 /** Reads manifests (files or directories) with `@gingham/core` and returns nodes and endpoints. */
 export async function loadNodesFromManifests(paths: readonly string[]): Promise<LoadedNodes> {
-  let inputs;
-  try {
-    inputs = await readManifestPaths(paths, { readdir, readFile, stat });
-  } catch (e) {
-    if (e instanceof ManifestPathError) throw new WireguardError('WG_INVALID_INPUT', `no such file or directory: ${e.path}`);
-    throw e;
-  }
-  const loaded = loadManifests(inputs);
+  const read = await readManifestPaths(paths, { readdir, stat, open });
+  const problems = [...read.missing.map((p) => `no such file or directory: ${p}`), ...read.refused.map(describeRefusal)];
+  if (problems.length > 0) throw new WireguardError('WG_INVALID_INPUT', `${problems.join('\n')}\nnothing was changed`);
+  const loaded = loadManifests(read.inputs);
   const built = buildSnapshot(loaded.resources.map((r) => r.resource));
   const issues = [...loaded.issues, ...built.issues];
   return {
@@ -193,14 +195,15 @@ export async function loadNodesFromManifests(paths: readonly string[]): Promise<
 
 /**
  * Runs `gingham wireguard <argv...>` and returns the exit code. Never throws for expected
- * failures: they are printed to `io.stderr`.
+ * failures (usage, bad input, a failed command): they are printed to `io.stderr`. Anything else
+ * is a bug and is thrown.
  */
 export async function runWireguardCommand(argv: readonly string[], io: WireguardCliIO, options: WireguardCliOptions = {}): Promise<number> {
   let parsed: Parsed;
   try {
     parsed = parseArgs(argv);
   } catch (e) {
-    io.stderr(`gingham: ${(e as Error).message}\n${'Run "gingham wireguard --help" for usage.'}\n`);
+    io.stderr(usageText((e as Error).message));
     return 2;
   }
   if (parsed.help || parsed.command === undefined || parsed.command === 'help') {
@@ -224,22 +227,23 @@ export async function runWireguardCommand(argv: readonly string[], io: Wireguard
     }
   } catch (e) {
     if (e instanceof UsageError) {
-      io.stderr(`gingham: ${e.message}\nRun "gingham wireguard --help" for usage.\n`);
+      io.stderr(usageText(e.message));
       return 2;
     }
     if (e instanceof WireguardError || e instanceof GinghamError) {
       io.stderr(`${e.message}\n`);
       return 1;
     }
-    io.stderr(`gingham: unexpected error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
-    return 1;
+    // Not an expected failure: a bug. The caller (the gingham command) says so in one line.
+    throw e;
   }
 }
 
 async function genkey(p: Parsed, io: WireguardCliIO): Promise<number> {
   allow(p, 'genkey', ['out', 'force']);
   const out = required(p, 'out', 'genkey');
-  const pair = await generateKeyFile(out, { overwrite: p.flags.has('force') });
+  const pair = await generateKeyFile(out, { overwrite: p.flags.has('force'), createParents: true });
+  for (const dir of pair.createdDirectories) io.stderr(`created directory ${dir} (mode 0700)\n`);
   io.stdout(`${pair.publicKey}\n`);
   return 0;
 }

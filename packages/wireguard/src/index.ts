@@ -13,6 +13,7 @@ export {
   readPrivateKeyFile,
   rotateKeyFile,
   writePrivateKeyFile,
+  type KeyFileWritten,
   type KeyPair,
   type KeyRotation,
   type WriteKeyFileOptions,

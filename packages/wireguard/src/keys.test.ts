@@ -76,10 +76,43 @@ describe('key files', () => {
       const pair = await generateKeyFile(path);
       expect((await stat(path)).mode & 0o777).toBe(0o600);
       expect(await readFile(path, 'utf8')).toBe(`${pair.privateKey}\n`);
-      expect(await readPrivateKeyFile(path)).toEqual(pair);
+      expect(pair.createdDirectories).toEqual([]);
+      expect(await readPrivateKeyFile(path)).toEqual({ privateKey: pair.privateKey, publicKey: pair.publicKey });
     } finally {
       process.umask(old);
     }
+  });
+
+  it('create their missing parent directories with mode 0700 when asked, and say which', async () => {
+    const path = join(dir, 'etc', 'gingham', 'wg.key');
+    const old = process.umask(0);
+    try {
+      const pair = await generateKeyFile(path, { createParents: true });
+      expect(pair.createdDirectories).toEqual([join(dir, 'etc'), join(dir, 'etc', 'gingham')]);
+      for (const d of pair.createdDirectories) expect((await stat(d)).mode & 0o777).toBe(0o700);
+      expect((await stat(path)).mode & 0o777).toBe(0o600);
+    } finally {
+      process.umask(old);
+    }
+  });
+
+  it('name the real path and directory when the directory is missing, never a temporary file', async () => {
+    const path = join(dir, 'absent', 'wg.key');
+    const err = await generateKeyFile(path).catch((e: Error) => e);
+    expect(err).toMatchObject({ code: 'WG_KEY_FILE', message: `gingham: cannot create key file ${path}: directory ${join(dir, 'absent')} does not exist` });
+    expect((err as Error).message).not.toMatch(/\.tmp/);
+  });
+
+  it('say when a parent is a file', async () => {
+    await writeFile(join(dir, 'plain'), 'x');
+    const path = join(dir, 'plain', 'sub', 'wg.key');
+    await expect(generateKeyFile(path, { createParents: true })).rejects.toMatchObject({ code: 'WG_KEY_FILE', message: `gingham: cannot create key file ${path}: a parent of ${join(dir, 'plain', 'sub')} is not a directory` });
+  });
+
+  it('that are larger than a key are refused before they are read', async () => {
+    const path = join(dir, 'huge.key');
+    await writeFile(path, 'x'.repeat(10_000), { mode: 0o600 });
+    await expect(readPrivateKeyFile(path)).rejects.toMatchObject({ code: 'WG_KEY_FILE', message: `gingham: private key file ${path} is 10000 bytes; a key file holds one 44-character key` });
   });
 
   it('are not overwritten unless asked', async () => {

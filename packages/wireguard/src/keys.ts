@@ -5,7 +5,7 @@
  * that others could read must be treated as leaked and rotated.
  */
 import { createPrivateKey, createPublicKey, generateKeyPairSync } from 'node:crypto';
-import { chmod, link, lstat, open, readFile, rename, rm } from 'node:fs/promises';
+import { chmod, link, lstat, mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { WireguardError } from './errors.js';
 
@@ -67,6 +67,66 @@ export function publicKeyFromPrivate(privateKey: string): string {
 export interface WriteKeyFileOptions {
   /** Replace an existing file (atomically). Default false: an existing file is an error. */
   readonly overwrite?: boolean;
+  /** Create missing parent directories, mode 0700 (only the owner may enter them). Default false. */
+  readonly createParents?: boolean;
+}
+
+/** What writing a key file did besides the file itself. */
+export interface KeyFileWritten {
+  /** Directories created for it (`createParents`), outermost first; empty when all existed. */
+  readonly createdDirectories: readonly string[];
+}
+
+/**
+ * Why `dir` cannot take a new file, in words about `dir` (never the temporary file's name):
+ * `directory /etc/gingham does not exist`, `permission denied in /etc/gingham`.
+ */
+function directoryProblem(dir: string, cause: unknown): string {
+  const code = (cause as NodeJS.ErrnoException).code;
+  switch (code) {
+    case 'ENOENT':
+      return `directory ${dir} does not exist`;
+    case 'ENOTDIR':
+      return `a parent of ${dir} is not a directory`;
+    case 'EACCES':
+    case 'EPERM':
+      return `permission denied in ${dir}`;
+    case 'EROFS':
+      return `${dir} is on a read-only file system`;
+    case 'ENOSPC':
+      return `no space left on the device of ${dir}`;
+    default:
+      return `${code ?? 'error'} in ${dir}`;
+  }
+}
+
+/** Creates the missing directories above `path` (mode 0700, whatever the umask), outermost first. */
+async function createParents(path: string): Promise<string[]> {
+  const missing: string[] = [];
+  for (let dir = dirname(path); ; dir = dirname(dir)) {
+    const info = await stat(dir).catch((cause: NodeJS.ErrnoException) => {
+      if (cause.code === 'ENOENT') return undefined;
+      throw new WireguardError('WG_KEY_FILE', `cannot create key file ${path}: ${directoryProblem(dir, cause)}`, { cause });
+    });
+    if (info) {
+      if (!info.isDirectory()) throw new WireguardError('WG_KEY_FILE', `cannot create key file ${path}: ${dir} is not a directory`);
+      break;
+    }
+    missing.unshift(dir);
+    if (dirname(dir) === dir) break;
+  }
+  const created: string[] = [];
+  for (const dir of missing) {
+    try {
+      await mkdir(dir, { mode: 0o700 });
+      await chmod(dir, 0o700);
+      created.push(dir);
+    } catch (cause) {
+      if ((cause as NodeJS.ErrnoException).code === 'EEXIST') continue; // made by someone else meanwhile
+      throw new WireguardError('WG_KEY_FILE', `cannot create directory ${dir} for key file ${path}: ${directoryProblem(dirname(dir), cause)}`, { cause });
+    }
+  }
+  return created;
 }
 
 function modeText(mode: number): string {
@@ -76,41 +136,49 @@ function modeText(mode: number): string {
 /**
  * Writes a private key to `path` with mode 0600 (whatever the umask), followed by a newline,
  * as `wg genkey > file` would. The key is written to a temporary file in the same directory
- * and renamed into place, so a reader never sees a half-written or world-readable key.
+ * and renamed into place, so a reader never sees a half-written or world-readable key. Errors
+ * name `path` and its directory, never the temporary file.
  */
-export async function writePrivateKeyFile(path: string, privateKey: string, options: WriteKeyFileOptions = {}): Promise<void> {
+export async function writePrivateKeyFile(path: string, privateKey: string, options: WriteKeyFileOptions = {}): Promise<KeyFileWritten> {
   assertValidKey(privateKey, 'private key');
   if (!options.overwrite) {
     const existing = await lstat(path).catch(() => undefined);
     if (existing) throw new WireguardError('WG_KEY_FILE', `key file ${path} already exists; refusing to overwrite it (rotate it instead)`);
   }
+  const createdDirectories = options.createParents ? await createParents(path) : [];
   const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${Date.now()}.tmp`);
   let handle;
   try {
     handle = await open(tmp, 'wx', 0o600);
   } catch (cause) {
-    throw new WireguardError('WG_KEY_FILE', `cannot create key file in ${dirname(path)}: ${(cause as Error).message}`, { cause });
+    throw new WireguardError('WG_KEY_FILE', `cannot create key file ${path}: ${directoryProblem(dirname(path), cause)}`, { cause });
   }
   try {
-    await handle.chmod(0o600);
-    await handle.writeFile(`${privateKey}\n`, 'utf8');
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  try {
+    try {
+      await handle.chmod(0o600);
+      await handle.writeFile(`${privateKey}\n`, 'utf8');
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
     if (options.overwrite) {
-      await rename(tmp, path);
+      await rename(tmp, path).catch((cause: unknown) => {
+        throw new WireguardError('WG_KEY_FILE', `cannot replace key file ${path}: ${directoryProblem(dirname(path), cause)}`, { cause });
+      });
     } else {
       // link(2) fails when `path` exists, so two writers cannot both win.
       await link(tmp, path).catch((cause: NodeJS.ErrnoException) => {
         if (cause.code === 'EEXIST') throw new WireguardError('WG_KEY_FILE', `key file ${path} already exists; refusing to overwrite it (rotate it instead)`, { cause });
-        throw new WireguardError('WG_KEY_FILE', `cannot create key file ${path}: ${cause.message}`, { cause });
+        throw new WireguardError('WG_KEY_FILE', `cannot create key file ${path}: ${directoryProblem(dirname(path), cause)}`, { cause });
       });
     }
+  } catch (cause) {
+    if (cause instanceof WireguardError) throw cause;
+    throw new WireguardError('WG_KEY_FILE', `cannot write key file ${path}: ${directoryProblem(dirname(path), cause)}`, { cause });
   } finally {
     await rm(tmp, { force: true });
   }
+  return { createdDirectories };
 }
 
 /**
@@ -134,16 +202,19 @@ export async function readPrivateKeyFile(path: string): Promise<KeyPair> {
       `private key file ${path} has mode ${modeText(info.mode)}; it must be readable only by its owner (chmod 600 ${path}, and rotate the key if others may have read it)`,
     );
   }
+  if (info.size > 4096) {
+    throw new WireguardError('WG_KEY_FILE', `private key file ${path} is ${info.size} bytes; a key file holds one 44-character key`);
+  }
   const text = (await readFile(path, 'utf8')).trim();
   assertValidKey(text, `private key in ${path}`);
   return { privateKey: text, publicKey: publicKeyFromPrivate(text) };
 }
 
-/** Generates a key pair and stores the private key in `path` (mode 0600). Returns both keys. */
-export async function generateKeyFile(path: string, options: WriteKeyFileOptions = {}): Promise<KeyPair> {
+/** Generates a key pair and stores the private key in `path` (mode 0600). Returns both keys and the directories it created. */
+export async function generateKeyFile(path: string, options: WriteKeyFileOptions = {}): Promise<KeyPair & KeyFileWritten> {
   const pair = generateKeyPair();
-  await writePrivateKeyFile(path, pair.privateKey, options);
-  return pair;
+  const written = await writePrivateKeyFile(path, pair.privateKey, options);
+  return { ...pair, ...written };
 }
 
 /** Result of a key rotation. */

@@ -146,7 +146,7 @@ describe('conflicting claims', () => {
     expect(c.peers[0]!.allowedIPs).toEqual(['10.244.2.0/24']);
   });
 
-  it('are found among many nodes without quadratic blow-up', () => {
+  it('are computed for a thousand-node mesh (its cost is measured by bench:wireguard, not timed here)', () => {
     const nodes = Array.from({ length: 1000 }, (_, i) => ({
       name: `n${String(i).padStart(4, '0')}`,
       addresses: [`172.16.${i >> 8}.${i & 255}`],
@@ -154,9 +154,7 @@ describe('conflicting claims', () => {
       labels: {},
       wireguardPublicKey: K[0]!.publicKey.slice(0, 38) + String(i).padStart(4, '0') + 'A=',
     }));
-    const t = performance.now();
     const c = computeWireguardConfig({ nodes, localNode: 'n0000' });
-    expect(performance.now() - t).toBeLessThan(2000);
     expect(c.peers).toHaveLength(999);
   });
 });

@@ -7,6 +7,7 @@
 import type { SourceProblem } from '@gingham/core';
 import { createDirDatastore, createEtcdDatastore, resolveEtcdConfig, type Datastore } from '@gingham/datastore';
 import { UsageError } from '../io.js';
+import { escapeText } from '../term.js';
 
 /** Where the embedded directory datastore lives unless --dir or GINGHAM_DATASTORE_DIR says otherwise. */
 export const DEFAULT_DATASTORE_DIR = '/etc/gingham/resources';
@@ -67,12 +68,7 @@ export async function openDatastore(values: DatastoreFlagValues, env: NodeJS.Pro
 /** `etcd http://…` or `directory /etc/…`, for messages. */
 export const describeDatastore = (ds: Datastore): string => (ds.type === 'etcd' ? `etcd ${ds.description}` : `directory ${ds.description}`);
 
-/** Text from input (names, labels, files) made safe for a terminal: control characters as \xNN. */
-export function safe(text: string): string {
-  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
-}
-
 /** Warning lines for what the datastore could not read. */
 export function problemLines(problems: readonly SourceProblem[]): string[] {
-  return problems.map((p) => `warning: ${safe(p.where)}: ${safe(p.message)}`);
+  return problems.map((p) => `warning: ${escapeText(p.where)}: ${escapeText(p.message)}`);
 }

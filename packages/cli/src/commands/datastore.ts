@@ -4,8 +4,9 @@
  */
 import { parseArgs } from 'node:util';
 import { UsageError, type CliIo } from '../io.js';
+import { escapeText } from '../term.js';
 import { renderTable } from '../table.js';
-import { DATASTORE_HELP, DATASTORE_OPTIONS, describeDatastore, openDatastore, safe } from './datastore-options.js';
+import { DATASTORE_HELP, DATASTORE_OPTIONS, describeDatastore, openDatastore } from './datastore-options.js';
 
 export const datastoreHelp = `gingham datastore init [--cluster-type TYPE] [--json] [datastore options]
 
@@ -18,7 +19,7 @@ ${DATASTORE_HELP}`;
 
 export async function datastoreCommand(argv: string[], io: CliIo): Promise<number> {
   const [sub, ...rest] = argv;
-  if (sub !== 'init') throw new UsageError(sub === undefined ? 'missing subcommand: gingham datastore init' : `unknown subcommand "${safe(sub)}": only init`);
+  if (sub !== 'init') throw new UsageError(sub === undefined ? 'missing subcommand: gingham datastore init' : `unknown subcommand "${escapeText(sub)}": only init`);
   const { values } = parseArgs({
     args: rest,
     options: { 'cluster-type': { type: 'string' }, json: { type: 'boolean' }, ...DATASTORE_OPTIONS },
@@ -32,7 +33,7 @@ export async function datastoreCommand(argv: string[], io: CliIo): Promise<numbe
       io.stdout(JSON.stringify({ ok: true, datastore: { type: ds.type, location: ds.description }, results: outcomes }, null, 2));
     } else {
       io.stdout(renderTable(outcomes.map((o) => [o.action, o.resource])));
-      io.stdout(`${safe(describeDatastore(ds))} is initialised`);
+      io.stdout(`${escapeText(describeDatastore(ds))} is initialised`);
     }
     return 0;
   } finally {

@@ -8,8 +8,9 @@ import { parseArgs } from 'node:util';
 import { resolveKind, type KindInfo, type StoredResource } from '@gingham/datastore';
 import { stringify as stringifyYaml } from 'yaml';
 import { UsageError, type CliIo } from '../io.js';
+import { escapeText } from '../term.js';
 import { renderTable } from '../table.js';
-import { DATASTORE_HELP, DATASTORE_OPTIONS, describeDatastore, openDatastore, problemLines, safe } from './datastore-options.js';
+import { DATASTORE_HELP, DATASTORE_OPTIONS, describeDatastore, openDatastore, problemLines } from './datastore-options.js';
 
 export const getHelp = `gingham get KIND [NAME] [-n NAMESPACE | -A] [-o yaml|json|wide] [datastore options]
 
@@ -111,9 +112,9 @@ export async function getCommand(argv: string[], io: CliIo): Promise<number> {
   if (!kindText) throw new UsageError('which kind? e.g. gingham get globalnetworkpolicies');
   if (extra.length > 0) throw new UsageError(`one NAME at most (got ${positionals.length - 1})`);
   const info = resolveKind(kindText);
-  if (!info) throw new UsageError(`unknown kind "${safe(kindText)}" (e.g. networkpolicy, gnp, tier, hostendpoint, wep; see --help)`);
+  if (!info) throw new UsageError(`unknown kind "${escapeText(kindText)}" (e.g. networkpolicy, gnp, tier, hostendpoint, wep; see --help)`);
   const output = values.json ? 'json' : (values.output ?? 'table');
-  if (!['table', 'wide', 'yaml', 'json'].includes(output)) throw new UsageError(`-o ${safe(output)}: use yaml, json or wide`);
+  if (!['table', 'wide', 'yaml', 'json'].includes(output)) throw new UsageError(`-o ${escapeText(output)}: use yaml, json or wide`);
   if (values['all-namespaces'] && values.namespace !== undefined) throw new UsageError('use either -n NAMESPACE or -A, not both');
   if (values['all-namespaces'] && name !== undefined) throw new UsageError('a NAME needs one namespace (-n), not -A');
   if (!info.namespaced && values.namespace !== undefined) throw new UsageError(`${info.kind} is cluster-scoped: -n does not apply`);
@@ -127,7 +128,7 @@ export async function getCommand(argv: string[], io: CliIo): Promise<number> {
     if (name !== undefined) {
       const found = await ds.get({ apiVersion: info.apiVersion, kind: info.kind, name, ...(namespace ? { namespace } : {}) });
       if (!found) {
-        io.stderr(`gingham get: ${info.kind} ${namespace ? `${safe(namespace)}/` : ''}${safe(name)} not found in ${safe(describeDatastore(ds))}`);
+        io.stderr(`gingham get: ${info.kind} ${namespace ? `${escapeText(namespace)}/` : ''}${escapeText(name)} not found in ${escapeText(describeDatastore(ds))}`);
         return 1;
       }
       items = [found];
@@ -144,11 +145,11 @@ export async function getCommand(argv: string[], io: CliIo): Promise<number> {
       return 0;
     }
     if (items.length === 0) {
-      io.stdout(`no ${info.plural.split('.')[0]} found${namespace ? ` in namespace ${safe(namespace)}` : ''} (${safe(describeDatastore(ds))})`);
+      io.stdout(`no ${info.plural.split('.')[0]} found${namespace ? ` in namespace ${escapeText(namespace)}` : ''} (${escapeText(describeDatastore(ds))})`);
       return 0;
     }
     const cols = [...(info.namespaced && all ? ([['NAMESPACE', (r: StoredResource) => r.metadata.namespace ?? '']] as Column[]) : []), ...columnsFor(info, output === 'wide')];
-    io.stdout(renderTable([cols.map(([h]) => h), ...items.map((r) => cols.map(([, cell]) => safe(cell(r))))]).replace(/ +$/gm, ''));
+    io.stdout(renderTable([cols.map(([h]) => h), ...items.map((r) => cols.map(([, cell]) => escapeText(cell(r))))]).replace(/ +$/gm, ''));
     return 0;
   } finally {
     await ds.close();

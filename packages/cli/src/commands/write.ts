@@ -5,12 +5,13 @@
  * written and reported: created, updated, unchanged, deleted, refused (why) or skipped.
  */
 import { parseArgs } from 'node:util';
-import { formatIssue, loadManifests, type Resource, type ResourceKey } from '@gingham/core';
+import { loadManifests, type Resource, type ResourceKey } from '@gingham/core';
 import { resolveKind, writeResources, type WriteMode, type WriteOutcome } from '@gingham/datastore';
 import { UsageError, type CliIo } from '../io.js';
+import { escapeText, renderIssue } from '../term.js';
 import { readManifestInputs } from '../manifests.js';
 import { renderTable } from '../table.js';
-import { DATASTORE_HELP, DATASTORE_OPTIONS, describeDatastore, openDatastore, safe } from './datastore-options.js';
+import { DATASTORE_HELP, DATASTORE_OPTIONS, describeDatastore, openDatastore } from './datastore-options.js';
 
 const VERB: Record<WriteMode, { past: string; what: string }> = {
   apply: { past: 'applied', what: 'creates or updates' },
@@ -45,23 +46,23 @@ export async function writeCommand(mode: WriteMode, argv: string[], io: CliIo): 
     const [kindText, name, ...extra] = positionals;
     if (!kindText || !name || extra.length > 0) throw new UsageError('expected KIND NAME, e.g. gingham delete globalnetworkpolicy allow-dns');
     const info = resolveKind(kindText);
-    if (!info) throw new UsageError(`unknown kind "${safe(kindText)}" (e.g. networkpolicy, gnp, tier, hostendpoint, wep)`);
+    if (!info) throw new UsageError(`unknown kind "${escapeText(kindText)}" (e.g. networkpolicy, gnp, tier, hostendpoint, wep)`);
     if (!info.namespaced && values.namespace !== undefined) throw new UsageError(`${info.kind} is cluster-scoped: -n does not apply`);
     const namespace = info.namespaced ? (values.namespace ?? 'default') : undefined;
     items = [{ resource: { apiVersion: info.apiVersion, kind: info.kind, metadata: { name, ...(namespace ? { namespace } : {}) } } }];
   } else {
     if (!values.file || values.file.length === 0) throw new UsageError(`no manifests given: use -f FILE_OR_DIR${mode === 'delete' ? ' or KIND NAME' : ''}`);
     if (values.namespace !== undefined) throw new UsageError('-n is for KIND NAME; in files, set metadata.namespace');
-    const loaded = loadManifests(await readManifestInputs(values.file));
+    const loaded = loadManifests(await readManifestInputs(values.file, io));
     if (!loaded.ok) {
       if (values.json) io.stdout(JSON.stringify({ ok: false, written: false, issues: loaded.issues }, null, 2));
       else {
-        for (const issue of loaded.issues) io.stderr(safe(formatIssue(issue)));
+        for (const issue of loaded.issues) io.stderr(renderIssue(issue));
         io.stderr(`${loaded.issues.filter((i) => i.severity === 'error').length} error(s) in the input; nothing was ${VERB[mode].past}`);
       }
       return 1;
     }
-    if (!values.json) for (const issue of loaded.issues) io.stderr(safe(formatIssue(issue)));
+    if (!values.json) for (const issue of loaded.issues) io.stderr(renderIssue(issue));
     items = loaded.resources.map((r) => ({ resource: r.resource, where: `${r.file}:${r.line}:${r.col}` }));
     if (items.length === 0) {
       io.stderr('no resources in the input; nothing to do');
@@ -76,9 +77,9 @@ export async function writeCommand(mode: WriteMode, argv: string[], io: CliIo): 
     if (values.json) {
       io.stdout(JSON.stringify({ ok: failed === 0, datastore: { type: ds.type, location: ds.description }, results: outcomes.map(jsonOutcome) }, null, 2));
     } else {
-      io.stdout(renderTable(outcomes.map((o) => [o.action, safe(keyText(o.key)), o.where ? safe(o.where) : '', o.error ? safe(o.error.message) : ''])).replace(/ +$/gm, ''));
+      io.stdout(renderTable(outcomes.map((o) => [o.action, escapeText(keyText(o.key)), o.where ? escapeText(o.where) : '', o.error ? escapeText(o.error.message) : ''])).replace(/ +$/gm, ''));
       const done = outcomes.length - failed;
-      const summary = `${done} of ${outcomes.length} resource(s) ${VERB[mode].past} in ${safe(describeDatastore(ds))}`;
+      const summary = `${done} of ${outcomes.length} resource(s) ${VERB[mode].past} in ${escapeText(describeDatastore(ds))}`;
       if (failed === 0) io.stdout(summary);
       else io.stderr(`${summary}; ${failed} refused or skipped (see above)`);
     }

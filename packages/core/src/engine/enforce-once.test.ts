@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { RecordingDataplane } from '../dataplane/recording-dataplane.js';
-import type { ManifestFs } from '../load/manifest-paths.js';
+import { createMemoryFs } from '../load/memory-fs.js';
 import { enforceOnce } from './enforce-once.js';
 
 const files: Record<string, string> = {
@@ -17,18 +17,7 @@ spec: {selector: "app == 'web'"}
 `,
 };
 
-const fs: ManifestFs = {
-  async stat(path) {
-    if (!(path in files)) throw new Error(`ENOENT ${path}`);
-    return { isDirectory: () => false };
-  },
-  async readdir() {
-    return [];
-  },
-  async readFile(path) {
-    return files[path]!;
-  },
-};
+const fs = createMemoryFs({ ...files, '/dev/zero': { type: 'char-device' } });
 
 async function run(paths: string[], node = 'node-1') {
   const dataplane = new RecordingDataplane();
@@ -59,5 +48,14 @@ describe('enforceOnce', () => {
     expect(bad.batches).toBe(0);
     expect(bad.lines.at(-1)).toBe('gingham enforce: the manifests have errors; nothing was changed');
     expect(bad.lines[0]).toMatch(/^bad\.yaml:3:\d+: GlobalNetworkPolicy\/Bad_Name metadata\.name: /);
+  });
+
+  it('changes nothing when a path is refused (a device is never read)', async () => {
+    const r = await run(['ok.yaml', '/dev/zero']);
+    expect(r).toEqual({
+      stats: undefined,
+      lines: ['gingham enforce: /dev/zero: is a character device; only regular files, directories and pipes are read; nothing was changed'],
+      batches: 0,
+    });
   });
 });

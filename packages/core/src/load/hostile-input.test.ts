@@ -1,16 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { formatIssue } from '../model/issues.js';
 import { loadManifests } from './load-manifests.js';
-import type { LoadOptions } from './limits.js';
+import { DEFAULT_LIMITS, type LoadOptions } from './limits.js';
 
-/** Generous wall-clock budget: these inputs are rejected in milliseconds; a hang or blow-up takes far longer. */
-const FAST_MS = 3000;
-
+// What each input yields is asserted here; what it costs (time, memory) is measured by
+// `npm run bench:input` and bounded by the CLI's process tests (capped heap), not by timers.
 function load(text: string, options?: LoadOptions) {
-  const started = performance.now();
   const result = loadManifests([{ file: 'evil.yaml', text }], options);
-  const ms = performance.now() - started;
-  return { ...result, ms, codes: result.issues.map((i) => i.code) };
+  return { ...result, codes: result.issues.map((i) => i.code) };
 }
 
 const NS = 'apiVersion: v1\nkind: Namespace\nmetadata: {name: ok}\n';
@@ -26,7 +23,6 @@ describe('hostile input fails fast with a clear issue', () => {
     const r = load(text);
     expect(r.codes).toEqual(['alias-limit']);
     expect(r.issues[0]?.message).toContain('maxAliasCount 100');
-    expect(r.ms).toBeLessThan(FAST_MS);
   });
 
   it('a few aliases are fine', () => {
@@ -37,20 +33,17 @@ describe('hostile input fails fast with a clear issue', () => {
   it('8 MiB of "[" stops at the nesting limit without parsing the rest', () => {
     const r = load('['.repeat(8 * 1024 * 1024));
     expect(r.issues.map(formatIssue)).toEqual(['evil.yaml:1:68: -/-: nesting is deeper than 64 levels (maxDepth); the rest of the input was not read']);
-    expect(r.ms).toBeLessThan(FAST_MS);
   });
 
   it('compact block sequences ("- - - …") stop at the nesting limit too', () => {
     const r = load('- '.repeat(4 * 1024 * 1024));
     expect(r.codes).toEqual(['too-deep']);
-    expect(r.ms).toBeLessThan(FAST_MS);
   });
 
   it('indented mappings stop at the nesting limit', () => {
     const text = Array.from({ length: 2000 }, (_, i) => `${' '.repeat(i)}k:`).join('\n');
     const r = load(text);
     expect(r.codes).toEqual(['too-deep']);
-    expect(r.ms).toBeLessThan(FAST_MS);
   });
 
   it('64 levels are allowed and 65 are not', () => {
@@ -68,7 +61,6 @@ describe('hostile input fails fast with a clear issue', () => {
   it('a scalar over 1 MiB is refused', () => {
     const r = load(`apiVersion: v1\nkind: Namespace\nmetadata: {name: ok}\nstatus: {x: "${'x'.repeat(1024 * 1024 + 1)}"}\n`);
     expect(r.issues.map(formatIssue)).toEqual(['evil.yaml:4:13: -/-: a scalar is longer than 1048576 characters (maxScalarLength)']);
-    expect(r.ms).toBeLessThan(FAST_MS);
     expect(load(NS, { maxScalarLength: 2 }).codes).toEqual(['scalar-too-long']);
   });
 
@@ -78,12 +70,10 @@ describe('hostile input fails fast with a clear issue', () => {
 
   it('input over 16 MiB is refused before any parsing', () => {
     const big = 'x'.repeat(40 * 1024 * 1024);
-    const started = performance.now();
     const result = loadManifests([
       { file: 'a.yaml', text: NS },
       { file: 'huge.yaml', text: big },
     ]);
-    expect(performance.now() - started).toBeLessThan(FAST_MS);
     expect(result.resources).toEqual([]);
     expect(result.issues.map(formatIssue)).toEqual(['huge.yaml:0:0: -/-: input is larger than 16 MiB (maxInputBytes); nothing was loaded']);
   });
@@ -97,7 +87,6 @@ describe('hostile input fails fast with a clear issue', () => {
   it('more than 100,000 documents are refused and nothing after them is read', () => {
     const r = load('---\n# empty\n'.repeat(100_001));
     expect(r.issues.map(formatIssue)).toEqual(['evil.yaml:200001:1: -/-: too many documents (more than maxDocuments 100000); the rest of the input was not read']);
-    expect(r.ms).toBeLessThan(FAST_MS * 2);
   });
 
   it('the document budget is shared by all inputs and counts List items', () => {
@@ -132,6 +121,75 @@ describe('hostile input fails fast with a clear issue', () => {
     const result = loadManifests([{ file: 'w.yaml', text }], { maxIssues: 5 });
     expect(result.resources).toEqual([]);
     expect(result.ok).toBe(false);
+  });
+
+  it('a 100,000-rule policy is refused at rule 2,501, before any tree is built', () => {
+    const rule = '    - action: Allow\n      protocol: TCP\n      destination:\n        ports: [80]\n';
+    const text = `apiVersion: projectcalico.org/v3\nkind: GlobalNetworkPolicy\nmetadata:\n  name: huge\nspec:\n  ingress:\n${rule.repeat(100_000)}`;
+    const r = load(text);
+    // Line 7 + 4 lines per rule: rule 2,501 starts on line 10,007.
+    expect(r.issues.map(formatIssue)).toEqual(['evil.yaml:10007:5: -/-: a policy has more than 2500 rules (maxRulesPerPolicy); the rest of the input was not read']);
+    expect(r.resources).toEqual([]);
+  });
+
+  it('rules per policy count ingress and egress together, in JSON as in YAML', () => {
+    const rules = (n: number): string => JSON.stringify(Array.from({ length: n }, () => ({ action: 'Allow' })));
+    const policy = (i: number, e: number): string => `{"apiVersion":"projectcalico.org/v3","kind":"GlobalNetworkPolicy","metadata":{"name":"p"},"spec":{"ingress":${rules(i)},"egress":${rules(e)}}}`;
+    expect(load(policy(3, 3), { maxRulesPerPolicy: 6 }).codes).toEqual([]);
+    expect(load(policy(3, 4), { maxRulesPerPolicy: 6 }).codes).toEqual(['too-many-rules']);
+  });
+
+  it('the rule budget is shared by all policies and inputs, and stops loading', () => {
+    const gnp = (name: string): string => `apiVersion: projectcalico.org/v3\nkind: GlobalNetworkPolicy\nmetadata: {name: ${name}}\nspec:\n  ingress:\n  - action: Allow\n  - action: Deny\n`;
+    const result = loadManifests(
+      [
+        { file: 'a.yaml', text: gnp('a') },
+        { file: 'b.yaml', text: `${gnp('b')}---\n${gnp('c')}` },
+        { file: 'c.yaml', text: gnp('d') },
+      ],
+      { maxRules: 3 },
+    );
+    expect(result.issues.map(formatIssue)).toEqual(['b.yaml:7:3: -/-: too many rules (more than maxRules 3 over all inputs); the rest of the input was not read']);
+    expect(result.resources.map((r) => r.file)).toEqual(['a.yaml']);
+  });
+
+  it('8 million empty sequence items stop at the node budget of one document', () => {
+    const r = load('-\n'.repeat(8 * 1024 * 1024), { maxNodesPerDocument: 10_000 });
+    expect(r.issues.map(formatIssue)).toEqual([
+      'evil.yaml:10001:1: -/-: a document has more than 10000 YAML nodes (maxNodesPerDocument); split it into several documents; the rest of the input was not read',
+    ]);
+    // The default budget is what bounds a document's tree to a few hundred MB.
+    expect(DEFAULT_LIMITS.maxNodesPerDocument).toBe(250_000);
+  });
+
+  it('the node budget over all inputs stops loading', () => {
+    const result = loadManifests(
+      [
+        { file: 'a.yaml', text: NS },
+        { file: 'b.yaml', text: NS.replace('ok', 'b') },
+      ],
+      { maxNodes: 12 },
+    );
+    expect(result.issues.map((i) => `${i.file} ${i.code}`)).toEqual(['b.yaml too-many-nodes']);
+    expect(result.resources.map((r) => r.file)).toEqual(['a.yaml']);
+  });
+
+  it.each([
+    ['NUL', 'metadata: {name: a\u0000b}', '3:19: -/-: a NUL character (U+0000)', '\\u0000'],
+    ['ESC', 'metadata: {name: "a\u001b]0;pwned\u0007"}', '3:20: -/-: a control character (U+001B)', '\\u001b'],
+    ['DEL', 'metadata: {name: a\u007f}', '3:19: -/-: a control character (U+007F)', '\\u007f'],
+    ['C1 CSI', 'metadata: {name: a\u009b31m}', '3:19: -/-: a control character (U+009B)', '\\u009b'],
+    ['lone surrogate', 'metadata: {name: a\ud800}', '3:19: -/-: an unpaired surrogate (U+D800)', '\\ud800'],
+  ])('a raw %s character is refused where it is, and the file contributes nothing', (_, meta, at, escape) => {
+    const r = load(`apiVersion: v1\nkind: Namespace\n${meta}\n`);
+    expect(r.issues.map(formatIssue)).toEqual([`evil.yaml:${at} is not allowed in YAML or JSON text; write it escaped inside a double-quoted string, e.g. "${escape}"`]);
+    expect(r.resources).toEqual([]);
+  });
+
+  it('tab, newline, CR, NEL and escaped control characters are fine', () => {
+    const r = load('apiVersion: v1\r\nkind: Namespace\nmetadata:\t{name: ok, annotations: {a: "\\e[31m\\0", b: "x\u0085y"}}\n');
+    expect(r.codes).toEqual([]);
+    expect((r.resources[0]?.resource.metadata as { annotations: Record<string, string> }).annotations).toEqual({ a: '\u001b[31m\u0000', b: 'x\u0085y' });
   });
 
   it('invalid limits are a programmer error', () => {

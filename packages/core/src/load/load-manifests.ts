@@ -15,7 +15,7 @@ import { createReporter, type Locate } from '../validate/report.js';
 import { checkIdentity, resourceDisplayName, validateResource } from '../validate/validate-resource.js';
 import { field, isObject, show, str, utf8Length } from '../validate/values.js';
 import { formatBytes, resolveLimits, type Limits, type LoadOptions } from './limits.js';
-import { readDocuments, type SourceDocument } from './yaml-source.js';
+import { readDocuments, type SourceDocument, type StreamBudget } from './yaml-source.js';
 
 export type { LoadOptions } from './limits.js';
 
@@ -67,12 +67,12 @@ function withoutNulls(value: unknown): unknown {
 const LIST_FIELDS = new Set(['apiVersion', 'kind', 'metadata', 'items']);
 
 /** Top-level values → resource candidates: arrays and Lists are expanded, items keep their own position. */
-function expand(file: string, source: SourceDocument, issues: Issue[], budget: { remaining: number }, limits: Limits): Candidate[] | 'stop' {
+function expand(file: string, source: SourceDocument, issues: Issue[], budget: StreamBudget, limits: Limits): Candidate[] | 'stop' {
   const { value, docIndex } = source;
   if (value === null) return [];
   if (Array.isArray(value)) {
-    if (value.length > budget.remaining) return tooMany(file, source.locate, [], issues, limits);
-    budget.remaining -= value.length;
+    if (value.length > budget.documents) return tooMany(file, source.locate, [], issues, limits);
+    budget.documents -= value.length;
     return value.map((v, i) => ({ value: v, docIndex, itemIndex: i, locate: (path, part) => source.locate([i, ...path], part) }));
   }
   if (!isObject(value)) return [{ value, docIndex, locate: source.locate }];
@@ -91,8 +91,8 @@ function expand(file: string, source: SourceDocument, issues: Issue[], budget: {
     checkIdentity(r, { apiVersion, kind: itemKind, metadata: { name: '-' } });
     return [];
   }
-  if (items.length > budget.remaining) return tooMany(file, source.locate, ['items'], issues, limits);
-  budget.remaining -= items.length;
+  if (items.length > budget.documents) return tooMany(file, source.locate, ['items'], issues, limits);
+  budget.documents -= items.length;
   const out: Candidate[] = [];
   items.forEach((item, i) => {
     const at = (path: FieldPath, part?: 'key' | 'value') => source.locate(['items', i, ...path], part);
@@ -153,79 +153,83 @@ export function loadManifests(inputs: readonly LoadInput[], options?: LoadOption
     }
   }
 
-  const budget = { remaining: limits.maxDocuments };
+  const budget: StreamBudget = { documents: limits.maxDocuments, nodes: limits.maxNodes, rules: limits.maxRules };
   const seen = new Map<string, string>();
 
   for (const input of inputs) {
     const file = input.file || '<input>';
     const fileIssues: Issue[] = [];
     const fileResources: LoadedResource[] = [];
-    const read = readDocuments(file, input.text, limits, budget);
-    fileIssues.push(...read.issues);
-    // Documents read before a limit stopped the reader are complete: check and report them too.
+    // A shared budget ran out (or maxIssues): this file is cut short and nothing after it is read.
     let stop = false;
 
-    for (const source of read.documents) {
-      if (stop) break;
-      if (issues.length + fileIssues.length >= limits.maxIssues) {
-        stop = true;
-        break;
-      }
-      const candidates = expand(file, source, fileIssues, budget, limits);
-      if (candidates === 'stop') {
-        stop = true;
-        break;
-      }
-      for (const c of candidates) {
-        if (issues.length + fileIssues.length >= limits.maxIssues) {
-          stop = true;
-          break;
-        }
-        const def = isObject(c.value) ? findKind(str(c.value, 'apiVersion') ?? '', str(c.value, 'kind') ?? '') : undefined;
-        const namespaced = def?.namespaced ?? false;
-        const found = validateResource(c.value, { at: c.locate, file });
-        fileIssues.push(...found);
-        if (!def || found.some((i) => i.code === 'missing-name')) continue;
-
-        const name = resourceDisplayName(c.value, namespaced);
-        const key = identityKey(c.value, namespaced);
-        const { line, col } = c.locate([]);
-        const where = `${file}:${line}:${col}`;
-        const first = seen.get(key);
-        if (first !== undefined) {
-          createReporter({ file, kind: def.kind, name, at: c.locate, issues: fileIssues }).error(
-            'duplicate-resource',
-            ['metadata', 'name'],
-            `duplicate ${def.kind} ${show(name)}: already defined at ${first}`,
-          );
-          continue;
-        }
-        seen.set(key, where);
-
-        const resource = withoutNulls(c.value) as Record<string, unknown>;
-        if (namespaced && !str(field(resource, 'metadata'), 'namespace')) {
-          createReporter({ file, kind: def.kind, name, at: c.locate, issues: fileIssues }).warn(
-            'default-namespace',
-            ['metadata', 'namespace'],
-            'no metadata.namespace; using "default"',
-          );
-          resource['metadata'] = { ...(field(resource, 'metadata') as object), namespace: 'default' };
-        }
-        fileResources.push({
-          resource: resource as unknown as Resource,
-          file,
-          line,
-          col,
-          docIndex: c.docIndex,
-          ...(c.itemIndex === undefined ? {} : { itemIndex: c.itemIndex }),
-        });
-      }
+    const bad = findUnprintable(input.text);
+    if (bad) {
+      fileIssues.push({ severity: 'error', code: 'invalid-character', message: bad.message, file, line: bad.line, col: bad.col, kind: '-', name: '-', path: '' });
     }
+
+    const addCandidate = (c: Candidate): void => {
+      const def = isObject(c.value) ? findKind(str(c.value, 'apiVersion') ?? '', str(c.value, 'kind') ?? '') : undefined;
+      const namespaced = def?.namespaced ?? false;
+      const found = validateResource(c.value, { at: c.locate, file });
+      fileIssues.push(...found);
+      if (!def || found.some((i) => i.code === 'missing-name')) return;
+
+      const name = resourceDisplayName(c.value, namespaced);
+      const key = identityKey(c.value, namespaced);
+      const { line, col } = c.locate([]);
+      const where = `${file}:${line}:${col}`;
+      const first = seen.get(key);
+      if (first !== undefined) {
+        createReporter({ file, kind: def.kind, name, at: c.locate, issues: fileIssues }).error(
+          'duplicate-resource',
+          ['metadata', 'name'],
+          `duplicate ${def.kind} ${show(name)}: already defined at ${first}`,
+        );
+        return;
+      }
+      seen.set(key, where);
+
+      const resource = withoutNulls(c.value) as Record<string, unknown>;
+      if (namespaced && !str(field(resource, 'metadata'), 'namespace')) {
+        createReporter({ file, kind: def.kind, name, at: c.locate, issues: fileIssues }).warn(
+          'default-namespace',
+          ['metadata', 'namespace'],
+          'no metadata.namespace; using "default"',
+        );
+        resource['metadata'] = { ...(field(resource, 'metadata') as object), namespace: 'default' };
+      }
+      fileResources.push({
+        resource: resource as unknown as Resource,
+        file,
+        line,
+        col,
+        docIndex: c.docIndex,
+        ...(c.itemIndex === undefined ? {} : { itemIndex: c.itemIndex }),
+      });
+    };
+
+    // Each document is checked as soon as it is composed, so its tree (and its locator) is
+    // garbage before the next one is built: memory holds plain resources, not syntax trees.
+    const read = bad
+      ? { issues: [], stopped: false }
+      : readDocuments(file, input.text, limits, budget, (source) => {
+          if (issues.length + fileIssues.length >= limits.maxIssues) return !(stop = true);
+          const candidates = expand(file, source, fileIssues, budget, limits);
+          if (candidates === 'stop') return !(stop = true);
+          for (const c of candidates) {
+            if (issues.length + fileIssues.length >= limits.maxIssues) return !(stop = true);
+            addCandidate(c);
+          }
+          return true;
+        });
+    fileIssues.push(...read.issues);
 
     stop ||= read.stopped;
     sortByPosition(fileIssues);
     issues.push(...fileIssues);
-    // A file read only in part (a limit stopped it) is as unusable as one with an error.
+    // A file read only in part is as unusable as one with an error (a limit that stops inside
+    // one file, like maxDepth, leaves an error issue).
     if (!stop && !fileIssues.some((i) => i.severity === 'error')) resources.push(...fileResources);
     if (issues.length >= limits.maxIssues) {
       issues.push({
@@ -244,6 +248,34 @@ export function loadManifests(inputs: readonly LoadInput[], options?: LoadOption
     if (stop) break;
   }
   return { resources, issues, ok: !issues.some((i) => i.severity === 'error') };
+}
+
+/**
+ * YAML 1.2 reads only printable characters (c-printable): tab, LF, CR, U+0020–U+007E, NEL, and
+ * U+00A0 up, without surrogates (unpaired ones cannot be UTF-8 either) or U+FFFE/U+FFFF. A
+ * control character, NUL or DEL in a manifest is refused where it is, as Go's YAML readers do;
+ * inside a double-quoted string it can still be written escaped (`"\t"`, `"\u001b"`).
+ */
+const UNPRINTABLE = /[\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x84\x86-\x9F\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+function findUnprintable(text: string): { line: number; col: number; message: string } | undefined {
+  const m = UNPRINTABLE.exec(text);
+  if (!m) return undefined;
+  const offset = m.index;
+  let line = 1;
+  let lineStart = 0;
+  for (let i = text.indexOf('\n'); i !== -1 && i < offset; i = text.indexOf('\n', i + 1)) {
+    line++;
+    lineStart = i + 1;
+  }
+  const code = m[0].charCodeAt(0);
+  const what = code === 0 ? 'a NUL character' : code >= 0xd800 && code <= 0xdfff ? 'an unpaired surrogate' : 'a control character';
+  const hex = code.toString(16).toUpperCase().padStart(4, '0');
+  return {
+    line,
+    col: offset - lineStart + 1,
+    message: `${what} (U+${hex}) is not allowed in YAML or JSON text; write it escaped inside a double-quoted string, e.g. "\\u${hex.toLowerCase()}"`,
+  };
 }
 
 function sortByPosition(list: Issue[]): void {
