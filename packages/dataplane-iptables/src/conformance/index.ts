@@ -5,15 +5,16 @@
  *
  *   testDataplane('iptables', ({ runner }) => createIptablesDataplane({ runner }), { mustRun: process.env.CI === 'true' });
  *
- * The suite owns the topology and cleans it up in afterAll even when cases fail; the factory's
- * dataplane is `clean()`ed first when it has that method.
+ * The suite owns the topology and cleans it up in afterAll even when cases fail. One dataplane
+ * object at a time programs the node (an instance lock may enforce that): before each case the
+ * previous one is `close()`d when it has that method; the last one is `clean()`ed at the end.
  */
 import { spawnSync, type ChildProcess } from 'node:child_process';
 import { buildSnapshot, evaluate, loadManifests, type Resource } from '@gingham/core';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEngine } from '@gingham/core';
-import type { CommandRunner } from '../apply/runner.js';
+import type { CommandRunner } from '@gingham/host';
 import type { Dataplane } from '@gingham/core';
 import { CASES, ECHO_PORT, HOST_ENDPOINT, HOST_POLICY, HOST_PREDNAT_POLICY, HOST_UNTRACKED_POLICY, NODE, NODE_TCP_PORTS, ONLY_DB_TO_WEB, podManifest, TCP_PORTS, UDP_PORTS, WORLD, WORLD_PODS, type ConformanceProbe } from './cases.js';
 import { flows, policySet } from './differential.js';
@@ -29,7 +30,7 @@ export interface ConformanceEnv {
   readonly nodeNamespace: string;
 }
 
-export type ConformanceDataplane = Dataplane & { clean?(): Promise<void> };
+export type ConformanceDataplane = Dataplane & { clean?(): Promise<unknown>; close?(): void | Promise<void> };
 
 export interface ConformanceCapabilities {
   /** Fail instead of skipping when the machine lacks root or tools (set from CI=true). */
@@ -72,11 +73,12 @@ export function testDataplane(name: string, factory: (env: ConformanceEnv) => Co
   describe.skipIf(!run)(`dataplane conformance: ${name}`, () => {
     let topo: Topology;
     const env = (): ConformanceEnv => ({ runner: topo.nodeRunner, nodeNamespace: topo.node });
-    const dataplanes: ConformanceDataplane[] = [];
+    let current: ConformanceDataplane | undefined;
     const make = async (): Promise<ConformanceDataplane> => {
-      const dp = await factory(env());
-      dataplanes.push(dp);
-      return dp;
+      await current?.close?.();
+      current = undefined;
+      current = await factory(env());
+      return current;
     };
 
     beforeAll(async () => {
@@ -87,7 +89,8 @@ export function testDataplane(name: string, factory: (env: ConformanceEnv) => Co
     });
     afterAll(async () => {
       try {
-        for (const dp of dataplanes.reverse()) await dp.clean?.();
+        await current?.clean?.();
+        await current?.close?.();
       } finally {
         await topo?.destroy();
       }
