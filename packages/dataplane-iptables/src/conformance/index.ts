@@ -18,11 +18,13 @@ import type { CommandRunner } from '@gingham/host';
 import type { Dataplane } from '@gingham/core';
 import { CASES, ECHO_PORT, HOST_ENDPOINT, HOST_POLICY, HOST_PREDNAT_POLICY, HOST_UNTRACKED_POLICY, NODE, NODE_TCP_PORTS, ONLY_DB_TO_WEB, podManifest, TCP_PORTS, UDP_PORTS, WORLD, WORLD_PODS, type ConformanceProbe } from './cases.js';
 import { flows, policySet } from './differential.js';
+import { checkFlipScenario, FLIP_STATES, flipUnderProbes } from './fail-closed.js';
 import { createTopology, probeTcp, probeUdp, startServers, type Topology } from './topology.js';
 
 export { CASES, type ConformanceCase, type ConformanceProbe } from './cases.js';
 export { createTopology, probeTcp, probeUdp, startServers, type PodHandle, type Topology, type TopologyPod } from './topology.js';
 export { formatCell, probeCells, QUICKSTART_PORTS, quickstartModel, type QuickstartModel } from './quickstart.js';
+export { FLIP_PROBES, FLIP_STATES, flipUnderProbes, testCrashSafety, type CrashSafetyOptions, type FlipProbe } from './fail-closed.js';
 
 export interface ConformanceEnv {
   /** Runs commands inside the node namespace. */
@@ -136,6 +138,21 @@ export function testDataplane(name: string, factory: (env: ConformanceEnv) => Co
         await check(resources, c.probes);
       });
     }
+
+    it('fail closed: a label and the policy matching it flip in one apply under a continuous probe loop (no doubly-denied flow connects, no doubly-allowed one fails)', async () => {
+      flushConntrack();
+      checkFlipScenario(loadResources);
+      const states = { A: loadResources(FLIP_STATES.A), B: loadResources(FLIP_STATES.B) };
+      const engine = createEngine({ node: NODE, dataplane: await make() });
+      const r = await flipUnderProbes(topo, async (state) => {
+        for (const x of states[state]) engine.upsert(x);
+        await engine.flush();
+      });
+      expect(r.denied.ok, 'b/client -> a/web connections (denied before and after every apply) that got through').toBe(0);
+      expect(r.allowed.fail, 'a/db -> a/web connections (allowed before and after every apply) that failed').toBe(0);
+      expect(r.denied.fail).toBeGreaterThan(100);
+      expect(r.allowed.ok).toBeGreaterThan(20);
+    });
 
     it('a label change flips the verdict live', async () => {
       flushConntrack();
