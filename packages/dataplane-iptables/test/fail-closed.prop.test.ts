@@ -189,6 +189,29 @@ describe('fail closed: every intermediate kernel state of an apply gives each fl
   }, 600_000);
 });
 
+describe('fail closed: label changes alone (members only, the in-place path)', () => {
+  it('every ipset step of a relabelling gives each flow its old or its new verdict', async () => {
+    await fc.assert(
+      fc.asyncProperty(world, labels, async (old, next) => {
+        const sim = simRunner();
+        const dp = createIptablesDataplane({ runner: sim, lock: false, ipsetSession: false });
+        const engine = createEngine({ node: NODE, dataplane: dp });
+        for (const r of resources(old)) engine.upsert(r);
+        await engine.flush();
+        const before = verdicts(sim.kernel);
+        const steps: SimKernel[] = [];
+        sim.onStep = (k) => steps.push(cloneSim(k));
+        for (const r of resources({ ...old, labels: next }).filter((x) => x.kind === 'Pod')) engine.upsert(r);
+        await engine.flush();
+        const after = verdicts(sim.kernel);
+        steps.forEach((k, i) => expectOldOrNew(`step ${i + 1} of ${steps.length}`, verdicts(k), before, after));
+        await dp.close();
+      }),
+      { numRuns: propRuns(200) },
+    );
+  }, 600_000);
+});
+
 describe('fail closed: the two shapes that make in-place member changes unsafe', () => {
   const allowAll: DataplaneMessage = { kind: 'profile-upsert', profile: { id: 'all', ingress: [{ action: 'Allow', source: {}, destination: {} }], egress: [{ action: 'Allow', source: {}, destination: {} }] } };
   const web = { id: 'a/web', name: 'web', node: NODE, interfaceName: 'caliweb', addresses: ['10.65.0.11/32'], egressTiers: [], profileIds: ['all'], stagedPolicyIds: [] };
@@ -279,6 +302,33 @@ describe('fail closed: the two shapes that make in-place member changes unsafe',
     expect(r.after).toEqual([false, true]);
     expect(r.seen.map(([c]) => c)).not.toContain(true);
     expect(r.seen.map(([, d]) => d)).not.toContain(false);
+  });
+
+  it('an address moving between two sets that guard different endpoints (ingress) changes in place; egress of one and ingress of another is versioned', async () => {
+    const policy = (id: string, set: string, dir: 'ingress' | 'egress'): DataplaneMessage => ({
+      kind: 'policy-upsert',
+      policy: { id, tier: 'default', staged: false, ingress: dir === 'ingress' ? [{ action: 'Allow', source: { ipSetId: set }, destination: {} }] : [], egress: dir === 'egress' ? [{ action: 'Allow', source: {}, destination: { ipSetId: set } }] : [] },
+    });
+    const setup = (dirDb: 'ingress' | 'egress'): DataplaneMessage[] => [
+      { kind: 'ipset-replace', id: 's:A', type: 'nets', members: ['10.65.0.13/32'] },
+      { kind: 'ipset-replace', id: 's:B', type: 'nets', members: [] },
+      policy('pa', 's:A', 'ingress'),
+      policy('pb', 's:B', dirDb),
+      { kind: 'workload-endpoint-upsert', endpoint: { ...web, ingressTiers: tier(['pa']) } },
+      { kind: 'workload-endpoint-upsert', endpoint: { ...db, ...(dirDb === 'ingress' ? { ingressTiers: tier(['pb']) } : { egressTiers: tier(['pb']) }) } },
+      { kind: 'workload-endpoint-upsert', endpoint: peer },
+      { kind: 'in-sync' },
+    ];
+    const move: DataplaneMessage[] = [
+      { kind: 'ipset-add-members', id: 's:B', members: ['10.65.0.13/32'] },
+      { kind: 'ipset-remove-members', id: 's:A', members: ['10.65.0.13/32'] },
+    ];
+    const probes = [packet('10.65.0.13', 'caliclient'), { in: 'caliclient', out: 'calidb', src: '10.65.0.13', dst: '10.65.0.12', dport: 80 }];
+    const apart = await stepsOf(setup('ingress'), move, probes);
+    expect(apart.stats).toMatchObject({ setsVersioned: 0, chainsWritten: 0, setMembersChanged: 2 });
+    expect(apart.seen.every((v) => v.every((x, i) => x === apart.before[i] || x === apart.after[i]))).toBe(true);
+    const meet = await stepsOf(setup('egress'), move, [packet('10.65.0.12', 'calidb')]);
+    expect(meet.stats).toMatchObject({ setsVersioned: 2 });
   });
 
   it('rejects a batch that breaks the contract, writes nothing, and keeps the state as it was', async () => {

@@ -41,7 +41,7 @@ import { type HostFacts, type Rendered, renderState, setMembers, resolveRenderOp
 import { cleanInstance, type CleanReport } from './clean.js';
 import { emptyKernelState, type KernelState, parseIpAddrJson, parseIpsetSave, parseIptablesSave } from './kernel-state.js';
 import { IPSET_SESSION_ARGV, type IpsetSession, openIpsetSession } from './ipset-session.js';
-import { NO_CHANGES, planConverge, planMembers, type PlanStats, type PlanStep, restoreText, TABLES } from './plan.js';
+import { NO_CHANGES, planConverge, planMembers, type PlanStats, type PlanStep, restoreText, type SetScope, setScopes, TABLES } from './plan.js';
 
 export type IptablesBackend = 'default' | 'nft' | 'legacy';
 
@@ -218,6 +218,8 @@ export function createIptablesDataplane(options: IptablesDataplaneOptions = {}):
   /** Per family: the set names the chains in force reference (for the members-only path). */
   const refs = new Map<4 | 6, Set<string>>();
   const last = new Map<4 | 6, Rendered>();
+  /** Per family: the scopes of the sets the chains in force name (computed when first needed). */
+  const scopes = new Map<4 | 6, Map<string, SetScope>>();
   const ownedSet = ownedSetMatcher(o.setPrefix);
   const planOptions = { setPrefix: o.setPrefix, commentTag: o.commentTag };
   let stats: PlanStats = NO_CHANGES;
@@ -327,6 +329,7 @@ export function createIptablesDataplane(options: IptablesDataplaneOptions = {}):
     names.set(family, plan.names);
     refs.set(family, setRefs(plan.next));
     last.set(family, plan.rendered);
+    scopes.delete(family);
     stats = add(stats, plan.stats);
   }
 
@@ -356,7 +359,12 @@ export function createIptablesDataplane(options: IptablesDataplaneOptions = {}):
         const canonical = setName(o.setPrefix, f, false, id);
         return { name: n.get(canonical) ?? canonical, type: entry.type === 'net-port-proto' ? 'hash:net,port' : 'hash:net', family: f, members: setMembers(entry.type, entry.members, f) };
       });
-      const plan = planMembers(k, r, updates, planOptions);
+      const scopesOf = (): Map<string, SetScope> => {
+        let sc = scopes.get(f);
+        if (!sc) scopes.set(f, (sc = setScopes(last.get(f)!)));
+        return sc;
+      };
+      const plan = last.has(f) ? planMembers(k, r, scopesOf, updates, planOptions) : undefined;
       if (!plan) {
         rest.push(f);
         continue;
@@ -406,6 +414,7 @@ export function createIptablesDataplane(options: IptablesDataplaneOptions = {}):
         names.delete(f);
         refs.delete(f);
         last.delete(f);
+        scopes.delete(f);
       }
       return cleanInstance(runner, { chainPrefix: o.chainPrefix, setPrefix: o.setPrefix, commentTag: o.commentTag });
     },

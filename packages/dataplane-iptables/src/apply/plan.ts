@@ -22,14 +22,20 @@
  *       - after it: members of sets only the old rules named, then destroys of every set
  *         nothing references any more (old versions, vanished sets, leftover temporaries).
  *     So before the commit every flow sees old rules with old members, after it new with new.
- *  3. Rules unchanged, members change in place: safe when at most one set that the rules name
- *     changes (per family), and it changes in one step: one `add`/`del` line, or a rebuild in the
- *     temporary `<prefix><f>t<id>` swapped in by one `swap` line. Any flow then sees its old
- *     memberships or its new ones. Two or more named sets changing in place could be seen
- *     half-changed (`deny from D` before `allow from A` with an address leaving both; `selector S`
- *     with `notSelector S` and two addresses flipping), so then rule 2 applies: those sets are
- *     versioned and the chains naming them rewritten in one commit. The common label change
- *     (one set gains or loses one address) stays one `ipset` line.
+ *  3. Rules unchanged, members change in place: each changed set changes in one step (one
+ *     `add`/`del` line, or a rebuild in the temporary `<prefix><f>t<id>` swapped in by one `swap`
+ *     line), and no packet's path through our chains names two changed sets. A packet's path is
+ *     fixed by its in- and out-interface: the dispatch chains select chains by `-i IF` or `-o IF`,
+ *     so each set gets a scope (the in-interfaces and out-interfaces under whose dispatch some
+ *     chain naming it is reached, or "any" when reached without one), and two sets meet on some
+ *     path when their scopes share an in-interface, share an out-interface, or one has an
+ *     in-interface and the other an out-interface (a flow from the one to the other). When every
+ *     path sees at most one changed set, each flow sees its old memberships or its new ones at
+ *     every step. Otherwise (`deny from D` before `allow from A` on one endpoint with an address
+ *     leaving both; a workload's egress naming S and another's ingress naming T) rule 2 applies:
+ *     those sets are versioned and the chains naming them rewritten in one commit. The common
+ *     label change (one set gains or loses one address, or an address moves between sets that
+ *     guard different endpoints in the same direction) stays a few `ipset` lines.
  *  4. Families never mix (a flow is IPv4 or IPv6; sets are per family), so they are planned and
  *     applied one after the other.
  *  5. Several tables: raw, then mangle, then filter, one commit each. From an empty ruleset this
@@ -120,6 +126,66 @@ export function renameSets(r: Rendered, names: ReadonlyMap<string, string>): Ren
   return { ...r, chains, sets };
 }
 
+/** Where on a packet's path the chains naming a set are reached (see rule 3). */
+export interface SetScope {
+  /** In-interfaces under whose `-i` dispatch a chain naming it is reached. */
+  readonly ins: Set<string>;
+  /** Out-interfaces under whose `-o` dispatch a chain naming it is reached. */
+  readonly outs: Set<string>;
+  /** Reached without an interface dispatch: on every path. */
+  any: boolean;
+}
+
+/** The scope of every set the chains of `r` name, walking from the hook rules. */
+export function setScopes(r: Rendered): Map<string, SetScope> {
+  const byName = new Map<string, RenderedChain>();
+  for (const c of r.chains) byName.set(ck(c), c);
+  const scopes = new Map<string, SetScope>();
+  const seen = new Set<string>();
+  const visit = (table: string, name: string, inIf: string, outIf: string): void => {
+    const key = `${table}:${name}|${inIf}|${outIf}`;
+    if (seen.has(key)) return;
+    seen.add(key);
+    const c = byName.get(`${table}:${name}`);
+    if (!c) return;
+    for (const rule of c.rules) {
+      let i = inIf;
+      let o = outIf;
+      const a = rule.args;
+      for (let j = 0; j < a.length - 1; j++) {
+        const v = a[j + 1]!;
+        if (a[j] === '-i' && a[j - 1] !== '!' && !v.endsWith('+')) i = v;
+        else if (a[j] === '-o' && a[j - 1] !== '!' && !v.endsWith('+')) o = v;
+        else if (a[j] === '--match-set') {
+          let s = scopes.get(v);
+          if (!s) scopes.set(v, (s = { ins: new Set(), outs: new Set(), any: false }));
+          if (i !== '*') s.ins.add(i);
+          if (o !== '*') s.outs.add(o);
+          if (i === '*' && o === '*') s.any = true;
+        } else if (a[j] === '-j' || a[j] === '-g') visit(table, v, i, o);
+      }
+    }
+  };
+  for (const h of r.hooks) visit(h.table, h.target, '*', '*');
+  return scopes;
+}
+
+/** Whether some packet's path meets both sets (rule 3). Sets no chain names meet nothing. */
+export function scopesMeet(a: SetScope | undefined, b: SetScope | undefined): boolean {
+  if (!a || !b) return false;
+  if (a.any || b.any) return true;
+  const shares = (x: Set<string>, y: Set<string>): boolean => [...x].some((v) => y.has(v));
+  return shares(a.ins, b.ins) || shares(a.outs, b.outs) || (a.ins.size > 0 && b.outs.size > 0) || (a.outs.size > 0 && b.ins.size > 0);
+}
+
+/** Whether changing these sets in place, each in one step, is safe (no path meets two of them). */
+export function inPlaceSafe(changed: readonly string[], scopes: ReadonlyMap<string, SetScope>): boolean {
+  for (let x = 0; x < changed.length; x++) {
+    for (let y = x + 1; y < changed.length; y++) if (scopesMeet(scopes.get(changed[x]!), scopes.get(changed[y]!))) return false;
+  }
+  return true;
+}
+
 function setRefs(chains: Iterable<{ readonly sets: readonly string[] }>): Set<string> {
   const out = new Set<string>();
   for (const c of chains) for (const s of c.sets) out.add(s);
@@ -192,7 +258,7 @@ export function planConverge(k: KernelState, r: Rendered, o: PlanOptions): Famil
   const version = new Set<string>();
   if (d0.any) {
     for (const c of namedNow) if (refsNew0.has(names.get(c)!)) version.add(c);
-  } else if (namedNow.length > 1) {
+  } else if (namedNow.length > 1 && !inPlaceSafe(namedNow.map((c) => names.get(c)!), setScopes(first))) {
     for (const c of namedNow) version.add(c);
   }
   // A set named by the rules in force cannot change type in place (ipset would refuse to destroy it).
@@ -319,17 +385,19 @@ export function planConverge(k: KernelState, r: Rendered, o: PlanOptions): Famil
 
 /**
  * The members-only fast path (no render): `updates` are the wanted members of sets the kernel
- * holds under `name`. Returns the plan when rule 3 allows changing them in place (at most one set
- * named by the rules in force changes), else undefined (the caller renders and versions).
+ * holds under `name`; `scopes` those of the chains in force (asked for only when two named sets
+ * change). Returns the plan when rule 3 allows changing them in place, else undefined (the caller
+ * renders and versions).
  */
 export function planMembers(
   k: KernelState,
   refs: ReadonlySet<string>,
+  scopes: () => ReadonlyMap<string, SetScope>,
   updates: readonly { readonly name: string; readonly type: string; readonly family: 4 | 6; readonly members: readonly string[] }[],
   o: PlanOptions,
 ): { steps: PlanStep[]; stats: PlanStats; apply(): void } | undefined {
   const lines: string[] = [];
-  let named = 0;
+  const named: string[] = [];
   let setsSwapped = 0;
   let setMembersChanged = 0;
   for (const u of updates) {
@@ -342,7 +410,8 @@ export function planMembers(
       lines.push(...d);
       continue;
     }
-    if (++named > 1) return undefined;
+    named.push(u.name);
+    if (named.length > 1 && !inPlaceSafe(named, scopes())) return undefined;
     if (d.length === 1) lines.push(...d);
     else {
       lines.push(...swapLines(u.name, u, o.setPrefix));
