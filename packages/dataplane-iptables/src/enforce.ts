@@ -36,7 +36,8 @@ export const ENFORCE_HELP = `Usage: gingham enforce -f PATH... --node NAME [--da
 
 Enforce the policy for the workload and host endpoints of node NAME in this network namespace
 (pods: spec.nodeName; WorkloadEndpoints and HostEndpoints: spec.node). The rules stay after exit;
-running again converges.
+running again converges. One run at a time per network namespace: another waits up to 10 s, then
+stops naming the process that holds it.
 
 Options:
   -f, --filename PATH...   Manifest files or directories (.yaml, .yml, .json); repeatable.

@@ -11,7 +11,7 @@
  * decided before).
  */
 import { runChecked, type CommandRunner } from '@gingham/host';
-import { emptyKernelState, parseIpsetSave, parseIptablesSave } from './kernel-state.js';
+import { emptyKernelState, ownedSetMatcher, parseIpsetSave, parseIptablesSave } from './kernel-state.js';
 import { restoreText, TABLES } from './plan.js';
 import type { Table } from '../render/render.js';
 
@@ -71,11 +71,7 @@ export async function cleanInstance(runner: CommandRunner, o: CleanOptions): Pro
     }
   }
   const sets = emptyKernelState();
-  parseIpsetSave(await must(['ipset', 'save']), (name) => {
-    if (!name.startsWith(o.setPrefix)) return undefined;
-    const m = /^([46])[01t]/.exec(name.slice(o.setPrefix.length));
-    return m ? (Number(m[1]) as 4 | 6) : undefined;
-  }, sets);
+  parseIpsetSave(await must(['ipset', 'save']), ownedSetMatcher(o.setPrefix), sets);
 
   for (const f of found) await must([`${f.family === 4 ? 'iptables' : 'ip6tables'}-${f.backend}-restore`, '--noflush'], f.input);
   const names = [...sets.sets.keys()].sort();

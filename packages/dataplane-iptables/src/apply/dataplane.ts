@@ -39,7 +39,7 @@ import { IptablesError } from '../errors.js';
 import { setName } from '../render/names.js';
 import { type HostFacts, type Rendered, renderState, setMembers, resolveRenderOptions, type RenderOptions, type ResolvedRenderOptions } from '../render/render.js';
 import { cleanInstance, type CleanReport } from './clean.js';
-import { emptyKernelState, type KernelState, parseIpAddrJson, parseIpsetSave, parseIptablesSave } from './kernel-state.js';
+import { emptyKernelState, type KernelState, ownedSetMatcher, parseIpAddrJson, parseIpsetSave, parseIptablesSave } from './kernel-state.js';
 import { IPSET_SESSION_ARGV, type IpsetSession, openIpsetSession } from './ipset-session.js';
 import { NO_CHANGES, planConverge, planMembers, type PlanStats, type PlanStep, restoreText, type SetScope, setScopes, TABLES } from './plan.js';
 
@@ -117,15 +117,6 @@ export function tools(family: 4 | 6, backend: IptablesBackend): { save: string; 
   const base = family === 4 ? 'iptables' : 'ip6tables';
   const suffix = backend === 'default' ? '' : `-${backend}`;
   return { save: `${base}${suffix}-save`, restore: `${base}${suffix}-restore` };
-}
-
-/** `^<setPrefix><family>[01t]`: set names of ours (both versions and the temporary). */
-export function ownedSetMatcher(setPrefix: string): (name: string) => 4 | 6 | undefined {
-  return (name) => {
-    if (!name.startsWith(setPrefix)) return undefined;
-    const m = /^([46])[01t]/.exec(name.slice(setPrefix.length));
-    return m ? (Number(m[1]) as 4 | 6) : undefined;
-  };
 }
 
 type Undo = () => void;

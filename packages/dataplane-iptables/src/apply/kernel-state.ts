@@ -79,6 +79,15 @@ export function parseIpsetSave(text: string, owned: (name: string) => 4 | 6 | un
   }
 }
 
+/** `^<setPrefix><family>[01t]`: set names of ours (both versions and the temporary). */
+export function ownedSetMatcher(setPrefix: string): (name: string) => 4 | 6 | undefined {
+  return (name) => {
+    if (!name.startsWith(setPrefix)) return undefined;
+    const m = /^([46])[01t]/.exec(name.slice(setPrefix.length));
+    return m ? (Number(m[1]) as 4 | 6) : undefined;
+  };
+}
+
 export function emptyKernelState(): KernelState {
   return { chains: new Map(), hooks: new Map(), sets: new Map() };
 }
