@@ -109,7 +109,10 @@ export async function openIpsetSession(runner: CommandRunner, timeoutMs = 10_000
       dead = true;
       if (!child.alive()) return;
       child.write('quit\n');
-      const quit = await Promise.race([child.exited.then(() => true), new Promise<boolean>((res) => setTimeout(() => res(false), 500).unref())]);
+      // A ref'd timer: the child is unref'd, so without it Node could exit before the race ends.
+      let timer: NodeJS.Timeout | undefined;
+      const quit = await Promise.race([child.exited.then(() => true), new Promise<boolean>((res) => (timer = setTimeout(() => res(false), 500)))]);
+      clearTimeout(timer);
       if (!quit) await child.close();
     },
   };
