@@ -102,7 +102,8 @@ const once = () => {
   s.on('error', () => { clearTimeout(t); settle(false); });
 };
 const timer = setInterval(once, Number(every));
-process.stdin.on('data', () => { stopping = true; clearInterval(timer); done(); });`;
+process.stdin.on('data', () => { stopping = true; clearInterval(timer); done(); });
+process.stdout.write('ready\\n');`;
 
 /** Starts the "ok" servers on `FLIP_PORT` in every pod and waits until they listen. */
 export async function startFlipServers(topo: Topology): Promise<void> {
@@ -126,14 +127,24 @@ export interface Prober {
  * Connects from `from` to `to:FLIP_PORT` every `everyMs` (not waiting for earlier attempts), each
  * attempt given `timeoutMs`: a continuous sample of the verdict while applies happen.
  */
-export function startProber(topo: Topology, from: PodHandle, to: PodHandle, everyMs: number, timeoutMs: number): Prober {
+export async function startProber(topo: Topology, from: PodHandle, to: PodHandle, everyMs: number, timeoutMs: number): Promise<Prober> {
   const child = topo.spawnIn(from.netns, [process.execPath, '-e', PROBER, to.ip, String(FLIP_PORT), String(everyMs), String(timeoutMs)]);
   let out = '';
-  child.stdout?.on('data', (b: Buffer) => (out += b.toString('utf8')));
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`prober ${from.name} -> ${to.name} did not start`)), 30_000);
+    child.stdout?.on('data', (b: Buffer) => {
+      out += b.toString('utf8');
+      if (out.includes('ready\n')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    child.once('exit', () => reject(new Error(`prober ${from.name} -> ${to.name} exited: ${out}`)));
+  });
   return {
     stop: () =>
       new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`prober ${from.name} -> ${to.name} did not stop`)), timeoutMs + 10_000);
+        const timer = setTimeout(() => reject(new Error(`prober ${from.name} -> ${to.name} did not stop`)), timeoutMs + 30_000);
         child.once('exit', () => {
           clearTimeout(timer);
           try {
@@ -345,20 +356,21 @@ exec ${real} "$@"
 
 /**
  * The probe loop: `enter(state)` brings the dataplane to a state (an apply); starting in A, the
- * dataplane flips A → B → A … `flips` times while b/client → a/web (denied in both) is tried every
- * millisecond and a/db → a/web (allowed in both) every 5 ms, each attempt with a timeout below
- * TCP's first SYN retransmission (so one dropped SYN is a failure). Returns the counts.
+ * dataplane flips A → B → A … at least `flips` times and for at least `minMs`, while b/client →
+ * a/web (denied in both) is tried every millisecond and a/db → a/web (allowed in both) every
+ * 5 ms, each attempt with a timeout below TCP's first SYN retransmission (so one dropped SYN is a
+ * failure). Returns the counts.
  */
-export async function flipUnderProbes(topo: Topology, enter: (state: 'A' | 'B') => Promise<void>, flips = 10): Promise<{ denied: { ok: number; fail: number }; allowed: { ok: number; fail: number } }> {
+export async function flipUnderProbes(topo: Topology, enter: (state: 'A' | 'B') => Promise<void>, flips = 10, minMs = 3000): Promise<{ denied: { ok: number; fail: number }; allowed: { ok: number; fail: number } }> {
   await startFlipServers(topo);
   await enter('A');
   expect(await probeFlip(topo)).toEqual(expectedFlip('A'));
-  const denied = startProber(topo, pod(topo, 'b/client'), pod(topo, 'a/web'), 1, 400);
-  const allowed = startProber(topo, pod(topo, 'a/db'), pod(topo, 'a/web'), 5, 900);
+  const denied = await startProber(topo, pod(topo, 'b/client'), pod(topo, 'a/web'), 1, 400);
+  const allowed = await startProber(topo, pod(topo, 'a/db'), pod(topo, 'a/web'), 5, 900);
   let failure: unknown;
   try {
-    await new Promise((r) => setTimeout(r, 200));
-    for (let i = 0; i < flips; i++) {
+    const started = Date.now();
+    for (let i = 0; i < flips || Date.now() - started < minMs; i++) {
       await enter(i % 2 === 0 ? 'B' : 'A');
       await new Promise((r) => setTimeout(r, 40));
     }

@@ -150,8 +150,8 @@ export function testDataplane(name: string, factory: (env: ConformanceEnv) => Co
       });
       expect(r.denied.ok, 'b/client -> a/web connections (denied before and after every apply) that got through').toBe(0);
       expect(r.allowed.fail, 'a/db -> a/web connections (allowed before and after every apply) that failed').toBe(0);
-      expect(r.denied.fail).toBeGreaterThan(100);
-      expect(r.allowed.ok).toBeGreaterThan(20);
+      expect(r.denied.fail, 'attempts of the denied prober').toBeGreaterThan(50);
+      expect(r.allowed.ok, 'attempts of the allowed prober').toBeGreaterThan(50);
     });
 
     it('a label change flips the verdict live', async () => {
