@@ -209,6 +209,8 @@ export function createIptablesDataplane(options: IptablesDataplaneOptions = {}):
   /** Per family: the set names the chains in force reference (for the members-only path). */
   const refs = new Map<4 | 6, Set<string>>();
   const last = new Map<4 | 6, Rendered>();
+  /** Per family: the last rendering with canonical set names (members-only batches reuse its chains). */
+  const lastCanonical = new Map<4 | 6, Rendered>();
   /** Per family: the scopes of the sets the chains in force name (computed when first needed). */
   const scopes = new Map<4 | 6, Map<string, SetScope>>();
   const ownedSet = ownedSetMatcher(o.setPrefix);
@@ -307,19 +309,22 @@ export function createIptablesDataplane(options: IptablesDataplaneOptions = {}):
     return out;
   };
 
-  async function converge(family: 4 | 6, host: HostFacts, ipsetSave: () => Promise<string>): Promise<void> {
+  /** Converges one family to `rendered` (canonical set names), rendering the state when not given. */
+  async function converge(family: 4 | 6, host: HostFacts, ipsetSave: () => Promise<string>, rendered?: Rendered): Promise<void> {
     let k = kernel.get(family);
     if (!k) {
       k = await readBack(family, ipsetSave);
       kernel.set(family, k);
     }
-    const plan = planConverge(k, renderState(state, family, o, host), planOptions);
+    const r = rendered ?? renderState(state, family, o, host);
+    const plan = planConverge(k, r, planOptions);
     kernel.delete(family); // until every step has run, the model is unknown
     await run(family, plan.steps);
     kernel.set(family, plan.next);
     names.set(family, plan.names);
     refs.set(family, setRefs(plan.next));
     last.set(family, plan.rendered);
+    lastCanonical.set(family, r);
     scopes.delete(family);
     stats = add(stats, plan.stats);
   }
@@ -357,7 +362,21 @@ export function createIptablesDataplane(options: IptablesDataplaneOptions = {}):
       };
       const plan = last.has(f) ? planMembers(k, r, scopesOf, updates, planOptions) : undefined;
       if (!plan) {
-        rest.push(f);
+        // Not safe in place: version the sets (plan.ts, rule 2). Member changes never change rule
+        // text, so the last rendering's chains stand; only the sets' members are new.
+        const base = lastCanonical.get(f);
+        if (!base) {
+          rest.push(f);
+          continue;
+        }
+        const wanted = new Map([...ids].map((id, i) => [setName(o.setPrefix, f, false, id), updates[i]!.members] as const));
+        const rendered: Rendered = { ...base, sets: base.sets.map((s) => (wanted.has(s.name) ? { ...s, members: wanted.get(s.name)! } : s)) };
+        try {
+          await converge(f, {}, () => must(['ipset', 'save']), rendered);
+        } catch (e) {
+          kernel.delete(f);
+          throw e;
+        }
         continue;
       }
       try {
@@ -405,6 +424,7 @@ export function createIptablesDataplane(options: IptablesDataplaneOptions = {}):
         names.delete(f);
         refs.delete(f);
         last.delete(f);
+        lastCanonical.delete(f);
         scopes.delete(f);
       }
       return cleanInstance(runner, { chainPrefix: o.chainPrefix, setPrefix: o.setPrefix, commentTag: o.commentTag });
