@@ -28,6 +28,8 @@ import {
 import {
   acquireInstanceLock,
   createLocalRunner,
+  DEFAULT_LOCK_DIR,
+  NotPermittedError,
   CommandFailedError,
   InstanceLockedError,
   lockName,
@@ -239,6 +241,9 @@ export function createIptablesDataplane(options: IptablesDataplaneOptions = {}):
         });
         return;
       } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'EACCES' || (e as NodeJS.ErrnoException).code === 'EPERM') {
+          throw new NotPermittedError(`write access to ${lockOptions.dir ?? DEFAULT_LOCK_DIR}`, `the instance lock ${name}`, { cause: e });
+        }
         if (!(e instanceof InstanceLockedError) || Date.now() - started >= waitMs) {
           if (e instanceof InstanceLockedError && waitMs > 0) throw new InstanceLockedError(name, e.holder, Date.now() - started);
           throw e;
