@@ -8,6 +8,9 @@
  * The suite owns the topology and cleans it up in afterAll even when cases fail. One dataplane
  * object at a time programs the node (an instance lock may enforce that): before each case the
  * previous one is `close()`d when it has that method; the last one is `clean()`ed at the end.
+ * Fail closed: one case flips a label and its policy under a continuous probe loop; `kill -9` of
+ * the dataplane's `gingham enforce` is a separate registration, `testCrashSafety(name, options)`
+ * (fail-closed.ts), given how to run enforce and which child programs to shim.
  */
 import { spawnSync, type ChildProcess } from 'node:child_process';
 import { buildSnapshot, evaluate, loadManifests, type Resource } from '@gingham/core';
