@@ -275,10 +275,15 @@ export function createIptablesDataplane(options: IptablesDataplaneOptions = {}):
     await s?.close();
   };
 
-  /** IP set commands: through the session when it is up and the batch is small, else one-shot. */
+  /**
+   * IP set commands: through the session when it is up and the batch is small, else one-shot.
+   * A batch with a `swap` always goes one-shot: `ipset restore` stops at the first failing line,
+   * the interactive session does not, and a swap after a failed `add` to the temporary would put
+   * half the new members in force.
+   */
   async function ipsetLines(lines: readonly string[]): Promise<void> {
     const input = `${lines.join('\n')}\n`;
-    if (session?.alive() && lines.length <= SESSION_MAX_LINES) {
+    if (session?.alive() && lines.length <= SESSION_MAX_LINES && !lines.some((l) => l.startsWith('swap '))) {
       const r = await session.run(lines);
       if (r && r.stderr === '') return;
       if (r) throw new CommandFailedError(IPSET_SESSION_ARGV, { code: 1, stdout: '', stderr: r.stderr }, input);
