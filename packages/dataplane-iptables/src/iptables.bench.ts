@@ -40,27 +40,27 @@ const LABEL_CHANGES = 21;
 const ip = (a: number, i: number): string => `10.${a}.${(i >> 8) & 255}.${i & 255}/32`;
 const iface = (i: number): string => `cali${i.toString(16).padStart(11, '0')}`;
 
+/** Policy j: allow TCP to `port` from set sel<j mod 200>, deny from 192.168.<j>.0/24. */
+function benchPolicy(j: number, port: number): CompiledPolicy {
+  return {
+    id: `gnp/bench-${j}`,
+    tier: 'default',
+    staged: false,
+    egress: [],
+    ingress: [
+      { action: 'Allow', protocol: 6, source: { ipSetId: `s:sel${j % SETS}` }, destination: { ports: [{ min: port, max: port }] } },
+      { action: 'Deny', source: { nets: [`192.168.${j % 256}.0/24`] }, destination: {} },
+    ],
+  };
+}
+
 function syntheticMessages(policies: number, extraEndpoints: WorkloadEndpointState[] = [], extraPolicies: CompiledPolicy[] = []): DataplaneMessage[] {
   const msgs: DataplaneMessage[] = [];
   for (let s = 0; s < SETS; s++) {
     msgs.push({ kind: 'ipset-replace', id: `s:sel${s}`, type: 'nets', members: Array.from({ length: MEMBERS }, (_, m) => ip(80, s * MEMBERS + m)) });
   }
   msgs.push({ kind: 'profile-upsert', profile: { id: 'kns.bench', ingress: [{ action: 'Allow', source: {}, destination: {} }], egress: [{ action: 'Allow', source: {}, destination: {} }] } });
-  for (let j = 0; j < policies; j++) {
-    msgs.push({
-      kind: 'policy-upsert',
-      policy: {
-        id: `gnp/bench-${j}`,
-        tier: 'default',
-        staged: false,
-        egress: [],
-        ingress: [
-          { action: 'Allow', protocol: 6, source: { ipSetId: `s:sel${j % SETS}` }, destination: { ports: [{ min: 80 + (j % 100), max: 80 + (j % 100) }] } },
-          { action: 'Deny', source: { nets: [`192.168.${j % 256}.0/24`] }, destination: {} },
-        ],
-      },
-    });
-  }
+  for (let j = 0; j < policies; j++) msgs.push({ kind: 'policy-upsert', policy: benchPolicy(j, 80 + (j % 100)) });
   for (const p of extraPolicies) msgs.push({ kind: 'policy-upsert', policy: p });
   for (let i = 0; i < ENDPOINTS - extraEndpoints.length; i++) {
     const mine: string[] = [];
@@ -218,22 +218,7 @@ export async function runIptablesBench(emit: Emit): Promise<void> {
         emit({ bench: `iptables.${policies}`, metric: 'label_move_same_endpoints_chains_written', value: written, unit: 'chains' });
         const policyChange = await median(samples, async (i) => {
           const j = 3 + 2 * (i >> 1);
-          const port = 80 + (j % 100) + (i % 2 === 0 ? 1000 : 0);
-          await dp.apply([
-            {
-              kind: 'policy-upsert',
-              policy: {
-                id: `gnp/bench-${j}`,
-                tier: 'default',
-                staged: false,
-                egress: [],
-                ingress: [
-                  { action: 'Allow', protocol: 6, source: { ipSetId: `s:sel${j % SETS}` }, destination: { ports: [{ min: port, max: port }] } },
-                  { action: 'Deny', source: { nets: [`192.168.${j % 256}.0/24`] }, destination: {} },
-                ],
-              },
-            },
-          ]);
+          await dp.apply([{ kind: 'policy-upsert', policy: benchPolicy(j, 80 + (j % 100) + (i % 2 === 0 ? 1000 : 0)) }]);
         });
         emit({ bench: `iptables.${policies}`, metric: 'policy_change_apply', value: policyChange, unit: 'ms' });
         emit({ bench: `iptables.${policies}`, metric: 'policy_change_ratio', value: policyChange / full, unit: 'ratio' });
