@@ -13,7 +13,7 @@
 # in a temporary directory, never in the host's /sys/fs/bpf. On exit (success, failure or Ctrl-C)
 # the listeners are killed by PID, the ebpf programs are detached (`gingham enforce --clean`),
 # the private bpffs is unmounted and every namespace the script created is deleted. Running it
-# again starts from scratch. Needs root, iproute2, socat and node, plus iptables and ipset
+# again starts from scratch. Needs root, iproute2, socat and node, plus iptables, ipset and flock
 # (iptables) or a kernel with BPF and tc (ebpf).
 set -euo pipefail
 
@@ -27,7 +27,7 @@ PORTS="8080/TCP,5432/TCP,9090/TCP,53/UDP"
 TIMEOUT=1
 DATAPLANE="${1:-iptables}"
 case "$DATAPLANE" in
-  iptables) TOOLS=(ip iptables-save ipset socat node) ;;
+  iptables) TOOLS=(ip iptables-save ipset flock socat node) ;;
   ebpf) TOOLS=(ip tc mount umount mountpoint socat node) ;;
   *) echo "usage: enforce-demo.sh [iptables|ebpf]" >&2; exit 2 ;;
 esac

@@ -8,5 +8,5 @@ export default defineConfig({
   clean: true,
   target: 'node20',
   platform: 'node',
-  external: ['vitest', 'fast-check', '@gingham/core'],
+  external: ['vitest', 'fast-check', '@gingham/core', '@gingham/host'],
 });

@@ -493,7 +493,10 @@ async function iperfBench(emit: Emit, bpffs: ScratchBpffs): Promise<void> {
           }
         } else if (config === 'iptables') {
           const dp = createIptablesDataplane({ runner: topo.nodeRunner });
-          remove = () => dp.clean();
+          remove = async () => {
+            await dp.clean();
+            await dp.close(); // releases the instance lock for the next sample's dataplane
+          };
           await dp.apply(messages);
         }
         const enforced = !(await probeTcp(topo, client, server, DENIED_PORT, 1000));

@@ -2,15 +2,19 @@
  * `gingham enforce ... --dataplane iptables`: one-shot enforcement for the endpoints of one node
  * in the current network namespace, from manifests. Everything is loaded and validated before
  * the first kernel change; the state stays in the kernel after exit and a second run converges
- * (unchanged chains are adopted by their rule ids). `--clean` removes everything Gingham added.
+ * (unchanged chains are adopted by their rule ids). `--clean` removes everything Gingham added,
+ * in both address families and both iptables backends, and says what it removed. One run at a
+ * time per network namespace: a second waits up to `ENFORCE_LOCK_WAIT_MS` for the instance lock,
+ * then refuses naming the holder (exit 1).
  *
  * Exit codes: 0 success, 1 error (bad input or a failed command), 2 usage error.
  */
 import { open, readdir, stat } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { enforceOnce } from '@gingham/core';
+import type { CommandRunner } from '@gingham/host';
+import { formatCleanReport } from './apply/clean.js';
 import { createIptablesDataplane, type IptablesBackend } from './apply/dataplane.js';
-import type { CommandRunner } from './apply/runner.js';
 
 export interface EnforceIo {
   readonly stdout: (s: string) => void;
@@ -20,14 +24,20 @@ export interface EnforceIo {
 export interface EnforceOptions {
   /** How commands run (default: this process's network namespace). */
   readonly runner?: CommandRunner;
+  /** How long to wait for another run on this instance to finish (default `ENFORCE_LOCK_WAIT_MS`). */
+  readonly lockWaitMs?: number;
 }
+
+/** How long `gingham enforce` waits for another run in the same network namespace (10 s). */
+export const ENFORCE_LOCK_WAIT_MS = 10_000;
 
 export const ENFORCE_HELP = `Usage: gingham enforce -f PATH... --node NAME [--dataplane iptables] [options]
        gingham enforce --clean [--dataplane iptables] [options]
 
 Enforce the policy for the workload and host endpoints of node NAME in this network namespace
 (pods: spec.nodeName; WorkloadEndpoints and HostEndpoints: spec.node). The rules stay after exit;
-running again converges.
+running again converges. One run at a time per network namespace: another waits up to 10 s, then
+stops naming the process that holds it.
 
 Options:
   -f, --filename PATH...   Manifest files or directories (.yaml, .yml, .json); repeatable.
@@ -35,7 +45,8 @@ Options:
   --dataplane iptables     This dataplane (the default; --dataplane ebpf has its own options).
   --backend nft|legacy     iptables backend (default: the system's iptables-restore).
   --ipv6                   Also program ip6tables.
-  --clean                  Remove every chain, hook rule and IP set Gingham added, and exit.`;
+  --clean                  Remove every chain, hook rule and IP set Gingham added (IPv4 and IPv6,
+                           nft and legacy), say what was removed, and exit.`;
 
 /** Runs `gingham enforce` with the arguments after `enforce`; returns the exit code. */
 export async function runEnforceCommand(argv: readonly string[], io: EnforceIo, options: EnforceOptions = {}): Promise<number> {
@@ -69,10 +80,14 @@ export async function runEnforceCommand(argv: readonly string[], io: EnforceIo, 
     families: values.ipv6 ? [4, 6] : [4],
     // One-shot: no persistent ipset session (it would only serve later label changes).
     ipsetSession: false,
+    lock: { waitMs: options.lockWaitMs ?? ENFORCE_LOCK_WAIT_MS, purpose: `gingham enforce ${argv.join(' ')}`.slice(0, 300) },
   });
   if (values.clean) {
-    await dataplane.clean();
-    io.stdout('gingham enforce: removed every Gingham chain, hook rule and IP set');
+    try {
+      io.stdout(`gingham enforce: ${formatCleanReport(await dataplane.clean())}`);
+    } finally {
+      await dataplane.close();
+    }
     return 0;
   }
   const files = values.filename ?? [];

@@ -1,30 +1,27 @@
 /**
  * Typed errors of `@gingham/dataplane-iptables`: every error is a `GinghamError` with a stable
- * `code`; command failures carry the argv, stderr and the restore input that failed.
+ * `code`. Command failures, missing tools and missing privileges come from `@gingham/host`
+ * (`CommandFailedError` with argv, stderr and the restore input; `ToolMissingError` naming the
+ * Debian package; `NotPermittedError`); this module holds the dataplane's own domain errors.
  */
 import { GinghamError } from '@gingham/core';
 
 export type IptablesErrorCode =
   /** An option or a name from the state (interface, comment, prefix, mask) is malformed. */
   | 'IPTABLES_INVALID_ARGUMENT'
-  /** `iptables-restore`, `ipset restore` or a read-back command exited non-zero. */
-  | 'IPTABLES_COMMAND_FAILED';
+  /** A read-back command printed something we cannot parse. */
+  | 'IPTABLES_COMMAND_FAILED'
+  /** A batch breaks the dataplane contract (a member delta for an unknown set, a reference to a missing set, policy or profile); nothing was written. */
+  | 'IPTABLES_CONTRACT_VIOLATION'
+  /** The dataplane was closed. */
+  | 'IPTABLES_CLOSED';
 
 export class IptablesError extends GinghamError {
   declare readonly code: IptablesErrorCode;
-  constructor(code: IptablesErrorCode, message: string, options?: { cause?: unknown }) {
+  /** The contract violations of a rejected batch (`IPTABLES_CONTRACT_VIOLATION`). */
+  readonly violations?: readonly string[];
+  constructor(code: IptablesErrorCode, message: string, options?: { cause?: unknown; violations?: readonly string[] }) {
     super(code, message, options);
-  }
-}
-
-/** A command exited non-zero; `input` is what was fed on stdin (the failing restore text). */
-export class CommandFailedError extends IptablesError {
-  constructor(
-    readonly argv: readonly string[],
-    readonly exitCode: number,
-    readonly stderr: string,
-    readonly input?: string,
-  ) {
-    super('IPTABLES_COMMAND_FAILED', `${argv.join(' ')} exited ${exitCode}: ${stderr.trim()}`);
+    if (options?.violations) this.violations = options.violations;
   }
 }

@@ -1,10 +1,10 @@
 /**
  * @gingham/dataplane-iptables: enforces the Engine's state with iptables and ipset, in Calico's
- * layout. `render/` is pure (state → restore input), `apply/` does the I/O. Everything public is
- * exported here and only here (the shared conformance suite is the `./conformance` entry).
+ * layout. `render/` is pure (state → restore input), `apply/` plans and does the I/O (commands
+ * through `@gingham/host`'s runner). Everything public is exported here and only here (the
+ * shared conformance suite is the `./conformance` entry).
  */
-export { CommandFailedError, IptablesError, type IptablesErrorCode } from './errors.js';
-export { applyMessages, emptyState, type IpSetEntry, type IptablesState } from './render/state.js';
+export { IptablesError, type IptablesErrorCode } from './errors.js';
 export {
   formatIpsetRestore,
   formatIptablesRestore,
@@ -24,12 +24,13 @@ export {
   type Table,
 } from './render/render.js';
 export { chainName, setName, MAX_CHAIN_NAME, MAX_SET_NAME } from './render/names.js';
-export { createExecRunner, type CommandRunner, type ExecRunnerOptions, type RunResult } from './apply/runner.js';
 export {
   createIptablesDataplane,
   type ApplyStats,
   type IptablesBackend,
   type IptablesDataplane,
   type IptablesDataplaneOptions,
+  type IptablesLockOptions,
 } from './apply/dataplane.js';
-export { ENFORCE_HELP, runEnforceCommand, type EnforceIo, type EnforceOptions } from './enforce.js';
+export { formatCleanReport, type CleanBackend, type CleanEntry, type CleanReport } from './apply/clean.js';
+export { ENFORCE_HELP, ENFORCE_LOCK_WAIT_MS, runEnforceCommand, type EnforceIo, type EnforceOptions } from './enforce.js';

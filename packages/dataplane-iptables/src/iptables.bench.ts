@@ -6,18 +6,27 @@
  *    members expanded into one rule each, every policy inlined in every endpoint chain);
  *  - the apply time of one label change (an IP set delta, through the persistent ipset session):
  *    the first after the full apply, and the median of 21 more, vs. the full apply (goal ≤ 1/100);
+ *  - the median apply time of a label move (one address leaves a set and joins another): between
+ *    sets that guard different endpoints (in place) and between sets that guard the same ones
+ *    (in place it could be seen half-done, so both sets are versioned and the chains naming them
+ *    rewritten in one commit), and of a policy change (one policy's port);
  *  - first-packet TCP connect latency with 10 vs. 10k policies in the dataplane (goal ≤ 1.3×).
  * Run: `npx tsx packages/dataplane-iptables/src/iptables.bench.ts`.
  */
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
-import { createExecRunner } from './apply/runner.js';
+import { applyMessage, emptyDataplaneState, type CompiledPolicy, type DataplaneMessage, type WorkloadEndpointState } from '@gingham/core';
+import { createLocalRunner, createNetnsRunner } from '@gingham/host';
 import { createIptablesDataplane } from './apply/dataplane.js';
 import { createTopology, type Topology } from './conformance/topology.js';
-import type { CompiledPolicy, DataplaneMessage, WorkloadEndpointState } from '@gingham/core';
 import { formatIptablesRestore, renderState } from './render/render.js';
-import { applyMessages, emptyState } from './render/state.js';
+
+function stateOf(messages: readonly DataplaneMessage[]) {
+  const st = emptyDataplaneState();
+  for (const m of messages) applyMessage(st, m);
+  return st;
+}
 
 type Row = { bench: string; metric: string; value: number; unit: string };
 type Emit = (row: Row) => void;
@@ -31,27 +40,27 @@ const LABEL_CHANGES = 21;
 const ip = (a: number, i: number): string => `10.${a}.${(i >> 8) & 255}.${i & 255}/32`;
 const iface = (i: number): string => `cali${i.toString(16).padStart(11, '0')}`;
 
+/** Policy j: allow TCP to `port` from set sel<j mod 200>, deny from 192.168.<j>.0/24. */
+function benchPolicy(j: number, port: number): CompiledPolicy {
+  return {
+    id: `gnp/bench-${j}`,
+    tier: 'default',
+    staged: false,
+    egress: [],
+    ingress: [
+      { action: 'Allow', protocol: 6, source: { ipSetId: `s:sel${j % SETS}` }, destination: { ports: [{ min: port, max: port }] } },
+      { action: 'Deny', source: { nets: [`192.168.${j % 256}.0/24`] }, destination: {} },
+    ],
+  };
+}
+
 function syntheticMessages(policies: number, extraEndpoints: WorkloadEndpointState[] = [], extraPolicies: CompiledPolicy[] = []): DataplaneMessage[] {
   const msgs: DataplaneMessage[] = [];
   for (let s = 0; s < SETS; s++) {
     msgs.push({ kind: 'ipset-replace', id: `s:sel${s}`, type: 'nets', members: Array.from({ length: MEMBERS }, (_, m) => ip(80, s * MEMBERS + m)) });
   }
   msgs.push({ kind: 'profile-upsert', profile: { id: 'kns.bench', ingress: [{ action: 'Allow', source: {}, destination: {} }], egress: [{ action: 'Allow', source: {}, destination: {} }] } });
-  for (let j = 0; j < policies; j++) {
-    msgs.push({
-      kind: 'policy-upsert',
-      policy: {
-        id: `gnp/bench-${j}`,
-        tier: 'default',
-        staged: false,
-        egress: [],
-        ingress: [
-          { action: 'Allow', protocol: 6, source: { ipSetId: `s:sel${j % SETS}` }, destination: { ports: [{ min: 80 + (j % 100), max: 80 + (j % 100) }] } },
-          { action: 'Deny', source: { nets: [`192.168.${j % 256}.0/24`] }, destination: {} },
-        ],
-      },
-    });
-  }
+  for (let j = 0; j < policies; j++) msgs.push({ kind: 'policy-upsert', policy: benchPolicy(j, 80 + (j % 100)) });
   for (const p of extraPolicies) msgs.push({ kind: 'policy-upsert', policy: p });
   for (let i = 0; i < ENDPOINTS - extraEndpoints.length; i++) {
     const mine: string[] = [];
@@ -77,8 +86,7 @@ function syntheticMessages(policies: number, extraEndpoints: WorkloadEndpointSta
 
 /** The naive baseline: every policy's rules inlined per endpoint, selector members expanded. */
 function flatRestore(messages: DataplaneMessage[]): string {
-  const st = emptyState();
-  applyMessages(st, messages);
+  const st = stateOf(messages);
   const out = ['*filter', ':flat-FORWARD - [0:0]'];
   const rules: string[] = [];
   for (const e of st.workloadEndpoints.values()) {
@@ -114,10 +122,10 @@ async function connectLatency(topo: Topology, samples: number): Promise<number> 
   const client = topo.pod('bench', 'client');
   const web = topo.pod('bench', 'web');
   const times: number[] = [];
-  const runner = createExecRunner();
+  const runner = createLocalRunner();
   for (let i = 0; i < samples; i++) {
     const t0 = process.hrtime.bigint();
-    const r = await runner.run(['ip', 'netns', 'exec', client.netns, 'socat', '-T2', '-t2', '-', `TCP:${web.ip}:80,connect-timeout=2`], '');
+    const r = await runner.run(['ip', 'netns', 'exec', client.netns, 'socat', '-T2', '-t2', '-', `TCP:${web.ip}:80,connect-timeout=2`], { input: '' });
     if (!r.stdout.includes('ok')) throw new Error(`bench connect failed: ${r.stderr}`);
     times.push(ms(t0));
   }
@@ -130,15 +138,14 @@ export async function runIptablesBench(emit: Emit): Promise<void> {
   let fullApply10k = 0;
   for (const policies of [1000, 10000]) {
     const messages = syntheticMessages(policies);
-    const st = emptyState();
-    applyMessages(st, messages);
+    const st = stateOf(messages);
     let t0 = process.hrtime.bigint();
     const text = formatIptablesRestore(renderState(st, 4));
     emit({ bench: `iptables.${policies}`, metric: 'render', value: ms(t0), unit: 'ms' });
     emit({ bench: `iptables.${policies}`, metric: 'lines', value: text.split('\n').length, unit: 'lines' });
     const ns = netns();
     try {
-      const dp = createIptablesDataplane({ runner: createExecRunner({ wrap: ['ip', 'netns', 'exec', ns.name], timeoutMs: 600_000 }) });
+      const dp = createIptablesDataplane({ runner: createNetnsRunner(ns.name) });
       t0 = process.hrtime.bigint();
       await dp.apply(messages);
       const full = ms(t0);
@@ -167,6 +174,54 @@ export async function runIptablesBench(emit: Emit): Promise<void> {
         emit({ bench: `iptables.${policies}`, metric: 'label_change_apply', value: p50, unit: 'ms' });
         emit({ bench: `iptables.${policies}`, metric: 'label_change_ratio', value: p50 / full, unit: 'ratio' });
         emit({ bench: `iptables.${policies}`, metric: 'label_change_session', value: dp.ipsetSessionPid() === undefined ? 0 : 1, unit: 'bool' });
+
+        // Label moves: address 10.80.0.<k> leaves set sel<k> and joins sel<k+1> (both named by
+        // policies), then moves back. Policy changes: policy j's port moves by one, then back.
+        const median = async (n: number, one: (i: number) => Promise<void>): Promise<number> => {
+          const ts: number[] = [];
+          for (let i = 0; i < n; i++) {
+            const t = process.hrtime.bigint();
+            await one(i);
+            ts.push(ms(t));
+          }
+          ts.sort((a, b) => a - b);
+          return ts[Math.floor(ts.length / 2)]!;
+        };
+        const member = (s: number): string => ip(80, s * MEMBERS);
+        // The expensive changes (a render each) get fewer samples at 10k policies.
+        const samples = policies >= 10000 ? 8 : LABEL_CHANGES;
+        const moveBy = (distance: number) => (i: number) => {
+          const s = 20 + (i >> 1);
+          const [from, to] = i % 2 === 0 ? [s, s + distance] : [s + distance, s];
+          return dp.apply([
+            { kind: 'ipset-add-members', id: `s:sel${to}`, members: [member(s)] },
+            { kind: 'ipset-remove-members', id: `s:sel${from}`, members: [member(s)] },
+          ]);
+        };
+        // sel<s> and sel<s+1> guard different endpoint groups (policy j names sel<j mod 200> and
+        // applies to group j mod 50); sel<s> and sel<s+50> guard the same group, so one packet's
+        // path names both and the move cannot be done in place.
+        // An even number of moves: every address ends where it started.
+        let written = 0;
+        const counted = (distance: number) => async (i: number) => {
+          await moveBy(distance)(i);
+          written = Math.max(written, dp.lastStats().chainsWritten);
+        };
+        const move = await median(LABEL_CHANGES - 1, counted(1));
+        emit({ bench: `iptables.${policies}`, metric: 'label_move_apply', value: move, unit: 'ms' });
+        emit({ bench: `iptables.${policies}`, metric: 'label_move_ratio', value: move / full, unit: 'ratio' });
+        emit({ bench: `iptables.${policies}`, metric: 'label_move_chains_written', value: written, unit: 'chains' });
+        written = 0;
+        const moveMeet = await median(samples - (samples % 2), counted(50));
+        emit({ bench: `iptables.${policies}`, metric: 'label_move_same_endpoints_apply', value: moveMeet, unit: 'ms' });
+        emit({ bench: `iptables.${policies}`, metric: 'label_move_same_endpoints_ratio', value: moveMeet / full, unit: 'ratio' });
+        emit({ bench: `iptables.${policies}`, metric: 'label_move_same_endpoints_chains_written', value: written, unit: 'chains' });
+        const policyChange = await median(samples, async (i) => {
+          const j = 3 + 2 * (i >> 1);
+          await dp.apply([{ kind: 'policy-upsert', policy: benchPolicy(j, 80 + (j % 100) + (i % 2 === 0 ? 1000 : 0)) }]);
+        });
+        emit({ bench: `iptables.${policies}`, metric: 'policy_change_apply', value: policyChange, unit: 'ms' });
+        emit({ bench: `iptables.${policies}`, metric: 'policy_change_ratio', value: policyChange / full, unit: 'ratio' });
       } finally {
         await dp.close();
       }
@@ -180,7 +235,7 @@ export async function runIptablesBench(emit: Emit): Promise<void> {
       const fns = netns();
       try {
         t0 = process.hrtime.bigint();
-        const r = await createExecRunner({ wrap: ['ip', 'netns', 'exec', fns.name], timeoutMs: 600_000 }).run(['iptables-restore', '--noflush'], flat);
+        const r = await createNetnsRunner(fns.name).run(['iptables-restore', '--noflush'], { input: flat, timeoutMs: 600_000 });
         if (r.code !== 0) throw new Error(`flat restore failed: ${r.stderr}`);
         emit({ bench: `iptables.flat.${policies}`, metric: 'full_apply', value: ms(t0), unit: 'ms' });
       } finally {
@@ -229,6 +284,7 @@ export async function runIptablesBench(emit: Emit): Promise<void> {
         emit({ bench: `iptables.connect.${policies}`, metric: 'connect_p50', value: results[policies]!, unit: 'ms' });
       } finally {
         await dp.clean();
+        await dp.close();
       }
     }
     emit({ bench: 'iptables.connect', metric: 'ratio_10k_vs_10', value: results[10000]! / results[10]!, unit: 'ratio' });

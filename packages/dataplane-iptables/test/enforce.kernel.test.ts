@@ -1,9 +1,12 @@
 /**
  * `gingham enforce --dataplane iptables` (through `runEnforceCommand`, run inside a node
- * namespace via the runner): one-shot enforcement from manifest files, convergence on a second
- * run, `--clean`, and nothing changed for invalid manifests.
+ * namespace via the runner, and the real bin where processes matter): one-shot enforcement from
+ * manifest files, convergence on a second run, `--clean` finding state of both families and both
+ * backends, nothing changed for invalid manifests, one run at a time per namespace (the instance
+ * lock), and a missing iptables named with its Debian package.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { acquireInstanceLock, lockName } from '@gingham/host';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,6 +16,7 @@ import { NODE, ONLY_DB_TO_WEB, WORLD, WORLD_PODS } from '../src/conformance/case
 import { createTopology, probeTcp, type Topology } from '../src/conformance/topology.js';
 
 const run = process.getuid?.() === 0 || process.env.CI === 'true';
+const bin = join(new URL('../../../', import.meta.url).pathname, 'packages/cli/bin/gingham.js');
 
 describe.skipIf(!run)('gingham enforce --dataplane iptables', () => {
   let topo: Topology;
@@ -45,6 +49,7 @@ describe.skipIf(!run)('gingham enforce --dataplane iptables', () => {
     expect(await runEnforceCommand(argv, io, { runner: topo.nodeRunner })).toBe(0);
     expect(out.at(-1)).toMatch(/chains written 0, deleted 0; sets created 0, destroyed 0$/);
     expect(await runEnforceCommand(['--clean', '--dataplane', 'iptables'], io, { runner: topo.nodeRunner })).toBe(0);
+    expect(out.at(-1)).toMatch(/^gingham enforce: removed \d+ chains, 3 hook rules and \d+ IP sets? \(IPv4; nft\)$/);
     expect(saveNode()).not.toContain('gh-');
     expect(await probeTcp(topo, topo.pod('b', 'client'), topo.pod('a', 'web'), 80)).toBe(true);
   });
@@ -57,5 +62,74 @@ describe.skipIf(!run)('gingham enforce --dataplane iptables', () => {
     expect(err.at(-1)).toMatch(/nothing was changed/);
     expect(saveNode()).not.toContain('gh-');
     expect(await runEnforceCommand(['-f', dir, '--node', NODE, '--dataplane', 'ebpf'], io, { runner: topo.nodeRunner })).toBe(2);
+    rmSync(join(dir, 'bad'), { recursive: true, force: true });
+  });
+
+  const inNode = (argv: string[]) => spawnSync('ip', ['netns', 'exec', topo.node, ...argv], { encoding: 'utf8', timeout: 60_000 });
+  const ours = (): string =>
+    ['iptables-nft-save', 'iptables-legacy-save', 'ip6tables-nft-save', 'ip6tables-legacy-save']
+      .map((t) => inNode([t]).stdout.split('\n').filter((l) => l.includes('gh-') || l.includes('gh:')).join('\n'))
+      .join('') + inNode(['ipset', 'list', '-n']).stdout.split('\n').filter((l) => /^gh[46]/.test(l)).join('\n');
+
+  it('--clean finds and removes state created with --ipv6 and with --backend legacy, and says what it removed', async () => {
+    const argv = ['-f', dir, '--node', NODE, '--dataplane', 'iptables'];
+    expect(await runEnforceCommand([...argv, '--ipv6'], io, { runner: topo.nodeRunner })).toBe(0);
+    expect(inNode(['ip6tables-save']).stdout).toContain('gh-FORWARD');
+    expect(await runEnforceCommand(['--clean'], io, { runner: topo.nodeRunner })).toBe(0);
+    expect(out.at(-1)).toMatch(/removed \d+ chains, 6 hook rules and \d+ IP sets? \(IPv4, IPv6; nft\)/);
+    expect(ours()).toBe('');
+
+    expect(await runEnforceCommand([...argv, '--backend', 'legacy', '--ipv6'], io, { runner: topo.nodeRunner })).toBe(0);
+    expect(inNode(['iptables-legacy-save']).stdout).toContain('gh-FORWARD');
+    expect(await runEnforceCommand(['--clean'], io, { runner: topo.nodeRunner })).toBe(0);
+    expect(out.at(-1)).toMatch(/removed \d+ chains, 6 hook rules and \d+ IP sets? \(IPv4, IPv6; legacy\)/);
+    expect(ours()).toBe('');
+    expect(await runEnforceCommand(['--clean'], io, { runner: topo.nodeRunner })).toBe(0);
+    expect(out.at(-1)).toBe("gingham enforce: nothing of Gingham's was found");
+  });
+
+  it('refuses while another process holds the instance lock, naming it, and proceeds once it is free', async () => {
+    const inode = /\[(\d+)\]/.exec(inNode(['readlink', '/proc/self/ns/net']).stdout)![1]!;
+    const held = acquireInstanceLock(lockName('iptables', `netns-${inode}`, 'gh-'), { purpose: 'a test holding the lock' });
+    try {
+      const argv = ['-f', dir, '--node', NODE, '--dataplane', 'iptables'];
+      await expect(runEnforceCommand(argv, io, { runner: topo.nodeRunner, lockWaitMs: 300 })).rejects.toThrow(
+        new RegExp(`is being programmed by process ${process.pid} \\(a test holding the lock\\).*waited 0 s`),
+      );
+      expect(saveNode()).not.toContain('gh-');
+    } finally {
+      held.release();
+    }
+    expect(await runEnforceCommand(['--clean'], io, { runner: topo.nodeRunner })).toBe(0);
+  });
+
+  it('gingham enforce runs at once: each waits for the one before, and the result is one run\'s state (no doubled hooks, no stale chain)', async () => {
+    const start = () =>
+      new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+        const c = spawn('ip', ['netns', 'exec', topo.node, process.execPath, bin, 'enforce', '-f', dir, '--node', NODE, '--dataplane', 'iptables'], { stdio: ['ignore', 'pipe', 'pipe'] });
+        let stdout = '';
+        let stderr = '';
+        c.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
+        c.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+        c.on('exit', (code) => resolve({ code, stdout, stderr }));
+      });
+    // From an empty namespace each time (every run then inserts hooks), two rounds of three.
+    for (let round = 0; round < 2; round++) {
+      expect(await runEnforceCommand(['--clean'], io, { runner: topo.nodeRunner })).toBe(0);
+      const runs = await Promise.all([start(), start(), start()]);
+      for (const r of runs) expect(r.code, r.stderr).toBe(0);
+      const text = saveNode();
+      expect(text.match(/^-A (FORWARD|INPUT|OUTPUT) .*gh:hook.*$/gm)?.length, `round ${round}: hook rules`).toBe(3);
+    }
+    const again = inNode([process.execPath, bin, 'enforce', '-f', dir, '--node', NODE, '--dataplane', 'iptables']);
+    expect(again.stdout).toMatch(/chains written 0, deleted 0; sets created 0, destroyed 0/);
+    expect(inNode([process.execPath, bin, 'enforce', '--clean']).status).toBe(0);
+  });
+
+  it('names the package to install when iptables is missing, and changes nothing', () => {
+    const r = inNode(['env', 'PATH=/usr/bin:/bin', process.execPath, bin, 'enforce', '-f', dir, '--node', NODE, '--dataplane', 'iptables']);
+    expect(r.status).toBe(1);
+    expect(r.stderr.trim()).toMatch(/^gingham: iptables-save is not installed \(not found in PATH\); install it with: apt-get install --no-install-recommends iptables$/);
+    expect(saveNode()).not.toContain('gh-');
   });
 });

@@ -1,146 +1,303 @@
 /**
- * The iptables dataplane: accumulate messages, render, and converge the kernel in one step per
- * `apply`:
- *   1. `ipset restore`: new sets created with their members; changed sets by add/del deltas, or
- *      rebuilt in a temporary set and `swap`ped in when the change is large;
- *   2. one `iptables-restore --noflush` per family: only chains whose rule ids changed are
- *      declared (which flushes them) and rewritten, stale chains of ours flushed and deleted,
- *      missing hook rules inserted at the top of the built-in chains — atomic per table;
- *   3. `ipset restore` destroying sets of ours that nothing references any more.
- * Sets are added before the rules that name them and removed after, so no step references a
- * missing set. On the first apply (and after any failure) the kernel is read back by rule ids:
+ * The iptables dataplane: keep the state the messages describe (core's reducer, contract checked
+ * before anything is written), render it, and converge the kernel with the steps `plan.ts`
+ * orders so that no moment — during an apply, or after `kill -9` at any point of it — gives a
+ * flow a verdict that neither the old nor the new state gives (the argument is in plan.ts).
+ *
+ *   apply ─▶ contract check (rolled back on violation) ─▶ per family:
+ *            members only and safe in place? ─▶ one ipset batch (persistent session)
+ *            else render ─▶ plan: ipset (create, version, unread members) ─▶ iptables-restore
+ *                           (one commit per table) ─▶ ipset (members only the old rules read,
+ *                           destroys)
+ *
+ * On the first apply (and after any failure) the kernel is read back by rule ids and set names:
  * matching chains are adopted untouched, stale ones removed. Nothing outside our prefixes is
- * ever written, except the hook rules. Small IP set batches (label changes) go through one
- * persistent `ipset -exist -` session (`ipset-session.ts`), with a one-shot fallback.
+ * ever written, except the hook rules. Before its first kernel change (or `clean()`) the
+ * dataplane takes the instance lock of its network namespace and chain prefix (flock, freed by
+ * the kernel even after `kill -9`) and holds it until `close()`: `gingham enforce`, the agent and
+ * `--clean` never program one instance at once. It must never write to a kernel it has not
+ * locked, and never report success for steps that did not complete.
  */
-import type { Dataplane, DataplaneMessage } from '@gingham/core';
-import { CommandFailedError } from '../errors.js';
+import {
+  applyMessage,
+  emptyDataplaneState,
+  type Dataplane,
+  type DataplaneMessage,
+  type DataplaneState,
+} from '@gingham/core';
+import {
+  acquireInstanceLock,
+  createLocalRunner,
+  DEFAULT_LOCK_DIR,
+  NotPermittedError,
+  CommandFailedError,
+  InstanceLockedError,
+  lockName,
+  runChecked,
+  type CommandRunner,
+  type InstanceLock,
+} from '@gingham/host';
+import { IptablesError } from '../errors.js';
 import { setName } from '../render/names.js';
-import { formatRule, type HostFacts, type Rendered, renderState, setMembers, resolveRenderOptions, type RenderOptions, type ResolvedRenderOptions } from '../render/render.js';
-import { applyMessages, emptyState, type IptablesState } from '../render/state.js';
-import { emptyKernelState, type KernelState, parseIpAddrJson, parseIpsetSave, parseIptablesSave } from './kernel-state.js';
+import { type HostFacts, type Rendered, renderState, setMembers, resolveRenderOptions, type RenderOptions, type ResolvedRenderOptions } from '../render/render.js';
+import { cleanInstance, type CleanReport } from './clean.js';
+import { emptyKernelState, type KernelState, ownedSetMatcher, parseIpAddrJson, parseIpsetSave, parseIptablesSave } from './kernel-state.js';
 import { IPSET_SESSION_ARGV, type IpsetSession, openIpsetSession } from './ipset-session.js';
-import { type CommandRunner, createExecRunner } from './runner.js';
+import { NO_CHANGES, planConverge, planMembers, type PlanStats, type PlanStep, restoreText, type SetScope, setScopes, TABLES } from './plan.js';
 
 export type IptablesBackend = 'default' | 'nft' | 'legacy';
 
+export interface IptablesLockOptions {
+  /** Wait up to this long for another holder (polling, the event loop stays free). Default 0: refuse at once. */
+  readonly waitMs?: number;
+  /** Lock directory (default `/run/gingham/locks`). */
+  readonly dir?: string;
+  /** What this process is doing, shown to whoever finds the lock held (default: its command line). */
+  readonly purpose?: string;
+}
+
 export interface IptablesDataplaneOptions extends RenderOptions {
-  /** How commands run (default: spawned directly in the current network namespace). */
+  /** How commands run (default: `@gingham/host`'s local runner, this network namespace). */
   readonly runner?: CommandRunner;
   /** `iptables-restore` (default), `iptables-nft-restore` or `iptables-legacy-restore`. */
   readonly backend?: IptablesBackend;
   /** Address families to enforce (default `[4]`). */
   readonly families?: readonly (4 | 6)[];
   /**
-   * Keep a persistent `ipset -exist -` child for small IP set batches (default true; needs a
-   * runner with `spawn`). Started after the first successful apply, stopped by `close()` and
-   * `clean()`; on any session failure the batch runs as a one-shot `ipset restore`.
+   * Keep a persistent `ipset -exist -` child for small IP set batches (default true). Started
+   * after the first successful apply, stopped by `close()`; on any session failure the batch
+   * runs as a one-shot `ipset restore`.
    */
   readonly ipsetSession?: boolean;
+  /** The instance lock (default on, refusing at once); `false` only for a runner that is not a real kernel. */
+  readonly lock?: boolean | IptablesLockOptions;
 }
 
-export interface ApplyStats {
-  readonly chainsWritten: number;
-  readonly chainsDeleted: number;
-  readonly setsCreated: number;
-  readonly setsSwapped: number;
-  readonly setMembersChanged: number;
-  readonly setsDestroyed: number;
-}
+export interface ApplyStats extends PlanStats {}
 
-export interface IptablesDataplane extends Dataplane {
+export interface IptablesDataplane extends Dataplane, AsyncDisposable {
+  /**
+   * Applies one batch. Throws `IPTABLES_CONTRACT_VIOLATION` (and writes nothing, keeping the
+   * state as it was) for a batch that breaks the dataplane contract; `INSTANCE_LOCKED` when
+   * another process programs this instance; host errors (`TOOL_MISSING`, `COMMAND_FAILED`,
+   * `NOT_PERMITTED`) for commands that cannot run. After a failure the next apply reads the
+   * kernel back and converges.
+   */
   apply(messages: readonly DataplaneMessage[]): Promise<void>;
-  /** Removes every hook rule, chain and IP set of ours (and nothing else). */
-  clean(): Promise<void>;
-  /** The last rendering for a family (after an apply). */
+  /**
+   * Removes every hook rule, chain and IP set of this chain and set prefix in both address
+   * families and both backends (nft and legacy), and nothing else; returns what it removed.
+   * The object stays usable (a later apply converges from the empty kernel).
+   */
+  clean(): Promise<CleanReport>;
+  /** The last full rendering for a family, with set names as written. */
   rendered(family: 4 | 6): Rendered | undefined;
   /** What the last apply changed (summed over families). */
   lastStats(): ApplyStats;
-  /** Stops the persistent ipset session (by PID if it does not quit); the kernel state stays. */
+  /** Stops the persistent ipset session and releases the instance lock; the kernel state stays. */
   close(): Promise<void>;
   /** The PID of the persistent ipset session, when one is running. */
   ipsetSessionPid(): number | undefined;
 }
 
-const SWAP_THRESHOLD = 64;
 /** Batches up to this many lines go through the persistent session; larger ones one-shot. */
 const SESSION_MAX_LINES = 1000;
 /** After this many session failures the dataplane stays with one-shot restores. */
 const SESSION_MAX_FAILURES = 3;
-const TABLES = ['raw', 'mangle', 'filter'] as const;
 
-const split = (key: string): [string, string] => {
-  const i = key.indexOf(':');
-  return [key.slice(0, i), key.slice(i + 1)];
-};
+const add = (a: PlanStats, b: PlanStats): PlanStats => ({
+  chainsWritten: a.chainsWritten + b.chainsWritten,
+  chainsDeleted: a.chainsDeleted + b.chainsDeleted,
+  setsCreated: a.setsCreated + b.setsCreated,
+  setsSwapped: a.setsSwapped + b.setsSwapped,
+  setsVersioned: a.setsVersioned + b.setsVersioned,
+  setMembersChanged: a.setMembersChanged + b.setMembersChanged,
+  setsDestroyed: a.setsDestroyed + b.setsDestroyed,
+});
 
-/** One `iptables-restore --noflush` input with a section per table that has lines. */
-function restoreInput(sections: Map<string, string[]>): string {
-  const out: string[] = [];
-  for (const table of TABLES) {
-    const lines = sections.get(table);
-    if (!lines || lines.length === 0) continue;
-    // No spread: a table can hold far more lines than a call has room for arguments.
-    out.push(`*${table}`);
-    for (const l of lines) out.push(l);
-    out.push('COMMIT');
-  }
-  return `${out.join('\n')}\n`;
-}
-
-function tools(family: 4 | 6, backend: IptablesBackend): { save: string; restore: string } {
+export function tools(family: 4 | 6, backend: IptablesBackend): { save: string; restore: string } {
   const base = family === 4 ? 'iptables' : 'ip6tables';
   const suffix = backend === 'default' ? '' : `-${backend}`;
   return { save: `${base}${suffix}-save`, restore: `${base}${suffix}-restore` };
 }
 
-/** Creates the iptables dataplane. Nothing touches the kernel until the first `apply`. */
+type Undo = () => void;
+
+/**
+ * Applies a batch to the state with core's reducer; on any contract violation every change is
+ * undone and the violations are returned (the state is then exactly as before).
+ */
+function applyChecked(state: DataplaneState, messages: readonly DataplaneMessage[]): string[] {
+  const undo: Undo[] = [];
+  const keep = <V>(m: Map<string, V>, key: string): void => {
+    const had = m.has(key);
+    const prev = m.get(key);
+    undo.push(() => (had ? m.set(key, prev as V) : m.delete(key)));
+  };
+  const violations: string[] = [];
+  for (const m of messages) {
+    switch (m.kind) {
+      case 'ipset-replace':
+      case 'ipset-delete':
+        keep(state.ipSets, m.id);
+        break;
+      case 'ipset-add-members':
+      case 'ipset-remove-members': {
+        const s = state.ipSets.get(m.id);
+        if (!s) break;
+        const flipped = m.members.filter((x) => s.members.has(x) === (m.kind === 'ipset-remove-members'));
+        const adding = m.kind === 'ipset-add-members';
+        undo.push(() => {
+          for (const x of flipped) {
+            if (adding) s.members.delete(x);
+            else s.members.add(x);
+          }
+        });
+        break;
+      }
+      case 'policy-upsert':
+        keep(state.policies, m.policy.id);
+        break;
+      case 'policy-remove':
+        keep(state.policies, m.id);
+        break;
+      case 'profile-upsert':
+        keep(state.profiles, m.profile.id);
+        break;
+      case 'profile-remove':
+        keep(state.profiles, m.id);
+        break;
+      case 'workload-endpoint-upsert':
+        keep(state.workloadEndpoints, m.endpoint.id);
+        break;
+      case 'workload-endpoint-remove':
+        keep(state.workloadEndpoints, m.id);
+        break;
+      case 'host-endpoint-upsert':
+        keep(state.hostEndpoints, m.endpoint.id);
+        break;
+      case 'host-endpoint-remove':
+        keep(state.hostEndpoints, m.id);
+        break;
+      case 'host-metadata-upsert':
+        keep(state.hosts, m.host.node);
+        break;
+      case 'host-metadata-remove':
+        keep(state.hosts, m.node);
+        break;
+      case 'in-sync': {
+        const was = state.inSync;
+        undo.push(() => void (state.inSync = was));
+        break;
+      }
+    }
+    violations.push(...applyMessage(state, m));
+  }
+  if (violations.length > 0) for (const u of undo.reverse()) u();
+  return violations;
+}
+
+/** Creates the iptables dataplane. Nothing touches the kernel until the first `apply` or `clean`. */
 export function createIptablesDataplane(options: IptablesDataplaneOptions = {}): IptablesDataplane {
   const o: ResolvedRenderOptions = resolveRenderOptions(options);
-  const runner = options.runner ?? createExecRunner();
+  const runner = options.runner ?? createLocalRunner();
   const backend = options.backend ?? 'default';
   const families = options.families ?? [4];
-  const state: IptablesState = emptyState();
+  const lockOptions: IptablesLockOptions | undefined = options.lock === false ? undefined : options.lock === true || options.lock === undefined ? {} : options.lock;
+  const state = emptyDataplaneState();
   const kernel = new Map<4 | 6, KernelState>();
+  /** Per family: canonical set name → the name it lives under (its version). */
+  const names = new Map<4 | 6, ReadonlyMap<string, string>>();
+  /** Per family: the set names the chains in force reference (for the members-only path). */
+  const refs = new Map<4 | 6, Set<string>>();
   const last = new Map<4 | 6, Rendered>();
-  let stats: ApplyStats = { chainsWritten: 0, chainsDeleted: 0, setsCreated: 0, setsSwapped: 0, setMembersChanged: 0, setsDestroyed: 0 };
+  /** Per family: the last rendering with canonical set names (members-only batches reuse its chains). */
+  const lastCanonical = new Map<4 | 6, Rendered>();
+  /** Per family: the scopes of the sets the chains in force name (computed when first needed). */
+  const scopes = new Map<4 | 6, Map<string, SetScope>>();
+  const ownedSet = ownedSetMatcher(o.setPrefix);
+  const planOptions = { setPrefix: o.setPrefix, commentTag: o.commentTag };
+  let stats: PlanStats = NO_CHANGES;
+  let lock: InstanceLock | undefined;
+  let closed = false;
 
-  const ownedSet = (family: 4 | 6) => (name: string): 4 | 6 | undefined => {
-    const m = /^(\d)[0t]/.exec(name.slice(o.setPrefix.length));
-    return name.startsWith(o.setPrefix) && m && Number(m[1]) === family ? family : undefined;
-  };
+  const must = async (argv: readonly string[], input?: string): Promise<string> =>
+    (await runChecked(runner, argv, input === undefined ? { timeoutMs: 600_000 } : { input, timeoutMs: 600_000 })).stdout;
 
-  async function must(argv: readonly string[], stdin?: string): Promise<string> {
-    const r = await runner.run(argv, stdin);
-    if (r.code !== 0) throw new CommandFailedError(argv, r.code, r.stderr, stdin);
-    return r.stdout;
+  /** The instance: this network namespace (by inode, read through the runner) and the chain prefix. */
+  async function ensureLock(): Promise<void> {
+    if (closed) throw new IptablesError('IPTABLES_CLOSED', 'the iptables dataplane is closed');
+    if (lock || !lockOptions) return;
+    const ns = (await must(['readlink', '/proc/self/ns/net'])).trim();
+    const inode = /\[(\d+)\]/.exec(ns)?.[1] ?? ns;
+    const name = lockName('iptables', `netns-${inode}`, o.chainPrefix);
+    const waitMs = lockOptions.waitMs ?? 0;
+    const started = Date.now();
+    for (;;) {
+      try {
+        lock = acquireInstanceLock(name, {
+          ...(lockOptions.dir !== undefined ? { dir: lockOptions.dir } : {}),
+          ...(lockOptions.purpose !== undefined ? { purpose: lockOptions.purpose } : {}),
+        });
+        return;
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'EACCES' || (e as NodeJS.ErrnoException).code === 'EPERM') {
+          throw new NotPermittedError(`write access to ${lockOptions.dir ?? DEFAULT_LOCK_DIR}`, `the instance lock ${name}`, { cause: e });
+        }
+        if (!(e instanceof InstanceLockedError) || Date.now() - started >= waitMs) {
+          if (e instanceof InstanceLockedError && waitMs > 0) throw new InstanceLockedError(name, e.holder, Date.now() - started);
+          throw e;
+        }
+        await new Promise((r) => setTimeout(r, Math.min(200, Math.max(1, waitMs - (Date.now() - started)))));
+      }
+    }
   }
 
   let session: IpsetSession | undefined;
+  let opening: Promise<void> | undefined;
   let sessionFailures = 0;
-  const sessionWanted = (options.ipsetSession ?? true) && runner.spawn !== undefined;
-  const openSession = (): void => {
-    if (!sessionWanted || sessionFailures >= SESSION_MAX_FAILURES || session?.alive()) return;
-    session = openIpsetSession(runner);
-    if (!session) sessionFailures = SESSION_MAX_FAILURES;
+  const sessionWanted = options.ipsetSession ?? true;
+  const openSession = async (): Promise<void> => {
+    if (!sessionWanted || closed || sessionFailures >= SESSION_MAX_FAILURES || session?.alive()) return;
+    if (opening) return opening;
+    opening = openIpsetSession(runner).then((s) => {
+      opening = undefined;
+      if (closed) void s?.close();
+      else if (s) session = s;
+      else sessionFailures = SESSION_MAX_FAILURES;
+    });
+    return opening;
   };
   const closeSession = async (): Promise<void> => {
+    await opening;
     const s = session;
     session = undefined;
     await s?.close();
   };
 
-  /** IP set commands: through the session when it is up and the batch is small, else one-shot. */
+  /**
+   * IP set commands: through the session when it is up and the batch is small, else one-shot.
+   * A batch with a `swap` always goes one-shot: `ipset restore` stops at the first failing line,
+   * the interactive session does not, and a swap after a failed `add` to the temporary would put
+   * half the new members in force.
+   */
   async function ipsetLines(lines: readonly string[]): Promise<void> {
     const input = `${lines.join('\n')}\n`;
-    if (session && lines.length <= SESSION_MAX_LINES) {
+    if (session?.alive() && lines.length <= SESSION_MAX_LINES && !lines.some((l) => l.startsWith('swap '))) {
       const r = await session.run(lines);
       if (r && r.stderr === '') return;
-      if (r) throw new CommandFailedError(IPSET_SESSION_ARGV, 1, r.stderr, input);
+      if (r) throw new CommandFailedError(IPSET_SESSION_ARGV, { code: 1, stdout: '', stderr: r.stderr }, input);
       sessionFailures++;
       await closeSession();
     }
     await must(['ipset', '-exist', 'restore'], input);
+  }
+
+  async function run(family: 4 | 6, steps: readonly PlanStep[]): Promise<void> {
+    for (const step of steps) {
+      if (step.kind === 'ipset') await ipsetLines(step.lines);
+      else await must([tools(family, backend).restore, '--noflush'], restoreText(step));
+    }
   }
 
   /** Interface addresses, read only when a host endpoint is bound by expected IPs. */
@@ -149,224 +306,153 @@ export function createIptablesDataplane(options: IptablesDataplaneOptions = {}):
     return { interfaceAddresses: parseIpAddrJson(await must(['ip', '-j', 'addr', 'show'])) };
   }
 
-  async function readBack(family: 4 | 6): Promise<KernelState> {
+  async function readBack(family: 4 | 6, ipsetSave: () => Promise<string>): Promise<KernelState> {
     const k = emptyKernelState();
     for (const table of TABLES) parseIptablesSave(table, await must([tools(family, backend).save, '-t', table]), o.chainPrefix, o.commentTag, k);
-    parseIpsetSave(await must(['ipset', 'save']), ownedSet(family), k);
+    parseIpsetSave(await ipsetSave(), (n) => (ownedSet(n) === family ? family : undefined), k);
     return k;
   }
 
-  async function converge(family: 4 | 6, host: HostFacts): Promise<void> {
+  const setRefs = (k: KernelState): Set<string> => {
+    const out = new Set<string>();
+    for (const c of k.chains.values()) for (const s of c.sets) out.add(s);
+    return out;
+  };
+
+  /** Converges one family to `rendered` (canonical set names), rendering the state when not given. */
+  async function converge(family: 4 | 6, host: HostFacts, ipsetSave: () => Promise<string>, rendered?: Rendered): Promise<void> {
     let k = kernel.get(family);
     if (!k) {
-      k = await readBack(family);
+      k = await readBack(family, ipsetSave);
       kernel.set(family, k);
     }
-    const r = renderState(state, family, o, host);
-    const s = { chainsWritten: 0, chainsDeleted: 0, setsCreated: 0, setsSwapped: 0, setMembersChanged: 0, setsDestroyed: 0 };
-    const fam = family === 4 ? 'inet' : 'inet6';
-
-    // 1. Sets: create, delta, or swap.
-    const setLines: string[] = [];
-    for (const set of r.sets) {
-      const have = k.sets.get(set.name);
-      const create = (n: string): string => `create ${n} ${set.type} family ${fam} maxelem 1048576`;
-      const want = new Set(set.members);
-      if (!have || have.type !== set.type) {
-        const target = have ? `${o.setPrefix}${family}t${set.name.slice(o.setPrefix.length + 2)}` : set.name;
-        setLines.push(create(target), ...(have ? [`flush ${target}`] : []));
-        for (const m of set.members) setLines.push(`add ${target} ${m}`);
-        if (have) setLines.push(`swap ${target} ${set.name}`, `destroy ${target}`);
-        s.setsCreated += have ? 0 : 1;
-        s.setsSwapped += have ? 1 : 0;
-        continue;
-      }
-      const adds = set.members.filter((m) => !have.members.has(m));
-      const dels = [...have.members].filter((m) => !want.has(m));
-      if (adds.length + dels.length === 0) continue;
-      if (adds.length + dels.length > Math.max(SWAP_THRESHOLD, want.size / 2)) {
-        const tmp = `${o.setPrefix}${family}t${set.name.slice(o.setPrefix.length + 2)}`;
-        setLines.push(create(tmp), `flush ${tmp}`);
-        for (const m of set.members) setLines.push(`add ${tmp} ${m}`);
-        setLines.push(`swap ${tmp} ${set.name}`, `destroy ${tmp}`);
-        s.setsSwapped++;
-      } else {
-        for (const m of adds) setLines.push(`add ${set.name} ${m}`);
-        for (const m of dels) setLines.push(`del ${set.name} ${m}`);
-        s.setMembersChanged += adds.length + dels.length;
-      }
-    }
-    if (setLines.length > 0) await ipsetLines(setLines);
-    for (const set of r.sets) k.sets.set(set.name, { type: set.type, members: new Set(set.members) });
-
-    // 2. Chains and hooks: one restore, one section (transaction) per table.
-    const ck = (c: { table: string; name: string }): string => `${c.table}:${c.name}`;
-    const want = new Map(r.chains.map((c) => [ck(c), c]));
-    const write = r.chains.filter((c) => {
-      const have = k.chains.get(ck(c));
-      return !have || have.ids.length !== c.rules.length || have.ids.some((id, i) => id !== c.rules[i]!.id);
-    });
-    const stale = [...k.chains.keys()].filter((n) => !want.has(n)).sort();
-    const hookKey = (h: { table: string; chain: string }): string => `${h.table}:${h.chain}`;
-    const hookAdds = r.hooks.filter((h) => !(k.hooks.get(hookKey(h)) ?? []).includes(h.args.join(' ')));
-    const hookDels: [string, string][] = [];
-    for (const [key, list] of k.hooks) {
-      for (const args of list) if (!r.hooks.some((h) => hookKey(h) === key && h.args.join(' ') === args)) hookDels.push([key, args]);
-    }
-    if (write.length + stale.length + hookAdds.length + hookDels.length > 0) {
-      const sections = new Map<string, string[]>();
-      const sec = (table: string): string[] => {
-        let l = sections.get(table);
-        if (!l) sections.set(table, (l = []));
-        return l;
-      };
-      const declared = [...write.map(ck), ...stale];
-      for (const key of declared) {
-        const [table, name] = split(key);
-        sec(table).push(`:${name} - [0:0]`);
-      }
-      for (const key of declared) {
-        const [table, name] = split(key);
-        if (k.chains.has(key)) sec(table).push(`-F ${name}`);
-      }
-      for (const c of write) for (const rule of c.rules) sec(c.table).push(formatRule(c.name, rule, o.commentTag));
-      for (const [key, args] of hookDels) {
-        const [table, chain] = split(key);
-        sec(table).push(`-D ${chain} ${args}`);
-      }
-      for (const key of stale) {
-        const [table, name] = split(key);
-        sec(table).push(`-X ${name}`);
-      }
-      for (const h of hookAdds) sec(h.table).push(`-I ${h.chain} 1 ${h.args.join(' ')}`);
-      await must([tools(family, backend).restore, '--noflush'], restoreInput(sections));
-    }
-    for (const c of write) k.chains.set(ck(c), { ids: c.rules.map((x) => x.id) });
-    for (const c of stale) k.chains.delete(c);
-    k.hooks.clear();
-    for (const h of r.hooks) k.hooks.set(hookKey(h), [...(k.hooks.get(hookKey(h)) ?? []), h.args.join(' ')]);
-    s.chainsWritten = write.length;
-    s.chainsDeleted = stale.length;
-
-    // 3. Destroy sets nothing references any more.
-    const wanted = new Set(r.sets.map((x) => x.name));
-    const gone = [...k.sets.keys()].filter((n) => !wanted.has(n)).sort();
-    if (gone.length > 0) await ipsetLines(gone.map((n) => `destroy ${n}`));
-    for (const n of gone) k.sets.delete(n);
-    s.setsDestroyed = gone.length;
-    last.set(family, r);
-    stats = {
-      chainsWritten: stats.chainsWritten + s.chainsWritten,
-      chainsDeleted: stats.chainsDeleted + s.chainsDeleted,
-      setsCreated: stats.setsCreated + s.setsCreated,
-      setsSwapped: stats.setsSwapped + s.setsSwapped,
-      setMembersChanged: stats.setMembersChanged + s.setMembersChanged,
-      setsDestroyed: stats.setsDestroyed + s.setsDestroyed,
-    };
+    const r = rendered ?? renderState(state, family, o, host);
+    const plan = planConverge(k, r, planOptions);
+    kernel.delete(family); // until every step has run, the model is unknown
+    await run(family, plan.steps);
+    kernel.set(family, plan.next);
+    names.set(family, plan.names);
+    refs.set(family, setRefs(plan.next));
+    last.set(family, plan.rendered);
+    lastCanonical.set(family, r);
+    scopes.delete(family);
+    stats = add(stats, plan.stats);
   }
 
   /**
-   * Fast path for the common incremental case (a label change): a batch of only member deltas on
-   * sets the kernel already holds becomes `ipset add/del` lines, with no render and no restore
-   * of chains (rule text never depends on set members).
+   * Members-only batches (a label change) skip rendering: per family, the changed sets' wanted
+   * members go to `planMembers`, which changes them in place when that is safe (plan.ts, rule 3).
+   * Returns the families it could not handle (they take the full path).
    */
-  async function membersOnly(messages: readonly DataplaneMessage[]): Promise<boolean> {
-    if (messages.length === 0 || !families.every((f) => kernel.has(f))) return false;
-    const deltas: { readonly id: string }[] = [];
+  async function membersOnly(messages: readonly DataplaneMessage[]): Promise<(4 | 6)[]> {
+    const ids = new Set<string>();
     for (const m of messages) {
       if (m.kind === 'in-sync') continue;
-      if (m.kind !== 'ipset-add-members' && m.kind !== 'ipset-remove-members') return false;
-      if (!state.ipSets.has(m.id)) return false;
-      deltas.push(m);
+      if (m.kind !== 'ipset-add-members' && m.kind !== 'ipset-remove-members') return [...families];
+      ids.add(m.id);
     }
+    const rest: (4 | 6)[] = [];
     for (const f of families) {
-      const k = kernel.get(f)!;
-      for (const m of deltas) if (!k.sets.has(setName(o.setPrefix, f, false, m.id))) return false;
-    }
-    // Compute the resulting membership per set, then diff against the kernel model.
-    applyMessages(state, messages);
-    stats = { chainsWritten: 0, chainsDeleted: 0, setsCreated: 0, setsSwapped: 0, setMembersChanged: 0, setsDestroyed: 0 };
-    const ids = [...new Set(deltas.map((m) => m.id))];
-    for (const f of families) {
-      const k = kernel.get(f)!;
-      const lines: string[] = [];
-      const updates: [string, Set<string>][] = [];
-      for (const id of ids) {
-        const name = setName(o.setPrefix, f, false, id);
-        const entry = state.ipSets.get(id)!;
-        const want = new Set(setMembers(entry.type, entry.members, f));
-        const have = k.sets.get(name)!;
-        for (const x of want) if (!have.members.has(x)) lines.push(`add ${name} ${x}`);
-        for (const x of have.members) if (!want.has(x)) lines.push(`del ${name} ${x}`);
-        updates.push([name, want]);
+      const k = kernel.get(f);
+      const n = names.get(f);
+      const r = refs.get(f);
+      if (!k || !n || !r) {
+        rest.push(f);
+        continue;
       }
-      if (lines.length > 0) {
+      const updates = [...ids].map((id) => {
+        const entry = state.ipSets.get(id)!;
+        const canonical = setName(o.setPrefix, f, false, id);
+        return { name: n.get(canonical) ?? canonical, type: entry.type === 'net-port-proto' ? 'hash:net,port' : 'hash:net', family: f, members: setMembers(entry.type, entry.members, f) };
+      });
+      const scopesOf = (): Map<string, SetScope> => {
+        let sc = scopes.get(f);
+        if (!sc) scopes.set(f, (sc = setScopes(last.get(f)!)));
+        return sc;
+      };
+      const plan = last.has(f) ? planMembers(k, r, scopesOf, updates, planOptions) : undefined;
+      if (!plan) {
+        // Not safe in place: version the sets (plan.ts, rule 2). Member changes never change rule
+        // text, so the last rendering's chains stand; only the sets' members are new.
+        const base = lastCanonical.get(f);
+        if (!base) {
+          rest.push(f);
+          continue;
+        }
+        const wanted = new Map([...ids].map((id, i) => [setName(o.setPrefix, f, false, id), updates[i]!.members] as const));
+        const rendered: Rendered = { ...base, sets: base.sets.map((s) => (wanted.has(s.name) ? { ...s, members: wanted.get(s.name)! } : s)) };
         try {
-          await ipsetLines(lines);
+          await converge(f, {}, () => must(['ipset', 'save']), rendered);
         } catch (e) {
           kernel.delete(f);
           throw e;
         }
+        continue;
       }
-      for (const [name, want] of updates) k.sets.set(name, { type: k.sets.get(name)!.type, members: want });
-      stats = { ...stats, setMembersChanged: stats.setMembersChanged + lines.length };
+      try {
+        await run(f, plan.steps);
+      } catch (e) {
+        kernel.delete(f);
+        throw e;
+      }
+      plan.apply();
+      stats = add(stats, plan.stats);
     }
-    return true;
+    return rest;
   }
 
   return {
     async apply(messages) {
-      if (await membersOnly(messages)) {
-        openSession();
-        return;
+      await ensureLock();
+      const violations = applyChecked(state, messages);
+      if (violations.length > 0) {
+        throw new IptablesError('IPTABLES_CONTRACT_VIOLATION', `the batch breaks the dataplane contract (nothing was written): ${violations.join('; ')}`, { violations });
       }
-      applyMessages(state, messages);
-      stats = { chainsWritten: 0, chainsDeleted: 0, setsCreated: 0, setsSwapped: 0, setMembersChanged: 0, setsDestroyed: 0 };
-      const host = await hostFacts(); // one read for every family
-      for (const family of families) {
-        try {
-          await converge(family, host);
-        } catch (e) {
-          kernel.delete(family);
-          throw e;
+      stats = NO_CHANGES;
+      const rest = await membersOnly(messages);
+      if (rest.length > 0) {
+        const host = await hostFacts(); // one read for every family
+        let saved: Promise<string> | undefined;
+        const ipsetSave = (): Promise<string> => (saved ??= must(['ipset', 'save']));
+        for (const family of rest) {
+          try {
+            await converge(family, host, ipsetSave);
+          } catch (e) {
+            kernel.delete(family);
+            throw e;
+          }
         }
       }
       // Converged: start the persistent session now so the next label change finds it ready.
-      openSession();
+      await openSession();
     },
     async clean() {
+      await ensureLock();
       await closeSession();
-      for (const family of families) {
-        kernel.delete(family);
-        const k = await readBack(family);
-        const chains = [...k.chains.keys()].sort();
-        const sections = new Map<string, string[]>();
-        const sec = (table: string): string[] => {
-          let l = sections.get(table);
-          if (!l) sections.set(table, (l = []));
-          return l;
-        };
-        for (const key of chains) {
-          const [table, name] = split(key);
-          sec(table).push(`:${name} - [0:0]`);
-        }
-        for (const [key, list] of k.hooks) {
-          const [table, chain] = split(key);
-          for (const args of list) sec(table).push(`-D ${chain} ${args}`);
-        }
-        for (const key of chains) {
-          const [table, name] = split(key);
-          sec(table).push(`-X ${name}`);
-        }
-        if (sections.size > 0) await must([tools(family, backend).restore, '--noflush'], restoreInput(sections));
-        const sets = [...k.sets.keys()].sort();
-        if (sets.length > 0) await must(['ipset', '-exist', 'restore'], `${sets.map((n) => `destroy ${n}`).join('\n')}\n`);
-        last.delete(family);
+      for (const f of [4, 6] as const) {
+        kernel.delete(f);
+        names.delete(f);
+        refs.delete(f);
+        last.delete(f);
+        lastCanonical.delete(f);
+        scopes.delete(f);
       }
+      return cleanInstance(runner, { chainPrefix: o.chainPrefix, setPrefix: o.setPrefix, commentTag: o.commentTag });
     },
     rendered: (family) => last.get(family),
     lastStats: () => stats,
-    close: closeSession,
+    async close() {
+      closed = true;
+      try {
+        await closeSession();
+      } finally {
+        lock?.release();
+        lock = undefined;
+      }
+    },
+    async [Symbol.asyncDispose]() {
+      await this.close();
+    },
     ipsetSessionPid: () => (session?.alive() ? session.pid : undefined),
   };
 }

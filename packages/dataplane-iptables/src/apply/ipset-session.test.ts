@@ -4,10 +4,9 @@
  * the sentinel, errors are attributed to their batch, a dead or silent child makes `run` return
  * undefined, and close() stops the child.
  */
-import { spawn } from 'node:child_process';
+import { createLocalRunner, type CommandRunner } from '@gingham/host';
 import { describe, expect, it } from 'vitest';
 import { openIpsetSession } from './ipset-session.js';
-import type { CommandRunner } from './runner.js';
 
 const FAKE = `
 const rl = require('node:readline').createInterface({ input: process.stdin });
@@ -22,18 +21,19 @@ rl.on('line', (l) => {
   process.stdout.write('ipset> ');
 });`;
 
+const local = createLocalRunner();
 const runner = (argvSeen: string[][]): CommandRunner => ({
-  run: () => Promise.resolve({ code: 0, stdout: '', stderr: '' }),
-  spawn: (argv) => {
+  ...local,
+  open: (argv) => {
     argvSeen.push([...argv]);
-    return spawn(process.execPath, ['-e', FAKE], { stdio: ['pipe', 'pipe', 'pipe'] });
+    return local.open([process.execPath, '-e', FAKE]);
   },
 });
 
 describe('ipset session', () => {
   it('runs batches to their sentinel and attributes errors to the right batch', async () => {
     const seen: string[][] = [];
-    const s = openIpsetSession(runner(seen))!;
+    const s = (await openIpsetSession(runner(seen)))!;
     expect(seen).toEqual([['ipset', '-exist', '-']]);
     expect(await s.run(['add a 1', 'del a 2'])).toEqual({ stderr: '' });
     expect(await s.run(['add a 1', 'bad one', 'bad two'])).toEqual({ stderr: 'ipset v7.17: Syntax error: bad one\nipset v7.17: Syntax error: bad two' });
@@ -47,19 +47,19 @@ describe('ipset session', () => {
   });
 
   it('returns undefined when the child dies or stops answering, and close() kills it by PID', async () => {
-    const s = openIpsetSession(runner([]))!;
+    const s = (await openIpsetSession(runner([])))!;
     expect(await s.run(['die'])).toBeUndefined();
     expect(s.alive()).toBe(false);
     expect(await s.run(['add a 1'])).toBeUndefined();
     await s.close();
 
-    const t = openIpsetSession(runner([]), 200)!;
+    const t = (await openIpsetSession(runner([]), 200))!;
     expect(await t.run(['hang'])).toBeUndefined();
     await t.close();
     expect(() => process.kill(t.pid!, 0)).toThrow();
   });
 
-  it('is not available when the runner cannot spawn', () => {
-    expect(openIpsetSession({ run: () => Promise.resolve({ code: 0, stdout: '', stderr: '' }) })).toBeUndefined();
+  it('is not available when the child cannot be started', async () => {
+    expect(await openIpsetSession({ ...local, open: () => local.open(['/nonexistent/ipset']) })).toBeUndefined();
   });
 });

@@ -1,21 +1,23 @@
 /**
  * A persistent `ipset -exist -` child (ipset's interactive mode: one command per stdin line,
  * the process stays up) so that a small batch — a label change's `add`/`del` lines — costs a
- * pipe write and a few netlink round trips instead of a process start.
+ * pipe write and a few netlink round trips instead of a process start. Built on the host
+ * runner's `open()` (`InteractiveProcess`), so it runs wherever the runner runs (a namespace).
  *
  * End of batch: after the batch's lines the session writes `help <sentinel>`, which ipset answers
  * locally (no kernel access) on stderr with "Unknown settype: `<sentinel>'". stderr is one pipe
  * written in command order, so everything before that line is the batch's errors. Unlike
  * `ipset restore`, interactive mode does not stop at an error; the dataplane treats any error as
- * a failed batch and reads the kernel back on its next apply, as after a failed restore.
+ * a failed batch and reads the kernel back on its next apply, as after a failed restore. Each
+ * line is still one atomic kernel step, exactly as in `ipset restore`, which is what the
+ * dataplane's ordering argument relies on.
  *
- * Any trouble with the session itself (spawn error, exit, no sentinel within the timeout) makes
- * `run` resolve `undefined` and closes the session: the caller re-runs the batch one-shot (every
- * line is idempotent under `-exist`). The child is unref'd (it never keeps Node alive; it exits on
- * stdin EOF when its parent goes) and `close()` stops it by PID.
+ * Any trouble with the session itself (exit, no sentinel within the timeout) makes `run` resolve
+ * `undefined` and closes the session: the caller re-runs the batch one-shot (every line is
+ * idempotent under `-exist`). The child holds no reference on Node's event loop; `close()` stops
+ * it by PID.
  */
-import type { ChildProcessWithoutNullStreams } from 'node:child_process';
-import type { CommandRunner } from './runner.js';
+import type { CommandRunner, InteractiveProcess } from '@gingham/host';
 
 export interface IpsetBatchResult {
   /** ipset's error lines for this batch ('' when every line succeeded). */
@@ -23,23 +25,23 @@ export interface IpsetBatchResult {
 }
 
 export interface IpsetSession {
-  readonly pid: number | undefined;
+  readonly pid: number;
   /** Whether the child is still usable. */
   alive(): boolean;
   /** Runs the lines; `undefined` when the session failed (it is then closed). */
   run(lines: readonly string[]): Promise<IpsetBatchResult | undefined>;
-  /** Asks the child to quit, then kills it by PID if it has not exited within 500 ms. */
+  /** Asks the child to quit, then stops it by PID if it has not exited. */
   close(): Promise<void>;
 }
 
 export const IPSET_SESSION_ARGV = ['ipset', '-exist', '-'] as const;
 const HELP_LINE = /^Try `ipset help' for more information\.$/;
 
-export function openIpsetSession(runner: CommandRunner, timeoutMs = 10_000): IpsetSession | undefined {
-  if (!runner.spawn) return undefined;
-  let child: ChildProcessWithoutNullStreams;
+/** Starts the session; `undefined` when the child cannot be started (the caller stays one-shot). */
+export async function openIpsetSession(runner: CommandRunner, timeoutMs = 10_000): Promise<IpsetSession | undefined> {
+  let child: InteractiveProcess;
   try {
-    child = runner.spawn(IPSET_SESSION_ARGV);
+    child = await runner.open(IPSET_SESSION_ARGV);
   } catch {
     return undefined;
   }
@@ -61,26 +63,15 @@ export function openIpsetSession(runner: CommandRunner, timeoutMs = 10_000): Ips
   const fail = (): void => {
     dead = true;
     settle(undefined);
-    kill();
+    void child.close();
   };
-  const kill = (): void => {
-    if (child.pid !== undefined && child.exitCode === null && child.signalCode === null) {
-      try {
-        process.kill(child.pid, 'SIGKILL');
-      } catch {
-        /* already gone */
-      }
-    }
-  };
-  child.on('error', fail);
-  child.on('exit', () => {
+  void child.exited.then(() => {
     dead = true;
     settle(undefined);
   });
-  child.stdin.on('error', fail);
-  child.stdout.on('data', () => undefined); // prompts and help text: drained, ignored
-  child.stderr.on('data', (b: Buffer) => {
-    errBuf += b.toString('utf8');
+  child.onOutput((stream, text) => {
+    if (stream !== 'stderr') return; // prompts and help text: ignored
+    errBuf += text;
     if (!pending) return;
     const marker = `\`${pending.sentinel}'`;
     const at = errBuf.indexOf(marker);
@@ -95,21 +86,19 @@ export function openIpsetSession(runner: CommandRunner, timeoutMs = 10_000): Ips
     errBuf = lineEnd < 0 ? '' : errBuf.slice(lineEnd + 1);
     settle({ stderr: errors });
   });
-  child.unref();
-  for (const s of [child.stdin, child.stdout, child.stderr] as unknown as { unref?: () => void }[]) s.unref?.();
 
   const runOne = (lines: readonly string[]): Promise<IpsetBatchResult | undefined> =>
     new Promise((resolve) => {
-      if (dead) return resolve(undefined);
+      if (dead || !child.alive()) return resolve(undefined);
       const sentinel = `ghsync-${nonce}-${++seq}`;
       // The timer is ref'd: it keeps Node alive while a batch is in flight.
       pending = { sentinel, resolve, timer: setTimeout(fail, timeoutMs) };
-      child.stdin.write(`${lines.join('\n')}\nhelp ${sentinel}\n`);
+      child.write(`${lines.join('\n')}\nhelp ${sentinel}\n`);
     });
 
   return {
     pid: child.pid,
-    alive: () => !dead,
+    alive: () => !dead && child.alive(),
     run(lines) {
       const next = queue.then(() => runOne(lines));
       queue = next.catch(() => undefined);
@@ -118,19 +107,13 @@ export function openIpsetSession(runner: CommandRunner, timeoutMs = 10_000): Ips
     async close() {
       await queue;
       dead = true;
-      if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
-      const exited = new Promise<void>((res) => {
-        child.once('exit', () => res());
-        setTimeout(res, 2000).unref();
-      });
-      try {
-        child.stdin.end('quit\n');
-      } catch {
-        /* pipe already closed */
-      }
-      const timer = setTimeout(kill, 500);
-      await exited;
+      if (!child.alive()) return;
+      child.write('quit\n');
+      // A ref'd timer: the child is unref'd, so without it Node could exit before the race ends.
+      let timer: NodeJS.Timeout | undefined;
+      const quit = await Promise.race([child.exited.then(() => true), new Promise<boolean>((res) => (timer = setTimeout(() => res(false), 500)))]);
       clearTimeout(timer);
+      if (!quit) await child.close();
     },
   };
 }

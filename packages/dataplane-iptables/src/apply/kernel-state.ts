@@ -7,6 +7,8 @@ import { parseIpAddrJson as parseIpAddrJsonText } from '@gingham/core';
 import { IptablesError } from '../errors.js';
 export interface KernelChain {
   readonly ids: readonly string[];
+  /** The IP sets its rules name (`--match-set NAME`), in rule order, with repeats. */
+  readonly sets: readonly string[];
 }
 
 export interface KernelSet {
@@ -22,6 +24,7 @@ export interface KernelState {
   readonly sets: Map<string, KernelSet>;
 }
 
+const SET_REF = /--match-set\s+(\S+)/g;
 const BUILTIN = new Set(['INPUT', 'OUTPUT', 'FORWARD', 'PREROUTING', 'POSTROUTING']);
 
 function unquote(line: string): string {
@@ -35,7 +38,7 @@ export function parseIptablesSave(table: string, text: string, chainPrefix: stri
     const line = raw.trim();
     if (line.startsWith(':')) {
       const name = line.slice(1).split(/\s+/)[0]!;
-      if (name.startsWith(chainPrefix) && !into.chains.has(`${table}:${name}`)) into.chains.set(`${table}:${name}`, { ids: [] });
+      if (name.startsWith(chainPrefix) && !into.chains.has(`${table}:${name}`)) into.chains.set(`${table}:${name}`, { ids: [], sets: [] });
     } else if (line.startsWith('-A ')) {
       const rest = line.slice(3);
       const sp = rest.indexOf(' ');
@@ -43,8 +46,9 @@ export function parseIptablesSave(table: string, text: string, chainPrefix: stri
       const args = sp < 0 ? '' : rest.slice(sp + 1);
       const m = idRe.exec(args);
       if (chain.startsWith(chainPrefix)) {
-        const c = into.chains.get(`${table}:${chain}`) ?? { ids: [] };
+        const c = into.chains.get(`${table}:${chain}`) ?? { ids: [], sets: [] };
         (c.ids as string[]).push(m ? m[1]! : '?');
+        for (const s of args.matchAll(SET_REF)) (c.sets as string[]).push(s[1]!);
         into.chains.set(`${table}:${chain}`, c);
       } else if (BUILTIN.has(chain) && m && m[1] === 'hook') {
         const list = into.hooks.get(`${table}:${chain}`) ?? [];
@@ -73,6 +77,15 @@ export function parseIpsetSave(text: string, owned: (name: string) => 4 | 6 | un
       if (s && fam !== undefined) s.members.add(normalizeMember(parts[2], fam));
     }
   }
+}
+
+/** `^<setPrefix><family>[01t]`: set names of ours (both versions and the temporary). */
+export function ownedSetMatcher(setPrefix: string): (name: string) => 4 | 6 | undefined {
+  return (name) => {
+    if (!name.startsWith(setPrefix)) return undefined;
+    const m = /^([46])[01t]/.exec(name.slice(setPrefix.length));
+    return m ? (Number(m[1]) as 4 | 6) : undefined;
+  };
 }
 
 export function emptyKernelState(): KernelState {

@@ -5,23 +5,29 @@
  *
  *   testDataplane('iptables', ({ runner }) => createIptablesDataplane({ runner }), { mustRun: process.env.CI === 'true' });
  *
- * The suite owns the topology and cleans it up in afterAll even when cases fail; the factory's
- * dataplane is `clean()`ed first when it has that method.
+ * The suite owns the topology and cleans it up in afterAll even when cases fail. One dataplane
+ * object at a time programs the node (an instance lock may enforce that): before each case the
+ * previous one is `close()`d when it has that method; the last one is `clean()`ed at the end.
+ * Fail closed: one case flips a label and its policy under a continuous probe loop; `kill -9` of
+ * the dataplane's `gingham enforce` is a separate registration, `testCrashSafety(name, options)`
+ * (fail-closed.ts), given how to run enforce and which child programs to shim.
  */
 import { spawnSync, type ChildProcess } from 'node:child_process';
 import { buildSnapshot, evaluate, loadManifests, type Resource } from '@gingham/core';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEngine } from '@gingham/core';
-import type { CommandRunner } from '../apply/runner.js';
+import type { CommandRunner } from '@gingham/host';
 import type { Dataplane } from '@gingham/core';
 import { CASES, ECHO_PORT, HOST_ENDPOINT, HOST_POLICY, HOST_PREDNAT_POLICY, HOST_UNTRACKED_POLICY, NODE, NODE_TCP_PORTS, ONLY_DB_TO_WEB, podManifest, TCP_PORTS, UDP_PORTS, WORLD, WORLD_PODS, type ConformanceProbe } from './cases.js';
 import { flows, policySet } from './differential.js';
+import { checkFlipScenario, FLIP_STATES, flipUnderProbes } from './fail-closed.js';
 import { createTopology, probeTcp, probeUdp, startServers, type Topology } from './topology.js';
 
 export { CASES, type ConformanceCase, type ConformanceProbe } from './cases.js';
 export { createTopology, probeTcp, probeUdp, startServers, type PodHandle, type Topology, type TopologyPod } from './topology.js';
 export { formatCell, probeCells, QUICKSTART_PORTS, quickstartModel, type QuickstartModel } from './quickstart.js';
+export { FLIP_PROBES, FLIP_STATES, flipUnderProbes, testCrashSafety, type CrashSafetyOptions, type FlipProbe } from './fail-closed.js';
 
 export interface ConformanceEnv {
   /** Runs commands inside the node namespace. */
@@ -29,7 +35,7 @@ export interface ConformanceEnv {
   readonly nodeNamespace: string;
 }
 
-export type ConformanceDataplane = Dataplane & { clean?(): Promise<void> };
+export type ConformanceDataplane = Dataplane & { clean?(): Promise<unknown>; close?(): void | Promise<void> };
 
 export interface ConformanceCapabilities {
   /** Fail instead of skipping when the machine lacks root or tools (set from CI=true). */
@@ -72,11 +78,12 @@ export function testDataplane(name: string, factory: (env: ConformanceEnv) => Co
   describe.skipIf(!run)(`dataplane conformance: ${name}`, () => {
     let topo: Topology;
     const env = (): ConformanceEnv => ({ runner: topo.nodeRunner, nodeNamespace: topo.node });
-    const dataplanes: ConformanceDataplane[] = [];
+    let current: ConformanceDataplane | undefined;
     const make = async (): Promise<ConformanceDataplane> => {
-      const dp = await factory(env());
-      dataplanes.push(dp);
-      return dp;
+      await current?.close?.();
+      current = undefined;
+      current = await factory(env());
+      return current;
     };
 
     beforeAll(async () => {
@@ -87,7 +94,8 @@ export function testDataplane(name: string, factory: (env: ConformanceEnv) => Co
     });
     afterAll(async () => {
       try {
-        for (const dp of dataplanes.reverse()) await dp.clean?.();
+        await current?.clean?.();
+        await current?.close?.();
       } finally {
         await topo?.destroy();
       }
@@ -133,6 +141,21 @@ export function testDataplane(name: string, factory: (env: ConformanceEnv) => Co
         await check(resources, c.probes);
       });
     }
+
+    it('fail closed: a label and the policy matching it flip in one apply under a continuous probe loop (no doubly-denied flow connects, no doubly-allowed one fails)', async () => {
+      flushConntrack();
+      checkFlipScenario(loadResources);
+      const states = { A: loadResources(FLIP_STATES.A), B: loadResources(FLIP_STATES.B) };
+      const engine = createEngine({ node: NODE, dataplane: await make() });
+      const r = await flipUnderProbes(topo, async (state) => {
+        for (const x of states[state]) engine.upsert(x);
+        await engine.flush();
+      });
+      expect(r.denied.ok, 'b/client -> a/web connections (denied before and after every apply) that got through').toBe(0);
+      expect(r.allowed.fail, 'a/db -> a/web connections (allowed before and after every apply) that failed').toBe(0);
+      expect(r.denied.fail, 'attempts of the denied prober').toBeGreaterThan(50);
+      expect(r.allowed.ok, 'attempts of the allowed prober').toBeGreaterThan(50);
+    });
 
     it('a label change flips the verdict live', async () => {
       flushConntrack();

@@ -8,7 +8,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { workloadInterfaceName } from '@gingham/core';
-import { type CommandRunner, createExecRunner } from '../apply/runner.js';
+import { type CommandRunner, createLocalRunner, createNetnsRunner } from '@gingham/host';
 
 export interface TopologyPod {
   readonly namespace: string;
@@ -113,7 +113,7 @@ export function createTopology(pods: readonly TopologyPod[], prefix = 'gh-ipt'):
     nodeIp: '192.168.99.1',
     external: { namespace: '', name: 'external', ip: '192.168.99.2', netns: `${prefix}-${id}-x`, iface: 'eth0' },
     pods: handles,
-    nodeRunner: createExecRunner({ wrap: ['ip', 'netns', 'exec', node] }),
+    nodeRunner: createNetnsRunner(node),
     pod(namespace, name) {
       const h = handles.find((p) => p.namespace === namespace && p.name === name);
       if (!h) throw new Error(`no pod ${namespace}/${name}`);
@@ -129,12 +129,15 @@ export function createTopology(pods: readonly TopologyPod[], prefix = 'gh-ipt'):
   };
 }
 
+const local = createLocalRunner();
+
 /** TCP connect + one line back from the server within `timeoutMs`: true when it arrived. */
 export async function probeTcp(topo: Topology, from: PodHandle, to: PodHandle, port: number, timeoutMs = 1500): Promise<boolean> {
   const secs = (timeoutMs / 1000).toFixed(1);
-  const r = await createExecRunner({ timeoutMs: timeoutMs + 3000 }).run([
-    'ip', 'netns', 'exec', from.netns, 'socat', `-T${secs}`, `-t${secs}`, '-', `TCP:${to.ip}:${port},connect-timeout=${secs}`,
-  ], '');
+  const r = await local.run(['ip', 'netns', 'exec', from.netns, 'socat', `-T${secs}`, `-t${secs}`, '-', `TCP:${to.ip}:${port},connect-timeout=${secs}`], {
+    input: '',
+    timeoutMs: timeoutMs + 3000,
+  });
   void topo;
   return r.stdout.includes('ok');
 }
@@ -147,7 +150,7 @@ export async function probeUdp(topo: Topology, from: PodHandle, to: PodHandle, p
   const secs = (timeoutMs / 1000).toFixed(1);
   void topo;
   for (let attempt = 0; attempt < 2; attempt++) {
-    const r = await createExecRunner({ timeoutMs: timeoutMs + 3000 }).run(['ip', 'netns', 'exec', from.netns, 'socat', `-T${secs}`, `-t${secs}`, '-', `UDP:${to.ip}:${port}`], 'x\n');
+    const r = await local.run(['ip', 'netns', 'exec', from.netns, 'socat', `-T${secs}`, `-t${secs}`, '-', `UDP:${to.ip}:${port}`], { input: 'x\n', timeoutMs: timeoutMs + 3000 });
     if (r.stdout.includes('ok')) return true;
   }
   return false;

@@ -1,9 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import type { CompiledPolicy, DataplaneMessage, HostEndpointState, WorkloadEndpointState } from '@gingham/core';
+import { applyMessage, emptyDataplaneState, type CompiledPolicy, type DataplaneMessage, type DataplaneState, type HostEndpointState, type WorkloadEndpointState } from '@gingham/core';
 import { chainName, MAX_CHAIN_NAME, MAX_SET_NAME, setName } from './names.js';
 import { formatIpsetRestore, formatIptablesRestore, renderState, type Rendered } from './render.js';
 import { portChunks } from './rules.js';
-import { applyMessages, emptyState, type IptablesState } from './state.js';
 
 const wep = (over: Partial<WorkloadEndpointState> = {}): WorkloadEndpointState => ({
   id: 'a/web',
@@ -20,9 +19,9 @@ const wep = (over: Partial<WorkloadEndpointState> = {}): WorkloadEndpointState =
 
 const allowAll = { id: 'kns.a', ingress: [{ action: 'Allow' as const, source: {}, destination: {} }], egress: [{ action: 'Allow' as const, source: {}, destination: {} }] };
 
-function stateOf(messages: DataplaneMessage[]): IptablesState {
-  const s = emptyState();
-  applyMessages(s, messages);
+function stateOf(messages: DataplaneMessage[]): DataplaneState {
+  const s = emptyDataplaneState();
+  for (const m of messages) applyMessage(s, m);
   return s;
 }
 
@@ -36,7 +35,7 @@ function policy(id: string, ingress: CompiledPolicy['ingress'], over: Partial<Co
   return { id, tier: 'default', ingress, egress: [], staged: false, ...over };
 }
 
-function withPolicies(policies: CompiledPolicy[], tiers: WorkloadEndpointState['ingressTiers'], extra: DataplaneMessage[] = []): IptablesState {
+function withPolicies(policies: CompiledPolicy[], tiers: WorkloadEndpointState['ingressTiers'], extra: DataplaneMessage[] = []): DataplaneState {
   return stateOf([
     ...extra,
     { kind: 'profile-upsert', profile: allowAll },

@@ -14,11 +14,10 @@
  *   per policy "pass clear → jump <p>pi-/<p>po-ID", "accept set → RETURN", end of tier drop
  *   (unless Pass); per profile "jump <p>pri-/<p>pro-ID", "accept set → RETURN"; drop.
  */
-import { canonicalIp, type CompiledRule, type FailsafeEntry, type HostEndpointState, type IpSetType, type TierRef, type WorkloadEndpointState } from '@gingham/core';
+import { canonicalIp, type CompiledRule, type DataplaneState, type FailsafeEntry, type HostEndpointState, type IpSetType, type TierRef, type WorkloadEndpointState } from '@gingham/core';
 import { IptablesError } from '../errors.js';
 import { assertInterfaceName, assertLogPrefix, assertPrefix, chainName, hashText, setName } from './names.js';
 import { matchVariants, type RuleContext } from './rules.js';
-import type { IptablesState } from './state.js';
 
 export type Table = 'filter' | 'mangle' | 'raw';
 export type DenyAction = 'DROP' | 'REJECT';
@@ -184,7 +183,7 @@ export interface HostFacts {
   readonly interfaceAddresses?: ReadonlyMap<string, readonly string[]>;
 }
 
-export function renderState(state: IptablesState, family: 4 | 6, options: RenderOptions | ResolvedRenderOptions = {}, host: HostFacts = {}): Rendered {
+export function renderState(state: DataplaneState, family: 4 | 6, options: RenderOptions | ResolvedRenderOptions = {}, host: HostFacts = {}): Rendered {
   const o = 'acceptMark' in options ? options : resolveRenderOptions(options);
   const p = o.chainPrefix;
   const marks = o.acceptMark | o.passMark;

@@ -1,0 +1,440 @@
+/**
+ * The apply planner: from what the kernel holds (read back by rule ids and set names) and what
+ * one family must hold (the rendering), the ordered kernel steps that get there. Pure: the
+ * applier runs the steps, the fail-closed property test simulates every intermediate state.
+ *
+ * Design rationale (why this order, and when a set is versioned). A verdict is a function of the
+ * rules in force and the members of the sets those rules name. The kernel changes in atomic
+ * steps only: one `ipset` line (add, del, create, flush, swap, destroy: one netlink message
+ * each, in `ipset restore` and in the interactive session alike) or one table of one
+ * `iptables-restore` (each `COMMIT` is one transaction). The plan must make every intermediate
+ * state give each flow its old or its new verdict (the contract's "never less protected than
+ * both"), and so must every prefix of it (`kill -9` leaves the last completed step in force).
+ *
+ *  1. A set that no rule in force names can change in any way at any time: no verdict reads it.
+ *  2. Rules that change: new members go where only the new rules look, removals happen where
+ *     only the old rules looked, and the rule switch is one commit per table:
+ *       - before the commit: sets created, members of sets the old rules do not name changed,
+ *         and every set that both the old and the new rules name and whose members change is
+ *         rebuilt under its other version name (`<prefix><f>1<id>` ⇄ `<prefix><f>0<id>`), which
+ *         only the new rules (renamed in the same commit, rule ids recomputed) reference;
+ *       - the commit (old rules, old members) → (new rules, new members) is atomic per table;
+ *       - after it: members of sets only the old rules named, then destroys of every set
+ *         nothing references any more (old versions, vanished sets, leftover temporaries).
+ *     So before the commit every flow sees old rules with old members, after it new with new.
+ *  3. Rules unchanged, members change in place: each changed set changes in one step (one
+ *     `add`/`del` line, or a rebuild in the temporary `<prefix><f>t<id>` swapped in by one `swap`
+ *     line), and no packet's path through our chains names two changed sets. A packet's path is
+ *     fixed by its in- and out-interface: the dispatch chains select chains by `-i IF` or `-o IF`,
+ *     so each set gets a scope (the in-interfaces and out-interfaces under whose dispatch some
+ *     chain naming it is reached, or "any" when reached without one), and two sets meet on some
+ *     path when their scopes share an in-interface, share an out-interface, or one has an
+ *     in-interface and the other an out-interface (a flow from the one to the other). When every
+ *     path sees at most one changed set, each flow sees its old memberships or its new ones at
+ *     every step. Otherwise (`deny from D` before `allow from A` on one endpoint with an address
+ *     leaving both; a workload's egress naming S and another's ingress naming T) rule 2 applies:
+ *     those sets are versioned and the chains naming them rewritten in one commit. The common
+ *     label change (one set gains or loses one address, or an address moves between sets that
+ *     guard different endpoints in the same direction) stays a few `ipset` lines.
+ *  4. Families never mix (a flow is IPv4 or IPv6; sets are per family), so they are planned and
+ *     applied one after the other.
+ *  5. Several tables: raw, then mangle, then filter, one commit each. From an empty ruleset this
+ *     order is safe (each table's verdict is "decide or pass on" and the later tables are not
+ *     yet ours); a batch that changes rules in more than one table (host endpoints' untracked or
+ *     pre-DNAT policy together with normal policy) can show a packet the new raw rules and the
+ *     old filter rules for the few milliseconds between commits. docs/dataplane-iptables.md
+ *     states this limit.
+ *
+ * A restart converges from any prefix: both versions of a set are ours (`[01t]` after the family
+ * digit), the live one is the one the chains in force name (read back from `--match-set`), and
+ * a leftover other version or temporary set is flushed and reused or destroyed.
+ */
+import { hashText } from '../render/names.js';
+import type { Rendered, RenderedChain, RenderedSet, Table } from '../render/render.js';
+import { formatRule } from '../render/render.js';
+import type { KernelSet, KernelState } from './kernel-state.js';
+
+export const TABLES: readonly Table[] = ['raw', 'mangle', 'filter'];
+const MAXELEM = 1048576;
+
+/** One step of a plan. Each ipset line and each restore section is one atomic kernel change. */
+export type PlanStep =
+  | { readonly kind: 'ipset'; readonly lines: readonly string[] }
+  | { readonly kind: 'restore'; readonly sections: readonly { readonly table: Table; readonly lines: readonly string[] }[] };
+
+export interface PlanStats {
+  readonly chainsWritten: number;
+  readonly chainsDeleted: number;
+  readonly setsCreated: number;
+  readonly setsSwapped: number;
+  readonly setsVersioned: number;
+  readonly setMembersChanged: number;
+  readonly setsDestroyed: number;
+}
+
+export const NO_CHANGES: PlanStats = { chainsWritten: 0, chainsDeleted: 0, setsCreated: 0, setsSwapped: 0, setsVersioned: 0, setMembersChanged: 0, setsDestroyed: 0 };
+
+export interface FamilyPlan {
+  readonly steps: readonly PlanStep[];
+  readonly stats: PlanStats;
+  /** The kernel after every step (the applier's model from then on). */
+  readonly next: KernelState;
+  /** The rendering as written (set references under the names in force). */
+  readonly rendered: Rendered;
+  /** Canonical set name → the name it lives under in the kernel. */
+  readonly names: ReadonlyMap<string, string>;
+}
+
+export interface PlanOptions {
+  readonly setPrefix: string;
+  readonly commentTag: string;
+}
+
+const ck = (c: { table: string; name: string }): string => `${c.table}:${c.name}`;
+const hookKey = (h: { table: string; chain: string }): string => `${h.table}:${h.chain}`;
+
+/** The other version of a set name: `<p><f>0<id>` ⇄ `<p><f>1<id>` (the temporary is `<p><f>t<id>`). */
+export function setVersion(name: string, setPrefix: string, version: '0' | '1' | 't'): string {
+  const at = setPrefix.length + 1;
+  return `${name.slice(0, at)}${version}${name.slice(at + 1)}`;
+}
+
+/** Rule ids exactly as the renderer chains them: each id hashes table, chain, previous id and the rule text. */
+export function chainRuleIds(table: string, name: string, rules: readonly (readonly string[])[]): string[] {
+  let prev = '';
+  return rules.map((args) => (prev = hashText(`${table}|${name}|${prev}|${args.join(' ')}`, 16)));
+}
+
+/** The rendering with set references renamed (ids of the chains that change recomputed). */
+export function renameSets(r: Rendered, names: ReadonlyMap<string, string>): Rendered {
+  const moved = (n: string): boolean => (names.get(n) ?? n) !== n;
+  if (![...names.keys()].some(moved)) return r;
+  const chains = r.chains.map((c): RenderedChain => {
+    let touched = false;
+    const argsList = c.rules.map((rule) => {
+      const i = rule.args.indexOf('--match-set');
+      if (i < 0) return rule.args;
+      const out = rule.args.map((a, j) => (j > 0 && rule.args[j - 1] === '--match-set' && moved(a) ? names.get(a)! : a));
+      if (out.some((a, j) => a !== rule.args[j])) touched = true;
+      return out;
+    });
+    if (!touched) return c;
+    const ids = chainRuleIds(c.table, c.name, argsList);
+    return { ...c, rules: argsList.map((args, i) => ({ id: ids[i]!, args })) };
+  });
+  const sets = r.sets.map((s): RenderedSet => (moved(s.name) ? { ...s, name: names.get(s.name)! } : s));
+  return { ...r, chains, sets };
+}
+
+/** Where on a packet's path the chains naming a set are reached (see rule 3). */
+export interface SetScope {
+  /** In-interfaces under whose `-i` dispatch a chain naming it is reached. */
+  readonly ins: Set<string>;
+  /** Out-interfaces under whose `-o` dispatch a chain naming it is reached. */
+  readonly outs: Set<string>;
+  /** Reached without an interface dispatch: on every path. */
+  any: boolean;
+}
+
+/** The scope of every set the chains of `r` name, walking from the hook rules. */
+export function setScopes(r: Rendered): Map<string, SetScope> {
+  const byName = new Map<string, RenderedChain>();
+  for (const c of r.chains) byName.set(ck(c), c);
+  const scopes = new Map<string, SetScope>();
+  const seen = new Set<string>();
+  const visit = (table: string, name: string, inIf: string, outIf: string): void => {
+    const key = `${table}:${name}|${inIf}|${outIf}`;
+    if (seen.has(key)) return;
+    seen.add(key);
+    const c = byName.get(`${table}:${name}`);
+    if (!c) return;
+    for (const rule of c.rules) {
+      let i = inIf;
+      let o = outIf;
+      const a = rule.args;
+      for (let j = 0; j < a.length - 1; j++) {
+        const v = a[j + 1]!;
+        if (a[j] === '-i' && a[j - 1] !== '!' && !v.endsWith('+')) i = v;
+        else if (a[j] === '-o' && a[j - 1] !== '!' && !v.endsWith('+')) o = v;
+        else if (a[j] === '--match-set') {
+          let s = scopes.get(v);
+          if (!s) scopes.set(v, (s = { ins: new Set(), outs: new Set(), any: false }));
+          if (i !== '*') s.ins.add(i);
+          if (o !== '*') s.outs.add(o);
+          if (i === '*' && o === '*') s.any = true;
+        } else if (a[j] === '-j' || a[j] === '-g') visit(table, v, i, o);
+      }
+    }
+  };
+  for (const h of r.hooks) visit(h.table, h.target, '*', '*');
+  return scopes;
+}
+
+/** Whether some packet's path meets both sets (rule 3). Sets no chain names meet nothing. */
+export function scopesMeet(a: SetScope | undefined, b: SetScope | undefined): boolean {
+  if (!a || !b) return false;
+  if (a.any || b.any) return true;
+  const shares = (x: Set<string>, y: Set<string>): boolean => [...x].some((v) => y.has(v));
+  return shares(a.ins, b.ins) || shares(a.outs, b.outs) || (a.ins.size > 0 && b.outs.size > 0) || (a.outs.size > 0 && b.ins.size > 0);
+}
+
+/** Whether changing these sets in place, each in one step, is safe (no path meets two of them). */
+export function inPlaceSafe(changed: readonly string[], scopes: ReadonlyMap<string, SetScope>): boolean {
+  for (let x = 0; x < changed.length; x++) {
+    for (let y = x + 1; y < changed.length; y++) if (scopesMeet(scopes.get(changed[x]!), scopes.get(changed[y]!))) return false;
+  }
+  return true;
+}
+
+function setRefs(chains: Iterable<{ readonly sets: readonly string[] }>): Set<string> {
+  const out = new Set<string>();
+  for (const c of chains) for (const s of c.sets) out.add(s);
+  return out;
+}
+
+function chainSets(c: RenderedChain): string[] {
+  const out: string[] = [];
+  for (const rule of c.rules) rule.args.forEach((a, j) => j > 0 && rule.args[j - 1] === '--match-set' && out.push(a));
+  return out;
+}
+
+const createLine = (name: string, s: { type: string; family: 4 | 6 }): string => `create ${name} ${s.type} family ${s.family === 4 ? 'inet' : 'inet6'} maxelem ${MAXELEM}`;
+
+function delta(have: KernelSet, want: readonly string[], name: string): string[] {
+  const w = new Set(want);
+  const lines: string[] = [];
+  for (const m of want) if (!have.members.has(m)) lines.push(`add ${name} ${m}`);
+  for (const m of have.members) if (!w.has(m)) lines.push(`del ${name} ${m}`);
+  return lines;
+}
+
+/** Rebuild `name` in its temporary and swap it in: one atomic step (the `swap` line) for readers. */
+function swapLines(name: string, s: { type: string; family: 4 | 6; members: readonly string[] }, setPrefix: string): string[] {
+  const tmp = setVersion(name, setPrefix, 't');
+  return [createLine(tmp, s), `flush ${tmp}`, ...s.members.map((m) => `add ${tmp} ${m}`), `swap ${tmp} ${name}`, `destroy ${tmp}`];
+}
+
+/** Which name a canonical set lives under now: the version the chains in force name, else the one that exists. */
+export function liveName(canonical: string, k: KernelState, refs: ReadonlySet<string>, setPrefix: string): string {
+  const v1 = setVersion(canonical, setPrefix, '1');
+  if (refs.has(v1) && !refs.has(canonical)) return v1;
+  if (k.sets.has(canonical) || !k.sets.has(v1)) return canonical;
+  return v1;
+}
+
+/** Plans one family's convergence from `k` to the rendering `r` (canonical set names). */
+export function planConverge(k: KernelState, r: Rendered, o: PlanOptions): FamilyPlan {
+  const refsK = setRefs(k.chains.values());
+  const names = new Map<string, string>();
+  for (const s of r.sets) names.set(s.name, liveName(s.name, k, refsK, o.setPrefix));
+
+  const chainDiff = (rr: Rendered) => {
+    const want = new Map(rr.chains.map((c) => [ck(c), c]));
+    const write = rr.chains.filter((c) => {
+      const have = k.chains.get(ck(c));
+      return !have || have.ids.length !== c.rules.length || have.ids.some((id, i) => id !== c.rules[i]!.id);
+    });
+    const stale = [...k.chains.keys()].filter((n) => !want.has(n)).sort();
+    const hookAdds = rr.hooks.filter((h) => !(k.hooks.get(hookKey(h)) ?? []).includes(h.args.join(' ')));
+    const hookDels: [string, string][] = [];
+    for (const [key, list] of k.hooks) {
+      for (const args of list) if (!rr.hooks.some((h) => hookKey(h) === key && h.args.join(' ') === args)) hookDels.push([key, args]);
+    }
+    return { write, stale, hookAdds, hookDels, any: write.length + stale.length + hookAdds.length + hookDels.length > 0 };
+  };
+
+  // Which existing sets change, and which of them the rules in force name.
+  const changed = new Set<string>(); // canonical names of existing sets whose members or type differ
+  for (const s of r.sets) {
+    const have = k.sets.get(names.get(s.name)!);
+    if (!have) continue;
+    if (have.type !== s.type || have.members.size !== s.members.length || s.members.some((m) => !have.members.has(m))) changed.add(s.name);
+  }
+  const first = renameSets(r, names);
+  const d0 = chainDiff(first);
+  const namedNow = [...changed].filter((c) => refsK.has(names.get(c)!));
+  const refsNew0 = setRefs(first.chains.map((c) => ({ sets: chainSets(c) })));
+  const typeOf = new Map(r.sets.map((s) => [s.name, s.type]));
+  const version = new Set<string>();
+  if (d0.any) {
+    for (const c of namedNow) if (refsNew0.has(names.get(c)!)) version.add(c);
+  } else if (namedNow.length > 1 && !inPlaceSafe(namedNow.map((c) => names.get(c)!), setScopes(first))) {
+    for (const c of namedNow) version.add(c);
+  }
+  // A set named by the rules in force cannot change type in place (ipset would refuse to destroy it).
+  for (const c of namedNow) if (k.sets.get(names.get(c)!)!.type !== typeOf.get(c)) version.add(c);
+  for (const c of [...version]) {
+    const live = names.get(c)!;
+    const other = setVersion(live, o.setPrefix, live === c ? '1' : '0');
+    // Both versions named by the rules in force (a restart after an interrupted multi-table
+    // commit): no free name to build in; the change happens in place (rule 3's limit applies).
+    if (refsK.has(other)) version.delete(c);
+    else names.set(c, other);
+  }
+  const rr = version.size > 0 ? renameSets(r, names) : first;
+  const d = version.size > 0 ? chainDiff(rr) : d0;
+  const refsNew = setRefs(rr.chains.map((c) => ({ sets: chainSets(c) })));
+
+  const pre: string[] = [];
+  const post: string[] = [];
+  let setsCreated = 0;
+  let setsSwapped = 0;
+  let setMembersChanged = 0;
+  for (const s of r.sets) {
+    const name = names.get(s.name)!;
+    const have = k.sets.get(name);
+    if (version.has(s.name)) {
+      // A fresh version only the new rules will name; a leftover of that name is unreferenced.
+      if (have && have.type !== s.type) pre.push(`destroy ${name}`);
+      pre.push(createLine(name, s), `flush ${name}`, ...s.members.map((m) => `add ${name} ${m}`));
+      continue;
+    }
+    if (!have) {
+      pre.push(createLine(name, s), ...s.members.map((m) => `add ${name} ${m}`));
+      setsCreated++;
+      continue;
+    }
+    if (!changed.has(s.name)) continue;
+    const inForce = refsK.has(name);
+    if (have.type !== s.type) {
+      // Only when no rule in force names it (else it was versioned above).
+      pre.push(`destroy ${name}`, createLine(name, s), ...s.members.map((m) => `add ${name} ${m}`));
+      setsCreated++;
+      continue;
+    }
+    const lines = delta(have, s.members, name);
+    if (!inForce) {
+      pre.push(...lines);
+      setMembersChanged += lines.length;
+    } else if (d.any) {
+      // Named by the old rules only (else versioned): change it once they are gone.
+      post.push(...lines);
+      setMembersChanged += lines.length;
+    } else if (lines.length === 1) {
+      pre.push(...lines);
+      setMembersChanged += 1;
+    } else {
+      pre.push(...swapLines(name, s, o.setPrefix));
+      setsSwapped++;
+      setMembersChanged += lines.length;
+    }
+  }
+
+  const steps: PlanStep[] = [];
+  if (pre.length > 0) steps.push({ kind: 'ipset', lines: pre });
+  if (d.any) {
+    const sections = new Map<Table, string[]>();
+    const sec = (table: string): string[] => {
+      let l = sections.get(table as Table);
+      if (!l) sections.set(table as Table, (l = []));
+      return l;
+    };
+    const split = (key: string): [string, string] => {
+      const i = key.indexOf(':');
+      return [key.slice(0, i), key.slice(i + 1)];
+    };
+    const declared = [...d.write.map(ck), ...d.stale];
+    for (const key of declared) {
+      const [table, name] = split(key);
+      sec(table).push(`:${name} - [0:0]`);
+    }
+    for (const key of declared) {
+      const [table, name] = split(key);
+      if (k.chains.has(key)) sec(table).push(`-F ${name}`);
+    }
+    for (const c of d.write) for (const rule of c.rules) sec(c.table).push(formatRule(c.name, rule, o.commentTag));
+    for (const [key, args] of d.hookDels) {
+      const [table, chain] = split(key);
+      sec(table).push(`-D ${chain} ${args}`);
+    }
+    for (const key of d.stale) {
+      const [table, name] = split(key);
+      sec(table).push(`-X ${name}`);
+    }
+    for (const h of d.hookAdds) sec(h.table).push(`-I ${h.chain} 1 ${h.args.join(' ')}`);
+    steps.push({ kind: 'restore', sections: TABLES.filter((t) => sections.has(t)).map((table) => ({ table, lines: sections.get(table)! })) });
+  }
+  if (post.length > 0) steps.push({ kind: 'ipset', lines: post });
+
+  // Destroy every set of ours nothing names any more: old versions, vanished sets, temporaries.
+  const keep = new Set(names.values());
+  const gone = [...k.sets.keys()].filter((n) => !keep.has(n)).sort();
+  if (gone.length > 0) steps.push({ kind: 'ipset', lines: gone.map((n) => `destroy ${n}`) });
+
+  const next: KernelState = { chains: new Map(), hooks: new Map(), sets: new Map() };
+  for (const c of rr.chains) next.chains.set(ck(c), { ids: c.rules.map((x) => x.id), sets: chainSets(c) });
+  for (const h of rr.hooks) next.hooks.set(hookKey(h), [...(next.hooks.get(hookKey(h)) ?? []), h.args.join(' ')]);
+  for (const s of rr.sets) next.sets.set(s.name, { type: s.type, members: new Set(s.members) });
+  void refsNew;
+  return {
+    steps,
+    next,
+    rendered: rr,
+    names,
+    stats: {
+      chainsWritten: d.write.length,
+      chainsDeleted: d.stale.length,
+      setsCreated,
+      setsSwapped,
+      setsVersioned: version.size,
+      setMembersChanged,
+      setsDestroyed: gone.length,
+    },
+  };
+}
+
+/**
+ * The members-only fast path (no render): `updates` are the wanted members of sets the kernel
+ * holds under `name`; `scopes` those of the chains in force (asked for only when two named sets
+ * change). Returns the plan when rule 3 allows changing them in place, else undefined (the caller
+ * renders and versions).
+ */
+export function planMembers(
+  k: KernelState,
+  refs: ReadonlySet<string>,
+  scopes: () => ReadonlyMap<string, SetScope>,
+  updates: readonly { readonly name: string; readonly type: string; readonly family: 4 | 6; readonly members: readonly string[] }[],
+  o: PlanOptions,
+): { steps: PlanStep[]; stats: PlanStats; apply(): void } | undefined {
+  const lines: string[] = [];
+  const named: string[] = [];
+  let setsSwapped = 0;
+  let setMembersChanged = 0;
+  for (const u of updates) {
+    const have = k.sets.get(u.name);
+    if (!have || have.type !== u.type) return undefined;
+    const d = delta(have, u.members, u.name);
+    if (d.length === 0) continue;
+    setMembersChanged += d.length;
+    if (!refs.has(u.name)) {
+      lines.push(...d);
+      continue;
+    }
+    named.push(u.name);
+    if (named.length > 1 && !inPlaceSafe(named, scopes())) return undefined;
+    if (d.length === 1) lines.push(...d);
+    else {
+      lines.push(...swapLines(u.name, u, o.setPrefix));
+      setsSwapped++;
+    }
+  }
+  return {
+    steps: lines.length > 0 ? [{ kind: 'ipset', lines }] : [],
+    stats: { ...NO_CHANGES, setsSwapped, setMembersChanged },
+    apply() {
+      for (const u of updates) k.sets.set(u.name, { type: u.type, members: new Set(u.members) });
+    },
+  };
+}
+
+/** `iptables-restore --noflush` input for one restore step. */
+export function restoreText(step: Extract<PlanStep, { kind: 'restore' }>): string {
+  const out: string[] = [];
+  for (const s of step.sections) {
+    // No spread: a table can hold far more lines than a call has room for arguments.
+    out.push(`*${s.table}`);
+    for (const l of s.lines) out.push(l);
+    out.push('COMMIT');
+  }
+  return `${out.join('\n')}\n`;
+}

@@ -1,0 +1,351 @@
+/**
+ * Fail closed, as a property over random old and new states (pod labels and Calico policies over
+ * the conformance world, changed together in one Engine flush): the real iptables dataplane
+ * applies the change to a simulated kernel (test/kernel-sim.ts) that records every atomic step
+ * (each ipset line, each table commit), and at every one of them each pod-to-pod flow must get
+ * its old verdict or its new one — never one neither state gives. Then `kill -9` at each of those
+ * steps: a fresh dataplane (a restarted process, fed a fresh Engine's first flush) converges from
+ * the state the kill left, again through old-or-new states only, to the new verdicts, and a
+ * further restart finds nothing to write. The end states are also checked against `evaluate()`,
+ * so the interpreter cannot drift from the semantics.
+ */
+import { buildSnapshot, createEngine, evaluate, workloadInterfaceName, type DataplaneMessage, type Resource } from '@gingham/core';
+import { propRuns } from '@gingham/testkit';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { createIptablesDataplane } from '../src/index.js';
+import { NODE, podManifest, TCP_PORTS, WORLD_PODS } from '../src/conformance/cases.js';
+import { loadResources } from '../src/conformance/index.js';
+import { cloneSim, forwardVerdict, simRunner, type SimKernel, type SimPacket } from './kernel-sim.js';
+
+const APPS = ['web', 'db', 'client'] as const;
+const NAMESPACES = `
+apiVersion: v1
+kind: Namespace
+metadata: {name: a, labels: {team: x}}
+---
+apiVersion: v1
+kind: Namespace
+metadata: {name: b, labels: {team: y}}
+`;
+
+type App = (typeof APPS)[number];
+const SELECTORS = ["app == 'web'", "app == 'db'", "app == 'client'", 'all()', "app in {'web', 'db'}", "app != 'db'"];
+const PORTS = [80, 443, 8080, 9005];
+
+interface Rule {
+  readonly action: 'Allow' | 'Deny' | 'Pass';
+  readonly selector?: string;
+  readonly notSelector?: string;
+  readonly port?: number;
+}
+interface Policy {
+  readonly tier: 'default' | 'pass';
+  readonly order: number;
+  readonly selector: string;
+  readonly egress: boolean;
+  readonly rules: readonly Rule[];
+}
+interface World {
+  readonly labels: readonly App[];
+  readonly policies: readonly Policy[];
+}
+
+const rule: fc.Arbitrary<Rule> = fc.record(
+  { action: fc.constantFrom('Allow', 'Deny', 'Pass'), selector: fc.constantFrom(...SELECTORS), notSelector: fc.constantFrom(...SELECTORS), port: fc.constantFrom(...PORTS) },
+  { requiredKeys: ['action'] },
+);
+const policy: fc.Arbitrary<Policy> = fc.record({
+  tier: fc.constantFrom('default', 'pass'),
+  order: fc.integer({ min: 1, max: 3 }),
+  selector: fc.constantFrom(...SELECTORS),
+  egress: fc.boolean(),
+  rules: fc.array(rule, { minLength: 1, maxLength: 3 }),
+});
+const labels = fc.tuple(fc.constantFrom(...APPS), fc.constantFrom(...APPS), fc.constantFrom(...APPS));
+const world: fc.Arbitrary<World> = fc.record({ labels, policies: fc.array(policy, { minLength: 1, maxLength: 3 }) });
+
+/** A new world close to the old one (same selectors in play): labels flip, rules mutate, policies come and go. */
+const change = (old: World): fc.Arbitrary<World> =>
+  fc.record({
+    labels: fc.oneof(fc.constant(old.labels), labels),
+    policies: fc.oneof(
+      fc.constant(old.policies),
+      fc.tuple(...old.policies.map((p) => fc.oneof(fc.constant(p), rule.map((r) => ({ ...p, rules: [r, ...p.rules.slice(1)] })), fc.constant({ ...p, rules: p.rules.map((r) => ({ ...r, action: r.action === 'Allow' ? ('Deny' as const) : ('Allow' as const) })) })))),
+      fc.array(policy, { minLength: 1, maxLength: 3 }),
+    ),
+  });
+
+function policyDoc(p: Policy, i: number): unknown {
+  const rules = p.rules.map((r) => {
+    const peer: Record<string, unknown> = {};
+    if (r.selector) peer.selector = r.selector;
+    if (r.notSelector) peer.notSelector = r.notSelector;
+    const out: Record<string, unknown> = { action: r.action, [p.egress ? 'destination' : 'source']: peer };
+    if (r.port !== undefined) {
+      out.protocol = 'TCP';
+      out.destination = { ...((out.destination as object | undefined) ?? {}), ports: [r.port] };
+    }
+    return out;
+  });
+  return {
+    apiVersion: 'projectcalico.org/v3',
+    kind: 'GlobalNetworkPolicy',
+    metadata: { name: p.tier === 'default' ? `p${i}` : `pass.p${i}` },
+    spec: { tier: p.tier, order: p.order, selector: p.selector, types: [p.egress ? 'Egress' : 'Ingress'], [p.egress ? 'egress' : 'ingress']: rules },
+  };
+}
+
+function resources(w: World): Resource[] {
+  const pods = WORLD_PODS.map((p, i) => podManifest(p.namespace, p.name, p.ip, { app: w.labels[i]! })).join('');
+  const docs = [
+    { apiVersion: 'projectcalico.org/v3', kind: 'Tier', metadata: { name: 'pass' }, spec: { order: 100, defaultAction: 'Pass' } },
+    ...w.policies.map(policyDoc),
+  ];
+  return loadResources(`${NAMESPACES}${pods}---\n${docs.map((d) => JSON.stringify(d)).join('\n---\n')}`);
+}
+
+const key = (r: Resource): string => `${r.kind}/${r.metadata.namespace ?? ''}/${r.metadata.name}`;
+
+const flows = WORLD_PODS.flatMap((from) =>
+  WORLD_PODS.filter((to) => to !== from).flatMap((to) =>
+    TCP_PORTS.map((port) => ({
+      id: `${from.namespace}/${from.name} -> ${to.namespace}/${to.name}:${port}`,
+      from: `${from.namespace}/${from.name}`,
+      to: `${to.namespace}/${to.name}`,
+      packet: { in: workloadInterfaceName(from.namespace, from.name), out: workloadInterfaceName(to.namespace, to.name), src: from.ip, dst: to.ip, dport: port },
+      port,
+    })),
+  ),
+);
+
+const verdicts = (k: SimKernel): boolean[] => flows.map((f) => forwardVerdict(k, f.packet));
+
+function reference(rs: readonly Resource[]): boolean[] {
+  const { snapshot } = buildSnapshot(rs);
+  return flows.map((f) => evaluate(snapshot, { src: f.from, dst: f.to, protocol: 'TCP', dstPort: f.port }).allowed);
+}
+
+function expectOldOrNew(at: string, got: boolean[], before: boolean[], after: boolean[]): void {
+  const bad = flows.flatMap((f, i) => (got[i] !== before[i] && got[i] !== after[i] ? [`${f.id}: ${got[i] ? 'allowed' : 'denied'}`] : []));
+  if (bad.length > 0) throw new Error(`${at}: verdicts neither state gives:\n${bad.join('\n')}`);
+}
+
+/** Feeds a fresh Engine `rs` and applies its first flush through a fresh dataplane on `runner`. */
+async function enforceFresh(runner: ReturnType<typeof simRunner>, rs: readonly Resource[]) {
+  const dp = createIptablesDataplane({ runner, lock: false, ipsetSession: false });
+  const engine = createEngine({ node: NODE, dataplane: dp });
+  for (const r of rs) engine.upsert(r);
+  await engine.flush();
+  await dp.close();
+  return dp;
+}
+
+describe('fail closed: every intermediate kernel state of an apply gives each flow its old or its new verdict', () => {
+  it('label and policy changes in one apply, and kill -9 after any step followed by a restart', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        world.chain((old) => change(old).map((next) => ({ old, next }))),
+        async ({ old, next }) => {
+          const oldRs = resources(old);
+          const newRs = resources(next);
+          const sim = simRunner();
+          const dp = createIptablesDataplane({ runner: sim, lock: false, ipsetSession: false });
+          const engine = createEngine({ node: NODE, dataplane: dp });
+          for (const r of oldRs) engine.upsert(r);
+          await engine.flush();
+          const before = verdicts(sim.kernel);
+          expect(before).toEqual(reference(oldRs));
+
+          // The change as one Engine flush: upserts of what is new or changed, deletes of what went.
+          const steps: SimKernel[] = [];
+          sim.onStep = (k) => steps.push(cloneSim(k));
+          const oldByKey = new Map(oldRs.map((r) => [key(r), JSON.stringify(r)]));
+          const newKeys = new Set(newRs.map(key));
+          for (const r of newRs) if (oldByKey.get(key(r)) !== JSON.stringify(r)) engine.upsert(r);
+          for (const r of oldRs) if (!newKeys.has(key(r))) engine.delete(r.kind, r.metadata.namespace ?? '', r.metadata.name, r.apiVersion);
+          await engine.flush();
+          sim.onStep = undefined;
+          const after = verdicts(sim.kernel);
+          expect(after).toEqual(reference(newRs));
+          steps.forEach((k, i) => expectOldOrNew(`step ${i + 1} of ${steps.length}`, verdicts(k), before, after));
+
+          // kill -9 after step i: a restarted process converges from there, old-or-new throughout.
+          for (const [i, crashed] of steps.entries()) {
+            const atCrash = verdicts(crashed);
+            const restart = simRunner(cloneSim(crashed));
+            restart.onStep = (k) => expectOldOrNew(`restart after a kill at step ${i + 1}`, verdicts(k), atCrash, after);
+            await enforceFresh(restart, newRs);
+            restart.onStep = undefined;
+            expect(verdicts(restart.kernel), `converged after a kill at step ${i + 1}`).toEqual(after);
+            const again = await enforceFresh(restart, newRs);
+            expect(again.lastStats(), `a second restart after a kill at step ${i + 1} writes nothing`).toMatchObject({ chainsWritten: 0, chainsDeleted: 0, setsCreated: 0, setMembersChanged: 0, setsDestroyed: 0 });
+          }
+          await dp.close();
+        },
+      ),
+      { numRuns: propRuns(40) },
+    );
+  }, 600_000);
+});
+
+describe('fail closed: label changes alone (members only, the in-place path)', () => {
+  it('every ipset step of a relabelling gives each flow its old or its new verdict', async () => {
+    await fc.assert(
+      fc.asyncProperty(world, labels, async (old, next) => {
+        const sim = simRunner();
+        const dp = createIptablesDataplane({ runner: sim, lock: false, ipsetSession: false });
+        const engine = createEngine({ node: NODE, dataplane: dp });
+        for (const r of resources(old)) engine.upsert(r);
+        await engine.flush();
+        const before = verdicts(sim.kernel);
+        const steps: SimKernel[] = [];
+        sim.onStep = (k) => steps.push(cloneSim(k));
+        for (const r of resources({ ...old, labels: next }).filter((x) => x.kind === 'Pod')) engine.upsert(r);
+        await engine.flush();
+        const after = verdicts(sim.kernel);
+        steps.forEach((k, i) => expectOldOrNew(`step ${i + 1} of ${steps.length}`, verdicts(k), before, after));
+        await dp.close();
+      }),
+      { numRuns: propRuns(200) },
+    );
+  }, 600_000);
+});
+
+describe('fail closed: the two shapes that make in-place member changes unsafe', () => {
+  const allowAll: DataplaneMessage = { kind: 'profile-upsert', profile: { id: 'all', ingress: [{ action: 'Allow', source: {}, destination: {} }], egress: [{ action: 'Allow', source: {}, destination: {} }] } };
+  const web = { id: 'a/web', name: 'web', node: NODE, interfaceName: 'caliweb', addresses: ['10.65.0.11/32'], egressTiers: [], profileIds: ['all'], stagedPolicyIds: [] };
+  const peer = { id: 'b/client', name: 'client', node: NODE, interfaceName: 'caliclient', addresses: ['10.65.0.13/32'], ingressTiers: [], egressTiers: [], profileIds: ['all'], stagedPolicyIds: [] };
+  const db = { ...peer, id: 'a/db', name: 'db', interfaceName: 'calidb', addresses: ['10.65.0.12/32'] };
+  const peer2 = { ...peer, id: 'b/other', name: 'other', interfaceName: 'caliother', addresses: ['10.65.0.14/32'] };
+  const tier = (ids: string[]) => [{ name: 'default', defaultAction: 'Deny' as const, policyIds: ids }];
+  const packet = (src: string, iface: string) => ({ in: iface, out: 'caliweb', src, dst: '10.65.0.11', dport: 80 });
+
+  async function stepsOf(setup: DataplaneMessage[], change: DataplaneMessage[], probes: SimPacket[]) {
+    const sim = simRunner();
+    const dp = createIptablesDataplane({ runner: sim, lock: false, ipsetSession: false });
+    await dp.apply([allowAll, ...setup]);
+    const v = (k: SimKernel) => probes.map((p) => forwardVerdict(k, p));
+    const before = v(sim.kernel);
+    const seen: boolean[][] = [];
+    sim.onStep = (k) => seen.push(v(k));
+    await dp.apply(change);
+    return { before, after: v(sim.kernel), seen, stats: dp.lastStats() };
+  }
+
+  it('"deny from D" before "allow from A", an address leaving both: the sets are versioned and switched in one commit', async () => {
+    const setup: DataplaneMessage[] = [
+      { kind: 'ipset-replace', id: 's:0deny', type: 'nets', members: ['10.65.0.13/32'] },
+      { kind: 'ipset-replace', id: 's:1allow', type: 'nets', members: ['10.65.0.13/32'] },
+      { kind: 'policy-upsert', policy: { id: 'p', tier: 'default', staged: false, egress: [], ingress: [
+        { action: 'Deny', source: { ipSetId: 's:0deny' }, destination: {} },
+        { action: 'Allow', source: { ipSetId: 's:1allow' }, destination: {} },
+      ] } },
+      { kind: 'workload-endpoint-upsert', endpoint: { ...web, ingressTiers: tier(['p']) } },
+      { kind: 'workload-endpoint-upsert', endpoint: peer },
+      { kind: 'in-sync' },
+    ];
+    const change: DataplaneMessage[] = [
+      { kind: 'ipset-remove-members', id: 's:0deny', members: ['10.65.0.13/32'] },
+      { kind: 'ipset-remove-members', id: 's:1allow', members: ['10.65.0.13/32'] },
+    ];
+    const r = await stepsOf(setup, change, [packet('10.65.0.13', 'caliclient')]);
+    expect(r.before).toEqual([false]);
+    expect(r.after).toEqual([false]);
+    expect(r.seen.every(([x]) => x === false)).toBe(true);
+    expect(r.stats).toMatchObject({ setsVersioned: 2, chainsWritten: 1 });
+  });
+
+  it('"selector S" with "notSelector S", two addresses flipping: never both seen half-flipped', async () => {
+    const setup: DataplaneMessage[] = [
+      { kind: 'ipset-replace', id: 's:S', type: 'nets', members: ['10.65.0.13/32'] },
+      { kind: 'policy-upsert', policy: { id: 'p', tier: 'default', staged: false, ingress: [], egress: [
+        { action: 'Allow', source: { ipSetId: 's:S' }, destination: { notIpSetId: 's:S' } },
+      ] } },
+      { kind: 'workload-endpoint-upsert', endpoint: { ...peer, egressTiers: tier(['p']) } },
+      { kind: 'workload-endpoint-upsert', endpoint: { ...peer2, egressTiers: tier(['p']) } },
+      { kind: 'workload-endpoint-upsert', endpoint: { ...web, ingressTiers: [] } },
+      { kind: 'in-sync' },
+    ];
+    // client (in S) → other (not in S) is allowed; after the flip other is in S and client not: allowed again.
+    const probe = { in: 'caliclient', out: 'caliother', src: '10.65.0.13', dst: '10.65.0.14', dport: 80 };
+    const change: DataplaneMessage[] = [
+      { kind: 'ipset-add-members', id: 's:S', members: ['10.65.0.14/32'] },
+      { kind: 'ipset-remove-members', id: 's:S', members: ['10.65.0.13/32'] },
+    ];
+    const r = await stepsOf(setup, change, [probe]);
+    expect(r.before).toEqual([true]);
+    expect(r.after).toEqual([false]);
+    expect(r.seen.every(([x]) => x === true || x === false)).toBe(true);
+    // One set, two lines: rebuilt in its temporary and swapped in by one line.
+    expect(r.stats).toMatchObject({ setsSwapped: 1, setsVersioned: 0, chainsWritten: 0 });
+  });
+
+  it('the issue: a label and the policy matching it change in one apply; the old rules never see the new members', async () => {
+    const setup: DataplaneMessage[] = [
+      { kind: 'ipset-replace', id: 's:db', type: 'nets', members: ['10.65.0.12/32'] },
+      { kind: 'policy-upsert', policy: { id: 'p', tier: 'default', staged: false, egress: [], ingress: [{ action: 'Allow', source: { ipSetId: 's:db' }, destination: {} }] } },
+      { kind: 'workload-endpoint-upsert', endpoint: { ...web, ingressTiers: tier(['p']) } },
+      { kind: 'workload-endpoint-upsert', endpoint: peer },
+      { kind: 'workload-endpoint-upsert', endpoint: db },
+      { kind: 'in-sync' },
+    ];
+    // client becomes app=db, and the policy now allows only db pods of namespace a (a new set).
+    const change: DataplaneMessage[] = [
+      { kind: 'ipset-add-members', id: 's:db', members: ['10.65.0.13/32'] },
+      { kind: 'ipset-replace', id: 's:db-in-a', type: 'nets', members: ['10.65.0.12/32'] },
+      { kind: 'policy-upsert', policy: { id: 'p', tier: 'default', staged: false, egress: [], ingress: [{ action: 'Allow', source: { ipSetId: 's:db-in-a' }, destination: {} }] } },
+      { kind: 'ipset-delete', id: 's:db' },
+    ];
+    const r = await stepsOf(setup, change, [packet('10.65.0.13', 'caliclient'), packet('10.65.0.12', 'calidb')]);
+    expect(r.before).toEqual([false, true]);
+    expect(r.after).toEqual([false, true]);
+    expect(r.seen.map(([c]) => c)).not.toContain(true);
+    expect(r.seen.map(([, d]) => d)).not.toContain(false);
+  });
+
+  it('an address moving between two sets that guard different endpoints (ingress) changes in place; egress of one and ingress of another is versioned', async () => {
+    const policy = (id: string, set: string, dir: 'ingress' | 'egress'): DataplaneMessage => ({
+      kind: 'policy-upsert',
+      policy: { id, tier: 'default', staged: false, ingress: dir === 'ingress' ? [{ action: 'Allow', source: { ipSetId: set }, destination: {} }] : [], egress: dir === 'egress' ? [{ action: 'Allow', source: {}, destination: { ipSetId: set } }] : [] },
+    });
+    const setup = (dirDb: 'ingress' | 'egress'): DataplaneMessage[] => [
+      { kind: 'ipset-replace', id: 's:A', type: 'nets', members: ['10.65.0.13/32'] },
+      { kind: 'ipset-replace', id: 's:B', type: 'nets', members: [] },
+      policy('pa', 's:A', 'ingress'),
+      policy('pb', 's:B', dirDb),
+      { kind: 'workload-endpoint-upsert', endpoint: { ...web, ingressTiers: tier(['pa']) } },
+      { kind: 'workload-endpoint-upsert', endpoint: { ...db, ...(dirDb === 'ingress' ? { ingressTiers: tier(['pb']) } : { egressTiers: tier(['pb']) }) } },
+      { kind: 'workload-endpoint-upsert', endpoint: peer },
+      { kind: 'in-sync' },
+    ];
+    const move: DataplaneMessage[] = [
+      { kind: 'ipset-add-members', id: 's:B', members: ['10.65.0.13/32'] },
+      { kind: 'ipset-remove-members', id: 's:A', members: ['10.65.0.13/32'] },
+    ];
+    const probes = [packet('10.65.0.13', 'caliclient'), { in: 'caliclient', out: 'calidb', src: '10.65.0.13', dst: '10.65.0.12', dport: 80 }];
+    const apart = await stepsOf(setup('ingress'), move, probes);
+    expect(apart.stats).toMatchObject({ setsVersioned: 0, chainsWritten: 0, setMembersChanged: 2 });
+    expect(apart.seen.every((v) => v.every((x, i) => x === apart.before[i] || x === apart.after[i]))).toBe(true);
+    const meet = await stepsOf(setup('egress'), move, [packet('10.65.0.12', 'calidb')]);
+    expect(meet.stats).toMatchObject({ setsVersioned: 2 });
+  });
+
+  it('rejects a batch that breaks the contract, writes nothing, and keeps the state as it was', async () => {
+    const sim = simRunner();
+    const dp = createIptablesDataplane({ runner: sim, lock: false, ipsetSession: false });
+    await dp.apply([{ kind: 'ipset-replace', id: 's:x', type: 'nets', members: [] }, { kind: 'in-sync' }]);
+    const steps = sim.steps;
+    for (const bad of [
+      [{ kind: 'ipset-add-members', id: 's:unknown', members: ['10.0.0.1/32'] }],
+      [{ kind: 'ipset-add-members', id: 's:x', members: ['10.0.0.1/32'] }, { kind: 'policy-upsert', policy: { id: 'q', tier: 'default', staged: false, egress: [], ingress: [{ action: 'Allow', source: { ipSetId: 's:missing' }, destination: {} }] } }],
+      [{ kind: 'workload-endpoint-upsert', endpoint: { ...web, ingressTiers: tier(['no-such-policy']) } }],
+    ] as DataplaneMessage[][]) {
+      await expect(dp.apply(bad)).rejects.toMatchObject({ code: 'IPTABLES_CONTRACT_VIOLATION' });
+    }
+    expect(sim.steps).toBe(steps);
+    // The rolled-back state: 10.0.0.1 never joined s:x, so a valid batch sees s:x empty.
+    await dp.apply([{ kind: 'ipset-add-members', id: 's:x', members: ['10.0.0.2/32'] }]);
+    expect([...sim.kernel.sets.get('gh40s:x')!.members]).toEqual(['10.0.0.2/32']);
+  });
+});
