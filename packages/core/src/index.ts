@@ -175,9 +175,11 @@ export {
   type EvaluateOptions,
   type EvaluationResult,
   type FailsafePort,
+  type EndpointToHostAction,
   type Flow,
   type FlowPeer,
   type FlowSummary,
+  type FlowVia,
   type MatrixCell,
   type PolicyTrace,
   type ProfileTrace,
@@ -186,6 +188,7 @@ export {
   type StageTrace,
   type TierTrace,
   type Trace,
+  type ViaTrace,
 } from './evaluate/index.js';
 
 // The dataplane contract, the do-nothing and recording dataplanes, and the model dataplane.
@@ -221,6 +224,7 @@ export type {
   RecordingDataplaneOptions,
   ModelVerdict,
   ModelDirectionVerdict,
+  ModelOptions,
 } from './dataplane/index.js';
 
 // The Source port: how resources enter (files, a watched directory, etcd, Kubernetes, OpenStack).
