@@ -28,7 +28,15 @@ export interface Topology {
    * outside 192.168.99.2/24 — for host endpoint cases.
    */
   readonly external: PodHandle;
+  /**
+   * A second outside namespace on the node's `eth1` (node 192.168.98.1/24, outside
+   * 192.168.98.2/24). Both outside namespaces route the pod network (10.65.0.0/16) and each
+   * other's subnet through the node, so traffic between them is forwarded by the node.
+   */
+  readonly external2: PodHandle;
   readonly nodeIp: string;
+  /** The node's address on `eth1`. */
+  readonly nodeIp2: string;
   readonly pods: readonly PodHandle[];
   /** Runs commands inside the node namespace. */
   readonly nodeRunner: CommandRunner;
@@ -88,6 +96,19 @@ export function createTopology(pods: readonly TopologyPod[], prefix = 'gh-ipt'):
     sh(['ip', '-n', ext, 'link', 'set', 'lo', 'up']);
     sh(['ip', '-n', ext, 'addr', 'add', '192.168.99.2/24', 'dev', 'eth0']);
     sh(['ip', '-n', ext, 'link', 'set', 'eth0', 'up']);
+    const ext2 = `${prefix}-${id}-y`;
+    sh(['ip', 'netns', 'add', ext2]);
+    created.push(ext2);
+    sh(['ip', '-n', node, 'link', 'add', 'eth1', 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ext2]);
+    sh(['ip', '-n', node, 'addr', 'add', '192.168.98.1/24', 'dev', 'eth1']);
+    sh(['ip', '-n', node, 'link', 'set', 'eth1', 'up']);
+    sh(['ip', '-n', ext2, 'link', 'set', 'lo', 'up']);
+    sh(['ip', '-n', ext2, 'addr', 'add', '192.168.98.2/24', 'dev', 'eth0']);
+    sh(['ip', '-n', ext2, 'link', 'set', 'eth0', 'up']);
+    for (const [ns, gw, other] of [[ext, '192.168.99.1', '192.168.98.0/24'], [ext2, '192.168.98.1', '192.168.99.0/24']] as const) {
+      sh(['ip', '-n', ns, 'route', 'add', '10.65.0.0/16', 'via', gw]);
+      sh(['ip', '-n', ns, 'route', 'add', other, 'via', gw]);
+    }
     pods.forEach((p, i) => {
       const netns = `${prefix}-${id}-p${i}`;
       const iface = workloadInterfaceName(p.namespace, p.name);
@@ -111,7 +132,9 @@ export function createTopology(pods: readonly TopologyPod[], prefix = 'gh-ipt'):
   return {
     node,
     nodeIp: '192.168.99.1',
+    nodeIp2: '192.168.98.1',
     external: { namespace: '', name: 'external', ip: '192.168.99.2', netns: `${prefix}-${id}-x`, iface: 'eth0' },
+    external2: { namespace: '', name: 'external2', ip: '192.168.98.2', netns: `${prefix}-${id}-y`, iface: 'eth1' },
     pods: handles,
     nodeRunner: createExecRunner({ wrap: ['ip', 'netns', 'exec', node] }),
     pod(namespace, name) {
