@@ -5,19 +5,23 @@ import { UsageError, type CliIo } from '../io.js';
 import { loadModel, renderIssues } from '../manifests.js';
 import { formatPortSpec, parseFlowsJson, parsePort, parseProtocol, type FlowRequest } from '../flows.js';
 
-export const checkHelp = `gingham check -f PATH... --from A --to B [--port N] [--protocol P] [--json]
-gingham check -f PATH... --flows FILE [--json]
+export const checkHelp = `gingham check -f PATH... --from A --to B [--port N] [--protocol P] [--via NODE] [--json]
+gingham check -f PATH... --flows FILE [--via NODE] [--json]
 
 Gives the verdict for a flow and the trace that led to it. A and B are namespace/pod,
 a WorkloadEndpoint or HostEndpoint name, or an IP address. --protocol defaults to TCP.
+--via NODE: the flow is forwarded through that node, so its host endpoints' applyOnForward,
+pre-DNAT and untracked policy apply too (a flow between a node's own pods, or a node and its
+own pod, always crosses that node).
 --flows takes a JSON array of {from, to, port, protocol} and answers an array in the same order.`;
 
-function check(snapshot: Snapshot, req: FlowRequest) {
+function check(snapshot: Snapshot, req: FlowRequest, via: string | undefined) {
   const flow = {
     src: req.from,
     dst: req.to,
     protocol: req.protocol,
     ...(req.port === undefined ? {} : { dstPort: req.port }),
+    ...(via === undefined ? {} : { via }),
   };
   return evaluate(snapshot, flow);
 }
@@ -32,6 +36,7 @@ export async function checkCommand(argv: string[], io: CliIo): Promise<number> {
       port: { type: 'string' },
       protocol: { type: 'string' },
       flows: { type: 'string' },
+      via: { type: 'string' },
       json: { type: 'boolean' },
     },
     strict: true,
@@ -59,7 +64,7 @@ export async function checkCommand(argv: string[], io: CliIo): Promise<number> {
     return 1;
   }
 
-  const answers = requests.map((req) => ({ req, result: check(model.snapshot, req) }));
+  const answers = requests.map((req) => ({ req, result: check(model.snapshot, req, values.via) }));
   if (values.json) {
     const rows = answers.map(({ req, result }) => ({ ...req, allowed: result.allowed, trace: result }));
     io.stdout(JSON.stringify(values.flows !== undefined ? rows : rows[0], null, 2));
