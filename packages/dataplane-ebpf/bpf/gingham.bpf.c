@@ -655,16 +655,15 @@ int gingham_tc(struct __sk_buff *skb) {
   __builtin_memcpy(ek.addr, f.dst, 16);
   struct endpoint_value *dep = bpf_map_lookup_elem(&endpoints, &ek);
 
-  int out = 1, in = 1, fin = 1, fout = 1;
+  /* Which checks run: the forwarding slot of the arrival interface (`first`), the two endpoints,
+   * the forwarding slot of the departure interface (`last`). One call site each keeps the
+   * program small (enforce is inlined). */
+  __u32 first = NONE32, last = NONE32;
+  int check_egress = 1, check_ingress = 1;
   __u32 iif = skb->ingress_ifindex;
   if (iif == 0) {
     /* Sent by the host itself: to its own workload, never policed (as Felix). */
-    if (!(dep && (dep->flags & ENDPOINT_WORKLOAD))) {
-      out = enforce(skb, &f, sep, 1);
-      if (!out) return TC_ACT_SHOT;
-      in = enforce(skb, &f, dep, 0);
-      if (!in) return TC_ACT_SHOT;
-    }
+    if (dep && (dep->flags & ENDPOINT_WORKLOAD)) check_egress = check_ingress = 0;
   } else {
     int to;
     __u32 out_if = 0;
@@ -675,30 +674,27 @@ int gingham_tc(struct __sk_buff *skb) {
       out_if = skb->ifindex;
     }
     struct iface_value *arrival = iface_of(iif);
-    if (to == TO_HOST && sep && (sep->flags & ENDPOINT_WORKLOAD)) {
+    if (to == TO_HOST) {
       /* A workload to its host: the `*` endpoint's pre-DNAT check, its egress, then accepted. */
-      fin = forward_check(skb, &f, arrival ? arrival->pre_in : NONE32, 0);
-      if (!fin) return TC_ACT_SHOT;
-      out = enforce(skb, &f, sep, 1);
-      if (!out) return TC_ACT_SHOT;
-    } else if (to == TO_HOST) {
-      out = enforce(skb, &f, sep, 1);
-      if (!out) return TC_ACT_SHOT;
-      in = enforce(skb, &f, dep, 0);
-      if (!in) return TC_ACT_SHOT;
+      if (sep && (sep->flags & ENDPOINT_WORKLOAD)) {
+        first = arrival ? arrival->pre_in : NONE32;
+        check_ingress = 0;
+      }
     } else {
       /* Forwarded: arrival interface's host endpoint, both endpoints, departure interface's. */
-      fin = forward_check(skb, &f, arrival ? arrival->fwd_in : NONE32, 0);
-      if (!fin) return TC_ACT_SHOT;
-      out = enforce(skb, &f, sep, 1);
-      if (!out) return TC_ACT_SHOT;
-      in = enforce(skb, &f, dep, 0);
-      if (!in) return TC_ACT_SHOT;
+      first = arrival ? arrival->fwd_in : NONE32;
       struct iface_value *departure = to == TO_WORKLOAD ? iface_of(0) : out_if ? iface_of(out_if) : 0;
-      fout = forward_check(skb, &f, departure ? departure->fwd_out : NONE32, 1);
-      if (!fout) return TC_ACT_SHOT;
+      last = departure ? departure->fwd_out : NONE32;
     }
   }
+  int fin = first == NONE32 ? 1 : forward_check(skb, &f, first, 0);
+  if (!fin) return TC_ACT_SHOT;
+  int out = check_egress ? enforce(skb, &f, sep, 1) : 1;
+  if (!out) return TC_ACT_SHOT;
+  int in = check_ingress ? enforce(skb, &f, dep, 0) : 1;
+  if (!in) return TC_ACT_SHOT;
+  int fout = last == NONE32 ? 1 : forward_check(skb, &f, last, 1);
+  if (!fout) return TC_ACT_SHOT;
   if (out == 2 || in == 2 || fin == 2 || fout == 2) return TC_ACT_OK; /* untracked: no conntrack entry */
 
   /* Track the flow; not for errors, non-echo ICMP or non-first fragments (no ports). */

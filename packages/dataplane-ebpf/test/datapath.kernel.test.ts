@@ -165,7 +165,7 @@ describe.skipIf(!caps.ok && !mustRun)('C datapath under BPF_PROG_TEST_RUN', () =
   let netnsMade = false;
   const inNetns = <T>(fn: () => T): T => withNetns(netns, fn);
 
-  test.prop([arbCluster, fc.array(arbSpec, { minLength: 15, maxLength: 40 }), fc.constantFrom(...NODES)], { numRuns: propRuns(300) })(
+  test.prop([arbCluster, fc.array(arbSpec, { minLength: 15, maxLength: 40 }), fc.constantFrom(...NODES)], { numRuns: propRuns(150) })(
     'every flow, wherever the node sees it (from the host, to it, forwarded through it), gets the verdict of simulate() and of the model dataplane, and the events simulate() predicts',
     (resources, specs, node) => {
       reset();
@@ -199,7 +199,7 @@ describe.skipIf(!caps.ok && !mustRun)('C datapath under BPF_PROG_TEST_RUN', () =
 
   // ---- b. incremental, with real maps ----
 
-  test.prop([arbCluster, arbUpdateStream, fc.array(arbSpec, { minLength: 1, maxLength: 6 })], { numRuns: 15 })(
+  test.prop([arbCluster, arbUpdateStream, fc.array(arbSpec, { minLength: 1, maxLength: 6 })], { numRuns: propRuns(10) })(
     'after every single write of an incremental diff the program agrees with simulate() over the same writes, and each direction keeps its old or new verdict',
     (resources, ops, specs) => {
       reset();
