@@ -576,12 +576,12 @@ __attribute__((noinline)) int forward_check(struct __sk_buff *skb, struct flow *
   return conclude(skb, f, &v, slot, egress);
 }
 
-/* The forwarding slots of an interface: its own entry, else the default (key 0). */
-static __always_inline struct iface_value *iface_of(__u32 ifindex) {
+/* The forwarding slots of an interface: its own entry (only looked up when the default entry
+ * says some exist), else the default (`dflt`, key 0). */
+static __always_inline struct iface_value *iface_of(struct iface_value *dflt, __u32 ifindex) {
+  if (!dflt || !(dflt->flags & IFACE_HAS_NAMED)) return dflt;
   struct iface_value *i = bpf_map_lookup_elem(&ifaces, &ifindex);
-  if (i) return i;
-  __u32 zero = 0;
-  return bpf_map_lookup_elem(&ifaces, &zero);
+  return i ? i : dflt;
 }
 
 #define TO_WORKLOAD 1
@@ -673,7 +673,9 @@ int gingham_tc(struct __sk_buff *skb) {
       to = TO_REMOTE;
       out_if = skb->ifindex;
     }
-    struct iface_value *arrival = iface_of(iif);
+    __u32 zero = 0;
+    struct iface_value *dflt = bpf_map_lookup_elem(&ifaces, &zero);
+    struct iface_value *arrival = iface_of(dflt, iif);
     if (to == TO_HOST) {
       /* A workload to its host: the `*` endpoint's pre-DNAT check, its egress, then accepted. */
       if (sep && (sep->flags & ENDPOINT_WORKLOAD)) {
@@ -683,7 +685,7 @@ int gingham_tc(struct __sk_buff *skb) {
     } else {
       /* Forwarded: arrival interface's host endpoint, both endpoints, departure interface's. */
       first = arrival ? arrival->fwd_in : NONE32;
-      struct iface_value *departure = to == TO_WORKLOAD ? iface_of(0) : out_if ? iface_of(out_if) : 0;
+      struct iface_value *departure = to == TO_WORKLOAD ? dflt : out_if ? iface_of(dflt, out_if) : 0;
       last = departure ? departure->fwd_out : NONE32;
     }
   }

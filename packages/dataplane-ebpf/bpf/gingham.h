@@ -28,6 +28,7 @@
 #define ENDPOINT_WORKLOAD 1
 #define ENDPOINT_HOST 2
 #define FWD_CLASS_DST 0x10
+#define IFACE_HAS_NAMED 1 /* on the default entry: some interface has an entry of its own */
 #define NONE16 0xffff
 #define NONE32 0xffffffffu
 
@@ -78,7 +79,9 @@ struct endpoint_value {
   __u32 flags; /* ENDPOINT_WORKLOAD | ENDPOINT_HOST: whose address it is */
 };
 
-/* ifaces (hash): ifindex (0 = default: the all-interfaces host endpoint) -> forwarding slots. */
+/* ifaces (hash): ifindex (0 = default: the all-interfaces host endpoint) -> forwarding slots.
+ * The default entry exists whenever the node has a host endpoint (its slots NONE32 without a
+ * `*` one); IFACE_HAS_NAMED on it says other entries exist. No default entry: no lookups. */
 struct iface_value {
   __u32 fwd_in;  /* arrival: untracked, pre-DNAT and applyOnForward ingress tiers */
   __u32 fwd_out; /* departure: applyOnForward egress tiers */

@@ -16,6 +16,7 @@ import {
   ENDPOINT_WORKLOAD,
   encodeFwdClassKey,
   encodeIfaceKey,
+  IFACE_HAS_NAMED,
   type IfaceValue,
   NONE32,
   decodeU32Value,
@@ -148,9 +149,14 @@ function forward(maps: TableMaps, slot: number, src: WireAddr, dst: WireAddr, pk
   return { allowed: verdict.action === ACTION_ALLOW, stage: 'table', slot, verdict, lookups };
 }
 
+/** An interface's forwarding slots: its own entry (looked up only when the default says some exist), else the default. */
 function iface(maps: TableMaps, ifindex: number): IfaceValue | undefined {
-  const v = maps.ifaces.get(hexKey(encodeIfaceKey(ifindex))) ?? maps.ifaces.get(hexKey(encodeIfaceKey(0)));
-  return v ? decodeIfaceValue(v) : undefined;
+  const d = maps.ifaces.get(hexKey(encodeIfaceKey(0)));
+  if (!d) return undefined;
+  const dflt = decodeIfaceValue(d);
+  if ((dflt.flags & IFACE_HAS_NAMED) === 0) return dflt;
+  const own = maps.ifaces.get(hexKey(encodeIfaceKey(ifindex)));
+  return own ? decodeIfaceValue(own) : dflt;
 }
 
 const DEFAULT_CONTEXT: SimContext = { ingressIfindex: 1, ifindex: 1 };

@@ -16,7 +16,8 @@
  *                    (plen = 112 + bits of the 24-bit proto<<16|port value; port = dst port for
  *                    TCP/UDP/SCTP, type<<8|code for ICMP/ICMPv6, 0 otherwise). For a host
  *                    endpoint's forwarding slot, class = srcClass << 16 | dstClass (its own classes)
- *   ifaces     HASH  key 4:  ifindex u32 (0: the default, the all-interfaces endpoint)
+ *   ifaces     HASH  key 4:  ifindex u32 (0: the default, the all-interfaces endpoint; present
+ *                    whenever a host endpoint is, flags IFACE_HAS_NAMED when other keys exist)
  *                    value 16: fwdIn u32, fwdOut u32, preIn u32, flags u32 (slots, NONE32 = none)
  *   fwd_classes LPM  key 29: plen u32, slot u32, version u32, family u8, addr[16]     value 4: class u32
  *                    (plen = 72 + prefix: the per-version classes of a forwarding slot; the
@@ -53,6 +54,8 @@ export const SLOT_HAS_SPORT = 1;
 /** Endpoint value flags: the address is a local workload's, or the host's (a host endpoint, or the node itself). */
 export const ENDPOINT_WORKLOAD = 1;
 export const ENDPOINT_HOST = 2;
+/** On the default `ifaces` entry (key 0): some interface has an entry of its own (else none is looked up). */
+export const IFACE_HAS_NAMED = 1;
 export const NONE16 = 0xffff;
 export const NONE32 = 0xffffffff;
 

@@ -22,6 +22,7 @@ import {
   encodeVerdictKey,
   encodeVerdictValue,
   FLAG_FORWARD,
+  IFACE_HAS_NAMED,
   type IfaceValue,
   NONE32,
   SLOT_HAS_SPORT,
@@ -232,9 +233,13 @@ export function ifaceTable(bindings: ReturnType<typeof hostBindings>, slotId: (k
     preIn: withPre ? (slotId(forwardKey('pre-in', h)) ?? NONE32) : NONE32,
     flags: 0,
   });
-  // One node's program: its own all-interfaces endpoint (the state of a node has at most one node's).
+  // One node's program: its own all-interfaces endpoint (the state of a node has at most one
+  // node's). The default entry exists whenever a host endpoint does, so the program needs no
+  // lookup at all without one, and one for every interface without an entry of its own.
   const star = [...bindings.stars.values()][0];
-  if (star) out.set(0, encodeIfaceValue(value(star, true)));
+  const named = bindings.byIfindex.size > 0 ? IFACE_HAS_NAMED : 0;
+  if (star) out.set(0, encodeIfaceValue({ ...value(star, true), flags: named }));
+  else if (named) out.set(0, encodeIfaceValue({ fwdIn: NONE32, fwdOut: NONE32, preIn: NONE32, flags: named }));
   for (const [ifindex, h] of bindings.byIfindex) out.set(ifindex, encodeIfaceValue(value(h, false)));
   return out;
 }
