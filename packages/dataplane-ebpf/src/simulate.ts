@@ -105,19 +105,21 @@ function direction(maps: TableMaps, local: WireAddr, peer: WireAddr, pkt: Packet
   const maxAddrBits = peer.family === 4 ? 32 : 128;
   const cv = lpm(maps.classes, maxAddrBits, (bits) => encodeClassKey(peer, bits));
   if (!cv) return miss(3);
-  const cls = decodeU32Value(cv);
-  let lookups = 3;
+  return rowOf(maps, slot, version, flags, decodeU32Value(cv), pkt, 3);
+}
+
+/** The sports (when the slot has source-port conditions) and verdicts lookups, after `lookups` others. */
+function rowOf(maps: TableMaps, slot: number, version: number, flags: number, cls: number, pkt: Packet, lookups: number): SimDirectionVerdict {
   let sport = 0;
   if ((flags & SLOT_HAS_SPORT) !== 0 && isPortProto(pkt.protocol)) {
     lookups++;
     const spv = lpm(maps.sports, 16, (bits) => encodeSportKey(slot, version, bits, pkt.srcPort ?? 0));
-    if (!spv) return miss(lookups);
+    if (!spv) return { allowed: false, stage: 'miss', slot, lookups };
     sport = decodeU32Value(spv);
   }
-  const value = portField(pkt.protocol, pkt.dstPort, pkt.icmp);
-  const vv = lpm(maps.verdicts, 24, (bits) => encodeVerdictKey(slot, version, cls, sport, bits, value));
+  const vv = lpm(maps.verdicts, 24, (bits) => encodeVerdictKey(slot, version, cls, sport, bits, portField(pkt.protocol, pkt.dstPort, pkt.icmp)));
   lookups++;
-  if (!vv) return miss(lookups);
+  if (!vv) return { allowed: false, stage: 'miss', slot, lookups };
   const verdict = decodeVerdictValue(vv);
   return { allowed: verdict.action === ACTION_ALLOW, stage: 'table', slot, verdict, lookups };
 }
@@ -133,20 +135,7 @@ function forward(maps: TableMaps, slot: number, src: WireAddr, dst: WireAddr, pk
   const sc = lpm(maps.fwd_classes, maxAddrBits, (bits) => encodeFwdClassKey(slot, version, src, bits));
   const dc = lpm(maps.fwd_classes, maxAddrBits, (bits) => encodeFwdClassKey(slot, version, dst, bits, true));
   if (!sc || !dc) return miss(3);
-  let lookups = 3;
-  let sport = 0;
-  if ((flags & SLOT_HAS_SPORT) !== 0 && isPortProto(pkt.protocol)) {
-    lookups++;
-    const spv = lpm(maps.sports, 16, (bits) => encodeSportKey(slot, version, bits, pkt.srcPort ?? 0));
-    if (!spv) return miss(lookups);
-    sport = decodeU32Value(spv);
-  }
-  const cls = ((decodeU32Value(sc) << 16) | decodeU32Value(dc)) >>> 0;
-  const vv = lpm(maps.verdicts, 24, (bits) => encodeVerdictKey(slot, version, cls, sport, bits, portField(pkt.protocol, pkt.dstPort, pkt.icmp)));
-  lookups++;
-  if (!vv) return miss(lookups);
-  const verdict = decodeVerdictValue(vv);
-  return { allowed: verdict.action === ACTION_ALLOW, stage: 'table', slot, verdict, lookups };
+  return rowOf(maps, slot, version, flags, ((decodeU32Value(sc) << 16) | decodeU32Value(dc)) >>> 0, pkt, 3);
 }
 
 /** An interface's forwarding slots: its own entry (looked up only when the default says some exist), else the default. */

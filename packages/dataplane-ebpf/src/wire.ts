@@ -155,10 +155,7 @@ export function encodeFwdClassKey(slot: number, version: number, a: WireAddr, pr
   d.setUint32(4, slot);
   d.setUint32(8, version);
   b[12] = a.family + (dst ? FWD_CLASS_DST : 0);
-  for (let i = 0; i < 16; i++) {
-    const bits = Math.max(0, Math.min(8, prefix - i * 8));
-    b[13 + i] = a.bytes[i]! & ((0xff00 >> bits) & 0xff);
-  }
+  maskedAddr(b, 13, a, prefix);
   return b;
 }
 
@@ -185,11 +182,16 @@ export function encodeClassKey(a: WireAddr, prefix: number): Uint8Array {
   const [b, d] = view(CLASS_KEY_SIZE);
   d.setUint32(0, 8 + prefix, true);
   b[4] = a.family;
+  maskedAddr(b, 5, a, prefix);
+  return b;
+}
+
+/** Writes the first `prefix` bits of `a` at `offset` (host bits zero). */
+function maskedAddr(b: Uint8Array, offset: number, a: WireAddr, prefix: number): void {
   for (let i = 0; i < 16; i++) {
     const bits = Math.max(0, Math.min(8, prefix - i * 8));
-    b[5 + i] = a.bytes[i]! & ((0xff00 >> bits) & 0xff);
+    b[offset + i] = a.bytes[i]! & ((0xff00 >> bits) & 0xff);
   }
-  return b;
 }
 
 export function encodeU32Value(v: number): Uint8Array {

@@ -214,6 +214,22 @@ function peerSide(s: CompiledSide, family: 4 | 6, field: PortField, anyOf: strin
   return !(s.domains && s.domains.length > 0);
 }
 
+/** The IR of a rule whose address and port conditions are `anyOf` / `noneOf` / `ports`. */
+function ruleOf(r: CompiledRule, policy: string, index: number, anyOf: string[][], noneOf: string[], ports: PortCond[]): IrRule {
+  return {
+    action: r.action,
+    policy,
+    rule: index,
+    ...(r.protocol !== undefined ? { protocol: r.protocol } : {}),
+    ...(r.notProtocol !== undefined ? { notProtocol: r.notProtocol } : {}),
+    peerAnyOf: anyOf,
+    peerNoneOf: [...new Set(noneOf)].sort(),
+    ports,
+    ...(r.icmp ? { icmp: r.icmp } : {}),
+    ...(r.notICMP ? { notIcmp: r.notICMP } : {}),
+  };
+}
+
 /** One compiled rule for a slot, or undefined when it can never match there. */
 export function irRule(reads: ProgramReads, r: CompiledRule, dir: 'ingress' | 'egress', local: IpAddr, policy: string, index: number): IrRule | undefined {
   const family = local.version;
@@ -230,18 +246,7 @@ export function irRule(reads: ProgramReads, r: CompiledRule, dir: 'ingress' | 'e
   if (!localSide(reads, localS, local, localF, ports)) return undefined;
   if (!peerSide(peerS, family, peerF, anyOf, noneOf, ports)) return undefined;
   if (r.protocol !== undefined && r.notProtocol !== undefined && r.protocol === r.notProtocol) return undefined;
-  return {
-    action: r.action,
-    policy,
-    rule: index,
-    ...(r.protocol !== undefined ? { protocol: r.protocol } : {}),
-    ...(r.notProtocol !== undefined ? { notProtocol: r.notProtocol } : {}),
-    peerAnyOf: anyOf,
-    peerNoneOf: [...new Set(noneOf)].sort(),
-    ports,
-    ...(r.icmp ? { icmp: r.icmp } : {}),
-    ...(r.notICMP ? { notIcmp: r.notICMP } : {}),
-  };
+  return ruleOf(r, policy, index, anyOf, noneOf, ports);
 }
 
 function failsafeBlock(entries: readonly FailsafeEntry[], family: 4 | 6): Block {
@@ -375,18 +380,7 @@ function pairRule(r: CompiledRule, family: 4 | 6, policy: string, index: number)
     noneOf.push(...n.map((k) => qualifyKey(k, side)));
     ports.push(...pc.map((c) => ({ ...c, peerNamed: c.peerNamed.map((id) => `${side}|${id}`) })));
   }
-  return {
-    action: r.action,
-    policy,
-    rule: index,
-    ...(r.protocol !== undefined ? { protocol: r.protocol } : {}),
-    ...(r.notProtocol !== undefined ? { notProtocol: r.notProtocol } : {}),
-    peerAnyOf: anyOf,
-    peerNoneOf: [...new Set(noneOf)].sort(),
-    ports,
-    ...(r.icmp ? { icmp: r.icmp } : {}),
-    ...(r.notICMP ? { notIcmp: r.notICMP } : {}),
-  };
+  return ruleOf(r, policy, index, anyOf, noneOf, ports);
 }
 
 /**

@@ -87,24 +87,21 @@ export function createTopology(pods: readonly TopologyPod[], prefix = 'gh-ipt'):
     sh(['ip', '-n', node, 'link', 'set', 'uplink0', 'up']);
     sh(['ip', '-n', node, 'link', 'set', 'uplink1', 'up']);
     sh(['ip', '-n', node, 'route', 'add', 'default', 'dev', 'uplink0']);
+    // The outside namespaces: each on a node veth (named like a host interface), `eth0` inside.
+    const outside = (ns: string, nodeIf: string, nodeAddr: string, addr: string): void => {
+      sh(['ip', 'netns', 'add', ns]);
+      created.push(ns);
+      sh(['ip', '-n', node, 'link', 'add', nodeIf, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns]);
+      sh(['ip', '-n', node, 'addr', 'add', nodeAddr, 'dev', nodeIf]);
+      sh(['ip', '-n', node, 'link', 'set', nodeIf, 'up']);
+      sh(['ip', '-n', ns, 'link', 'set', 'lo', 'up']);
+      sh(['ip', '-n', ns, 'addr', 'add', addr, 'dev', 'eth0']);
+      sh(['ip', '-n', ns, 'link', 'set', 'eth0', 'up']);
+    };
     const ext = `${prefix}-${id}-x`;
-    sh(['ip', 'netns', 'add', ext]);
-    created.push(ext);
-    sh(['ip', '-n', node, 'link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ext]);
-    sh(['ip', '-n', node, 'addr', 'add', '192.168.99.1/24', 'dev', 'eth0']);
-    sh(['ip', '-n', node, 'link', 'set', 'eth0', 'up']);
-    sh(['ip', '-n', ext, 'link', 'set', 'lo', 'up']);
-    sh(['ip', '-n', ext, 'addr', 'add', '192.168.99.2/24', 'dev', 'eth0']);
-    sh(['ip', '-n', ext, 'link', 'set', 'eth0', 'up']);
     const ext2 = `${prefix}-${id}-y`;
-    sh(['ip', 'netns', 'add', ext2]);
-    created.push(ext2);
-    sh(['ip', '-n', node, 'link', 'add', 'eth1', 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ext2]);
-    sh(['ip', '-n', node, 'addr', 'add', '192.168.98.1/24', 'dev', 'eth1']);
-    sh(['ip', '-n', node, 'link', 'set', 'eth1', 'up']);
-    sh(['ip', '-n', ext2, 'link', 'set', 'lo', 'up']);
-    sh(['ip', '-n', ext2, 'addr', 'add', '192.168.98.2/24', 'dev', 'eth0']);
-    sh(['ip', '-n', ext2, 'link', 'set', 'eth0', 'up']);
+    outside(ext, 'eth0', '192.168.99.1/24', '192.168.99.2/24');
+    outside(ext2, 'eth1', '192.168.98.1/24', '192.168.98.2/24');
     for (const [ns, gw, other] of [[ext, '192.168.99.1', '192.168.98.0/24'], [ext2, '192.168.98.1', '192.168.99.0/24']] as const) {
       sh(['ip', '-n', ns, 'route', 'add', '10.65.0.0/16', 'via', gw]);
       sh(['ip', '-n', ns, 'route', 'add', other, 'via', gw]);
