@@ -24,7 +24,7 @@ const usage = `gingham: Calico-grade network policy, offline and on the host
 
 Usage:
   gingham lint      -f PATH...                              validate manifests
-  gingham check     -f PATH... --from A --to B [--port N] [--protocol P]
+  gingham check     -f PATH... --from A --to B [--port N] [--protocol P] [--via NODE]
   gingham check     -f PATH... --flows FILE                 verdicts and traces, streamed
   gingham matrix    -f PATH... --ports 80/TCP,53/UDP        connectivity matrix
   gingham enforce   -f PATH... --node NAME [--dataplane iptables|ebpf]   enforce in this host's kernel

@@ -103,6 +103,37 @@ describe('gingham check', () => {
     expect(code).toBe(1);
     expect(err).toMatch(/bad\.yaml:6:\d+: GlobalNetworkPolicy\/x spec\.selector: /);
   });
+
+  it('--via NODE checks a flow forwarded through that node against its applyOnForward host policy', async () => {
+    const file = join(scratch, 'forward.yaml');
+    writeFileSync(
+      file,
+      `apiVersion: v1
+kind: Pod
+metadata: {name: web, namespace: default}
+spec: {nodeName: node-1, containers: [{name: c, image: i}]}
+status: {podIP: 10.0.0.2}
+---
+apiVersion: projectcalico.org/v3
+kind: HostEndpoint
+metadata: {name: node-1-all, labels: {hep: all}}
+spec: {node: node-1, interfaceName: '*', expectedIPs: [192.168.0.10]}
+---
+apiVersion: projectcalico.org/v3
+kind: GlobalNetworkPolicy
+metadata: {name: fwd}
+spec: {selector: "hep == 'all'", applyOnForward: true, types: [Ingress], ingress: [{action: Allow, protocol: TCP, destination: {ports: [80]}}]}
+`,
+    );
+    const flow = ['check', '-f', file, '--from', '198.51.100.7', '--to', 'default/web'];
+    expect((await run([...flow, '--port', '443'])).code).toBe(0);
+    const denied = await run([...flow, '--port', '443', '--via', 'node-1', '--json']);
+    expect(denied.code).toBe(0);
+    expect(JSON.parse(denied.out)).toMatchObject({ allowed: false, trace: { trace: { via: { node: 'node-1', in: { decision: { stage: 'end-of-tier' } } } } } });
+    const unknown = await run([...flow, '--via', 'node-9']);
+    expect(unknown.code).toBe(1);
+    expect(unknown.err).toMatch(/unknown node "node-9"/);
+  });
 });
 
 describe('gingham lint', () => {

@@ -183,9 +183,11 @@ export {
   type EvaluateOptions,
   type EvaluationResult,
   type FailsafePort,
+  type EndpointToHostAction,
   type Flow,
   type FlowPeer,
   type FlowSummary,
+  type FlowVia,
   type MatrixCell,
   type PolicyTrace,
   type ProfileTrace,
@@ -194,6 +196,7 @@ export {
   type StageTrace,
   type TierTrace,
   type Trace,
+  type ViaTrace,
 } from './evaluate/index.js';
 
 // The dataplane contract, the do-nothing and recording dataplanes, and the model dataplane.
@@ -229,6 +232,7 @@ export type {
   RecordingDataplaneOptions,
   ModelVerdict,
   ModelDirectionVerdict,
+  ModelOptions,
 } from './dataplane/index.js';
 
 // Flow records in Calico's (Goldmane's) shape, policy-hit strings, hits from evaluate() traces.

@@ -20,7 +20,12 @@
  *  - Conntrack is keyed on a normalized tuple so both directions of a flow share one entry;
  *    entries are only created after both directions allowed the first packet, so a policy
  *    change never opens a flow that policy would deny, and never cuts an established one.
- *  - The program never writes the five policy maps; it only reads them. It writes conntrack,
+ *  - Forwarding (see docs/ebpf-datapath.md, "Forwarding"): where the packet comes from is
+ *    skb->ingress_ifindex (0: the host sent it); where a packet arriving at an ingress hook goes
+ *    is the destination endpoint's kind, else one FIB lookup (local delivery or the departure
+ *    interface). Host endpoint checks of the arrival and departure interfaces come from the
+ *    `ifaces` map (key 0: the all-interfaces endpoint). All of it only on the first packet.
+ *  - The program never writes the seven policy maps; it only reads them. It writes conntrack,
  *    counters and the ring buffer, which survive program reloads (pinned by name).
  */
 #include <linux/bpf.h>
@@ -91,6 +96,21 @@ struct {
   __type(key, struct verdict_key);
   __type(value, struct verdict_value);
 } verdicts SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(max_entries, IFACES_MAX);
+  __type(key, __u32);
+  __type(value, struct iface_value);
+} ifaces SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_LPM_TRIE);
+  __uint(max_entries, FWD_CLASSES_MAX);
+  __uint(map_flags, BPF_F_NO_PREALLOC);
+  __type(key, struct fwd_class_key);
+  __type(value, __u32);
+} fwd_classes SEC(".maps");
 
 /* ---- shared maps (pinned by name: they outlive program generations) ---- */
 
@@ -467,24 +487,50 @@ static __always_inline void emit(const struct flow *f, const struct verdict_valu
   bpf_ringbuf_submit(e, 0);
 }
 
-/* One enforcement point: egress of the source endpoint or ingress of the destination endpoint.
- * Returns 0 to drop, 1 to allow, 2 to allow without tracking (decided by a doNotTrack policy: as
- * in Calico, such a flow gets no conntrack entry, so its replies meet policy too). Inlined into
- * both call sites (egress, ingress): ~18 ns less per new flow than a global function, for ~3x
- * the verifier steps (about 20k in all; parse_flow stays global, inlining it would take 430k). */
-static __always_inline int enforce(struct __sk_buff *skb, const struct flow *f, int egress) {
-  const __u8 *local = egress ? f->src : f->dst;
-  const __u8 *peer = egress ? f->dst : f->src;
-  struct endpoint_key ek;
-  ek.family = f->family;
-  ek.pad[0] = 0;
-  ek.pad[1] = 0;
-  ek.pad[2] = 0;
-  __builtin_memcpy(ek.addr, local, 16);
-  struct endpoint_value *ep = bpf_map_lookup_elem(&endpoints, &ek);
-  if (!ep) return 1; /* not an endpoint: no policy on this side */
-  __u32 slot = egress ? ep->egress_slot : ep->ingress_slot;
+/* The row of `slot` (under its active version) for class `cls`, the packet's source-port class
+ * and protocol/port; a failed lookup leaves the synthetic deny in `v`. */
+static __always_inline void lookup_verdict(const struct flow *f, __u32 slot, __u32 version, __u32 sflags, __u32 cls, struct verdict_value *v) {
+  __u32 sport_class = 0;
+  if ((sflags & SLOT_HAS_SPORT) && port_proto(f->proto)) {
+    struct sport_key sk = { .prefixlen = SPORT_FULL_BITS, .slot = bpf_htonl(slot), .version = bpf_htonl(version), .sport = f->sport };
+    __u32 *sc = bpf_map_lookup_elem(&sports, &sk);
+    if (!sc) return;
+    sport_class = *sc;
+  }
+  __u16 port = 0;
+  if (port_proto(f->proto)) port = bpf_ntohs(f->dport);
+  else if (icmp_proto(f->proto)) port = (__u16)f->icmp_type << 8 | f->icmp_code;
+  struct verdict_key vk = {
+    .prefixlen = VERDICT_FULL_BITS,
+    .slot = bpf_htonl(slot),
+    .version = bpf_htonl(version),
+    .cls = bpf_htonl(cls),
+    .sport_class = bpf_htons((__u16)sport_class),
+    .proto = f->proto,
+    .port = bpf_htons(port),
+  };
+  struct verdict_value *vv = bpf_map_lookup_elem(&verdicts, &vk);
+  if (vv) *v = *vv;
+}
 
+/* Counts, logs, and turns a verdict into 0 (drop), 1 (allow) or 2 (allow without tracking:
+ * decided by a doNotTrack policy; as in Calico, such a flow gets no conntrack entry, so its
+ * replies meet policy too). */
+static __always_inline int conclude(struct __sk_buff *skb, const struct flow *f, const struct verdict_value *v, __u32 slot, int egress) {
+  if (v->policy != NONE32) count(v, egress, skb->len);
+  if ((v->flags & FLAG_LOG) || v->action == ACTION_DENY) emit(f, v, slot, egress);
+  if (v->action != ACTION_ALLOW) return 0;
+  return (v->flags & FLAG_UNTRACKED) ? 2 : 1;
+}
+
+/* One enforcement point: egress of the source endpoint or ingress of the destination endpoint
+ * (`ep`: its endpoints entry, NULL when the address is no endpoint: no policy on that side).
+ * Inlined into both call sites (egress, ingress): ~18 ns less per new flow than a global
+ * function, for ~3x the verifier steps (parse_flow stays global, inlining it would take 430k). */
+static __always_inline int enforce(struct __sk_buff *skb, const struct flow *f, const struct endpoint_value *ep, int egress) {
+  if (!ep) return 1;
+  const __u8 *peer = egress ? f->dst : f->src;
+  __u32 slot = egress ? ep->egress_slot : ep->ingress_slot;
   /* A failed lookup leaves this synthetic deny (no policy, so it is never counted). */
   struct verdict_value v = { .action = ACTION_DENY, .flags = 0, .tier = NONE16, .policy = NONE32, .rule = NONE16, .reserved = 0 };
   struct slot_value *sv = bpf_map_lookup_elem(&slots, &slot);
@@ -496,37 +542,78 @@ static __always_inline int enforce(struct __sk_buff *skb, const struct flow *f, 
     ck.family = f->family;
     __builtin_memcpy(ck.addr, peer, 16);
     __u32 *cls = bpf_map_lookup_elem(&classes, &ck);
-    if (cls) {
-      __u32 sport_class = 0;
-      int found = 1;
-      if ((sflags & SLOT_HAS_SPORT) && port_proto(f->proto)) {
-        struct sport_key sk = { .prefixlen = SPORT_FULL_BITS, .slot = bpf_htonl(slot), .version = bpf_htonl(version), .sport = f->sport };
-        __u32 *sc = bpf_map_lookup_elem(&sports, &sk);
-        if (sc) sport_class = *sc;
-        else found = 0;
-      }
-      if (found) {
-        __u16 port = 0;
-        if (port_proto(f->proto)) port = bpf_ntohs(f->dport);
-        else if (icmp_proto(f->proto)) port = (__u16)f->icmp_type << 8 | f->icmp_code;
-        struct verdict_key vk = {
-          .prefixlen = VERDICT_FULL_BITS,
-          .slot = bpf_htonl(slot),
-          .version = bpf_htonl(version),
-          .cls = bpf_htonl(*cls),
-          .sport_class = bpf_htons((__u16)sport_class),
-          .proto = f->proto,
-          .port = bpf_htons(port),
-        };
-        struct verdict_value *vv = bpf_map_lookup_elem(&verdicts, &vk);
-        if (vv) v = *vv;
-      }
+    if (cls) lookup_verdict(f, slot, version, sflags, *cls, &v);
+  }
+  return conclude(skb, f, &v, slot, egress);
+}
+
+/* A host endpoint's forwarding check (`slot` from `ifaces`; NONE32: none, allowed): both
+ * addresses classified with the slot version's own classes, class = src << 16 | dst. A global
+ * function: verified once for its three call sites. `egress`: departure (for events/counters). */
+__attribute__((noinline)) int forward_check(struct __sk_buff *skb, struct flow *f, __u32 slot, __u32 egress) {
+  if (!f || !skb) return 0;
+  if (slot == NONE32) return 1;
+  struct verdict_value v = { .action = ACTION_DENY, .flags = FLAG_FORWARD, .tier = NONE16, .policy = NONE32, .rule = NONE16, .reserved = 0 };
+  struct slot_value *sv = bpf_map_lookup_elem(&slots, &slot);
+  if (sv) {
+    __u32 version = sv->version;
+    __u32 sflags = sv->flags;
+    struct fwd_class_key k;
+    k.prefixlen = FWD_CLASS_HEAD_BITS + (f->family == 4 ? 32 : 128);
+    k.slot = bpf_htonl(slot);
+    k.version = bpf_htonl(version);
+    k.family = f->family;
+    __builtin_memcpy(k.addr, f->src, 16);
+    __u32 *sc = bpf_map_lookup_elem(&fwd_classes, &k);
+    if (sc) {
+      __u32 src_class = *sc;
+      k.family = f->family + FWD_CLASS_DST;
+      __builtin_memcpy(k.addr, f->dst, 16);
+      __u32 *dc = bpf_map_lookup_elem(&fwd_classes, &k);
+      if (dc) lookup_verdict(f, slot, version, sflags, (src_class << 16) | (*dc & 0xffff), &v);
     }
   }
-  if (v.policy != NONE32) count(&v, egress, skb->len);
-  if ((v.flags & FLAG_LOG) || v.action == ACTION_DENY) emit(f, &v, slot, egress);
-  if (v.action != ACTION_ALLOW) return 0;
-  return (v.flags & FLAG_UNTRACKED) ? 2 : 1;
+  return conclude(skb, f, &v, slot, egress);
+}
+
+/* The forwarding slots of an interface: its own entry (only looked up when the default entry
+ * says some exist), else the default (`dflt`, key 0). */
+static __always_inline struct iface_value *iface_of(struct iface_value *dflt, __u32 ifindex) {
+  if (!dflt || !(dflt->flags & IFACE_HAS_NAMED)) return dflt;
+  struct iface_value *i = bpf_map_lookup_elem(&ifaces, &ifindex);
+  return i ? i : dflt;
+}
+
+#define TO_WORKLOAD 1
+#define TO_HOST 2
+#define TO_REMOTE 3
+#define AF_INET 2
+#define AF_INET6 10
+
+/* Where a packet arriving at an ingress hook for an address that is no endpoint goes: the host
+ * (local delivery, or not forwardable from here) or out of `*out_if` (0: unknown). */
+static __always_inline int route(struct __sk_buff *skb, const struct flow *f, __u32 *out_if) {
+  struct bpf_fib_lookup fib;
+  __builtin_memset(&fib, 0, sizeof(fib));
+  fib.ifindex = skb->ingress_ifindex;
+  fib.l4_protocol = f->proto;
+  if (port_proto(f->proto)) {
+    fib.sport = f->sport;
+    fib.dport = f->dport;
+  }
+  if (f->family == 4) {
+    fib.family = AF_INET;
+    __builtin_memcpy(&fib.ipv4_src, f->src, 4);
+    __builtin_memcpy(&fib.ipv4_dst, f->dst, 4);
+  } else {
+    fib.family = AF_INET6;
+    __builtin_memcpy(fib.ipv6_src, f->src, 16);
+    __builtin_memcpy(fib.ipv6_dst, f->dst, 16);
+  }
+  long rc = bpf_fib_lookup(skb, &fib, sizeof(fib), BPF_FIB_LOOKUP_SKIP_NEIGH);
+  if (rc == BPF_FIB_LKUP_RET_NOT_FWDED || rc == BPF_FIB_LKUP_RET_FWD_DISABLED || rc < 0) return TO_HOST;
+  *out_if = (rc == BPF_FIB_LKUP_RET_SUCCESS || rc == BPF_FIB_LKUP_RET_NO_NEIGH || rc == BPF_FIB_LKUP_RET_FRAG_NEEDED) ? fib.ifindex : 0;
+  return TO_REMOTE;
 }
 
 SEC("tc")
@@ -560,11 +647,57 @@ int gingham_tc(struct __sk_buff *skb) {
   int err = icmp_error(&f);
   if (err && ct_related(skb, &f, l4)) return TC_ACT_OK;
 
-  int out = enforce(skb, &f, 1);
+  struct endpoint_key ek;
+  __builtin_memset(&ek, 0, sizeof(ek));
+  ek.family = f.family;
+  __builtin_memcpy(ek.addr, f.src, 16);
+  struct endpoint_value *sep = bpf_map_lookup_elem(&endpoints, &ek);
+  __builtin_memcpy(ek.addr, f.dst, 16);
+  struct endpoint_value *dep = bpf_map_lookup_elem(&endpoints, &ek);
+
+  /* Which checks run: the forwarding slot of the arrival interface (`first`), the two endpoints,
+   * the forwarding slot of the departure interface (`last`). One call site each keeps the
+   * program small (enforce is inlined). */
+  __u32 first = NONE32, last = NONE32;
+  int check_egress = 1, check_ingress = 1;
+  __u32 iif = skb->ingress_ifindex;
+  if (iif == 0) {
+    /* Sent by the host itself: to its own workload, never policed (as Felix). */
+    if (dep && (dep->flags & ENDPOINT_WORKLOAD)) check_egress = check_ingress = 0;
+  } else {
+    int to;
+    __u32 out_if = 0;
+    if (dep) to = (dep->flags & ENDPOINT_WORKLOAD) ? TO_WORKLOAD : TO_HOST;
+    else if (iif == skb->ifindex) to = route(skb, &f, &out_if);
+    else {
+      to = TO_REMOTE;
+      out_if = skb->ifindex;
+    }
+    __u32 zero = 0;
+    struct iface_value *dflt = bpf_map_lookup_elem(&ifaces, &zero);
+    struct iface_value *arrival = iface_of(dflt, iif);
+    if (to == TO_HOST) {
+      /* A workload to its host: the `*` endpoint's pre-DNAT check, its egress, then accepted. */
+      if (sep && (sep->flags & ENDPOINT_WORKLOAD)) {
+        first = arrival ? arrival->pre_in : NONE32;
+        check_ingress = 0;
+      }
+    } else {
+      /* Forwarded: arrival interface's host endpoint, both endpoints, departure interface's. */
+      first = arrival ? arrival->fwd_in : NONE32;
+      struct iface_value *departure = to == TO_WORKLOAD ? dflt : out_if ? iface_of(dflt, out_if) : 0;
+      last = departure ? departure->fwd_out : NONE32;
+    }
+  }
+  int fin = first == NONE32 ? 1 : forward_check(skb, &f, first, 0);
+  if (!fin) return TC_ACT_SHOT;
+  int out = check_egress ? enforce(skb, &f, sep, 1) : 1;
   if (!out) return TC_ACT_SHOT;
-  int in = enforce(skb, &f, 0);
+  int in = check_ingress ? enforce(skb, &f, dep, 0) : 1;
   if (!in) return TC_ACT_SHOT;
-  if (out == 2 || in == 2) return TC_ACT_OK; /* untracked: no conntrack entry */
+  int fout = last == NONE32 ? 1 : forward_check(skb, &f, last, 1);
+  if (!fout) return TC_ACT_SHOT;
+  if (out == 2 || in == 2 || fin == 2 || fout == 2) return TC_ACT_OK; /* untracked: no conntrack entry */
 
   /* Track the flow; not for errors, non-echo ICMP or non-first fragments (no ports). */
   if (!f.fragment && !err && (!icmp_proto(f.proto) || f.echo) && !(meta_flags() & META_NO_CT_INSERT)) ct_create(&f);

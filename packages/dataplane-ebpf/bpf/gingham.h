@@ -1,7 +1,7 @@
 /*
  * Gingham eBPF datapath: map layouts and constants shared with the TypeScript side.
  *
- * The source of truth for the five policy maps is src/wire.ts; the shared maps (conntrack,
+ * The source of truth for the seven policy maps is src/wire.ts; the shared maps (conntrack,
  * events, counters, meta) are fixed by the datapath ABI and decoded by src/datapath.ts. Every
  * struct here must keep its exact size (checked with _Static_assert below): a change is an ABI
  * change for the TS dataplane, the benches and pinned maps of running nodes.
@@ -23,7 +23,12 @@
 #define FLAG_PROFILE 4
 #define FLAG_FAILSAFE 8
 #define FLAG_UNTRACKED 16
+#define FLAG_FORWARD 32
 #define SLOT_HAS_SPORT 1
+#define ENDPOINT_WORKLOAD 1
+#define ENDPOINT_HOST 2
+#define FWD_CLASS_DST 0x10
+#define IFACE_HAS_NAMED 1 /* on the default entry: some interface has an entry of its own */
 #define NONE16 0xffff
 #define NONE32 0xffffffffu
 
@@ -33,6 +38,7 @@
 #define VERDICT_HEAD_BITS 112
 #define SPORT_FULL_BITS (SPORT_HEAD_BITS + 16)
 #define VERDICT_FULL_BITS (VERDICT_HEAD_BITS + 24)
+#define FWD_CLASS_HEAD_BITS 72
 
 /* Map sizes (ABI). */
 #define ENDPOINTS_MAX 65536
@@ -40,6 +46,8 @@
 #define CLASSES_MAX 262144
 #define SPORTS_MAX 65536
 #define VERDICTS_MAX 1048576
+#define IFACES_MAX 4096
+#define FWD_CLASSES_MAX 262144
 #define CONNTRACK_MAX 262144
 #define EVENTS_BYTES 262144
 #define COUNTERS_MAX 65536
@@ -68,7 +76,28 @@ struct endpoint_key {
 struct endpoint_value {
   __u32 ingress_slot;
   __u32 egress_slot;
+  __u32 flags; /* ENDPOINT_WORKLOAD | ENDPOINT_HOST: whose address it is */
 };
+
+/* ifaces (hash): ifindex (0 = default: the all-interfaces host endpoint) -> forwarding slots.
+ * The default entry exists whenever the node has a host endpoint (its slots NONE32 without a
+ * `*` one); IFACE_HAS_NAMED on it says other entries exist. No default entry: no lookups. */
+struct iface_value {
+  __u32 fwd_in;  /* arrival: untracked, pre-DNAT and applyOnForward ingress tiers */
+  __u32 fwd_out; /* departure: applyOnForward egress tiers */
+  __u32 pre_in;  /* a workload's packet to its host: pre-DNAT tiers of the `*` endpoint */
+  __u32 flags;
+};
+
+/* fwd_classes (LPM): (slot, version, side, address) -> class of a forwarding slot.
+ * prefixlen = 72 + address prefix; family is 4/6 for sources, + FWD_CLASS_DST for destinations. */
+struct fwd_class_key {
+  __u32 prefixlen;
+  __be32 slot;
+  __be32 version;
+  __u8 family;
+  __u8 addr[16];
+} __attribute__((packed));
 
 /* slots (hash): slot id (u32) -> active version. */
 struct slot_value {
@@ -173,7 +202,9 @@ struct meta_value {
 };
 
 _Static_assert(sizeof(struct endpoint_key) == 20, "endpoint key is 20 bytes");
-_Static_assert(sizeof(struct endpoint_value) == 8, "endpoint value is 8 bytes");
+_Static_assert(sizeof(struct endpoint_value) == 12, "endpoint value is 12 bytes");
+_Static_assert(sizeof(struct iface_value) == 16, "iface value is 16 bytes");
+_Static_assert(sizeof(struct fwd_class_key) == 29, "forwarding class key is 29 bytes");
 _Static_assert(sizeof(struct slot_value) == 8, "slot value is 8 bytes");
 _Static_assert(sizeof(struct class_key) == 21, "class key is 21 bytes");
 _Static_assert(sizeof(struct sport_key) == 14, "sport key is 14 bytes");

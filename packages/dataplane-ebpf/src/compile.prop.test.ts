@@ -1,8 +1,8 @@
 import { fc, test } from '@fast-check/vitest';
 import { describe, expect } from 'vitest';
 import { createEngine, type DataplaneState, formatIp, modelVerdict, parseIp, RecordingDataplane, type Resource } from '@gingham/core';
-import { arbCluster, arbUpdateStream, propRuns } from '@gingham/testkit';
-import { arbSpec, engineStates, packets } from '../test/support/flows.js';
+import { arbCluster, arbUpdateStream, NODES, propRuns } from '@gingham/testkit';
+import { arbSpec, engineStates, nodeFacts, packets, placedPackets } from '../test/support/flows.js';
 import { compile, type Tables } from './compile/index.js';
 import { simulate, type Packet } from './simulate.js';
 import { applyWrites, cloneMaps, decodeVerdictValue, hexKey, type TableMaps } from './wire.js';
@@ -10,6 +10,7 @@ import { applyWrites, cloneMaps, decodeVerdictValue, hexKey, type TableMaps } fr
 /** Tables with ids renamed away: what a from-scratch compile must equal. */
 function logical(t: Tables): unknown {
   const slotKey = new Map([...t.memory.slotIds].map(([k, id]) => [id, k]));
+  const fwd = new Map([...t.memory.fwdSlots.values()].map((f) => [f.id, f]));
   const names = new Map([...t.memory.policyNums].map(([n, id]) => [id, n]));
   const versions = new Map<number, number>();
   const slots: string[] = [];
@@ -18,7 +19,7 @@ function logical(t: Tables): unknown {
     versions.set(id, Buffer.from(v).readUInt32LE(0));
     slots.push(`${slotKey.get(id)}=${Buffer.from(v).readUInt32LE(4)}`);
   }
-  const endpoints = [...t.maps.endpoints].map(([k, v]) => `${k}=${slotKey.get(Buffer.from(v).readUInt32LE(0))},${slotKey.get(Buffer.from(v).readUInt32LE(4))}`);
+  const endpoints = [...t.maps.endpoints].map(([k, v]) => `${k}=${slotKey.get(Buffer.from(v).readUInt32LE(0))},${slotKey.get(Buffer.from(v).readUInt32LE(4))},${Buffer.from(v).readUInt32LE(8)}`);
   const classes = [...t.maps.classes].map(([k, v]) => `${k}=${t.memory.classes.get(Buffer.from(v).readUInt32LE(0))}`);
   const sports = [...t.maps.sports].map(([k, v]) => {
     const b = Buffer.from(k, 'hex');
@@ -30,12 +31,24 @@ function logical(t: Tables): unknown {
     const b = Buffer.from(k, 'hex');
     const id = b.readUInt32BE(4);
     expect(b.readUInt32BE(8)).toBe(versions.get(id));
-    const sig = t.memory.classes.get(b.readUInt32BE(12));
+    const cls = b.readUInt32BE(12);
+    const f = fwd.get(id);
+    const sig = f ? `${f.classes.S[cls >>> 16]}x${f.classes.D[cls & 0xffff]}` : t.memory.classes.get(cls);
     expect(sig).toBeDefined();
     const d = decodeVerdictValue(v);
     return `${slotKey.get(id)}/${sig}/${b.readUInt32LE(0)}/${b.toString('hex', 16)}=${d.action},${d.flags},${d.tier},${names.get(d.policy)},${d.rule}`;
   });
-  return { slots: slots.sort(), endpoints: endpoints.sort(), classes: classes.sort(), sports: sports.sort(), verdicts: verdicts.sort() };
+  const fwdClasses = [...t.maps.fwd_classes].map(([k, v]) => {
+    const b = Buffer.from(k, 'hex');
+    const id = b.readUInt32BE(4);
+    expect(b.readUInt32BE(8)).toBe(versions.get(id));
+    return `${slotKey.get(id)}/${b.readUInt32LE(0)}/${b.toString('hex', 12)}=${(b[12]! & 0x10 ? fwd.get(id)?.classes.D : fwd.get(id)?.classes.S)?.[Buffer.from(v).readUInt32LE(0)]}`;
+  });
+  const ifaces = [...t.maps.ifaces].map(([k, v]) => {
+    const b = Buffer.from(v);
+    return `${k}=${[0, 4, 8].map((o) => slotKey.get(b.readUInt32LE(o)) ?? 'none').join(',')}`;
+  });
+  return { slots: slots.sort(), endpoints: endpoints.sort(), classes: classes.sort(), sports: sports.sort(), verdicts: verdicts.sort(), fwdClasses: fwdClasses.sort(), ifaces: ifaces.sort() };
 }
 
 /** `t` with every slot's recorded reads made unusable: the next compile rebuilds every program. */
@@ -45,7 +58,7 @@ function withoutReuse(t: Tables): Tables {
 }
 
 function sameMaps(a: TableMaps, b: TableMaps): void {
-  for (const name of ['endpoints', 'slots', 'classes', 'sports', 'verdicts'] as const) {
+  for (const name of ['endpoints', 'slots', 'classes', 'sports', 'verdicts', 'ifaces', 'fwd_classes'] as const) {
     expect([...a[name]].map(([k, v]) => `${k}=${hexKey(v)}`).sort()).toEqual([...b[name]].map(([k, v]) => `${k}=${hexKey(v)}`).sort());
   }
 }
@@ -53,20 +66,27 @@ function sameMaps(a: TableMaps, b: TableMaps): void {
 // Sized for a busy 2-core machine (each property under 20 s there with two CPU hogs running);
 // GINGHAM_PROP_SCALE=5 gives a deeper run (2,000 / 150 / 200 cases).
 describe('eBPF policy compiler properties', () => {
-  test.prop([arbCluster, fc.array(arbSpec, { minLength: 1, maxLength: 15 })], { numRuns: propRuns(400) })(
-    'the simulated datapath over compiled tables gives every flow the model dataplane verdict',
-    (resources, specs) => {
-      const { dp } = engineStates(resources);
+  test.prop([arbCluster, fc.array(arbSpec, { minLength: 1, maxLength: 15 }), fc.constantFrom(...NODES)], { numRuns: propRuns(400) })(
+    "the simulated datapath of one node, wherever it sees a packet (from the host, on arrival, forwarded), gives the model dataplane's verdict for the flow through that node",
+    (resources, specs, node) => {
+      const { dp } = engineStates(resources, [], node);
       expect(dp.violations).toEqual([]);
-      const { tables } = compile(dp.state);
-      for (const p of packets(dp.state, specs)) {
-        const m = modelVerdict(dp.state, { ...p, protocol: p.protocol });
-        const s = simulate(tables.maps, p);
-        expect(s.egress.stage).not.toBe('miss');
-        expect(s.ingress.stage).not.toBe('miss');
-        expect({ p, e: s.egress.allowed, i: s.ingress.allowed }).toEqual({ p, e: m.egress.allowed, i: m.ingress.allowed });
-        expect(s.egress.lookups).toBeLessThanOrEqual(5);
-        expect(s.ingress.lookups).toBeLessThanOrEqual(5);
+      const known = [...dp.state.workloadEndpoints.values(), ...dp.state.hostEndpoints.values()].some((e) => e.node === node) || dp.state.hosts.has(node);
+      if (!known) return;
+      const { tables } = compile(dp.state, undefined, nodeFacts(node));
+      for (const { packet, ctx, flow, from, to } of placedPackets(dp.state, node, specs)) {
+        const m = modelVerdict(dp.state, flow);
+        const s = simulate(tables.maps, packet, ctx);
+        for (const d of [s.egress, s.ingress, s.via?.in, s.via?.out]) expect(d?.stage).not.toBe('miss');
+        const view = (v: { allowed: boolean; egress: { allowed: boolean }; ingress: { allowed: boolean }; via?: { in?: { allowed: boolean }; out?: { allowed: boolean } } }) => ({
+          allowed: v.allowed,
+          egress: v.egress.allowed,
+          ingress: v.ingress.allowed,
+          in: v.via?.in?.allowed ?? true,
+          out: v.via?.out?.allowed ?? true,
+        });
+        expect({ flow, from, to, ctx, ...view(s) }).toEqual({ flow, from, to, ctx, ...view(m) });
+        for (const d of [s.egress, s.ingress, s.via?.in, s.via?.out]) expect(d?.lookups ?? 0).toBeLessThanOrEqual(5);
       }
     },
   );
@@ -90,11 +110,13 @@ describe('eBPF policy compiler properties', () => {
           applyWrites(work, [w], true);
           pkts.forEach((p, j) => {
             const s = simulate(work, p);
-            for (const dir of ['egress', 'ingress'] as const) {
-              const got = JSON.stringify({ a: s[dir].allowed, st: s[dir].stage, v: s[dir].verdict && { ...s[dir].verdict, policy: 0 } });
-              const o = olds[j]![dir];
-              const n = news[j]![dir];
-              const ok = [o, n].some((x) => JSON.stringify({ a: x.allowed, st: x.stage, v: x.verdict && { ...x.verdict, policy: 0 } }) === got);
+            const pick = (v: ReturnType<typeof simulate>, dir: 'egress' | 'ingress' | 'in' | 'out') => (dir === 'in' ? v.via?.in : dir === 'out' ? v.via?.out : v[dir]);
+            const show = (x: ReturnType<typeof pick>): string => (x ? JSON.stringify({ a: x.allowed, st: x.stage, v: x.verdict && { ...x.verdict, policy: 0 } }) : 'none');
+            for (const dir of ['egress', 'ingress', 'in', 'out'] as const) {
+              const got = show(pick(s, dir));
+              const o = pick(olds[j]!, dir);
+              const n = pick(news[j]!, dir);
+              const ok = [o, n].some((x) => show(x) === got);
               expect(ok ? 'old-or-new' : { p, dir, got, o, n, w }).toBe('old-or-new');
             }
           });

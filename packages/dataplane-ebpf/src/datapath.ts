@@ -54,6 +54,21 @@ export const DATAPATH_PROGRAM = 'gingham_tc';
 /** Maps the object pins by name (shared across program generations). */
 export const SHARED_MAP_NAMES = ['conntrack', 'events', 'counters', 'meta'] as const;
 export type SharedMapName = (typeof SHARED_MAP_NAMES)[number];
+/**
+ * The `__sk_buff` context for `BPF_PROG_TEST_RUN`: where the program sees the packet, as
+ * `SimContext` says (`ingress_ifindex` at 36, `ifindex` at 40; everything else zero). 256 bytes,
+ * more than the kernel's struct: the kernel checks the tail is zero, and copies the context back
+ * only into a buffer at least as large as its own. `ifindex` must be 1 (the loopback, also the
+ * default) or a device of the caller's network namespace.
+ */
+export function encodeSkbContext(ctx: { readonly ingressIfindex: number; readonly ifindex: number }): Uint8Array {
+  const b = new Uint8Array(256);
+  const d = new DataView(b.buffer);
+  d.setUint32(36, ctx.ingressIfindex, true);
+  d.setUint32(40, ctx.ifindex, true);
+  return b;
+}
+
 export const TC_ACT_OK = 0;
 export const TC_ACT_SHOT = 2;
 /** meta.flags: never insert conntrack entries (every packet takes the policy path; for benchmarks). */

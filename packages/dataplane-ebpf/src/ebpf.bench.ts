@@ -19,7 +19,10 @@
  * packet rows use unpinned maps, the dataplanes pin into a bpffs mounted privately here, every
  * namespace gets a unique name, and processes (by pid), namespaces and the mount are removed in
  * `finally` blocks.
- * Run: `npm run bench:ebpf` (or `npx tsx packages/dataplane-ebpf/src/ebpf.bench.ts` after a build).
+ * Run: `npm run bench:ebpf` (or `npx tsx packages/dataplane-ebpf/src/ebpf.bench.ts` after a build;
+ * `GINGHAM_EBPF_BENCH=packet` for the packet rows alone). The packet rows also time a new flow
+ * the node forwards to a pod through its `*` host endpoint (two forwarding checks) and one routed
+ * between two outside addresses (a FIB lookup, in a scratch namespace).
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -28,16 +31,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { type CompiledRule, type DataplaneMessage, type DataplaneState, emptyDataplaneState, type WorkloadEndpointState } from '@gingham/core';
-import { attachTc, type BpfMap, type BpfProgram, type Collection, createCollection, loadCollectionSpec, type TcLink, testRun } from '@gingham/ebpf-loader';
+import { attachTc, type BpfMap, type BpfProgram, type Collection, createCollection, loadCollectionSpec, type TcLink, testRun, withNetns } from '@gingham/ebpf-loader';
 import { mountScratchBpffs, type ScratchBpffs } from '@gingham/ebpf-loader/testing';
 import { createIptablesDataplane } from '@gingham/dataplane-iptables';
 import { createTopology, probeTcp, type Topology } from '@gingham/dataplane-iptables/conformance';
 import { compile } from './compile/index.js';
-import { DATAPATH_PROGRAM, readDatapathObject, TC_ACT_OK, writeTables } from './datapath.js';
+import { DATAPATH_PROGRAM, encodeSkbContext, readDatapathObject, TC_ACT_OK, writeTables } from './datapath.js';
 import { createEbpfDataplane } from './dataplane/index.js';
 import { buildPacket, TCP_ACK, TCP_SYN } from './packet.js';
 import { simulate } from './simulate.js';
-import { decodeU32Value, encodeClassKey, hexKey, type MapName } from './wire.js';
+import { decodeU32Value, encodeClassKey, hexKey, MAP_NAMES, type MapName } from './wire.js';
 import { parseWireAddr } from './addr.js';
 
 type Row = { bench: string; metric: string; value: number; unit: string };
@@ -158,6 +161,9 @@ interface PacketCase {
   readonly program: BpfProgram;
   readonly data: Uint8Array;
   readonly samples: number[];
+  /** `__sk_buff` context (default ARRIVAL) and the namespace to run in (for a FIB lookup). */
+  readonly ctx?: Uint8Array;
+  readonly netns?: string;
 }
 
 function datapathCollection(state: DataplaneState): { c: Collection; verdictRows: number; classEntries: number; classes: Map<string, Uint8Array> } {
@@ -173,11 +179,32 @@ function datapathCollection(state: DataplaneState): { c: Collection; verdictRows
 }
 
 function policyMaps(c: Collection): Record<MapName, BpfMap> {
-  return { endpoints: c.map('endpoints'), slots: c.map('slots'), classes: c.map('classes'), sports: c.map('sports'), verdicts: c.map('verdicts') };
+  return Object.fromEntries(MAP_NAMES.map((n) => [n, c.map(n)])) as Record<MapName, BpfMap>;
 }
+
+/**
+ * `ruleState(rules)` with the node's all-interfaces host endpoint whose applyOnForward ingress
+ * policy has 10 rules of the same shape (from set s(i) to tcp/1000 + i): a packet the node
+ * forwards meets its forwarding slots on arrival and departure besides the endpoints.
+ */
+function forwardState(rules: number): DataplaneState {
+  const s = ruleState(rules);
+  s.policies.set('f', { id: 'f', tier: 'default', ingress: ruleList(10, (k) => `s${k}`), egress: [], staged: false });
+  s.hostEndpoints.set('star', {
+    id: 'star', node: 'x', binding: { kind: 'all-interfaces' }, expectedIPs: [],
+    ingressTiers: [], egressTiers: [], untrackedIngressTiers: [], untrackedEgressTiers: [], preDnatIngressTiers: [],
+    forwardIngressTiers: [{ name: 'default', defaultAction: 'Deny', policyIds: ['f'] }], forwardEgressTiers: [],
+    profileIds: [], stagedPolicyIds: [], failsafeInbound: [], failsafeOutbound: [],
+  });
+  return s;
+}
+
+/** Where the packet rows see their packets: arriving on the loopback (ifindex 1), as `simulate()`'s default. */
+const ARRIVAL = encodeSkbContext({ ingressIfindex: 1, ifindex: 1 });
 
 async function packetBench(emit: Emit): Promise<void> {
   const bench = 'ebpf.packet';
+  let routedNs: { name: string; destroy(): void } | undefined;
   const flow = { src: PEER, dst: LOCAL, protocol: 6, srcPort: 40000, dstPort: 1000 };
   const syn = buildPacket(flow, { tcpFlags: TCP_SYN });
   const ack = buildPacket(flow, { tcpFlags: TCP_ACK });
@@ -218,6 +245,47 @@ async function packetBench(emit: Emit): Promise<void> {
       cases.push({ metric: 'new_flow_both_sides_10000_rules', program: d.c.program(DATAPATH_PROGRAM), data: syn, samples: [] });
     }
 
+    // Forwarded by the node to a local pod through its `*` host endpoint (10 applyOnForward
+    // rules): the arrival and departure forwarding checks on top of the pod's 10k-rule ingress.
+    {
+      const state = forwardState(10_000);
+      const sim = simulate(compile(state).tables.maps, flow);
+      if (!sim.allowed || sim.via?.in?.stage !== 'table' || sim.via?.out?.stage !== 'table') throw new Error('ebpf bench: the forwarded flow does not meet both forwarding slots in the simulator');
+      const d = datapathCollection(state);
+      open.push(d.c);
+      setMetaFlags(d.c, META_NO_CT_INSERT);
+      newFlow.forwarded = d.c;
+      cases.push({ metric: 'new_flow_forwarded_10000_rules', program: d.c.program(DATAPATH_PROGRAM), data: syn, samples: [] });
+    }
+
+    // Routed between two outside addresses at an ingress hook: no endpoint, so one FIB lookup
+    // decides where it goes (in a scratch namespace: eth0 with ifindex 40 and a route out of it).
+    {
+      routedNs = scratchNetns();
+      const ns = routedNs.name;
+      for (const argv of [
+        ['link', 'add', 'eth0', 'index', '40', 'type', 'veth', 'peer', 'name', 'eth0p', 'index', '41'],
+        ['link', 'set', 'eth0', 'up'],
+        ['link', 'set', 'eth0p', 'up'],
+        ['addr', 'add', '192.0.2.1/24', 'dev', 'eth0'],
+        ['route', 'add', '203.0.113.0/24', 'via', '192.0.2.2', 'dev', 'eth0'],
+      ]) {
+        const r = spawnSync('ip', ['-n', ns, ...argv], { encoding: 'utf8' });
+        if (r.status !== 0) throw new Error(`ebpf bench: ip ${argv.join(' ')}: ${r.stderr}`);
+      }
+      spawnSync('ip', ['netns', 'exec', ns, 'sysctl', '-qw', 'net.ipv4.conf.all.forwarding=1']);
+      const state = forwardState(10);
+      const routed = { src: PEER, dst: '203.0.113.9', protocol: 6, srcPort: 40000, dstPort: 1000 };
+      const ctx = { ingressIfindex: 40, ifindex: 40, route: { local: false, ifindex: 40 } } as const;
+      const sim = simulate(compile(state).tables.maps, routed, ctx);
+      if (!sim.allowed || sim.via?.in?.stage !== 'table') throw new Error('ebpf bench: the routed flow does not meet the arrival forwarding slot in the simulator');
+      const d = datapathCollection(state);
+      open.push(d.c);
+      setMetaFlags(d.c, META_NO_CT_INSERT);
+      newFlow.routed = d.c;
+      cases.push({ metric: 'new_flow_routed', program: d.c.program(DATAPATH_PROGRAM), data: buildPacket(routed, { tcpFlags: TCP_SYN }), samples: [], ctx: encodeSkbContext(ctx), netns: ns });
+    }
+
     // One LPM lookup over the 10k-rule classes trie, of the address the datapath's class lookup
     // resolves (the peer): the reference packet goes *to* PEER so the same /32 entry is found.
     const lpm = createCollection(loadCollectionSpec(benchObject('lpm')));
@@ -231,17 +299,18 @@ async function packetBench(emit: Emit): Promise<void> {
     const est = datapathCollection(ruleState(10_000));
     open.push(est.c);
     setMetaFlags(est.c, 0);
-    if (testRun(est.c.program(DATAPATH_PROGRAM), { data: syn }).retval !== TC_ACT_OK) throw new Error('ebpf bench: the established flow\'s SYN was dropped');
+    if (testRun(est.c.program(DATAPATH_PROGRAM), { data: syn, ctxIn: ARRIVAL }).retval !== TC_ACT_OK) throw new Error('ebpf bench: the established flow\'s SYN was dropped');
     if (countEntries(est.c.map('conntrack')) !== 1) throw new Error('ebpf bench: the SYN did not insert exactly one conntrack entry');
     cases.push({ metric: 'established_flow', program: est.c.program(DATAPATH_PROGRAM), data: ack, samples: [] });
 
+    const runCase = (k: PacketCase, repeat: number) => withNetns(k.netns, () => testRun(k.program, { data: k.data, repeat, ctxIn: k.ctx ?? ARRIVAL }));
     for (const k of cases) {
-      const r = testRun(k.program, { data: k.data, repeat: 10_000 }); // warm-up
+      const r = runCase(k, 10_000); // warm-up
       if (r.retval !== TC_ACT_OK) throw new Error(`ebpf bench: ${k.metric} returned ${r.retval}, want TC_ACT_OK`);
     }
     for (let round = 0; round < ROUNDS; round++) {
       for (const k of cases) {
-        const r = testRun(k.program, { data: k.data, repeat: REPEAT });
+        const r = runCase(k, REPEAT);
         if (r.retval !== TC_ACT_OK) throw new Error(`ebpf bench: ${k.metric} returned ${r.retval}, want TC_ACT_OK`);
         k.samples.push(r.duration);
       }
@@ -251,7 +320,9 @@ async function packetBench(emit: Emit): Promise<void> {
     // counter saw every packet.
     const runs = BigInt(10_000 + ROUNDS * REPEAT);
     for (const [n, c] of Object.entries(newFlow)) {
-      const want = n === 'both' ? 2n * runs : runs; // one counted verdict per evaluated direction
+      // One counted verdict per evaluated direction that a rule decided (the forwarding slot's
+      // departure check allows by default: no rule, not counted).
+      const want = n === 'both' || n === 'forwarded' ? 2n * runs : runs;
       if (countEntries(c.map('conntrack')) !== 0) throw new Error(`ebpf bench: ${n} rules: META_NO_CT_INSERT left a conntrack entry`);
       const counted = sumCounterPackets(c.map('counters'));
       if (counted !== want) throw new Error(`ebpf bench: ${n} rules: counters saw ${counted} packets, want ${want}`);
@@ -284,8 +355,14 @@ async function packetBench(emit: Emit): Promise<void> {
       return (Math.max(...c.samples) - Math.min(...c.samples)) / median(c.samples);
     };
     emit({ bench, metric: 'new_flow_10000_rules_spread', value: spread('new_flow_10000_rules'), unit: 'ratio' });
+    // What forwarding adds to a new flow: two forwarding checks (1 hash, 1 slot, 2 LPM, 1 verdict
+    // lookup each), and for an address that is no endpoint one FIB lookup.
+    emit({ bench, metric: 'forwarded_over_new_flow', value: v('new_flow_forwarded_10000_rules') / v('new_flow_10000_rules'), unit: 'ratio' });
+    emit({ bench, metric: 'forwarded_over_lpm', value: v('new_flow_forwarded_10000_rules') / v('lpm_lookup'), unit: 'ratio' });
+    emit({ bench, metric: 'routed_over_lpm', value: v('new_flow_routed') / v('lpm_lookup'), unit: 'ratio' });
   } finally {
     for (const c of open.reverse()) c.close();
+    routedNs?.destroy();
   }
 }
 
@@ -554,6 +631,8 @@ async function iperfBench(emit: Emit, bpffs: ScratchBpffs): Promise<void> {
 export async function runEbpfBench(emit: Emit): Promise<void> {
   if (process.getuid?.() !== 0) throw new Error('ebpf bench needs root (BPF_PROG_TEST_RUN, scratch network namespaces, a private bpffs)');
   await packetBench(emit);
+  // GINGHAM_EBPF_BENCH=packet: only the BPF_PROG_TEST_RUN rows (a minute instead of many).
+  if (process.env.GINGHAM_EBPF_BENCH === 'packet') return;
   const bpffs = mountScratchBpffs('gh-ebpf-bench-bpffs-');
   try {
     await updateBench(emit, bpffs);

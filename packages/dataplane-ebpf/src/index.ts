@@ -5,8 +5,8 @@
  * `Dataplane` that fills the maps and attaches the tc program; `gingham enforce --dataplane
  * ebpf`). See docs/ebpf-datapath.md.
  */
-export { compile, emptyTables, policyNames, type CompileResult, type CompilerMemory, type Tables } from './compile/index.js';
-export { simulate, type Packet, type SimDirectionVerdict, type SimVerdict } from './simulate.js';
+export { compile, emptyTables, policyNames, type CompileResult, type CompilerMemory, type HostFacts, type HostInterface, type Tables } from './compile/index.js';
+export { simulate, type Packet, type SimContext, type SimDirectionVerdict, type SimVerdict } from './simulate.js';
 export * from './wire.js';
 export * from './dataplane/index.js';
 export { EBPF_ENFORCE_HELP, runEbpfEnforceCommand, type EbpfEnforceIo } from './enforce.js';

@@ -8,14 +8,17 @@
 import { fc, test } from '@fast-check/vitest';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type CompiledRule, type DataplaneState, emptyDataplaneState, modelVerdict, type TierRef } from '@gingham/core';
-import { BpfMap, type Collection, createCollection, loadCollectionSpec, RingBufReader, testRun } from '@gingham/ebpf-loader';
-import { arbCluster, arbUpdateStream } from '@gingham/testkit';
-import { addresses, arbSpec, engineStates, packets } from './support/flows.js';
+import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { BpfMap, type Collection, createCollection, loadCollectionSpec, RingBufReader, testRun, withNetns } from '@gingham/ebpf-loader';
+import { arbCluster, arbUpdateStream, NODES, propRuns } from '@gingham/testkit';
+import { arbSpec, engineStates, IFACES, nodeFacts, packets, placedPackets } from './support/flows.js';
 import {
   ACTION_ALLOW, ACTION_DENY, buildArp, buildIcmpError, buildPacket, compile, conntrackKey, decodeConntrackValue,
   decodeEvent, encodeConntrackValue, FLAG_LOG, IPV6_DSTOPTS, IPV6_HOPOPTS, IPV6_ROUTING, MAP_NAMES, type MapName,
   type Packet, readCounters, readDatapathObject, type SimDirectionVerdict, simulate, TC_ACT_OK, TC_ACT_SHOT, TCP_ACK,
-  TCP_RST, TCP_SYN, type Tables, writeTables, type DatapathEvent, type PacketOptions, NONE32, FLAG_UNTRACKED, encodeMetaValue, META_NO_CT_INSERT, META_NO_EVENTS,
+  TCP_RST, TCP_SYN, type Tables, cloneMaps, writeTables, type DatapathEvent, type PacketOptions, NONE32, FLAG_UNTRACKED, encodeMetaValue, META_NO_CT_INSERT, META_NO_EVENTS,
+  encodeSkbContext, type SimContext, type SimVerdict, type HostFacts,
 } from '../src/index.js';
 
 function probe(): { ok: boolean; missing: string[] } {
@@ -79,10 +82,12 @@ describe.skipIf(!caps.ok && !mustRun)('C datapath under BPF_PROG_TEST_RUN', () =
     drain(coll.map('counters'));
     events.read();
   };
-  const run = (p: Packet, opts?: PacketOptions): number => testRun(coll.program('gingham_tc'), { data: buildPacket(p, opts) }).retval;
-  const runFrame = (data: Uint8Array): number => testRun(coll.program('gingham_tc'), { data }).retval;
-  const fill = (state: DataplaneState, prev?: Tables): Tables => {
-    const r = compile(state, prev);
+  /** Runs the program on a frame seen where `ctx` says (default: arriving on ifindex 1, as `simulate()`'s default). */
+  const runFrame = (data: Uint8Array, ctx: SimContext = { ingressIfindex: 1, ifindex: 1 }): number =>
+    testRun(coll.program('gingham_tc'), { data, ctxIn: encodeSkbContext(ctx) }).retval;
+  const run = (p: Packet, opts?: PacketOptions, ctx?: SimContext): number => runFrame(buildPacket(p, opts), ctx);
+  const fill = (state: DataplaneState, prev?: Tables, facts?: HostFacts): Tables => {
+    const r = compile(state, prev, facts);
     writeTables(maps, r.writes);
     return r.tables;
   };
@@ -95,14 +100,19 @@ describe.skipIf(!caps.ok && !mustRun)('C datapath under BPF_PROG_TEST_RUN', () =
     throw new Error(`no policy ${name} in ${[...t.memory.policyNums.keys()].join(', ')}`);
   };
 
-  /** The events the program must emit for a new flow, per simulate(): egress first; ingress only when egress allowed. */
-  const expectedEvents = (sim: { egress: SimDirectionVerdict; ingress: SimDirectionVerdict }): Array<Partial<DatapathEvent>> => {
+  /**
+   * The events the program must emit for a new flow, per simulate(), in the order it checks:
+   * the arrival host endpoint (when it runs), egress, ingress, the departure host endpoint;
+   * nothing after the first deny.
+   */
+  const expectedEvents = (sim: SimVerdict): Array<Partial<DatapathEvent>> => {
     const out: Array<Partial<DatapathEvent>> = [];
-    for (const dir of ['egress', 'ingress'] as const) {
-      const d = sim[dir];
+    const order: [SimDirectionVerdict | undefined, 'ingress' | 'egress'][] = [[sim.via?.in, 'ingress'], [sim.egress, 'egress'], [sim.ingress, 'ingress'], [sim.via?.out, 'egress']];
+    for (const [d, direction] of order) {
+      if (!d) continue;
       if (d.stage === 'table' && ((d.verdict!.flags & FLAG_LOG) !== 0 || d.verdict!.action === ACTION_DENY)) {
         const { action, flags, tier: t, policy, rule } = d.verdict!;
-        out.push({ direction: dir, slot: d.slot!, action, flags, tier: t, policy, rule });
+        out.push({ direction, slot: d.slot!, action, flags, tier: t, policy, rule });
       }
       if (!d.allowed) break;
     }
@@ -134,7 +144,7 @@ describe.skipIf(!caps.ok && !mustRun)('C datapath under BPF_PROG_TEST_RUN', () =
     const spec = loadCollectionSpec(readDatapathObject(OBJECT));
     const insns = spec.programs.gingham_tc!.instructions.length / 8;
     expect(insns).toBeLessThan(4096);
-    expect(Object.keys(spec.maps).sort()).toEqual(['classes', 'conntrack', 'counters', 'endpoints', 'events', 'meta', 'slots', 'sports', 'verdicts']);
+    expect(Object.keys(spec.maps).sort()).toEqual(['classes', 'conntrack', 'counters', 'endpoints', 'events', 'fwd_classes', 'ifaces', 'meta', 'slots', 'sports', 'verdicts']);
     expect(spec.maps.conntrack).toMatchObject({ type: 'lru_hash', keySize: 40, valueSize: 16, maxEntries: 262144, pinning: 'by-name' });
     expect(spec.maps.verdicts).toMatchObject({ type: 'lpm_trie', keySize: 21, valueSize: 12, maxEntries: 1048576, pinning: 'none' });
     expect(spec.maps.events).toMatchObject({ type: 'ringbuf', maxEntries: 262144, pinning: 'by-name' });
@@ -149,27 +159,47 @@ describe.skipIf(!caps.ok && !mustRun)('C datapath under BPF_PROG_TEST_RUN', () =
 
   // ---- a. differential ----
 
-  test.prop([arbCluster, fc.array(arbSpec, { minLength: 15, maxLength: 40 })], { numRuns: 1000 })(
-    'every flow gets the verdict of simulate() and of the model dataplane, and the events simulate() predicts',
-    (resources, specs) => {
+  // One node's program in a namespace of its own (`IFACES` with their ifindexes, so contexts name
+  // real devices and the FIB lookup runs there), seeing each packet where `placedPackets` puts it.
+  const netns = `gh-dp-${randomBytes(3).toString('hex')}`;
+  let netnsMade = false;
+  const inNetns = <T>(fn: () => T): T => withNetns(netns, fn);
+
+  test.prop([arbCluster, fc.array(arbSpec, { minLength: 15, maxLength: 40 }), fc.constantFrom(...NODES)], { numRuns: propRuns(150) })(
+    'every flow, wherever the node sees it (from the host, to it, forwarded through it), gets the verdict of simulate() and of the model dataplane, and the events simulate() predicts',
+    (resources, specs, node) => {
       reset();
-      const [state] = engineStates(resources).states;
-      const tables = fill(state!);
-      for (const p of packets(state!, specs)) {
-        const sim = simulate(tables.maps, p);
-        const model = modelVerdict(state!, p);
-        expect(sim.allowed).toBe(model.egress.allowed && model.ingress.allowed);
-        const got = run(p, { tcpFlags: TCP_SYN });
-        expect({ p, got }).toEqual({ p, got: sim.allowed ? TC_ACT_OK : TC_ACT_SHOT });
+      if (!netnsMade) {
+        spawnSync('ip', ['netns', 'add', netns]);
+        netnsMade = true;
+        spawnSync('ip', ['-n', netns, 'link', 'set', 'lo', 'up']);
+        IFACES.forEach((i, k) => {
+          const r = spawnSync('ip', ['-n', netns, 'link', 'add', i.name, 'index', String(i.ifindex), 'type', 'veth', 'peer', 'name', `p${k}`, 'index', String(i.ifindex + 10)], { encoding: 'utf8' });
+          expect(r.status, r.stderr).toBe(0);
+        });
+      }
+      const [state] = engineStates(resources, [], node).states;
+      const known = [...state!.workloadEndpoints.values(), ...state!.hostEndpoints.values()].some((e) => e.node === node) || state!.hosts.has(node);
+      if (!known) return;
+      const tables = fill(state!, undefined, nodeFacts(node));
+      for (const { packet: p, ctx, flow } of placedPackets(state!, node, specs)) {
+        const sim = simulate(tables.maps, p, ctx);
+        const model = modelVerdict(state!, flow);
+        expect({ flow, sim: sim.allowed }).toEqual({ flow, sim: model.allowed });
+        const got = inNetns(() => run(p, { tcpFlags: TCP_SYN }, ctx));
+        expect({ p, ctx, got }).toEqual({ p, ctx, got: sim.allowed ? TC_ACT_OK : TC_ACT_SHOT });
         expect({ p, events: events.read().map((e) => pick(decodeEvent(e))) }).toEqual({ p, events: expectedEvents(sim) });
         drain(coll.map('conntrack')); // the next flow may be this one's reply
       }
     },
   );
+  afterAll(() => {
+    if (netnsMade) spawnSync('ip', ['netns', 'del', netns]);
+  });
 
   // ---- b. incremental, with real maps ----
 
-  test.prop([arbCluster, arbUpdateStream, fc.array(arbSpec, { minLength: 1, maxLength: 6 })], { numRuns: 15 })(
+  test.prop([arbCluster, arbUpdateStream, fc.array(arbSpec, { minLength: 1, maxLength: 6 })], { numRuns: propRuns(10) })(
     'after every single write of an incremental diff the program agrees with simulate() over the same writes, and each direction keeps its old or new verdict',
     (resources, ops, specs) => {
       reset();
@@ -180,7 +210,7 @@ describe.skipIf(!caps.ok && !mustRun)('C datapath under BPF_PROG_TEST_RUN', () =
         const pkts = packets(states[i]!, specs).concat(packets(states[i - 1]!, specs));
         const olds = pkts.map((p) => simulate(tables.maps, p));
         const news = pkts.map((p) => simulate(r.tables.maps, p));
-        const work = { ...tables.maps, endpoints: new Map(tables.maps.endpoints), slots: new Map(tables.maps.slots), classes: new Map(tables.maps.classes), sports: new Map(tables.maps.sports), verdicts: new Map(tables.maps.verdicts) };
+        const work = cloneMaps(tables.maps);
         for (const w of r.writes) {
           writeTables(maps, [w]);
           const m = work[w.map];

@@ -123,17 +123,20 @@ export const arbTier: fc.Arbitrary<Resource> = fc
     spec: { ...(order !== undefined ? { order } : {}), defaultAction },
   }));
 
-export const arbGlobalPolicy: fc.Arbitrary<Resource> = fc
+const MODES = ['normal', 'normal', 'normal', 'forward', 'doNotTrack', 'preDNAT', 'staged'] as const;
+
+function globalPolicy(selectors: readonly string[], modes: readonly (typeof MODES)[number][]): fc.Arbitrary<Resource> {
+  return fc
   .record({
     i: fc.integer({ min: 0, max: 3 }),
     tier: fc.constantFrom(...TIERS),
     order: optional(fc.integer({ min: 0, max: 20 })),
-    selector: fc.constantFrom(...LABEL_SELECTORS),
+    selector: fc.constantFrom(...selectors),
     namespaceSelector: optional(fc.constantFrom(...NS_SELECTORS)),
     types: fc.constantFrom(['Ingress'], ['Egress'], ['Ingress', 'Egress']),
     ingress: fc.array(arbRule, { maxLength: 3 }),
     egress: fc.array(arbRule, { maxLength: 3 }),
-    mode: fc.constantFrom('normal', 'normal', 'normal', 'doNotTrack', 'preDNAT', 'staged'),
+    mode: fc.constantFrom(...modes),
   })
   .map(({ i, tier, order, selector, namespaceSelector, types, ingress, egress, mode }) => {
     const staged = mode === 'staged';
@@ -146,6 +149,7 @@ export const arbGlobalPolicy: fc.Arbitrary<Resource> = fc
     };
     if (order !== undefined) spec.order = order;
     if (namespaceSelector !== undefined) spec.namespaceSelector = namespaceSelector;
+    if (mode === 'forward') spec.applyOnForward = true;
     if (mode === 'doNotTrack') Object.assign(spec, { doNotTrack: true, applyOnForward: true });
     if (mode === 'preDNAT') Object.assign(spec, { preDNAT: true, applyOnForward: true });
     if (staged) spec.stagedAction = 'Set';
@@ -156,6 +160,15 @@ export const arbGlobalPolicy: fc.Arbitrary<Resource> = fc
       spec,
     } as Resource;
   });
+}
+
+export const arbGlobalPolicy: fc.Arbitrary<Resource> = globalPolicy(LABEL_SELECTORS, MODES);
+
+/** Global policies aimed at host endpoints: mostly applyOnForward, preDNAT and doNotTrack ones. */
+export const arbHostPolicy: fc.Arbitrary<Resource> = globalPolicy(
+  ['has(host-endpoint)', "role == 'node'", "role == 'edge'", 'all()'],
+  ['forward', 'forward', 'preDNAT', 'doNotTrack', 'normal', 'staged'],
+);
 
 export const arbCalicoPolicy: fc.Arbitrary<Resource> = fc
   .record({
@@ -222,7 +235,7 @@ export const arbHostEndpoint: fc.Arbitrary<Resource> = fc
   .record({
     i: fc.integer({ min: 0, max: 1 }),
     node: fc.constantFrom(...NODES),
-    iface: fc.constantFrom('eth0', '*', undefined),
+    iface: fc.constantFrom('eth0', '*', '*', undefined),
     role: optional(fc.constantFrom('node', 'edge')),
     profiles: fc.constantFrom([], ['projectcalico-default-allow'], ['edge-profile'], ['edge-profile', 'projectcalico-default-allow']),
     named: fc.boolean(),
@@ -249,6 +262,14 @@ export const arbProfile: fc.Arbitrary<Resource> = fc
     spec: { labelsToApply: labels({ 'pcns.team': team, app: 'c' }), ingress, egress },
   }));
 
+/** Calico Nodes with one address each (node-a 10.0.3.3, node-b 192.168.3.4: both also outside addresses of flows). */
+export const arbNode: fc.Arbitrary<Resource> = fc.constantFrom(...NODES).map((name) => ({
+  apiVersion: 'projectcalico.org/v3',
+  kind: 'Node',
+  metadata: { name },
+  spec: { addresses: [{ address: name === 'node-a' ? '10.0.3.3' : '192.168.3.4' }] },
+}));
+
 /** Any resource of the small universe. */
 export const arbResource: fc.Arbitrary<Resource> = fc.oneof(
   { weight: 2, arbitrary: arbNamespace },
@@ -260,6 +281,7 @@ export const arbResource: fc.Arbitrary<Resource> = fc.oneof(
   { weight: 2, arbitrary: arbNetworkSet },
   { weight: 2, arbitrary: arbHostEndpoint },
   { weight: 1, arbitrary: arbProfile },
+  { weight: 1, arbitrary: arbNode },
 );
 
 /** A small random cluster: resources with distinct identities (the last of each identity wins). */
@@ -268,8 +290,10 @@ export const arbCluster: fc.Arbitrary<Resource[]> = fc
     fc.array(arbPod, { minLength: 2, maxLength: 8 }),
     fc.array(fc.oneof(arbGlobalPolicy, arbCalicoPolicy, arbKubernetesPolicy), { minLength: 1, maxLength: 5 }),
     fc.array(arbResource, { minLength: 1, maxLength: 20 }),
+    // Host endpoints and policy for them, so that forwarded flows meet applyOnForward, preDNAT and doNotTrack tiers.
+    fc.array(fc.oneof(arbHostEndpoint, arbHostPolicy), { maxLength: 3 }),
   )
-  .map(([pods, policies, rest]) => dedupe([...pods, ...policies, ...rest]));
+  .map(([pods, policies, rest, hosts]) => dedupe([...pods, ...policies, ...rest, ...hosts]));
 
 export function dedupe(resources: readonly Resource[]): Resource[] {
   const m = new Map<string, Resource>();
@@ -309,10 +333,29 @@ export const arbFlowPeer = fc.oneof(
   fc.constantFrom(...OUTSIDE_ADDRESSES),
 );
 
-export const arbFlow = fc.record({
-  src: arbFlowPeer,
-  dst: arbFlowPeer,
-  protocol: fc.constantFrom('TCP', 'UDP', 'ICMP'),
-  dstPort: fc.constantFrom(80, 8080, 22, 53, 5000, 10250),
-  srcPort: fc.constantFrom(40000, 80),
-});
+/**
+ * Where a flow crosses a node (`Flow.via`): mostly absent (then a flow between one node's
+ * workloads, or a node and its own workload, crosses that node), else a node, or the host
+ * endpoints it enters and leaves by.
+ */
+export const arbVia = fc.oneof(
+  { weight: 4, arbitrary: fc.constant(undefined) },
+  { weight: 3, arbitrary: fc.constantFrom(...NODES) },
+  {
+    weight: 1,
+    arbitrary: fc
+      .record({ in: fc.constantFrom('hep0', 'hep1', undefined), out: fc.constantFrom('hep0', 'hep1', undefined) })
+      .map(({ in: i, out }) => (i === undefined && out === undefined ? 'node-a' : { ...(i ? { in: i } : {}), ...(out ? { out } : {}) })),
+  },
+);
+
+export const arbFlow = fc
+  .record({
+    src: arbFlowPeer,
+    dst: arbFlowPeer,
+    protocol: fc.constantFrom('TCP', 'UDP', 'ICMP'),
+    dstPort: fc.constantFrom(80, 8080, 22, 53, 5000, 10250),
+    srcPort: fc.constantFrom(40000, 80),
+    via: arbVia,
+  })
+  .map(({ via, ...f }) => (via === undefined ? f : { ...f, via }));

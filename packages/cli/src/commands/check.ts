@@ -15,13 +15,16 @@ import { readFlowEntries, type FlowEntry } from '../flows-file.js';
 import { escapeBlock, escapeText } from '../term.js';
 
 export const checkHelp = `gingham check -f PATH... --from A --to B [--protocol P] [--port N] [--src-port N]
-              [--icmp-type T [--icmp-code C]] [--no-trace] [--json]
-gingham check -f PATH... --flows FILE [--no-trace] [--json | --jsonl]
+              [--icmp-type T [--icmp-code C]] [--via NODE] [--no-trace] [--json]
+gingham check -f PATH... --flows FILE [--via NODE] [--no-trace] [--json | --jsonl]
 
 Gives the verdict for a flow and the trace that led to it (tiers, policies and rules visited,
 and the one that decided). A and B are namespace/pod, a WorkloadEndpoint or HostEndpoint name,
 or an IP address. --protocol defaults to TCP; ports need TCP, UDP, SCTP or UDPLite; ICMP type
 and code need ICMP or ICMPv6, and a code needs a type.
+--via NODE: the flow is forwarded through that node, so its host endpoints' applyOnForward,
+pre-DNAT and untracked policy apply too (a flow between a node's own pods, or a node and its
+own pod, always crosses that node).
 
 --flows FILE (or - for standard input) takes a JSON array or JSON lines of
   {"from": A, "to": B, "protocol": P, "port": N, "srcPort": N, "icmpType": T, "icmpCode": C}
@@ -37,8 +40,9 @@ const BLOCK = 64 * 1024;
 
 const ENTRY_FIELDS = new Set(['from', 'to', 'protocol', 'port', 'srcPort', 'icmpType', 'icmpCode']);
 
-function flowOf(req: FlowRequest): Flow {
+function flowOf(req: FlowRequest, via: string | undefined): Flow {
   return {
+    ...(via === undefined ? {} : { via }),
     src: req.from,
     dst: req.to,
     protocol: req.protocol,
@@ -57,7 +61,7 @@ function withoutPrefix(message: string): string {
 }
 
 /** Resolves both peers (so an unknown one is named by its field), then evaluates. */
-function answer(snapshot: Snapshot, req: FlowRequest, names: FlowFieldNames): EvaluationResult | Failure {
+function answer(snapshot: Snapshot, req: FlowRequest, names: FlowFieldNames, via: string | undefined): EvaluationResult | Failure {
   for (const [key, ref] of [['from', req.from], ['to', req.to]] as const) {
     try {
       resolvePeer(snapshot, ref);
@@ -68,7 +72,7 @@ function answer(snapshot: Snapshot, req: FlowRequest, names: FlowFieldNames): Ev
     }
   }
   try {
-    return evaluate(snapshot, flowOf(req));
+    return evaluate(snapshot, flowOf(req, via));
   } catch (err) {
     const code = (err as { code?: unknown }).code;
     if (typeof code !== 'string' || !/^(INVALID_FLOW|UNKNOWN_PEER|AMBIGUOUS_PEER)$/.test(code)) throw err;
@@ -135,6 +139,7 @@ interface CheckValues {
   json?: boolean;
   jsonl?: boolean;
   'no-trace'?: boolean;
+  via?: string;
 }
 
 export async function checkCommand(argv: string[], io: CliIo): Promise<number> {
@@ -153,6 +158,7 @@ export async function checkCommand(argv: string[], io: CliIo): Promise<number> {
       json: { type: 'boolean' },
       jsonl: { type: 'boolean' },
       'no-trace': { type: 'boolean' },
+      via: { type: 'string' },
     },
     strict: true,
   });
@@ -177,7 +183,7 @@ async function checkOne(values: CheckValues, io: CliIo): Promise<number> {
   if (isFieldProblem(parsed)) throw new UsageError(`${parsed.field}: ${parsed.message}`);
   const model = await loadModel(values.file ?? [], io);
   if (!model.ok) return refuseModel(model.issues, io);
-  const result = answer(model.snapshot, parsed, FLAG_FIELDS);
+  const result = answer(model.snapshot, parsed, FLAG_FIELDS, values.via);
   if (isFailure(result)) {
     io.stderr(`gingham check: ${result.field}: ${escapeText(result.message)}`);
     return 1;
@@ -218,7 +224,7 @@ async function openFlows(path: string, values: CheckValues, io: CliIo): Promise<
 }
 
 /** Checks one parsed entry: its fields, then its peers and the verdict. */
-function checkEntry(snapshot: Snapshot, value: unknown): { req: FlowRequest; result: EvaluationResult } | { failure: Failure; partial: Record<string, unknown> } {
+function checkEntry(snapshot: Snapshot, value: unknown, via: string | undefined): { req: FlowRequest; result: EvaluationResult } | { failure: Failure; partial: Record<string, unknown> } {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     return { failure: { code: 'INVALID_ENTRY', field: '-', message: 'expected an object {from, to, protocol, port, …}' }, partial: {} };
   }
@@ -233,7 +239,7 @@ function checkEntry(snapshot: Snapshot, value: unknown): { req: FlowRequest; res
   }
   const parsed = parseFlow(o, JSON_FIELDS);
   if (isFieldProblem(parsed)) return { failure: { code: 'INVALID_FIELD', ...parsed }, partial };
-  const result = answer(snapshot, parsed, JSON_FIELDS);
+  const result = answer(snapshot, parsed, JSON_FIELDS, via);
   if (isFailure(result)) return { failure: result, partial: requestFields(parsed) };
   return { req: parsed, result };
 }
@@ -282,7 +288,7 @@ async function checkBatch(values: CheckValues, path: string, io: CliIo): Promise
 
   const onEntry = (entry: FlowEntry): void => {
     const at = { index: entry.index, file, line: entry.line, col: entry.col };
-    const checked = entry.kind === 'entry' ? checkEntry(model.snapshot, entry.value) : { failure: { code: 'INVALID_ENTRY', field: '-', message: entry.message }, partial: {} };
+    const checked = entry.kind === 'entry' ? checkEntry(model.snapshot, entry.value, values.via) : { failure: { code: 'INVALID_ENTRY', field: '-', message: entry.message }, partial: {} };
     if ('failure' in checked) {
       counts.failed++;
       const { failure } = checked;

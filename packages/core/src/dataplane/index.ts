@@ -32,4 +32,4 @@ export {
   type IpSetState,
   type RecordingDataplaneOptions,
 } from './recording-dataplane.js';
-export { modelVerdict, protoText, type ModelDirectionVerdict, type ModelVerdict } from './model-dataplane.js';
+export { modelVerdict, protoText, type ModelDirectionVerdict, type ModelOptions, type ModelVerdict } from './model-dataplane.js';

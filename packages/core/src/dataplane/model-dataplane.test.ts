@@ -71,4 +71,54 @@ describe('modelVerdict', () => {
     expect(modelVerdict(dp.state, { src: '1.2.3.4', dst: 'h', protocol: 'TCP', dstPort: 22 })).toMatchObject({ allowed: true, ingress: { stage: 'failsafe' } });
     expect(modelVerdict(dp.state, { src: '1.2.3.4', dst: '10.0.9.1', protocol: 'TCP', dstPort: 23 }).allowed).toBe(false);
   });
+
+  describe('a flow that crosses a node', () => {
+    const deny: CompiledRule = { action: 'Deny', source: {}, destination: {} };
+    /** ns/a (10.0.0.1) on node n with a `*` host endpoint whose forward ingress tier denies, and a named eth1 one without forward policy. */
+    function forwarding() {
+      const dp = new RecordingDataplane();
+      const hep = (id: string, binding: { kind: 'all-interfaces' } | { kind: 'interface'; interfaceName: string }, forwardIngressTiers: TierRef[]) =>
+        ({
+          kind: 'host-endpoint-upsert',
+          endpoint: {
+            id, node: 'n', binding, expectedIPs: [],
+            ingressTiers: [], egressTiers: [], untrackedIngressTiers: [], untrackedEgressTiers: [], preDnatIngressTiers: [],
+            forwardIngressTiers, forwardEgressTiers: [], profileIds: [], stagedPolicyIds: [], failsafeInbound: [], failsafeOutbound: [],
+          },
+        }) as const;
+      dp.apply([
+        { kind: 'policy-upsert', policy: { id: 'p-deny', tier: 't1', ingress: [deny], egress: [], staged: false } },
+        { kind: 'profile-upsert', profile: { id: 'allow-all', ingress: [allow], egress: [allow] } },
+        hep('star', { kind: 'all-interfaces' }, [{ name: 't1', defaultAction: 'Deny', policyIds: ['p-deny'] }]),
+        hep('eth1', { kind: 'interface', interfaceName: 'eth1' }, []),
+        { kind: 'host-metadata-upsert', host: { node: 'n', addresses: ['192.168.0.1'], podCIDRs: [] } },
+        {
+          kind: 'workload-endpoint-upsert',
+          endpoint: { id: 'ns/a', name: 'a', node: 'n', interfaceName: 'cali1', addresses: ['10.0.0.1/32'], ingressTiers: [{ name: 't1', defaultAction: 'Deny', policyIds: ['p-deny'] }], egressTiers: [], profileIds: ['allow-all'], stagedPolicyIds: [] },
+        },
+      ]);
+      expect(dp.violations).toEqual([]);
+      return dp.state;
+    }
+
+    it("the arrival interface's host endpoint forward tiers apply: the `*` one by default, a named one when given", () => {
+      const s = forwarding();
+      expect(modelVerdict(s, { src: '8.8.8.8', dst: '9.9.9.9', protocol: 'UDP', dstPort: 53, via: 'n' })).toMatchObject({
+        allowed: false,
+        via: { node: 'n', in: { allowed: false, stage: 'forward', endpointId: 'star' }, out: { allowed: true, stage: 'forward-default' } },
+      });
+      expect(modelVerdict(s, { src: '8.8.8.8', dst: '9.9.9.9', protocol: 'UDP', dstPort: 53, via: { in: 'eth1', out: 'eth1' } })).toMatchObject({
+        allowed: true,
+        via: { in: { stage: 'forward-default', endpointId: 'eth1' } },
+      });
+    });
+
+    it('host → own workload is allowed; workload → own host follows the endpoint-to-host action', () => {
+      const s = forwarding();
+      expect(modelVerdict(s, { src: '192.168.0.1', dst: 'ns/a', protocol: 'TCP', dstPort: 80 })).toMatchObject({ allowed: true, ingress: { stage: 'local-host' } });
+      expect(modelVerdict(s, { src: 'ns/a', dst: '192.168.0.1', protocol: 'TCP', dstPort: 80 })).toMatchObject({ allowed: true, ingress: { stage: 'endpoint-to-host' } });
+      expect(modelVerdict(s, { src: 'ns/a', dst: '192.168.0.1', protocol: 'TCP', dstPort: 80 }, { endpointToHostAction: 'DROP' }).allowed).toBe(false);
+      expect(() => modelVerdict(s, { src: 'ns/a', dst: '8.8.8.8', protocol: 'TCP', via: 'elsewhere' })).toThrow(/unknown node/);
+    });
+  });
 });

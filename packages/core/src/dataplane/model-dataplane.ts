@@ -4,12 +4,13 @@
  * would: IP sets by membership, tiers in order with Pass and default actions, profiles,
  * failsafes on host endpoints. It sees only messages (never the model or the Engine), so it is
  * the reference every real dataplane's tests compare against, and it must agree with
- * `evaluate()`. It never mutates the state.
+ * `evaluate()`. It never mutates the state. A flow that crosses a node (`flow.via`, or both ends
+ * on one node) also meets that node's host endpoint checks, by the rules `evaluate()` documents.
  */
 import { type Cidr, cidrContains, formatIp, type IpAddr, parseCidr, parseIp } from '../net/cidr.js';
 import { protocolNumber } from '../convert/protocol.js';
 import { matchFailsafe } from '../evaluate/failsafe.js';
-import type { Flow } from '../evaluate/types.js';
+import type { EndpointToHostAction, Flow } from '../evaluate/types.js';
 import { GinghamError } from '../errors.js';
 import type { CompiledRule, CompiledSide, HostEndpointState, PortRange, TierRef, WorkloadEndpointState } from './messages.js';
 import type { DataplaneState } from './recording-dataplane.js';
@@ -20,7 +21,10 @@ export interface ModelDirectionVerdict {
   readonly allowed: boolean;
   /** The endpoint whose policy ran; absent when the peer has no endpoint in this state. */
   readonly endpointId?: string;
-  /** What decided: `no-policy`, `failsafe`, `untracked`, `pre-dnat`, `tier`, `end-of-tier`, `profile`, `no-profile`. */
+  /**
+   * What decided: `no-policy`, `failsafe`, `untracked`, `pre-dnat`, `tier`, `forward`,
+   * `forward-default`, `local-host`, `endpoint-to-host`, `profile`, `no-profile`.
+   */
   readonly stage: string;
 }
 
@@ -28,6 +32,13 @@ export interface ModelVerdict {
   readonly allowed: boolean;
   readonly egress: ModelDirectionVerdict;
   readonly ingress: ModelDirectionVerdict;
+  /** The host endpoint checks of the node the flow crosses (see `evaluate()`'s `trace.via`). */
+  readonly via?: { readonly node: string; readonly in?: ModelDirectionVerdict; readonly out?: ModelDirectionVerdict };
+}
+
+export interface ModelOptions {
+  /** Felix `DefaultEndpointToHostAction` (default `ACCEPT`, as `evaluate()`). */
+  readonly endpointToHostAction?: EndpointToHostAction;
 }
 
 interface Peer {
@@ -167,6 +178,7 @@ function runTiers(
   dir: 'ingress' | 'egress',
   ctx: Ctx,
 ): 'Allow' | 'Deny' | undefined {
+  // (A tier's defaultAction is what the message says: the Engine already forced Pass on untracked and pre-DNAT tiers.)
   for (const tier of tiers) {
     let result: 'Allow' | 'Deny' | 'Pass' | undefined;
     for (const id of tier.policyIds) {
@@ -208,12 +220,90 @@ function direction(state: DataplaneState, sets: SetLookup, e: EndpointState | un
   return done(false, 'no-profile');
 }
 
+/** A host endpoint's checks on a forwarded packet (no failsafes, no profiles; nothing decides: allowed). */
+function hostSide(state: DataplaneState, sets: SetLookup, h: HostEndpointState, dir: 'ingress' | 'egress', ctx: Ctx, forward: boolean, untracked: boolean): ModelDirectionVerdict {
+  const done = (allowed: boolean, stage: string): ModelDirectionVerdict => ({ allowed, stage, endpointId: h.id });
+  if (dir === 'ingress') {
+    if (untracked) {
+      const u = runTiers(state, sets, h.untrackedIngressTiers, dir, ctx);
+      if (u) return done(u === 'Allow', 'untracked');
+    }
+    const pre = runTiers(state, sets, h.preDnatIngressTiers, dir, ctx);
+    if (pre) return done(pre === 'Allow', 'pre-dnat');
+  }
+  if (forward) {
+    const f = runTiers(state, sets, dir === 'ingress' ? h.forwardIngressTiers : h.forwardEgressTiers, dir, ctx);
+    if (f) return done(f === 'Allow', 'forward');
+  }
+  return done(true, 'forward-default');
+}
+
+interface Crossing {
+  readonly node: string;
+  readonly in?: HostEndpointState;
+  readonly out?: HostEndpointState;
+}
+
+function nodeNames(state: DataplaneState): Set<string> {
+  const out = new Set<string>(state.hosts.keys());
+  for (const w of state.workloadEndpoints.values()) out.add(w.node);
+  for (const h of state.hostEndpoints.values()) out.add(h.node);
+  return out;
+}
+
+function isNodeAddress(state: DataplaneState, node: string, addr: IpAddr): boolean {
+  const text = formatIp(addr);
+  return (state.hosts.get(node)?.addresses ?? []).some((a) => {
+    const ip = hostIp(a);
+    return ip !== undefined && formatIp(ip) === text;
+  });
+}
+
+function crossingOf(state: DataplaneState, flow: Flow, src: Peer, dst: Peer): Crossing | undefined {
+  const via = flow.via;
+  if (via !== undefined) {
+    const spec = typeof via === 'string' ? { node: via } : via;
+    const hep = (name: string | undefined, what: string): HostEndpointState | undefined => {
+      if (name === undefined) return undefined;
+      const h = state.hostEndpoints.get(name);
+      if (!h) throw new GinghamError('INVALID_FLOW', `via.${what}: unknown host endpoint "${name}"`);
+      return h;
+    };
+    const hin = hep(spec.in, 'in');
+    const hout = hep(spec.out, 'out');
+    const node = spec.node ?? hin?.node ?? hout?.node;
+    if (node === undefined || node === '') throw new GinghamError('INVALID_FLOW', 'via: name a node, or the host endpoints the flow crosses');
+    if (!nodeNames(state).has(node)) throw new GinghamError('INVALID_FLOW', `via: unknown node "${node}"`);
+    for (const h of [hin, hout]) if (h && h.node !== node) throw new GinghamError('INVALID_FLOW', `via: host endpoint "${h.id}" is not on node "${node}"`);
+    return { node, ...(hin ? { in: hin } : {}), ...(hout ? { out: hout } : {}) };
+  }
+  const s = src.endpoint;
+  const d = dst.endpoint;
+  const wep = (e: EndpointState | undefined): e is WorkloadEndpointState => e !== undefined && !('binding' in e);
+  if (wep(s) && d && d.node === s.node) return { node: s.node };
+  if (wep(d) && s && s.node === d.node) return { node: d.node };
+  if (wep(d) && !s && src.given && isNodeAddress(state, d.node, src.given)) return { node: d.node };
+  if (wep(s) && !d && dst.given && isNodeAddress(state, s.node, dst.given)) return { node: s.node };
+  return undefined;
+}
+
+function placeOf(state: DataplaneState, p: Peer, node: string): 'workload' | 'host' | 'remote' {
+  const e = p.endpoint;
+  if (e) return e.node !== node ? 'remote' : 'binding' in e ? 'host' : 'workload';
+  return p.given && isNodeAddress(state, node, p.given) ? 'host' : 'remote';
+}
+
+function starOf(state: DataplaneState, node: string): HostEndpointState | undefined {
+  return byId(state.hostEndpoints).find((h) => h.node === node && h.binding.kind === 'all-interfaces');
+}
+
 /**
  * The verdict a dataplane enforcing `state` gives `flow`: the source endpoint's egress, then the
- * destination endpoint's ingress (peers that are not endpoints in this state have no policy).
+ * destination endpoint's ingress (peers that are not endpoints in this state have no policy),
+ * and for a flow that crosses a node the host endpoint checks on the way in and out.
  * @throws GinghamError `UNKNOWN_PEER` / `INVALID_FLOW` for a malformed flow.
  */
-export function modelVerdict(state: DataplaneState, flow: Flow): ModelVerdict {
+export function modelVerdict(state: DataplaneState, flow: Flow, options: ModelOptions = {}): ModelVerdict {
   const protocol = protocolNumber(flow.protocol);
   if (protocol === undefined) throw new GinghamError('INVALID_FLOW', `unknown protocol "${String(flow.protocol)}"`);
   const src = resolve(state, flow.src);
@@ -239,7 +329,41 @@ export function modelVerdict(state: DataplaneState, flow: Flow): ModelVerdict {
     ...(flow.icmp ? { icmp: flow.icmp } : {}),
   };
   const sets = new SetLookup(state);
-  const egress = direction(state, sets, src.endpoint, 'egress', ctx);
-  const ingress = direction(state, sets, dst.endpoint, 'ingress', ctx);
-  return { allowed: egress.allowed && ingress.allowed, egress, ingress };
+  const dirOf = (e: EndpointState | undefined, d: 'ingress' | 'egress'): ModelDirectionVerdict => direction(state, sets, e, d, ctx);
+  const verdict = (egress: ModelDirectionVerdict, ingress: ModelDirectionVerdict, via?: ModelVerdict['via']): ModelVerdict => ({
+    allowed: egress.allowed && ingress.allowed && (via?.in?.allowed ?? true) && (via?.out?.allowed ?? true),
+    egress,
+    ingress,
+    ...(via ? { via } : {}),
+  });
+  const c = crossingOf(state, flow, src, dst);
+  if (c) {
+    const from = placeOf(state, src, c.node);
+    const to = placeOf(state, dst, c.node);
+    const star = starOf(state, c.node);
+    const fixed = (e: EndpointState | undefined, allowed: boolean, stage: string): ModelDirectionVerdict => ({ allowed, stage, ...(e ? { endpointId: e.id } : {}) });
+    const isHep = (e: EndpointState | undefined): e is HostEndpointState => e !== undefined && 'binding' in e;
+    if (from === 'host' && to === 'workload') {
+      return verdict(fixed(src.endpoint, true, 'local-host'), fixed(dst.endpoint, true, 'local-host'), { node: c.node });
+    }
+    if (!(from === 'host' && to === 'host')) {
+      if (to === 'host' && from === 'remote') {
+        return verdict(dirOf(src.endpoint, 'egress'), dirOf(c.in ?? (isHep(dst.endpoint) ? dst.endpoint : star), 'ingress'), { node: c.node });
+      }
+      if (from === 'host') {
+        return verdict(dirOf(c.out ?? (isHep(src.endpoint) ? src.endpoint : star), 'egress'), dirOf(dst.endpoint, 'ingress'), { node: c.node });
+      }
+      if (to === 'host') {
+        const action = options.endpointToHostAction ?? 'ACCEPT';
+        const hin = star ? hostSide(state, sets, star, 'ingress', ctx, false, false) : undefined;
+        return verdict(dirOf(src.endpoint, 'egress'), fixed(dst.endpoint, action !== 'DROP', 'endpoint-to-host'), { node: c.node, ...(hin ? { in: hin } : {}) });
+      }
+      const hepIn = from === 'workload' ? star : (c.in ?? star);
+      const hepOut = to === 'workload' ? star : (c.out ?? star);
+      const hin = hepIn ? hostSide(state, sets, hepIn, 'ingress', ctx, true, from === 'remote') : undefined;
+      const hout = hepOut ? hostSide(state, sets, hepOut, 'egress', ctx, true, false) : undefined;
+      return verdict(dirOf(src.endpoint, 'egress'), dirOf(dst.endpoint, 'ingress'), { node: c.node, ...(hin ? { in: hin } : {}), ...(hout ? { out: hout } : {}) });
+    }
+  }
+  return verdict(dirOf(src.endpoint, 'egress'), dirOf(dst.endpoint, 'ingress'));
 }

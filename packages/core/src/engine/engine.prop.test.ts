@@ -74,7 +74,7 @@ describe('Engine properties', () => {
   );
 
   test.prop([arbCluster, fc.array(fc.tuple(arbFlow, fc.nat(), fc.nat(), fc.boolean()), { minLength: 1, maxLength: 12 })], { numRuns: 800 })(
-    "the model dataplane's verdicts equal evaluate() on buildSnapshot of the same resources",
+    "the model dataplane's verdicts equal evaluate() on buildSnapshot of the same resources, forwarded flows included",
     (resources, specs) => {
       const { dp } = runOps(resources.map((resource) => ({ op: 'upsert', resource })), undefined);
       expect(dp.violations).toEqual([]);
@@ -88,17 +88,18 @@ describe('Engine properties', () => {
       ];
       const flows = specs.map(([f, s, d, free]) => (free ? f : { ...f, src: peers[s % peers.length]!, dst: peers[d % peers.length]! }));
       for (const flow of flows) {
-        let expected: { allowed: boolean; egress: boolean; ingress: boolean } | 'throws';
+        // Forwarded flows (via) compare the node's host endpoint checks too.
+        let expected: { allowed: boolean; egress: boolean; ingress: boolean; in?: boolean; out?: boolean } | 'throws';
         try {
           const r = evaluate(snapshot, flow);
-          expected = { allowed: r.allowed, egress: r.trace.egress.allowed, ingress: r.trace.ingress.allowed };
+          expected = { allowed: r.allowed, egress: r.trace.egress.allowed, ingress: r.trace.ingress.allowed, in: r.trace.via?.in?.allowed, out: r.trace.via?.out?.allowed };
         } catch {
           expected = 'throws';
         }
         let actual: typeof expected;
         try {
           const m = modelVerdict(dp.state, flow);
-          actual = { allowed: m.allowed, egress: m.egress.allowed, ingress: m.ingress.allowed };
+          actual = { allowed: m.allowed, egress: m.egress.allowed, ingress: m.ingress.allowed, in: m.via?.in?.allowed, out: m.via?.out?.allowed };
         } catch {
           actual = 'throws';
         }

@@ -2,8 +2,9 @@
  * The policy sorter: turns "these policies select this endpoint" into the ordered tier lists of
  * the endpoint's dataplane message, exactly as `evaluate()` orders them (tiers by
  * declared/order/name, policies by order then `<name>/<namespace>/<kind>`), bucketed by stage:
- * normal, untracked (doNotTrack, host endpoints only), pre-DNAT (ingress, host endpoints only)
- * and forward (applyOnForward). Staged policies never enter a tier. Pure.
+ * normal, untracked (doNotTrack, named host endpoints only: Calico ignores it on `*` ones),
+ * pre-DNAT (ingress, host endpoints only) and forward (applyOnForward). Staged policies never
+ * enter a tier. Pure.
  */
 import type { HostEndpoint, Policy, Tier, WorkloadEndpoint } from '../model/types.js';
 import { comparePoliciesInTier, compareTiers } from '../evaluate/snapshot-index.js';
@@ -59,7 +60,8 @@ export function hostEndpointState(
 ): HostEndpointState {
   const sorted = sortPolicies(selected, tier);
   const enforced = sorted.filter((p) => !p.staged);
-  const untracked = enforced.filter((p) => p.doNotTrack);
+  // Calico does not support doNotTrack policy on all-interfaces (`*`) host endpoints: none is sent.
+  const untracked = h.interfaceName === '*' ? [] : enforced.filter((p) => p.doNotTrack);
   const preDnat = enforced.filter((p) => !p.doNotTrack && p.preDNAT);
   const normal = enforced.filter((p) => !p.doNotTrack && !p.preDNAT);
   const forward = normal.filter((p) => p.applyOnForward);

@@ -29,6 +29,14 @@ export function describeDecision(d: Decision): string {
       return `untracked policy ${d.policyId}${rule} in tier ${d.tier}`;
     case 'pre-dnat':
       return `pre-DNAT policy ${d.policyId}${rule} in tier ${d.tier}`;
+    case 'forward':
+      return `applyOnForward policy ${d.policyId}${rule} in tier ${d.tier}`;
+    case 'forward-default':
+      return 'forwarded, and no applyOnForward policy decided (allowed by default)';
+    case 'local-host':
+      return 'host to its own workload (never policed)';
+    case 'endpoint-to-host':
+      return `workload to its own host: DefaultEndpointToHostAction ${d.action === 'Allow' ? 'allows' : 'drops'}`;
     case 'tier':
       return `policy ${d.policyId}${rule} in tier ${d.tier}`;
     case 'end-of-tier':
@@ -69,7 +77,8 @@ function stageLines(stage: StageTrace, out: string[]): void {
       }
       return;
     default: {
-      const title = stage.stage === 'normal' ? 'tiers' : stage.stage === 'untracked' ? 'untracked tiers' : 'pre-DNAT tiers';
+      const title =
+        stage.stage === 'normal' ? 'tiers' : stage.stage === 'untracked' ? 'untracked tiers' : stage.stage === 'forward' ? 'applyOnForward tiers' : 'pre-DNAT tiers';
       out.push(`  ${title}:`);
       for (const t of stage.tiers) {
         out.push(`${pad}tier ${t.tier}${t.declared ? '' : ' (undeclared)'} (default ${t.defaultAction}): ${TIER_RESULT[t.result]}`);
@@ -87,16 +96,33 @@ function stageLines(stage: StageTrace, out: string[]): void {
   }
 }
 
-function directionLines(d: DirectionTrace, out: string[]): void {
+function directionLines(d: DirectionTrace, out: string[], title?: string): void {
   const who = d.endpoint ? `${d.endpoint.kind === 'HostEndpoint' ? 'host endpoint' : 'workload'} ${d.endpoint.id}` : 'outside address';
-  out.push(`${d.direction} of ${who}: ${d.allowed ? 'ALLOW' : 'DENY'} by ${describeDecision(d.decision)}`);
+  out.push(`${title ?? d.direction} of ${who}: ${d.allowed ? 'ALLOW' : 'DENY'} by ${describeDecision(d.decision)}`);
   for (const s of d.stages) stageLines(s, out);
+}
+
+/** The checks in the order a packet meets them: a packet that starts on the node meets its arrival HEP before its own egress. */
+function orderedChecks(t: Trace): { d: DirectionTrace; title?: string }[] {
+  const node = t.via?.node ?? '';
+  const hin = t.via?.in ? [{ d: t.via.in, title: `arrival at node ${node}: ingress` }] : [];
+  const hout = t.via?.out ? [{ d: t.via.out, title: `departure from node ${node}: egress` }] : [];
+  return t.via?.from === 'workload'
+    ? [...hin, { d: t.egress }, { d: t.ingress }, ...hout]
+    : [{ d: t.egress }, ...hin, { d: t.ingress }, ...hout];
 }
 
 function traceLines(t: Trace, out: string[]): void {
   out.push(flowLine(t.flow));
-  directionLines(t.egress, out);
-  directionLines(t.ingress, out);
+  // An inferred crossing between two workloads with no host endpoint check on the way says nothing new.
+  const quiet = t.flow.via?.inferred === true && !t.via?.in && !t.via?.out && t.via?.from === 'workload' && t.via?.to === 'workload';
+  if (t.flow.via && !quiet) {
+    const parts = [`via node ${t.flow.via.node}${t.flow.via.inferred ? ' (both ends are on it)' : ''}`];
+    if (t.flow.via.in) parts.push(`in through ${t.flow.via.in}`);
+    if (t.flow.via.out) parts.push(`out through ${t.flow.via.out}`);
+    out.push(parts.join(', '));
+  }
+  for (const c of orderedChecks(t)) directionLines(c.d, out, c.title);
 }
 
 /** A multi-line, human-readable account of an evaluation: verdict, then each direction's path. */
@@ -107,16 +133,14 @@ export function explain(result: EvaluationResult): string {
   if (result.staged) {
     out.push('');
     out.push(`staged preview (staged policies enforced): ${result.staged.allowed ? 'ALLOWED' : 'DENIED'}`);
-    const s = result.staged.trace;
-    directionLines(s.egress, out);
-    directionLines(s.ingress, out);
+    for (const c of orderedChecks(result.staged.trace)) directionLines(c.d, out, c.title);
   }
   return out.join('\n');
 }
 
 function verdictReason(result: EvaluationResult): string {
-  const { egress, ingress } = result.trace;
-  if (!egress.allowed) return `egress denied by ${describeDecision(egress.decision)}`;
-  if (!ingress.allowed) return `ingress denied by ${describeDecision(ingress.decision)}`;
-  return 'egress and ingress both allow';
+  for (const c of orderedChecks(result.trace)) {
+    if (!c.d.allowed) return `${c.title ?? c.d.direction} denied by ${describeDecision(c.d.decision)}`;
+  }
+  return result.trace.via?.in || result.trace.via?.out ? 'every check on the way allows' : 'egress and ingress both allow';
 }

@@ -14,9 +14,11 @@ export type {
   EvaluateOptions,
   EvaluationResult,
   FailsafePort,
+  EndpointToHostAction,
   Flow,
   FlowPeer,
   FlowSummary,
+  FlowVia,
   MatrixCell,
   PolicyTrace,
   ProfileTrace,
@@ -25,4 +27,5 @@ export type {
   StageTrace,
   TierTrace,
   Trace,
+  ViaTrace,
 } from './types.js';

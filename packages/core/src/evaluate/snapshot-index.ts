@@ -22,7 +22,7 @@ import type {
   WorkloadEndpoint,
 } from '../model/types.js';
 import { parseSelector, type Selector } from '../selector/index.js';
-import { type Cidr, type IpAddr, ipKey, makeCidr, parseCidr } from '../net/cidr.js';
+import { type Cidr, type IpAddr, ipKey, makeCidr, parseCidr, parseIp } from '../net/cidr.js';
 import { compareBytewise } from '../convert/strings.js';
 
 /** Something whose addresses can be members of a selector's IP set. */
@@ -45,6 +45,8 @@ export interface EndpointPlan {
   readonly normal: { readonly ingress: readonly TierPlan[]; readonly egress: readonly TierPlan[] };
   readonly untracked: { readonly ingress: readonly TierPlan[]; readonly egress: readonly TierPlan[] };
   readonly preDnat: { readonly ingress: readonly TierPlan[] };
+  /** `applyOnForward` normal policies (host endpoints only), for traffic forwarded through the endpoint. */
+  readonly forward: { readonly ingress: readonly TierPlan[]; readonly egress: readonly TierPlan[] };
   /** Ids of the policies that apply per direction, in any stage (for "does a staged policy apply"). */
   readonly applied: { readonly ingress: ReadonlySet<string>; readonly egress: ReadonlySet<string> };
 }
@@ -196,9 +198,13 @@ export class PolicyView {
     const labels = this.index.effectiveLabels(endpoint);
     const selected = this.selecting(labels);
     const isHost = endpoint.kind === 'HostEndpoint';
+    // Calico ignores doNotTrack policy on all-interfaces (`*`) host endpoints.
+    const star = isHost && endpoint.interfaceName === '*';
     const buckets = {
       normalIngress: [] as Policy[],
       normalEgress: [] as Policy[],
+      forwardIngress: [] as Policy[],
+      forwardEgress: [] as Policy[],
       untrackedIngress: [] as Policy[],
       untrackedEgress: [] as Policy[],
       preDnatIngress: [] as Policy[],
@@ -209,7 +215,7 @@ export class PolicyView {
       const ingress = p.types.length === 0 || p.types.includes('Ingress');
       const egress = p.types.length === 0 || p.types.includes('Egress');
       if (p.doNotTrack) {
-        if (!isHost) continue;
+        if (!isHost || star) continue;
         if (ingress) buckets.untrackedIngress.push(p);
         if (egress) buckets.untrackedEgress.push(p);
       } else if (p.preDNAT) {
@@ -218,6 +224,10 @@ export class PolicyView {
       } else {
         if (ingress) buckets.normalIngress.push(p);
         if (egress) buckets.normalEgress.push(p);
+        if (isHost && p.applyOnForward) {
+          if (ingress) buckets.forwardIngress.push(p);
+          if (egress) buckets.forwardEgress.push(p);
+        }
       }
       // (Workloads never reach here for untracked / pre-DNAT policies; pre-DNAT is ingress-only.)
       if (ingress) applied.ingress.add(p.id);
@@ -227,6 +237,7 @@ export class PolicyView {
       normal: { ingress: this.group(buckets.normalIngress), egress: this.group(buckets.normalEgress) },
       untracked: { ingress: this.group(buckets.untrackedIngress), egress: this.group(buckets.untrackedEgress) },
       preDnat: { ingress: this.group(buckets.preDnatIngress) },
+      forward: { ingress: this.group(buckets.forwardIngress), egress: this.group(buckets.forwardEgress) },
       applied,
     };
     this.plans.set(key, plan);
@@ -268,6 +279,12 @@ export class SnapshotIndex {
   private readonly inSetMemo = new Map<string, Map<string, boolean>>();
   private stagedView: PolicyView | undefined;
   readonly hasStaged: boolean;
+  /** Nodes named by Node resources or by any endpoint. */
+  readonly nodeNames = new Set<string>();
+  /** Node -> its own addresses (Node resources), as `ipKey`s. */
+  private readonly nodeAddrs = new Map<string, Set<string>>();
+  /** Node -> its all-interfaces (`*`) host endpoint: the lowest id wins, as in Felix. */
+  private readonly stars = new Map<string, HostEndpoint>();
 
   constructor(snapshot: Snapshot) {
     this.snapshot = snapshot;
@@ -282,6 +299,7 @@ export class SnapshotIndex {
     for (const w of [...snapshot.workloadEndpoints].sort((a, b) => compareBytewise(a.id, b.id))) {
       if (this.workloads.has(w.id)) continue;
       this.workloads.set(w.id, w);
+      this.nodeNames.add(w.node);
       const list = this.workloadsByName.get(w.name);
       if (list) list.push(w);
       else this.workloadsByName.set(w.name, [w]);
@@ -290,14 +308,35 @@ export class SnapshotIndex {
     for (const h of [...snapshot.hostEndpoints].sort((a, b) => compareBytewise(a.id, b.id))) {
       if (this.hosts.has(h.name)) continue;
       this.hosts.set(h.name, h);
+      this.nodeNames.add(h.node);
+      if (h.interfaceName === '*' && !this.stars.has(h.node)) this.stars.set(h.node, h);
       this.addMember({ kind: 'HostEndpoint', id: h.id, labels: this.effectiveLabels(h), cidrs: parseAll(h.expectedIPs), ports: h.ports });
     }
     for (const s of [...snapshot.networkSets].sort((a, b) => compareBytewise(`${a.kind}/${a.id}`, `${b.kind}/${b.id}`))) {
       this.addMember({ kind: s.kind, id: s.id, labels: this.effectiveLabels(s), cidrs: parseAll(s.nets), ports: [] });
     }
+    for (const n of snapshot.nodes) {
+      this.nodeNames.add(n.name);
+      let addrs = this.nodeAddrs.get(n.name);
+      if (!addrs) this.nodeAddrs.set(n.name, (addrs = new Set()));
+      for (const t of n.addresses) {
+        const a = parseIp(t.split('/')[0]!);
+        if (a) addrs.add(ipKey(a));
+      }
+    }
     const enforced = snapshot.policies.filter((p) => !p.staged);
     this.hasStaged = enforced.length !== snapshot.policies.length;
     this.enforced = new PolicyView(this, enforced);
+  }
+
+  /** The node's all-interfaces (`*`) host endpoint, if any. */
+  starHost(node: string): HostEndpoint | undefined {
+    return this.stars.get(node);
+  }
+
+  /** Whether `addr` is one of the node's own addresses (its Node resource). */
+  isNodeAddress(node: string, addr: IpAddr): boolean {
+    return this.nodeAddrs.get(node)?.has(ipKey(addr)) ?? false;
   }
 
   tier(name: string): Tier {

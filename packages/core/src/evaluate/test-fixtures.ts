@@ -74,8 +74,13 @@ export function profile(name: string, spec: Obj): Resource {
   return { apiVersion: CALICO, kind: 'Profile', metadata: { name }, spec };
 }
 
+/**
+ * A host endpoint on `eth0` of node `node-0` by default: not the pods' node (`node-1`), so a flow
+ * between it and a pod is judged by the two endpoints' policies; pass `{ node: 'node-1' }` for a
+ * host and its own workloads.
+ */
 export function hostEndpoint(name: string, ips: readonly string[], labels: Record<string, string> = {}, spec: Obj = {}): Resource {
-  return { apiVersion: CALICO, kind: 'HostEndpoint', metadata: { name, labels }, spec: { node: 'node-1', interfaceName: 'eth0', expectedIPs: ips, ...spec } };
+  return { apiVersion: CALICO, kind: 'HostEndpoint', metadata: { name, labels }, spec: { node: 'node-0', interfaceName: 'eth0', expectedIPs: ips, ...spec } };
 }
 
 export function networkSet(ns: string, name: string, nets: readonly string[], labels: Record<string, string> = {}): Resource {

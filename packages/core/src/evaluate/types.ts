@@ -18,7 +18,31 @@ export interface Flow {
   readonly srcPort?: number;
   readonly dstPort?: number;
   readonly icmp?: { readonly type: number; readonly code?: number };
+  /**
+   * The node the packet crosses (a node name), or the host endpoints it enters and leaves that
+   * node through. With it, the node's host endpoint policy on the way in and out is evaluated
+   * too (untracked, pre-DNAT and `applyOnForward` tiers, see docs/evaluation.md). Without it,
+   * a flow between a node's own workloads, or between a node and its own workload, is taken to
+   * cross that node; any other flow is judged by its two endpoints' policies only.
+   */
+  readonly via?: string | FlowVia;
 }
+
+/** Where a forwarded flow crosses a node. */
+export interface FlowVia {
+  /** The node; defaults to the node of `in` / `out`. */
+  readonly node?: string;
+  /**
+   * HostEndpoint (name) of the interface the packet arrives on, when its source is not on the
+   * node. Default: the node's all-interfaces (`*`) host endpoint, if it has one.
+   */
+  readonly in?: string;
+  /** HostEndpoint (name) of the interface the packet leaves by, when its destination is not on the node. Default: the `*` one. */
+  readonly out?: string;
+}
+
+/** Felix `DefaultEndpointToHostAction`: what happens to workload → own host traffic its egress policy allowed. */
+export type EndpointToHostAction = 'ACCEPT' | 'DROP' | 'RETURN';
 
 /** Felix failsafe entry: `protocol` tcp/udp, destination port, optional CIDR (source net inbound, destination net outbound). */
 export interface FailsafePort {
@@ -32,6 +56,12 @@ export interface EvaluateOptions {
   readonly failsafeInbound?: readonly FailsafePort[];
   /** Felix `FailsafeOutboundHostPorts`; defaults to Calico's list. Empty array disables. */
   readonly failsafeOutbound?: readonly FailsafePort[];
+  /**
+   * Felix `DefaultEndpointToHostAction` (default `ACCEPT`, as Gingham's dataplanes and
+   * Kubernetes installs of Calico; Felix itself defaults to `DROP`). `RETURN` hands the packet
+   * to the host's own firewall rules, which Gingham does not model: it counts as allowed.
+   */
+  readonly endpointToHostAction?: EndpointToHostAction;
 }
 
 /** What a flow peer reference resolved to. */
@@ -57,6 +87,14 @@ export type DecisionStage =
   | 'untracked'
   /** A rule in a pre-DNAT tier. */
   | 'pre-dnat'
+  /** A rule in an `applyOnForward` tier of a host endpoint the flow is forwarded through. */
+  | 'forward'
+  /** Forwarded through a host endpoint and no `applyOnForward` policy decided: allowed. */
+  | 'forward-default'
+  /** Between a node and its own workload, host → workload: Calico never polices it. */
+  | 'local-host'
+  /** Workload → its own host after the workload's egress: `DefaultEndpointToHostAction`. */
+  | 'endpoint-to-host'
   /** A rule in a normal tier. */
   | 'tier'
   /** The default action (Deny) at the end of a tier that applied. */
@@ -120,7 +158,7 @@ export interface ProfileTrace {
 
 export type StageTrace =
   | { readonly stage: 'failsafe'; readonly matched: boolean; readonly entry?: string }
-  | { readonly stage: 'untracked' | 'pre-dnat' | 'normal'; readonly tiers: readonly TierTrace[] }
+  | { readonly stage: 'untracked' | 'pre-dnat' | 'normal' | 'forward'; readonly tiers: readonly TierTrace[] }
   | { readonly stage: 'profiles'; readonly profiles: readonly ProfileTrace[] };
 
 export interface DirectionTrace {
@@ -144,6 +182,30 @@ export interface FlowSummary {
   readonly srcPort?: number;
   readonly dstPort?: number;
   readonly icmp?: { readonly type: number; readonly code?: number };
+  /** The node the flow crosses (given as `via`, or inferred for a flow that stays on one node). */
+  readonly via?: {
+    readonly node: string;
+    /** True when `via` was not given: both ends are on this node. */
+    readonly inferred: boolean;
+    /** Host endpoint named as `via.in` / `via.out`. */
+    readonly in?: string;
+    readonly out?: string;
+  };
+}
+
+/**
+ * Host endpoint policy of the node a flow crosses: `in` on the interface the packet arrives on
+ * (direction `ingress`: untracked, pre-DNAT and forward tiers), `out` on the one it leaves by
+ * (direction `egress`: forward tiers). Absent when that interface has no host endpoint, or the
+ * packet starts or ends on the host itself.
+ */
+export interface ViaTrace {
+  readonly node: string;
+  /** Where the source and the destination are: one of the node's workloads, the node itself, or elsewhere. */
+  readonly from: 'workload' | 'host' | 'remote';
+  readonly to: 'workload' | 'host' | 'remote';
+  readonly in?: DirectionTrace;
+  readonly out?: DirectionTrace;
 }
 
 export interface Trace {
@@ -152,10 +214,12 @@ export interface Trace {
   readonly egress: DirectionTrace;
   /** The destination endpoint's ingress policy. */
   readonly ingress: DirectionTrace;
+  /** Present when the flow crosses a node (see `Flow.via`). */
+  readonly via?: ViaTrace;
 }
 
 export interface EvaluationResult {
-  /** True when both the source's egress and the destination's ingress allow the flow. */
+  /** True when the source's egress, the destination's ingress and, via a node, its host endpoint checks all allow the flow. */
   readonly allowed: boolean;
   readonly trace: Trace;
   /**

@@ -21,8 +21,11 @@ import { wireAddr } from '../addr.js';
 import {
   emptyMaps,
   encodeClassKey,
+  ENDPOINT_HOST,
+  ENDPOINT_WORKLOAD,
   encodeEndpointKey,
   encodeEndpointValue,
+  encodeIfaceKey,
   encodeSlotKey,
   encodeSlotValue,
   encodeSportKey,
@@ -36,6 +39,7 @@ import {
   type TableMaps,
 } from '../wire.js';
 import { computeRegions, type Region } from './classes.js';
+import { forwardEntries, forwardSlots, type FwdSlotMemory, hostBindings, type HostFacts, ifaceTable, planForwardSlot } from './forward.js';
 import { classRows, type Row } from './evaluate.js';
 import { prefixEntries } from './prefixes.js';
 import { type EndpointState, type Program, programConditions, type ProgramReads, slotProgram, stateReads } from './program.js';
@@ -86,6 +90,8 @@ export interface CompilerMemory {
   readonly classes: ReadonlyMap<number, string>;
   /** Endpoint map: hex key -> address text and slot keys. */
   readonly endpoints: ReadonlyMap<string, { readonly addr: string; readonly ingress: string; readonly egress: string }>;
+  /** Forwarding slots of host endpoints, by key (`fwd-in|h:<id>`, `fwd-out|…`, `pre-in|…`). */
+  readonly fwdSlots: ReadonlyMap<string, FwdSlotMemory>;
 }
 
 export interface Tables {
@@ -114,6 +120,7 @@ export function emptyTables(): Tables {
       regions: new Map(),
       classes: new Map(),
       endpoints: new Map(),
+      fwdSlots: new Map(),
     },
   };
 }
@@ -126,8 +133,12 @@ function byId<T extends { id: string }>(m: Map<string, T>): T[] {
   return [...m.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
 }
 
-/** Address -> owning endpoint, as the model resolves a peer address (workloads by id, then host endpoints). */
-function owners(state: DataplaneState): Map<string, { ip: IpAddr; e: EndpointState; kind: 'w' | 'h' }> {
+/**
+ * Address -> owning endpoint, as the model resolves a peer address (workloads by id, then host
+ * endpoints by expected IP, then the node's own addresses for its all-interfaces endpoint: the
+ * model treats those as the host too).
+ */
+function owners(state: DataplaneState, stars: ReadonlyMap<string, EndpointState>): Map<string, { ip: IpAddr; e: EndpointState; kind: 'w' | 'h' }> {
   const out = new Map<string, { ip: IpAddr; e: EndpointState; kind: 'w' | 'h' }>();
   const claim = (e: EndpointState, kind: 'w' | 'h', texts: readonly string[]): void => {
     for (const t of texts) {
@@ -139,6 +150,7 @@ function owners(state: DataplaneState): Map<string, { ip: IpAddr; e: EndpointSta
   };
   for (const w of byId(state.workloadEndpoints)) claim(w, 'w', w.addresses);
   for (const h of byId(state.hostEndpoints)) claim(h, 'h', h.expectedIPs);
+  for (const [node, star] of [...stars].sort()) claim(star, 'h', state.hosts.get(node)?.addresses ?? []);
   return out;
 }
 
@@ -266,8 +278,9 @@ const sameBytes = (a: Uint8Array | undefined, b: Uint8Array): boolean => {
  * label change that moves an address between existing classes costs O(slots + regions), not
  * O(rules).
  */
-export function compile(state: DataplaneState, prev: Tables = emptyTables()): CompileResult {
+export function compile(state: DataplaneState, prev: Tables = emptyTables(), facts: HostFacts = {}): CompileResult {
   const pm = prev.memory;
+  const bindings = hostBindings(state, facts);
   const slotIds = new Map(pm.slotIds);
   let nextSlot = pm.nextSlot;
   const classIds = new Map(pm.classIds);
@@ -295,7 +308,8 @@ export function compile(state: DataplaneState, prev: Tables = emptyTables()): Co
   // 1. Endpoint map and slot programs (kept when their recorded reads still hold).
   const endpoints = new Map<string, { addr: string; ingress: string; egress: string }>();
   const built = new Map<string, { program: Program; deps: SlotDeps; conds: SlotMemory['conds']; reused: boolean }>();
-  for (const [text, o] of owners(state)) {
+  const endpointFlags = new Map<string, number>();
+  for (const [text, o] of owners(state, bindings.stars)) {
     const keys = { ingress: `ingress|${o.kind}:${o.e.id}|${text}`, egress: `egress|${o.kind}:${o.e.id}|${text}` };
     for (const dir of ['ingress', 'egress'] as const) {
       const old = pm.slots.get(keys[dir]);
@@ -309,7 +323,9 @@ export function compile(state: DataplaneState, prev: Tables = emptyTables()): Co
       const c = programConditions(program);
       built.set(keys[dir], { program, deps: rec.deps, conds: { keys: [...c.keys], namedSets: [...c.namedSets] }, reused: false });
     }
-    endpoints.set(hexKey(encodeEndpointKey(wireAddr(o.ip))), { addr: text, ...keys });
+    const ek = hexKey(encodeEndpointKey(wireAddr(o.ip)));
+    endpoints.set(ek, { addr: text, ...keys });
+    endpointFlags.set(ek, o.kind === 'w' ? ENDPOINT_WORKLOAD : ENDPOINT_HOST);
   }
 
   // 2. Peer classes over every condition any program references.
@@ -365,7 +381,31 @@ export function compile(state: DataplaneState, prev: Tables = emptyTables()): Co
       rows,
     });
   }
-  for (const key of slotIds.keys()) if (!built.has(key)) slotIds.delete(key);
+  // 3b. Forwarding slots: kept (same programs and classes) or a whole new version.
+  const fwdWanted = forwardSlots(bindings);
+  const fwdSlots = new Map<string, FwdSlotMemory>();
+  const fwdKept = new Set<string>();
+  for (const key of [...fwdWanted.keys()].sort()) {
+    const { h, kind } = fwdWanted.get(key)!;
+    const old = pm.fwdSlots.get(key);
+    const plan = planForwardSlot(state, reads, h, kind, old?.cache);
+    let id = slotIds.get(key);
+    if (id === undefined) {
+      id = nextSlot++;
+      slotIds.set(key, id);
+    }
+    if (old && old.fingerprint === plan.fingerprint) {
+      fwdSlots.set(key, old.cache === plan.cache ? old : { ...old, cache: plan.cache });
+      fwdKept.add(key);
+      continue;
+    }
+    const version = (old?.version ?? 0) + 1;
+    const { entries, flags } = forwardEntries(plan, id, version, policyNum);
+    fwdSlots.set(key, { key, id, version, flags, fingerprint: plan.fingerprint, classes: { S: plan.sides.S.classes, D: plan.sides.D.classes }, entries, cache: plan.cache });
+  }
+  const fwdRemoved = [...pm.fwdSlots.keys()].filter((k) => !fwdSlots.has(k));
+
+  for (const key of slotIds.keys()) if (!built.has(key) && !fwdWanted.has(key)) slotIds.delete(key);
   const removed = [...pm.slots.keys()].filter((k) => !slots.has(k));
   const needTransitions = flipped > 0 || removed.length > 0;
 
@@ -447,6 +487,11 @@ export function compile(state: DataplaneState, prev: Tables = emptyTables()): Co
     const old = pm.slots.get(key)!;
     for (const { from, t } of transitionPairs) transientRows(old, t, old.rows.get(from) ?? []);
   }
+  for (const f of fwdSlots.values()) {
+    if (fwdKept.has(f.key)) continue;
+    for (const e of f.entries) put(e.map, e.key, e.value);
+    if (!pm.fwdSlots.has(f.key)) put('slots', encodeSlotKey(f.id), encodeSlotValue(f.version, f.flags));
+  }
 
   // Phase 2: LPM moves (longest first for updates, shortest first for deletes).
   const byLenDesc = [...moves].sort((a, b) => b.region.prefix - a.region.prefix);
@@ -468,9 +513,18 @@ export function compile(state: DataplaneState, prev: Tables = emptyTables()): Co
   for (const s of slots.values()) {
     if (pm.slots.has(s.key) && !keptKeys.has(s.key)) put('slots', encodeSlotKey(s.id), encodeSlotValue(s.version, s.flags));
   }
+  for (const f of fwdSlots.values()) {
+    if (pm.fwdSlots.has(f.key) && !fwdKept.has(f.key)) put('slots', encodeSlotKey(f.id), encodeSlotValue(f.version, f.flags));
+  }
+  const wantIfaces = ifaceTable(bindings, (key) => fwdSlots.get(key)?.id);
+  for (const [ifindex, v] of wantIfaces) {
+    const k = encodeIfaceKey(ifindex);
+    if (!sameBytes(prev.maps.ifaces.get(hexKey(k)), v)) put('ifaces', k, v);
+  }
+  for (const k of prev.maps.ifaces.keys()) if (!wantIfaces.has(Buffer.from(k, 'hex').readUInt32LE(0))) drop('ifaces', new Uint8Array(Buffer.from(k, 'hex')));
   const wantEndpoints = new Map<string, Uint8Array>();
   for (const [k, e] of endpoints) {
-    const v = encodeEndpointValue(slots.get(e.ingress)!.id, slots.get(e.egress)!.id);
+    const v = encodeEndpointValue(slots.get(e.ingress)!.id, slots.get(e.egress)!.id, endpointFlags.get(k)!);
     wantEndpoints.set(k, v);
     if (!sameBytes(prev.maps.endpoints.get(k), v)) put('endpoints', new Uint8Array(Buffer.from(k, 'hex')), v);
   }
@@ -490,11 +544,20 @@ export function compile(state: DataplaneState, prev: Tables = emptyTables()): Co
     for (const cid of deadClasses) for (const [k] of verdictEntries(old, cid, old.rows.get(cid) ?? [])) drop('verdicts', k);
   }
   for (const k of transient) emit('verdicts', 'delete', k);
+  for (const key of fwdRemoved) {
+    const old = pm.fwdSlots.get(key)!;
+    drop('slots', encodeSlotKey(old.id));
+    for (const e of old.entries) drop(e.map, e.key);
+  }
+  for (const f of fwdSlots.values()) {
+    const old = pm.fwdSlots.get(f.key);
+    if (old && !fwdKept.has(f.key)) for (const e of old.entries) drop(e.map, e.key);
+  }
 
   return {
     tables: {
       maps: want.maps,
-      memory: { slotIds, nextSlot, classIds, nextClass, policyNums, slots, regions, classes, endpoints },
+      memory: { slotIds, nextSlot, classIds, nextClass, policyNums, slots, regions, classes, endpoints, fwdSlots },
     },
     writes,
     stats: { slots: slots.size, classes: classes.size, flipped, transitions: transition.size, reused: [...built.values()].filter((b) => b.reused).length },

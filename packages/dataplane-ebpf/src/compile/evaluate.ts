@@ -3,7 +3,8 @@
  * destination-port value, producing the verdict rows of that class: an interval sweep in rule
  * order with three states per elementary interval (undecided, passed-in-this-tier, decided),
  * which is Calico's tier semantics (Log continues, Pass leaves the tier, Allow/Deny decide,
- * an undecided tier ends in its default, profiles are Pass-default tiers, then Deny).
+ * an undecided tier ends in its default, profiles are Pass-default tiers, then Deny; a
+ * forwarding program ends in Allow).
  */
 import { ACTION_ALLOW, ACTION_DENY, FLAG_DEFAULT, FLAG_FAILSAFE, FLAG_LOG, FLAG_PROFILE, FLAG_UNTRACKED, NONE16, NONE32, type VerdictValue } from '../wire.js';
 import { sigConds, sigFamily } from './classes.js';
@@ -176,7 +177,7 @@ export function classRows(program: Program, sig: string, policyNum: (name: strin
     const base = q < 0 ? 0 : q << 16;
     const segs: Segment<VerdictValue>[] = [];
     for (let i = 0; i < n; i++) {
-      const v = decided[i] ?? { action: ACTION_DENY, flags: FLAG_DEFAULT | (logged[i] ? FLAG_LOG : 0), tier: NONE16, policy: NONE32, rule: NONE16 };
+      const v = decided[i] ?? { action: program.finalAllow ? ACTION_ALLOW : ACTION_DENY, flags: FLAG_DEFAULT | (logged[i] ? FLAG_LOG : 0), tier: NONE16, policy: NONE32, rule: NONE16 };
       segs.push({ lo: base + starts[i]!, hi: base + (i + 1 < n ? starts[i + 1]! - 1 : 0xffff), v, key: verdictKey(v) });
     }
     return segs;

@@ -2,3 +2,4 @@ export { compile, emptyTables, policyNames, type CompileResult, type CompilerMem
 export { computeRegions, type Region } from './classes.js';
 export { classRows, type Row } from './evaluate.js';
 export { slotProgram, type Block, type IrRule, type PortCond, type Program } from './program.js';
+export { type FwdSlotMemory, type HostFacts, type HostInterface } from './forward.js';

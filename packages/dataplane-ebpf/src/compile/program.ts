@@ -66,6 +66,8 @@ export interface Block {
 export interface Program {
   readonly family: 4 | 6;
   readonly blocks: readonly Block[];
+  /** What nothing decided gets: Deny for endpoints (no profile matched), Allow for a host endpoint's forwarding slot. */
+  readonly finalAllow?: boolean;
   /** Sorted start points of the source-port elementary intervals (first is 0); length 1 = no source-port condition. */
   readonly sportStarts: readonly number[];
 }
@@ -212,6 +214,22 @@ function peerSide(s: CompiledSide, family: 4 | 6, field: PortField, anyOf: strin
   return !(s.domains && s.domains.length > 0);
 }
 
+/** The IR of a rule whose address and port conditions are `anyOf` / `noneOf` / `ports`. */
+function ruleOf(r: CompiledRule, policy: string, index: number, anyOf: string[][], noneOf: string[], ports: PortCond[]): IrRule {
+  return {
+    action: r.action,
+    policy,
+    rule: index,
+    ...(r.protocol !== undefined ? { protocol: r.protocol } : {}),
+    ...(r.notProtocol !== undefined ? { notProtocol: r.notProtocol } : {}),
+    peerAnyOf: anyOf,
+    peerNoneOf: [...new Set(noneOf)].sort(),
+    ports,
+    ...(r.icmp ? { icmp: r.icmp } : {}),
+    ...(r.notICMP ? { notIcmp: r.notICMP } : {}),
+  };
+}
+
 /** One compiled rule for a slot, or undefined when it can never match there. */
 export function irRule(reads: ProgramReads, r: CompiledRule, dir: 'ingress' | 'egress', local: IpAddr, policy: string, index: number): IrRule | undefined {
   const family = local.version;
@@ -228,18 +246,7 @@ export function irRule(reads: ProgramReads, r: CompiledRule, dir: 'ingress' | 'e
   if (!localSide(reads, localS, local, localF, ports)) return undefined;
   if (!peerSide(peerS, family, peerF, anyOf, noneOf, ports)) return undefined;
   if (r.protocol !== undefined && r.notProtocol !== undefined && r.protocol === r.notProtocol) return undefined;
-  return {
-    action: r.action,
-    policy,
-    rule: index,
-    ...(r.protocol !== undefined ? { protocol: r.protocol } : {}),
-    ...(r.notProtocol !== undefined ? { notProtocol: r.notProtocol } : {}),
-    peerAnyOf: anyOf,
-    peerNoneOf: [...new Set(noneOf)].sort(),
-    ports,
-    ...(r.icmp ? { icmp: r.icmp } : {}),
-    ...(r.notICMP ? { notIcmp: r.notICMP } : {}),
-  };
+  return ruleOf(r, policy, index, anyOf, noneOf, ports);
 }
 
 function failsafeBlock(entries: readonly FailsafeEntry[], family: 4 | 6): Block {
@@ -335,4 +342,74 @@ export function programConditions(p: Program): { keys: Set<string>; namedSets: S
     }
   }
   return { keys, namedSets };
+}
+
+/** The three forwarding checks of a host endpoint (see docs/ebpf-datapath.md, "Forwarding"). */
+export type ForwardKind = 'fwd-in' | 'fwd-out' | 'pre-in';
+
+/** `n:`/`s:` keys and named-port set ids of one side of a pair program carry the side: `S|` (source) or `D|` (destination). */
+export function qualifyKey(k: string, side: 'S' | 'D'): string {
+  if (k.startsWith('np:')) return `np:${side}|${k.slice(3)}`;
+  return `${k.slice(0, 2)}${side}|${k.slice(2)}`;
+}
+
+/** The raw key (or set id) of a qualified one. */
+export function unqualify(k: string): string {
+  if (k.startsWith('np:')) return `np:${k.slice(5)}`;
+  if (k.startsWith('n:') || k.startsWith('s:')) return `${k.slice(0, 2)}${k.slice(4)}`;
+  return k.slice(2);
+}
+
+/** A rule of a pair program: conditions on both addresses, nothing resolved at compile time. */
+function pairRule(r: CompiledRule, family: 4 | 6, policy: string, index: number): IrRule | undefined {
+  if (r.ipVersion !== undefined && r.ipVersion !== family) return undefined;
+  for (const side of [r.source, r.destination]) {
+    if (side.nets && familyCidrTexts(side.nets, family).length === 0) return undefined;
+    if (side.notNets && familyCidrTexts(side.notNets, family).length === 0) return undefined;
+  }
+  if (r.protocol !== undefined && r.notProtocol !== undefined && r.protocol === r.notProtocol) return undefined;
+  const anyOf: string[][] = [];
+  const noneOf: string[] = [];
+  const ports: PortCond[] = [];
+  for (const [s, field, side] of [[r.source, 's', 'S'], [r.destination, 'd', 'D']] as const) {
+    const a: string[][] = [];
+    const n: string[] = [];
+    const pc: PortCond[] = [];
+    if (!peerSide(s, family, field, a, n, pc)) return undefined;
+    anyOf.push(...a.map((g) => g.map((k) => qualifyKey(k, side))));
+    noneOf.push(...n.map((k) => qualifyKey(k, side)));
+    ports.push(...pc.map((c) => ({ ...c, peerNamed: c.peerNamed.map((id) => `${side}|${id}`) })));
+  }
+  return ruleOf(r, policy, index, anyOf, noneOf, ports);
+}
+
+/**
+ * A host endpoint's forwarding check for one family, over both addresses of the packet (its own
+ * classes, `S|`/`D|`-qualified): `fwd-in` on arrival (untracked, pre-DNAT, applyOnForward ingress
+ * tiers), `fwd-out` on departure (applyOnForward egress tiers), `pre-in` for a workload's packet
+ * to its host (pre-DNAT only). Untracked and pre-DNAT tiers end in Pass (the Engine says so); what
+ * no tier decides is allowed. No failsafes (they guard the host itself), no profiles.
+ */
+export function forwardProgram(reads: ProgramReads, h: HostEndpointState, kind: ForwardKind, family: 4 | 6): Program {
+  const dir = kind === 'fwd-out' ? 'egress' : 'ingress';
+  const tiers = (list: readonly TierRef[], untracked: boolean): Block[] =>
+    list.map((t) => {
+      const rules: IrRule[] = [];
+      for (const id of t.policyIds) {
+        const p = reads.policy(id);
+        if (!p || p.staged) continue;
+        (dir === 'ingress' ? p.ingress : p.egress).forEach((r, i) => {
+          const ir = pairRule(r, family, id, i);
+          if (ir) rules.push(ir);
+        });
+      }
+      return untracked ? { kind: 'tier', name: t.name, defaultAction: t.defaultAction, rules, untracked } : { kind: 'tier', name: t.name, defaultAction: t.defaultAction, rules };
+    });
+  const blocks: Block[] =
+    kind === 'fwd-out'
+      ? tiers(h.forwardEgressTiers, false)
+      : kind === 'pre-in'
+        ? tiers(h.preDnatIngressTiers, false)
+        : [...tiers(h.untrackedIngressTiers, true), ...tiers(h.preDnatIngressTiers, false), ...tiers(h.forwardIngressTiers, false)];
+  return { family, blocks, finalAllow: true, sportStarts: sportStarts(blocks, (id) => reads.peerNamedPorts(id.slice(2))) };
 }

@@ -51,6 +51,8 @@ import { DATAPATH_OBJECT, DATAPATH_PROGRAM, decodeEvent, readCounters, readDatap
 import { MAP_NAMES, type MapName } from '../wire.js';
 import { EbpfDataplaneError } from './errors.js';
 import { listLinks, wantedInterfaces } from './interfaces.js';
+import { hostFacts } from './host-facts.js';
+import type { HostFacts } from '../compile/index.js';
 import { PinLayout, type PinnedAttachment } from './pins.js';
 
 export type AttachMode = 'auto' | 'tcx' | 'tc';
@@ -170,6 +172,14 @@ export function createEbpfDataplane(options: EbpfDataplaneOptions = {}): EbpfDat
   let readerMap: BpfMap | undefined;
   const pending = new Set<string>();
   let last = { writes: 0, fullFill: false, replacedGeneration: undefined as number | undefined };
+  // Interfaces of named host endpoints, for the forwarding table (re-read when hooks change).
+  let facts: HostFacts = {};
+  const refreshFacts = (): boolean => {
+    const next = hostFacts(state, () => listLinks(netns), ifindexes);
+    const changed = JSON.stringify(next) !== JSON.stringify(facts);
+    facts = next;
+    return changed;
+  };
 
   const loadSpec = (): CollectionSpec => {
     if (spec) return spec;
@@ -296,7 +306,8 @@ export function createEbpfDataplane(options: EbpfDataplaneOptions = {}): EbpfDat
     try {
       maps = Object.fromEntries(MAP_NAMES.map((n) => [n, collection.map(n)])) as Record<MapName, BpfMap>;
       program = collection.program(PROGRAM);
-      result = compile(state);
+      refreshFacts();
+      result = compile(state, undefined, facts);
       writeTables(maps, result.writes);
       for (const n of MAP_NAMES) maps[n].pin(`${dir}/${n}`);
       program.pin(`${dir}/${PROGRAM}`);
@@ -322,7 +333,8 @@ export function createEbpfDataplane(options: EbpfDataplaneOptions = {}): EbpfDat
   };
 
   const incremental = (g: Generation, hooks: boolean): void => {
-    const result = compile(state, g.tables);
+    if (hooks || pending.size > 0) refreshFacts();
+    const result = compile(state, g.tables, facts);
     writeTables(g.maps, result.writes);
     g.tables = result.tables;
     if (hooks || pending.size > 0) reconcile(g.program, false);
@@ -399,7 +411,13 @@ export function createEbpfDataplane(options: EbpfDataplaneOptions = {}): EbpfDat
     },
     async syncInterfaces() {
       open();
-      if (current) reconcile(current.program, false);
+      if (!current) return;
+      reconcile(current.program, false);
+      if (refreshFacts()) {
+        const result = compile(state, current.tables, facts);
+        writeTables(current.maps, result.writes);
+        current.tables = result.tables;
+      }
     },
     stats() {
       const attached = existsSync(layout.root) ? layout.attachments().map((a) => ({ ifname: a.ifname, direction: a.direction, kind: a.kind })) : [];

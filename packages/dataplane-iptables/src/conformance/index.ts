@@ -22,9 +22,11 @@ import type { Dataplane } from '@gingham/core';
 import { CASES, ECHO_PORT, HOST_ENDPOINT, HOST_POLICY, HOST_PREDNAT_POLICY, HOST_UNTRACKED_POLICY, NODE, NODE_TCP_PORTS, ONLY_DB_TO_WEB, podManifest, TCP_PORTS, UDP_PORTS, WORLD, WORLD_PODS, type ConformanceProbe } from './cases.js';
 import { flows, policySet } from './differential.js';
 import { checkFlipScenario, FLIP_STATES, flipUnderProbes } from './fail-closed.js';
+import { FORWARD_CASES, FORWARD_WORLD, forwardPeerRef, OUTSIDE_TCP_PORTS, type ForwardPeer } from './forward-cases.js';
 import { createTopology, probeTcp, probeUdp, startServers, type Topology } from './topology.js';
 
 export { CASES, type ConformanceCase, type ConformanceProbe } from './cases.js';
+export { FORWARD_CASES, type ForwardCase, type ForwardProbe } from './forward-cases.js';
 export { createTopology, probeTcp, probeUdp, startServers, type PodHandle, type Topology, type TopologyPod } from './topology.js';
 export { formatCell, probeCells, QUICKSTART_PORTS, quickstartModel, type QuickstartModel } from './quickstart.js';
 export { FLIP_PROBES, FLIP_STATES, flipUnderProbes, testCrashSafety, type CrashSafetyOptions, type FlipProbe } from './fail-closed.js';
@@ -46,6 +48,8 @@ export interface ConformanceCapabilities {
   readonly conntrack?: boolean;
   /** Run the host endpoint cases (default true). */
   readonly hostEndpoints?: boolean;
+  /** Run the forwarding cases: applyOnForward / pre-DNAT / untracked on forwarded traffic, the node and its own pods (default true). */
+  readonly forwarding?: boolean;
   /** Runs of the differential property (random policies and flows vs `evaluate()`; default 15, 0 = off). */
   readonly differentialRuns?: number;
 }
@@ -197,6 +201,42 @@ export function testDataplane(name: string, factory: (env: ConformanceEnv) => Co
         expect(got).toEqual(want);
       }
     });
+
+    let outsideServers = false;
+    for (const c of FORWARD_CASES) {
+      it.skipIf(caps.forwarding === false)(`forwarding: ${c.name}`, async () => {
+        if (!outsideServers) {
+          for (const ns of [topo.external.netns, topo.external2.netns]) {
+            for (const port of OUTSIDE_TCP_PORTS) topo.spawnIn(ns, ['socat', `TCP-LISTEN:${port},reuseaddr,fork`, 'EXEC:/bin/echo ok']);
+          }
+          outsideServers = true;
+          await new Promise((res) => setTimeout(res, 300));
+        }
+        flushConntrack();
+        const resources = loadResources(`${WORLD}---\n${FORWARD_WORLD}---\n${c.manifests}`);
+        await enforce(await make(), resources);
+        const { snapshot } = buildSnapshot(resources);
+        const handle = (peer: ForwardPeer) =>
+          peer === 'node'
+            ? { ...topo.external, name: 'node', ip: topo.nodeIp, netns: topo.node }
+            : peer === 'ext'
+              ? topo.external
+              : peer === 'ext2'
+                ? topo.external2
+                : topo.pod(...(peer.split('/') as [string, string]));
+        const got: string[] = [];
+        const want: string[] = [];
+        for (const p of c.probes) {
+          const flow = { src: forwardPeerRef(p.from), dst: forwardPeerRef(p.to), protocol: 'TCP', dstPort: p.port, ...(p.via !== undefined ? { via: p.via } : {}) };
+          const reference = evaluate(snapshot, flow).allowed;
+          expect(reference, `evaluate() disagrees with the case's intent for ${p.from} -> ${p.to} TCP/${p.port}`).toBe(p.expect);
+          const line = `${p.from} -> ${p.to} TCP/${p.port}`;
+          want.push(`${line}: ${reference ? 'allow' : 'deny'}`);
+          got.push(`${line}: ${(await probeTcp(topo, handle(p.from), handle(p.to), p.port)) ? 'allow' : 'deny'}`);
+        }
+        expect(got).toEqual(want);
+      });
+    }
 
     it.skipIf((caps.differentialRuns ?? 15) === 0)('differential: every kernel verdict equals evaluate() for random policies and flows', async () => {
       await fc.assert(

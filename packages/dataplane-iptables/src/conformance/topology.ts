@@ -28,7 +28,15 @@ export interface Topology {
    * outside 192.168.99.2/24 — for host endpoint cases.
    */
   readonly external: PodHandle;
+  /**
+   * A second outside namespace on the node's `eth1` (node 192.168.98.1/24, outside
+   * 192.168.98.2/24). Both outside namespaces route the pod network (10.65.0.0/16) and each
+   * other's subnet through the node, so traffic between them is forwarded by the node.
+   */
+  readonly external2: PodHandle;
   readonly nodeIp: string;
+  /** The node's address on `eth1`. */
+  readonly nodeIp2: string;
   readonly pods: readonly PodHandle[];
   /** Runs commands inside the node namespace. */
   readonly nodeRunner: CommandRunner;
@@ -79,15 +87,25 @@ export function createTopology(pods: readonly TopologyPod[], prefix = 'gh-ipt'):
     sh(['ip', '-n', node, 'link', 'set', 'uplink0', 'up']);
     sh(['ip', '-n', node, 'link', 'set', 'uplink1', 'up']);
     sh(['ip', '-n', node, 'route', 'add', 'default', 'dev', 'uplink0']);
+    // The outside namespaces: each on a node veth (named like a host interface), `eth0` inside.
+    const outside = (ns: string, nodeIf: string, nodeAddr: string, addr: string): void => {
+      sh(['ip', 'netns', 'add', ns]);
+      created.push(ns);
+      sh(['ip', '-n', node, 'link', 'add', nodeIf, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns]);
+      sh(['ip', '-n', node, 'addr', 'add', nodeAddr, 'dev', nodeIf]);
+      sh(['ip', '-n', node, 'link', 'set', nodeIf, 'up']);
+      sh(['ip', '-n', ns, 'link', 'set', 'lo', 'up']);
+      sh(['ip', '-n', ns, 'addr', 'add', addr, 'dev', 'eth0']);
+      sh(['ip', '-n', ns, 'link', 'set', 'eth0', 'up']);
+    };
     const ext = `${prefix}-${id}-x`;
-    sh(['ip', 'netns', 'add', ext]);
-    created.push(ext);
-    sh(['ip', '-n', node, 'link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ext]);
-    sh(['ip', '-n', node, 'addr', 'add', '192.168.99.1/24', 'dev', 'eth0']);
-    sh(['ip', '-n', node, 'link', 'set', 'eth0', 'up']);
-    sh(['ip', '-n', ext, 'link', 'set', 'lo', 'up']);
-    sh(['ip', '-n', ext, 'addr', 'add', '192.168.99.2/24', 'dev', 'eth0']);
-    sh(['ip', '-n', ext, 'link', 'set', 'eth0', 'up']);
+    const ext2 = `${prefix}-${id}-y`;
+    outside(ext, 'eth0', '192.168.99.1/24', '192.168.99.2/24');
+    outside(ext2, 'eth1', '192.168.98.1/24', '192.168.98.2/24');
+    for (const [ns, gw, other] of [[ext, '192.168.99.1', '192.168.98.0/24'], [ext2, '192.168.98.1', '192.168.99.0/24']] as const) {
+      sh(['ip', '-n', ns, 'route', 'add', '10.65.0.0/16', 'via', gw]);
+      sh(['ip', '-n', ns, 'route', 'add', other, 'via', gw]);
+    }
     pods.forEach((p, i) => {
       const netns = `${prefix}-${id}-p${i}`;
       const iface = workloadInterfaceName(p.namespace, p.name);
@@ -111,7 +129,9 @@ export function createTopology(pods: readonly TopologyPod[], prefix = 'gh-ipt'):
   return {
     node,
     nodeIp: '192.168.99.1',
+    nodeIp2: '192.168.98.1',
     external: { namespace: '', name: 'external', ip: '192.168.99.2', netns: `${prefix}-${id}-x`, iface: 'eth0' },
+    external2: { namespace: '', name: 'external2', ip: '192.168.98.2', netns: `${prefix}-${id}-y`, iface: 'eth1' },
     pods: handles,
     nodeRunner: createNetnsRunner(node),
     pod(namespace, name) {

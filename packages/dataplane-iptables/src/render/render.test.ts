@@ -277,17 +277,61 @@ describe('renderState', () => {
       '-m mark --mark 0x10000/0x10000 -j ACCEPT',
     ]);
     // raw failsafes also admit replies to the other list (matched on the source port).
-    expect(chain('raw', 'gh-fsi-eth0')).toEqual(['-p 6 -m tcp --dport 22 -j ACCEPT', '-p 17 -m udp --sport 53 -j ACCEPT']);
+    // Before routing, failsafes guard only the host: not forwarded packets, not packets from workloads.
+    expect(chain('raw', 'gh-fsi-eth0')).toEqual([
+      '-i cali+ -j RETURN',
+      '-m addrtype ! --dst-type LOCAL -j RETURN',
+      '-p 6 -m tcp --dport 22 -j ACCEPT',
+      '-p 17 -m udp --sport 53 -j ACCEPT',
+    ]);
+    expect(chain('mangle', 'gh-fsi-eth0').slice(0, 2)).toEqual(['-i cali+ -j RETURN', '-m addrtype ! --dst-type LOCAL -j RETURN']);
     expect(chain('mangle', 'gh-fh-eth0').slice(-2)).toEqual(['-m mark --mark 0x0/0x20000 -j gh-pi-gnp/u', '-m mark --mark 0x10000/0x10000 -j ACCEPT']);
     expect(chain('mangle', 'gh-PREROUTING')).toEqual([
       '-m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT',
       '-m mark --mark 0x10000/0x10000 -j ACCEPT',
       '-j gh-from-host-ep',
     ]);
-    expect(chain('filter', 'gh-INPUT')[0]).toBe('-m mark --mark 0x10000/0x10000 -j ACCEPT');
+    // Workload → host first (its egress policy even when raw/mangle accepted), then what raw/mangle accepted.
+    expect(chain('filter', 'gh-INPUT').slice(0, 2)).toEqual(['-i cali+ -g gh-wl-to-host', '-m mark --mark 0x10000/0x10000 -j ACCEPT']);
     expect(r.hooks.map((h) => `${h.table} ${h.chain}`)).toEqual(['filter FORWARD', 'filter INPUT', 'filter OUTPUT', 'mangle PREROUTING', 'raw OUTPUT', 'raw PREROUTING']);
     const star = renderState(stateOf([{ kind: 'policy-upsert', policy: deny }, { kind: 'host-endpoint-upsert', endpoint: { ...base, binding: { kind: 'all-interfaces' } } }]), 4);
     expect(star.chains.filter((c) => c.table === 'raw').map((c) => c.name).sort()).toEqual(['gh-OUTPUT', 'gh-PREROUTING', 'gh-from-host-ep', 'gh-to-host-ep']);
+  });
+
+  it('forwards as Felix: arrival endpoint forward policy unless raw/mangle accepted, workloads, departure forward policy; host → own workload unpoliced', () => {
+    const star: HostEndpointState = {
+      id: 'star', node: 'n1', binding: { kind: 'all-interfaces' }, expectedIPs: [],
+      ingressTiers: [], egressTiers: [], untrackedIngressTiers: [], untrackedEgressTiers: [], preDnatIngressTiers: [],
+      forwardIngressTiers: [{ name: 'default', defaultAction: 'Deny', policyIds: ['gnp/f'] }], forwardEgressTiers: [],
+      profileIds: [], stagedPolicyIds: [], failsafeInbound: [], failsafeOutbound: [],
+    };
+    const f = policy('gnp/f', [{ action: 'Allow', protocol: 6, source: {}, destination: { ports: [{ min: 80, max: 80 }] } }]);
+    const r = renderState(withPolicies([f], [], [{ kind: 'host-endpoint-upsert', endpoint: star }]), 4);
+    expect(lines(r, 'gh-FORWARD')).toEqual([
+      '-j MARK --set-xmark 0x0/0x20000',
+      '-m mark --mark 0x0/0x10000 -j gh-from-hep-fwd',
+      '-i cali+ -j gh-from-wl-dispatch',
+      '-o cali+ -j gh-to-wl-dispatch',
+      '-j gh-to-hep-fwd',
+      '-m mark --mark 0x10000/0x10000 -j ACCEPT',
+    ]);
+    // The `*` endpoint's forward chains catch every interface, workload veths included.
+    expect(lines(r, 'gh-from-hep-fwd')).toEqual(['-g gh-fhfwall']);
+    expect(lines(r, 'gh-to-hep-fwd')).toEqual(['-g gh-thfwall']);
+    // A tier that applies ends in a drop; otherwise (no tier, or every tier passed) forwarded traffic is allowed.
+    expect(lines(r, 'gh-fhfwall').slice(-4)).toEqual([
+      '-m mark --mark 0x10000/0x10000 -j RETURN',
+      '-m mark --mark 0x0/0x20000 -j DROP',
+      '-j MARK --set-xmark 0x10000/0x10000',
+      '-j RETURN',
+    ]);
+    expect(lines(r, 'gh-OUTPUT')).toEqual([
+      '-m mark --mark 0x10000/0x10000 -j ACCEPT',
+      '-o cali+ -j RETURN',
+      '-j MARK --set-xmark 0x0/0x30000',
+      '-j gh-to-host-ep',
+      '-m mark --mark 0x10000/0x10000 -j ACCEPT',
+    ]);
   });
 
   it('binds host endpoints given by expected IPs to the interfaces carrying them (explicit names win)', () => {

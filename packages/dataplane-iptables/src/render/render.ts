@@ -4,16 +4,23 @@
  * state. Owns only names under its prefixes; the only lines touching built-in chains are the
  * hook rules, one per built-in chain.
  *
- *   FORWARD ─▶ <p>FORWARD ─ -i cali+ ─▶ <p>from-wl-dispatch ─ -i IF ─▶ <p>fw-IF (egress tiers, profiles)
+ *   FORWARD ─▶ <p>FORWARD ─ accept clear ─▶ <p>from-hep-fwd ─ -i IF ─▶ <p>fhfw-IF (applyOnForward ingress)
+ *                         ─ -i cali+ ─▶ <p>from-wl-dispatch ─ -i IF ─▶ <p>fw-IF (egress tiers, profiles)
  *                         ─ -o cali+ ─▶ <p>to-wl-dispatch   ─ -o IF ─▶ <p>tw-IF (ingress tiers, profiles)
- *                         ─▶ <p>from-hep-fwd / <p>to-hep-fwd ─▶ <p>fhfw-IF / <p>thfw-IF
- *                         ─ accept mark ─▶ ACCEPT
- *   INPUT   ─▶ <p>INPUT   ─ -i cali+ ─▶ <p>wl-to-host ; ─▶ <p>from-host-ep ─▶ <p>fh-IF (failsafe-in first)
- *   OUTPUT  ─▶ <p>OUTPUT  ─ -o cali+ ─▶ <p>to-wl-dispatch ; ─▶ <p>to-host-ep ─▶ <p>th-IF (failsafe-out first)
+ *                         ─▶ <p>to-hep-fwd ─ -o IF ─▶ <p>thfw-IF (applyOnForward egress)
+ *                         ─ accept mark ─▶ ACCEPT          (the `*` endpoint's chains catch every other
+ *                                                          interface, workload veths included)
+ *   INPUT   ─▶ <p>INPUT   ─ -i cali+ ─▶ <p>wl-to-host (egress policy, DefaultEndpointToHostAction)
+ *                         ─ accepted in raw/mangle ─▶ ACCEPT ; ─▶ <p>from-host-ep ─▶ <p>fh-IF (failsafe-in first)
+ *   OUTPUT  ─▶ <p>OUTPUT  ─ -o cali+ ─▶ RETURN (host → own workload is not policed, as in Felix)
+ *                         ─▶ <p>to-host-ep ─▶ <p>th-IF (failsafe-out first)
+ *   raw/mangle PREROUTING: untracked (named endpoints) and pre-DNAT policy by arrival interface;
+ *   their failsafes only admit packets for the host itself that do not come from a workload.
  *   endpoint chain: ct ESTABLISHED,RELATED accept, INVALID drop, clear marks, per tier: clear pass,
  *   per policy "pass clear → jump <p>pi-/<p>po-ID", "accept set → RETURN", end of tier drop
- *   (unless Pass); per profile "jump <p>pri-/<p>pro-ID", "accept set → RETURN"; drop.
- */
+ *   (unless Pass); per profile "jump <p>pri-/<p>pro-ID", "accept set → RETURN"; drop. A forward
+ *   chain has no profiles and ends in "set accept, RETURN": forwarded traffic no tier decided is
+ *   allowed. */
 import { canonicalIp, type CompiledRule, type DataplaneState, type FailsafeEntry, type HostEndpointState, type IpSetType, type TierRef, type WorkloadEndpointState } from '@gingham/core';
 import { IptablesError } from '../errors.js';
 import { assertInterfaceName, assertLogPrefix, assertPrefix, chainName, hashText, setName } from './names.js';
@@ -294,11 +301,9 @@ export function renderState(state: DataplaneState, family: 4 | 6, options: Rende
     }
     if (spec.failsafe) c.add('-j', spec.failsafe);
     c.add('-j', 'MARK', '--set-xmark', `0x0/${hex(marks)}`);
-    let anyTier = false;
     for (const tier of spec.tiers) {
       const pols = tier.policyIds.map((id) => policyChain(id, spec.dir, table)).filter((x): x is string => x !== undefined);
       if (pols.length === 0) continue;
-      anyTier = true;
       c.add('-j', 'MARK', '--set-xmark', `0x0/${hex(o.passMark)}`);
       for (const pc of pols) {
         c.add(...ifNotMark(o.passMark), '-j', pc);
@@ -310,10 +315,9 @@ export function renderState(state: DataplaneState, family: 4 | 6, options: Rende
     if (table !== 'filter') {
       // Untracked and pre-DNAT tiers always end in Pass: normal policy still runs.
     } else if (spec.forward) {
-      if (!anyTier) {
-        c.add(...setMark(o.acceptMark));
-        c.add('-j', 'RETURN');
-      }
+      // Reached when no tier applies or every tier passed: forwarded traffic is allowed.
+      c.add(...setMark(o.acceptMark));
+      c.add('-j', 'RETURN');
     } else {
       for (const id of spec.profiles ?? []) {
         const pc = profileChain(id, spec.dir);
@@ -379,6 +383,12 @@ export function renderState(state: DataplaneState, family: 4 | 6, options: Rende
      */
     const failsafe = (table: Table, n: string, entries: readonly FailsafeEntry[], dir: 'in' | 'out', replies: readonly FailsafeEntry[] = []): string => {
       const c = new ChainBuilder(table, n);
+      if (table !== 'filter' && dir === 'in') {
+        // Before routing (raw, mangle) a failsafe must not let forwarded packets or packets from
+        // workloads skip untracked or pre-DNAT policy: it guards the host itself.
+        for (const w of o.workloadInterfacePrefixes) c.add('-i', `${w}+`, '-j', 'RETURN');
+        c.add('-m', 'addrtype', '!', '--dst-type', 'LOCAL', '-j', 'RETURN');
+      }
       const emit = (f: FailsafeEntry, portOpt: '--dport' | '--sport', netFlag: '-s' | '-d'): void => {
         const t: string[] = ['-p', f.protocol === 'tcp' ? '6' : '17', '-m', f.protocol, portOpt, String(f.port)];
         if (f.net !== undefined) {
@@ -450,31 +460,31 @@ export function renderState(state: DataplaneState, family: 4 | 6, options: Rende
   const clear = ['-j', 'MARK', '--set-xmark', `0x0/${hex(marks)}`];
   const wlIfaces = o.workloadInterfacePrefixes.map((x) => `${x}+`);
   const forward = new ChainBuilder('filter', `${p}FORWARD`);
-  forward.add(...clear);
+  if (haveHeps) {
+    // Keep the accept mark of a packet raw (untracked) or mangle (pre-DNAT) policy accepted: it
+    // skips the arrival endpoint's forward policy, not the workload or departure checks.
+    forward.add('-j', 'MARK', '--set-xmark', `0x0/${hex(o.passMark)}`);
+    forward.add(...ifNotMark(o.acceptMark), '-j', `${p}from-hep-fwd`);
+  } else forward.add(...clear);
   for (const w of wlIfaces) forward.add('-i', w, '-j', `${p}from-wl-dispatch`);
   for (const w of wlIfaces) forward.add('-o', w, '-j', `${p}to-wl-dispatch`);
-  if (haveHeps) {
-    forward.add('-j', `${p}from-hep-fwd`);
-    forward.add('-j', `${p}to-hep-fwd`);
-  }
+  if (haveHeps) forward.add('-j', `${p}to-hep-fwd`);
   forward.add(...ifMark(o.acceptMark), '-j', 'ACCEPT');
   const input = new ChainBuilder('filter', `${p}INPUT`);
   const wlToHost = new ChainBuilder('filter', `${p}wl-to-host`);
+  for (const w of wlIfaces) input.add('-i', w, '-g', `${p}wl-to-host`);
   if (haveHeps) input.add(...ifMark(o.acceptMark), '-j', 'ACCEPT');
   input.add(...clear);
-  for (const w of wlIfaces) input.add('-i', w, '-g', `${p}wl-to-host`);
   wlToHost.add('-j', `${p}from-wl-dispatch`);
   wlToHost.add('-j', o.endpointToHostAction);
   if (haveHeps) input.add('-j', `${p}from-host-ep`);
   input.add(...ifMark(o.acceptMark), '-j', 'ACCEPT');
   const output = new ChainBuilder('filter', `${p}OUTPUT`);
   if (haveHeps) output.add(...ifMark(o.acceptMark), '-j', 'ACCEPT');
+  // Host → own workload: never policed (Felix: "we don't police host -> endpoint"), and the
+  // `*` endpoint's egress policy is skipped towards local workloads.
+  for (const w of wlIfaces) output.add('-o', w, '-j', 'RETURN');
   output.add(...clear);
-  for (const w of wlIfaces) {
-    output.add('-o', w, '-j', `${p}to-wl-dispatch`);
-    output.add('-o', w, ...ifMark(o.acceptMark), '-j', 'ACCEPT');
-    output.add('-o', w, '-j', 'RETURN');
-  }
   if (haveHeps) output.add('-j', `${p}to-host-ep`);
   output.add(...ifMark(o.acceptMark), '-j', 'ACCEPT');
   chains.push(forward.build(), input.build(), wlToHost.build(), output.build());
