@@ -19,7 +19,10 @@ export {
   type ProgramLoadOptions, type TestRunOptions, type TestRunResult,
 } from './program.js';
 export { createCollection, type Collection, type CollectionOptions } from './collection.js';
-export { BPFFS, ensureBpffs, bpffsMounts, mountScratchBpffs, pinObject, getPinned, unpin, type ScratchBpffs } from './pin.js';
+export {
+  BPFFS, BPF_FS_MAGIC, ensureBpffs, bpffsMounts, inspectBpffs, mountNamespaceFacts, mountScratchBpffs, pinObject, getPinned, pinnedObjectId, unpin,
+  type BpffsInspection, type MountNamespaceFacts, type ScratchBpffs,
+} from './pin.js';
 export {
   attachTc, hasTcx, updatePinnedTcxLink, detachPinnedTcxLink, detachTcFilter, queryTcx, BPF_TCX_INGRESS, BPF_TCX_EGRESS,
   type AttachTcOptions, type TcLink, type TcDirection, type TcFilterRef, type TcxQueryResult,
