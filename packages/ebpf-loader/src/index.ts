@@ -24,8 +24,10 @@ export {
   type BpffsInspection, type MountNamespaceFacts, type ScratchBpffs,
 } from './pin.js';
 export {
-  attachTc, hasTcx, updatePinnedTcxLink, detachPinnedTcxLink, detachTcFilter, queryTcx, BPF_TCX_INGRESS, BPF_TCX_EGRESS,
-  type AttachTcOptions, type TcLink, type TcDirection, type TcFilterRef, type TcxQueryResult,
+  attachTc, hasTcx, updatePinnedTcxLink, detachPinnedTcxLink, detachTcFilter, queryTcx, readTcHooks, installTcFilters, removeTcFilters,
+  describeTcFilter, BPF_TCX_INGRESS, BPF_TCX_EGRESS,
+  type AttachTcOptions, type TcLink, type TcDirection, type TcFilterRef, type TcxQueryResult, type TcFilter, type TcHookState, type TcIntent,
+  type TcFilterInstall, type InstallTcFiltersOptions, type RemoveTcFiltersOptions, type TcDetachResult,
 } from './attach-tc.js';
 export { probeMapType, probeProgramType } from './probe.js';
 export { lpmKey, lpmKeyFromCidr, parseLpmKey } from './lpm.js';
