@@ -131,12 +131,16 @@ export function runKillable(argv: readonly string[], env: NodeJS.ProcessEnv, poi
 }
 
 /**
- * Kill points: at each of `children` child starts, the child exiting and the child running on,
- * then the `delays` (ms after the start).
+ * Kill points: at each child start of `starts` (a counted run's `Shims.starts()`), the child
+ * exiting, and the child running on unless `readOnly` says it changes nothing (then both are the
+ * same case); then the `delays` (ms after the start).
  */
-export function killPoints(children: number, delays: readonly number[]): KillPoint[] {
+export function killPoints(starts: readonly string[], delays: readonly number[], readOnly: (start: string) => boolean = () => false): KillPoint[] {
   const out: KillPoint[] = [];
-  for (let index = 1; index <= children; index++) for (const then of ['exit', 'run'] as const) out.push({ kind: 'child', index, then });
+  starts.forEach((start, i) => {
+    out.push({ kind: 'child', index: i + 1, then: 'exit' });
+    if (!readOnly(start.split(' ').slice(3).join(' '))) out.push({ kind: 'child', index: i + 1, then: 'run' });
+  });
   for (const ms of delays) out.push({ kind: 'delay', ms });
   return out;
 }
