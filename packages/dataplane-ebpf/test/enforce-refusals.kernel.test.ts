@@ -88,12 +88,30 @@ describe.skipIf(!canRun)('gingham enforce --dataplane ebpf refuses, changing not
     }
   });
 
-  it('an unprivileged user is told what is needed, and nothing changes', () => {
-    for (const args of [node.enforceArgv('-f', EXAMPLE, '--node', 'node-1'), node.enforceArgv('--clean')]) {
-      const r = spawnSync(IP, ['netns', 'exec', node.topo.node, 'setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all', process.execPath, GINGHAM, ...args], { encoding: 'utf8', timeout: 60_000 });
-      expect(r.status).toBe(1);
-      expect(r.stderr).toMatch(/needs CAP_BPF and CAP_NET_ADMIN \(or root.*\); this process \(uid 65534\) lacks CAP_BPF and CAP_NET_ADMIN\. Nothing was changed\. Run it as root: sudo /);
-      expect(r.stderr).not.toMatch(/EPERM/);
+  it('without privileges it is told what is needed, and nothing changes', () => {
+    const inNode = (identity: readonly string[], args: readonly string[]) =>
+      spawnSync(IP, ['netns', 'exec', node.topo.node, 'setpriv', ...identity, process.execPath, GINGHAM, ...args], { encoding: 'utf8', timeout: 60_000 });
+    const noCaps = ['--inh-caps=-all', '--ambient-caps=-all', '--bounding-set=-all'];
+    const nobody = ['--reuid=65534', '--regid=65534', '--clear-groups'];
+    // uid 65534 needs to read the built CLI: true unless the checkout is under a private home.
+    const nobodyReads = spawnSync('setpriv', [...nobody, process.execPath, GINGHAM, '--help'], { stdio: 'ignore' }).status === 0;
+    const cases: Array<[string, readonly string[], RegExp]> = [
+      ['root without capabilities', noCaps, /this process \(uid 0\) lacks CAP_BPF and CAP_NET_ADMIN\. Nothing was changed\. Run it with its capabilities/],
+      ...(nobodyReads ? [
+        ['uid 65534', [...nobody, ...noCaps], /this process \(uid 65534\) lacks CAP_BPF and CAP_NET_ADMIN\. Nothing was changed\. Run it as root: sudo /],
+        // With CAP_BPF and CAP_NET_ADMIN the check passes; the lock directory (root's) refuses.
+        ['uid 65534 with CAP_BPF and CAP_NET_ADMIN', [...nobody, '--inh-caps=+bpf,+net_admin', '--ambient-caps=+bpf,+net_admin'],
+          /refused permission to take the instance lock of .*EACCES.*; it needs write access to the lock directory \/run\/gingham\/locks \(root owns it\)\. Run it as root: sudo /],
+      ] as Array<[string, readonly string[], RegExp]> : []),
+    ];
+    for (const [who, identity, message] of cases) {
+      for (const args of [node.enforceArgv('-f', EXAMPLE, '--node', 'node-1'), node.enforceArgv('--clean')]) {
+        const r = inNode(identity, args);
+        expect(r.status, `${who}: ${r.stderr}`).toBe(1);
+        expect(r.stderr, who).toMatch(/^gingham: the eBPF dataplane /);
+        expect(r.stderr, who).toMatch(message);
+        expect(r.stderr, who).not.toMatch(/failed: EPERM/);
+      }
     }
     expect(node.residue()).toEqual([]);
     expect(existsSync(join(node.bpffs.path, 'gingham'))).toBe(false);

@@ -36,7 +36,7 @@ import {
   type DataplaneMessage,
   type DataplaneState,
 } from '@gingham/core';
-import { acquireInstanceLock, lockName, type InstanceLock } from '@gingham/host';
+import { acquireInstanceLock, DEFAULT_LOCK_DIR, lockName, type InstanceLock } from '@gingham/host';
 import {
   attachTc,
   BPFFS,
@@ -253,7 +253,8 @@ export function createEbpfDataplane(options: EbpfDataplaneOptions = {}): EbpfDat
         ...(options.lockDir !== undefined ? { dir: options.lockDir } : {}),
       });
     } catch (e) {
-      throw permissionError(e, `take the instance lock of ${layout.root}`);
+      const dir = options.lockDir ?? DEFAULT_LOCK_DIR;
+      throw permissionError(e, `take the instance lock of ${layout.root}`, `write access to the lock directory ${dir} (root owns it)`);
     }
   };
 

@@ -18,7 +18,7 @@ describe('missing privileges become one clear error', () => {
     const e = permissionError(raw, 'program the kernel') as EbpfDataplaneError;
     expect(e).toBeInstanceOf(EbpfDataplaneError);
     expect(e.code).toBe('EBPF_NOT_PERMITTED');
-    expect(e.message).toMatch(/^gingham: the eBPF dataplane was refused permission to program the kernel \(BPF_MAP_CREATE failed: EPERM \(1\).*\); it needs CAP_BPF and CAP_NET_ADMIN \(or root; .*\)\. Run it as root: sudo /);
+    expect(e.message).toMatch(/^gingham: the eBPF dataplane was refused permission to program the kernel \(BPF_MAP_CREATE failed: EPERM \(1\).*\); it needs CAP_BPF and CAP_NET_ADMIN \(or root; .*\)\. (Run it as root: sudo |Run it with its capabilities)/);
     expect(e.cause).toBe(raw);
     const other = new BpfSyscallError('BPF_MAP_CREATE', 12);
     expect(permissionError(other, 'x')).toBe(other);

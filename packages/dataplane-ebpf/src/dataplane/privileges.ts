@@ -27,6 +27,13 @@ function whoAmI(): string {
   return uid === undefined ? 'this process' : `this process (uid ${uid})`;
 }
 
+/** What to do about it: root has the capabilities unless something dropped them. */
+function remedy(): string {
+  return process.getuid?.() === 0
+    ? `Run it with its capabilities (this root process has them dropped, by a container runtime or setpriv): ${rerunCommand()}`
+    : `Run it as root: sudo ${rerunCommand()}`;
+}
+
 /** Throws `EBPF_NOT_PERMITTED` when this process cannot load and attach BPF programs. */
 export function checkPrivileges(): void {
   const caps = effectiveCaps();
@@ -36,7 +43,7 @@ export function checkPrivileges(): void {
   if (missing.length === 0) return;
   throw new EbpfDataplaneError(
     'EBPF_NOT_PERMITTED',
-    `gingham: the eBPF dataplane needs ${NEEDS}; ${whoAmI()} lacks ${missing.join(' and ')}. Nothing was changed. Run it as root: sudo ${rerunCommand()}`,
+    `gingham: the eBPF dataplane needs ${NEEDS}; ${whoAmI()} lacks ${missing.join(' and ')}. Nothing was changed. ${remedy()}`,
     { detail: missing },
   );
 }
@@ -51,13 +58,15 @@ export function isPermissionError(e: unknown): boolean {
   return x?.errno === 1 || x?.errno === 13 || x?.code === 'EPERM' || x?.code === 'EACCES';
 }
 
-/** `e` as `EBPF_NOT_PERMITTED` when it is a permission error, else `e` itself. */
-export function permissionError(e: unknown, doing: string): unknown {
+/**
+ * `e` as `EBPF_NOT_PERMITTED` when it is a permission error, else `e` itself. `needs` says what
+ * would have allowed it (default: the capabilities of bpf(2) and attaching).
+ */
+export function permissionError(e: unknown, doing: string, needs: string = NEEDS): unknown {
   if (!isPermissionError(e) || e instanceof EbpfDataplaneError) return e;
   return new EbpfDataplaneError(
     'EBPF_NOT_PERMITTED',
-    `gingham: the eBPF dataplane was refused permission to ${doing} (${(e as Error).message.replace(/^gingham: /, '')}); it needs ${NEEDS}. ` +
-      `Run it as root: sudo ${rerunCommand()}`,
+    `gingham: the eBPF dataplane was refused permission to ${doing} (${(e as Error).message.replace(/^gingham: /, '')}); it needs ${needs}. ${remedy()}`,
     { cause: e },
   );
 }
