@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEngine, loadManifests, workloadInterfaceName, type Engine, type Resource } from '@gingham/core';
 import { createTopology, probeTcp, startServers, type PodHandle, type Topology } from '@gingham/dataplane-iptables/conformance';
 import { ACTION_DENY, createEbpfDataplane, type EbpfDataplane, type EbpfDataplaneOptions } from '../src/index.js';
-import { canRun, hooksIn, listTree, uniqueName } from './kernel-env.js';
+import { canRun, clsactIn, hooksIn, listTree, scratchLockDir, uniqueName } from './kernel-env.js';
 import { mountScratchBpffs, type ScratchBpffs } from '@gingham/ebpf-loader/testing';
 
 const NODE = 'node-e';
@@ -61,10 +61,11 @@ function resources(text: string): Resource[] {
 describe.skipIf(!canRun)('eBPF dataplane lifecycle', () => {
   let topo: Topology;
   let bpffs: ScratchBpffs;
+  const locks = scratchLockDir();
   const name = uniqueName('dp');
   const made: EbpfDataplane[] = [];
   const make = (o: Partial<EbpfDataplaneOptions> = {}): EbpfDataplane => {
-    const dp = createEbpfDataplane({ netns: topo.node, bpffs: bpffs.path, name, ...o });
+    const dp = createEbpfDataplane({ netns: topo.node, bpffs: bpffs.path, name, lockDir: locks.path, ...o });
     made.push(dp);
     return dp;
   };
@@ -93,10 +94,14 @@ describe.skipIf(!canRun)('eBPF dataplane lifecycle', () => {
   });
   afterAll(async () => {
     try {
-      for (const dp of made.reverse()) await dp.clean();
+      for (const dp of made.reverse()) {
+        await dp.clean();
+        dp.close();
+      }
     } finally {
       await topo?.destroy();
       bpffs?.release();
+      locks.release();
     }
   });
 
@@ -234,7 +239,6 @@ done`;
     await two.clean();
     expect(listTree(bpffs.path)).toEqual([]);
     expect(hooksIn(topo.node, ifaces())).toEqual([]);
-    const qdiscs = spawnSync('ip', ['netns', 'exec', topo.node, 'tc', 'qdisc', 'show'], { encoding: 'utf8' }).stdout;
-    expect(qdiscs).not.toMatch(/clsact/);
+    expect(clsactIn(topo.node)).toEqual([]);
   });
 });

@@ -1,12 +1,15 @@
 /**
- * Shared pieces of the eBPF dataplane's kernel tests: unique names and readers of what is pinned
- * or attached in a namespace. Each test file pins into its own bpffs (the loader's
- * `mountScratchBpffs`), never into the host's /sys/fs/bpf. Never touches the root namespace.
+ * Shared pieces of the eBPF dataplane's kernel tests: unique names, scratch lock directories and
+ * readers of what is pinned or attached in a namespace. Each test file pins into its own bpffs
+ * (the loader's `mountScratchBpffs`), never into the host's /sys/fs/bpf. Never touches the root
+ * namespace.
  */
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DEFAULT_LOCK_DIR, lockName } from '@gingham/host';
 import { queryTcx } from '@gingham/ebpf-loader';
 
 export const mustRun = process.env.CI === 'true';
@@ -47,4 +50,24 @@ export function hooksIn(netns: string, ifnames: readonly string[]): string[] {
     }
   }
   return out;
+}
+
+/** A directory for the instance locks of in-process dataplanes (`lockDir`), removed by `release()`. */
+export function scratchLockDir(): { readonly path: string; release(): void } {
+  const path = mkdtempSync(join(tmpdir(), 'gh-ebpf-locks-'));
+  return { path, release: () => rmSync(path, { recursive: true, force: true }) };
+}
+
+/**
+ * Removes the lock file a `gingham enforce` run left in the default lock directory for this
+ * instance (lock files stay by design; tests remove theirs once every process is gone).
+ */
+export function removeCliLock(bpffs: string, name: string): void {
+  rmSync(join(DEFAULT_LOCK_DIR, `${lockName('ebpf', join(bpffs, 'gingham', name))}.lock`), { force: true });
+}
+
+/** The clsact qdiscs of a namespace (`tc qdisc show`), one line each. */
+export function clsactIn(netns: string): string[] {
+  const r = spawnSync('ip', ['netns', 'exec', netns, 'tc', 'qdisc', 'show'], { encoding: 'utf8' });
+  return (r.stdout ?? '').split('\n').filter((l) => /clsact/.test(l));
 }

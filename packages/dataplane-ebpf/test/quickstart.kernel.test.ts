@@ -1,15 +1,17 @@
 /**
  * The quick-start example enforced by the REAL `gingham` command with the eBPF dataplane (the
- * built bin, run with `ip netns exec <node-ns>`, pins in a private bpffs) reproduces the model's
- * matrix with real packets — all 48 cells (4 pods × 3 peers × 8080/TCP, 5432/TCP, 9090/TCP,
- * 53/UDP). A second run converges by swapping in a new generation; `--clean` leaves no pin and
- * no tc/tcx attachment in the node namespace.
+ * built bin, run with `ip netns exec <node-ns>`, pins in a private bpffs mounted here before, so
+ * shared with the command's private mount namespace) reproduces the model's matrix with real
+ * packets after the command exited — all 48 cells (4 pods × 3 peers × 8080/TCP, 5432/TCP,
+ * 9090/TCP, 53/UDP). A second run converges by swapping in a new generation; `--clean` says what
+ * it removed and leaves no pin and no tc/tcx attachment in the node namespace; a second
+ * `--clean` finds nothing.
  */
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTopology, formatCell, probeCells, probeTcp, quickstartModel, startServers, type Topology } from '@gingham/dataplane-iptables/conformance';
-import { canRun, hooksIn, listTree, uniqueName } from './kernel-env.js';
+import { canRun, hooksIn, listTree, removeCliLock, uniqueName } from './kernel-env.js';
 import { mountScratchBpffs, type ScratchBpffs } from '@gingham/ebpf-loader/testing';
 
 const root = new URL('../../../', import.meta.url).pathname;
@@ -42,6 +44,7 @@ describe.skipIf(!canRun)('gingham enforce --dataplane ebpf on the quick-start ex
     } finally {
       await topo?.destroy();
       bpffs?.release();
+      if (bpffs) removeCliLock(bpffs.path, name);
     }
   });
 
@@ -73,8 +76,12 @@ describe.skipIf(!canRun)('gingham enforce --dataplane ebpf on the quick-start ex
     const clean = inNode(ebpf('--clean'));
     expect(clean.stderr).toBe('');
     expect(clean.status).toBe(0);
+    expect(clean.stdout).toMatch(/^gingham enforce: cleaned \S+:\n {2}detached 8 hooks: .*\((tcx|tc)\).*\n {2}deleted \d clsact qdiscs?(: .*)?\n {2}removed \d+ pins\n$/);
     expect(listTree(bpffs!.path)).toEqual([]);
     expect(hooksIn(t.node, ifaces)).toEqual([]);
+    const twice = inNode(ebpf('--clean'));
+    expect(twice.status).toBe(0);
+    expect(twice.stdout).toMatch(/nothing of Gingham's found/);
     // With the programs gone, a flow the model denies flows again.
     expect(await probeTcp(t, t.pod('shop', 'frontend-0'), t.pod('shop', 'db-0'), 5432, 1000)).toBe(true);
   });

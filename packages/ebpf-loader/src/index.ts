@@ -20,10 +20,15 @@ export {
   type ProgramLoadOptions, type TestRunOptions, type TestRunResult,
 } from './program.js';
 export { createCollection, type Collection, type CollectionOptions } from './collection.js';
-export { BPFFS, ensureBpffs, bpffsMounts, pinObject, getPinned, unpin } from './pin.js';
 export {
-  attachTc, hasTcx, updatePinnedTcxLink, detachPinnedTcxLink, detachTcFilter, queryTcx, BPF_TCX_INGRESS, BPF_TCX_EGRESS,
-  type AttachTcOptions, type TcLink, type TcDirection, type TcFilterRef, type TcxQueryResult,
+  BPFFS, BPF_FS_MAGIC, ensureBpffs, bpffsMounts, inspectBpffs, mountNamespaceFacts, pinObject, getPinned, pinnedObjectId, unpin,
+  type BpffsInspection, type MountNamespaceFacts,
+} from './pin.js';
+export {
+  attachTc, hasTcx, updatePinnedTcxLink, detachPinnedTcxLink, detachTcFilter, queryTcx, readTcHooks, installTcFilters, removeTcFilters,
+  describeTcFilter, BPF_TCX_INGRESS, BPF_TCX_EGRESS,
+  type AttachTcOptions, type TcLink, type TcDirection, type TcFilterRef, type TcxQueryResult, type TcFilter, type TcHookState, type TcIntent,
+  type TcFilterInstall, type InstallTcFiltersOptions, type RemoveTcFiltersOptions, type TcDetachResult,
 } from './attach-tc.js';
 export { probeMapType, probeProgramType } from './probe.js';
 export { lpmKey, lpmKeyFromCidr, parseLpmKey } from './lpm.js';

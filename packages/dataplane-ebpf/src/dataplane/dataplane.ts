@@ -3,7 +3,8 @@
  * and enforces it with the `gingham_tc` program on tc ingress and egress of every endpoint
  * interface. Everything it leaves in the kernel is pinned under `<bpffs>/gingham/<name>/`
  * (`pins.ts`), so enforcement outlives the process and a later process can take it over or
- * remove it. It must never touch an interface or pin it did not record there.
+ * remove it. It must never touch an interface or pin it did not record there, and never report
+ * enforcement that will not outlive the process.
  *
  * Design rationale (generations). The policy maps come in generations `g<N>`; the shared maps
  * (conntrack, events, counters, meta) are one per instance. In a process the first complete
@@ -16,8 +17,18 @@
  * restart, takes over a second `gingham enforce` run, and recovers from a failed apply.
  * Every later batch is the compiler's ordered, gap-free diff written to the live maps; no
  * program reload. Established flows survive both: conntrack is shared by every generation.
+ *
+ * Design rationale (fail closed). Before its first kernel change (and before `clean()`) the
+ * dataplane checks, reading only: privileges (`privileges.ts`), that the bpffs will outlive the
+ * process (`pin-home.ts`: never a bpffs of a private mount namespace such as `ip netns exec`
+ * makes, never mounting one there), and takes the instance's lock (`@gingham/host`, a flock the
+ * kernel releases even on kill -9) so that two processes never program one instance at once. A
+ * refusal changes nothing. kill -9 at any point leaves a state a later run converges from: tcx
+ * links exist only once pinned (an unpinned link dies with its process), tc hooks are recorded
+ * before they are changed (`tc-hooks.ts`), a half-built generation is just an older one.
  */
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, realpathSync } from 'node:fs';
+import { join } from 'node:path';
 import {
   applyMessage,
   emptyDataplaneState,
@@ -25,16 +36,16 @@ import {
   type DataplaneMessage,
   type DataplaneState,
 } from '@gingham/core';
+import { acquireInstanceLock, DEFAULT_LOCK_DIR, lockName, type InstanceLock } from '@gingham/host';
 import {
   attachTc,
   BPFFS,
-  bpffsMounts,
   BpfSyscallError,
   createCollection,
   detachPinnedTcxLink,
-  detachTcFilter,
   ensureBpffs,
   getBpfBinding,
+  hasTcx,
   loadCollectionSpec,
   netnsPath,
   RingBufReader,
@@ -53,7 +64,10 @@ import { EbpfDataplaneError } from './errors.js';
 import { listLinks, wantedInterfaces } from './interfaces.js';
 import { hostFacts } from './host-facts.js';
 import type { HostFacts } from '../compile/index.js';
+import { checkPinHome } from './pin-home.js';
 import { PinLayout, type PinnedAttachment } from './pins.js';
+import { checkPrivileges, permissionError } from './privileges.js';
+import { attachTcHooks, detachHooks, scanTcFilters, type DetachedHook, type OrphanFilter, type TcContext, type TcFresh } from './tc-hooks.js';
 
 export type AttachMode = 'auto' | 'tcx' | 'tc';
 
@@ -64,7 +78,11 @@ export interface EbpfDataplaneOptions {
    * only attaching happens inside the namespace.
    */
   readonly netns?: string;
-  /** The bpffs mount under which pins live (default /sys/fs/bpf, mounted when absent). */
+  /**
+   * The bpffs under which pins live: a mounted bpffs that outlives this process (else every
+   * operation is refused before any change, with the commands that fix it). Default
+   * /sys/fs/bpf, mounted when absent if this process runs in a long-lived mount namespace.
+   */
   readonly bpffs?: string;
   /** Instance name, `[a-z0-9-]{1,32}` (default `default`): pins go to `<bpffs>/gingham/<name>/`. */
   readonly name?: string;
@@ -72,6 +90,33 @@ export interface EbpfDataplaneOptions {
   readonly object?: string;
   /** `auto` (default): tcx links when the kernel has them, else tc cls_bpf filters. */
   readonly mode?: AttachMode;
+  /**
+   * How long the first kernel change (or `clean()`) waits for another process holding this
+   * instance's lock, in ms (default 0: fail at once with `INSTANCE_LOCKED` naming the holder).
+   */
+  readonly lockWaitMs?: number;
+  /** Directory of the instance locks (default `/run/gingham/locks`). */
+  readonly lockDir?: string;
+}
+
+/** What `clean()` actually removed. */
+export interface EbpfCleanReport {
+  /** `<bpffs>/gingham/<name>`. */
+  readonly pinPath: string;
+  /** Hooks the program was taken off (tcx links detached, tc filters deleted), per interface and direction. */
+  readonly detached: readonly DetachedHook[];
+  /** clsact qdiscs deleted (created by this instance, empty afterwards). */
+  readonly qdiscsDeleted: readonly string[];
+  /** Pins removed under the instance directory (maps, programs, links, temporary pins). */
+  readonly pinsRemoved: number;
+  /** Temporary pins of killed older versions removed from the bpffs root. */
+  readonly strayPinsRemoved: readonly string[];
+  /** `gingham_tc` filters owned by no instance of this bpffs: left alone, each with the command that removes it. */
+  readonly orphans: readonly OrphanFilter[];
+  /** Nothing of this instance was found (no pin, no hook). */
+  readonly nothingFound: boolean;
+  /** No bpffs at the default /sys/fs/bpf, so nothing can have been pinned (nothing was mounted to look). */
+  readonly noBpffs: boolean;
 }
 
 /** One hook the program is attached to. */
@@ -110,13 +155,19 @@ export interface EbpfDataplane extends Dataplane {
    */
   apply(messages: readonly DataplaneMessage[]): Promise<void>;
   /**
-   * Detaches the program from every hook recorded in the pins and removes every pin of this
-   * instance (works from a fresh process; idempotent). The object stays usable: a later apply
-   * rebuilds from its state.
+   * Detaches the program from every hook recorded in the pins (and from tc hooks running a
+   * program of this instance that a crash left unrecorded), deletes the clsact qdiscs it created,
+   * and removes every pin of this instance (works from a fresh process, and after `close()`;
+   * idempotent). Says what it removed. The object stays usable: a later apply rebuilds from its
+   * state.
    */
-  clean(): Promise<void>;
-  /** Releases this process's file descriptors; what is attached and pinned stays enforced. */
+  clean(): Promise<EbpfCleanReport>;
+  /**
+   * Releases this process's file descriptors and the instance lock; what is attached and pinned
+   * stays enforced.
+   */
   close(): void;
+  [Symbol.dispose](): void;
   /**
    * Re-checks the endpoint interfaces now (every apply already does for batches that change
    * endpoints, and retries pending interfaces): attaches to interfaces that appeared or were
@@ -153,7 +204,7 @@ interface Generation {
   tables: Tables;
 }
 
-/** Creates the eBPF dataplane. Nothing touches the kernel until the first in-sync apply. */
+/** Creates the eBPF dataplane. Nothing touches the kernel until the first in-sync apply (or `clean()`). */
 export function createEbpfDataplane(options: EbpfDataplaneOptions = {}): EbpfDataplane {
   const bpffs = options.bpffs ?? BPFFS;
   if (!bpffs.startsWith('/')) throw new EbpfDataplaneError('EBPF_INVALID_ARGUMENT', `bpffs must be an absolute path, got "${bpffs}"`, { detail: [bpffs] });
@@ -162,12 +213,15 @@ export function createEbpfDataplane(options: EbpfDataplaneOptions = {}): EbpfDat
   const layout = new PinLayout(bpffs, options.name ?? 'default');
   const object = options.object ?? DATAPATH_OBJECT;
   const netns = options.netns;
+  const tcx: TcContext = { layout, priority: TC_PRIORITY, ...(netns ? { netns } : {}) };
 
   const state: DataplaneState = emptyDataplaneState();
   let spec: CollectionSpec | undefined;
   let current: Generation | undefined;
   let rebuild = false;
   let closed = false;
+  let lock: InstanceLock | undefined;
+  let ready = false;
   let reader: RingBufReader | undefined;
   let readerMap: BpfMap | undefined;
   const pending = new Set<string>();
@@ -192,38 +246,66 @@ export function createEbpfDataplane(options: EbpfDataplaneOptions = {}): EbpfDat
     return s;
   };
 
+  /**
+   * The instance lock, by the pin root's real path (so that two spellings of one bpffs share
+   * it). Taken before the first change; kept until close().
+   */
+  const takeLock = (): InstanceLock => {
+    let root = layout.root;
+    try {
+      root = join(realpathSync(bpffs), 'gingham', layout.root.split('/').pop()!);
+    } catch {
+      // not there yet: the path as given
+    }
+    try {
+      return acquireInstanceLock(lockName('ebpf', root), {
+        waitMs: options.lockWaitMs ?? 0,
+        ...(options.lockDir !== undefined ? { dir: options.lockDir } : {}),
+      });
+    } catch (e) {
+      const dir = options.lockDir ?? DEFAULT_LOCK_DIR;
+      throw permissionError(e, `take the instance lock of ${layout.root}`, `write access to the lock directory ${dir} (root owns it)`);
+    }
+  };
+
+  /**
+   * Everything decided before the first kernel change, reading only: privileges, a bpffs that
+   * outlives the process, the instance lock. Then /sys/fs/bpf is mounted when that was the
+   * decision (a long-lived mount namespace only). A refusal changes nothing.
+   */
+  const prepare = (): void => {
+    if (ready) return;
+    checkPrivileges();
+    const home = checkPinHome({ bpffs, explicit: options.bpffs !== undefined, purpose: 'enforce' });
+    lock ??= takeLock();
+    if (home.action === 'mount') {
+      try {
+        ensureBpffs(bpffs);
+      } catch (e) {
+        throw permissionError(e, `mount a bpffs at ${bpffs}`);
+      }
+    }
+    ready = true;
+  };
+
   const ifindexes = (names: readonly string[]): Map<string, number> => {
     if (netns && !existsSync(netnsPath(netns))) return new Map(names.map((n) => [n, 0]));
     const b = getBpfBinding();
     return withNetns(netns, () => new Map(names.map((n) => [n, b.ifNameToIndex(n)])));
   };
 
-  const detach = (a: PinnedAttachment): void => {
-    if (a.kind === 'tcx') {
-      detachPinnedTcxLink(a.path);
-      return;
-    }
-    // The filter went away with its interface or namespace; only the marker is left then.
-    if (!netns || existsSync(netnsPath(netns))) {
-      detachTcFilter({ ifname: a.ifname, direction: a.direction, priority: TC_PRIORITY, removeEmptyQdisc: a.createdQdisc, ...(netns ? { netns } : {}) });
-    }
-    layout.removeTree(a.path);
-  };
+  const detach = (list: readonly PinnedAttachment[], extra: readonly { ifname: string; direction: TcDirection }[] = []) =>
+    detachHooks(tcx, list, { detachTcx: detachPinnedTcxLink, ifindexes }, extra);
 
-  const attachFresh = (program: BpfProgram, ifname: string, direction: TcDirection): void => {
-    const link = attachTc({ program, direction, ifname, mode, bpffs, priority: TC_PRIORITY, ...(netns ? { netns } : {}) });
-    if (link.kind === 'tcx') {
-      try {
-        link.pin(layout.tcxLink(ifname, direction));
-      } catch (e) {
-        link.detach();
-        throw e;
-      }
-      link.release();
-    } else {
-      link.release();
-      layout.mark(layout.tcMarker(ifname, direction, link.createdQdisc === true, link.ifindex));
+  const attachTcxFresh = (program: BpfProgram, ifname: string, direction: TcDirection): void => {
+    const link = attachTc({ program, direction, ifname, mode: 'tcx', priority: TC_PRIORITY, ...(netns ? { netns } : {}) });
+    try {
+      link.pin(layout.tcxLink(ifname, direction));
+    } catch (e) {
+      link.detach();
+      throw e;
     }
+    link.release();
   };
 
   /**
@@ -231,22 +313,26 @@ export function createEbpfDataplane(options: EbpfDataplaneOptions = {}): EbpfDat
    * `swap`, hooks that hold an older program get this one atomically. A hook whose interface
    * was deleted and recreated under the same name is attached anew: tcx links are probed
    * (`BPF_LINK_UPDATE` answers ENOLINK once their interface is gone), tc markers carry the
-   * ifindex.
+   * ifindex. tc hooks are read once and changed in one `tc -batch`, intent recorded first.
    */
   const reconcile = (program: BpfProgram, swap: boolean): void => {
     const want = wantedInterfaces(state, () => listLinks(netns));
     const pinned = layout.attachments();
     const idx = ifindexes([...new Set([...want, ...pinned.map((a) => a.ifname)])]);
     const byHook = new Map(pinned.map((a) => [`${a.direction} ${a.ifname}`, a]));
+    const useTcx = mode === 'tcx' || (mode === 'auto' && hasTcx());
+    const tcFresh: TcFresh[] = [];
+    const tcSwaps: PinnedAttachment[] = [];
+    const gone: PinnedAttachment[] = [];
     pending.clear();
     for (const ifname of want) {
-      const exists = (idx.get(ifname) ?? 0) !== 0;
-      if (!exists) pending.add(ifname);
+      const ifindex = idx.get(ifname) ?? 0;
+      if (ifindex === 0) pending.add(ifname);
       for (const direction of DIRECTIONS) {
         const a = byHook.get(`${direction} ${ifname}`);
         byHook.delete(`${direction} ${ifname}`);
-        if (!exists) {
-          if (a) detach(a);
+        if (ifindex === 0) {
+          if (a) gone.push(a);
           continue;
         }
         if (a?.kind === 'tcx') {
@@ -258,16 +344,21 @@ export function createEbpfDataplane(options: EbpfDataplaneOptions = {}): EbpfDat
             detachPinnedTcxLink(a.path); // the interface was recreated: attach anew
           }
         } else if (a?.kind === 'tc') {
-          if (a.ifindex === idx.get(ifname)) {
-            if (swap) attachTc({ program, direction, ifname, mode: 'tc', bpffs, priority: TC_PRIORITY, replace: true, ...(netns ? { netns } : {}) }).release();
+          if (!a.pending && a.ifindex === ifindex) {
+            if (swap) tcSwaps.push(a);
             continue;
           }
-          layout.removeTree(a.path); // the interface was recreated (its filter went with the old one): attach anew
+          // Not confirmed (a killed run), or the interface was recreated (its filter went with the
+          // old one): attach anew, in the mode it was recorded in.
+          tcFresh.push({ ifname, direction, ifindex, stale: a });
+          continue;
         }
-        attachFresh(program, ifname, direction);
+        if (useTcx) attachTcxFresh(program, ifname, direction);
+        else tcFresh.push({ ifname, direction, ifindex });
       }
     }
-    for (const a of byHook.values()) detach(a);
+    attachTcHooks(tcx, program, tcFresh, tcSwaps, pending);
+    detach([...gone, ...byHook.values()]);
   };
 
   const clearMap = (m: BpfMap): void => {
@@ -292,9 +383,10 @@ export function createEbpfDataplane(options: EbpfDataplaneOptions = {}): EbpfDat
 
   /** Builds generation N+1 completely, swaps it in on every hook, then drops the older ones. */
   const build = (): void => {
-    ensureBpffs(bpffs);
     const s = loadSpec();
     mkdirSync(layout.root, { recursive: true });
+    // Only this process may program the instance (the lock): a temporary pin is a killed run's.
+    layout.removeTree(layout.tmpDir);
     const older = layout.generations();
     const number = Math.max(older.at(-1) ?? 0, current?.number ?? 0) + 1;
     const collection = createCollection(s, { pinPath: layout.root, programs: [PROGRAM] });
@@ -349,7 +441,7 @@ export function createEbpfDataplane(options: EbpfDataplaneOptions = {}): EbpfDat
   const sharedMap = (name: (typeof SHARED)[number]): { map: BpfMap; owned: boolean } | undefined => {
     if (current) return { map: current.collection.map(name), owned: false };
     const path = `${layout.root}/${name}`;
-    if (!bpffsMounts().includes(bpffs) || !existsSync(path)) return undefined;
+    if (!existsSync(path)) return undefined;
     return { map: BpfMap.fromPin(path), owned: true };
   };
 
@@ -371,6 +463,55 @@ export function createEbpfDataplane(options: EbpfDataplaneOptions = {}): EbpfDat
     });
   };
 
+  const clean = (): EbpfCleanReport => {
+    resetReader();
+    current?.collection.close();
+    current = undefined;
+    rebuild = false;
+    pending.clear();
+    last = { writes: 0, fullFill: false, replacedGeneration: undefined };
+    checkPrivileges();
+    const home = checkPinHome({ bpffs, explicit: options.bpffs !== undefined, purpose: 'clean' });
+    lock ??= takeLock();
+    try {
+      const pinsBefore = home.action === 'absent' ? 0 : layout.countPins();
+      const recorded = home.action === 'absent' ? [] : layout.attachments();
+      // tc filters running a program of this instance that a crash left without a marker, and
+      // Gingham filters nobody owns (reported only).
+      const ifnames = !netns || existsSync(netnsPath(netns)) ? listLinks(netns).map((l) => l.ifname) : [];
+      const scan = scanTcFilters(tcx, ifnames, recorded);
+      const { detached, qdiscsDeleted } = detach(recorded, scan.ours);
+      if (home.action !== 'absent') layout.removeAll();
+      const strayPinsRemoved = home.action === 'absent' ? [] : layout.legacyTempPins();
+      for (const p of strayPinsRemoved) layout.removeTree(p);
+      return {
+        pinPath: layout.root,
+        detached,
+        qdiscsDeleted,
+        pinsRemoved: pinsBefore,
+        strayPinsRemoved,
+        orphans: scan.orphans,
+        nothingFound: pinsBefore === 0 && detached.length === 0 && qdiscsDeleted.length === 0 && strayPinsRemoved.length === 0 && recorded.length === 0,
+        noBpffs: home.action === 'absent',
+      };
+    } finally {
+      // A closed object cleans under a lock of its own, released here; an open one keeps it until close().
+      if (closed) {
+        lock?.release();
+        lock = undefined;
+      }
+    }
+  };
+
+  const close = (): void => {
+    closed = true;
+    resetReader();
+    current?.collection.close();
+    lock?.release();
+    lock = undefined;
+    ready = false;
+  };
+
   return {
     pinPath: layout.root,
     async apply(messages) {
@@ -381,6 +522,7 @@ export function createEbpfDataplane(options: EbpfDataplaneOptions = {}): EbpfDat
         throw new EbpfDataplaneError('EBPF_CONTRACT_VIOLATION', `the batch breaks the dataplane contract: ${violations.join('; ')}`, { detail: violations });
       }
       if (!state.inSync) return;
+      prepare();
       try {
         if (!current || rebuild) {
           build();
@@ -390,29 +532,26 @@ export function createEbpfDataplane(options: EbpfDataplaneOptions = {}): EbpfDat
         }
       } catch (e) {
         rebuild = true;
-        throw e;
+        throw permissionError(e, `program the kernel for ${layout.root}`);
       }
     },
     async clean() {
-      resetReader();
-      current?.collection.close();
-      current = undefined;
-      rebuild = false;
-      pending.clear();
-      last = { writes: 0, fullFill: false, replacedGeneration: undefined };
-      if (!bpffsMounts().includes(bpffs)) return;
-      for (const a of layout.attachments()) detach(a);
-      layout.removeAll();
+      try {
+        return clean();
+      } catch (e) {
+        throw permissionError(e, `clean ${layout.root}`);
+      }
     },
-    close() {
-      closed = true;
-      resetReader();
-      current?.collection.close();
-    },
+    close,
+    [Symbol.dispose]: close,
     async syncInterfaces() {
       open();
       if (!current) return;
-      reconcile(current.program, false);
+      try {
+        reconcile(current.program, false);
+      } catch (e) {
+        throw permissionError(e, `attach to the interfaces of ${layout.root}`);
+      }
       if (refreshFacts()) {
         const result = compile(state, current.tables, facts);
         writeTables(current.maps, result.writes);
@@ -420,7 +559,7 @@ export function createEbpfDataplane(options: EbpfDataplaneOptions = {}): EbpfDat
       }
     },
     stats() {
-      const attached = existsSync(layout.root) ? layout.attachments().map((a) => ({ ifname: a.ifname, direction: a.direction, kind: a.kind })) : [];
+      const attached = existsSync(layout.root) ? layout.attachments().filter((a) => !a.pending).map((a) => ({ ifname: a.ifname, direction: a.direction, kind: a.kind })) : [];
       return {
         generation: current?.number ?? 0,
         mapWrites: last.writes,

@@ -3,6 +3,7 @@ export {
   createEbpfDataplane,
   type AttachMode,
   type EbpfAttachment,
+  type EbpfCleanReport,
   type EbpfCounter,
   type EbpfDataplane,
   type EbpfDataplaneOptions,
@@ -10,3 +11,4 @@ export {
   type EbpfEvent,
 } from './dataplane.js';
 export { EbpfDataplaneError, type EbpfDataplaneErrorCode } from './errors.js';
+export type { DetachedHook, OrphanFilter } from './tc-hooks.js';
