@@ -1,0 +1,55 @@
+/**
+ * @gingham/openstack: Neutron ports and security groups as Calico's OpenStack driver maps them
+ * (`convertNeutron`) and the saved-API-body reader behind `gingham openstack convert`.
+ */
+export type {
+  KeystoneProject,
+  NeutronAddressPair,
+  NeutronDnsAssignment,
+  NeutronFixedIp,
+  NeutronFloatingIp,
+  NeutronInputs,
+  NeutronNetwork,
+  NeutronPort,
+  NeutronQosPolicy,
+  NeutronQosRule,
+  NeutronSecurityGroup,
+  NeutronSecurityGroupRule,
+  NeutronSubnet,
+} from './neutron-types.js';
+
+// The conversion (pure).
+export {
+  convertNeutron,
+  COLLECTION_KEYS,
+  type ConversionProblem,
+  type ConvertedResource,
+  type ConvertNeutronOptions,
+  type NeutronCollection,
+  type NeutronConversion,
+  type NeutronPath,
+} from './convert/convert.js';
+export {
+  endpointName,
+  escapeDashes,
+  namespaceForRegion,
+  regionProblem,
+  sanitizeLabelNameValue,
+  securityGroupPolicyName,
+  securityGroupSelector,
+  tapInterfaceName,
+  FQDN_ANNOTATION,
+  NETWORK_ID_ANNOTATION,
+  NETWORK_NAME_LABEL,
+  PROJECT_ID_LABEL,
+  PROJECT_NAME_LABEL,
+  PROJECT_PARENT_ID_LABEL,
+  SG_LABEL_PREFIX,
+  SG_NAME_LABEL_PREFIX,
+} from './convert/names.js';
+export { neutronRuleToCalico, IP_PROTOCOL_MAP, type CalicoRule } from './convert/security-group.js';
+export { isBound, isEndpointPort } from './convert/port.js';
+export { DEFAULT_QOS_SETTINGS, type QosSettings } from './convert/qos.js';
+export { formatLocatedProblem, formatNeutronPath, readBodies, type BodyInput, type LocatedProblem, type ReadBodiesResult } from './convert/read-bodies.js';
+
+export { OpenStackError, OpenStackHttpError, type OpenStackErrorCode } from './errors.js';
