@@ -1,6 +1,7 @@
 /**
  * @gingham/openstack: Neutron ports and security groups as Calico's OpenStack driver maps them
- * (`convertNeutron`) and the saved-API-body reader behind `gingham openstack convert`.
+ * (`convertNeutron`), the saved-API-body reader behind `gingham openstack convert`, and a
+ * `Source` that keeps them current from Keystone and Neutron (`createOpenStackSource`).
  */
 export type {
   KeystoneProject,
@@ -51,5 +52,13 @@ export { neutronRuleToCalico, IP_PROTOCOL_MAP, type CalicoRule } from './convert
 export { isBound, isEndpointPort } from './convert/port.js';
 export { DEFAULT_QOS_SETTINGS, type QosSettings } from './convert/qos.js';
 export { formatLocatedProblem, formatNeutronPath, readBodies, type BodyInput, type LocatedProblem, type ReadBodiesResult } from './convert/read-bodies.js';
+
+// Talking to OpenStack.
+export { createKeystoneSession, keystoneV3Url, type ApplicationCredentials, type EndpointInterface, type KeystoneCredentials, type KeystoneOptions, type KeystoneSession, type PasswordCredentials } from './client/keystone.js';
+export { createNeutronClient, type ListQuery, type NeutronClient, type NeutronClientOptions, type NeutronListing } from './client/neutron.js';
+export type { FetchLike } from './client/http.js';
+
+// The Source.
+export { createOpenStackSource, SLIM_PORT_FIELDS, type OpenStackSource, type OpenStackSourceOptions, type OpenStackSourceStatus } from './source/openstack-source.js';
 
 export { OpenStackError, OpenStackHttpError, type OpenStackErrorCode } from './errors.js';
