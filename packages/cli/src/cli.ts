@@ -9,6 +9,7 @@ import { ENFORCE_HELP, runEnforceCommand } from '@gingham/dataplane-iptables';
 import { checkCommand, checkHelp } from './commands/check.js';
 import { lintCommand, lintHelp } from './commands/lint.js';
 import { matrixCommand, matrixHelp } from './commands/matrix.js';
+import { openstackCommand, openstackHelp } from './commands/openstack.js';
 import { UsageError, type CliIo } from './io.js';
 
 const usage = `gingham: Calico-grade network policy, offline and on the host
@@ -21,6 +22,7 @@ Usage:
   gingham enforce   -f PATH... --node NAME [--dataplane iptables|ebpf]   enforce in this host's kernel
   gingham enforce   --clean [--dataplane iptables|ebpf]      remove everything enforce added
   gingham wireguard genkey|apply|down ...                   encrypt node-to-node traffic
+  gingham openstack convert|fetch ...                       Neutron ports and security groups as Calico resources
 
 Add --json for machine-readable output, and --help after a command for its options.`;
 
@@ -59,6 +61,7 @@ const commands: Record<string, Command> = {
   check: { run: checkCommand, help: checkHelp },
   matrix: { run: matrixCommand, help: matrixHelp },
   enforce: { run: enforceCommand, help: enforceHelp },
+  openstack: { run: openstackCommand, help: openstackHelp },
   wireguard: {
     run: async (argv, io) => (await import('@gingham/wireguard')).runWireguardCommand(argv, io),
     help: 'gingham wireguard genkey|apply|down --help',

@@ -51,10 +51,12 @@ export {
 export { neutronRuleToCalico, IP_PROTOCOL_MAP, type CalicoRule } from './convert/security-group.js';
 export { isBound, isEndpointPort } from './convert/port.js';
 export { DEFAULT_QOS_SETTINGS, type QosSettings } from './convert/qos.js';
+export { formatResourceList, type ListFormat } from './convert/list.js';
 export { formatLocatedProblem, formatNeutronPath, readBodies, type BodyInput, type LocatedProblem, type ReadBodiesResult } from './convert/read-bodies.js';
 
 // Talking to OpenStack.
 export { createKeystoneSession, keystoneV3Url, type ApplicationCredentials, type EndpointInterface, type KeystoneCredentials, type KeystoneOptions, type KeystoneSession, type PasswordCredentials } from './client/keystone.js';
+export { keystoneOptionsFromEnv } from './client/os-env.js';
 export { createNeutronClient, type ListQuery, type NeutronClient, type NeutronClientOptions, type NeutronListing } from './client/neutron.js';
 export type { FetchLike } from './client/http.js';
 
