@@ -22,7 +22,9 @@ export type {
 // The conversion (pure).
 export {
   convertNeutron,
+  createConversionMemo,
   COLLECTION_KEYS,
+  type ConversionMemo,
   type ConversionProblem,
   type ConvertedResource,
   type ConvertNeutronOptions,

@@ -148,6 +148,8 @@ describe('convertNeutron', () => {
       securityGroupRules: [{ id: 'r1', security_group_id: SSH, direction: 'ingress', ethertype: 'IPv4', protocol: 'tcp', port_range_min: 22, port_range_max: 22, remote_group_id: SSH }],
     });
     expect((resources[0]!.resource.spec as { ingress: unknown[] }).ingress).toEqual([{ action: 'Allow', ipVersion: 4, protocol: 6, destination: { ports: [22] }, source: { selector: `has(sg.projectcalico.org/openstack-${SSH})` } }]);
+    const bad = convertNeutron({ ports: [], securityGroups: [bare], securityGroupRules: [{ id: 'r2', security_group_id: SSH, direction: 'ingress', ethertype: 'IPv5' }] });
+    expect(bad.problems.map((p) => [p.path, p.message])).toEqual([[['security_group_rules', 0], 'ethertype "IPv5" is neither IPv4 nor IPv6']]);
   });
 
   it('converts a synthetic cloud of every rule shape without a problem', () => {

@@ -7,7 +7,7 @@
  * and reported with the Neutron object and field it came from. Pure and deterministic: the same
  * inputs give the same resources in the same order.
  */
-import { validateResource, type Issue, type Resource } from '@gingham/core';
+import { formatResourceKey, resourceKey, validateResource, type Issue, type Resource } from '@gingham/core';
 import type {
   KeystoneProject,
   NeutronFloatingIp,
@@ -59,6 +59,8 @@ export interface ConversionProblem {
 /** A resource and the Neutron object it came from. */
 export interface ConvertedResource {
   readonly resource: Resource;
+  /** The resource's key as core formats it (`formatResourceKey`), e.g. `projectcalico.org/WorkloadEndpoint openstack/…`. */
+  readonly key: string;
   readonly collection: 'ports' | 'securityGroups';
   readonly id: string;
 }
@@ -76,10 +78,110 @@ export interface ConvertNeutronOptions {
   readonly region?: string;
   /** `[calico]` QoS settings (defaults: the driver's). */
   readonly qos?: Partial<QosSettings>;
+  /**
+   * Results of a previous conversion to reuse (`createConversionMemo()`): an object whose
+   * body and lookups (subnets, network, group names, floating IPs, QoS policy, project) are
+   * unchanged is not converted and validated again. A live source passes the same memo to
+   * every conversion; the output is the same as without one.
+   */
+  readonly memo?: ConversionMemo;
 }
 
-/** core's validation knows no `allowedIps` (a field only networking-calico writes; Felix ignores it). */
-const KNOWN_EXTRA_FIELD = (i: Issue): boolean => i.code === 'unknown-field' && i.path === 'spec.allowedIps';
+/** What one object converted to: its resources and its problems (paths relative to the object). */
+interface UnitResult {
+  readonly resources: readonly ConvertedResource[];
+  /** Paths relative to the object, or absolute (`abs`) for rules listed apart from their group. */
+  readonly problems: readonly (Omit<ConversionProblem, 'path'> & { readonly rel: NeutronPath; readonly abs?: true })[];
+}
+
+/**
+ * Per-object conversion results kept between conversions (see `ConvertNeutronOptions.memo`).
+ * Every entry is valid for the lookups of the last conversion (`context`); the next conversion
+ * reuses an entry when its object is the same and none of the lookups it reads changed.
+ */
+export interface ConversionMemo {
+  /** @internal */
+  readonly ports: Map<string, { readonly object: unknown; readonly result: UnitResult }>;
+  /** @internal */
+  readonly groups: Map<string, { readonly object: unknown; readonly result: UnitResult }>;
+  /** @internal The lookups of the last conversion. */
+  context?: ContextSnapshot;
+  /** Objects converted (not reused) by the last conversion, for metrics. */
+  converted: number;
+}
+
+export function createConversionMemo(): ConversionMemo {
+  return { ports: new Map(), groups: new Map(), converted: 0 };
+}
+
+/** What ports read besides themselves, flattened to comparable strings. */
+interface ContextSnapshot {
+  /** Namespace, QoS settings and which optional collections were given. */
+  readonly global: string;
+  readonly gateways: ReadonlyMap<string, string>;
+  readonly networkNames: ReadonlyMap<string, string>;
+  readonly groupNames: ReadonlyMap<string, string>;
+  readonly floatingIps: ReadonlyMap<string, string>;
+  readonly qosPolicies: ReadonlyMap<string, string>;
+  readonly projects: ReadonlyMap<string, string>;
+}
+
+function snapshotContext(ctx: PortContext): ContextSnapshot {
+  const map = <V>(m: ReadonlyMap<string, V> | undefined, f: (v: V) => string): Map<string, string> => {
+    const out = new Map<string, string>();
+    for (const [k, v] of m ?? []) out.set(k, f(v));
+    return out;
+  };
+  return {
+    global: `${ctx.namespace}\u0000${JSON.stringify(ctx.qos)}\u0000${ctx.subnets ? 1 : 0}${ctx.networks ? 1 : 0}${ctx.projects ? 1 : 0}`,
+    gateways: map(ctx.subnets, (s) => s.gateway_ip ?? '\u0000'),
+    networkNames: map(ctx.networks, (n) => n.name ?? '\u0000'),
+    groupNames: map(ctx.securityGroupNames, (n) => n),
+    floatingIps: map(ctx.floatingIps, (fs) => fs.map((f) => `${f.fixed_ip_address ?? ''}>${f.floating_ip_address}`).join(',')),
+    qosPolicies: map(ctx.qosPolicies, (q) => JSON.stringify(q)),
+    projects: map(ctx.projects, (p) => `${p.name}\u0000${p.parent_id ?? ''}`),
+  };
+}
+
+/** Keys whose value differs between two snapshots of one lookup (added, removed or changed). */
+function changedKeys(a: ReadonlyMap<string, string>, b: ReadonlyMap<string, string>): Set<string> {
+  const out = new Set<string>();
+  for (const [k, v] of a) if (b.get(k) !== v) out.add(k);
+  for (const k of b.keys()) if (!a.has(k)) out.add(k);
+  return out;
+}
+
+/** Whether a port's endpoint may differ between the memo's last context and `now`: it reads a lookup that changed. */
+function portStale(before: ContextSnapshot, now: ContextSnapshot): (port: NeutronPort) => boolean {
+  if (before.global !== now.global) return () => true;
+  const subnets = changedKeys(before.gateways, now.gateways);
+  const networks = changedKeys(before.networkNames, now.networkNames);
+  const groups = changedKeys(before.groupNames, now.groupNames);
+  const fips = changedKeys(before.floatingIps, now.floatingIps);
+  const qos = changedKeys(before.qosPolicies, now.qosPolicies);
+  const projects = changedKeys(before.projects, now.projects);
+  return (port) => {
+    if (subnets.size > 0 && Array.isArray(port.fixed_ips) && port.fixed_ips.some((ip) => subnets.has(ip?.subnet_id ?? ''))) return true;
+    if (networks.size > 0 && networks.has(port.network_id ?? '')) return true;
+    if (groups.size > 0 && Array.isArray(port.security_groups) && port.security_groups.some((g) => groups.has(g))) return true;
+    if (fips.size > 0 && fips.has(port.id)) return true;
+    if (qos.size > 0 && (qos.has(port.qos_policy_id ?? '') || qos.has(port.qos_network_policy_id ?? ''))) return true;
+    if (projects.size > 0 && projects.has(port.project_id ?? port.tenant_id ?? '')) return true;
+    return false;
+  };
+}
+
+/**
+ * core's validation knows no `allowedIps`, a field only networking-calico writes (Calico's API
+ * has none; Felix ignores it). Its entries are also in `ipNetworks`, which is validated, so the
+ * endpoint is validated without it (sparing core's did-you-mean search on every endpoint).
+ */
+function withoutAllowedIps(resource: Resource): Resource {
+  const spec = resource.spec as Record<string, unknown> | undefined;
+  if (resource.kind !== 'WorkloadEndpoint' || !spec || !('allowedIps' in spec)) return resource;
+  const { allowedIps: _, ...rest } = spec;
+  return { ...resource, spec: rest };
+}
 
 type Check = (problem: { path: NeutronPath; message: string }) => void;
 
@@ -224,36 +326,27 @@ export function convertNeutron(inputs: NeutronInputs, options: ConvertNeutronOpt
     looseRules.set(sgId, list);
   });
   const sgIndex = index<NeutronSecurityGroup>(inputs.securityGroups, 'securityGroups', problems, 'security group') ?? new Map<string, NeutronSecurityGroup>();
+  const memo = options.memo;
+  if (memo) memo.converted = 0;
   let sgPosition = 0;
   for (const sg of inputs.securityGroups) {
     const i = sgPosition++;
     if (!isObj(sg) || sgIndex.get((sg as NeutronSecurityGroup).id) !== sg) continue;
-    const at = [COLLECTION_KEYS.securityGroups, i];
-    const object = `security group ${sg.id}`;
-    const errors: ConversionProblem[] = [];
-    const report: Check = ({ path, message }) => errors.push({ severity: 'error', collection: 'securityGroups', path, object, id: sg.id, message });
     const name = (sg as Record<string, unknown>).name;
-    if (name !== undefined && name !== null && typeof name !== 'string') report({ path: [...at, 'name'], message: `name must be a string, not ${typeName(name)}` });
-    expectList(sg as Record<string, unknown>, 'security_group_rules', at, report, (r, p) => checkRule(r, p, report), false);
-    const extra = looseRules.get(sg.id) ?? [];
-    for (const { rule, path } of extra) checkRule(rule, path, report);
     securityGroupNames.set(sg.id, typeof name === 'string' ? name : '');
-    if (errors.length > 0) {
-      problems.push(...errors);
-      continue;
-    }
-    const embedded = sg.security_group_rules ?? [];
-    const seen = new Set(embedded.map((r) => r.id).filter((id): id is string => typeof id === 'string'));
-    const rules = [...embedded, ...extra.map((e) => e.rule).filter((r) => r.id === undefined || !seen.has(r.id))];
-    const { resource, problems: ruleProblems } = securityGroupPolicy(sg, rules, namespace);
-    if (ruleProblems.length > 0) {
-      for (const p of ruleProblems) {
-        const path = p.index < embedded.length ? [...at, 'security_group_rules', p.index] : (extra[p.index - embedded.length]?.path ?? at);
-        problems.push({ severity: 'error', collection: 'securityGroups', path, object, id: sg.id, message: p.message });
+    const extra = looseRules.get(sg.id) ?? [];
+    const cached = memo && extra.length === 0 && memo.context?.global.startsWith(`${namespace}\u0000`) ? memo.groups.get(sg.id) : undefined;
+    let result: UnitResult;
+    if (cached && cached.object === sg) result = cached.result;
+    else {
+      result = groupUnit(sg, extra, namespace, i);
+      if (memo) {
+        memo.converted++;
+        if (extra.length === 0) memo.groups.set(sg.id, { object: sg, result });
+        else memo.groups.delete(sg.id);
       }
-      continue;
     }
-    accept(resource, { collection: 'securityGroups', id: sg.id, path: at, object }, resources, problems);
+    collect(result, [COLLECTION_KEYS.securityGroups, i], resources, problems);
   }
   for (const [sgId, list] of looseRules) {
     if (!sgIndex.has(sgId)) {
@@ -271,56 +364,115 @@ export function convertNeutron(inputs: NeutronInputs, options: ConvertNeutronOpt
     qosPolicies,
     qos: { ...DEFAULT_QOS_SETTINGS, ...options.qos },
   };
+  const snapshot = memo ? snapshotContext(ctx) : undefined;
+  const stale = memo?.context && snapshot ? portStale(memo.context, snapshot) : () => true;
   const seenPorts = new Set<string>();
   inputs.ports.forEach((port, i) => {
-    const at = [COLLECTION_KEYS.ports, i];
     const id = isObj(port) && typeof port.id === 'string' && port.id !== '' ? port.id : undefined;
-    const report: Check = ({ path, message }) => problems.push({ severity: 'error', collection: 'ports', path, object: id ? `port ${id}` : `port #${i}`, ...(id ? { id } : {}), message });
-    if (!checkIdentified(port, at, report)) return;
-    if (seenPorts.has(port.id)) {
-      report({ path: [...at, 'id'], message: `duplicate port id ${port.id}` });
-      return;
+    if (id !== undefined) {
+      if (seenPorts.has(id)) {
+        problems.push({ severity: 'error', collection: 'ports', path: [COLLECTION_KEYS.ports, i, 'id'], object: `port ${id}`, id, message: `duplicate port id ${id}` });
+        return;
+      }
+      seenPorts.add(id);
     }
-    seenPorts.add(port.id);
-    const p = port as NeutronPort;
-    const owner = (port as unknown as Record<string, unknown>).device_owner;
-    if (owner !== undefined && owner !== null && typeof owner !== 'string') {
-      report({ path: [...at, 'device_owner'], message: `device_owner must be a string, not ${typeName(owner)}` });
-      return;
+    const cached = id !== undefined ? memo?.ports.get(id) : undefined;
+    let result: UnitResult;
+    if (cached && cached.object === port && !stale(port as NeutronPort)) result = cached.result;
+    else {
+      result = portUnit(port, i, ctx);
+      if (memo && id !== undefined) {
+        memo.converted++;
+        memo.ports.set(id, { object: port, result });
+      }
     }
-    if (!isEndpointPort(p) || !isBound(p)) return;
-    const before = problems.length;
-    checkEndpointPort(port as unknown as Record<string, unknown>, at, report);
-    if (problems.length > before) return;
-    const object = `port ${p.id}`;
-    const hosts = [p['binding:host_id']!];
-    const target = migratingTo(p);
-    if (target !== undefined && target !== hosts[0]) hosts.push(target);
-    for (const host of hosts) {
-      const warnings: PortWarning[] = [];
-      const wep = portEndpoint(p, ctx, host, warnings);
-      if (host === hosts[0]) for (const w of warnings) problems.push({ severity: 'warning', collection: 'ports', path: [...at, ...w.path], object, id: p.id, message: w.message });
-      accept(wep, { collection: 'ports', id: p.id, path: at, object }, resources, problems);
-    }
+    if (result.resources.length > 0 || result.problems.length > 0) collect(result, [COLLECTION_KEYS.ports, i], resources, problems);
   });
+  if (memo) {
+    for (const id of memo.ports.keys()) if (!seenPorts.has(id)) memo.ports.delete(id);
+    for (const id of memo.groups.keys()) if (!sgIndex.has(id)) memo.groups.delete(id);
+    memo.context = snapshot;
+  }
   return { resources, problems, namespace };
 }
 
+type UnitProblem = UnitResult['problems'][number];
+
+/** Adds an object's results at its place in the inputs. */
+function collect(result: UnitResult, at: NeutronPath, resources: ConvertedResource[], problems: ConversionProblem[]): void {
+  for (const r of result.resources) resources.push(r);
+  for (const { rel, abs, ...p } of result.problems) problems.push({ ...p, path: abs ? rel : [...at, ...rel] });
+}
+
+/** One security group: its rules checked, then its policy, validated. */
+function groupUnit(sg: NeutronSecurityGroup, extra: readonly { rule: NeutronSecurityGroupRule; path: NeutronPath }[], namespace: string, index: number): UnitResult {
+  const object = `security group ${sg.id}`;
+  const at: NeutronPath = [COLLECTION_KEYS.securityGroups, index];
+  const problems: UnitProblem[] = [];
+  const resources: ConvertedResource[] = [];
+  // Rules listed separately carry absolute paths; embedded ones are relative to the group.
+  const report: Check = ({ path, message }) => {
+    const inGroup = path.length >= 2 && path[0] === at[0] && path[1] === at[1];
+    problems.push({ severity: 'error', collection: 'securityGroups', rel: inGroup ? path.slice(2) : path, ...(inGroup ? {} : { abs: true as const }), object, id: sg.id, message });
+  };
+  const raw = sg as unknown as Record<string, unknown>;
+  const name = raw.name;
+  if (name !== undefined && name !== null && typeof name !== 'string') report({ path: [...at, 'name'], message: `name must be a string, not ${typeName(name)}` });
+  expectList(raw, 'security_group_rules', at, report, (r, p) => checkRule(r, p, report), false);
+  for (const { rule, path } of extra) checkRule(rule, path, report);
+  if (problems.length > 0) return { resources, problems };
+  const embedded = sg.security_group_rules ?? [];
+  const seen = new Set(embedded.map((r) => r.id).filter((id): id is string => typeof id === 'string'));
+  const rules = [...embedded, ...extra.map((e) => e.rule).filter((r) => r.id === undefined || !seen.has(r.id))];
+  const { resource, problems: ruleProblems } = securityGroupPolicy(sg, rules, namespace);
+  if (ruleProblems.length > 0) {
+    for (const p of ruleProblems) report({ path: p.index < embedded.length ? [...at, 'security_group_rules', p.index] : (extra[p.index - embedded.length]?.path ?? at), message: p.message });
+    return { resources, problems };
+  }
+  accept(resource, { collection: 'securityGroups', id: sg.id, object }, resources, problems);
+  return { resources, problems };
+}
+
+/** One port: skipped unless a bound VM port, its fields checked, then its endpoint(s), validated. */
+function portUnit(port: unknown, index: number, ctx: PortContext): UnitResult {
+  const at: NeutronPath = [COLLECTION_KEYS.ports, index];
+  const problems: UnitProblem[] = [];
+  const resources: ConvertedResource[] = [];
+  const id = isObj(port) && typeof port.id === 'string' && port.id !== '' ? port.id : undefined;
+  const object = id ? `port ${id}` : `port #${index}`;
+  const report: Check = ({ path, message }) => problems.push({ severity: 'error', collection: 'ports', rel: path.slice(2), object, ...(id ? { id } : {}), message });
+  if (!checkIdentified(port, at, report)) return { resources, problems };
+  const p = port as NeutronPort;
+  const owner = (port as Record<string, unknown>).device_owner;
+  if (owner !== undefined && owner !== null && typeof owner !== 'string') {
+    report({ path: [...at, 'device_owner'], message: `device_owner must be a string, not ${typeName(owner)}` });
+    return { resources, problems };
+  }
+  if (!isEndpointPort(p) || !isBound(p)) return { resources, problems };
+  checkEndpointPort(port as Record<string, unknown>, at, report);
+  if (problems.length > 0) return { resources, problems };
+  const hosts = [p['binding:host_id']!];
+  const target = migratingTo(p);
+  if (target !== undefined && target !== hosts[0]) hosts.push(target);
+  for (const host of hosts) {
+    const warnings: PortWarning[] = [];
+    const wep = portEndpoint(p, ctx, host, warnings);
+    if (host === hosts[0]) for (const w of warnings) problems.push({ severity: 'warning', collection: 'ports', rel: w.path, object, id: p.id, message: w.message });
+    accept(wep, { collection: 'ports', id: p.id, object }, resources, problems);
+  }
+  return { resources, problems };
+}
+
 /** Validates a resource; keeps it when valid, reports it (with core's issues) when not. */
-function accept(
-  resource: Resource,
-  from: { collection: 'ports' | 'securityGroups'; id: string; path: NeutronPath; object: string },
-  resources: ConvertedResource[],
-  problems: ConversionProblem[],
-): void {
-  const issues = validateResource(resource).filter((i) => !KNOWN_EXTRA_FIELD(i));
+function accept(resource: Resource, from: { collection: 'ports' | 'securityGroups'; id: string; object: string }, resources: ConvertedResource[], problems: UnitProblem[]): void {
+  const issues = validateResource(withoutAllowedIps(resource));
   const errors = issues.filter((i) => i.severity === 'error');
   if (errors.length > 0) {
     const first = errors[0]!;
     problems.push({
       severity: 'error',
       collection: from.collection,
-      path: from.path,
+      rel: [],
       object: from.object,
       id: from.id,
       message: `its ${resource.kind} ${resource.metadata.namespace}/${resource.metadata.name} is invalid and was left out: ${first.path ? `${first.path}: ` : ''}${first.message}${errors.length > 1 ? ` (and ${errors.length - 1} more)` : ''}`,
@@ -328,5 +480,5 @@ function accept(
     });
     return;
   }
-  resources.push({ resource, collection: from.collection, id: from.id });
+  resources.push({ resource, key: formatResourceKey(resourceKey(resource)), collection: from.collection, id: from.id });
 }

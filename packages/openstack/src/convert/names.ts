@@ -75,6 +75,8 @@ export function securityGroupSelector(sgId: string): string {
 
 const ALNUM = /[A-Za-z0-9]/;
 const ALLOWED = /[-_.A-Za-z0-9]/;
+/** Already a valid label value: nothing to change (the common case, tested first). */
+const CLEAN = /^(?:[A-Za-z0-9](?:[-_.A-Za-z0-9]*[A-Za-z0-9])?)?$/;
 
 /**
  * networking-calico's `sanitize_label_name_value`: cut to `maxLength` characters, turn anything
@@ -82,6 +84,7 @@ const ALLOWED = /[-_.A-Za-z0-9]/;
  * leave the string empty). Counts code points, as Python's slicing does.
  */
 export function sanitizeLabelNameValue(name: string, maxLength: number): string {
+  if (name.length <= maxLength && CLEAN.test(name)) return name;
   const chars = Array.from(name).slice(0, maxLength).map((c) => (ALLOWED.test(c) ? c : '_'));
   let start = 0;
   while (start < chars.length && !ALNUM.test(chars[start]!)) start++;

@@ -7,14 +7,31 @@
  */
 import type { KeystoneProject, NeutronFloatingIp, NeutronInputs, NeutronNetwork, NeutronPort, NeutronQosPolicy, NeutronSecurityGroup, NeutronSubnet } from '../neutron-types.js';
 
-type WithId = { readonly id: string; readonly revision_number?: number };
+type WithId = { readonly id: string; readonly revision_number?: number; readonly updated_at?: string };
+
+/**
+ * The same version of an object: Neutron bumps `revision_number` (and `updated_at`) on every
+ * change, a group's on every change of its rules; without them, compare the bodies.
+ */
+function same(a: WithId, b: WithId): boolean {
+  if (a.revision_number !== undefined && b.revision_number !== undefined && a.updated_at !== undefined && b.updated_at !== undefined) {
+    return a.revision_number === b.revision_number && a.updated_at === b.updated_at && Object.keys(a).length === Object.keys(b).length;
+  }
+  return JSON.stringify(a) === JSON.stringify(b);
+}
 
 class Collection<T extends WithId> {
   readonly byId = new Map<string, T>();
 
+  /** Replaces the whole collection; objects that did not change keep their identity (so conversions of them are reused). */
   replace(items: readonly T[]): void {
+    const old = new Map(this.byId);
     this.byId.clear();
-    this.merge(items);
+    for (const item of items) {
+      if (typeof item?.id !== 'string') continue;
+      const had = old.get(item.id);
+      this.byId.set(item.id, had !== undefined && same(had, item) ? had : item);
+    }
   }
 
   /** Returns whether anything changed. */
@@ -23,7 +40,7 @@ class Collection<T extends WithId> {
     for (const item of items) {
       if (typeof item?.id !== 'string') continue;
       const had = this.byId.get(item.id);
-      if (had !== undefined && JSON.stringify(had) === JSON.stringify(item)) continue;
+      if (had !== undefined && same(had, item)) continue;
       this.byId.set(item.id, item);
       changed = true;
     }
@@ -56,8 +73,10 @@ export class NeutronCache {
     return (any.revision_number ?? 0) > (local.revision_number ?? 0) ? any : local;
   }
 
-  portIds(): Set<string> {
-    return new Set([...this.ports.byId.keys(), ...this.localPorts.byId.keys()]);
+  /** Every port as the converter should see it. */
+  *allPorts(): IterableIterator<NeutronPort> {
+    for (const [id, p] of this.ports.byId) yield this.localPorts.byId.has(id) ? this.port(id)! : p;
+    for (const [id, p] of this.localPorts.byId) if (!this.ports.byId.has(id)) yield p;
   }
 
   deletePort(id: string): void {
@@ -66,10 +85,8 @@ export class NeutronCache {
   }
 
   inputs(): NeutronInputs {
-    const ports: NeutronPort[] = [];
-    for (const id of this.portIds()) ports.push(this.port(id)!);
     return {
-      ports,
+      ports: [...this.allPorts()],
       securityGroups: [...this.securityGroups.byId.values()],
       networks: [...this.networks.byId.values()],
       subnets: [...this.subnets.byId.values()],

@@ -19,8 +19,8 @@
  * In agent mode (`host`), this host's ports are listed in full and everyone else's with only the
  * fields that identity and security group membership need.
  */
-import { ResyncTracker, formatResourceKey, resourceKey, type Resource, type Source, type SourceMessage, type SourceProblem, type SourceSink, type SourceStatus } from '@gingham/core';
-import { convertNeutron, type NeutronCollection } from '../convert/convert.js';
+import { ResyncTracker, resourceKey, type Resource, type Source, type SourceMessage, type SourceProblem, type SourceSink, type SourceStatus } from '@gingham/core';
+import { convertNeutron, createConversionMemo, type NeutronCollection } from '../convert/convert.js';
 import { formatNeutronPath } from '../convert/read-bodies.js';
 import type { QosSettings } from '../convert/qos.js';
 import { OpenStackError } from '../errors.js';
@@ -106,6 +106,11 @@ export const SLIM_PORT_FIELDS = [
 const COLLECTIONS: readonly Exclude<NeutronCollectionName, 'ports'>[] = ['securityGroups', 'networks', 'subnets', 'floatingIps', 'qosPolicies'];
 
 type Origin = string;
+interface Delivered {
+  readonly resource: Resource;
+  readonly origin: Origin;
+  readonly version: number;
+}
 const originOf = (collection: NeutronCollection | 'options', id: string | undefined): Origin => `${collection}/${id ?? ''}`;
 
 /** `YYYY-MM-DDTHH:MM:SSZ`, whole seconds (what `changed_since` accepts). */
@@ -149,12 +154,18 @@ export function createOpenStackSource(options: OpenStackSourceOptions): OpenStac
   const retryMax = options.retry?.maxMs ?? 60_000;
   const maxProblems = options.maxProblems ?? 100;
   const readProjects = options.projects ?? true;
-  const convertOptions = { ...(options.region ? { region: options.region } : {}), ...(options.qos ? { qos: options.qos } : {}) };
+  const memo = createConversionMemo();
+  const convertOptions = { memo, ...(options.region ? { region: options.region } : {}), ...(options.qos ? { qos: options.qos } : {}) };
 
   const cache = new NeutronCache();
   const tracker = new ResyncTracker();
-  /** Delivered resources by formatted key, with the Neutron object each came from. */
-  const delivered = new Map<string, { resource: Resource; origin: Origin }>();
+  /**
+   * Delivered resources by formatted key, with the Neutron object each came from and its
+   * version: this source's own counter, bumped whenever a key gets different content (Neutron's
+   * revision_number cannot serve: an endpoint also changes with subnets, groups, floating IPs…).
+   */
+  const delivered = new Map<string, Delivered>();
+  let versions = 0;
   /** Per listing (a collection, `ports`, `localPorts`): the server's time when it last answered. */
   const listedAt = new Map<string, number>();
   const counters: Counters = { polls: 0, fullSyncs: 0, incrementalPolls: 0, pollErrors: 0, upserts: 0, deletes: 0, staleAddressChecks: 0, projectListErrors: 0 };
@@ -212,9 +223,9 @@ export function createOpenStackSource(options: OpenStackSourceOptions): OpenStac
     for (const p of changed) for (const ip of p.fixed_ips ?? []) claimed.add(ip.ip_address);
     if (claimed.size === 0) return;
     const suspects: string[] = [];
-    for (const id of cache.portIds()) {
-      if (changedIds.has(id)) continue;
-      if ((cache.port(id)!.fixed_ips ?? []).some((ip) => claimed.has(ip.ip_address))) suspects.push(id);
+    for (const p of cache.allPorts()) {
+      if (changedIds.has(p.id)) continue;
+      if ((p.fixed_ips ?? []).some((ip) => claimed.has(ip.ip_address))) suspects.push(p.id);
     }
     for (let i = 0; i < suspects.length; i += 50) {
       const ids = suspects.slice(i, i + 50);
@@ -229,8 +240,14 @@ export function createOpenStackSource(options: OpenStackSourceOptions): OpenStac
     const conversion = convertNeutron(cache.inputs(), convertOptions);
     const errors = conversion.problems.filter((p) => p.severity === 'error');
     const failed = new Set(errors.map((p) => originOf(p.collection, p.id)));
-    const desired = new Map<string, { resource: Resource; origin: Origin }>();
-    for (const r of conversion.resources) desired.set(formatResourceKey(resourceKey(r.resource)), { resource: r.resource, origin: originOf(r.collection, r.id) });
+    const desired = new Map<string, Delivered>();
+    for (const r of conversion.resources) {
+      const key = r.key;
+      const was = delivered.get(key);
+      // The conversion memo hands back the very object when nothing changed; compare content only otherwise.
+      const same = was !== undefined && (was.resource === r.resource || JSON.stringify(was.resource) === JSON.stringify(r.resource));
+      desired.set(key, { resource: same ? was.resource : r.resource, origin: originOf(r.collection, r.id), version: same ? was.version : ++versions });
+    }
     // A resource whose object fails now keeps its last good version.
     for (const [key, d] of delivered) if (!desired.has(key) && failed.has(d.origin)) desired.set(key, d);
 
@@ -242,8 +259,8 @@ export function createOpenStackSource(options: OpenStackSourceOptions): OpenStac
       else if (m.kind === 'delete') counters.deletes++;
     };
     if (full) push(tracker.beginResync());
-    for (const { resource } of desired.values()) push(tracker.upsert(resource));
-    if (full) for (const m of tracker.endResync()) push(m);
+    for (const [key, d] of desired) if (full || delivered.get(key)?.version !== d.version) push(tracker.upsert(d.resource, String(d.version)));
+    if (full) for (const m of tracker.endResync(String(versions))) push(m);
     else for (const [key, d] of delivered) if (!desired.has(key)) push(tracker.delete(resourceKey(d.resource)));
     delivered.clear();
     for (const [key, d] of desired) delivered.set(key, d);
@@ -294,7 +311,7 @@ export function createOpenStackSource(options: OpenStackSourceOptions): OpenStac
       } else counters.incrementalPolls++;
       failures = 0;
       needFull = false;
-      setStatus({ phase: 'in-sync', connected: true, resources: tracker.size });
+      setStatus({ phase: 'in-sync', connected: true, resources: tracker.size, ...(versions > 0 ? { revision: String(versions) } : {}) });
       return true;
     } catch (e) {
       if (closed) return false;
