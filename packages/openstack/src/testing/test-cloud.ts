@@ -81,6 +81,8 @@ export interface TestCloud {
   readonly requests: readonly RequestRecord[];
   /** Successful authentications. */
   readonly authentications: number;
+  /** Bytes of response bodies sent so far. */
+  readonly bytesSent: number;
   close(): Promise<void>;
 }
 
@@ -98,15 +100,43 @@ export async function createTestCloud(options: TestCloudOptions = {}): Promise<T
   const users = options.users ?? [{ name: 'admin', password: 'secret', project: 'admin', domain: 'Default' }];
   const appCreds = options.applicationCredentials ?? [];
   const data = new Map<TestCollection, Map<string, Stored>>((Object.keys(PATHS) as TestCollection[]).map((c) => [c, new Map()]));
+  /** Each collection sorted by id, with updated_at parsed, kept in order as objects change (what a database index gives). */
+  const sorted = new Map<TestCollection, { id: string; item: Stored; updated: number }[]>((Object.keys(PATHS) as TestCollection[]).map((c) => [c, []]));
+  const sortedOf = (c: TestCollection) => sorted.get(c)!;
+  /** Index of the first row whose id is not below `id`. */
+  const lowerBound = (rows: readonly { id: string }[], id: string): number => {
+    let lo = 0;
+    let hi = rows.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (rows[mid]!.id < id) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  };
+  const index = (c: TestCollection, item: Stored): void => {
+    const rows = sortedOf(c);
+    const i = lowerBound(rows, item.id);
+    const row = { id: item.id, item, updated: typeof item.updated_at === 'string' ? Date.parse(item.updated_at) : Number.NaN };
+    if (rows[i]?.id === item.id) rows[i] = row;
+    else rows.splice(i, 0, row);
+  };
+  const unindex = (c: TestCollection, id: string): void => {
+    const rows = sortedOf(c);
+    const i = lowerBound(rows, id);
+    if (rows[i]?.id === id) rows.splice(i, 1);
+  };
   const projects = new Map<string, KeystoneProject>();
   const tokens = new Map<string, number>();
   const faults: TestFault[] = [];
   const requests: RequestRecord[] = [];
   let authentications = 0;
+  let bytesSent = 0;
   let base = '';
 
   const send = (res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void => {
     const text = body === undefined ? '' : JSON.stringify(body);
+    bytesSent += Buffer.byteLength(text);
     res.writeHead(status, { 'content-type': 'application/json', date: new Date(now()).toUTCString(), 'content-length': Buffer.byteLength(text), ...headers });
     res.end(text);
   };
@@ -166,22 +196,27 @@ export async function createTestCloud(options: TestCloudOptions = {}): Promise<T
       if (k === 'fields' || k === 'changed_since' || k === 'limit' || k === 'marker' || k === 'sort_key' || k === 'sort_dir' || k === 'page_reverse') continue;
       filters.set(k, [...(filters.get(k) ?? []), v]);
     }
-    let items: Stored[] = [...data.get(collection)!.values()];
-    if (flatten === 'rules') items = items.flatMap((sg) => ((sg.security_group_rules as Stored[] | undefined) ?? []).map((r) => ({ ...r, security_group_id: sg.id })));
-    items.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-    items = items.filter((it) => {
-      if (changedSince !== undefined && !(typeof it.updated_at === 'string' && Date.parse(it.updated_at) >= changedSince)) return false;
-      for (const [k, vs] of filters) if (!vs.includes(String(it[k] ?? ''))) return false;
-      return true;
-    });
+    let rows = sortedOf(collection);
+    if (changedSince !== undefined) rows = rows.filter((r) => r.updated >= changedSince!);
+    let items = rows.map((r) => r.item);
+    if (flatten === 'rules') {
+      items = items.flatMap((sg) => ((sg.security_group_rules as Stored[] | undefined) ?? []).map((r) => ({ ...r, security_group_id: sg.id })));
+      items.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    }
+    if (filters.size > 0) {
+      items = items.filter((it) => {
+        for (const [k, vs] of filters) if (!vs.includes(String(it[k] ?? ''))) return false;
+        return true;
+      });
+    }
     const key = flatten === 'rules' ? 'security_group_rules' : PATHS[collection].key;
     const limitText = params.get('limit');
     const limit = limitText === null ? 0 : Number(limitText);
     const marker = params.get('marker');
     let start = 0;
     if (marker !== null) {
-      const i = items.findIndex((it) => it.id > marker);
-      start = i < 0 ? items.length : i;
+      start = lowerBound(items, marker);
+      if (items[start]?.id === marker) start++;
     }
     const page = limit > 0 ? items.slice(start, start + limit) : items.slice(start);
     const body: Record<string, unknown> = { [key]: page.map((it) => project(it, fields)) };
@@ -290,9 +325,11 @@ export async function createTestCloud(options: TestCloudOptions = {}): Promise<T
         stored.security_group_rules = rules;
       }
       store.set(object.id, stored);
+      index(collection, stored);
       return structuredClone(stored) as unknown as T;
     },
     remove(collection, id) {
+      unindex(collection, id);
       return data.get(collection)!.delete(id);
     },
     list<T>(collection: TestCollection): T[] {
@@ -315,6 +352,9 @@ export async function createTestCloud(options: TestCloudOptions = {}): Promise<T
     },
     get authentications() {
       return authentications;
+    },
+    get bytesSent() {
+      return bytesSent;
     },
     async close() {
       server.closeAllConnections();
