@@ -51,6 +51,12 @@ describe('convertNeutron', () => {
     expect(allowed(a, c, 80)).toBe(true);
     expect(allowed(b, c, 22)).toBe(false); // c has no ssh rule
     expect(allowed(a, b, 8080)).toBe(false);
+    // As in Neutron, a port whose groups have no egress rule sends nothing.
+    const mute = securityGroup(testUuid('sg:mute'), 'no egress', [{ protocol: 'tcp', port_range_min: 22, port_range_max: 22, remote_ip_prefix: '0.0.0.0/0' }]);
+    const m = vmPort({ id: testUuid('port:m'), host: 'compute-1', ip: '10.0.0.14', securityGroups: [mute.id] });
+    const s2 = buildSnapshot(convertNeutron({ ports: [a, m], securityGroups: [sshGroup, mute] }).resources.map((r) => r.resource)).snapshot;
+    expect(evaluate(s2, { src: wepName(a), dst: wepName(m), protocol: 'TCP', dstPort: 22 }).allowed).toBe(true);
+    expect(evaluate(s2, { src: wepName(m), dst: wepName(a), protocol: 'TCP', dstPort: 22 }).allowed).toBe(false);
   });
 
   it('skips ports that are not bound VM ports, silently', () => {

@@ -3,6 +3,7 @@
 // mapping table in security-group.ts.
 import { describe, expect, it } from 'vitest';
 import type { NeutronSecurityGroupRule } from '../neutron-types.js';
+import { sgRule } from '../testing/fixtures.js';
 import { neutronRuleToCalico, securityGroupPolicy } from './security-group.js';
 
 // The default group of networking-calico's test lib.py, rules exactly as its mocked DB returns them.
@@ -13,16 +14,7 @@ const SGID_DEFAULT_RULES = [
   { remote_group_id: null, remote_ip_prefix: null, protocol: -1, direction: 'egress', security_group_id: 'SGID-default', ethertype: 'IPv6', port_range_min: -1 },
 ] satisfies NeutronSecurityGroupRule[];
 
-const rule = (r: Partial<NeutronSecurityGroupRule>): NeutronSecurityGroupRule => ({
-  direction: 'ingress',
-  ethertype: 'IPv4',
-  protocol: null,
-  port_range_min: null,
-  port_range_max: null,
-  remote_group_id: null,
-  remote_ip_prefix: null,
-  ...r,
-});
+const rule = sgRule;
 
 describe('security group → ossg.default NetworkPolicy (networking-calico fixtures)', () => {
   it('writes the default group exactly as sg_default_value_v3', () => {

@@ -15,18 +15,11 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
+import { NEUTRON_COLLECTIONS as PATHS, type NeutronCollectionName } from '../client/neutron.js';
 import type { KeystoneProject, NeutronFloatingIp, NeutronNetwork, NeutronPort, NeutronQosPolicy, NeutronSecurityGroup, NeutronSubnet } from '../neutron-types.js';
 
-export type TestCollection = 'ports' | 'securityGroups' | 'networks' | 'subnets' | 'floatingIps' | 'qosPolicies';
-
-const PATHS: Readonly<Record<TestCollection, { path: string; key: string }>> = {
-  ports: { path: 'ports', key: 'ports' },
-  securityGroups: { path: 'security-groups', key: 'security_groups' },
-  networks: { path: 'networks', key: 'networks' },
-  subnets: { path: 'subnets', key: 'subnets' },
-  floatingIps: { path: 'floatingips', key: 'floatingips' },
-  qosPolicies: { path: 'qos/policies', key: 'policies' },
-};
+/** The Neutron collections the test cloud serves (URL path and body key as the client reads them). */
+export type TestCollection = NeutronCollectionName;
 
 /** One injected fault, consumed by the next request whose path starts with `path` (any request when absent). */
 export interface TestFault {
