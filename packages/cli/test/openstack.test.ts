@@ -91,6 +91,8 @@ describe('gingham openstack convert', () => {
     expect(missing.code).toBe(2);
     expect(missing.err).toMatch(/--ports: no such file: .*nope\.json/);
     expect((await run(['openstack', 'convert', '--ports', portsFile, '--security-groups', sgsFile, '-o', 'xml'])).code).toBe(2);
+    expect((await run(['openstack', 'convert', '--ports', portsFile, '--security-groups', sgsFile, '-o', 'yaml', '--json'])).err).toMatch(/--json and -o yaml disagree/);
+    expect(JSON.parse((await run(['openstack', 'convert', '--ports', portsFile, '--security-groups', sgsFile, '--json'])).out)).toMatchObject({ kind: 'List' });
     expect((await run(['openstack', 'frobnicate'])).code).toBe(2);
     const help = await run(['openstack', 'convert', '--help']);
     expect(help.code).toBe(0);

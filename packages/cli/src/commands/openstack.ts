@@ -43,7 +43,7 @@ everything above; --host NAME lists that host's ports in full and the rest slim,
 
 Both:
   --region R                [calico] openstack_region: namespace openstack-region-R
-  -o, --output json|yaml    the List's encoding (default json)
+  -o, --output json|yaml    the List's encoding (default json; --json is the same as -o json)
 
 Example (save the API bodies, convert, check):
   TOKEN=$(openstack token issue -f value -c id)
@@ -64,7 +64,8 @@ const FILE_FLAGS: Readonly<Record<string, NeutronCollection>> = {
   projects: 'projects',
 };
 
-function outputFormat(value: string | undefined): ListFormat {
+function outputFormat(value: string | undefined, json: boolean | undefined): ListFormat {
+  if (json && value !== undefined && value !== 'json') throw new UsageError(`--json and -o ${value} disagree`);
   if (value === undefined || value === 'json' || value === 'yaml') return value ?? 'json';
   throw new UsageError(`-o must be json or yaml, not ${JSON.stringify(value)}`);
 }
@@ -81,12 +82,13 @@ async function convert(argv: string[], io: CliIo): Promise<number> {
       ...Object.fromEntries(Object.keys(FILE_FLAGS).map((f) => [f, { type: 'string' as const, multiple: true as const }])),
       region: { type: 'string' },
       output: { type: 'string', short: 'o' },
+      json: { type: 'boolean' },
     },
     strict: true,
     allowPositionals: true,
   });
   if (positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}`);
-  const format = outputFormat(values.output as string | undefined);
+  const format = outputFormat(values.output as string | undefined, values.json as boolean | undefined);
   const files = values as Record<string, string[] | undefined>;
   if (!files.ports?.length) throw new UsageError('--ports FILE is required (the body of GET /v2.0/ports)');
   if (!files['security-groups']?.length) throw new UsageError('--security-groups FILE is required (the body of GET /v2.0/security-groups)');
@@ -128,13 +130,13 @@ async function convert(argv: string[], io: CliIo): Promise<number> {
 async function fetchOnce(argv: string[], io: CliIo): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
-    options: { host: { type: 'string' }, region: { type: 'string' }, 'neutron-url': { type: 'string' }, output: { type: 'string', short: 'o' } },
+    options: { host: { type: 'string' }, region: { type: 'string' }, 'neutron-url': { type: 'string' }, output: { type: 'string', short: 'o' }, json: { type: 'boolean' } },
     strict: true,
     allowPositionals: true,
   });
   if (positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}`);
-  const format = outputFormat(values.output);
-  let keystone;
+  const format = outputFormat(values.output, values.json);
+  let keystone: ReturnType<typeof keystoneOptionsFromEnv>;
   try {
     keystone = keystoneOptionsFromEnv(process.env);
   } catch (e) {
