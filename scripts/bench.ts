@@ -13,8 +13,9 @@ const suites: Record<string, () => Promise<(emit: Emit) => Promise<void>>> = {
   ebpf: async () => (await import('../packages/dataplane-ebpf/src/ebpf.bench.js')).runEbpfBench,
   datastore: async () => (await import('../packages/datastore/src/datastore.bench.js')).runDatastoreBench,
   input: async () => (await import('../packages/cli/test/input.bench.js')).runInputBench,
+  openstack: async () => (await import('../packages/openstack/src/openstack.bench.js')).runOpenStackBench,
 };
-const groups: Record<string, string[]> = { core: ['selector', 'evaluate'] };
+const groups: Record<string, string[]> = { core: ['selector', 'evaluate'], sources: ['openstack'] };
 
 const wanted = process.argv.slice(2).flatMap((name) => groups[name] ?? [name]);
 if (wanted.length === 0) wanted.push(...groups.core!);

@@ -15,6 +15,7 @@ import { lintCommand, lintHelp } from './commands/lint.js';
 import { matrixCommand, matrixHelp } from './commands/matrix.js';
 import { doctorCommand, doctorHelp } from './doctor/command.js';
 import type { HostProbes } from './doctor/probes.js';
+import { openstackCommand, openstackHelp } from './commands/openstack.js';
 import { UsageError, type CliIo } from './io.js';
 import { InputRefusedError } from './manifests.js';
 import { escapeBlock, escapeText } from './term.js';
@@ -35,6 +36,7 @@ Usage:
   gingham datastore init                                    ClusterInformation and the default tiers
   gingham doctor    [--json]                                 what this host has and lacks, per dataplane
   gingham --version                                          versions of gingham, Node.js and the dataplanes
+  gingham openstack convert|fetch ...                       Neutron ports and security groups as Calico resources
 
 Add --json for machine-readable output, and --help after a command for its options.
 -f takes files, directories (.yaml, .yml, .json) or - for standard input; see docs/cli.md.`;
@@ -102,6 +104,7 @@ const commands: Record<string, Command> = {
   get: { run: getCommand, help: getHelp },
   datastore: { run: datastoreCommand, help: datastoreHelp },
   doctor: { run: (argv, io, options) => doctorCommand(argv, io, options.hostProbes), help: doctorHelp },
+  openstack: { run: openstackCommand, help: openstackHelp },
   wireguard: {
     run: async (argv, io) => (await import('@gingham/wireguard')).runWireguardCommand(argv, io),
     help: 'gingham wireguard genkey|apply|down --help',

@@ -14,6 +14,8 @@ export interface TopologyPod {
   readonly namespace: string;
   readonly name: string;
   readonly ip: string;
+  /** The host-side interface (default: core's `workloadInterfaceName`, as Calico names pods' veths). */
+  readonly iface?: string;
 }
 
 export interface PodHandle extends TopologyPod {
@@ -108,7 +110,7 @@ export function createTopology(pods: readonly TopologyPod[], prefix = 'gh-ipt'):
     }
     pods.forEach((p, i) => {
       const netns = `${prefix}-${id}-p${i}`;
-      const iface = workloadInterfaceName(p.namespace, p.name);
+      const iface = p.iface ?? workloadInterfaceName(p.namespace, p.name);
       sh(['ip', 'netns', 'add', netns]);
       created.push(netns);
       sh(['ip', '-n', node, 'link', 'add', iface, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', netns]);
