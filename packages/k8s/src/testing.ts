@@ -16,3 +16,4 @@ export {
   type ApiObject,
 } from './testing/api-server.js';
 export { testCertificates, type TestCertificates } from './testing/certs.js';
+export { calicoCrdObject, type CalicoCrdStyle } from './testing/calico-crd.js';

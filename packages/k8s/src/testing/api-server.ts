@@ -80,10 +80,13 @@ export interface TestApiServer extends AsyncDisposable {
   kubeconfig(options?: { auth?: 'token' | 'client-certificate'; token?: string }): Promise<string>;
   /** Writes `kubeconfig(options)` to `file` (mode 0600). */
   writeKubeconfig(file: string, options?: { auth?: 'token' | 'client-certificate'; token?: string }): Promise<void>;
-  /** Creates or replaces an object (new resourceVersion, ADDED or MODIFIED to watchers); returns what is stored. */
-  put(object: Record<string, unknown>): ApiObject;
-  /** Deletes an object (DELETED to watchers); false when absent. */
-  remove(ref: ObjectRef): boolean;
+  /**
+   * Creates or replaces an object (new resourceVersion, ADDED or MODIFIED to watchers); returns
+   * what is stored. `silent`: no watch event at all, as if the event were lost.
+   */
+  put(object: Record<string, unknown>, options?: { silent?: boolean }): ApiObject;
+  /** Deletes an object (DELETED to watchers, unless `silent`); false when absent. */
+  remove(ref: ObjectRef, options?: { silent?: boolean }): boolean;
   get(ref: ObjectRef): ApiObject | undefined;
   /** Stored objects of one kind (every kind when absent). */
   objects(apiVersion?: string, kind?: string): ApiObject[];
@@ -507,7 +510,7 @@ export async function createTestApiServer(options: TestApiServerOptions = {}): P
     async writeKubeconfig(file, o) {
       await writeFile(file, await api.kubeconfig(o), { mode: 0o600 });
     },
-    put(object) {
+    put(object, o = {}) {
       const r = resourceOf(object);
       const meta = { ...((object['metadata'] ?? {}) as Record<string, unknown>) };
       const name = meta['name'];
@@ -524,17 +527,18 @@ export async function createTestApiServer(options: TestApiServerOptions = {}): P
       if (r.kind === 'Namespace') meta['labels'] = { ...((meta['labels'] ?? {}) as Record<string, string>), 'kubernetes.io/metadata.name': name };
       const stored: ApiObject = { ...object, apiVersion: groupVersion(r), kind: r.kind, metadata: meta };
       byKey.set(key, stored);
-      append(r, { rv, type: existing ? 'MODIFIED' : 'ADDED', object: stored });
+      if (!o.silent) append(r, { rv, type: existing ? 'MODIFIED' : 'ADDED', object: stored });
       return stored;
     },
-    remove(ref) {
+    remove(ref, o = {}) {
       const r = resourceOf(ref);
       const byKey = store.get(r.id);
       const key = keyOf(r.namespaced ? (ref.namespace ?? 'default') : undefined, ref.name);
       const existing = byKey?.get(key);
       if (!existing) return false;
       byKey!.delete(key);
-      append(r, { rv: ++rv, type: 'DELETED', object: { ...existing, metadata: { ...existing.metadata, resourceVersion: String(rv) } } });
+      ++rv;
+      if (!o.silent) append(r, { rv, type: 'DELETED', object: { ...existing, metadata: { ...existing.metadata, resourceVersion: String(rv) } } });
       return true;
     },
     get(ref) {
@@ -556,9 +560,11 @@ export async function createTestApiServer(options: TestApiServerOptions = {}): P
       for (const w of ws) {
         watchers.delete(w);
         for (const t of w.timers) clearTimeout(t);
-        const socket = w.res.socket as (Socket & { resetAndDestroy?: () => void }) | null;
-        if (socket?.resetAndDestroy) socket.resetAndDestroy();
-        else socket?.destroy();
+        // A TLS socket cannot be reset itself: reset the TCP socket under it (an RST on the wire).
+        const tls = w.res.socket as (Socket & { _parent?: Socket & { resetAndDestroy?: () => void } }) | null;
+        const tcp = tls?._parent;
+        if (tcp?.resetAndDestroy) tcp.resetAndDestroy();
+        else tls?.destroy();
       }
       return ws.length;
     },
