@@ -6,6 +6,7 @@
 import { GinghamError } from '@gingham/core';
 import { ENFORCE_HELP, runEnforceCommand } from '@gingham/dataplane-iptables';
 import { checkCommand, checkHelp } from './commands/check.js';
+import { getKubernetesCommand, getKubernetesHelp } from './commands/get-kubernetes.js';
 import { lintCommand, lintHelp } from './commands/lint.js';
 import { matrixCommand, matrixHelp } from './commands/matrix.js';
 import { UsageError, type CliIo } from './io.js';
@@ -17,6 +18,7 @@ Usage:
   gingham check     -f PATH... --from A --to B [--port N] [--protocol P]
   gingham check     -f PATH... --flows FILE                 verdicts and traces
   gingham matrix    -f PATH... --ports 80/TCP,53/UDP        connectivity matrix
+  gingham get       KIND [NAME] --datastore kubernetes        read a cluster as calicoctl does
   gingham enforce   -f PATH... --node NAME [--dataplane iptables|ebpf]   enforce in this host's kernel
   gingham enforce   --clean [--dataplane iptables|ebpf]      remove everything enforce added
   gingham wireguard genkey|apply|down ...                   encrypt node-to-node traffic
@@ -78,6 +80,7 @@ const commands: Record<string, Command> = {
   lint: { run: lintCommand, help: lintHelp },
   check: { run: checkCommand, help: checkHelp },
   matrix: { run: matrixCommand, help: matrixHelp },
+  get: { run: (argv, io) => getKubernetesCommand(argv, io), help: getKubernetesHelp },
   enforce: { run: enforceCommand, help: enforceHelp },
   wireguard: {
     run: async (argv, io) => (await import('@gingham/wireguard')).runWireguardCommand(argv, io),

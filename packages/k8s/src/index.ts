@@ -20,3 +20,12 @@ export {
   CREATED_BY_LABEL,
   CREATED_BY_KUBE_CONTROLLERS,
 } from './reduce/calico-node.js';
+export {
+  readKubernetesResources,
+  resolveKubernetesKind,
+  workloadEndpointName,
+  KUBERNETES_KINDS,
+  type KubernetesKind,
+  type ReadKubernetesOptions,
+  type ReadKubernetesResult,
+} from './reader.js';
