@@ -11,8 +11,9 @@ const suites: Record<string, () => Promise<(emit: Emit) => Promise<void>>> = {
   iptables: async () => (await import('../packages/dataplane-iptables/src/iptables.bench.js')).runIptablesBench,
   wireguard: async () => (await import('../packages/wireguard/src/wireguard.bench.js')).runWireguardBench,
   ebpf: async () => (await import('../packages/dataplane-ebpf/src/ebpf.bench.js')).runEbpfBench,
+  k8s: async () => (await import('../packages/k8s/src/k8s.bench.js')).runK8sBench,
 };
-const groups: Record<string, string[]> = { core: ['selector', 'evaluate'] };
+const groups: Record<string, string[]> = { core: ['selector', 'evaluate'], sources: ['k8s'] };
 
 const wanted = process.argv.slice(2).flatMap((name) => groups[name] ?? [name]);
 if (wanted.length === 0) wanted.push(...groups.core!);

@@ -50,6 +50,8 @@ export interface KubernetesSourceOptions {
   readonly maxProblems?: number;
   /** Receives errors, restarts and problems as they happen (for logs). */
   readonly log?: (entry: KubernetesSourceLogEntry) => void;
+  /** Called as each watch event arrives, before it is processed (latency tracing; must be cheap). */
+  readonly trace?: (resource: string, eventType: string) => void;
 }
 
 export interface KubernetesSourceLogEntry {
@@ -177,6 +179,7 @@ export function createKubernetesSource(options: KubernetesSourceOptions = {}): K
     random,
     now: () => performance.now(),
     streaming: () => !everInSync,
+    ...(options.trace ? { trace: options.trace } : {}),
     deliver(informer: Informer, messages: SourceMessage[], d: Delivery) {
       if (closed) return;
       if (d.kind === 'watch' || !everInSync) send(messages);

@@ -96,6 +96,8 @@ export interface InformerHost {
   /** State, error or counters changed. */
   changed(informer: Informer): void;
   problem(p: SourceProblem): void;
+  /** Called as each watch event arrives (latency tracing). */
+  trace?(resource: string, eventType: string): void;
 }
 
 type ListPage = { metadata?: { resourceVersion?: string; continue?: string }; items?: unknown };
@@ -282,6 +284,7 @@ export class Informer {
   }
 
   private onEvent(ev: WatchEvent): void {
+    this.host.trace?.(this.resource.id, ev.type);
     this.lastActivity = this.host.now();
     const meta = (ev.object['metadata'] ?? {}) as { resourceVersion?: unknown };
     const out: SourceMessage[] = [];

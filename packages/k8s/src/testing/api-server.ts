@@ -277,11 +277,22 @@ export async function createTestApiServer(options: TestApiServerOptions = {}): P
     return filtered.sort((a, b) => (keyOf(a.metadata['namespace'] as string, a.metadata['name'] as string) < keyOf(b.metadata['namespace'] as string, b.metadata['name'] as string) ? -1 : 1));
   }
 
-  /** Built-in kinds are listed without `apiVersion`/`kind` on each item, as the API server does. */
-  function listItem(r: ApiResource, o: ApiObject): unknown {
-    if (r.group.endsWith('projectcalico.org')) return o;
-    const { apiVersion: _a, kind: _k, ...rest } = o;
-    return rest;
+  /**
+   * An item as a list shows it, serialized once per stored version (objects are never mutated):
+   * built-in kinds are listed without `apiVersion`/`kind`, as the API server does.
+   */
+  const listJson = new WeakMap<ApiObject, string>();
+  function listItem(r: ApiResource, o: ApiObject): string {
+    let text = listJson.get(o);
+    if (text === undefined) {
+      if (r.group.endsWith('projectcalico.org')) text = JSON.stringify(o);
+      else {
+        const { apiVersion: _a, kind: _k, ...rest } = o;
+        text = JSON.stringify(rest);
+      }
+      listJson.set(o, text);
+    }
+    return text;
   }
 
   function list(r: ApiResource, namespace: string | undefined, query: URLSearchParams, res: ServerResponse): number {
@@ -318,7 +329,10 @@ export async function createTestApiServer(options: TestApiServerOptions = {}): P
     } else {
       snapshots.delete(id);
     }
-    json(res, { kind: `${r.kind}List`, apiVersion: groupVersion(r), metadata, items: snap.items.slice(offset, end).map((o) => listItem(r, o)) });
+    const head = JSON.stringify({ kind: `${r.kind}List`, apiVersion: groupVersion(r), metadata });
+    const text = `${head.slice(0, -1)},"items":[${snap.items.slice(offset, end).map((o) => listItem(r, o)).join(',')}]}`;
+    res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) });
+    res.end(text);
     return 200;
   }
 
