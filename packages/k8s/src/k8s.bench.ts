@@ -5,6 +5,8 @@
  * it), and the source over HTTPS:
  *   k8s_initial_sync_ms          start → in-sync, every message applied to an Engine
  *   k8s_initial_flush_ms         start → the Engine's first flush to the dataplane
+ *   k8s_engine_only_sync_ms      the same resources upserted into a fresh Engine from memory and
+ *                                flushed (same run: the source's own share is the difference)
  *   k8s_source_heap_mb           heap held by the source's cache after the sync (source only)
  *   k8s_source_heap_bytes_per_pod that heap divided by the pods
  *   k8s_event_to_engine_p50/p99_us  a pod label change: from the watch event's arrival to the
@@ -98,6 +100,14 @@ export async function runK8sBench(emit: Emit): Promise<void> {
     await engine.flush();
     row('k8s_initial_sync_ms', synced, 'ms');
     row('k8s_initial_flush_ms', performance.now() - t0, 'ms');
+    {
+      const held = source.resources();
+      const reference = createEngine({ node: 'node-0', dataplane: { apply: () => undefined } });
+      const t1 = performance.now();
+      for (const r of held) reference.upsert(r);
+      await reference.flush();
+      row('k8s_engine_only_sync_ms', performance.now() - t1, 'ms');
+    }
 
     const latencies: number[] = [];
     const rounds = Number(process.env['GINGHAM_K8S_BENCH_ROUNDS'] ?? 300);

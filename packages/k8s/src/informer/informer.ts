@@ -198,23 +198,29 @@ export class Informer {
     const first = !this.synced;
     const epoch = this.store.beginList();
     const buffer: SourceMessage[] = [];
-    let cont: string | undefined;
     let rv = '';
     let restarts = 0;
+    const fetchPage = (cont: string | undefined): { cont: string | undefined; page: Promise<ListPage> } => {
+      const page = this.host.client.request<ListPage>('GET', this.path, {
+        query: { limit: this.host.timing.pageSize, continue: cont },
+        idleTimeoutMs: this.host.timing.requestIdleTimeoutMs,
+      });
+      // Handled here too, so a prefetched page abandoned by a newer generation never rejects unobserved.
+      page.catch(() => undefined);
+      return { cont, page };
+    };
+    let pending = fetchPage(undefined);
     try {
       for (;;) {
         let page: ListPage;
         try {
-          page = await this.host.client.request<ListPage>('GET', this.path, {
-            query: { limit: this.host.timing.pageSize, continue: cont },
-            idleTimeoutMs: this.host.timing.requestIdleTimeoutMs,
-          });
+          page = await pending.page;
         } catch (e) {
           // A continue token older than the server keeps: list again from the start (same epoch).
-          if (gen === this.gen && cont !== undefined && isKubernetesError(e, 'K8S_GONE') && restarts < 3) {
+          if (gen === this.gen && pending.cont !== undefined && isKubernetesError(e, 'K8S_GONE') && restarts < 3) {
             restarts++;
             this.counters.listRestarts++;
-            cont = undefined;
+            pending = fetchPage(undefined);
             continue;
           }
           throw e;
@@ -225,12 +231,14 @@ export class Informer {
         }
         this.counters.listPages++;
         this.lastActivity = this.host.now();
+        rv = page.metadata.resourceVersion ?? '';
+        const cont = page.metadata.continue || undefined;
+        // Ask for the next page before reducing this one: the server prepares it meanwhile.
+        if (cont !== undefined) pending = fetchPage(cont);
         for (const item of page.items as Record<string, unknown>[]) {
           if (item && typeof item === 'object') this.store.upsert(item, buffer, epoch);
         }
         if (this.host.streaming() && buffer.length > 0) this.host.deliver(this, buffer.splice(0), { kind: 'list', complete: false, first });
-        rv = page.metadata.resourceVersion ?? '';
-        cont = page.metadata.continue || undefined;
         if (cont === undefined) break;
       }
     } catch (e) {

@@ -14,9 +14,13 @@
 import { resourceKey, validateResource, type Resource, type SourceMessage, type SourceProblem } from '@gingham/core';
 import type { Reducer } from '../reduce/reduce.js';
 
+/** A resourceVersion as kept: a number when it is a decimal that fits (they all are, on etcd), else the string. */
+type Rv = number | string;
+const rvOf = (rv: string): Rv => (rv.length > 0 && rv.length < 16 && /^\d+$/.test(rv) ? Number(rv) : rv);
+
 class Entry {
   constructor(
-    public rv: string,
+    public rv: Rv,
     /** What was delivered: one resource (the common case, no array), several, or none. */
     public out: Resource | readonly Resource[] | undefined,
     public epoch: number,
@@ -63,10 +67,10 @@ export class ObjectStore {
     }
     const ns = typeof meta.namespace === 'string' ? meta.namespace : '';
     const rv = typeof meta.resourceVersion === 'string' ? meta.resourceVersion : '';
-    let byName = this.byNamespace.get(ns);
-    const entry = byName?.get(meta.name);
+    const entry = this.byNamespace.get(ns)?.get(meta.name);
     if (entry && epoch !== undefined) entry.epoch = epoch;
-    if (entry && rv !== '' && entry.rv === rv) return;
+    const kept = rvOf(rv);
+    if (entry && rv !== '' && entry.rv === kept) return;
     const where = `${this.label} ${ns ? `${ns}/` : ''}${meta.name}`;
     let next: readonly Resource[];
     try {
@@ -85,8 +89,8 @@ export class ObjectStore {
           message: `${errors.map((i) => `${i.path}: ${i.message}`).join('; ')}${entry ? ' (the previous version stays in force)' : ''}`,
           issues: errors,
         });
-        if (entry) entry.rv = rv;
-        else this.insert(ns, meta.name, new Entry(rv, undefined, epoch ?? this.epoch));
+        if (entry) entry.rv = kept;
+        else this.insert(ns, meta.name, new Entry(kept, undefined, epoch ?? this.epoch));
         return;
       }
     }
@@ -94,11 +98,10 @@ export class ObjectStore {
     this.diff(before, next, rv, out);
     const stored = next.length === 0 ? undefined : next.length === 1 ? next[0] : next;
     if (entry) {
-      entry.rv = rv;
+      entry.rv = kept;
       entry.out = stored;
     } else {
-      if (!byName) this.byNamespace.set(ns, (byName = new Map()));
-      this.insert(ns, meta.name, new Entry(rv, stored, epoch ?? this.epoch));
+      this.insert(ns, meta.name, new Entry(kept, stored, epoch ?? this.epoch));
     }
   }
 

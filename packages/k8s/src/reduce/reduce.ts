@@ -39,18 +39,34 @@ export type Reducer = (object: Record<string, unknown>) => Reduced;
 
 type Meta = { name?: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string>; uid?: string; creationTimestamp?: string; resourceVersion?: string };
 
-/** Interns strings repeated across objects (bounded: past the limit, strings are kept as they come). */
+/**
+ * Interns strings, and small JSON values, that many objects repeat (bounded: past the limit,
+ * values are kept as they come). Interned values are shared between resources: never mutate them.
+ */
 export class Interner {
   private readonly table = new Map<string, string>();
-  constructor(private readonly limit = 500_000) {}
+  private readonly values = new Map<string, unknown>();
+  constructor(
+    private readonly limit = 500_000,
+    /** Distinct values kept (each costs its JSON as the key): enough for the ReplicaSets of a large cluster. */
+    private readonly valueLimit = 20_000,
+  ) {}
   get(s: string): string {
     const had = this.table.get(s);
     if (had !== undefined) return had;
     if (this.table.size < this.limit) this.table.set(s, s);
     return s;
   }
+  /** One shared instance per distinct JSON value (labels of a ReplicaSet's pods, container port lists). */
+  value<T>(v: T): T {
+    const key = JSON.stringify(v);
+    const had = this.values.get(key);
+    if (had !== undefined) return had as T;
+    if (this.values.size < this.valueLimit) this.values.set(key, v);
+    return v;
+  }
   get size(): number {
-    return this.table.size;
+    return this.table.size + this.values.size;
   }
 }
 
@@ -69,7 +85,7 @@ export function reducerFor(r: ApiResource, options: ReduceOptions = {}, interner
       out[k] = interner.get(v);
       any = true;
     }
-    return any ? out : undefined;
+    return any ? interner.value(out) : undefined;
   };
   const metadata = (m: Meta, keepLabels: boolean): Resource['metadata'] => {
     const out: Record<string, unknown> = { name: m.name ?? '' };
@@ -149,9 +165,9 @@ function reducePod(o: Record<string, unknown>, metadata: Resource['metadata'], i
     };
   };
   const containers = (spec.containers ?? []).map(named).filter((c): c is RawContainer => c !== undefined);
-  if (containers.length > 0) outSpec['containers'] = containers;
+  if (containers.length > 0) outSpec['containers'] = interner.value(containers);
   const sidecars = (spec.initContainers ?? []).filter((c) => c.restartPolicy === 'Always').map(named).filter((c): c is RawContainer => c !== undefined);
-  if (sidecars.length > 0) outSpec['initContainers'] = sidecars.map((c) => ({ ...c, restartPolicy: 'Always' }));
+  if (sidecars.length > 0) outSpec['initContainers'] = interner.value(sidecars.map((c) => ({ ...c, restartPolicy: 'Always' })));
   const ips = status.podIPs && status.podIPs.length > 0 ? status.podIPs.map((p) => p.ip).filter((ip): ip is string => typeof ip === 'string') : status.podIP ? [status.podIP] : [];
   const outStatus = ips.length === 1 ? { podIP: ips[0] } : ips.length > 1 ? { podIPs: ips.map((ip) => ({ ip })) } : {};
   return { outputs: [{ apiVersion: 'v1', kind: 'Pod', metadata, spec: outSpec, status: outStatus }] };
