@@ -7,6 +7,8 @@
  *   k8s_initial_flush_ms         start → the Engine's first flush to the dataplane
  *   k8s_engine_only_sync_ms      the same resources upserted into a fresh Engine from memory and
  *                                flushed (same run: the source's own share is the difference)
+ *   k8s_initial_sync_cpu_ms, k8s_engine_only_cpu_ms   CPU time (user + system) of this process for
+ *                                the two: less sensitive than wall time to a busy machine
  *   k8s_source_heap_mb           heap held by the source's cache after the sync (source only)
  *   k8s_source_heap_bytes_per_pod that heap divided by the pods
  *   k8s_event_to_engine_p50/p99_us  a pod label change: from the watch event's arrival to the
@@ -90,6 +92,7 @@ export async function runK8sBench(emit: Emit): Promise<void> {
         if (resource === 'pods' && type === 'MODIFIED') eventAt = performance.now();
       },
     });
+    const cpu0 = process.cpuUsage();
     const t0 = performance.now();
     await source.start((ms) => {
       if (applySourceMessages(engine, ms).inSync) inSync = true;
@@ -100,13 +103,18 @@ export async function runK8sBench(emit: Emit): Promise<void> {
     await engine.flush();
     row('k8s_initial_sync_ms', synced, 'ms');
     row('k8s_initial_flush_ms', performance.now() - t0, 'ms');
+    const cpu = process.cpuUsage(cpu0);
+    row('k8s_initial_sync_cpu_ms', (cpu.user + cpu.system) / 1000, 'ms');
     {
       const held = source.resources();
       const reference = createEngine({ node: 'node-0', dataplane: { apply: () => undefined } });
+      const cpu1 = process.cpuUsage();
       const t1 = performance.now();
       for (const r of held) reference.upsert(r);
       await reference.flush();
       row('k8s_engine_only_sync_ms', performance.now() - t1, 'ms');
+      const c = process.cpuUsage(cpu1);
+      row('k8s_engine_only_cpu_ms', (c.user + c.system) / 1000, 'ms');
     }
 
     const latencies: number[] = [];
