@@ -8,7 +8,8 @@ export default defineConfig({
   clean: true,
   target: 'node20',
   platform: 'node',
-  // An optional dependency (tsup externalises only dependencies and peerDependencies): imported
-  // at run time by `gingham enforce --dataplane ebpf` when installed, never bundled.
-  external: ['@gingham/dataplane-ebpf'],
+  // Optional dependencies (tsup externalises only dependencies and peerDependencies): imported
+  // at run time by `gingham enforce --dataplane ebpf` / `gingham get --datastore kubernetes`
+  // when installed, never bundled.
+  external: ['@gingham/dataplane-ebpf', '@gingham/k8s'],
 });

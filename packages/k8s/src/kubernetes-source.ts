@@ -299,7 +299,9 @@ export function createKubernetesSource(options: KubernetesSourceOptions = {}): K
     },
     status(): SourceStatus {
       const errors = [discoveryError, ...informers.map((i) => i.lastError)].filter((e): e is KubernetesError => e !== undefined);
-      const authFailed = errors.some((e) => AUTH_CODES.has(e.code));
+      // Failed = refused right now (an informer backing off after 401/403, or discovery refused), not once in the past.
+      const authFailed =
+        (discoveryError !== undefined && AUTH_CODES.has(discoveryError.code)) || informers.some((i) => i.state === 'backoff' && i.lastError !== undefined && AUTH_CODES.has(i.lastError.code));
       const reconnecting = discoveryError !== undefined || informers.some((i) => i.state === 'backoff');
       const relisting = informers.some((i) => i.state === 'listing');
       const phase = closed ? 'stopped' : authFailed ? 'failed' : !everInSync || reconnecting ? 'waiting' : relisting ? 'resyncing' : 'in-sync';

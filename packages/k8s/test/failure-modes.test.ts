@@ -190,6 +190,16 @@ describe('errors and backoff', () => {
     expect(f.source.status().lastError).toMatchObject({ code: 'K8S_FORBIDDEN', message: expect.stringContaining('cannot list resource "pods"') });
   });
 
+  it('a refusal that passes (RBAC fixed, token renewed) leaves failed for in-sync', async () => {
+    const { server, f } = await setup(1, {}, { timing: { backoff: { initialMs: 50, maxMs: 100 } } });
+    server.fail({ verb: 'watch', resource: 'pods', status: 403, count: 2 });
+    server.resetWatches('pods');
+    await waitFor(() => f.source.status().phase === 'failed', 5000, 'failed');
+    await waitFor(() => f.source.status().phase === 'in-sync', 5000, 'in-sync again');
+    server.put(pod('ns', 'after', { app: 'a' }, '10.0.0.8'));
+    await waitFor(() => podNames(f).includes('after'));
+  });
+
   it('a server that ends every watch at once is not hammered (backoff after three short watches)', async () => {
     const { server } = await setup(1, {}, { timing: { shortWatchMs: 1000, backoff: { initialMs: 100, maxMs: 400 } } });
     server.fail({ verb: 'watch', resource: 'pods', status: 200, count: 0 });

@@ -7,11 +7,11 @@
  *
  * `getKubernetesCommand` is the `kubernetes` reader of `gingham get`; where `gingham get` also
  * serves other datastores, it dispatches here for `--datastore kubernetes`
- * (or `DATASTORE_TYPE=kubernetes`).
+ * (or `DATASTORE_TYPE=kubernetes`). `@gingham/k8s` (and with it `@kubernetes/client-node`) is an
+ * optional dependency of the CLI, imported only here.
  */
 import { parseArgs } from 'node:util';
-import type { Resource } from '@gingham/core';
-import { KUBERNETES_KINDS, readKubernetesResources, resolveKubernetesKind } from '@gingham/k8s';
+import { GinghamError, type Resource } from '@gingham/core';
 import { stringify as stringifyYaml } from 'yaml';
 import { UsageError, type CliIo } from '../io.js';
 import { renderTable } from '../table.js';
@@ -19,7 +19,11 @@ import { renderTable } from '../table.js';
 export const getKubernetesHelp = `gingham get KIND [NAME] [-n NAMESPACE | -A] [-o yaml|json|wide] --datastore kubernetes [--kubeconfig FILE] [--context NAME]
 
 Reads a cluster's Kubernetes API as calicoctl does with DATASTORE_TYPE=kubernetes.
-KIND: ${KUBERNETES_KINDS.map((k) => (k.names.length > 2 ? `${k.names[0]} (${k.names[2]})` : k.names[0])).join(', ')}.
+KIND: networkpolicy (np), globalnetworkpolicy (gnp), stagednetworkpolicy (snp),
+  stagedglobalnetworkpolicy (sgnp), stagedkubernetesnetworkpolicy (sknp), tier, networkset
+  (netset), globalnetworkset (gnetset), hostendpoint (hep), workloadendpoint (wep), profile (pro),
+  node (no), namespace (ns), pod (po), serviceaccount (sa), kubernetesnetworkpolicy (knp),
+  adminnetworkpolicy (anp), baselineadminnetworkpolicy (banp), clusternetworkpolicy (cnp).
   workloadendpoint   derived from pods (<node>-k8s-<pod>-eth0)
   profile            derived from namespaces (kns.<ns>) and service accounts (ksa.<ns>.<sa>)
   hostendpoint       Calico's HostEndpoints; with --auto-host-endpoints also <node>-auto-hep from Nodes
@@ -86,6 +90,17 @@ export function requestedDatastore(argv: readonly string[], env: NodeJS.ProcessE
   return value ?? (env['CALICO_DATASTORE_TYPE'] || env['DATASTORE_TYPE'] || undefined);
 }
 
+/** `@gingham/k8s`, loaded only for `--datastore kubernetes` (an optional dependency of the CLI). */
+async function importKubernetes(): Promise<typeof import('@gingham/k8s')> {
+  try {
+    return await import('@gingham/k8s');
+  } catch (cause) {
+    const e = cause as { code?: unknown; message?: unknown };
+    if (e.code !== 'ERR_MODULE_NOT_FOUND' || !String(e.message).includes("'@gingham/k8s'")) throw cause;
+    throw new GinghamError('K8S_SOURCE_MISSING', 'the Kubernetes datastore is not installed (@gingham/k8s is an optional dependency of @gingham/cli): npm install @gingham/k8s', { cause });
+  }
+}
+
 export async function getKubernetesCommand(argv: string[], io: CliIo, env: NodeJS.ProcessEnv = process.env): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
@@ -108,6 +123,7 @@ export async function getKubernetesCommand(argv: string[], io: CliIo, env: NodeJ
   const [kindText, name, ...extra] = positionals;
   if (!kindText) throw new UsageError('which kind? e.g. gingham get workloadendpoints --datastore kubernetes');
   if (extra.length > 0) throw new UsageError(`one NAME at most (got ${positionals.length - 1})`);
+  const { readKubernetesResources, resolveKubernetesKind } = await importKubernetes();
   const kind = resolveKubernetesKind(kindText);
   if (!kind) throw new UsageError(`unknown kind "${safe(kindText)}" (e.g. networkpolicy, gnp, wep, profile, hep, node, knp, anp; see --help)`);
   const output = values.json ? 'json' : (values.output ?? 'table');
