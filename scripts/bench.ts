@@ -14,8 +14,9 @@ const suites: Record<string, () => Promise<(emit: Emit) => Promise<void>>> = {
   datastore: async () => (await import('../packages/datastore/src/datastore.bench.js')).runDatastoreBench,
   input: async () => (await import('../packages/cli/test/input.bench.js')).runInputBench,
   openstack: async () => (await import('../packages/openstack/src/openstack.bench.js')).runOpenStackBench,
+  k8s: async () => (await import('../packages/k8s/src/k8s.bench.js')).runK8sBench,
 };
-const groups: Record<string, string[]> = { core: ['selector', 'evaluate'], sources: ['openstack'] };
+const groups: Record<string, string[]> = { core: ['selector', 'evaluate'], sources: ['k8s', 'openstack'] };
 
 const wanted = process.argv.slice(2).flatMap((name) => groups[name] ?? [name]);
 if (wanted.length === 0) wanted.push(...groups.core!);

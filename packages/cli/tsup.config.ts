@@ -9,6 +9,7 @@ export default defineConfig({
   target: 'node20',
   platform: 'node',
   // Optional dependencies (tsup externalises only dependencies and peerDependencies): imported at
-  // run time by `gingham enforce --dataplane ebpf` and `gingham doctor` when installed, never bundled.
-  external: ['@gingham/dataplane-ebpf', '@gingham/ebpf-loader'],
+  // run time by `gingham enforce --dataplane ebpf`, `gingham doctor` and `gingham get --datastore
+  // kubernetes` when installed, never bundled.
+  external: ['@gingham/dataplane-ebpf', '@gingham/ebpf-loader', '@gingham/k8s'],
 });

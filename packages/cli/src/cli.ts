@@ -11,6 +11,7 @@ import { checkCommand, checkHelp } from './commands/check.js';
 import { datastoreCommand, datastoreHelp } from './commands/datastore.js';
 import { getCommand, getHelp } from './commands/get.js';
 import { writeCommand, writeHelp } from './commands/write.js';
+import { getKubernetesCommand, getKubernetesHelp } from './commands/get-kubernetes.js';
 import { lintCommand, lintHelp } from './commands/lint.js';
 import { matrixCommand, matrixHelp } from './commands/matrix.js';
 import { doctorCommand, doctorHelp } from './doctor/command.js';
@@ -32,7 +33,7 @@ Usage:
   gingham enforce   --clean [--dataplane iptables|ebpf]      remove everything enforce added
   gingham wireguard genkey|apply|down ...                   encrypt node-to-node traffic
   gingham apply|create|replace|delete -f PATH... [--datastore dir|etcd]   write a datastore, as calicoctl
-  gingham get KIND [NAME] [-n NS|-A] [-o yaml|json|wide]    read a datastore
+  gingham get KIND [NAME] [-n NS|-A] [-o yaml|json|wide] [--datastore dir|etcd|kubernetes]   read a datastore, as calicoctl
   gingham datastore init                                    ClusterInformation and the default tiers
   gingham doctor    [--json]                                 what this host has and lacks, per dataplane
   gingham --version                                          versions of gingham, Node.js and the dataplanes
@@ -52,15 +53,24 @@ const enforceHelp = `gingham enforce: enforce the policy of one node in this net
 
 ${ENFORCE_HELP}`;
 
-/** The value of `--dataplane` (`--dataplane X` or `--dataplane=X`), iptables when absent. */
-function dataplaneOf(argv: readonly string[]): string {
-  let value = 'iptables';
+/** The value of `--NAME X` or `--NAME=X` (the last one given), or undefined. */
+function optionOf(argv: readonly string[], name: string): string | undefined {
+  let value: string | undefined;
   argv.forEach((a, i) => {
-    if (a === '--dataplane' && argv[i + 1] !== undefined) value = argv[i + 1]!;
-    else if (a.startsWith('--dataplane=')) value = a.slice('--dataplane='.length);
+    if (a === `--${name}` && argv[i + 1] !== undefined) value = argv[i + 1]!;
+    else if (a.startsWith(`--${name}=`)) value = a.slice(name.length + 3);
   });
   return value;
 }
+
+/** The value of `--dataplane`, iptables when absent. */
+const dataplaneOf = (argv: readonly string[]): string => optionOf(argv, 'dataplane') ?? 'iptables';
+
+/** `--datastore`, else Calico's `DATASTORE_TYPE` (`kubernetes` selects the Kubernetes reader of `get`). */
+const datastoreOf = (argv: readonly string[], io: CliIo): string | undefined => {
+  const env = io.env ?? process.env;
+  return optionOf(argv, 'datastore') ?? (env.CALICO_DATASTORE_TYPE || env.DATASTORE_TYPE);
+};
 
 /**
  * The eBPF dataplane, imported only for `--dataplane ebpf`: it is an optional dependency (its
@@ -101,7 +111,7 @@ const commands: Record<string, Command> = {
   create: { run: (argv, io) => writeCommand('create', argv, io), help: writeHelp('create') },
   replace: { run: (argv, io) => writeCommand('replace', argv, io), help: writeHelp('replace') },
   delete: { run: (argv, io) => writeCommand('delete', argv, io), help: writeHelp('delete') },
-  get: { run: getCommand, help: getHelp },
+  get: { run: (argv, io) => (datastoreOf(argv, io) === 'kubernetes' ? getKubernetesCommand(argv, io) : getCommand(argv, io)), help: `${getHelp}\n\n${getKubernetesHelp}` },
   datastore: { run: datastoreCommand, help: datastoreHelp },
   doctor: { run: (argv, io, options) => doctorCommand(argv, io, options.hostProbes), help: doctorHelp },
   openstack: { run: openstackCommand, help: openstackHelp },

@@ -111,7 +111,7 @@ describe.skipIf(!canRun).each(flavours)('OpenStack security groups enforced by t
     try {
       await source?.close();
       await dp?.clean();
-      dp?.close?.();
+      await dp?.close?.();
     } finally {
       await topo?.destroy();
       flavour.teardown?.();
