@@ -159,7 +159,7 @@ describe('datastore commands on a directory', () => {
   });
 
   it('usage mistakes exit 2 with a pointer to --help', async () => {
-    for (const argv of [['get'], ['get', 'felixconfiguration'], ['get', 'np', '-o', 'xml'], ['apply', ...D], ['get', 'gnp', '--dir', dir, '--etcd-endpoints', 'http://x:1'], ['get', 'gnp', '--datastore', 'kubernetes'], ['datastore', 'bootstrap'], ['get', 'gnp', 'a', 'b']]) {
+    for (const argv of [['get'], ['get', 'felixconfiguration'], ['get', 'np', '-o', 'xml'], ['apply', ...D], ['get', 'gnp', '--dir', dir, '--etcd-endpoints', 'http://x:1'], ['datastore', 'init', '--datastore', 'kubernetes'], ['datastore', 'bootstrap'], ['get', 'gnp', 'a', 'b']]) {
       const r = await run(argv);
       expect(r.code, argv.join(' ')).toBe(2);
       expect(r.err, argv.join(' ')).toMatch(/^gingham \w+: /);

@@ -121,7 +121,7 @@ describe('gingham get --datastore kubernetes', () => {
   });
 
   it('usage mistakes exit 2 with a pointer to --help', async () => {
-    expect((await run('get', 'gnp')).code).toBe(2);
+    expect((await run('get', 'gnp', '--datastore', 'kube')).code).toBe(2);
     expect((await get('gizmos')).err).toMatch(/unknown kind "gizmos"/);
     expect((await get('gnp', '-n', 'x')).code).toBe(2);
     expect((await get('wep', '-A', '-n', 'x')).code).toBe(2);
