@@ -1,9 +1,10 @@
 /**
  * Kernel test of `gingham wireguard`: three node namespaces on an underlay bridge, pods behind
  * them, `gingham wireguard apply` on every node (in-process through the CLI with a namespace
- * runner, and once as the real `gingham` process, whose wireguard-go must outlive it). Checks reachability with real TCP bytes, that
- * the underlay carries only WireGuard UDP (capture), incremental updates that leave other
- * sessions alone, key rotation, refusal of bad input without changes, and `down`.
+ * runner, and once as the real `gingham` process, whose wireguard-go must outlive it). Checks
+ * reachability with real TCP bytes, that the underlay carries only WireGuard UDP (capture),
+ * incremental updates that leave other sessions alone, key rotation, refusal of bad input
+ * without changes, and `down`.
  * Runs only as root with the tools present; with CI=true a missing capability fails.
  */
 import { existsSync } from 'node:fs';

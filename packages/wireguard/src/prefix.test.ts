@@ -1,7 +1,7 @@
 import { fc, test } from '@fast-check/vitest';
 import { cidrContainsCidr, formatIp, parseIp, type Cidr } from '@gingham/core';
 import { describe, expect, it } from 'vitest';
-import { canonicalAddress, canonicalPrefix, findOverlaps, parsePrefix, sortPrefixTexts, type Claim } from './prefix.js';
+import { canonicalAddress, canonicalPrefix, findOverlaps, parsePrefix, prefixContains, sortPrefixTexts, type Claim } from './prefix.js';
 
 const overlaps = (a: Cidr, b: Cidr): boolean => a.version === b.version && (cidrContainsCidr(a, b) || cidrContainsCidr(b, a));
 
@@ -45,6 +45,16 @@ describe('prefixes', () => {
     expect(canonicalPrefix('10.0.0.0/33')).toBeUndefined();
     expect(canonicalPrefix('10.0.0.0/x')).toBeUndefined();
     expect(parsePrefix('10.1.2.3/24')).toBe(parsePrefix('10.1.2.3/24'));
+  });
+
+  it('contain exactly the prefixes inside them, never across families', () => {
+    const p = (t: string) => parsePrefix(t)!.cidr;
+    expect(prefixContains(p('10.0.0.0/16'), p('10.0.5.0/24'))).toBe(true);
+    expect(prefixContains(p('10.0.5.7/32'), p('10.0.0.0/16'))).toBe(false);
+    expect(prefixContains(p('10.0.0.0/24'), p('10.0.0.0/24'))).toBe(true);
+    expect(prefixContains(p('10.0.0.0/24'), p('10.0.1.0/24'))).toBe(false);
+    expect(prefixContains(p('::/0'), p('10.0.0.0/8'))).toBe(false);
+    expect(prefixContains(p('0.0.0.0/0'), p('fd00::/64'))).toBe(false);
   });
 
   it('sort by family, address, then length', () => {

@@ -1,8 +1,9 @@
-import { describe, expect, it } from 'vitest';
-import { fakeHost, recordingRunner } from '../../test/fakes.js';
+import { afterAll, describe, expect, it } from 'vitest';
+import { fakeHost, recordingRunner, removeFakeHosts } from '../testing/fakes.js';
 import { generateKeyPair } from '../keys.js';
 import type { WireguardPeer } from '../peers.js';
-import { createWireguard, validateDesiredState, type DesiredWireguardState } from './wireguard.js';
+import { validateDesiredState, type DesiredWireguardState } from './desired.js';
+import { createWireguard } from './wireguard.js';
 
 const me = generateKeyPair();
 const other = generateKeyPair();
@@ -13,6 +14,8 @@ const desired = (extra: Partial<DesiredWireguardState> = {}): DesiredWireguardSt
   peers: [peer()],
   ...extra,
 });
+
+afterAll(removeFakeHosts);
 
 describe('desired state validation', () => {
   it('accepts a well-formed state', () => {
