@@ -15,14 +15,16 @@ import { type Cidr, cidrContains, parseCidr } from '../net/cidr.js';
 import { evaluateDirection } from '../evaluate/evaluate.js';
 import { DEFAULT_FAILSAFE_INBOUND, DEFAULT_FAILSAFE_OUTBOUND } from '../evaluate/failsafe.js';
 import type { MatchContext } from '../evaluate/rule-match.js';
-import type { TierPlan } from '../evaluate/snapshot-index.js';
+import type { Member, SnapshotIndex, TierPlan } from '../evaluate/snapshot-index.js';
+import type { Selector } from '../selector/index.js';
 import { constantMap, CutSet, fillMap, type L4Map, protocolShape } from './l4.js';
 import type { PeerClass, Side, Universe } from './universe.js';
 
 /** Something a program's rules look at in one address of the flow. */
 export type Pred =
   | { readonly kind: 'cidr'; readonly cidr: Cidr }
-  | { readonly kind: 'sel'; readonly selector: string }
+  /** IP-set membership: some endpoint or network set at the address has labels the selector matches. */
+  | { readonly kind: 'sel'; readonly selector: string; readonly compiled: Selector | undefined }
   /** A named port, resolved against the address (dimension `a`: source port, `b`: destination port). */
   | { readonly kind: 'named'; readonly name: string; readonly selector: string | undefined; readonly dim: 'a' | 'b' };
 
@@ -37,6 +39,9 @@ export interface Program {
   readonly own: readonly Pred[];
   /** Criteria on the other address of the flow. */
   readonly peer: readonly Pred[];
+  /** Names of the own / peer predicate lists (equal names: equal signatures, on the same index). */
+  readonly ownKey: string;
+  readonly peerKey: string;
   /** Every port, ICMP type and code boundary a rule or failsafe entry names. */
   readonly cuts: CutSet;
 }
@@ -77,7 +82,8 @@ export class Analysis {
   readonly stats: AnalysisStats;
   private readonly programs = new Map<string, Program>();
   private readonly programOfClass = new Map<string, Program>();
-  private readonly sigs = new Map<string, Sig>();
+  private readonly sigs = new Map<string, Sig[]>();
+  private readonly members = new Map<SnapshotIndex, (readonly Member[])[]>();
   private readonly maps = new Map<string, L4Map<Decision>>();
   private readonly decisions = new Map<string, Decision>();
   private readonly decisionIds = new Map<Decision, number>();
@@ -148,22 +154,33 @@ export class Analysis {
     if (!program) return EMPTY_SIG;
     const preds = program[which];
     if (preds.length === 0) return EMPTY_SIG;
-    const memoKey = `${program.id}|${which}|${cls.id}`;
-    const memo = this.sigs.get(memoKey);
+    // Memoised per predicate list, not per program: programs that differ only in ports share them.
+    const listKey = which === 'own' ? program.ownKey : program.peerKey;
+    let byClass = this.sigs.get(listKey);
+    if (!byClass) this.sigs.set(listKey, (byClass = []));
+    const memo = byClass[cls.id];
     if (memo) return memo;
     this.stats.signatures++;
     const { index } = program.side;
     const addr = cls.addr;
-    const parts: string[] = [];
+    let key = '';
     const named: { dim: 'a' | 'b'; protocol: number; port: number }[] = [];
+    // The endpoints and network sets at the class's address (what IP-set membership looks at).
+    const members = addr ? this.membersOf(program.side, cls) : [];
     for (const pred of preds) {
       if (!addr) {
-        parts.push('-');
+        key += '-';
         continue;
       }
-      if (pred.kind === 'cidr') parts.push(cidrContains(pred.cidr, addr) ? '1' : '0');
-      else if (pred.kind === 'sel') parts.push(index.inSelectorSet(pred.selector, addr, cls.addrKey) ? '1' : '0');
-      else {
+      if (pred.kind === 'cidr') key += cidrContains(pred.cidr, addr) ? '1' : '0';
+      else if (pred.kind === 'sel') {
+        let hit = false;
+        if (pred.compiled) for (const m of members) if (pred.compiled.matches(m.labels)) {
+          hit = true;
+          break;
+        }
+        key += hit ? '1' : '0';
+      } else {
         const found = new Set<string>();
         for (const m of index.membersAt(addr)) {
           if (m.kind !== 'WorkloadEndpoint' && m.kind !== 'HostEndpoint') continue;
@@ -175,12 +192,19 @@ export class Analysis {
             named.push({ dim: pred.dim, protocol: p.protocol, port: p.port });
           }
         }
-        parts.push(`[${[...found].sort().join(',')}]`);
+        key += `[${[...found].sort().join(',')}]`;
       }
     }
-    const sig: Sig = { key: parts.join(''), named };
-    this.sigs.set(memoKey, sig);
+    const sig: Sig = { key, named };
+    byClass[cls.id] = sig;
     return sig;
+  }
+
+  /** Every endpoint and network set whose addresses contain the class's address, on a side. */
+  private membersOf(side: Side, cls: PeerClass): readonly Member[] {
+    let byClass = this.members.get(side.index);
+    if (!byClass) this.members.set(side.index, (byClass = []));
+    return (byClass[cls.id] ??= side.index.membersAt(cls.addr!));
   }
 
   /**
@@ -260,8 +284,9 @@ function buildProgram(
         const c = parseCidr(n);
         if (c) preds.add({ kind: 'cidr', cidr: c }, `c:${n}`);
       }
-      if (entity.selector !== undefined) preds.add({ kind: 'sel', selector: entity.selector }, `s:${entity.selector}`);
-      if (entity.notSelector !== undefined) preds.add({ kind: 'sel', selector: entity.notSelector }, `s:${entity.notSelector}`);
+      for (const text of [entity.selector, entity.notSelector]) {
+        if (text !== undefined) preds.add({ kind: 'sel', selector: text, compiled: compileOrUndefined(side, text) }, `s:${text}`);
+      }
       for (const p of [...(entity.ports ?? []), ...(entity.notPorts ?? [])]) {
         if (p.kind === 'range') cuts.addRange(dim, p.min, p.max, 'ports', proto);
         else preds.add({ kind: 'named', name: p.name, selector: entity.selector, dim }, `n:${dim}:${p.name}:${entity.selector ?? ''}`);
@@ -277,12 +302,25 @@ function buildProgram(
     cuts.addRange('b', f.port, f.port, 'ports', f.protocol);
     if (f.net) peer.add({ kind: 'cidr', cidr: f.net }, `f:${f.net.version}:${f.net.base}/${f.net.prefix}`);
   }
-  return { id, side, direction, endpoint, own: own.list, peer: peer.list, cuts };
+  const tag = objectId(side.index);
+  return { id, side, direction, endpoint, own: own.list, peer: peer.list, ownKey: `${tag}|own|${own.key()}`, peerKey: `${tag}|peer|${peer.key()}`, cuts };
+}
+
+/** A selector as the index compiles it; undefined for text that does not parse (it selects nothing). */
+function compileOrUndefined(side: Side, text: string): Selector | undefined {
+  try {
+    return side.index.selector(text);
+  } catch {
+    return undefined;
+  }
 }
 
 class PredSet {
   readonly list: Pred[] = [];
   private readonly keys = new Set<string>();
+  key(): string {
+    return [...this.keys].join('\u0000');
+  }
   add(pred: Pred, key: string): void {
     if (this.keys.has(key)) return;
     this.keys.add(key);

@@ -12,16 +12,15 @@
  * tell apart, so a one-policy change at 100k endpoints evaluates a handful of representatives.
  */
 import type { Decision } from '../evaluate/types.js';
-import type { Labels, Policy, Profile, Rule, Snapshot } from '../model/types.js';
-import { PolicyView } from '../evaluate/snapshot-index.js';
+import type { Endpoint, Labels, Policy, Profile, Rule, Snapshot } from '../model/types.js';
 import { endpointAddresses } from '../evaluate/evaluate.js';
 import { ipKey, parseCidr } from '../net/cidr.js';
-import { Analysis } from './analysis.js';
+import { Analysis, type Program } from './analysis.js';
 import { compareFlowSets, type Entry, l4Spec, mergeResults, type PairResult, pairsOf, peerSet, witnessOf } from './assemble.js';
 import { combineMaps, type L4Map, someCell } from './l4.js';
 import { groupChanges } from './report.js';
 import type { DiffOptions, DiffResult, FlowChange, VerdictSummary } from './types.js';
-import { buildUniverse, endpointKeyOf, labelsPrint, pairCount, type PeerClass, type Side, type Universe } from './universe.js';
+import { buildUniverse, endpointKeyOf, labelsPrint, pairable, type PeerClass, type Side, type Universe } from './universe.js';
 
 interface ChangeCell {
   readonly opened: boolean;
@@ -43,7 +42,8 @@ function tierPrint(side: Side, name: string): string {
 }
 
 function samePolicy(a: Policy, b: Policy, A: Side, B: Side): boolean {
-  if (tierPrint(A, a.tier) !== tierPrint(B, b.tier)) return false;
+  // One index: the same tiers on both sides.
+  if (A.index !== B.index && tierPrint(A, a.tier) !== tierPrint(B, b.tier)) return false;
   return a === b || json(a) === json(b);
 }
 
@@ -191,21 +191,49 @@ function dirtyClasses(u: Universe): Dirty {
     }
   }
 
-  const viewA = new PolicyView(A.index, A.view.policies.filter((p) => changed.has(p.id)));
-  const viewB = new PolicyView(B.index, B.view.policies.filter((p) => changed.has(p.id)));
+  // Which classes a changed policy selects, before or after. Conservative: a policy counts for
+  // every direction its types name, whatever the endpoint kind (extra dirt only costs time).
+  const selectors: { matches: (labels: Labels) => boolean; side: Side; ingress: boolean; egress: boolean }[] = [];
+  for (const [side, list] of [
+    [A, A.view.policies],
+    [B, B.view.policies],
+  ] as const) {
+    for (const p of list) {
+      if (!changed.has(p.id)) continue;
+      let sel;
+      try {
+        sel = side.index.selector(p.selector);
+      } catch {
+        continue; // an unparseable selector selects nothing
+      }
+      const both = p.types.length === 0;
+      selectors.push({ matches: (l) => sel.matches(l), side, ingress: both || p.types.includes('Ingress'), egress: both || p.types.includes('Egress') });
+    }
+  }
+  // Per endpoint pair (a class of each family usually shares its representative).
+  const verdicts = new Map<Endpoint, { egress: boolean; ingress: boolean }>();
   for (const cls of u.classes) {
     if (cls.outside || !cls.endpoints) continue;
     const [ea, eb] = cls.endpoints;
-    if (selfDirty.has(cls) || ea.profiles.some((n) => changedProfiles.has(n)) || eb.profiles.some((n) => changedProfiles.has(n))) {
+    if (selfDirty.has(cls) || (changedProfiles.size > 0 && (ea.profiles.some((n) => changedProfiles.has(n)) || eb.profiles.some((n) => changedProfiles.has(n))))) {
       egress.add(cls);
       ingress.add(cls);
       continue;
     }
-    if (changed.size === 0) continue;
-    const planA = viewA.plan(ea).applied;
-    const planB = viewB.plan(eb).applied;
-    if (planA.egress.size > 0 || planB.egress.size > 0) egress.add(cls);
-    if (planA.ingress.size > 0 || planB.ingress.size > 0) ingress.add(cls);
+    if (selectors.length === 0) continue;
+    let v = ea === eb ? verdicts.get(ea) : undefined;
+    if (!v) {
+      v = { egress: false, ingress: false };
+      for (const s of selectors) {
+        if ((!s.egress || v.egress) && (!s.ingress || v.ingress)) continue;
+        if (!s.matches(s.side.index.effectiveLabels(s.side === A ? ea : eb))) continue;
+        if (s.egress) v.egress = true;
+        if (s.ingress) v.ingress = true;
+      }
+      if (ea === eb) verdicts.set(ea, v);
+    }
+    if (v.egress) egress.add(cls);
+    if (v.ingress) ingress.add(cls);
   }
   return { egress, ingress };
 }
@@ -247,12 +275,31 @@ function changedPairs(u: Universe, an: Analysis, dirty: Dirty): PairResult<Chang
   const differs = (x: L4Map<Decision>, y: L4Map<Decision>): boolean =>
     x !== y && someCell(combineMaps([x, y], ([p, q]) => (p as Decision).action !== (q as Decision).action), (d) => d);
 
+  // Classes grouped by what a pair of programs can tell apart about them as peers (shared by
+  // every dirty class running the same programs).
+  const groupsMemo = new Map<string, PeerClass[][]>();
+  // A class without an address pairs only with classes that have one (but for IPv4 endpoints
+  // with no address at all, which pair with each other): no need to look at the others.
+  const withAddress = { 4: u.byFamily[4].filter((c) => c.addr || c.noAddressAtAll), 6: u.byFamily[6].filter((c) => c.addr) };
+  const peersGroupedBy = (pa: Program | undefined, pb: Program | undefined, of: PeerClass): PeerClass[][] => {
+    const family = of.family;
+    const same = pa?.peerKey === pb?.peerKey;
+    const key = `${pa?.peerKey ?? '-'}#${same ? '=' : (pb?.peerKey ?? '-')}#${family}#${of.addr ? 1 : 0}`;
+    let groups = groupsMemo.get(key);
+    if (!groups) {
+      groups = groupBy(of.addr ? u.byFamily[family] : withAddress[family], (c) => (same ? `${an.sig(pa, 'peer', c).key}#${c.addr ? 1 : 0}` : `${an.sig(pa, 'peer', c).key}#${an.sig(pb, 'peer', c).key}#${c.addr ? 1 : 0}`));
+      groupsMemo.set(key, groups);
+    }
+    return groups;
+  };
+
   // Destinations whose ingress may differ, against every source.
   for (const dst of [...dirty.ingress].sort((x, y) => x.id - y.id)) {
     const pa = an.program(A, dst, 'ingress');
     const pb = an.program(B, dst, 'ingress');
-    const sources = u.byFamily[dst.family].filter((s) => pairCount(s, dst) > 0);
-    for (const group of groupBy(sources, (s) => `${an.sig(pa, 'peer', s).key}#${an.sig(pb, 'peer', s).key}#${s.addr ? 1 : 0}`)) {
+    for (const all of peersGroupedBy(pa, pb, dst)) {
+      const group = all.filter((s) => pairable(s, dst));
+      if (group.length === 0) continue;
       const rep = group[0]!;
       const inA = an.directionMap(A, 'ingress', dst, rep);
       const inB = an.directionMap(B, 'ingress', dst, rep);
@@ -270,8 +317,9 @@ function changedPairs(u: Universe, an: Analysis, dirty: Dirty): PairResult<Chang
   for (const src of [...dirty.egress].sort((x, y) => x.id - y.id)) {
     const pa = an.program(A, src, 'egress');
     const pb = an.program(B, src, 'egress');
-    const dests = u.byFamily[src.family].filter((d) => !dirty.ingress.has(d) && pairCount(src, d) > 0);
-    for (const group of groupBy(dests, (d) => `${an.sig(pa, 'peer', d).key}#${an.sig(pb, 'peer', d).key}#${d.addr ? 1 : 0}`)) {
+    for (const all of peersGroupedBy(pa, pb, src)) {
+      const group = all.filter((d) => !dirty.ingress.has(d) && pairable(src, d));
+      if (group.length === 0) continue;
       const rep = group[0]!;
       const egA = an.directionMap(A, 'egress', src, rep);
       const egB = an.directionMap(B, 'egress', src, rep);

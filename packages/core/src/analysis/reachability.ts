@@ -16,7 +16,7 @@ import { Analysis } from './analysis.js';
 import { compareFlowSets, l4Spec, mergeResults, type PairResult, pairsOf, peerSet, witnessOf } from './assemble.js';
 import { combineMaps, CutSet, fillMap, type L4Map, PORT_MAX, protocolShape, someCell } from './l4.js';
 import type { PeerQuery, PortQuery, ReachabilityOptions, ReachabilityResult, ReachablePath } from './types.js';
-import { buildUniverse, endpointKeyOf, pairCount, type PeerClass, restrictClass, type Universe } from './universe.js';
+import { buildUniverse, endpointKeyOf, pairable, type PeerClass, restrictClass, type Universe } from './universe.js';
 
 interface AllowedCell {
   readonly egress: Decision;
@@ -126,7 +126,7 @@ export function reachability(snapshot: Snapshot, options: ReachabilityOptions): 
   const results: PairResult<AllowedCell>[] = [];
   for (const dst of dests) {
     const program = an.program(side, dst, 'ingress');
-    const candidates = sources.filter((s) => pairCount(s, dst) > 0);
+    const candidates = sources.filter((s) => pairable(s, dst));
     const groups = new Map<string, PeerClass[]>();
     for (const s of candidates) {
       const k = `${an.sig(program, 'peer', s).key}#${s.addr ? 1 : 0}`;

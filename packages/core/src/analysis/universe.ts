@@ -161,15 +161,35 @@ function portsPrint(e: Endpoint): string {
   return e.ports.length === 0 ? '' : e.ports.map((p) => `${p.name}/${p.protocol}/${p.port}`).join(',');
 }
 
-function* rulesOf(s: Snapshot): Generator<Rule> {
-  for (const p of s.policies) {
-    yield* p.ingress;
-    yield* p.egress;
+/** What the analysis needs from a policy's or profile's rules (memoised per object). */
+interface RuleFacts {
+  readonly cidrs: readonly string[];
+  readonly protocols: readonly number[];
+}
+
+const ruleFacts = new WeakMap<object, RuleFacts>();
+
+function factsOf(p: { readonly ingress: readonly Rule[]; readonly egress: readonly Rule[] }): RuleFacts {
+  let f = ruleFacts.get(p);
+  if (f) return f;
+  const cidrs: string[] = [];
+  const protocols: number[] = [];
+  for (const r of [...p.ingress, ...p.egress]) {
+    if (r.protocol) protocols.push(r.protocol.number);
+    if (r.notProtocol) protocols.push(r.notProtocol.number);
+    for (const side of [r.source, r.destination]) {
+      if (side.nets) cidrs.push(...side.nets);
+      if (side.notNets) cidrs.push(...side.notNets);
+    }
   }
-  for (const p of s.profiles) {
-    yield* p.ingress;
-    yield* p.egress;
-  }
+  f = { cidrs, protocols };
+  ruleFacts.set(p, f);
+  return f;
+}
+
+function* factsIn(s: Snapshot): Generator<RuleFacts> {
+  for (const p of s.policies) yield factsOf(p);
+  for (const p of s.profiles) yield factsOf(p);
 }
 
 function isHostCidr(c: Cidr): boolean {
@@ -179,12 +199,7 @@ function isHostCidr(c: Cidr): boolean {
 /** Every protocol number a rule of either snapshot names. */
 function namedProtocols(snapshots: readonly Snapshot[]): Set<number> {
   const out = new Set<number>();
-  for (const s of snapshots) {
-    for (const r of rulesOf(s)) {
-      if (r.protocol) out.add(r.protocol.number);
-      if (r.notProtocol) out.add(r.notProtocol.number);
-    }
-  }
+  for (const s of snapshots) for (const f of factsIn(s)) for (const p of f.protocols) out.add(p);
   return out;
 }
 
@@ -200,14 +215,7 @@ function spaceItems(sides: readonly [Side, Side], single: boolean, options: Univ
     items.push({ key, cidr });
   };
   const snapshots = single ? [sides[0].snapshot] : [sides[0].snapshot, sides[1].snapshot];
-  for (const s of snapshots) {
-    for (const r of rulesOf(s)) {
-      for (const side of [r.source, r.destination]) {
-        for (const n of side.nets ?? []) add(`c:${n}`, n);
-        for (const n of side.notNets ?? []) add(`c:${n}`, n);
-      }
-    }
-  }
+  for (const s of snapshots) for (const f of factsIn(s)) for (const n of f.cidrs) add(`c:${n}`, n);
   const failsafe = [...(options.evaluate?.failsafeInbound ?? DEFAULT_FAILSAFE_INBOUND), ...(options.evaluate?.failsafeOutbound ?? DEFAULT_FAILSAFE_OUTBOUND)];
   for (const f of failsafe) if (f.net) add(`f:${f.net}`, f.net);
   for (const n of options.extraCidrs ?? []) add(`q:${n}`, n);
@@ -219,55 +227,136 @@ function spaceItems(sides: readonly [Side, Side], single: boolean, options: Univ
       for (const n of set.nets) add(key, n);
     }
     // Endpoint CIDRs wider than a host make every address inside them a member of the endpoint.
-    for (const e of [...side.index.workloads.values(), ...side.index.hosts.values()]) {
-      const texts = e.kind === 'WorkloadEndpoint' ? e.addresses : e.expectedIPs;
-      for (const t of texts) {
-        const c = parseCidr(t);
-        if (c && !isHostCidr(c)) add(`${tag}e:${endpointKeyOf(e)}:${labelsPrint(side.index.effectiveLabels(e))}:${portsPrint(e)}`, t);
-      }
-    }
+    for (const w of indexInfo(side.index).wide) add(`${tag}e:${w.key}`, w.cidr);
   }
   return items;
 }
 
-function endpointsOf(index: SnapshotIndex): Endpoint[] {
-  return [...index.workloads.values(), ...index.hosts.values()];
+interface EndpointInfo {
+  readonly endpoint: Endpoint;
+  readonly key: string;
+  readonly ref: string;
+  readonly addrs: readonly IpAddr[];
+  /** Kind, effective labels, profiles and named ports: what the endpoint's class depends on. */
+  readonly print: string;
 }
 
-function addressSet(e: Endpoint): string {
-  return endpointAddresses(e)
-    .map((a) => ipKey(a))
-    .sort()
-    .join(',');
+/** Per index, computed once: endpoints sorted by key, their addresses and prints, taken addresses. */
+interface IndexInfo {
+  readonly endpoints: readonly EndpointInfo[];
+  readonly byKey: ReadonlyMap<string, EndpointInfo>;
+  /** Every endpoint host address, sorted, per family. */
+  readonly taken: { readonly 4: readonly bigint[]; readonly 6: readonly bigint[] };
+  /** `ipKey`s owned by more than one endpoint. */
+  readonly shared: ReadonlySet<string>;
+  /** Owners of the shared addresses. */
+  readonly owners: ReadonlyMap<string, readonly EndpointInfo[]>;
+  /** Endpoint CIDRs wider than a host, keyed by what the endpoint is. */
+  readonly wide: readonly { readonly key: string; readonly cidr: string }[];
 }
 
-export function buildUniverse(before: Snapshot, after: Snapshot | undefined, options: UniverseOptions = {}): Universe {
-  const { sides, single, shared } = makeSides(before, after, options.afterStaged ?? false);
-  const [A, B] = sides;
+const indexInfos = new WeakMap<SnapshotIndex, IndexInfo>();
+
+function indexInfo(index: SnapshotIndex): IndexInfo {
+  const cached = indexInfos.get(index);
+  if (cached) return cached;
+  const endpoints: EndpointInfo[] = [];
+  for (const e of [...index.workloads.values(), ...index.hosts.values()]) {
+    endpoints.push({
+      endpoint: e,
+      key: endpointKeyOf(e),
+      ref: endpointRef(e),
+      addrs: endpointAddresses(e),
+      print: `${e.kind}|${labelsPrint(index.effectiveLabels(e))}|${e.profiles.join(',')}|${portsPrint(e)}`,
+    });
+  }
+  endpoints.sort((x, y) => compareBytewise(x.key, y.key));
+  const seen = new Set<string>();
+  const shared = new Set<string>();
+  const taken: { 4: bigint[]; 6: bigint[] } = { 4: [], 6: [] };
+  for (const info of endpoints) {
+    for (const a of info.addrs) {
+      const k = ipKey(a);
+      if (seen.has(k)) shared.add(k);
+      else {
+        seen.add(k);
+        taken[a.version].push(addrValue(a));
+      }
+    }
+  }
+  const byValue = (x: bigint, y: bigint): number => (x < y ? -1 : x > y ? 1 : 0);
+  taken[4].sort(byValue);
+  taken[6].sort(byValue);
+  const owners = new Map<string, EndpointInfo[]>();
+  if (shared.size > 0) {
+    for (const info of endpoints) {
+      for (const a of info.addrs) {
+        const k = ipKey(a);
+        if (!shared.has(k)) continue;
+        const list = owners.get(k);
+        if (list) list.push(info);
+        else owners.set(k, [info]);
+      }
+    }
+  }
+  const wide: { key: string; cidr: string }[] = [];
+  for (const info of endpoints) {
+    const e = info.endpoint;
+    for (const t of e.kind === 'WorkloadEndpoint' ? e.addresses : e.expectedIPs) {
+      if (!t.includes('/') || t.endsWith('/32') || t.endsWith('/128')) continue;
+      const c = parseCidr(t);
+      if (c && !isHostCidr(c)) wide.push({ key: `${info.key}:${info.print}`, cidr: t });
+    }
+  }
+  const out: IndexInfo = { endpoints, byKey: new Map(endpoints.map((i) => [i.key, i])), taken, shared, owners, wide };
+  indexInfos.set(index, out);
+  return out;
+}
+
+function mergeSorted(x: readonly bigint[], y: readonly bigint[]): bigint[] {
+  const out: bigint[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < x.length || j < y.length) {
+    const v = j >= y.length || (i < x.length && x[i]! <= y[j]!) ? x[i++]! : y[j++]!;
+    if (out.length === 0 || out[out.length - 1] !== v) out.push(v);
+  }
+  return out;
+}
+
+/** What the peers of an analysis are; depends only on the two indexes and the address cuts. */
+interface Peers {
+  readonly classes: readonly PeerClass[];
+  readonly byFamily: { readonly 4: readonly PeerClass[]; readonly 6: readonly PeerClass[] };
+  readonly spaces: { readonly 4: AddressSpace; readonly 6: AddressSpace };
+  readonly endpointChanges: EndpointChanges;
+  readonly common: ReadonlyMap<string, readonly [Endpoint, Endpoint]>;
+}
+
+/** The last peers built per before-index (a second analysis of the same snapshots reuses them). */
+const peersCache = new WeakMap<SnapshotIndex, { readonly after: SnapshotIndex; readonly key: string; readonly peers: Peers }>();
+
+function buildPeers(A: Side, B: Side, items: readonly SpaceItem[]): Peers {
+  const ia = indexInfo(A.index);
+  const ib = A.index === B.index ? ia : indexInfo(B.index);
 
   // Endpoints present in both (same addresses), and the rest.
   const common = new Map<string, readonly [Endpoint, Endpoint]>();
+  const compared: (readonly [EndpointInfo, EndpointInfo])[] = [];
   const added: string[] = [];
   const removed: string[] = [];
   const readdressed: string[] = [];
-  const bEndpoints = new Map<string, Endpoint>();
-  if (A.index !== B.index) for (const e of endpointsOf(B.index)) bEndpoints.set(endpointKeyOf(e), e);
-  for (const e of endpointsOf(A.index)) {
-    const key = endpointKeyOf(e);
-    if (A.index === B.index) {
-      common.set(key, [e, e]);
-      continue;
+  for (const a of ia.endpoints) {
+    const b = ia === ib ? a : ib.byKey.get(a.key);
+    if (!b) removed.push(a.ref);
+    else if (a !== b && addressSet(a.addrs) !== addressSet(b.addrs)) readdressed.push(a.ref);
+    else {
+      common.set(a.key, [a.endpoint, b.endpoint]);
+      compared.push([a, b]);
     }
-    const other = bEndpoints.get(key);
-    bEndpoints.delete(key);
-    if (!other) removed.push(endpointRef(e));
-    else if (addressSet(e) !== addressSet(other)) readdressed.push(endpointRef(e));
-    else common.set(key, [e, other]);
   }
-  for (const e of bEndpoints.values()) added.push(endpointRef(e));
+  if (ia !== ib) for (const b of ib.endpoints) if (!ia.byKey.has(b.key)) added.push(b.ref);
 
-  const protocols = protocolUniverse(namedProtocols(single ? [before] : [A.snapshot, B.snapshot]));
-  const items = spaceItems(sides, single, options);
   const spaces = { 4: buildAddressSpace(4, items), 6: buildAddressSpace(6, items) } as const;
   const regionIds = { 4: new Map<string, number>(), 6: new Map<string, number>() };
   const regionId = (family: 4 | 6, key: string): number => {
@@ -276,22 +365,19 @@ export function buildUniverse(before: Snapshot, after: Snapshot | undefined, opt
     if (id === undefined) m.set(key, (id = m.size));
     return id;
   };
-
-  // Who owns each host address, per side (every endpoint, compared or not).
-  const owners = new Map<string, string[]>();
-  const taken = { 4: new Set<bigint>(), 6: new Set<bigint>() };
-  for (const side of single || A.index === B.index ? [A] : [A, B]) {
-    for (const e of endpointsOf(side.index)) {
-      for (const a of endpointAddresses(e)) {
-        taken[a.version].add(addrValue(a));
-        const k = ipKey(a);
-        const print = `${side.label}:${endpointKeyOf(e)}:${labelsPrint(side.index.effectiveLabels(e))}:${portsPrint(e)}`;
-        const list = owners.get(k);
-        if (list) list.push(print);
-        else owners.set(k, [print]);
-      }
+  // Per family, the region id of each region index (regions with equal keys share an id).
+  const regionIdAt = { 4: spaces[4].keys.map((k) => regionId(4, k)), 6: spaces[6].keys.map((k) => regionId(6, k)) };
+  const coOwners = (k: string): string => {
+    const parts: string[] = [];
+    for (const [label, info] of [
+      ['before', ia],
+      ['after', ib],
+    ] as const) {
+      if (label === 'after' && ib === ia) break;
+      for (const o of info.owners.get(k) ?? []) parts.push(`${label}:${o.key}:${o.print}`);
     }
-  }
+    return parts.length > 1 ? parts.sort().join(';') : '';
+  };
 
   const classes: PeerClass[] = [];
   const byFamily: { 4: PeerClass[]; 6: PeerClass[] } = { 4: [], 6: [] };
@@ -308,36 +394,28 @@ export function buildUniverse(before: Snapshot, after: Snapshot | undefined, opt
     if (point.endpointKey) cls.perEndpoint.set(point.endpointKey, (cls.perEndpoint.get(point.endpointKey) ?? 0) + 1);
   };
 
-  const keys = [...common.keys()].sort(compareBytewise);
-  for (const key of keys) {
-    const [ea, eb] = common.get(key)!;
-    const addrs = endpointAddresses(ea);
-    const identity = [
-      ea.kind,
-      labelsPrint(A.index.effectiveLabels(ea)),
-      labelsPrint(B.index.effectiveLabels(eb)),
-      ea.profiles.join(','),
-      eb.profiles.join(','),
-      portsPrint(ea),
-      portsPrint(eb),
-    ].join('|');
-    const ref = endpointRef(ea);
+  for (const [a, b] of compared) {
+    const ea = a.endpoint;
+    const eb = b.endpoint;
+    const identity = a === b ? a.print : `${a.print}#${b.print}`;
+    const addrs = a.addrs;
     for (const family of [4, 6] as const) {
-      const own = addrs.filter((a) => a.version === family);
-      if (own.length === 0) {
+      let count = 0;
+      for (const x of addrs) if (x.version === family) count++;
+      if (count === 0) {
         const none = addrs.length === 0;
-        addPoint(`${family}|e|-|${none}|${identity}`, () => ({ family, outside: false, endpoints: [ea, eb], noAddressAtAll: none }), { endpointKey: key, ref, peer: ref });
+        addPoint(`${family}|e|-|${none}|${identity}`, () => ({ family, outside: false, endpoints: [ea, eb], noAddressAtAll: none }), { endpointKey: a.key, ref: a.ref, peer: a.ref });
         continue;
       }
-      for (const addr of own) {
-        const space = spaces[family];
-        const region = regionId(family, space.keys[regionOf(space, addrValue(addr))]!);
-        const coOwners = owners.get(ipKey(addr))!;
-        const co = coOwners.length > 1 ? coOwners.slice().sort().join(';') : '';
+      for (const addr of addrs) {
+        if (addr.version !== family) continue;
+        const region = regionIdAt[family][regionOf(spaces[family], addrValue(addr))]!;
+        const k = ipKey(addr);
+        const co = ia.shared.has(k) || ib.shared.has(k) ? coOwners(k) : '';
         addPoint(
           `${family}|e|${region}|${co}|${identity}`,
-          () => ({ family, outside: false, endpoints: [ea, eb], addr, addrText: formatIp(addr), addrKey: ipKey(addr), noAddressAtAll: false }),
-          { endpointKey: key, ref, peer: own.length > 1 ? formatIp(addr) : ref, addr },
+          () => ({ family, outside: false, endpoints: [ea, eb], addr, addrText: formatIp(addr), addrKey: k, noAddressAtAll: false }),
+          { endpointKey: a.key, ref: a.ref, peer: count > 1 ? formatIp(addr) : a.ref, addr },
         );
       }
     }
@@ -346,16 +424,16 @@ export function buildUniverse(before: Snapshot, after: Snapshot | undefined, opt
   // Outside addresses: regions grouped by what contains them, minus every endpoint address.
   for (const family of [4, 6] as const) {
     const space = spaces[family];
-    const takenSorted = [...taken[family]].sort((x, y) => (x < y ? -1 : x > y ? 1 : 0));
-    const groups = new Map<string, (readonly [bigint, bigint])[]>();
+    const takenSorted = ia === ib ? ia.taken[family] : mergeSorted(ia.taken[family], ib.taken[family]);
+    const groups = new Map<number, (readonly [bigint, bigint])[]>();
     space.starts.forEach((start, i) => {
-      const key = space.keys[i]!;
-      const list = groups.get(key);
+      const id = regionIdAt[family][i]!;
+      const list = groups.get(id);
       const range = [start, regionEnd(space, i)] as const;
       if (list) list.push(range);
-      else groups.set(key, [range]);
+      else groups.set(id, [range]);
     });
-    for (const [key, ranges] of groups) {
+    for (const [id, ranges] of groups) {
       let rep: bigint | undefined;
       for (const [lo, hi] of ranges) {
         rep = firstFree(lo, hi, takenSorted);
@@ -363,26 +441,43 @@ export function buildUniverse(before: Snapshot, after: Snapshot | undefined, opt
       }
       if (rep === undefined) continue;
       const addr = toAddr(family, rep);
-      addPoint(
-        `${family}|o|${regionId(family, key)}`,
-        () => ({ family, outside: true, addr, addrText: formatIp(addr), addrKey: ipKey(addr), noAddressAtAll: false, ranges }),
-        { addr },
-      );
+      addPoint(`${family}|o|${id}`, () => ({ family, outside: true, addr, addrText: formatIp(addr), addrKey: ipKey(addr), noAddressAtAll: false, ranges }), { addr });
     }
   }
 
   return {
-    sides,
-    single,
-    sharedIndex: shared,
-    protocols,
     classes,
     byFamily,
     spaces,
     endpointChanges: { added: added.sort(compareBytewise), removed: removed.sort(compareBytewise), readdressed: readdressed.sort(compareBytewise) },
     common,
-    options: options.evaluate,
   };
+}
+
+function addressSet(addrs: readonly IpAddr[]): string {
+  return addrs
+    .map((a) => ipKey(a))
+    .sort()
+    .join(',');
+}
+
+export function buildUniverse(before: Snapshot, after: Snapshot | undefined, options: UniverseOptions = {}): Universe {
+  const { sides, single, shared } = makeSides(before, after, options.afterStaged ?? false);
+  const [A, B] = sides;
+  const protocols = protocolUniverse(namedProtocols(single ? [before] : [A.snapshot, B.snapshot]));
+  const items = spaceItems(sides, single, options);
+  const key = items
+    .map((i) => `${i.key}@${i.cidr.version}:${i.cidr.base}/${i.cidr.prefix}`)
+    .sort()
+    .join('\n');
+  const cached = peersCache.get(A.index);
+  let peers: Peers;
+  if (cached && cached.after === B.index && cached.key === key) peers = cached.peers;
+  else {
+    peers = buildPeers(A, B, items);
+    peersCache.set(A.index, { after: B.index, key, peers });
+  }
+  return { sides, single, sharedIndex: shared, protocols, ...peers, options: options.evaluate };
 }
 
 /** The CIDRs of an outside class (every address in them that is not an endpoint address). */
@@ -401,6 +496,13 @@ const cidrMemo = new WeakMap<object, readonly string[]>();
  * Two endpoints without an address of the family pair up only in IPv4 and only when neither has
  * any address (what `evaluate()` would pick for them).
  */
+/** `pairCount(src, dst) > 0`, cheaply (the hot path of grouping every class against a dirty one). */
+export function pairable(src: PeerClass, dst: PeerClass): boolean {
+  if (src.outside && dst.outside) return false;
+  if (src.id === dst.id || (!src.addr && !dst.addr)) return pairCount(src, dst) > 0;
+  return src.family === dst.family;
+}
+
 export function pairCount(src: PeerClass, dst: PeerClass): number {
   if (src.outside && dst.outside) return 0;
   if (src.family !== dst.family) return 0;
