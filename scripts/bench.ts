@@ -11,6 +11,7 @@ const suites: Record<string, () => Promise<(emit: Emit) => Promise<void>>> = {
   iptables: async () => (await import('../packages/dataplane-iptables/src/iptables.bench.js')).runIptablesBench,
   wireguard: async () => (await import('../packages/wireguard/src/wireguard.bench.js')).runWireguardBench,
   ebpf: async () => (await import('../packages/dataplane-ebpf/src/ebpf.bench.js')).runEbpfBench,
+  insights: async () => (await import('../packages/core/src/analysis/diff.bench.js')).runInsightsBench,
 };
 const groups: Record<string, string[]> = { core: ['selector', 'evaluate'] };
 

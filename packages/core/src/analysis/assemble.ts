@@ -12,9 +12,10 @@ import type { L4Spec, PeerSet, NumberRange } from './types.js';
 import { rangeToCidrs } from './address-space.js';
 import { outsideCidrs, pairCount, type PeerClass, type Point, type Universe } from './universe.js';
 
+/** Every class of `src` to every class of `dst` has the values of `map`. */
 export interface PairResult<C> {
-  readonly src: PeerClass;
-  readonly dst: PeerClass;
+  readonly src: readonly PeerClass[];
+  readonly dst: readonly PeerClass[];
   readonly map: L4Map<C | undefined>;
 }
 
@@ -28,36 +29,41 @@ export interface Entry<C> {
 }
 
 const rangesKey = (rs: readonly ValueRange[]): string => rs.map((r) => `${r.from}-${r.to}`).join(',');
+const byId = (x: PeerClass, y: PeerClass): number => x.id - y.id;
 
-/** Merges equal-valued cells into ranges, then class pairs with equal ranges and value. */
+/**
+ * Merges equal-valued cells into ranges, then class pairs with equal ranges and value: first the
+ * sources of each destination, then the destinations of each source set. Both steps group sets,
+ * so the entries do not depend on the order the pairs were found in.
+ */
 export function mergeResults<C>(results: readonly PairResult<C>[], valueKey: (value: C) => string): Entry<C>[] {
-  // 1. Per class pair and protocol: boxes of equal value.
-  const bySrc = new Map<string, { src: PeerClass[]; dst: PeerClass; protocol: number; a: ValueRange[]; b: ValueRange[]; value: C }>();
-  // A canonical order, so that the same pair results always merge into the same entries.
-  const ordered = [...results].sort((x, y) => x.src.id - y.src.id || x.dst.id - y.dst.id);
-  for (const r of ordered) {
+  type Acc = { src: Map<number, PeerClass>; dst: PeerClass; protocol: number; a: ValueRange[]; b: ValueRange[]; value: C; vk: string };
+  const byDst = new Map<string, Acc>();
+  for (const r of results) {
     r.map.grids.forEach((grid, p) => {
       const boxes = boxesOf(grid, r.map.values[p]!, (v) => (v === undefined ? undefined : valueKey(v)));
       for (const [vk, list] of boxes) {
         for (const box of list) {
-          const key = `${r.dst.id}|${grid.protocol}|${rangesKey(box.a)}|${rangesKey(box.b)}|${vk}`;
-          const e = bySrc.get(key);
-          if (e) e.src.push(r.src);
-          else bySrc.set(key, { src: [r.src], dst: r.dst, protocol: grid.protocol, a: box.a, b: box.b, value: box.sample as C });
+          const shape = `${grid.protocol}|${rangesKey(box.a)}|${rangesKey(box.b)}|${vk}`;
+          for (const d of r.dst) {
+            const key = `${d.id}|${shape}`;
+            let e = byDst.get(key);
+            if (!e) byDst.set(key, (e = { src: new Map(), dst: d, protocol: grid.protocol, a: box.a, b: box.b, value: box.sample as C, vk }));
+            for (const s of r.src) e.src.set(s.id, s);
+          }
         }
       }
     });
   }
-  // 2. Merge destinations that share the same sources, ranges and value.
   const out = new Map<string, { src: PeerClass[]; dst: PeerClass[]; protocol: number; a: ValueRange[]; b: ValueRange[]; value: C }>();
-  for (const [key, e] of bySrc) {
-    const vk = key.slice(key.lastIndexOf('|') + 1);
-    const k2 = `${e.src.map((c) => c.id).join(',')}|${e.protocol}|${rangesKey(e.a)}|${rangesKey(e.b)}|${vk}`;
-    const m = out.get(k2);
+  for (const e of byDst.values()) {
+    const src = [...e.src.values()].sort(byId);
+    const key = `${src.map((c) => c.id).join(',')}|${e.protocol}|${rangesKey(e.a)}|${rangesKey(e.b)}|${e.vk}`;
+    const m = out.get(key);
     if (m) m.dst.push(e.dst);
-    else out.set(k2, { src: e.src, dst: [e.dst], protocol: e.protocol, a: e.a, b: e.b, value: e.value });
+    else out.set(key, { src, dst: [e.dst], protocol: e.protocol, a: e.a, b: e.b, value: e.value });
   }
-  return [...out.values()];
+  return [...out.values()].map((e) => ({ ...e, dst: e.dst.sort(byId) }));
 }
 
 /** The peers of some classes, named as results name them (outside ranges merged into the fewest CIDRs). */

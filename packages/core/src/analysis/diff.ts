@@ -268,7 +268,7 @@ function changedPairs(u: Universe, an: Analysis, dirty: Dirty): PairResult<Chang
   const [A, B] = u.sides;
   const cell = cellFactory(an);
   const out: PairResult<ChangeCell>[] = [];
-  const record = (src: PeerClass, dst: PeerClass, maps: readonly L4Map<Decision>[]): void => {
+  const record = (src: readonly PeerClass[], dst: readonly PeerClass[], maps: readonly L4Map<Decision>[]): void => {
     const map = combineMaps(maps, cell);
     if (someCell(map, (c) => c !== undefined)) out.push({ src, dst, map });
   };
@@ -304,13 +304,20 @@ function changedPairs(u: Universe, an: Analysis, dirty: Dirty): PairResult<Chang
       const inA = an.directionMap(A, 'ingress', dst, rep);
       const inB = an.directionMap(B, 'ingress', dst, rep);
       const inDiffers = differs(inA, inB);
+      // Sources with the same egress decisions towards dst change alike: one combination each.
+      const buckets = new Map<L4Map<Decision>, Map<L4Map<Decision>, PeerClass[]>>();
       for (const src of group) {
         const egDirty = dirty.egress.has(src);
         if (!egDirty && !inDiffers) continue;
         const egA = an.directionMap(A, 'egress', src, dst);
         const egB = egDirty ? an.directionMap(B, 'egress', src, dst) : egA;
-        record(src, dst, [egA, inA, egB, inB]);
+        let byB = buckets.get(egA);
+        if (!byB) buckets.set(egA, (byB = new Map()));
+        const list = byB.get(egB);
+        if (list) list.push(src);
+        else byB.set(egB, [src]);
       }
+      for (const [egA, byB] of buckets) for (const [egB, srcs] of byB) record(srcs, [dst], [egA, inA, egB, inB]);
     }
   }
   // Sources whose egress may differ, against every destination not handled above.
@@ -324,10 +331,14 @@ function changedPairs(u: Universe, an: Analysis, dirty: Dirty): PairResult<Chang
       const egA = an.directionMap(A, 'egress', src, rep);
       const egB = an.directionMap(B, 'egress', src, rep);
       if (!differs(egA, egB)) continue;
+      const buckets = new Map<L4Map<Decision>, PeerClass[]>();
       for (const dst of group) {
         const inA = an.directionMap(A, 'ingress', dst, src);
-        record(src, dst, [egA, inA, egB, inA]);
+        const list = buckets.get(inA);
+        if (list) list.push(dst);
+        else buckets.set(inA, [dst]);
       }
+      for (const [inA, dsts] of buckets) record([src], dsts, [egA, inA, egB, inA]);
     }
   }
   return out;

@@ -138,10 +138,17 @@ export function reachability(snapshot: Snapshot, options: ReachabilityOptions): 
       const inMap = an.directionMap(side, 'ingress', dst, group[0]!);
       const open = mask ? combineMaps([inMap, mask], ([d, m]) => (d as Decision).action === 'Allow' && m === true) : combineMaps([inMap], ([d]) => (d as Decision).action === 'Allow');
       if (!someCell(open, (v) => v)) continue;
+      // Sources with the same egress decisions towards dst are allowed alike: one combination each.
+      const buckets = new Map<L4Map<Decision>, PeerClass[]>();
       for (const src of group) {
         const egMap = an.directionMap(side, 'egress', src, dst);
+        const list = buckets.get(egMap);
+        if (list) list.push(src);
+        else buckets.set(egMap, [src]);
+      }
+      for (const [egMap, srcs] of buckets) {
         const map = combineMaps(mask ? [egMap, inMap, mask] : [egMap, inMap], allowed);
-        if (someCell(map, (c) => c !== undefined)) results.push({ src, dst, map });
+        if (someCell(map, (c) => c !== undefined)) results.push({ src: srcs, dst: [dst], map });
       }
     }
   }
