@@ -7,6 +7,7 @@ import { GinghamError } from '@gingham/core';
 import { EBPF_ENFORCE_HELP, runEbpfEnforceCommand } from '@gingham/dataplane-ebpf';
 import { ENFORCE_HELP, runEnforceCommand } from '@gingham/dataplane-iptables';
 import { checkCommand, checkHelp } from './commands/check.js';
+import { diffCommand, diffHelp } from './commands/diff.js';
 import { lintCommand, lintHelp } from './commands/lint.js';
 import { matrixCommand, matrixHelp } from './commands/matrix.js';
 import { UsageError, type CliIo } from './io.js';
@@ -18,6 +19,7 @@ Usage:
   gingham check     -f PATH... --from A --to B [--port N] [--protocol P]
   gingham check     -f PATH... --flows FILE                 verdicts and traces
   gingham matrix    -f PATH... --ports 80/TCP,53/UDP        connectivity matrix
+  gingham diff      -f BEFORE... --against AFTER...         what a change opens and closes (exit 1 if it opens)
   gingham enforce   -f PATH... --node NAME [--dataplane iptables|ebpf]   enforce in this host's kernel
   gingham enforce   --clean [--dataplane iptables|ebpf]      remove everything enforce added
   gingham wireguard genkey|apply|down ...                   encrypt node-to-node traffic
@@ -58,6 +60,7 @@ const commands: Record<string, Command> = {
   lint: { run: lintCommand, help: lintHelp },
   check: { run: checkCommand, help: checkHelp },
   matrix: { run: matrixCommand, help: matrixHelp },
+  diff: { run: diffCommand, help: diffHelp },
   enforce: { run: enforceCommand, help: enforceHelp },
   wireguard: {
     run: async (argv, io) => (await import('@gingham/wireguard')).runWireguardCommand(argv, io),
