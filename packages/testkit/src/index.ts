@@ -20,6 +20,7 @@ export {
   type PathQuery,
 } from './assertions.js';
 export { ManifestsError, snapshotFromFiles, snapshotFromManifests } from './snapshot-from-files.js';
+export { peerLabels, peerMatches } from './peer-labels.js';
 
 // Synthetic clusters and arbitraries for Gingham's own tests and benchmarks.
 export { generateCluster, nodeIp, nodeName, podIp, type Cluster, type ClusterOptions } from './generate-cluster.js';
