@@ -12,6 +12,7 @@ const suites: Record<string, () => Promise<(emit: Emit) => Promise<void>>> = {
   wireguard: async () => (await import('../packages/wireguard/src/wireguard.bench.js')).runWireguardBench,
   ebpf: async () => (await import('../packages/dataplane-ebpf/src/ebpf.bench.js')).runEbpfBench,
   insights: async () => (await import('../packages/core/src/analysis/diff.bench.js')).runInsightsBench,
+  testkit: async () => (await import('../packages/testkit/src/testkit.bench.js')).runTestkitBench,
 };
 const groups: Record<string, string[]> = { core: ['selector', 'evaluate'] };
 

@@ -29,8 +29,10 @@ const PORT_PROTOCOLS = new Set([6, 17, 132, 136]);
 const ICMP_PROTOCOLS = new Set([1, 58]);
 
 interface Template {
-  readonly srcs: readonly Peer[];
-  readonly dsts: readonly Peer[];
+  /** How often it is drawn relative to the others. */
+  weight: number;
+  srcs: readonly Peer[];
+  dsts: readonly Peer[];
   /** Protocol numbers this rule can match (one when it names one). */
   readonly protocols: readonly number[];
   readonly dstPorts: readonly PortMatch[] | undefined;
@@ -58,7 +60,7 @@ function portEdges(ports: readonly PortMatch[], named: (name: string) => number[
   const out: number[] = [];
   for (const p of ports) {
     if (p.kind === 'range') {
-      out.push(p.min, p.max, p.min, p.max); // the ends twice: inside is what rules are about
+      out.push(p.min, p.max, p.min, p.max, p.min, p.max); // the ends three times: inside is what rules are about
       if (p.min > 1) out.push(p.min - 1);
       if (p.max < 65535) out.push(p.max + 1);
     } else out.push(...named(p.name));
@@ -66,11 +68,19 @@ function portEdges(ports: readonly PortMatch[], named: (name: string) => number[
   return out;
 }
 
-function templatesOf(s: Snapshot, peers: readonly Peer[], from: readonly Peer[], to: readonly Peer[], allowed: ReadonlySet<number>): Template[] {
+function templatesOf(
+  s: Snapshot,
+  peers: readonly Peer[],
+  from: readonly Peer[],
+  to: readonly Peer[],
+  allowed: ReadonlySet<number>,
+  restricted: { readonly from: boolean; readonly to: boolean },
+): Template[] {
   const endpoints = peers.filter((p) => p.kind === 'workload' || p.kind === 'host');
   const fromSet = new Set(from);
   const toSet = new Set(to);
   const out: Template[] = [];
+  const merged = new Map<string, Template>();
   for (const policy of s.policies) {
     if (policy.staged) continue;
     const selected = endpoints.filter((e) => selects(policy.selector, e));
@@ -87,14 +97,26 @@ function templatesOf(s: Snapshot, peers: readonly Peer[], from: readonly Peer[],
         const named = rule.protocol?.number;
         const protocols = named !== undefined ? (allowed.has(named) ? [named] : []) : [...allowed].filter((p) => p !== 1 && p !== 58);
         if (protocols.length === 0) continue;
-        out.push({
-          srcs,
-          dsts,
-          protocols,
-          dstPorts: rule.destination.ports ?? rule.destination.notPorts,
-          srcPorts: rule.source.ports ?? rule.source.notPorts,
-          icmp: rule.icmp ?? rule.notICMP,
-        });
+        // Allow rules are where holes are; rules of the policies of the peers the property is
+        // about (its destinations for ingress, its sources for egress) are where its answer is.
+        const aimed = direction === 'ingress' ? restricted.to : restricted.from;
+        const weight = (rule.action === 'Allow' ? 2 : 1) * (aimed ? 2 : 1);
+        const t: Template = { weight, srcs, dsts, protocols, dstPorts: rule.destination.ports ?? rule.destination.notPorts, srcPorts: rule.source.ports ?? rule.source.notPorts, icmp: rule.icmp ?? rule.notICMP };
+        // Rules that differ only in which endpoints their policy selects (every team's "DNS to
+        // anywhere") are one template: merge their endpoints instead of multiplying the draws.
+        const otherSide = direction === 'ingress' ? srcs : dsts;
+        const key = `${direction}|${JSON.stringify([t.protocols, t.dstPorts, t.srcPorts, t.icmp])}|${otherSide.map((p) => p.ref).join(',')}`;
+        const same = merged.get(key);
+        if (same) {
+          const own = new Set(direction === 'ingress' ? same.dsts : same.srcs);
+          for (const e of direction === 'ingress' ? dsts : srcs) own.add(e);
+          if (direction === 'ingress') same.dsts = [...own];
+          else same.srcs = [...own];
+          same.weight = Math.max(same.weight, weight);
+        } else {
+          merged.set(key, t);
+          out.push(t);
+        }
       }
     }
   }
@@ -160,11 +182,13 @@ export function arbFlowIn(snapshot: Snapshot, options: FlowArbOptions = {}): fc.
   const pairable = (srcs: readonly Peer[], dsts: readonly Peer[]): boolean => srcs.some((x) => dsts.some((y) => x !== y));
   if (!pairable(from, to)) throw new GinghamError('EMPTY_QUERY', 'arbFlowIn: "from" and "to" name only the same endpoint (a flow to itself is never policed)');
 
-  const templates = templatesOf(snapshot, peers, from, to, protocols).filter((t) => pairable(t.srcs, t.dsts));
+  const templates = templatesOf(snapshot, peers, from, to, protocols, { from: options.from !== undefined, to: options.to !== undefined }).filter((t) => pairable(t.srcs, t.dsts));
+  // Each template as many times as its weight: a drawn index picks by weight.
+  const weighted = templates.flatMap((t) => new Array<Template>(t.weight).fill(t));
   const directed = fc
-    .record({ t: fc.nat({ max: Math.max(0, templates.length - 1) }), s: fc.nat(), d: fc.nat(), proto: fc.nat(), port: fc.nat(), sport: fc.nat() })
+    .record({ t: fc.nat({ max: Math.max(0, weighted.length - 1) }), s: fc.nat(), d: fc.nat(), proto: fc.nat(), port: fc.nat(), sport: fc.nat() })
     .map(({ t, s, d, proto, port, sport }) => {
-      const tpl = pick(templates, t);
+      const tpl = pick(weighted, t);
       const [src, dst] = pair(tpl.srcs, tpl.dsts, s, d);
       const protocol = pick(tpl.protocols, proto);
       const dstEdges = tpl.dstPorts ? portEdges(tpl.dstPorts, (n) => namedPorts(n, dst)) : [];
@@ -187,8 +211,8 @@ export function arbFlowIn(snapshot: Snapshot, options: FlowArbOptions = {}): fc.
   const bias = Math.min(1, Math.max(0, options.bias ?? 0.9));
   const scale = 1000;
   const arms: { weight: number; arbitrary: fc.Arbitrary<Flow> }[] = [];
-  if (bias > 0 && templates.length > 0) arms.push({ weight: Math.round(bias * 0.7 * scale), arbitrary: directed });
-  if (bias > 0) arms.push({ weight: Math.round(bias * (templates.length > 0 ? 0.3 : 1) * scale), arbitrary: edges });
+  if (bias > 0 && templates.length > 0) arms.push({ weight: Math.round(bias * 0.85 * scale), arbitrary: directed });
+  if (bias > 0) arms.push({ weight: Math.round(bias * (templates.length > 0 ? 0.15 : 1) * scale), arbitrary: edges });
   if (bias < 1) arms.push({ weight: Math.round((1 - bias) * scale), arbitrary: uniform });
   return arms.length === 1 ? arms[0]!.arbitrary : fc.oneof(...arms);
 }
