@@ -153,3 +153,15 @@ export function compareFlowSets(x: L4Spec & { readonly ipVersion: number; readon
   const first = (c: typeof x): number => (c.dstPorts ?? c.icmpTypes ?? [{ from: 0 }])[0]!.from * 65536 + (c.srcPorts ?? c.icmpCodes ?? [{ from: 0 }])[0]!.from;
   return first(x) - first(y);
 }
+
+/** Items grouped by a key (any value compared with `===`, e.g. a memoised map), in first-seen order. */
+export function bucket<K, T>(items: Iterable<T>, key: (item: T) => K): Map<K, T[]> {
+  const out = new Map<K, T[]>();
+  for (const item of items) {
+    const k = key(item);
+    const list = out.get(k);
+    if (list) list.push(item);
+    else out.set(k, [item]);
+  }
+  return out;
+}

@@ -9,8 +9,9 @@
  *   built inside the timed call).
  * - `diff_new_policy_ms`: a new default-deny NetworkPolicy for one namespace (every source of
  *   the cluster is a peer it touches).
- * - `diff_full_cluster_ms` (10k only): every policy replaced (policies of seed 43 over the same
- *   pods, namespaces and sets), both snapshots built from resources.
+ * - `diff_full_cluster_ms` (10k only): the same one-policy change with both snapshots built
+ *   from resources, as `gingham diff -f main --against branch` does (nothing shared).
+ * - `diff_all_policies_replaced_ms` (size `2k`): a stress case, every policy replaced.
  *
  * Run: `npx tsx packages/core/src/analysis/diff.bench.ts [10k|100k]` or `npm run bench:insights`.
  * Rows: {bench: 'insights', size, metric, value, unit}.
@@ -54,9 +55,13 @@ function withPolicy(s: Snapshot, id: string, change: (p: Policy) => Policy): Sna
   return { ...s, policies: s.policies.map((p) => (p.id === id ? change(p) : p)) };
 }
 
+function firstPortPolicy(s: Snapshot): Policy {
+  return s.policies.find((p) => p.kind === 'KubernetesNetworkPolicy' && p.ingress[0]?.destination.ports !== undefined)!;
+}
+
 /** The first Kubernetes NetworkPolicy with a port-limited ingress rule, with one more port. */
 function onePolicyChange(s: Snapshot, port: number): Snapshot {
-  const target = s.policies.find((p) => p.kind === 'KubernetesNetworkPolicy' && p.ingress[0]?.destination.ports !== undefined)!;
+  const target = firstPortPolicy(s);
   return withPolicy(s, target.id, (p) => ({
     ...p,
     ingress: p.ingress.map((r, i) => (i === 0 ? { ...r, destination: { ...r.destination, ports: [...(r.destination.ports ?? []), { kind: 'range', min: port, max: port }] } } : r)),
@@ -122,21 +127,50 @@ async function runSize(size: Size, emit: Emit): Promise<void> {
   row('diff_new_policy_pairs', deny.changes.reduce((n, c) => n + c.pairs, 0), 'count');
 
   if (size.name === '10k') {
-    const other = resourcesOf(size, 43).filter((r) => r.kind === 'NetworkPolicy' || r.kind === 'GlobalNetworkPolicy');
-    const replaced = [...resources.filter((r) => r.kind !== 'NetworkPolicy' && r.kind !== 'GlobalNetworkPolicy'), ...other];
+    // What `gingham diff -f main --against branch` pays: both sides built from resources
+    // (separate indexes, every policy compared by content, every class computed), one policy changed.
+    // The policy onePolicyChange edits (first in snapshot order), as a resource.
+    const [, ns, name] = firstPortPolicy(before).id.split('/');
+    const target = resources.find((r) => r.kind === 'NetworkPolicy' && r.metadata.namespace === ns && r.metadata.name === name)!;
+    const edited = resources.map((r) => {
+      if (r !== target) return r;
+      const spec = structuredClone(r.spec) as { ingress: { ports: unknown[] }[] };
+      spec.ingress[0]!.ports.push({ protocol: 'TCP', port: 7000 });
+      return { ...r, spec };
+    });
     const a = buildSnapshot(resources).snapshot;
-    const b = buildSnapshot(replaced).snapshot;
+    const b = buildSnapshot(edited).snapshot;
     t = now();
     const full = diffSnapshots(a, b);
     row('diff_full_cluster_ms', now() - t, 'ms');
     row('diff_full_cluster_changes', full.changes.length, 'count');
-    row('diff_full_cluster_groups', full.groups.length, 'count');
-    row('diff_full_cluster_direction_evaluations', full.stats.directionEvaluations, 'count');
+    row('diff_full_cluster_dirty_classes', full.stats.dirtyEgress + full.stats.dirtyIngress, 'count');
   }
 }
 
-export async function runInsightsBench(emit: Emit, sizes: readonly string[] = ['10k', '100k']): Promise<void> {
+/**
+ * Stress: every policy replaced (policies of seed 43 over the same pods, namespaces and sets)
+ * at 2k endpoints × 200 policies. Every class is dirty, so the work is quadratic in classes.
+ */
+async function allReplaced(emit: Emit): Promise<void> {
+  const size: Size = { name: '10k', namespaces: 20, endpoints: 2_000, policies: 200, nodes: 20, networkSets: 8, hostEndpoints: 20 };
+  const row = (metric: string, value: number, unit: string): void => emit({ bench: 'insights', size: '2k', metric, value, unit });
+  const resources = resourcesOf(size, 42);
+  const isPolicy = (r: Resource): boolean => r.kind === 'NetworkPolicy' || r.kind === 'GlobalNetworkPolicy';
+  const replaced = [...resources.filter((r) => !isPolicy(r)), ...resourcesOf(size, 43).filter(isPolicy)];
+  const a = buildSnapshot(resources).snapshot;
+  const b = buildSnapshot(replaced).snapshot;
+  const t = now();
+  const d = diffSnapshots(a, b);
+  row('diff_all_policies_replaced_ms', now() - t, 'ms');
+  row('diff_all_policies_replaced_changes', d.changes.length, 'count');
+  row('diff_all_policies_replaced_groups', d.groups.length, 'count');
+  row('classes', d.stats.classes, 'count');
+}
+
+export async function runInsightsBench(emit: Emit, sizes: readonly string[] = ['10k', '100k', '2k']): Promise<void> {
   for (const size of SIZES) if (sizes.includes(size.name)) await runSize(size, emit);
+  if (sizes.includes('2k')) await allReplaced(emit);
 }
 
 const argv = (globalThis as { process?: { argv?: string[] } }).process?.argv;
@@ -145,5 +179,5 @@ if (argv?.[1] !== undefined && import.meta.url.endsWith(argv[1].replace(/\\/g, '
   await runInsightsBench((row) => {
     const value = Number.isInteger(row.value) ? row.value : Number(row.value.toPrecision(6));
     console.log(JSON.stringify({ ...row, value }));
-  }, sizes.length > 0 ? sizes : ['10k', '100k']);
+  }, sizes.length > 0 ? sizes : ['10k', '100k', '2k']);
 }

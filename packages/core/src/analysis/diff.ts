@@ -16,7 +16,7 @@ import type { Endpoint, Labels, Policy, Profile, Rule, Snapshot } from '../model
 import { endpointAddresses } from '../evaluate/evaluate.js';
 import { ipKey, parseCidr } from '../net/cidr.js';
 import { Analysis, type Program } from './analysis.js';
-import { compareFlowSets, type Entry, l4Spec, mergeResults, type PairResult, pairsOf, peerSet, witnessOf } from './assemble.js';
+import { bucket, compareFlowSets, type Entry, l4Spec, mergeResults, type PairResult, pairsOf, peerSet, witnessOf } from './assemble.js';
 import { combineMaps, type L4Map, someCell } from './l4.js';
 import { groupChanges } from './report.js';
 import type { DiffOptions, DiffResult, FlowChange, VerdictSummary } from './types.js';
@@ -252,18 +252,6 @@ function cellFactory(an: Analysis): (values: readonly unknown[]) => ChangeCell |
   };
 }
 
-/** Groups classes by the values of some predicates (one representative evaluation per group). */
-function groupBy(classes: readonly PeerClass[], key: (c: PeerClass) => string): PeerClass[][] {
-  const groups = new Map<string, PeerClass[]>();
-  for (const c of classes) {
-    const k = key(c);
-    const g = groups.get(k);
-    if (g) g.push(c);
-    else groups.set(k, [c]);
-  }
-  return [...groups.values()];
-}
-
 function changedPairs(u: Universe, an: Analysis, dirty: Dirty): PairResult<ChangeCell>[] {
   const [A, B] = u.sides;
   const cell = cellFactory(an);
@@ -287,10 +275,28 @@ function changedPairs(u: Universe, an: Analysis, dirty: Dirty): PairResult<Chang
     const key = `${pa?.peerKey ?? '-'}#${same ? '=' : (pb?.peerKey ?? '-')}#${family}#${of.addr ? 1 : 0}`;
     let groups = groupsMemo.get(key);
     if (!groups) {
-      groups = groupBy(of.addr ? u.byFamily[family] : withAddress[family], (c) => (same ? `${an.sig(pa, 'peer', c).key}#${c.addr ? 1 : 0}` : `${an.sig(pa, 'peer', c).key}#${an.sig(pb, 'peer', c).key}#${c.addr ? 1 : 0}`));
+      groups = [
+        ...bucket(of.addr ? u.byFamily[family] : withAddress[family], (c) =>
+          same ? `${an.sig(pa, 'peer', c).key}#${c.addr ? 1 : 0}` : `${an.sig(pa, 'peer', c).key}#${an.sig(pb, 'peer', c).key}#${c.addr ? 1 : 0}`,
+        ).values(),
+      ];
       groupsMemo.set(key, groups);
     }
     return groups;
+  };
+
+  // A class's role in a direction: its programs and what they see of its own address. Classes
+  // with one role decide alike towards any peer, so one representative is evaluated per role.
+  const roles = { egress: new Map<PeerClass, string>(), ingress: new Map<PeerClass, string>() };
+  const roleOf = (cls: PeerClass, direction: 'egress' | 'ingress', bothSides: boolean): string => {
+    let r = roles[direction].get(cls);
+    if (r === undefined) {
+      const pa = an.program(A, cls, direction);
+      const pb = bothSides ? an.program(B, cls, direction) : pa;
+      r = `${pa?.id ?? '-'}|${an.sig(pa, 'own', cls).key}|${pb?.id ?? '-'}|${an.sig(pb, 'own', cls).key}|${cls.addr ? 1 : 0}`;
+      roles[direction].set(cls, r);
+    }
+    return r;
   };
 
   // Destinations whose ingress may differ, against every source.
@@ -304,20 +310,18 @@ function changedPairs(u: Universe, an: Analysis, dirty: Dirty): PairResult<Chang
       const inA = an.directionMap(A, 'ingress', dst, rep);
       const inB = an.directionMap(B, 'ingress', dst, rep);
       const inDiffers = differs(inA, inB);
-      // Sources with the same egress decisions towards dst change alike: one combination each.
-      const buckets = new Map<L4Map<Decision>, Map<L4Map<Decision>, PeerClass[]>>();
-      for (const src of group) {
-        const egDirty = dirty.egress.has(src);
-        if (!egDirty && !inDiffers) continue;
-        const egA = an.directionMap(A, 'egress', src, dst);
-        const egB = egDirty ? an.directionMap(B, 'egress', src, dst) : egA;
-        let byB = buckets.get(egA);
-        if (!byB) buckets.set(egA, (byB = new Map()));
-        const list = byB.get(egB);
-        if (list) list.push(src);
-        else byB.set(egB, [src]);
+      // One evaluation per egress role; sources with the same egress decisions change alike.
+      const touched = group.filter((src) => inDiffers || dirty.egress.has(src));
+      const decided = new Map<PeerClass, readonly [L4Map<Decision>, L4Map<Decision>]>();
+      for (const members of bucket(touched, (src) => roleOf(src, 'egress', dirty.egress.has(src))).values()) {
+        const rep = members[0]!;
+        const egA = an.directionMap(A, 'egress', rep, dst);
+        const maps = [egA, dirty.egress.has(rep) ? an.directionMap(B, 'egress', rep, dst) : egA] as const;
+        for (const m of members) decided.set(m, maps);
       }
-      for (const [egA, byB] of buckets) for (const [egB, srcs] of byB) record(srcs, [dst], [egA, inA, egB, inB]);
+      for (const [egA, byA] of bucket(touched, (src) => decided.get(src)![0])) {
+        for (const [egB, srcs] of bucket(byA, (src) => decided.get(src)![1])) record(srcs, [dst], [egA, inA, egB, inB]);
+      }
     }
   }
   // Sources whose egress may differ, against every destination not handled above.
@@ -331,14 +335,13 @@ function changedPairs(u: Universe, an: Analysis, dirty: Dirty): PairResult<Chang
       const egA = an.directionMap(A, 'egress', src, rep);
       const egB = an.directionMap(B, 'egress', src, rep);
       if (!differs(egA, egB)) continue;
-      const buckets = new Map<L4Map<Decision>, PeerClass[]>();
-      for (const dst of group) {
-        const inA = an.directionMap(A, 'ingress', dst, src);
-        const list = buckets.get(inA);
-        if (list) list.push(dst);
-        else buckets.set(inA, [dst]);
+      // One evaluation per ingress role (these destinations decide alike on both sides).
+      const decided = new Map<PeerClass, L4Map<Decision>>();
+      for (const members of bucket(group, (dst) => roleOf(dst, 'ingress', false)).values()) {
+        const inA = an.directionMap(A, 'ingress', members[0]!, src);
+        for (const m of members) decided.set(m, inA);
       }
-      for (const [inA, dsts] of buckets) record([src], dsts, [egA, inA, egB, inA]);
+      for (const [inA, dsts] of bucket(group, (dst) => decided.get(dst)!)) record([src], dsts, [egA, inA, egB, inA]);
     }
   }
   return out;

@@ -13,7 +13,7 @@ import { protocolNumber } from '../convert/protocol.js';
 import { cidrContains, parseCidr } from '../net/cidr.js';
 import type { Selector } from '../selector/index.js';
 import { Analysis } from './analysis.js';
-import { compareFlowSets, l4Spec, mergeResults, type PairResult, pairsOf, peerSet, witnessOf } from './assemble.js';
+import { bucket, compareFlowSets, l4Spec, mergeResults, type PairResult, pairsOf, peerSet, witnessOf } from './assemble.js';
 import { combineMaps, CutSet, fillMap, type L4Map, PORT_MAX, protocolShape, someCell } from './l4.js';
 import type { PeerQuery, PortQuery, ReachabilityOptions, ReachabilityResult, ReachablePath } from './types.js';
 import { buildUniverse, endpointKeyOf, pairable, type PeerClass, restrictClass, type Universe } from './universe.js';
@@ -127,26 +127,12 @@ export function reachability(snapshot: Snapshot, options: ReachabilityOptions): 
   for (const dst of dests) {
     const program = an.program(side, dst, 'ingress');
     const candidates = sources.filter((s) => pairable(s, dst));
-    const groups = new Map<string, PeerClass[]>();
-    for (const s of candidates) {
-      const k = `${an.sig(program, 'peer', s).key}#${s.addr ? 1 : 0}`;
-      const g = groups.get(k);
-      if (g) g.push(s);
-      else groups.set(k, [s]);
-    }
-    for (const group of groups.values()) {
+    for (const group of bucket(candidates, (s) => `${an.sig(program, 'peer', s).key}#${s.addr ? 1 : 0}`).values()) {
       const inMap = an.directionMap(side, 'ingress', dst, group[0]!);
       const open = mask ? combineMaps([inMap, mask], ([d, m]) => (d as Decision).action === 'Allow' && m === true) : combineMaps([inMap], ([d]) => (d as Decision).action === 'Allow');
       if (!someCell(open, (v) => v)) continue;
       // Sources with the same egress decisions towards dst are allowed alike: one combination each.
-      const buckets = new Map<L4Map<Decision>, PeerClass[]>();
-      for (const src of group) {
-        const egMap = an.directionMap(side, 'egress', src, dst);
-        const list = buckets.get(egMap);
-        if (list) list.push(src);
-        else buckets.set(egMap, [src]);
-      }
-      for (const [egMap, srcs] of buckets) {
+      for (const [egMap, srcs] of bucket(group, (src) => an.directionMap(side, 'egress', src, dst))) {
         const map = combineMaps(mask ? [egMap, inMap, mask] : [egMap, inMap], allowed);
         if (someCell(map, (c) => c !== undefined)) results.push({ src: srcs, dst: [dst], map });
       }
