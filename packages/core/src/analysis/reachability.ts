@@ -124,6 +124,16 @@ export function reachability(snapshot: Snapshot, options: ReachabilityOptions): 
     return c;
   };
   const results: PairResult<AllowedCell>[] = [];
+  const roles = new Map<number, string>();
+  const roleOf = (cls: PeerClass): string => {
+    let r = roles.get(cls.id);
+    if (r === undefined) {
+      const p = an.program(side, cls, 'egress');
+      r = `${p?.id ?? '-'}|${an.sig(p, 'own', cls).key}|${cls.addr ? 1 : 0}`;
+      roles.set(cls.id, r);
+    }
+    return r;
+  };
   for (const dst of dests) {
     const program = an.program(side, dst, 'ingress');
     const candidates = sources.filter((s) => pairable(s, dst));
@@ -132,7 +142,13 @@ export function reachability(snapshot: Snapshot, options: ReachabilityOptions): 
       const open = mask ? combineMaps([inMap, mask], ([d, m]) => (d as Decision).action === 'Allow' && m === true) : combineMaps([inMap], ([d]) => (d as Decision).action === 'Allow');
       if (!someCell(open, (v) => v)) continue;
       // Sources with the same egress decisions towards dst are allowed alike: one combination each.
-      for (const [egMap, srcs] of bucket(group, (src) => an.directionMap(side, 'egress', src, dst))) {
+      // One evaluation per egress role (programs and own signature): its members decide alike.
+      const decided = new Map<PeerClass, L4Map<Decision>>();
+      for (const members of bucket(group, (src) => roleOf(src)).values()) {
+        const egMap = an.directionMap(side, 'egress', members[0]!, dst);
+        for (const m of members) decided.set(m, egMap);
+      }
+      for (const [egMap, srcs] of bucket(group, (src) => decided.get(src)!)) {
         const map = combineMaps(mask ? [egMap, inMap, mask] : [egMap, inMap], allowed);
         if (someCell(map, (c) => c !== undefined)) results.push({ src: srcs, dst: [dst], map });
       }

@@ -385,7 +385,21 @@ function buildPeers(A: Side, B: Side, items: readonly SpaceItem[]): Peers {
   const addPoint = (key: string, make: () => Omit<PeerClass, 'id' | 'points' | 'perEndpoint'>, point: Point): void => {
     let cls = byKey.get(key);
     if (!cls) {
-      cls = { ...make(), id: classes.length, points: [], perEndpoint: new Map() };
+      // Every class gets every field, in one order: one hidden class for the hot loops.
+      const m = make();
+      cls = {
+        id: classes.length,
+        family: m.family,
+        outside: m.outside,
+        endpoints: m.endpoints,
+        addr: m.addr,
+        addrText: m.addrText,
+        addrKey: m.addrKey,
+        noAddressAtAll: m.noAddressAtAll,
+        points: [],
+        ranges: m.ranges,
+        perEndpoint: new Map(),
+      };
       byKey.set(key, cls);
       classes.push(cls);
       byFamily[cls.family].push(cls);
@@ -520,5 +534,5 @@ export function restrictClass(cls: PeerClass, keep: (p: Point) => boolean): Peer
   if (points.length === cls.points.length) return cls;
   const perEndpoint = new Map<string, number>();
   for (const p of points) if (p.endpointKey) perEndpoint.set(p.endpointKey, (perEndpoint.get(p.endpointKey) ?? 0) + 1);
-  return { ...cls, points, perEndpoint };
+  return { id: cls.id, family: cls.family, outside: cls.outside, endpoints: cls.endpoints, addr: cls.addr, addrText: cls.addrText, addrKey: cls.addrKey, noAddressAtAll: cls.noAddressAtAll, points, ranges: cls.ranges, perEndpoint };
 }
