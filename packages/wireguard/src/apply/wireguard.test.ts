@@ -82,6 +82,18 @@ describe('createWireguard', () => {
     expect(runner.mutating()).toEqual([]);
   });
 
+  it('closes with await close() or await using, running nothing when nothing was started', async () => {
+    const runner = recordingRunner();
+    {
+      await using wg = createWireguard({ interfaceName: 'wgt3', runner });
+      expect(wg.interfaceName).toBe('wgt3');
+    }
+    const wg = createWireguard({ interfaceName: 'wgt3', runner });
+    await wg.close();
+    await wg.close();
+    expect(runner.calls).toEqual([]);
+  });
+
   it('reports a missing interface on down', async () => {
     const h = await fakeHost();
     const runner = recordingRunner();
