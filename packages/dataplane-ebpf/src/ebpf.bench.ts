@@ -34,7 +34,7 @@ import { type CompiledRule, type DataplaneMessage, type DataplaneState, emptyDat
 import { attachTc, type BpfMap, type BpfProgram, type Collection, createCollection, loadCollectionSpec, type TcLink, testRun, withNetns } from '@gingham/ebpf-loader';
 import { mountScratchBpffs, type ScratchBpffs } from '@gingham/ebpf-loader/testing';
 import { createIptablesDataplane } from '@gingham/dataplane-iptables';
-import { createTopology, probeTcp, type Topology } from '@gingham/dataplane-iptables/conformance';
+import { createTopology, probeTcp, type Topology } from '@gingham/dataplane-conformance';
 import { compile } from './compile/index.js';
 import { DATAPATH_PROGRAM, encodeSkbContext, readDatapathObject, TC_ACT_OK, writeTables } from './datapath.js';
 import { createEbpfDataplane } from './dataplane/index.js';

@@ -9,9 +9,9 @@ import { spawnSync, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEngine, loadManifests, workloadInterfaceName, type Engine, type Resource } from '@gingham/core';
-import { createTopology, probeTcp, startServers, type PodHandle, type Topology } from '@gingham/dataplane-iptables/conformance';
+import { createTopology, probeTcp, startServers, type PodHandle, type Topology } from '@gingham/dataplane-conformance';
 import { ACTION_DENY, createEbpfDataplane, type EbpfDataplane, type EbpfDataplaneOptions } from '../src/index.js';
-import { canRun, clsactIn, hooksIn, listTree, scratchLockDir, uniqueName } from './kernel-env.js';
+import { canRun, clsactIn, hooksIn, listTree, scratchLockDir, uniqueName } from './support/kernel-env.js';
 import { mountScratchBpffs, type ScratchBpffs } from '@gingham/ebpf-loader/testing';
 
 const NODE = 'node-e';

@@ -19,7 +19,7 @@ import { pathToFileURL } from 'node:url';
 import { applyMessage, emptyDataplaneState, type CompiledPolicy, type DataplaneMessage, type WorkloadEndpointState } from '@gingham/core';
 import { createLocalRunner, createNetnsRunner } from '@gingham/host';
 import { createIptablesDataplane } from './apply/dataplane.js';
-import { createTopology, type Topology } from './conformance/topology.js';
+import { createTopology, type Topology } from '@gingham/dataplane-conformance';
 import { formatIptablesRestore, renderState } from './render/render.js';
 
 function stateOf(messages: readonly DataplaneMessage[]) {

@@ -12,8 +12,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runEnforceCommand } from '../src/index.js';
-import { NODE, ONLY_DB_TO_WEB, WORLD, WORLD_PODS } from '../src/conformance/cases.js';
-import { createTopology, probeTcp, type Topology } from '../src/conformance/topology.js';
+import { createTopology, NODE, ONLY_DB_TO_WEB, probeTcp, WORLD, WORLD_PODS, type Topology } from '@gingham/dataplane-conformance';
+import { iptablesResidue } from './support/residue.js';
 
 const run = process.getuid?.() === 0 || process.env.CI === 'true';
 const bin = join(new URL('../../../', import.meta.url).pathname, 'packages/cli/bin/gingham.js');
@@ -66,10 +66,7 @@ describe.skipIf(!run)('gingham enforce --dataplane iptables', () => {
   });
 
   const inNode = (argv: string[]) => spawnSync('ip', ['netns', 'exec', topo.node, ...argv], { encoding: 'utf8', timeout: 60_000 });
-  const ours = (): string =>
-    ['iptables-nft-save', 'iptables-legacy-save', 'ip6tables-nft-save', 'ip6tables-legacy-save']
-      .map((t) => inNode([t]).stdout.split('\n').filter((l) => l.includes('gh-') || l.includes('gh:')).join('\n'))
-      .join('') + inNode(['ipset', 'list', '-n']).stdout.split('\n').filter((l) => /^gh[46]/.test(l)).join('\n');
+  const ours = (): string => iptablesResidue(topo.node).join('\n');
 
   it('--clean finds and removes state created with --ipv6 and with --backend legacy, and says what it removed', async () => {
     const argv = ['-f', dir, '--node', NODE, '--dataplane', 'iptables'];

@@ -1,7 +1,7 @@
 /**
  * Fail closed, as a property over random old and new states (pod labels and Calico policies over
  * the conformance world, changed together in one Engine flush): the real iptables dataplane
- * applies the change to a simulated kernel (test/kernel-sim.ts) that records every atomic step
+ * applies the change to a simulated kernel (test/support/kernel-sim.ts) that records every atomic step
  * (each ipset line, each table commit), and at every one of them each pod-to-pod flow must get
  * its old verdict or its new one — never one neither state gives. Then `kill -9` at each of those
  * steps: a fresh dataplane (a restarted process, fed a fresh Engine's first flush) converges from
@@ -14,9 +14,8 @@ import { propRuns } from '@gingham/testkit';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { createIptablesDataplane } from '../src/index.js';
-import { NODE, podManifest, TCP_PORTS, WORLD_PODS } from '../src/conformance/cases.js';
-import { loadResources } from '../src/conformance/index.js';
-import { cloneSim, forwardVerdict, simRunner, type SimKernel, type SimPacket } from './kernel-sim.js';
+import { loadResources, NODE, podManifest, TCP_PORTS, WORLD_PODS } from '@gingham/dataplane-conformance';
+import { cloneSim, forwardVerdict, simRunner, type SimKernel, type SimPacket } from './support/kernel-sim.js';
 
 const APPS = ['web', 'db', 'client'] as const;
 const NAMESPACES = `
