@@ -69,6 +69,46 @@ for (const pkg of readdirSync(join(root, 'packages'))) {
   }
 }
 
+// ---- test layout (docs/testing.md; owned by the conformance work) -------------------------------
+//  - tests are `*.test.ts` under a package's `src/` (unit tests beside their module) or `test/`
+//    (through the public API, the built bin, real servers); vitest runs nothing else;
+//  - kernel tests (`*.kernel.test.ts`, root, their own namespaces) live only under `test/`;
+//  - helpers that tests import are not tests: never `*.test.ts` under `test/support/`;
+//  - no dataplane depends on another dataplane (package.json dependency fields, and imports in
+//    src/ and test/ outside benchmarks); what every dataplane must pass is
+//    @gingham/dataplane-conformance, and the conformance package depends on no dataplane.
+const dataplanes = readdirSync(join(root, 'packages')).filter((p) => p.startsWith('dataplane-') && p !== 'dataplane-conformance');
+for (const pkg of readdirSync(join(root, 'packages'))) {
+  const dir = join(root, 'packages', pkg);
+  if (!statSync(dir).isDirectory()) continue;
+  for (const top of readdirSync(dir)) {
+    if (['node_modules', 'dist'].includes(top) || !statSync(join(dir, top)).isDirectory()) continue;
+    for (const file of files(join(dir, top))) {
+      const rel = relative(root, file);
+      const inTest = top === 'test';
+      if (/\.test\.ts$/.test(file) && top !== 'src' && !inTest) problems.push(`${rel}: a test outside src/ and test/ never runs (docs/testing.md)`);
+      if (/\.kernel\.test\.ts$/.test(file) && !inTest) problems.push(`${rel}: kernel tests live under test/ (docs/testing.md)`);
+      if (/\.test\.ts$/.test(file) && /\/test\/support\//.test(file)) problems.push(`${rel}: test/support/ holds helpers, not tests (docs/testing.md)`);
+      if ((dataplanes.includes(pkg) || pkg === 'dataplane-conformance') && !/\.bench\.ts$/.test(file)) {
+        for (const m of readFileSync(file, 'utf8').matchAll(/\bfrom\s+['"]@gingham\/(dataplane-[a-z]+)/g)) {
+          if (pkg !== 'dataplane-conformance' && m[1] !== pkg && m[1] !== 'dataplane-conformance') problems.push(`${rel}: imports @gingham/${m[1]}; no dataplane depends on another (shared tests: @gingham/dataplane-conformance)`);
+          if (pkg === 'dataplane-conformance' && m[1] !== pkg) problems.push(`${rel}: the conformance suite must not import a dataplane (@gingham/${m[1]})`);
+        }
+      }
+    }
+  }
+  if (dataplanes.includes(pkg) || pkg === 'dataplane-conformance') {
+    const manifest = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'));
+    for (const field of ['dependencies', 'devDependencies', 'peerDependencies', 'optionalDependencies']) {
+      for (const dep of Object.keys(manifest[field] ?? {})) {
+        const other = dep.replace(/^@gingham\//, '');
+        if (dep.startsWith('@gingham/') && dataplanes.includes(other) && other !== pkg) problems.push(`packages/${pkg}/package.json: ${field} names ${dep}; no dataplane depends on another`);
+      }
+    }
+  }
+}
+// ---- end of test layout -------------------------------------------------------------------------
+
 if (problems.length > 0) {
   for (const p of problems) console.error(`lint: ${p}`);
   console.error(`lint: ${problems.length} problem(s)`);
