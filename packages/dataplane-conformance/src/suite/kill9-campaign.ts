@@ -12,6 +12,10 @@
  *    states deny are denied and those both allow are allowed, and the next run converges (exit
  *    0, the target state's verdicts); not one attempt at a doubly-denied flow passes.
  *
+ * Each phase counts its kill points once (an uninterrupted run's child starts and duration) and
+ * spreads them over three tests — the child exiting, the child running on, random moments — so
+ * that each test stays well under the per-test timeout on a busy 2-core machine.
+ *
  * Everything runs on the suite's topology; the shims and manifest files live in a temporary
  * directory removed in afterAll, and the node is `--clean`ed there even when a case fails.
  */
@@ -74,80 +78,104 @@ export function registerKill9Campaign(ctx: SuiteContext, mode: EnforceMode): voi
       }
     });
 
-    it('first attach killed at each child start and at random moments: --clean then leaves nothing; a re-run converges', async () => {
-      await clean('before the campaign');
-      const counted = await full('A', 'a first attach');
-      const starts = sh().starts();
-      expect(starts.length, 'child starts of a first attach').toBeGreaterThan(0);
-      await clean('after a first attach');
-      const window = workWindow(counted, starts);
-      const points = killPoints(starts, randomDelays(seed + 1, randomKills, window.from, window.to), command.readOnly);
-      await killCampaign({
-        points,
-        shims: sh(),
-        run: (point) => run('A', point),
-        after: async ({ point, result }) => {
-          const ok = result.killed || (point.kind === 'delay' && result.status === 0);
-          expect(ok, `${at(point, result)}: the run ended before it`).toBe(true);
-          await clean(at(point, result));
-        },
-      });
-      const final = await full('A', 'after the campaign');
-      command.report?.enforced?.(final.stdout, env(), mode);
-      await clean('after the campaign');
-    });
+    /** The kill points of `group`: the child starts where the child exits, where it runs on, or the random delays. */
+    type Group = 'child exits' | 'child runs on' | 'random moments';
+    const GROUPS: readonly Group[] = ['child exits', 'child runs on', 'random moments'];
+    const select = (points: readonly KillPoint[], group: Group): KillPoint[] =>
+      points.filter((p) => (group === 'random moments' ? p.kind === 'delay' : p.kind === 'child' && p.then === (group === 'child exits' ? 'exit' : 'run')));
 
-    it('takeover killed at each child start and at random moments: no attempt at a flow both states deny passes; after each kill flows both states deny or allow keep their verdict, and the next run converges', async () => {
-      const topo = env().topology;
-      await full('A', 'the scenario');
-      const counted = await full('B', 'the scenario');
-      const starts = sh().starts();
-      expect(starts.length, 'child starts of a run from A to B').toBeGreaterThan(0);
-      const again = await full('B', 'a repeated run');
-      command.report?.converged?.(again.stdout, env(), mode);
-      // The campaign alternates directions; the kill points of one fit the other.
-      await full('A', 'the scenario');
-      const tools = (list: readonly string[]) => list.map((l) => l.split(' ')[3]);
-      expect(tools(sh().starts()), 'the programs a run from B to A starts, against those of a run from A to B').toEqual(tools(starts));
+    // Counting runs (once per phase, shared by its tests): an uninterrupted run's child starts
+    // are the kill points, and its duration bounds the random ones.
+    let firstAttach: Promise<KillPoint[]> | undefined;
+    const countFirstAttach = (): Promise<KillPoint[]> =>
+      (firstAttach ??= (async () => {
+        await clean('before the campaign');
+        const counted = await full('A', 'a first attach');
+        const starts = sh().starts();
+        expect(starts.length, 'child starts of a first attach').toBeGreaterThan(0);
+        command.report?.enforced?.(counted.stdout, env(), mode);
+        await clean('after a first attach');
+        const window = workWindow(counted, starts);
+        return killPoints(starts, randomDelays(seed + 1, randomKills, window.from, window.to), command.readOnly);
+      })());
+    let takeover: Promise<KillPoint[]> | undefined;
+    const countTakeover = (): Promise<KillPoint[]> =>
+      (takeover ??= (async () => {
+        await clean('before the campaign');
+        await full('A', 'the scenario');
+        const counted = await full('B', 'the scenario');
+        const starts = sh().starts();
+        expect(starts.length, 'child starts of a run from A to B').toBeGreaterThan(0);
+        const again = await full('B', 'a repeated run');
+        command.report?.converged?.(again.stdout, env(), mode);
+        // The campaign alternates directions; the kill points of one fit the other.
+        await full('A', 'the scenario');
+        const tools = (list: readonly string[]) => list.map((l) => l.split(' ')[3]);
+        expect(tools(sh().starts()), 'the programs a run from B to A starts, against those of a run from A to B').toEqual(tools(starts));
+        const window = workWindow(counted, starts);
+        return killPoints(starts, randomDelays(seed, randomKills, window.from, window.to), command.readOnly);
+      })());
 
-      const steady = steadyFlows(loadResources);
-      const denied = steady.filter((f) => !f.allowed);
-      expect(denied.length, 'flows both states deny').toBeGreaterThanOrEqual(2);
-      expect(steady.some((f) => f.allowed), 'flows both states allow').toBe(true);
-      const pod = (id: string) => topo.pod(...(id.split('/') as [string, string]));
-      const probers: [string, Prober][] = [];
-      const window = workWindow(counted, starts);
-      const points = killPoints(starts, randomDelays(seed, randomKills, window.from, window.to), command.readOnly);
-      let state: State = 'A';
-      try {
-        for (const f of denied) probers.push([`${f.from} -> ${f.to}:${FLIP_PORT}`, await startProber(topo, pod(f.from), pod(f.to), FLIP_PORT, { everyMs: 20, timeoutMs: 400 })]);
+    for (const group of GROUPS) {
+      it(`first attach killed at each point (${group}): --clean then leaves nothing; a re-run converges`, async () => {
+        const points = select(await countFirstAttach(), group);
         await killCampaign({
           points,
           shims: sh(),
-          run: (point) => run(other(state), point),
+          run: (point) => run('A', point),
           after: async ({ point, result }) => {
-            const what = `${at(point, result)}, from ${state} to ${other(state)}`;
             const ok = result.killed || (point.kind === 'delay' && result.status === 0);
-            expect(ok, `${what}: the run ended before it`).toBe(true);
-            expectOldOrNew(await probeFlip(topo), what);
-            state = other(state);
-            await full(state, `${what}, then a full run`);
+            expect(ok, `${at(point, result)}: the run ended before it`).toBe(true);
+            await clean(at(point, result));
           },
         });
-      } finally {
-        const passed: string[] = [];
-        let attempts = 0;
-        for (const [flow, prober] of probers) {
-          const counts = await prober.stop();
-          attempts += counts.ok + counts.fail;
-          if (counts.ok > 0) passed.push(`${flow}: ${counts.ok} of ${counts.ok + counts.fail} attempts passed`);
+        await full('A', 'after the campaign');
+        await clean('after the campaign');
+      });
+    }
+
+    for (const group of GROUPS) {
+      it(`takeover killed at each point (${group}): no attempt at a flow both states deny passes; after each kill flows both states deny or allow keep their verdict, and the next run converges`, async () => {
+        const topo = env().topology;
+        const points = select(await countTakeover(), group);
+        const steady = steadyFlows(loadResources);
+        const denied = steady.filter((f) => !f.allowed);
+        expect(denied.length, 'flows both states deny').toBeGreaterThanOrEqual(2);
+        expect(steady.some((f) => f.allowed), 'flows both states allow').toBe(true);
+        const pod = (id: string) => topo.pod(...(id.split('/') as [string, string]));
+        let state: State = 'A';
+        await full(state, 'before the campaign');
+        const probers: [string, Prober][] = [];
+        try {
+          for (const f of denied) probers.push([`${f.from} -> ${f.to}:${FLIP_PORT}`, await startProber(topo, pod(f.from), pod(f.to), FLIP_PORT, { everyMs: 20, timeoutMs: 400 })]);
+          await killCampaign({
+            points,
+            shims: sh(),
+            run: (point) => run(other(state), point),
+            after: async ({ point, result }) => {
+              const what = `${at(point, result)}, from ${state} to ${other(state)}`;
+              const ok = result.killed || (point.kind === 'delay' && result.status === 0);
+              expect(ok, `${what}: the run ended before it`).toBe(true);
+              expectOldOrNew(await probeFlip(topo), what);
+              state = other(state);
+              await full(state, `${what}, then a full run`);
+            },
+          });
+        } finally {
+          const passed: string[] = [];
+          let attempts = 0;
+          for (const [flow, prober] of probers) {
+            const counts = await prober.stop();
+            attempts += counts.ok + counts.fail;
+            if (counts.ok > 0) passed.push(`${flow}: ${counts.ok} of ${counts.ok + counts.fail} attempts passed`);
+          }
+          expect(passed, `flows both states deny (seed ${seed})`).toEqual([]);
+          if (probers.length === denied.length && points.length > 0) expect(attempts, 'attempts of the probers').toBeGreaterThan(20);
         }
-        expect(passed, `flows both states deny (seed ${seed})`).toEqual([]);
-        if (probers.length === denied.length) expect(attempts, 'attempts of the probers').toBeGreaterThan(20);
-      }
-      const converged = await full(state, 'a repeated run after the campaign');
-      command.report?.converged?.(converged.stdout, env(), mode);
-      await clean('after the campaign');
-    });
+        const converged = await full(state, 'a repeated run after the campaign');
+        command.report?.converged?.(converged.stdout, env(), mode);
+        await clean('after the campaign');
+      });
+    }
   });
 }
