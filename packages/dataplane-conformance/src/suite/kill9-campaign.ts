@@ -33,6 +33,14 @@ import type { EnforceMode } from './options.js';
 import type { SuiteContext } from './test-dataplane.js';
 
 type State = 'A' | 'B';
+
+/**
+ * Each kill point costs a killed run, a `--clean` or a full run, and probes: one to a few seconds
+ * on an idle machine, over ten under a load of 24 on 2 cores, where an iptables group of child
+ * starts took more than the kernel project's 180 s. A test that times out keeps running in the
+ * background and disturbs the next, so the campaign's tests get their own, larger timeout.
+ */
+const KILL9_TEST_TIMEOUT_MS = 600_000;
 const other = (s: State): State => (s === 'A' ? 'B' : 'A');
 
 export function registerKill9Campaign(ctx: SuiteContext, mode: EnforceMode): void {
@@ -131,7 +139,7 @@ export function registerKill9Campaign(ctx: SuiteContext, mode: EnforceMode): voi
         });
         await full('A', 'after the campaign');
         await clean('after the campaign');
-      });
+      }, KILL9_TEST_TIMEOUT_MS);
     }
 
     for (const group of GROUPS) {
@@ -175,7 +183,7 @@ export function registerKill9Campaign(ctx: SuiteContext, mode: EnforceMode): voi
         const converged = await full(state, 'a repeated run after the campaign');
         command.report?.converged?.(converged.stdout, env(), mode);
         await clean('after the campaign');
-      });
+      }, KILL9_TEST_TIMEOUT_MS);
     }
   });
 }
