@@ -199,8 +199,10 @@ export {
   type ViaTrace,
 } from './evaluate/index.js';
 
-// The dataplane contract, the do-nothing and recording dataplanes, and the model dataplane.
+// The dataplane contract, the do-nothing and recording dataplanes, the model dataplane, and the
+// rule that binds host endpoints to interfaces (one rule for every dataplane).
 export {
+  bindHostEndpoints,
   NoopDataplane,
   RecordingDataplane,
   modelVerdict,
@@ -212,6 +214,9 @@ export {
   protoText,
 } from './dataplane/index.js';
 export type {
+  BindHostEndpointsOptions,
+  HostEndpointBindings,
+  HostLink,
   Dataplane,
   DataplaneMessage,
   DataplaneMessageKind,
