@@ -93,7 +93,7 @@ export async function runEbpfEnforceCommand(argv: readonly string[], io: EbpfEnf
     try {
       report = await dataplane.clean();
     } finally {
-      dataplane.close();
+      await dataplane.close();
     }
     io.stdout(values.json ? JSON.stringify(report) : formatCleanReport(report));
     return 0;
@@ -106,7 +106,7 @@ export async function runEbpfEnforceCommand(argv: readonly string[], io: EbpfEnf
   try {
     st = await enforceOnce({ paths: files, node: values.node, dataplane, fs: { readdir, stat, open }, report: io.stderr, command: 'gingham enforce' });
   } finally {
-    dataplane.close();
+    await dataplane.close();
   }
   if (!st) return 1;
   const s = dataplane.stats();

@@ -27,15 +27,15 @@ afterAll(() => {
   locks.release();
 });
 
-testDataplane('ebpf', ({ nodeNamespace }) => {
-  previous?.close();
+testDataplane('ebpf', async ({ nodeNamespace }) => {
+  await previous?.close();
   const dp = createEbpfDataplane({ netns: nodeNamespace, bpffs: bpffs!.path, name, lockDir: locks.path });
   previous = dp;
   return {
     apply: (messages) => dp.apply(messages),
     clean: async () => {
       await dp.clean();
-      dp.close();
+      await dp.close();
     },
   };
 }, {

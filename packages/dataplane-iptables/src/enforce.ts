@@ -101,7 +101,7 @@ export async function runEnforceCommand(argv: readonly string[], io: EnforceIo, 
     await dataplane.close();
   }
   if (!st) return 1;
-  const changes = dataplane.lastStats();
+  const changes = dataplane.stats();
   io.stdout(
     `gingham enforce: node ${values.node}: ${st.localEndpoints} endpoints, ${st.activePolicies} active policies, ${st.ipSets} IP sets; ` +
       `chains written ${changes.chainsWritten}, deleted ${changes.chainsDeleted}; sets created ${changes.setsCreated}, destroyed ${changes.setsDestroyed}`,
