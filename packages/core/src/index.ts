@@ -280,5 +280,5 @@ export {
 } from './source/index.js';
 
 // The Engine: incremental calculation graph from resource updates to one host's dataplane state.
-export { createEngine, enforceOnce, LabelIndex, namedPortSetId } from './engine/index.js';
-export type { Engine, EngineOptions, EngineStats, EnforceOnceOptions } from './engine/index.js';
+export { createEngine, LabelIndex, namedPortSetId } from './engine/index.js';
+export type { Engine, EngineOptions, EngineStats } from './engine/index.js';

@@ -9,6 +9,5 @@ export { compile, emptyTables, policyNames, type CompileResult, type CompilerMem
 export { simulate, type Packet, type SimContext, type SimDirectionVerdict, type SimVerdict } from './simulate.js';
 export * from './wire.js';
 export * from './dataplane/index.js';
-export { EBPF_ENFORCE_HELP, runEbpfEnforceCommand, type EbpfEnforceIo } from './enforce.js';
 export * from './datapath.js';
 export * from './packet.js';

@@ -33,4 +33,3 @@ export {
   type IptablesLockOptions,
 } from './apply/dataplane.js';
 export { formatCleanReport, type CleanBackend, type CleanEntry, type CleanReport } from './apply/clean.js';
-export { ENFORCE_HELP, ENFORCE_LOCK_WAIT_MS, runEnforceCommand, type EnforceIo, type EnforceOptions } from './enforce.js';
