@@ -23,19 +23,30 @@ export type {
   V3TierSpec,
   V3WorkloadEndpointSpec,
 } from './model/resources.js';
+// The model every input converts into (the shape of a Snapshot), every type by name.
 export type {
   Direction,
   Endpoint,
+  EndpointPort,
+  EntityMatch,
   HostEndpoint,
+  IcmpMatch,
+  IpVersion,
   Labels,
   NetworkSet,
   NodeInfo,
   Policy,
+  PolicyKind,
+  PolicyType,
+  PortMatch,
   Profile,
+  ProtocolMatch,
   Rule,
   RuleAction,
   Snapshot,
+  StagedAction,
   Tier,
+  TierDefaultAction,
   WorkloadEndpoint,
 } from './model/types.js';
 export { formatIssue, type Issue } from './model/issues.js';
@@ -114,6 +125,7 @@ export {
   convertWorkloadEndpoint,
   policyId,
   protocolName,
+  protocolNumber,
   workloadInterfaceName,
   type AdminPolicyOptions,
   type BuildSnapshotOptions,
@@ -154,6 +166,32 @@ export {
   type Trace,
   type ViaTrace,
 } from './evaluate/index.js';
+
+// Analysis: exact change previews and reachability over equivalence classes.
+export {
+  diffSnapshots,
+  reachability,
+  formatDiff,
+  formatReachability,
+  groupChanges,
+  peerGroup,
+  workloadPrefix,
+  type ChangeGroup,
+  type DiffOptions,
+  type DiffResult,
+  type DiffStats,
+  type FlowChange,
+  type L4Spec,
+  type PeerQuery,
+  type PeerSet,
+  type PortQuery,
+  type NumberRange,
+  type ProtocolRef,
+  type ReachabilityOptions,
+  type ReachabilityResult,
+  type ReachablePath,
+  type VerdictSummary,
+} from './analysis/index.js';
 
 // The dataplane contract, the do-nothing and recording dataplanes, the model dataplane, and the
 // rule that binds host endpoints to interfaces (one rule for every dataplane).
