@@ -440,7 +440,7 @@ async function updateBench(emit: Emit, bpffs: ScratchBpffs): Promise<void> {
       emitUpdate(emit, 'ebpf.update', full, changes);
     } finally {
       await dp.clean();
-      dp.close();
+      await dp.close();
     }
   } finally {
     ns.destroy();
@@ -552,7 +552,7 @@ async function iperfBench(emit: Emit, bpffs: ScratchBpffs): Promise<void> {
           const dp = createEbpfDataplane({ netns: topo.node, bpffs: bpffs.path, name: `bench-${randomBytes(3).toString('hex')}` });
           remove = async () => {
             await dp.clean();
-            dp.close();
+            await dp.close();
           };
           await dp.apply(messages);
           const st = dp.stats();

@@ -178,7 +178,7 @@ describe('fail closed: every intermediate kernel state of an apply gives each fl
             restart.onStep = undefined;
             expect(verdicts(restart.kernel), `converged after a kill at step ${i + 1}`).toEqual(after);
             const again = await enforceFresh(restart, newRs);
-            expect(again.lastStats(), `a second restart after a kill at step ${i + 1} writes nothing`).toMatchObject({ chainsWritten: 0, chainsDeleted: 0, setsCreated: 0, setMembersChanged: 0, setsDestroyed: 0 });
+            expect(again.stats(), `a second restart after a kill at step ${i + 1} writes nothing`).toMatchObject({ chainsWritten: 0, chainsDeleted: 0, setsCreated: 0, setMembersChanged: 0, setsDestroyed: 0 });
           }
           await dp.close();
         },
@@ -229,7 +229,7 @@ describe('fail closed: the two shapes that make in-place member changes unsafe',
     const seen: boolean[][] = [];
     sim.onStep = (k) => seen.push(v(k));
     await dp.apply(change);
-    return { before, after: v(sim.kernel), seen, stats: dp.lastStats() };
+    return { before, after: v(sim.kernel), seen, stats: dp.stats() };
   }
 
   it('"deny from D" before "allow from A", an address leaving both: the sets are versioned and switched in one commit', async () => {
