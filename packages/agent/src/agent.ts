@@ -224,9 +224,12 @@ export function createAgent(options: AgentOptions): Agent {
     }
   };
 
+  /** Resources the source skipped (the last good version stays): an operator's problem, logged at warn. */
+  const SKIPPED = new Set(['INVALID_VALUE', 'INVALID_FILE', 'DUPLICATE_KEY', 'DUPLICATE_RESOURCE']);
   const sourceLog = (e: SourceLogEntry): void => {
     const fields = { code: e.code, where: e.where, component: 'datastore' };
-    if (e.level === 'error') {
+    if (e.code !== undefined && SKIPPED.has(e.code)) logger.warn(fields, `skipped: ${e.message}`);
+    else if (e.level === 'error') {
       logger.error(fields, e.message);
       noteError('datastore', e.code ?? 'DATASTORE_ERROR', e.message);
     } else if (e.level === 'warn') logger.warn(fields, e.message);

@@ -308,7 +308,8 @@ export async function resolveAgentConfig(input: ResolveAgentConfigInput): Promis
   if ((values['applyRetryMaxMs'] as number) < (values['applyRetryInitialMs'] as number)) {
     throw configError(`${where('applyRetryMaxMs')}: must be at least the initial retry delay (${values['applyRetryInitialMs']} ms)`);
   }
-  if (values['healthPort'] !== 0 && values['healthPort'] === values['metricsPort'] && values['healthHost'] === values['metricsHost']) {
+  const anyHost = (h: unknown): boolean => h === '0.0.0.0' || h === '::';
+  if (values['healthPort'] !== 0 && values['healthPort'] === values['metricsPort'] && (values['healthHost'] === values['metricsHost'] || anyHost(values['healthHost']) || anyHost(values['metricsHost']))) {
     throw configError(`${where('metricsPort')}: the metrics port ${values['metricsPort']} is the health port too; give them different ports`);
   }
   return { config: values as unknown as AgentConfig, origins };
