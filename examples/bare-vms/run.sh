@@ -28,6 +28,7 @@ in_ns() { local ns=$1; shift; ip netns exec "$ns" "$@"; }
 cleanup() {
   set +e
   trap - EXIT INT TERM
+  trap '' PIPE # whoever read our output may be gone: cleaning up must not die of it
   say "cleaning up"
   for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null; done
   for pid in "${PIDS[@]}"; do for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done; kill -KILL "$pid" 2>/dev/null; done
@@ -148,6 +149,7 @@ done
 
 if [ -n "${KEEP:-}" ]; then
   say "running; logs in $WORK; Ctrl-C removes everything"
-  while true; do sleep 3600; done
+  # `wait` (unlike a foreground sleep) lets SIGTERM run the cleanup at once.
+  while true; do sleep 3600 & wait $!; done
 fi
 say "done"
