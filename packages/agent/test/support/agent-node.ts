@@ -16,7 +16,7 @@ import type { Resource } from '@gingham/core';
 // The one import of the conformance topology (it is moving to @gingham/dataplane-conformance).
 import { createTopology, probeTcp, startServers, type PodHandle, type Topology, type TopologyPod } from '@gingham/dataplane-iptables/conformance';
 
-export { probeTcp, type PodHandle, type Topology };
+export { createTopology, probeTcp, startServers, type PodHandle, type Topology, type TopologyPod };
 
 export const CLI = new URL('../../../cli/bin/gingham.js', import.meta.url).pathname;
 /** The etcd endpoint as seen from inside the node namespace (the bridge's port). */
