@@ -13,6 +13,7 @@ import { datastoreCommand, datastoreHelp } from './commands/datastore.js';
 import { getCommand, getHelp } from './commands/get.js';
 import { writeCommand, writeHelp } from './commands/write.js';
 import { getKubernetesCommand, getKubernetesHelp } from './commands/get-kubernetes.js';
+import { diffCommand, diffHelp } from './commands/diff.js';
 import { lintCommand, lintHelp } from './commands/lint.js';
 import { matrixCommand, matrixHelp } from './commands/matrix.js';
 import { doctorCommand, doctorHelp } from './doctor/command.js';
@@ -30,6 +31,7 @@ Usage:
   gingham check     -f PATH... --from A --to B [--port N] [--protocol P] [--via NODE]
   gingham check     -f PATH... --flows FILE                 verdicts and traces, streamed
   gingham matrix    -f PATH... --ports 80/TCP,53/UDP        connectivity matrix
+  gingham diff      -f BEFORE... --against AFTER...         what a change opens and closes (exit 1 if it opens)
   gingham enforce   -f PATH... --node NAME [--dataplane iptables|ebpf]   enforce in this host's kernel
   gingham enforce   --clean [--dataplane iptables|ebpf]      remove everything enforce added
   gingham wireguard genkey|apply|down ...                   encrypt node-to-node traffic
@@ -110,6 +112,7 @@ const commands: Record<string, Command> = {
   lint: { run: lintCommand, help: lintHelp },
   check: { run: checkCommand, help: checkHelp },
   matrix: { run: matrixCommand, help: matrixHelp },
+  diff: { run: diffCommand, help: diffHelp },
   enforce: { run: enforceCommand, help: enforceHelp },
   apply: { run: (argv, io) => writeCommand('apply', argv, io), help: writeHelp('apply') },
   create: { run: (argv, io) => writeCommand('create', argv, io), help: writeHelp('create') },
