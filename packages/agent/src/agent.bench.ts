@@ -134,10 +134,10 @@ async function runInside(emit: Emit): Promise<void> {
       emit({ bench: 'agent', metric: `${what}_dataplane_apply_p50_ms_${scale}`, value: pct(applyMs, 50), unit: 'ms' });
       return out;
     };
-    const label = await measure('label_change', (k) => raw.put(keyOf(wep(k % LOCAL))).value(encodeValue({ ...wep(k % LOCAL, k + 1), metadata: { ...wep(k % LOCAL).metadata, labels: { app: `app${(k * 7) % 50}`, gen: String(k + 1) } } }, WEP)));
+    const label = await measure('label_change', (k) => raw.put(keyOf(wep(k % LOCAL))).value(encodeValue({ ...wep(k % LOCAL, k + 1), metadata: { ...wep(k % LOCAL).metadata, labels: { app: `app${(k * 7) % 50}`, gen: String(k + 1) } } }, WEP)).exec());
     emit({ bench: 'agent', metric: `etcd_to_kernel_label_change_p50_ms_${scale}`, value: pct(label, 50), unit: 'ms' });
     emit({ bench: 'agent', metric: `etcd_to_kernel_label_change_p99_ms_${scale}`, value: pct(label, 99), unit: 'ms' });
-    const policy = await measure('new_policy', (k) => raw.put(keyOf(gnp(k, '-new'))).value(encodeValue(gnp(k, '-new'), GNP)));
+    const policy = await measure('new_policy', (k) => raw.put(keyOf(gnp(k, '-new'))).value(encodeValue(gnp(k, '-new'), GNP)).exec());
     emit({ bench: 'agent', metric: `etcd_to_kernel_new_policy_p50_ms_${scale}`, value: pct(policy, 50), unit: 'ms' });
     emit({ bench: 'agent', metric: `etcd_to_kernel_new_policy_p99_ms_${scale}`, value: pct(policy, 99), unit: 'ms' });
 
