@@ -7,14 +7,14 @@
  * loopback; a socat pair joins it to the node namespace's loopback through a unix socket
  * (nothing is added to the root namespace). Processes are killed by PID.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildSnapshot, evaluate, type Resource } from '@gingham/core';
 import { createTestApiServer, type TestApiServer } from '@gingham/k8s/testing';
-import { canRun, CLI, createTopology, probeTcp, startServers, stopAgent, type AgentProcess, type Topology } from './support/agent-node.js';
+import { bridgeLoopbackPort, canRun, createTopology, probeTcp, startAgentIn, startServers, stopAgent, type AgentProcess, type Topology } from './support/agent-node.js';
 
 const missing = canRun();
 const HEALTH = 19097;
@@ -88,30 +88,11 @@ describe.skipIf(missing.length > 0)('gingham agent --datastore kubernetes, real 
     server.put(policy(['frontend']));
     // The API server's port, the same number on the node namespace's loopback.
     const port = new URL(server.url).port;
-    const sock = join(dir, 'api.sock');
-    helpers.push(spawn('socat', [`UNIX-LISTEN:${sock},fork,unlink-early`, `TCP:127.0.0.1:${port}`], { stdio: 'ignore' }));
-    await sleep(200);
-    helpers.push(spawn('nsenter', [`--net=/run/netns/${topo.node}`, 'socat', `TCP-LISTEN:${port},bind=127.0.0.1,fork,reuseaddr`, `UNIX-CONNECT:${sock}`], { stdio: 'ignore' }));
+    helpers.push(...(await bridgeLoopbackPort(topo.node, port, dir)));
     const kubeconfig = join(dir, 'kubeconfig');
     await server.writeKubeconfig(kubeconfig);
 
-    const child = spawn(
-      'nsenter',
-      [`--net=/run/netns/${topo.node}`, process.execPath, CLI, 'agent', '--node', topo.node, '--datastore', 'kubernetes', '--kubeconfig', kubeconfig, '--dataplane', 'iptables', '--health-port', String(HEALTH), '--metrics-port', '0', '--lock-dir', join(dir, 'locks')],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    let out = '';
-    child.stdout!.on('data', (c: Buffer) => (out = (out + c.toString()).slice(-100_000)));
-    child.stderr!.on('data', (c: Buffer) => (out = (out + c.toString()).slice(-100_000)));
-    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
-    agent = { pid: child.pid!, child, output: () => out, exited };
-    const deadline = Date.now() + 60_000;
-    for (;;) {
-      const r = spawnSync('nsenter', [`--net=/run/netns/${topo.node}`, 'curl', '-s', '-o', '/dev/null', '-m', '2', '-w', '%{http_code}', `http://127.0.0.1:${HEALTH}/readyz`], { encoding: 'utf8' });
-      if (r.stdout === '200') break;
-      if (child.exitCode !== null || Date.now() > deadline) throw new Error(`the agent did not become ready:\n${out.slice(-6000)}`);
-      await sleep(200);
-    }
+    agent = await startAgentIn(topo.node, ['--node', topo.node, '--datastore', 'kubernetes', '--kubeconfig', kubeconfig, '--dataplane', 'iptables', '--metrics-port', '0', '--lock-dir', join(dir, 'locks')], { healthPort: HEALTH });
   });
   afterAll(async () => {
     if (agent) await stopAgent(agent, 'SIGKILL');

@@ -8,7 +8,7 @@
  * (picked up at the source's next poll). The cloud listens on the root namespace's loopback and
  * is bridged into the node namespace through a unix socket. Processes are killed by PID.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,7 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildSnapshot, evaluate, formatResourceKey, resourceKey, type Resource } from '@gingham/core';
 import { createOpenStackSource, endpointName, tapInterfaceName } from '@gingham/openstack';
 import { createTestCloud, securityGroup, testUuid, vmPort, type TestCloud } from '@gingham/openstack/testing';
-import { canRun, CLI, createTopology, probeTcp, startServers, stopAgent, type AgentProcess, type Topology } from './support/agent-node.js';
+import { bridgeLoopbackPort, canRun, createTopology, probeTcp, startAgentIn, startServers, stopAgent, type AgentProcess, type Topology } from './support/agent-node.js';
 
 const missing = canRun();
 const HEALTH = 19096;
@@ -92,29 +92,10 @@ describe.skipIf(missing.length > 0)('gingham agent --datastore openstack, real p
     );
     await startServers(topo, [22], [], 7);
     const port = new URL(cloud.authUrl).port;
-    const sock = join(dir, 'cloud.sock');
-    helpers.push(spawn('socat', [`UNIX-LISTEN:${sock},fork,unlink-early`, `TCP:127.0.0.1:${port}`], { stdio: 'ignore' }));
-    await sleep(200);
-    helpers.push(spawn('nsenter', [`--net=/run/netns/${topo.node}`, 'socat', `TCP-LISTEN:${port},bind=127.0.0.1,fork,reuseaddr`, `UNIX-CONNECT:${sock}`], { stdio: 'ignore' }));
+    helpers.push(...(await bridgeLoopbackPort(topo.node, port, dir)));
 
     const env = { ...process.env, OS_AUTH_URL: cloud.authUrl, OS_USERNAME: credentials.username, OS_PASSWORD: credentials.password, OS_PROJECT_NAME: credentials.projectName, OS_USER_DOMAIN_NAME: 'Default', OS_PROJECT_DOMAIN_NAME: 'Default' };
-    const child = spawn(
-      'nsenter',
-      [`--net=/run/netns/${topo.node}`, process.execPath, CLI, 'agent', '--node', HOST, '--datastore', 'openstack', '--dataplane', 'iptables', '--health-port', String(HEALTH), '--metrics-port', '0', '--lock-dir', join(dir, 'locks')],
-      { stdio: ['ignore', 'pipe', 'pipe'], env },
-    );
-    let out = '';
-    child.stdout!.on('data', (c: Buffer) => (out = (out + c.toString()).slice(-100_000)));
-    child.stderr!.on('data', (c: Buffer) => (out = (out + c.toString()).slice(-100_000)));
-    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
-    agent = { pid: child.pid!, child, output: () => out, exited };
-    const deadline = Date.now() + 60_000;
-    for (;;) {
-      const r = spawnSync('nsenter', [`--net=/run/netns/${topo.node}`, 'curl', '-s', '-o', '/dev/null', '-m', '2', '-w', '%{http_code}', `http://127.0.0.1:${HEALTH}/readyz`], { encoding: 'utf8' });
-      if (r.stdout === '200') break;
-      if (child.exitCode !== null || Date.now() > deadline) throw new Error(`the agent did not become ready:\n${out.slice(-6000)}`);
-      await sleep(200);
-    }
+    agent = await startAgentIn(topo.node, ['--node', HOST, '--datastore', 'openstack', '--dataplane', 'iptables', '--metrics-port', '0', '--lock-dir', join(dir, 'locks')], { healthPort: HEALTH, env });
   });
   afterAll(async () => {
     if (agent) await stopAgent(agent, 'SIGKILL');

@@ -251,3 +251,43 @@ export function openEcho(topo: Topology, from: PodHandle, to: PodHandle, port = 
     },
   };
 }
+
+/**
+ * `gingham agent ARGS --health-port PORT` as a real process in network namespace NETNS (nsenter),
+ * resolved once its /readyz answers 200; on failure it is killed by PID and the error carries
+ * its output.
+ */
+export async function startAgentIn(netns: string, args: readonly string[], options: { readonly healthPort: number; readonly env?: NodeJS.ProcessEnv; readonly timeoutMs?: number }): Promise<AgentProcess> {
+  const child = spawn('nsenter', [`--net=/run/netns/${netns}`, process.execPath, CLI, 'agent', ...args, '--health-port', String(options.healthPort)], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: options.env ?? process.env,
+  });
+  let out = '';
+  child.stdout!.on('data', (c: Buffer) => (out = (out + c.toString()).slice(-100_000)));
+  child.stderr!.on('data', (c: Buffer) => (out = (out + c.toString()).slice(-100_000)));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  const agent: AgentProcess = { pid: child.pid!, child, output: () => out, exited };
+  const deadline = Date.now() + (options.timeoutMs ?? 60_000);
+  for (;;) {
+    const r = spawnSync('nsenter', [`--net=/run/netns/${netns}`, 'curl', '-s', '-o', '/dev/null', '-m', '2', '-w', '%{http_code}', `http://127.0.0.1:${options.healthPort}/readyz`], { encoding: 'utf8' });
+    if (r.stdout === '200') return agent;
+    if (child.exitCode !== null || Date.now() > deadline) {
+      await stopAgent(agent, 'SIGKILL');
+      throw new Error(`the agent did not become ready:\n${out.slice(-6000)}`);
+    }
+    await sleep(200);
+  }
+}
+
+/**
+ * Makes 127.0.0.1:PORT of the root namespace (a test server) reachable at 127.0.0.1:PORT inside
+ * NETNS: a socat on each side joined by a unix socket in DIR; nothing is added to the root
+ * namespace. Returns the two processes (kill them by PID).
+ */
+export async function bridgeLoopbackPort(netns: string, port: number | string, dir: string): Promise<ChildProcess[]> {
+  const sock = join(dir, `bridge-${port}.sock`);
+  const outer = spawn('socat', [`UNIX-LISTEN:${sock},fork,unlink-early`, `TCP:127.0.0.1:${port}`], { stdio: 'ignore' });
+  await sleep(200);
+  const inner = spawn('nsenter', [`--net=/run/netns/${netns}`, 'socat', `TCP-LISTEN:${port},bind=127.0.0.1,fork,reuseaddr`, `UNIX-CONNECT:${sock}`], { stdio: 'ignore' });
+  return [outer, inner];
+}
