@@ -13,8 +13,8 @@ import { join } from 'node:path';
 import { createEtcdDatastore, resolveEtcdConfig, writeResources, type EtcdDatastore } from '@gingham/datastore';
 import { startEtcd, type EtcdServer } from '@gingham/datastore/testing';
 import type { Resource } from '@gingham/core';
-// The one import of the conformance topology (it is moving to @gingham/dataplane-conformance).
-import { createTopology, probeTcp, startServers, type PodHandle, type Topology, type TopologyPod } from '@gingham/dataplane-iptables/conformance';
+// The one import of the conformance topology.
+import { createTopology, probeTcp, startServers, type PodHandle, type Topology, type TopologyPod } from '@gingham/dataplane-conformance';
 
 export { createTopology, probeTcp, startServers, type PodHandle, type Topology, type TopologyPod };
 
