@@ -7,6 +7,7 @@
  */
 import { GinghamError } from '@gingham/core';
 import type { CommandRunner } from '@gingham/host';
+import { agentCommand, agentHelp } from './commands/agent.js';
 import { checkCommand, checkHelp } from './commands/check.js';
 import { datastoreCommand, datastoreHelp } from './commands/datastore.js';
 import { enforceCommand, enforceHelp } from './commands/enforce.js';
@@ -36,6 +37,9 @@ Usage:
   gingham enforce   -f PATH... --node NAME [--dataplane iptables|ebpf]   enforce in this host's kernel
   gingham enforce   --clean [--dataplane iptables|ebpf]      remove everything enforce added
   gingham wireguard genkey|pubkey|rotate-key|apply|down ... encrypt node-to-node traffic
+  gingham agent     --node NAME [--datastore etcd|dir|kubernetes|openstack] [--dataplane iptables|ebpf] [--wireguard]
+                                                            the host agent: keep the node enforced as things change
+  gingham agent     status [--json]                         what a running agent is doing
   gingham apply|create|replace|delete -f PATH... [--datastore dir|etcd]   write a datastore, as calicoctl
   gingham get KIND [NAME] [-n NS|-A] [-o yaml|json|wide] [--datastore dir|etcd|kubernetes]   read a datastore, as calicoctl
   gingham datastore init                                    ClusterInformation and the default tiers
@@ -78,6 +82,7 @@ const commands: Record<string, Command> = {
   datastore: { run: datastoreCommand, help: datastoreHelp },
   doctor: { run: (argv, io, options) => doctorCommand(argv, io, options.hostProbes), help: doctorHelp },
   openstack: { run: openstackCommand, help: openstackHelp },
+  agent: { run: agentCommand, help: agentHelp },
   wireguard: { run: (argv, io, options) => wireguardCommand(argv, io, options.wireguard), help: wireguardHelp },
 };
 

@@ -101,6 +101,13 @@ export interface IptablesDataplane extends Dataplane, AsyncDisposable {
   close(): Promise<void>;
   /** The PID of the persistent ipset session, when one is running. */
   ipsetSessionPid(): number | undefined;
+  /**
+   * Re-reads the host's interface addresses and converges when a host endpoint bound by its
+   * expected IPs now binds to other interfaces (an address moved, an interface appeared). Rules
+   * name interfaces, so a recreated workload veth needs nothing; call this when the host reports
+   * link or address changes. A no-op before the first apply and without such host endpoints.
+   */
+  syncInterfaces(): Promise<void>;
 }
 
 /** Batches up to this many lines go through the persistent session; larger ones one-shot. */
@@ -221,6 +228,8 @@ export function createIptablesDataplane(options: IptablesDataplaneOptions = {}):
   const ownedSet = ownedSetMatcher(o.setPrefix);
   const planOptions = { setPrefix: o.setPrefix, commentTag: o.commentTag };
   let stats: PlanStats = NO_CHANGES;
+  /** The host facts of the last full rendering (JSON), for `syncInterfaces`. */
+  let lastFacts = '';
   let lock: InstanceLock | undefined;
   let closed = false;
 
@@ -308,6 +317,7 @@ export function createIptablesDataplane(options: IptablesDataplaneOptions = {}):
     if (![...state.hostEndpoints.values()].some((h) => h.binding.kind === 'expected-ips')) return {};
     return { interfaceAddresses: parseIpAddrJson(await must(['ip', '-j', 'addr', 'show'])) };
   }
+  const factsKey = (h: HostFacts): string => JSON.stringify([...(h.interfaceAddresses ?? new Map()).entries()].sort());
 
   async function readBack(family: 4 | 6, ipsetSave: () => Promise<string>): Promise<KernelState> {
     const k = emptyKernelState();
@@ -415,6 +425,7 @@ export function createIptablesDataplane(options: IptablesDataplaneOptions = {}):
       const rest = await membersOnly(messages);
       if (rest.length > 0) {
         const host = await hostFacts(); // one read for every family
+        lastFacts = factsKey(host);
         let saved: Promise<string> | undefined;
         const ipsetSave = (): Promise<string> => (saved ??= must(['ipset', 'save']));
         for (const family of rest) {
@@ -457,5 +468,23 @@ export function createIptablesDataplane(options: IptablesDataplaneOptions = {}):
       await this.close();
     },
     ipsetSessionPid: () => (session?.alive() ? session.pid : undefined),
+    async syncInterfaces() {
+      if (closed || last.size === 0) return;
+      const host = await hostFacts();
+      const key = factsKey(host);
+      if (key === lastFacts) return;
+      stats = NO_CHANGES;
+      let saved: Promise<string> | undefined;
+      const ipsetSave = (): Promise<string> => (saved ??= must(['ipset', 'save']));
+      for (const family of families) {
+        try {
+          await converge(family, host, ipsetSave);
+        } catch (e) {
+          kernel.delete(family);
+          throw e;
+        }
+      }
+      lastFacts = key;
+    },
   };
 }

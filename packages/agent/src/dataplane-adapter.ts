@@ -1,0 +1,114 @@
+/**
+ * The one place the agent touches a dataplane's own API. Each dataplane (iptables, eBPF, none)
+ * is seen through `AgentDataplane`, so a rename in a dataplane package (`lastStats` → `stats`,
+ * a sync `close` becoming async) changes this file only. The eBPF dataplane is an optional
+ * dependency, imported only when chosen.
+ */
+import { GinghamError, RecordingDataplane, type Dataplane, type DataplaneMessage } from '@gingham/core';
+import type { AgentConfig } from './config.js';
+
+export interface AgentDataplane {
+  readonly kind: string;
+  /** One batch, as the Engine sends it; throws when it is not in force. */
+  apply(messages: readonly DataplaneMessage[]): Promise<void>;
+  /** Re-checks host interfaces and their addresses (after rtnetlink reported a change). */
+  syncInterfaces(): Promise<void>;
+  /** Removes everything this dataplane made; says what, in one line. */
+  clean(): Promise<string>;
+  /** Releases the dataplane (its lock, sessions, descriptors); enforcement stays in the kernel. */
+  close(): Promise<void>;
+  /** A few figures for `agent status` (what the last apply changed). */
+  stats(): Record<string, unknown>;
+  /** Whether a refused batch means the dataplane's view and the agent's have diverged (a bug: restart). */
+  isContractViolation(error: unknown): boolean;
+}
+
+const CONTRACT_CODES = new Set(['IPTABLES_CONTRACT_VIOLATION', 'EBPF_CONTRACT_VIOLATION']);
+
+/** Wraps any core `Dataplane` (tests, embedding). */
+export function wrapDataplane(kind: string, dataplane: Dataplane & { clean?(): Promise<unknown>; close?(): unknown; syncInterfaces?(): Promise<void> }): AgentDataplane {
+  return {
+    kind,
+    apply: async (messages) => {
+      await dataplane.apply(messages);
+    },
+    syncInterfaces: async () => {
+      await dataplane.syncInterfaces?.();
+    },
+    clean: async () => {
+      await dataplane.clean?.();
+      return 'cleaned';
+    },
+    close: async () => {
+      await dataplane.close?.();
+    },
+    stats: () => ({}),
+    isContractViolation: (e) => e instanceof GinghamError && CONTRACT_CODES.has(e.code),
+  };
+}
+
+async function importEbpf(): Promise<typeof import('@gingham/dataplane-ebpf')> {
+  try {
+    return await import('@gingham/dataplane-ebpf');
+  } catch (cause) {
+    const e = cause as { code?: unknown };
+    if (e.code !== 'ERR_MODULE_NOT_FOUND') throw cause;
+    throw new GinghamError('EBPF_DATAPLANE_MISSING', 'the eBPF dataplane is not installed (@gingham/dataplane-ebpf is optional): npm install @gingham/dataplane-ebpf, or use --dataplane iptables', { cause });
+  }
+}
+
+/** Creates the configured dataplane. Nothing touches the kernel before its first apply (or clean). */
+export async function createAgentDataplane(config: AgentConfig): Promise<AgentDataplane> {
+  const purpose = `gingham agent --node ${config.node}`;
+  if (config.dataplane === 'none') {
+    const recording = new RecordingDataplane({ keepBatches: false });
+    return {
+      ...wrapDataplane('none', recording),
+      clean: async () => 'the none dataplane enforces nothing; nothing to remove',
+      stats: () => ({ policies: recording.state.policies.size, workloadEndpoints: recording.state.workloadEndpoints.size, hostEndpoints: recording.state.hostEndpoints.size }),
+    };
+  }
+  if (config.dataplane === 'iptables') {
+    const { createIptablesDataplane, formatCleanReport } = await import('@gingham/dataplane-iptables');
+    const dp = createIptablesDataplane({
+      backend: config.iptablesBackend,
+      families: config.ipv6 ? [4, 6] : [4],
+      workloadInterfacePrefixes: config.interfacePrefixes,
+      lock: { dir: config.lockDir, purpose },
+    });
+    return {
+      kind: 'iptables',
+      apply: (messages) => dp.apply(messages),
+      syncInterfaces: () => dp.syncInterfaces(),
+      clean: async () => formatCleanReport(await dp.clean()),
+      close: () => dp.close(),
+      stats: () => ({ ...dp.stats() }),
+      isContractViolation: (e) => e instanceof GinghamError && CONTRACT_CODES.has(e.code),
+    };
+  }
+  const { createEbpfDataplane } = await importEbpf();
+  const dp = createEbpfDataplane({
+    ...(config.bpffs !== undefined ? { bpffs: config.bpffs } : {}),
+    name: config.ebpfInstance,
+    mode: config.ebpfMode,
+    lockDir: config.lockDir,
+  });
+  return {
+    kind: 'ebpf',
+    apply: (messages) => dp.apply(messages),
+    syncInterfaces: () => dp.syncInterfaces(),
+    clean: async () => {
+      const r = await dp.clean();
+      if (r.nothingFound) return `nothing of Gingham's was found under ${r.pinPath}`;
+      return `removed ${r.detached.length} hook(s), ${r.qdiscsDeleted.length} qdisc(s) and ${r.pinsRemoved} pin(s) under ${r.pinPath}`;
+    },
+    close: async () => {
+      await (dp.close as () => unknown)();
+    },
+    stats: () => {
+      const s = dp.stats();
+      return { generation: s.generation, mapWrites: s.mapWrites, fullFill: s.fullFill, attached: s.attached.length, pendingInterfaces: s.pendingInterfaces };
+    },
+    isContractViolation: (e) => e instanceof GinghamError && CONTRACT_CODES.has(e.code),
+  };
+}
