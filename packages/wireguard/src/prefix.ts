@@ -1,5 +1,5 @@
 /**
- * What WireGuard needs on top of core's IP model (`@gingham/core`: `parseCidr`, `formatCidr`,
+ * What WireGuard needs on top of core's IP model (`@gingham/core`: `parseCidr`, `formatIp`,
  * `canonicalIp`, `Cidr`): memoised canonical text, the total order peers and dumps are sorted
  * in, and the overlap sweep of peer computation. Core parses and prints; nothing here does.
  * Pure, internal to this package (not exported).
@@ -8,7 +8,7 @@
  * read-back of `wg show dump`, routes and UAPI replies: thousands for a 1,000-peer mesh), and
  * parsing and printing them each time is measurable in a read-back apply.
  */
-import { canonicalIp, cidrContainsCidr, formatCidr, parseCidr, type Cidr } from '@gingham/core';
+import { canonicalIp, cidrContains, formatIp, parseCidr, type Cidr, type IpAddr } from '@gingham/core';
 
 /** A parsed prefix and its canonical text (`10.1.0.0/24`, `10.1.0.5/32`, `fd00::/64`). */
 export interface Prefix {
@@ -19,6 +19,11 @@ export interface Prefix {
 const MEMO_LIMIT = 200_000;
 const prefixMemo = new Map<string, Prefix | undefined>();
 const ipMemo = new Map<string, string | undefined>();
+
+/** The network address of a prefix. */
+function baseOf(c: Cidr): IpAddr {
+  return c.version === 4 ? { version: 4, value: c.base } : { version: 6, value: c.base };
+}
 
 function remember<V>(memo: Map<string, V>, key: string, value: V): V {
   if (memo.size >= MEMO_LIMIT) memo.clear();
@@ -34,7 +39,7 @@ export function parsePrefix(text: string): Prefix | undefined {
   const hit = prefixMemo.get(text);
   if (hit !== undefined || prefixMemo.has(text)) return hit;
   const cidr = parseCidr(text);
-  return remember(prefixMemo, text, cidr ? Object.freeze({ cidr, text: formatCidr(cidr) }) : undefined);
+  return remember(prefixMemo, text, cidr ? Object.freeze({ cidr, text: `${formatIp(baseOf(cidr))}/${cidr.prefix}` }) : undefined);
 }
 
 /** Canonical text of a prefix, or undefined when `text` is not one. */
@@ -56,7 +61,7 @@ function lastAddress(c: Cidr): number | bigint {
 
 /** True when `outer` contains `inner` (same family; equal prefixes contain each other). */
 export function prefixContains(outer: Cidr, inner: Cidr): boolean {
-  return outer.version === inner.version && cidrContainsCidr(outer, inner);
+  return outer.version === inner.version && inner.prefix >= outer.prefix && cidrContains(outer, baseOf(inner));
 }
 
 /** Total order: family, network, then shorter prefix first. */

@@ -1,5 +1,5 @@
 import { fc, test } from '@fast-check/vitest';
-import { canonicalCidr } from '@gingham/core';
+import { canonicalPrefix } from '../prefix.js';
 import { describe, expect, it } from 'vitest';
 import { generateKeyPair } from '../keys.js';
 import type { WireguardPeer } from '../peers.js';
@@ -32,7 +32,7 @@ function applyToList(list: readonly WireguardPeer[], c: PeerChanges): WireguardP
   return out;
 }
 
-const routesOf = (peers: readonly WireguardPeer[]): Set<string> => new Set(peers.flatMap((p) => p.allowedIPs.map((a) => canonicalCidr(a)!)));
+const routesOf = (peers: readonly WireguardPeer[]): Set<string> => new Set(peers.flatMap((p) => p.allowedIPs.map((a) => canonicalPrefix(a)!)));
 
 describe('PeerIndex', () => {
   it('plans a join as one add and its routes, without touching the index until commit', () => {
