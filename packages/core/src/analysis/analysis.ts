@@ -14,7 +14,7 @@
 import type { Decision, EvaluateOptions } from '../evaluate/types.js';
 import type { Direction, Endpoint, EntityMatch, HostEndpoint, Policy, Profile, Rule } from '../model/types.js';
 import { type Cidr, cidrContains, parseCidr } from '../net/cidr.js';
-import { runCheck } from '../evaluate/evaluate.js';
+import { hostSideTiers, runCheck } from '../evaluate/evaluate.js';
 import { flowPath, inferCrossing, type PathCheck, type PathPeer } from '../evaluate/path.js';
 import { DEFAULT_FAILSAFE_INBOUND, DEFAULT_FAILSAFE_OUTBOUND } from '../evaluate/failsafe.js';
 import type { MatchContext } from '../evaluate/rule-match.js';
@@ -103,6 +103,7 @@ export class Analysis {
   readonly stats: AnalysisStats;
   private readonly programs = new Map<string, Program>();
   private readonly programOfClass = new Map<string, Program>();
+  private readonly programOfEndpoint = new Map<string, Program>();
   private readonly sigs = new Map<string, Sig[]>();
   private readonly members = new Map<SnapshotIndex, (readonly Member[])[]>();
   private readonly maps = new Map<string, L4Map<Decision>>();
@@ -153,23 +154,29 @@ export class Analysis {
   }
 
   /**
-   * The program an endpoint runs on a side in a direction, in a mode. A host-side check runs a
-   * part of the host endpoint's tiers (see `evaluate()`'s `hostSide`); its predicates and cuts
-   * are taken from all of them (a superset only splits classes more finely).
+   * The program an endpoint runs on a side in a direction, in a mode. A host-side check runs the
+   * tiers `hostSideTiers` names (evaluate()'s own choice), without profiles or failsafes.
    */
   programFor(side: Side, endpoint: Endpoint, direction: Direction, mode: CheckMode): Program {
+    const modeKey = mode.kind === 'policy' ? 'p' : `h${mode.untracked ? 1 : 0}${mode.forward ? 1 : 0}`;
+    const memoKey = `${side.label}|${endpoint.kind}|${endpoint.id}|${direction}|${modeKey}`;
+    const memo = this.programOfEndpoint.get(memoKey);
+    if (memo) return memo;
     const plan = side.view.plan(endpoint);
-    const stages: (readonly TierPlan[])[] =
-      endpoint.kind === 'HostEndpoint'
+    const host = mode.kind === 'host-side' ? hostSideTiers(plan, direction, mode) : undefined;
+    const stages: (readonly TierPlan[])[] = host
+      ? [host.untracked, host.preDnat, host.forward]
+      : endpoint.kind === 'HostEndpoint'
         ? [plan.untracked[direction], direction === 'ingress' ? plan.preDnat.ingress : [], plan.normal[direction]]
         : [plan.normal[direction]];
-    const profiles = endpoint.profiles.map((name) => side.index.profiles.get(name));
+    // A host-side check has no profiles and no failsafes.
+    const profiles = host ? [] : endpoint.profiles.map((name) => side.index.profiles.get(name));
     // Keyed by the index, not the side: in a before/after pair sharing one index, an endpoint whose
     // policies did not change runs one program on both sides.
     const key = [
       objectId(side.index),
       direction,
-      mode.kind === 'policy' ? 'p' : `h${mode.untracked ? 1 : 0}${mode.forward ? 1 : 0}`,
+      modeKey,
       endpoint.kind,
       ...stages.map((tiers) => tiers.map((t) => `${t.tier.name}:${t.tier.order}:${t.tier.defaultAction}:${t.tier.declared}=${t.policies.map(objectId).join(',')}`).join(';')),
       profiles.map((p, i) => (p ? objectId(p) : `missing:${endpoint.profiles[i]}`)).join(','),
@@ -177,10 +184,11 @@ export class Analysis {
     let program = this.programs.get(key);
     if (!program) {
       const policies = stages.flatMap((tiers) => tiers.flatMap((t) => t.policies));
-      program = buildProgram(this.programs.size + 1, side, direction, endpoint, mode, policies, profiles, this.universe, endpoint.kind === 'HostEndpoint' ? this.failsafe[direction] : []);
+      program = buildProgram(this.programs.size + 1, side, direction, endpoint, mode, policies, profiles, this.universe, endpoint.kind === 'HostEndpoint' && !host ? this.failsafe[direction] : []);
       this.programs.set(key, program);
       this.stats.programs++;
     }
+    this.programOfEndpoint.set(memoKey, program);
     return program;
   }
 

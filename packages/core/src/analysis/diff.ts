@@ -353,49 +353,71 @@ function changedPairs(u: Universe, an: Analysis, dirty: Dirty): PairResult<Chang
     return r;
   };
 
+  // Dirty classes that differ only in their node (twins) decide alike towards every peer that
+  // crosses a node with none of them: those peers are handled once for all of them, the others
+  // (the twins themselves, peers on their nodes) for each one alone.
+  const twins = (set: ReadonlySet<PeerClass>): PeerClass[][] => [...bucket([...set].sort((x, y) => x.id - y.id), (c) => c.twin).values()];
+  const splitFor = (twinsOf: readonly PeerClass[], all: readonly PeerClass[], keep: (c: PeerClass, t: PeerClass) => boolean): [PeerClass[], PeerClass[][]] => {
+    const t0 = twinsOf[0]!;
+    if (twinsOf.length === 1) return [all.filter((c) => keep(c, t0)), []];
+    const inT = new Set(twinsOf);
+    const special = (c: PeerClass): boolean => inT.has(c) || twinsOf.some((t) => mayCross(c, t));
+    return [all.filter((c) => !special(c) && keep(c, t0)), twinsOf.map((t) => all.filter((c) => special(c) && keep(c, t)))];
+  };
+
   // Destinations whose ingress may differ, against every source.
-  for (const dst of [...dirty.ingress].sort((x, y) => x.id - y.id)) {
-    const pa = an.program(A, dst, 'ingress');
-    const pb = an.program(B, dst, 'ingress');
-    for (const all of peersGroupedBy(pa, pb, dst)) {
-      const group = all.filter((s) => pairable(s, dst) && !mayCross(s, dst));
-      if (group.length === 0) continue;
-      const rep = group[0]!;
-      const inA = an.directionMap(A, 'ingress', dst, rep);
-      const inB = an.directionMap(B, 'ingress', dst, rep);
-      const inDiffers = differs(inA, inB);
-      // One evaluation per egress role; sources with the same egress decisions change alike.
-      const touched = group.filter((src) => inDiffers || dirty.egress.has(src));
-      const decided = new Map<PeerClass, readonly [L4Map<Decision>, L4Map<Decision>]>();
-      for (const members of bucket(touched, (src) => roleOf(src, 'egress', dirty.egress.has(src))).values()) {
-        const rep = members[0]!;
-        const egA = an.directionMap(A, 'egress', rep, dst);
-        const maps = [egA, dirty.egress.has(rep) ? an.directionMap(B, 'egress', rep, dst) : egA] as const;
-        for (const m of members) decided.set(m, maps);
-      }
-      for (const [egA, byA] of bucket(touched, (src) => decided.get(src)![0])) {
-        for (const [egB, srcs] of bucket(byA, (src) => decided.get(src)![1])) record(srcs, [dst], [egA, inA, egB, inB]);
-      }
+  const againstSources = (dsts: readonly PeerClass[], group: readonly PeerClass[]): void => {
+    if (group.length === 0) return;
+    const dst = dsts[0]!;
+    const rep = group[0]!;
+    const inA = an.directionMap(A, 'ingress', dst, rep);
+    const inB = an.directionMap(B, 'ingress', dst, rep);
+    const inDiffers = differs(inA, inB);
+    // One evaluation per egress role; sources with the same egress decisions change alike.
+    const touched = group.filter((src) => inDiffers || dirty.egress.has(src));
+    const decided = new Map<PeerClass, readonly [L4Map<Decision>, L4Map<Decision>]>();
+    for (const members of bucket(touched, (src) => roleOf(src, 'egress', dirty.egress.has(src))).values()) {
+      const rep = members[0]!;
+      const egA = an.directionMap(A, 'egress', rep, dst);
+      const maps = [egA, dirty.egress.has(rep) ? an.directionMap(B, 'egress', rep, dst) : egA] as const;
+      for (const m of members) decided.set(m, maps);
+    }
+    for (const [egA, byA] of bucket(touched, (src) => decided.get(src)![0])) {
+      for (const [egB, srcs] of bucket(byA, (src) => decided.get(src)![1])) record(srcs, dsts, [egA, inA, egB, inB]);
+    }
+  };
+  for (const T of twins(dirty.ingress)) {
+    const pa = an.program(A, T[0]!, 'ingress');
+    const pb = an.program(B, T[0]!, 'ingress');
+    for (const all of peersGroupedBy(pa, pb, T[0]!)) {
+      const [shared, alone] = splitFor(T, all, (s, dst) => pairable(s, dst) && !mayCross(s, dst));
+      againstSources(T, shared);
+      alone.forEach((group, i) => againstSources([T[i]!], group));
     }
   }
   // Sources whose egress may differ, against every destination not handled above.
-  for (const src of [...dirty.egress].sort((x, y) => x.id - y.id)) {
-    const pa = an.program(A, src, 'egress');
-    const pb = an.program(B, src, 'egress');
-    for (const all of peersGroupedBy(pa, pb, src)) {
-      const group = all.filter((d) => !dirty.ingress.has(d) && pairable(src, d) && !mayCross(src, d));
-      if (group.length === 0) continue;
-      const rep = group[0]!;
-      const egA = an.directionMap(A, 'egress', src, rep);
-      const egB = an.directionMap(B, 'egress', src, rep);
-      if (!differs(egA, egB)) continue;
-      // One evaluation per ingress role (these destinations decide alike on both sides).
-      const decided = new Map<PeerClass, L4Map<Decision>>();
-      for (const members of bucket(group, (dst) => roleOf(dst, 'ingress', false)).values()) {
-        const inA = an.directionMap(A, 'ingress', members[0]!, src);
-        for (const m of members) decided.set(m, inA);
-      }
-      for (const [inA, dsts] of bucket(group, (dst) => decided.get(dst)!)) record([src], dsts, [egA, inA, egB, inA]);
+  const againstDestinations = (srcs: readonly PeerClass[], group: readonly PeerClass[]): void => {
+    if (group.length === 0) return;
+    const src = srcs[0]!;
+    const rep = group[0]!;
+    const egA = an.directionMap(A, 'egress', src, rep);
+    const egB = an.directionMap(B, 'egress', src, rep);
+    if (!differs(egA, egB)) return;
+    // One evaluation per ingress role (these destinations decide alike on both sides).
+    const decided = new Map<PeerClass, L4Map<Decision>>();
+    for (const members of bucket(group, (dst) => roleOf(dst, 'ingress', false)).values()) {
+      const inA = an.directionMap(A, 'ingress', members[0]!, src);
+      for (const m of members) decided.set(m, inA);
+    }
+    for (const [inA, dsts] of bucket(group, (dst) => decided.get(dst)!)) record(srcs, dsts, [egA, inA, egB, inA]);
+  };
+  for (const T of twins(dirty.egress)) {
+    const pa = an.program(A, T[0]!, 'egress');
+    const pb = an.program(B, T[0]!, 'egress');
+    for (const all of peersGroupedBy(pa, pb, T[0]!)) {
+      const [shared, alone] = splitFor(T, all, (d, src) => !dirty.ingress.has(d) && pairable(src, d) && !mayCross(src, d));
+      againstDestinations(T, shared);
+      alone.forEach((group, i) => againstDestinations([T[i]!], group));
     }
   }
   // Pairs on one node that may cross it: every check of their path on each side, for the pairs
@@ -409,10 +431,20 @@ function changedPairs(u: Universe, an: Analysis, dirty: Dirty): PairResult<Chang
     }
   }
   const withPath = (m: PathMaps): L4Map<unknown>[] => [m.egress, m.ingress, m.in ?? an.absent, m.out ?? an.absent];
+  // Pairs with the same maps (memoised: the same objects) are combined once: by maps, then by
+  // destination, then destinations with the same sources together.
+  const mapIds = new Map<object, number>();
+  const byMaps = new Map<string, { maps: L4Map<unknown>[]; dsts: Map<PeerClass, PeerClass[]> }>();
   for (const [node, classes] of atSite) {
     const visit = (src: PeerClass, dst: PeerClass): void => {
-      if (!mayCross(src, dst) || !pairable(src, dst) || sharedSite(src, dst) !== node) return;
-      record([src], [dst], [...withPath(an.pathMaps(A, src, dst)), ...withPath(an.pathMaps(B, src, dst))]);
+      if (sharedSite(src, dst) !== node || !pairable(src, dst)) return;
+      const maps = [...withPath(an.pathMaps(A, src, dst)), ...withPath(an.pathMaps(B, src, dst))];
+      const key = maps.map((m) => mapIds.get(m) ?? (mapIds.set(m, mapIds.size), mapIds.size - 1)).join(',');
+      let entry = byMaps.get(key);
+      if (!entry) byMaps.set(key, (entry = { maps, dsts: new Map() }));
+      const srcs = entry.dsts.get(dst);
+      if (srcs) srcs.push(src);
+      else entry.dsts.set(dst, [src]);
     };
     if (dirty.nodes.has(node)) {
       for (const src of classes) for (const dst of classes) visit(src, dst);
@@ -420,6 +452,13 @@ function changedPairs(u: Universe, an: Analysis, dirty: Dirty): PairResult<Chang
     }
     for (const src of classes) if (dirty.egress.has(src)) for (const dst of classes) visit(src, dst);
     for (const dst of classes) if (dirty.ingress.has(dst)) for (const src of classes) if (!dirty.egress.has(src)) visit(src, dst);
+  }
+  for (const { maps, dsts } of byMaps.values()) {
+    const map = combineMaps(maps, cell);
+    if (!someCell(map, (c) => c !== undefined)) continue;
+    for (const group of bucket(dsts, ([, srcs]) => srcs.map((c) => c.id).join(',')).values()) {
+      out.push({ src: group[0]![1], dst: group.map(([d]) => d), map });
+    }
   }
   return out;
 }

@@ -136,6 +136,7 @@ export function reachability(snapshot: Snapshot, options: ReachabilityOptions): 
     return c;
   };
   const results: PairResult<AllowedCell>[] = [];
+  const mapIds = new Map<object, number>();
   const roles = new Map<number, string>();
   const roleOf = (cls: PeerClass): string => {
     let r = roles.get(cls.id);
@@ -149,13 +150,21 @@ export function reachability(snapshot: Snapshot, options: ReachabilityOptions): 
   for (const dst of dests) {
     const program = an.program(side, dst, 'ingress');
     const candidates = sources.filter((s) => pairable(s, dst) && !mayCross(s, dst));
-    // Pairs on one node that may cross it: every check of their path.
+    // Pairs on one node that may cross it: every check of their path (sources with the same
+    // maps, memoised objects, combined once).
+    const crossing = new Map<string, { maps: L4Map<unknown>[]; srcs: PeerClass[] }>();
     for (const src of dst.sites.length > 0 ? sources : []) {
       if (!pairable(src, dst) || !mayCross(src, dst)) continue;
       const p = an.pathMaps(side, src, dst);
       const maps = [p.egress, p.ingress, p.in ?? an.absent, p.out ?? an.absent, ...(mask ? [mask] : [])];
+      const key = maps.map((m) => mapIds.get(m) ?? (mapIds.set(m, mapIds.size), mapIds.size - 1)).join(',');
+      const entry = crossing.get(key);
+      if (entry) entry.srcs.push(src);
+      else crossing.set(key, { maps, srcs: [src] });
+    }
+    for (const { maps, srcs } of crossing.values()) {
       const map = combineMaps(maps, allowedPath);
-      if (someCell(map, (c) => c !== undefined)) results.push({ src: [src], dst: [dst], map });
+      if (someCell(map, (c) => c !== undefined)) results.push({ src: srcs, dst: [dst], map });
     }
     for (const group of bucket(candidates, (s) => `${an.sig(program, 'peer', s).key}#${s.addr ? 1 : 0}`).values()) {
       const inMap = an.directionMap(side, 'ingress', dst, group[0]!);

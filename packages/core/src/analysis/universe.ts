@@ -80,6 +80,13 @@ export interface PeerClass {
    * address; for outside classes, the nodes whose Node addresses they are. Empty elsewhere.
    */
   readonly sites: readonly string[];
+  /** Workload classes: the sites where the node has a `*` host endpoint (pod → pod crosses it). */
+  readonly starSites: readonly string[];
+  /**
+   * The class key without the sites: classes with one twin differ only in their node, so every
+   * program sees them alike and they decide alike towards any peer they do not cross with.
+   */
+  readonly twin: string;
 }
 
 export interface EndpointChanges {
@@ -176,16 +183,14 @@ export function labelsPrint(labels: object): string {
  */
 interface SiteInfo {
   readonly special: ReadonlySet<string>;
+  /** Special nodes with a `*` host endpoint. */
+  readonly starred: ReadonlySet<string>;
   /** `ipKey` → special nodes with that Node address. */
   readonly nodeAt: ReadonlyMap<string, readonly string[]>;
   readonly addresses: readonly { readonly node: string; readonly addr: IpAddr }[];
 }
 
-const siteInfos = new WeakMap<SnapshotIndex, SiteInfo>();
-
-function siteInfo(index: SnapshotIndex): SiteInfo {
-  const cached = siteInfos.get(index);
-  if (cached) return cached;
+function sitesOf(index: SnapshotIndex): SiteInfo {
   const withWorkloads = new Set<string>();
   for (const w of index.workloads.values()) withWorkloads.add(w.node);
   const parsed: { node: string; addr: IpAddr }[] = [];
@@ -197,7 +202,9 @@ function siteInfo(index: SnapshotIndex): SiteInfo {
     }
   }
   const special = new Set<string>();
+  const starred = new Set<string>();
   for (const h of index.hosts.values()) if (withWorkloads.has(h.node)) special.add(h.node);
+  for (const node of special) if (index.starHost(node)) starred.add(node);
   for (const a of parsed) special.add(a.node);
   const nodeAt = new Map<string, string[]>();
   for (const { node, addr } of parsed) {
@@ -206,9 +213,7 @@ function siteInfo(index: SnapshotIndex): SiteInfo {
     if (!list) nodeAt.set(k, [node]);
     else if (!list.includes(node)) list.push(node);
   }
-  const out: SiteInfo = { special, nodeAt, addresses: parsed };
-  siteInfos.set(index, out);
-  return out;
+  return { special, starred, nodeAt, addresses: parsed };
 }
 
 /**
@@ -217,14 +222,21 @@ function siteInfo(index: SnapshotIndex): SiteInfo {
  * every other pair by the source's egress and the destination's ingress alone.
  */
 export function mayCross(s: PeerClass, d: PeerClass): boolean {
-  if (s.sites.length === 0 || d.sites.length === 0 || !(s.workload || d.workload)) return false;
-  for (const n of s.sites) if (d.sites.includes(n)) return true;
-  return false;
+  return sharedSite(s, d) !== undefined;
 }
 
-/** The first node both classes are at (where a pair is handled once). */
+/**
+ * The first node where flows between the two classes cross it (where a pair is handled once):
+ * a workload and a host endpoint or Node address of its node, or two workloads of a node with a
+ * `*` host endpoint (without one, pod → pod on a node meets only the two pods' policies).
+ */
 export function sharedSite(s: PeerClass, d: PeerClass): string | undefined {
-  for (const n of s.sites) if (d.sites.includes(n)) return n;
+  if (!(s.workload || d.workload)) return undefined;
+  const both = s.workload && d.workload;
+  const x = both ? s.starSites : s.sites;
+  const y = both ? d.starSites : d.sites;
+  if (x.length === 0 || y.length === 0) return undefined;
+  for (const n of x) if (y.includes(n)) return n;
   return undefined;
 }
 
@@ -300,7 +312,7 @@ function spaceItems(sides: readonly [Side, Side], single: boolean, options: Univ
     // Endpoint CIDRs wider than a host make every address inside them a member of the endpoint.
     for (const w of indexInfo(side.index).wide) add(`${tag}e:${w.key}`, w.cidr);
     // Node addresses: a flow between one and a workload of that node crosses the node.
-    for (const { node, addr } of siteInfo(side.index).addresses) add(`${tag}N:${node}`, `${formatIp(addr)}/${addr.version === 4 ? 32 : 128}`);
+    for (const { node, addr } of indexInfo(side.index).sites.addresses) add(`${tag}N:${node}`, `${formatIp(addr)}/${addr.version === 4 ? 32 : 128}`);
   }
   return items;
 }
@@ -326,6 +338,7 @@ interface IndexInfo {
   readonly owners: ReadonlyMap<string, readonly EndpointInfo[]>;
   /** Endpoint CIDRs wider than a host, keyed by what the endpoint is. */
   readonly wide: readonly { readonly key: string; readonly cidr: string }[];
+  readonly sites: SiteInfo;
 }
 
 const indexInfos = new WeakMap<SnapshotIndex, IndexInfo>();
@@ -382,7 +395,7 @@ function indexInfo(index: SnapshotIndex): IndexInfo {
       if (c && !isHostCidr(c)) wide.push({ key: `${info.key}:${info.print}`, cidr: t });
     }
   }
-  const out: IndexInfo = { endpoints, byKey: new Map(endpoints.map((i) => [i.key, i])), taken, shared, owners, wide };
+  const out: IndexInfo = { endpoints, byKey: new Map(endpoints.map((i) => [i.key, i])), taken, shared, owners, wide, sites: sitesOf(index) };
   indexInfos.set(index, out);
   return out;
 }
@@ -456,8 +469,8 @@ function buildPeers(A: Side, B: Side, items: readonly SpaceItem[]): Peers {
   const classes: PeerClass[] = [];
   const byFamily: { 4: PeerClass[]; 6: PeerClass[] } = { 4: [], 6: [] };
   const byKey = new Map<string, PeerClass>();
-  const sa = siteInfo(A.index);
-  const sb = A.index === B.index ? sa : siteInfo(B.index);
+  const sa = ia.sites;
+  const sb = ib.sites;
   const addPoint = (key: string, make: () => Omit<PeerClass, 'id' | 'points' | 'perEndpoint'>, point: Point): void => {
     let cls = byKey.get(key);
     if (!cls) {
@@ -477,6 +490,8 @@ function buildPeers(A: Side, B: Side, items: readonly SpaceItem[]): Peers {
         perEndpoint: new Map(),
         workload: m.workload,
         sites: m.sites,
+        starSites: m.starSites,
+        twin: m.twin,
       };
       byKey.set(key, cls);
       classes.push(cls);
@@ -493,14 +508,16 @@ function buildPeers(A: Side, B: Side, items: readonly SpaceItem[]): Peers {
     if (sa.special.has(ea.node)) sites.push(ea.node);
     if (sb.special.has(eb.node) && !sites.includes(eb.node)) sites.push(eb.node);
     const workload = ea.kind === 'WorkloadEndpoint';
-    const identity = `${a === b ? a.print : `${a.print}#${b.print}`}@${sites.join(',')}`;
+    const starSites = workload ? sites.filter((n) => sa.starred.has(n) || sb.starred.has(n)) : [];
+    const print = a === b ? a.print : `${a.print}#${b.print}`;
+    const identity = `${print}@${sites.join(',')}`;
     const addrs = a.addrs;
     for (const family of [4, 6] as const) {
       let count = 0;
       for (const x of addrs) if (x.version === family) count++;
       if (count === 0) {
         const none = addrs.length === 0;
-        addPoint(`${family}|e|-|${none}|${identity}`, () => ({ family, outside: false, endpoints: [ea, eb], noAddressAtAll: none, workload, sites }), { endpointKey: a.key, ref: a.ref, peer: a.ref });
+        addPoint(`${family}|e|-|${none}|${identity}`, () => ({ family, outside: false, endpoints: [ea, eb], noAddressAtAll: none, workload, sites, starSites, twin: `${family}|e|-|${none}|${print}` }), { endpointKey: a.key, ref: a.ref, peer: a.ref });
         continue;
       }
       for (const addr of addrs) {
@@ -510,7 +527,7 @@ function buildPeers(A: Side, B: Side, items: readonly SpaceItem[]): Peers {
         const co = ia.shared.has(k) || ib.shared.has(k) ? coOwners(k) : '';
         addPoint(
           `${family}|e|${region}|${co}|${identity}`,
-          () => ({ family, outside: false, endpoints: [ea, eb], addr, addrText: formatIp(addr), addrKey: k, noAddressAtAll: false, workload, sites }),
+          () => ({ family, outside: false, endpoints: [ea, eb], addr, addrText: formatIp(addr), addrKey: k, noAddressAtAll: false, workload, sites, starSites, twin: `${family}|e|${region}|${co}|${print}` }),
           { endpointKey: a.key, ref: a.ref, peer: count > 1 ? formatIp(addr) : a.ref, addr },
         );
       }
@@ -540,7 +557,7 @@ function buildPeers(A: Side, B: Side, items: readonly SpaceItem[]): Peers {
       const k = ipKey(addr);
       // Every address of the class is a Node address of the same nodes (they cut the space).
       const sites = [...new Set([...(sa.nodeAt.get(k) ?? []), ...(sb.nodeAt.get(k) ?? [])])];
-      addPoint(`${family}|o|${id}`, () => ({ family, outside: true, addr, addrText: formatIp(addr), addrKey: k, noAddressAtAll: false, ranges, workload: false, sites }), { addr });
+      addPoint(`${family}|o|${id}`, () => ({ family, outside: true, addr, addrText: formatIp(addr), addrKey: k, noAddressAtAll: false, ranges, workload: false, sites, starSites: [], twin: `${family}|o|${id}` }), { addr });
     }
   }
 
@@ -619,5 +636,5 @@ export function restrictClass(cls: PeerClass, keep: (p: Point) => boolean): Peer
   if (points.length === cls.points.length) return cls;
   const perEndpoint = new Map<string, number>();
   for (const p of points) if (p.endpointKey) perEndpoint.set(p.endpointKey, (perEndpoint.get(p.endpointKey) ?? 0) + 1);
-  return { id: cls.id, family: cls.family, outside: cls.outside, endpoints: cls.endpoints, addr: cls.addr, addrText: cls.addrText, addrKey: cls.addrKey, noAddressAtAll: cls.noAddressAtAll, points, ranges: cls.ranges, perEndpoint, workload: cls.workload, sites: cls.sites };
+  return { id: cls.id, family: cls.family, outside: cls.outside, endpoints: cls.endpoints, addr: cls.addr, addrText: cls.addrText, addrKey: cls.addrKey, noAddressAtAll: cls.noAddressAtAll, points, ranges: cls.ranges, perEndpoint, workload: cls.workload, sites: cls.sites, starSites: cls.starSites, twin: cls.twin };
 }

@@ -24,7 +24,7 @@ import { protocolName, protocolNumber } from '../convert/protocol.js';
 import { DEFAULT_FAILSAFE_INBOUND, DEFAULT_FAILSAFE_OUTBOUND, formatFailsafe, matchFailsafe } from './failsafe.js';
 import { type MatchContext, ruleMismatch } from './rule-match.js';
 import { crossingOf, type FlowPath, flowPath, type PathCheck } from './path.js';
-import { indexSnapshot, type PolicyView, type SnapshotIndex, type TierPlan } from './snapshot-index.js';
+import { type EndpointPlan, indexSnapshot, type PolicyView, type SnapshotIndex, type TierPlan } from './snapshot-index.js';
 import type {
   Decision,
   DirectionTrace,
@@ -357,15 +357,23 @@ function hostSide(
     const o = runTiers(index, view, tiers, direction, ctx, stage, traces);
     return o.kind === 'decided' ? o.decision : undefined;
   };
-  if (direction === 'ingress') {
-    const d = (parts.untracked ? run(plan.untracked.ingress, 'untracked') : undefined) ?? run(plan.preDnat.ingress, 'pre-dnat');
-    if (d) return done(d);
-  }
-  if (parts.forward) {
-    const d = run(direction === 'ingress' ? plan.forward.ingress : plan.forward.egress, 'forward');
-    if (d) return done(d);
-  }
-  return done({ stage: 'forward-default', action: 'Allow' });
+  const tiers = hostSideTiers(plan, direction, parts);
+  const d = run(tiers.untracked, 'untracked') ?? run(tiers.preDnat, 'pre-dnat') ?? run(tiers.forward, 'forward');
+  return done(d ?? { stage: 'forward-default', action: 'Allow' });
+}
+
+/** The tiers a host-side check runs, stage by stage in order (empty: the stage does not run). */
+export function hostSideTiers(
+  plan: EndpointPlan,
+  direction: 'ingress' | 'egress',
+  parts: { readonly untracked: boolean; readonly forward: boolean },
+): { readonly untracked: readonly TierPlan[]; readonly preDnat: readonly TierPlan[]; readonly forward: readonly TierPlan[] } {
+  const ingress = direction === 'ingress';
+  return {
+    untracked: ingress && parts.untracked ? plan.untracked.ingress : [],
+    preDnat: ingress ? plan.preDnat.ingress : [],
+    forward: parts.forward ? plan.forward[direction] : [],
+  };
 }
 
 function fixed(direction: 'ingress' | 'egress', endpoint: Endpoint | undefined, decision: Decision): DirectionTrace {
