@@ -13,9 +13,9 @@ import { existsSync, mkdtempSync, readdirSync, rmdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { probeTcp } from '@gingham/dataplane-iptables/conformance';
+import { probeTcp } from '@gingham/dataplane-conformance';
 import { bpffsMounts } from '@gingham/ebpf-loader';
-import { canRun } from './kernel-env.js';
+import { canRun } from './support/kernel-env.js';
 import { createQuickstartNode, EXAMPLE, GINGHAM, IP, README_ARGS, type QuickstartNode } from './support/quickstart-node.js';
 
 describe.skipIf(!canRun)('gingham enforce --dataplane ebpf refuses, changing nothing, when its pins would not outlive it', () => {
@@ -108,7 +108,7 @@ describe.skipIf(!canRun)('gingham enforce --dataplane ebpf refuses, changing not
       for (const args of [node.enforceArgv('-f', EXAMPLE, '--node', 'node-1'), node.enforceArgv('--clean')]) {
         const r = inNode(identity, args);
         expect(r.status, `${who}: ${r.stderr}`).toBe(1);
-        expect(r.stderr, who).toMatch(/^gingham: the eBPF dataplane /);
+        expect(r.stderr, who).toMatch(/^gingham enforce: the eBPF dataplane /);
         expect(r.stderr, who).toMatch(message);
         expect(r.stderr, who).not.toMatch(/failed: EPERM/);
       }
