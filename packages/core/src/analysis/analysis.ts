@@ -2,17 +2,20 @@
  * The evaluation half of the analysis: per endpoint class and direction, the "program" that
  * `evaluate()` would run (the ordered tiers, policies and profiles of its plan), what the program
  * can tell apart about the two addresses of a flow (signatures), and direction verdicts over the
- * layer-4 atoms, computed by `evaluate()`'s own `evaluateDirection` on one representative flow
- * per (program, own signature, peer signature, atom) and memoised.
+ * layer-4 atoms, computed by `evaluate()`'s own `runCheck` on one representative flow per
+ * (program, own signature, peer signature, atom) and memoised. Flows that cross a node take the
+ * checks of `evaluate()`'s own path plan (`path.ts`): a host endpoint's forwarding tiers run as
+ * a program of their own, fixed decisions as constant maps.
  *
  * This file never decides a verdict itself: it only chooses which representative flows to ask
- * `evaluateDirection` about, and proves (by construction of the signatures and cuts) that every
- * other flow of the same classes and atom would get the same answer.
+ * `runCheck` about, and proves (by construction of the signatures and cuts) that every other
+ * flow of the same classes and atom would get the same answer.
  */
 import type { Decision, EvaluateOptions } from '../evaluate/types.js';
-import type { Direction, Endpoint, EntityMatch, Policy, Profile, Rule } from '../model/types.js';
+import type { Direction, Endpoint, EntityMatch, HostEndpoint, Policy, Profile, Rule } from '../model/types.js';
 import { type Cidr, cidrContains, parseCidr } from '../net/cidr.js';
-import { evaluateDirection } from '../evaluate/evaluate.js';
+import { hostSideTiers, runCheck } from '../evaluate/evaluate.js';
+import { flowPath, inferCrossing, type PathCheck, type PathPeer } from '../evaluate/path.js';
 import { DEFAULT_FAILSAFE_INBOUND, DEFAULT_FAILSAFE_OUTBOUND } from '../evaluate/failsafe.js';
 import type { MatchContext } from '../evaluate/rule-match.js';
 import type { Member, SnapshotIndex, TierPlan } from '../evaluate/snapshot-index.js';
@@ -28,13 +31,23 @@ export type Pred =
   /** A named port, resolved against the address (dimension `a`: source port, `b`: destination port). */
   | { readonly kind: 'named'; readonly name: string; readonly selector: string | undefined; readonly dim: 'a' | 'b' };
 
+/**
+ * How a program's endpoint takes part in a flow (a `PathCheck` of `evaluate()`'s path plan):
+ * its own policy, or a host endpoint policing a packet that passes through its node.
+ */
+export type CheckMode = { readonly kind: 'policy' } | { readonly kind: 'host-side'; readonly untracked: boolean; readonly forward: boolean };
+
+const POLICY: CheckMode = { kind: 'policy' };
+
 /** What one endpoint runs in one direction on one side. */
 export interface Program {
   readonly id: number;
   readonly side: Side;
   readonly direction: Direction;
-  /** An endpoint that runs exactly this program (what `evaluateDirection` is called with). */
+  /** An endpoint that runs exactly this program (what `runCheck` is called with). */
   readonly endpoint: Endpoint;
+  /** The check it runs, less the endpoint and direction. */
+  readonly mode: CheckMode;
   /** Criteria on the endpoint's own address (destination for ingress, source for egress). */
   readonly own: readonly Pred[];
   /** Criteria on the other address of the flow. */
@@ -78,16 +91,28 @@ export interface AnalysisStats {
 
 const NO_POLICY: Decision = Object.freeze({ stage: 'no-policy', action: 'Allow' });
 
+/** The decision maps of every check of a class pair's path (`in` / `out`: the node's host endpoint). */
+export interface PathMaps {
+  readonly egress: L4Map<Decision>;
+  readonly ingress: L4Map<Decision>;
+  readonly in?: L4Map<Decision>;
+  readonly out?: L4Map<Decision>;
+}
+
 export class Analysis {
   readonly stats: AnalysisStats;
   private readonly programs = new Map<string, Program>();
   private readonly programOfClass = new Map<string, Program>();
+  private readonly programOfEndpoint = new Map<string, Program>();
   private readonly sigs = new Map<string, Sig[]>();
   private readonly members = new Map<SnapshotIndex, (readonly Member[])[]>();
   private readonly maps = new Map<string, L4Map<Decision>>();
   private readonly decisions = new Map<string, Decision>();
   private readonly decisionIds = new Map<Decision, number>();
   private readonly noPolicy: L4Map<Decision>;
+  private readonly fixedMaps = new Map<Decision, L4Map<Decision>>();
+  /** A map with no value anywhere (a check the path does not have). */
+  readonly absent: L4Map<undefined>;
   private readonly failsafe: { ingress: ReturnType<typeof failsafeEntries>; egress: ReturnType<typeof failsafeEntries> };
 
   constructor(
@@ -97,6 +122,7 @@ export class Analysis {
   ) {
     this.stats = { classes: universe.classes.length, programs: 0, directionEvaluations: 0, directionMaps: 0, signatures: 0 };
     this.noPolicy = constantMap(universe.protocols, this.intern(NO_POLICY));
+    this.absent = constantMap(universe.protocols, undefined);
     this.failsafe = { ingress: failsafeEntries(universe.options, 'ingress'), egress: failsafeEntries(universe.options, 'egress') };
   }
 
@@ -122,18 +148,35 @@ export class Analysis {
     const memoKey = `${side.label}|${cls.id}|${direction}`;
     const memo = this.programOfClass.get(memoKey);
     if (memo) return memo;
-    const endpoint = cls.endpoints[side.label === 'before' ? 0 : 1];
+    const program = this.programFor(side, cls.endpoints[side.label === 'before' ? 0 : 1], direction, POLICY);
+    this.programOfClass.set(memoKey, program);
+    return program;
+  }
+
+  /**
+   * The program an endpoint runs on a side in a direction, in a mode. A host-side check runs the
+   * tiers `hostSideTiers` names (evaluate()'s own choice), without profiles or failsafes.
+   */
+  programFor(side: Side, endpoint: Endpoint, direction: Direction, mode: CheckMode): Program {
+    const modeKey = mode.kind === 'policy' ? 'p' : `h${mode.untracked ? 1 : 0}${mode.forward ? 1 : 0}`;
+    const memoKey = `${side.label}|${endpoint.kind}|${endpoint.id}|${direction}|${modeKey}`;
+    const memo = this.programOfEndpoint.get(memoKey);
+    if (memo) return memo;
     const plan = side.view.plan(endpoint);
-    const stages: (readonly TierPlan[])[] =
-      endpoint.kind === 'HostEndpoint'
+    const host = mode.kind === 'host-side' ? hostSideTiers(plan, direction, mode) : undefined;
+    const stages: (readonly TierPlan[])[] = host
+      ? [host.untracked, host.preDnat, host.forward]
+      : endpoint.kind === 'HostEndpoint'
         ? [plan.untracked[direction], direction === 'ingress' ? plan.preDnat.ingress : [], plan.normal[direction]]
         : [plan.normal[direction]];
-    const profiles = endpoint.profiles.map((name) => side.index.profiles.get(name));
+    // A host-side check has no profiles and no failsafes.
+    const profiles = host ? [] : endpoint.profiles.map((name) => side.index.profiles.get(name));
     // Keyed by the index, not the side: in a before/after pair sharing one index, an endpoint whose
     // policies did not change runs one program on both sides.
     const key = [
       objectId(side.index),
       direction,
+      modeKey,
       endpoint.kind,
       ...stages.map((tiers) => tiers.map((t) => `${t.tier.name}:${t.tier.order}:${t.tier.defaultAction}:${t.tier.declared}=${t.policies.map(objectId).join(',')}`).join(';')),
       profiles.map((p, i) => (p ? objectId(p) : `missing:${endpoint.profiles[i]}`)).join(','),
@@ -141,11 +184,11 @@ export class Analysis {
     let program = this.programs.get(key);
     if (!program) {
       const policies = stages.flatMap((tiers) => tiers.flatMap((t) => t.policies));
-      program = buildProgram(this.programs.size + 1, side, direction, endpoint, policies, profiles, this.universe, endpoint.kind === 'HostEndpoint' ? this.failsafe[direction] : []);
+      program = buildProgram(this.programs.size + 1, side, direction, endpoint, mode, policies, profiles, this.universe, endpoint.kind === 'HostEndpoint' && !host ? this.failsafe[direction] : []);
       this.programs.set(key, program);
       this.stats.programs++;
     }
-    this.programOfClass.set(memoKey, program);
+    this.programOfEndpoint.set(memoKey, program);
     return program;
   }
 
@@ -213,7 +256,47 @@ export class Analysis {
    */
   directionMap(side: Side, direction: Direction, own: PeerClass, peer: PeerClass): L4Map<Decision> {
     const program = this.program(side, own, direction);
-    if (!program) return this.noPolicy;
+    return program ? this.checkMap(program, own, peer) : this.noPolicy;
+  }
+
+  /**
+   * The decisions of every check on the path of flows from `src` to `dst` on a side: the plan
+   * is `evaluate()`'s own (`inferCrossing` + `flowPath`) for the two classes' representatives,
+   * which stand for every pair of their members (classes split by node where it matters).
+   */
+  pathMaps(side: Side, src: PeerClass, dst: PeerClass): PathMaps {
+    const i = side.label === 'before' ? 0 : 1;
+    const s: PathPeer = { ...(src.endpoints ? { endpoint: src.endpoints[i] } : {}), ...(src.addr ? { given: src.addr } : {}) };
+    const d: PathPeer = { ...(dst.endpoints ? { endpoint: dst.endpoints[i] } : {}), ...(dst.addr ? { given: dst.addr } : {}) };
+    const options = this.universe.options;
+    const path = flowPath(side.index, inferCrossing(side.index, s, d), s, d, options);
+    const map = (check: PathCheck): L4Map<Decision> => {
+      if (check.kind === 'fixed') {
+        const decision = this.intern(check.decision);
+        let m = this.fixedMaps.get(decision);
+        if (!m) this.fixedMaps.set(decision, (m = constantMap(this.universe.protocols, decision)));
+        return m;
+      }
+      const own = check.direction === 'egress' ? src : dst;
+      const peer = check.direction === 'egress' ? dst : src;
+      if (check.kind === 'policy') {
+        if (!check.endpoint) return this.noPolicy;
+        if (check.endpoint === (check.direction === 'egress' ? s : d).endpoint) return this.directionMap(side, check.direction, own, peer);
+        return this.checkMap(this.programFor(side, check.endpoint, check.direction, POLICY), own, peer);
+      }
+      return this.checkMap(this.programFor(side, check.endpoint, check.direction, { kind: 'host-side', untracked: check.untracked, forward: check.forward }), own, peer);
+    };
+    return {
+      egress: map(path.egress),
+      ingress: map(path.ingress),
+      ...(path.in ? { in: map(path.in) } : {}),
+      ...(path.out ? { out: map(path.out) } : {}),
+    };
+  }
+
+  /** A program's decisions for flows between `own` (its endpoint's side of the flow) and `peer`. */
+  private checkMap(program: Program, own: PeerClass, peer: PeerClass): L4Map<Decision> {
+    const { direction } = program;
     const ownSig = this.sig(program, 'own', own);
     const peerSig = this.sig(program, 'peer', peer);
     const memoKey = `${program.id}|${own.family}|${ownSig.key}|${peerSig.key}|${own.addr ? 1 : 0}${peer.addr ? 1 : 0}`;
@@ -232,6 +315,10 @@ export class Analysis {
       ...(dst.addr ? { dst: dst.addr, dstText: dst.addrText!, dstKey: dst.addrKey! } : {}),
     };
     const options: EvaluateOptions | undefined = this.universe.options;
+    const check: PathCheck =
+      program.mode.kind === 'policy'
+        ? { kind: 'policy', endpoint: program.endpoint, direction }
+        : { kind: 'host-side', endpoint: program.endpoint as HostEndpoint, direction, untracked: program.mode.untracked, forward: program.mode.forward };
     const map = fillMap(cuts.grids(), (protocol, a, b) => {
       const shape = protocolShape(protocol);
       const ctx: MatchContext =
@@ -242,7 +329,7 @@ export class Analysis {
             : { ...base, protocol };
       this.stats.directionEvaluations++;
       // The program's own side: a program shared by both sides is evaluated where it was built.
-      return this.intern(evaluateDirection(program.side.index, program.side.view, program.endpoint, direction, ctx, options).decision);
+      return this.intern(runCheck(program.side.index, program.side.view, check, ctx, options).decision);
     });
     this.maps.set(memoKey, map);
     return map;
@@ -262,6 +349,7 @@ function buildProgram(
   side: Side,
   direction: Direction,
   endpoint: Endpoint,
+  mode: CheckMode,
   policies: readonly Policy[],
   profiles: readonly (Profile | undefined)[],
   universe: Universe,
@@ -303,7 +391,7 @@ function buildProgram(
     if (f.net) peer.add({ kind: 'cidr', cidr: f.net }, `f:${f.net.version}:${f.net.base}/${f.net.prefix}`);
   }
   const tag = objectId(side.index);
-  return { id, side, direction, endpoint, own: own.list, peer: peer.list, ownKey: `${tag}|own|${own.key()}`, peerKey: `${tag}|peer|${peer.key()}`, cuts };
+  return { id, side, direction, endpoint, mode, own: own.list, peer: peer.list, ownKey: `${tag}|own|${own.key()}`, peerKey: `${tag}|peer|${peer.key()}`, cuts };
 }
 
 /** A selector as the index compiles it; undefined for text that does not parse (it selects nothing). */

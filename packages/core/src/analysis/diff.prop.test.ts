@@ -4,9 +4,10 @@ import { arbCalicoPolicy, arbCluster, arbGlobalPolicy, arbKubernetesPolicy, arbN
 import { buildSnapshot } from '../convert/index.js';
 import type { Snapshot } from '../model/types.js';
 import { evaluate } from '../evaluate/evaluate.js';
+import type { EvaluateOptions } from '../evaluate/types.js';
 import { diffSnapshots } from './diff.js';
 import type { DiffResult, FlowChange } from './types.js';
-import { applyEdit, bruteFlows, brutePair, brutePeers, clone, coveringChanges, editArb, snapshotArb } from './test-fixtures.js';
+import { applyEdit, bruteFlows, brutePair, brutePeers, clone, coveringChanges, editArb, optionsArb, snapshotArb, verdictOf } from './test-fixtures.js';
 
 /**
  * Checks a diff against brute force: pairs of peers (endpoints at each address or at none, and
@@ -15,12 +16,12 @@ import { applyEdit, bruteFlows, brutePair, brutePeers, clone, coveringChanges, e
  * pairs × every probe, when all of them would be too many). A flow whose verdict differs must be
  * covered by exactly one change, with the same decisions; a flow whose verdict is the same by none.
  */
-function checkAgainstBruteForce(before: Snapshot, after: Snapshot, result: DiffResult, seed: number): number {
+function checkAgainstBruteForce(before: Snapshot, after: Snapshot, result: DiffResult, seed: number, options?: EvaluateOptions): number {
   let changed = 0;
   for (const { src, dst, l4 } of bruteFlows([before, after], seed)) {
     const flow = { src: src.ref, dst: dst.ref, ...l4 };
-    const a = evaluate(before, flow);
-    const b = evaluate(after, flow);
+    const a = evaluate(before, flow, options);
+    const b = evaluate(after, flow, options);
     const covering = coveringChanges(result.changes, src, dst, l4);
     if (a.allowed === b.allowed) {
       if (covering.length > 0) expect.fail(`unchanged flow ${JSON.stringify(flow)} reported as ${covering[0]!.change}`);
@@ -30,16 +31,16 @@ function checkAgainstBruteForce(before: Snapshot, after: Snapshot, result: DiffR
     if (covering.length !== 1) expect.fail(`changed flow ${JSON.stringify(flow)} (${a.allowed} -> ${b.allowed}) covered by ${covering.length} changes`);
     const c = covering[0]!;
     expect(c.change).toBe(b.allowed ? 'opened' : 'closed');
-    expect(c.before).toEqual({ allowed: a.allowed, egress: a.trace.egress.decision, ingress: a.trace.ingress.decision });
-    expect(c.after).toEqual({ allowed: b.allowed, egress: b.trace.egress.decision, ingress: b.trace.ingress.decision });
+    expect(c.before, JSON.stringify(flow)).toEqual(verdictOf(a));
+    expect(c.after, JSON.stringify(flow)).toEqual(verdictOf(b));
   }
   return changed;
 }
 
-function checkWitnesses(before: Snapshot, after: Snapshot, changes: readonly FlowChange[]): void {
+function checkWitnesses(before: Snapshot, after: Snapshot, changes: readonly FlowChange[], options?: EvaluateOptions): void {
   for (const c of changes) {
-    expect(evaluate(before, c.witness).allowed, JSON.stringify(c.witness)).toBe(c.before.allowed);
-    expect(evaluate(after, c.witness).allowed, JSON.stringify(c.witness)).toBe(c.after.allowed);
+    expect(evaluate(before, c.witness, options).allowed, JSON.stringify(c.witness)).toBe(c.before.allowed);
+    expect(evaluate(after, c.witness, options).allowed, JSON.stringify(c.witness)).toBe(c.after.allowed);
   }
 }
 
@@ -56,14 +57,14 @@ function plain(c: FlowChange): string {
 const runs = { numRuns: propRuns(30) };
 
 describe('diffSnapshots is exact', () => {
-  test.prop([snapshotArb, fc.array(editArb, { minLength: 1, maxLength: 3 }), fc.integer()], runs)(
+  test.prop([snapshotArb, fc.array(editArb, { minLength: 1, maxLength: 3 }), fc.integer(), optionsArb], runs)(
     'a change is reported iff evaluate() disagrees on a flow, with the same decisions (brute force over peers and boundaries)',
-    (before, edits, seed) => {
+    (before, edits, seed, options) => {
       const after = edits.reduce(applyEdit, before);
-      const result = diffSnapshots(before, after);
-      checkAgainstBruteForce(before, after, result, seed);
+      const result = diffSnapshots(before, after, options ? { evaluate: options } : {});
+      checkAgainstBruteForce(before, after, result, seed, options);
       expect(result.empty).toBe(result.changes.length === 0);
-      checkWitnesses(before, after, result.changes);
+      checkWitnesses(before, after, result.changes, options);
     },
   );
 
@@ -116,14 +117,15 @@ describe('diffSnapshots is exact', () => {
       arbCluster,
       fc.array(fc.oneof(arbGlobalPolicy, arbCalicoPolicy, arbKubernetesPolicy, arbNamespace, arbNetworkSet, arbProfile, arbTier), { minLength: 1, maxLength: 3 }),
       fc.integer(),
+      optionsArb,
     ],
     { numRuns: propRuns(20) },
-  )('Kubernetes and Calico resources (namespaces, tiers, policies, sets, profiles) changed: brute force agrees', (resources, extra, seed) => {
+  )('Kubernetes and Calico resources (namespaces, tiers, policies, sets, profiles; host endpoints and Nodes) changed: brute force agrees', (resources, extra, seed, options) => {
     const before = buildSnapshot(resources).snapshot;
     const after = buildSnapshot(dedupe([...resources, ...extra])).snapshot;
-    const result = diffSnapshots(before, after);
+    const result = diffSnapshots(before, after, options ? { evaluate: options } : {});
     expect(result.endpoints).toEqual({ added: [], removed: [], readdressed: [] });
-    checkAgainstBruteForce(before, after, result, seed);
-    checkWitnesses(before, after, result.changes);
+    checkAgainstBruteForce(before, after, result, seed, options);
+    checkWitnesses(before, after, result.changes, options);
   });
 });

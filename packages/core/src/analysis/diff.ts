@@ -10,22 +10,28 @@
  * destination of the second ("ingress-dirty") can change; each dirty class is compared against
  * every other class, and the other classes are first grouped by what the dirty class's rules can
  * tell apart, so a one-policy change at 100k endpoints evaluates a handful of representatives.
+ * Pairs on one node that may cross it (`mayCross`) are judged along their whole path instead
+ * (the node's host endpoint checks, fixed decisions), for the dirty classes' pairs, or every
+ * pair of a node whose crossing checks may differ.
  */
 import type { Decision } from '../evaluate/types.js';
 import type { Endpoint, Labels, Policy, Profile, Rule, Snapshot } from '../model/types.js';
 import { endpointAddresses } from '../evaluate/evaluate.js';
 import { ipKey, parseCidr } from '../net/cidr.js';
-import { Analysis, type Program } from './analysis.js';
+import { Analysis, type PathMaps, type Program } from './analysis.js';
 import { bucket, compareFlowSets, type Entry, l4Spec, mergeResults, type PairResult, pairsOf, peerSet, witnessOf } from './assemble.js';
 import { combineMaps, type L4Map, someCell } from './l4.js';
 import { groupChanges } from './report.js';
 import type { DiffOptions, DiffResult, FlowChange, VerdictSummary } from './types.js';
-import { buildUniverse, endpointKeyOf, labelsPrint, pairable, type PeerClass, type Side, type Universe } from './universe.js';
+import { buildUniverse, endpointKeyOf, labelsPrint, mayCross, pairable, type PeerClass, sharedSite, type Side, type Universe } from './universe.js';
+
+/** The decisions of a path's checks: egress, ingress, and the crossed node's `in` / `out`. */
+type Checks = readonly [Decision, Decision, Decision | undefined, Decision | undefined];
 
 interface ChangeCell {
   readonly opened: boolean;
-  readonly before: readonly [Decision, Decision];
-  readonly after: readonly [Decision, Decision];
+  readonly before: Checks;
+  readonly after: Checks;
   readonly key: string;
 }
 
@@ -76,6 +82,8 @@ interface MembershipChange {
 interface Dirty {
   readonly egress: Set<PeerClass>;
   readonly ingress: Set<PeerClass>;
+  /** Nodes whose crossing checks may differ (their `*` host endpoint, or their addresses). */
+  readonly nodes: Set<string>;
 }
 
 /** The classes whose egress / ingress decisions may differ between the two sides. */
@@ -83,7 +91,8 @@ function dirtyClasses(u: Universe): Dirty {
   const [A, B] = u.sides;
   const egress = new Set<PeerClass>();
   const ingress = new Set<PeerClass>();
-  if (u.single || (A.index === B.index && A.view === B.view)) return { egress, ingress };
+  const nodes = new Set<string>();
+  if (u.single || (A.index === B.index && A.view === B.view)) return { egress, ingress, nodes };
 
   // Policies that differ (added, removed, edited, or in a tier whose order or default changed).
   const pa = new Map(A.view.policies.map((p) => [p.id, p]));
@@ -117,7 +126,10 @@ function dirtyClasses(u: Universe): Dirty {
       const labelsChanged = labelsPrint(la) !== labelsPrint(lb);
       const portsChanged = json(ea.ports) !== json(eb.ports);
       const profilesChanged = ea.profiles.join(',') !== eb.profiles.join(',') || ea.profiles.some((n) => changedProfiles.has(n)) || eb.profiles.some((n) => changedProfiles.has(n));
-      if (labelsChanged || portsChanged || profilesChanged) selfDirty.add(cls);
+      // A move to another node changes which flows cross a node; a host endpoint bound to `*`
+      // or to one interface runs other tiers (no doNotTrack on `*`).
+      const placeChanged = ea.node !== eb.node || (ea.kind === 'HostEndpoint' && eb.kind === 'HostEndpoint' && ea.interfaceName !== eb.interfaceName);
+      if (labelsChanged || portsChanged || profilesChanged || placeChanged) selfDirty.add(cls);
       if (labelsChanged || portsChanged) {
         memberships.push({ before: la, after: lb, either: false, portNames: [...ea.ports, ...eb.ports].map((p) => p.name) });
       }
@@ -235,19 +247,61 @@ function dirtyClasses(u: Universe): Dirty {
     if (v.egress) egress.add(cls);
     if (v.ingress) ingress.add(cls);
   }
-  return { egress, ingress };
+
+  // Nodes whose crossing checks may differ: the `*` host endpoint is another one, is not
+  // compared, or its policy may differ; or the node's addresses differ.
+  const sites = new Set<string>();
+  for (const cls of u.classes) for (const n of cls.sites) sites.add(n);
+  for (const node of sites) {
+    const sa = A.index.starHost(node);
+    const sb = B.index.starHost(node);
+    if (sa?.name !== sb?.name || (sa && !u.common.has(endpointKeyOf(sa)))) nodes.add(node);
+  }
+  const stars = new Map<string, string>();
+  for (const node of sites) {
+    for (const side of [A, B]) {
+      const star = side.index.starHost(node);
+      if (star) stars.set(endpointKeyOf(star), node);
+    }
+  }
+  for (const cls of [...egress, ...ingress]) {
+    if (cls.workload || cls.outside) continue;
+    for (const p of cls.points) {
+      const node = stars.get(p.endpointKey!);
+      if (node !== undefined) nodes.add(node);
+    }
+  }
+  if (A.index !== B.index) {
+    const addressesOf = (s: Snapshot, node: string): string =>
+      s.nodes
+        .filter((n) => n.name === node)
+        .flatMap((n) => n.addresses)
+        .sort()
+        .join(',');
+    for (const node of sites) if (addressesOf(A.snapshot, node) !== addressesOf(B.snapshot, node)) nodes.add(node);
+  }
+  return { egress, ingress, nodes };
 }
 
+/**
+ * Change cells from decisions: `[egress, ingress]` before and after (4 values), or whole paths
+ * `[egress, ingress, in, out]` before and after (8 values, `in` / `out` undefined when absent).
+ */
 function cellFactory(an: Analysis): (values: readonly unknown[]) => ChangeCell | undefined {
   const cells = new Map<string, ChangeCell>();
+  const allows = (d: Decision | undefined): boolean => d === undefined || d.action === 'Allow';
+  const id = (d: Decision | undefined): string => (d === undefined ? '-' : String(an.decisionId(d)));
   return (values) => {
-    const [ea, ia, eb, ib] = values as readonly [Decision, Decision, Decision, Decision];
-    const before = ea.action === 'Allow' && ia.action === 'Allow';
-    const after = eb.action === 'Allow' && ib.action === 'Allow';
-    if (before === after) return undefined;
-    const key = `${an.decisionId(ea)},${an.decisionId(ia)},${an.decisionId(eb)},${an.decisionId(ib)}`;
+    const v = values as readonly (Decision | undefined)[];
+    const wide = v.length === 8;
+    const before: Checks = wide ? [v[0]!, v[1]!, v[2], v[3]] : [v[0]!, v[1]!, undefined, undefined];
+    const after: Checks = wide ? [v[4]!, v[5]!, v[6], v[7]] : [v[2]!, v[3]!, undefined, undefined];
+    const was = before.every(allows);
+    const is = after.every(allows);
+    if (was === is) return undefined;
+    const key = `${before.map(id).join(',')}>${after.map(id).join(',')}`;
     let cell = cells.get(key);
-    if (!cell) cells.set(key, (cell = { opened: after, before: [ea, ia], after: [eb, ib], key }));
+    if (!cell) cells.set(key, (cell = { opened: is, before, after, key }));
     return cell;
   };
 }
@@ -256,7 +310,7 @@ function changedPairs(u: Universe, an: Analysis, dirty: Dirty): PairResult<Chang
   const [A, B] = u.sides;
   const cell = cellFactory(an);
   const out: PairResult<ChangeCell>[] = [];
-  const record = (src: readonly PeerClass[], dst: readonly PeerClass[], maps: readonly L4Map<Decision>[]): void => {
+  const record = (src: readonly PeerClass[], dst: readonly PeerClass[], maps: readonly L4Map<unknown>[]): void => {
     const map = combineMaps(maps, cell);
     if (someCell(map, (c) => c !== undefined)) out.push({ src, dst, map });
   };
@@ -299,56 +353,118 @@ function changedPairs(u: Universe, an: Analysis, dirty: Dirty): PairResult<Chang
     return r;
   };
 
+  // Dirty classes that differ only in their node (twins) decide alike towards every peer that
+  // crosses a node with none of them: those peers are handled once for all of them, the others
+  // (the twins themselves, peers on their nodes) for each one alone.
+  const twins = (set: ReadonlySet<PeerClass>): PeerClass[][] => [...bucket([...set].sort((x, y) => x.id - y.id), (c) => c.twin).values()];
+  const splitFor = (twinsOf: readonly PeerClass[], all: readonly PeerClass[], keep: (c: PeerClass, t: PeerClass) => boolean): [PeerClass[], PeerClass[][]] => {
+    const t0 = twinsOf[0]!;
+    if (twinsOf.length === 1) return [all.filter((c) => keep(c, t0)), []];
+    const inT = new Set(twinsOf);
+    const special = (c: PeerClass): boolean => inT.has(c) || twinsOf.some((t) => mayCross(c, t));
+    return [all.filter((c) => !special(c) && keep(c, t0)), twinsOf.map((t) => all.filter((c) => special(c) && keep(c, t)))];
+  };
+
   // Destinations whose ingress may differ, against every source.
-  for (const dst of [...dirty.ingress].sort((x, y) => x.id - y.id)) {
-    const pa = an.program(A, dst, 'ingress');
-    const pb = an.program(B, dst, 'ingress');
-    for (const all of peersGroupedBy(pa, pb, dst)) {
-      const group = all.filter((s) => pairable(s, dst));
-      if (group.length === 0) continue;
-      const rep = group[0]!;
-      const inA = an.directionMap(A, 'ingress', dst, rep);
-      const inB = an.directionMap(B, 'ingress', dst, rep);
-      const inDiffers = differs(inA, inB);
-      // One evaluation per egress role; sources with the same egress decisions change alike.
-      const touched = group.filter((src) => inDiffers || dirty.egress.has(src));
-      const decided = new Map<PeerClass, readonly [L4Map<Decision>, L4Map<Decision>]>();
-      for (const members of bucket(touched, (src) => roleOf(src, 'egress', dirty.egress.has(src))).values()) {
-        const rep = members[0]!;
-        const egA = an.directionMap(A, 'egress', rep, dst);
-        const maps = [egA, dirty.egress.has(rep) ? an.directionMap(B, 'egress', rep, dst) : egA] as const;
-        for (const m of members) decided.set(m, maps);
-      }
-      for (const [egA, byA] of bucket(touched, (src) => decided.get(src)![0])) {
-        for (const [egB, srcs] of bucket(byA, (src) => decided.get(src)![1])) record(srcs, [dst], [egA, inA, egB, inB]);
-      }
+  const againstSources = (dsts: readonly PeerClass[], group: readonly PeerClass[]): void => {
+    if (group.length === 0) return;
+    const dst = dsts[0]!;
+    const rep = group[0]!;
+    const inA = an.directionMap(A, 'ingress', dst, rep);
+    const inB = an.directionMap(B, 'ingress', dst, rep);
+    const inDiffers = differs(inA, inB);
+    // One evaluation per egress role; sources with the same egress decisions change alike.
+    const touched = group.filter((src) => inDiffers || dirty.egress.has(src));
+    const decided = new Map<PeerClass, readonly [L4Map<Decision>, L4Map<Decision>]>();
+    for (const members of bucket(touched, (src) => roleOf(src, 'egress', dirty.egress.has(src))).values()) {
+      const rep = members[0]!;
+      const egA = an.directionMap(A, 'egress', rep, dst);
+      const maps = [egA, dirty.egress.has(rep) ? an.directionMap(B, 'egress', rep, dst) : egA] as const;
+      for (const m of members) decided.set(m, maps);
+    }
+    for (const [egA, byA] of bucket(touched, (src) => decided.get(src)![0])) {
+      for (const [egB, srcs] of bucket(byA, (src) => decided.get(src)![1])) record(srcs, dsts, [egA, inA, egB, inB]);
+    }
+  };
+  for (const T of twins(dirty.ingress)) {
+    const pa = an.program(A, T[0]!, 'ingress');
+    const pb = an.program(B, T[0]!, 'ingress');
+    for (const all of peersGroupedBy(pa, pb, T[0]!)) {
+      const [shared, alone] = splitFor(T, all, (s, dst) => pairable(s, dst) && !mayCross(s, dst));
+      againstSources(T, shared);
+      alone.forEach((group, i) => againstSources([T[i]!], group));
     }
   }
   // Sources whose egress may differ, against every destination not handled above.
-  for (const src of [...dirty.egress].sort((x, y) => x.id - y.id)) {
-    const pa = an.program(A, src, 'egress');
-    const pb = an.program(B, src, 'egress');
-    for (const all of peersGroupedBy(pa, pb, src)) {
-      const group = all.filter((d) => !dirty.ingress.has(d) && pairable(src, d));
-      if (group.length === 0) continue;
-      const rep = group[0]!;
-      const egA = an.directionMap(A, 'egress', src, rep);
-      const egB = an.directionMap(B, 'egress', src, rep);
-      if (!differs(egA, egB)) continue;
-      // One evaluation per ingress role (these destinations decide alike on both sides).
-      const decided = new Map<PeerClass, L4Map<Decision>>();
-      for (const members of bucket(group, (dst) => roleOf(dst, 'ingress', false)).values()) {
-        const inA = an.directionMap(A, 'ingress', members[0]!, src);
-        for (const m of members) decided.set(m, inA);
-      }
-      for (const [inA, dsts] of bucket(group, (dst) => decided.get(dst)!)) record([src], dsts, [egA, inA, egB, inA]);
+  const againstDestinations = (srcs: readonly PeerClass[], group: readonly PeerClass[]): void => {
+    if (group.length === 0) return;
+    const src = srcs[0]!;
+    const rep = group[0]!;
+    const egA = an.directionMap(A, 'egress', src, rep);
+    const egB = an.directionMap(B, 'egress', src, rep);
+    if (!differs(egA, egB)) return;
+    // One evaluation per ingress role (these destinations decide alike on both sides).
+    const decided = new Map<PeerClass, L4Map<Decision>>();
+    for (const members of bucket(group, (dst) => roleOf(dst, 'ingress', false)).values()) {
+      const inA = an.directionMap(A, 'ingress', members[0]!, src);
+      for (const m of members) decided.set(m, inA);
+    }
+    for (const [inA, dsts] of bucket(group, (dst) => decided.get(dst)!)) record(srcs, dsts, [egA, inA, egB, inA]);
+  };
+  for (const T of twins(dirty.egress)) {
+    const pa = an.program(A, T[0]!, 'egress');
+    const pb = an.program(B, T[0]!, 'egress');
+    for (const all of peersGroupedBy(pa, pb, T[0]!)) {
+      const [shared, alone] = splitFor(T, all, (d, src) => !dirty.ingress.has(d) && pairable(src, d) && !mayCross(src, d));
+      againstDestinations(T, shared);
+      alone.forEach((group, i) => againstDestinations([T[i]!], group));
+    }
+  }
+  // Pairs on one node that may cross it: every check of their path on each side, for the pairs
+  // a dirty class takes part in, or every pair of the node when its crossing checks may differ.
+  const atSite = new Map<string, PeerClass[]>();
+  for (const cls of u.classes) {
+    for (const n of cls.sites) {
+      const list = atSite.get(n);
+      if (list) list.push(cls);
+      else atSite.set(n, [cls]);
+    }
+  }
+  const withPath = (m: PathMaps): L4Map<unknown>[] => [m.egress, m.ingress, m.in ?? an.absent, m.out ?? an.absent];
+  // Pairs with the same maps (memoised: the same objects) are combined once: by maps, then by
+  // destination, then destinations with the same sources together.
+  const mapIds = new Map<object, number>();
+  const byMaps = new Map<string, { maps: L4Map<unknown>[]; dsts: Map<PeerClass, PeerClass[]> }>();
+  for (const [node, classes] of atSite) {
+    const visit = (src: PeerClass, dst: PeerClass): void => {
+      if (sharedSite(src, dst) !== node || !pairable(src, dst)) return;
+      const maps = [...withPath(an.pathMaps(A, src, dst)), ...withPath(an.pathMaps(B, src, dst))];
+      const key = maps.map((m) => mapIds.get(m) ?? (mapIds.set(m, mapIds.size), mapIds.size - 1)).join(',');
+      let entry = byMaps.get(key);
+      if (!entry) byMaps.set(key, (entry = { maps, dsts: new Map() }));
+      const srcs = entry.dsts.get(dst);
+      if (srcs) srcs.push(src);
+      else entry.dsts.set(dst, [src]);
+    };
+    if (dirty.nodes.has(node)) {
+      for (const src of classes) for (const dst of classes) visit(src, dst);
+      continue;
+    }
+    for (const src of classes) if (dirty.egress.has(src)) for (const dst of classes) visit(src, dst);
+    for (const dst of classes) if (dirty.ingress.has(dst)) for (const src of classes) if (!dirty.egress.has(src)) visit(src, dst);
+  }
+  for (const { maps, dsts } of byMaps.values()) {
+    const map = combineMaps(maps, cell);
+    if (!someCell(map, (c) => c !== undefined)) continue;
+    for (const group of bucket(dsts, ([, srcs]) => srcs.map((c) => c.id).join(',')).values()) {
+      out.push({ src: group[0]![1], dst: group.map(([d]) => d), map });
     }
   }
   return out;
 }
 
-function verdict(cells: readonly [Decision, Decision], allowed: boolean): VerdictSummary {
-  return { allowed, egress: cells[0], ingress: cells[1] };
+function verdict(cells: Checks, allowed: boolean): VerdictSummary {
+  return { allowed, egress: cells[0], ingress: cells[1], ...(cells[2] ? { in: cells[2] } : {}), ...(cells[3] ? { out: cells[3] } : {}) };
 }
 
 function toChange(u: Universe, e: Entry<ChangeCell>): FlowChange {

@@ -7,7 +7,7 @@ import { indexSnapshot } from '../evaluate/snapshot-index.js';
 import { parseSelector } from '../selector/index.js';
 import { reachability } from './reachability.js';
 import type { PeerQuery } from './types.js';
-import { type BrutePeer, bruteFlows, coveringChanges, snapshotArb } from './test-fixtures.js';
+import { type BrutePeer, bruteFlows, coveringChanges, optionsArb, snapshotArb, verdictOf } from './test-fixtures.js';
 
 const queryArb: fc.Arbitrary<PeerQuery> = fc.oneof(
   fc.constantFrom('all()', 'app == "a"', 'has(tier)', 'role == "node"', '!has(app)').map((selector): PeerQuery => ({ selector })),
@@ -32,14 +32,14 @@ function inQuery(s: Snapshot, q: PeerQuery, peer: BrutePeer): boolean {
 }
 
 describe('reachability is exact', () => {
-  test.prop([snapshotArb, queryArb, queryArb, fc.integer()], { numRuns: propRuns(30) })(
+  test.prop([snapshotArb, queryArb, queryArb, fc.integer(), optionsArb], { numRuns: propRuns(30) })(
     'a flow from `from` to `to` is allowed iff exactly one path covers it (brute force), and the witnesses are allowed',
-    (s, from, to, seed) => {
-      const result = reachability(s, { from, to });
+    (s, from, to, seed, options) => {
+      const result = reachability(s, { from, to, ...(options ? { evaluate: options } : {}) });
       let allowed = 0;
       for (const { src, dst, l4 } of bruteFlows([s], seed, 2000)) {
         if (!inQuery(s, from, src) || !inQuery(s, to, dst)) continue;
-        const verdict = evaluate(s, { src: src.ref, dst: dst.ref, ...l4 });
+        const verdict = evaluate(s, { src: src.ref, dst: dst.ref, ...l4 }, options);
         const covering = coveringChanges(result.paths, src, dst, l4);
         if (!verdict.allowed) {
           if (covering.length > 0) expect.fail(`denied flow ${src.ref} -> ${dst.ref} ${JSON.stringify(l4)} reported reachable`);
@@ -47,10 +47,10 @@ describe('reachability is exact', () => {
         }
         allowed++;
         if (covering.length !== 1) expect.fail(`allowed flow ${src.ref} -> ${dst.ref} ${JSON.stringify(l4)} covered by ${covering.length} paths`);
-        expect(covering[0]!.verdict).toEqual({ allowed: true, egress: verdict.trace.egress.decision, ingress: verdict.trace.ingress.decision });
+        expect(covering[0]!.verdict).toEqual(verdictOf(verdict));
       }
       if (allowed > 0) expect(result.reachable).toBe(true);
-      for (const p of result.paths) expect(evaluate(s, p.witness).allowed).toBe(true);
+      for (const p of result.paths) expect(evaluate(s, p.witness, options).allowed).toBe(true);
     },
   );
 

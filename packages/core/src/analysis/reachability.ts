@@ -16,11 +16,14 @@ import { Analysis } from './analysis.js';
 import { bucket, compareFlowSets, l4Spec, mergeResults, type PairResult, pairsOf, peerSet, witnessOf } from './assemble.js';
 import { combineMaps, CutSet, fillMap, type L4Map, PORT_MAX, protocolShape, someCell } from './l4.js';
 import type { PeerQuery, PortQuery, ReachabilityOptions, ReachabilityResult, ReachablePath } from './types.js';
-import { buildUniverse, endpointKeyOf, pairable, type PeerClass, restrictClass, type Universe } from './universe.js';
+import { buildUniverse, endpointKeyOf, mayCross, pairable, type PeerClass, restrictClass, type Universe } from './universe.js';
 
 interface AllowedCell {
   readonly egress: Decision;
   readonly ingress: Decision;
+  /** The crossed node's host endpoint checks, for flows on one node. */
+  readonly in?: Decision;
+  readonly out?: Decision;
   readonly key: string;
 }
 
@@ -123,7 +126,17 @@ export function reachability(snapshot: Snapshot, options: ReachabilityOptions): 
     if (!c) cells.set(key, (c = { egress: e, ingress: i, key }));
     return c;
   };
+  // Whole paths: [egress, ingress, in, out, mask?] (`in` / `out` undefined when absent).
+  const allowedPath = (values: readonly unknown[]): AllowedCell | undefined => {
+    const [e, i, x, y, m] = values as readonly [Decision, Decision, Decision | undefined, Decision | undefined, boolean | undefined];
+    if (e.action !== 'Allow' || i.action !== 'Allow' || (x && x.action !== 'Allow') || (y && y.action !== 'Allow') || m === false) return undefined;
+    const key = `${an.decisionId(e)},${an.decisionId(i)},${x ? an.decisionId(x) : '-'},${y ? an.decisionId(y) : '-'}`;
+    let c = cells.get(key);
+    if (!c) cells.set(key, (c = { egress: e, ingress: i, ...(x ? { in: x } : {}), ...(y ? { out: y } : {}), key }));
+    return c;
+  };
   const results: PairResult<AllowedCell>[] = [];
+  const mapIds = new Map<object, number>();
   const roles = new Map<number, string>();
   const roleOf = (cls: PeerClass): string => {
     let r = roles.get(cls.id);
@@ -136,7 +149,23 @@ export function reachability(snapshot: Snapshot, options: ReachabilityOptions): 
   };
   for (const dst of dests) {
     const program = an.program(side, dst, 'ingress');
-    const candidates = sources.filter((s) => pairable(s, dst));
+    const candidates = sources.filter((s) => pairable(s, dst) && !mayCross(s, dst));
+    // Pairs on one node that may cross it: every check of their path (sources with the same
+    // maps, memoised objects, combined once).
+    const crossing = new Map<string, { maps: L4Map<unknown>[]; srcs: PeerClass[] }>();
+    for (const src of dst.sites.length > 0 ? sources : []) {
+      if (!pairable(src, dst) || !mayCross(src, dst)) continue;
+      const p = an.pathMaps(side, src, dst);
+      const maps = [p.egress, p.ingress, p.in ?? an.absent, p.out ?? an.absent, ...(mask ? [mask] : [])];
+      const key = maps.map((m) => mapIds.get(m) ?? (mapIds.set(m, mapIds.size), mapIds.size - 1)).join(',');
+      const entry = crossing.get(key);
+      if (entry) entry.srcs.push(src);
+      else crossing.set(key, { maps, srcs: [src] });
+    }
+    for (const { maps, srcs } of crossing.values()) {
+      const map = combineMaps(maps, allowedPath);
+      if (someCell(map, (c) => c !== undefined)) results.push({ src: srcs, dst: [dst], map });
+    }
     for (const group of bucket(candidates, (s) => `${an.sig(program, 'peer', s).key}#${s.addr ? 1 : 0}`).values()) {
       const inMap = an.directionMap(side, 'ingress', dst, group[0]!);
       const open = mask ? combineMaps([inMap, mask], ([d, m]) => (d as Decision).action === 'Allow' && m === true) : combineMaps([inMap], ([d]) => (d as Decision).action === 'Allow');
@@ -160,7 +189,7 @@ export function reachability(snapshot: Snapshot, options: ReachabilityOptions): 
     to: peerSet(e.dst),
     ...l4Spec(u, e.protocol, e.a, e.b),
     pairs: pairsOf(e.src, e.dst),
-    verdict: { allowed: true, egress: e.value.egress, ingress: e.value.ingress },
+    verdict: { allowed: true, egress: e.value.egress, ingress: e.value.ingress, ...(e.value.in ? { in: e.value.in } : {}), ...(e.value.out ? { out: e.value.out } : {}) },
     witness: witnessOf(e),
   })).sort(compareFlowSets);
   const count = (classes: readonly PeerClass[]): number => classes.reduce((n, c) => n + c.points.length, 0);

@@ -67,12 +67,17 @@ function labelsOf(set: PeerSet): Map<string, number> {
   return out;
 }
 
-/** The step that made the difference: the direction whose decision changed (denying one first). */
+/**
+ * The step that made the difference: a denied flow's first denying check in path order (arrival
+ * at a crossed node, egress, ingress, departure); an allowed one's check whose decision changed.
+ */
 function decisive(v: VerdictSummary, other: VerdictSummary): Decision {
-  const changed = (d: 'egress' | 'ingress'): boolean => JSON.stringify(v[d]) !== JSON.stringify(other[d]);
-  if (!v.allowed) return v.egress.action === 'Deny' ? v.egress : v.ingress;
+  const changed = (d: 'egress' | 'ingress' | 'in' | 'out'): boolean => v[d] !== undefined && JSON.stringify(v[d]) !== JSON.stringify(other[d]);
+  if (!v.allowed) return [v.in, v.egress, v.ingress, v.out].find((d) => d?.action === 'Deny') ?? v.ingress;
   if (changed('ingress') && v.ingress.stage !== 'no-policy') return v.ingress;
   if (changed('egress')) return v.egress;
+  if (changed('in')) return v.in!;
+  if (changed('out')) return v.out!;
   return v.ingress.stage !== 'no-policy' ? v.ingress : v.egress;
 }
 

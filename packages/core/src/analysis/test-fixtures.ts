@@ -1,9 +1,10 @@
 /**
  * Test support for the analysis (never exported from the package): small random snapshots rich
  * in everything the analysis must get right (selectors, nets, notNets, named ports, port ranges,
- * ICMP, protocols, Pass, Log, tiers, untracked and pre-DNAT host policies, profiles, network
- * sets, IPv6, endpoints without addresses), edits of them, and an independent brute-force
- * enumeration of flows that knows nothing about classes or atoms.
+ * ICMP, protocols, Pass, Log, tiers, untracked, pre-DNAT and applyOnForward host policies,
+ * profiles, network sets, IPv6, endpoints without addresses, host endpoints (named and `*`) on
+ * the workloads' nodes and elsewhere, Node addresses), edits of them, and an independent
+ * brute-force enumeration of flows that knows nothing about classes or atoms.
  */
 import fc from 'fast-check';
 import type {
@@ -16,17 +17,18 @@ import type {
   Profile,
   Rule,
   RuleAction,
+  NodeInfo,
   Snapshot,
   Tier,
   WorkloadEndpoint,
 } from '../model/types.js';
-import type { Flow } from '../evaluate/types.js';
+import type { EvaluateOptions, Flow, Trace } from '../evaluate/types.js';
 import { BUILTIN_TIERS, DEFAULT_ALLOW_PROFILE } from '../convert/calico-resources.js';
 import { namespaceProfile } from '../convert/kubernetes-identity.js';
 import { endpointAddresses } from '../evaluate/evaluate.js';
 import { DEFAULT_FAILSAFE_INBOUND, DEFAULT_FAILSAFE_OUTBOUND } from '../evaluate/failsafe.js';
 import { type Cidr, formatIp, type IpAddr, parseCidr, parseIp } from '../net/cidr.js';
-import type { L4Spec, PeerSet } from './types.js';
+import type { L4Spec, PeerSet, VerdictSummary } from './types.js';
 
 const SELECTORS = [
   'all()',
@@ -126,7 +128,7 @@ export const policyArb: fc.Arbitrary<Policy> = fc
     types: fc.subarray(['Ingress', 'Egress'] as const),
     ingress: fc.array(ruleArb(['Allow', 'Deny', 'Pass', 'Log', 'Allow']), { maxLength: 3 }),
     egress: fc.array(ruleArb(['Allow', 'Deny', 'Pass', 'Log', 'Allow']), { maxLength: 3 }),
-    flavour: fc.constantFrom('normal', 'normal', 'normal', 'normal', 'untracked', 'prednat'),
+    flavour: fc.constantFrom('normal', 'normal', 'normal', 'normal', 'untracked', 'prednat', 'forward'),
   })
   .map((p) => {
     const kind: PolicyKind = p.namespaced ? 'NetworkPolicy' : 'GlobalNetworkPolicy';
@@ -145,6 +147,7 @@ export const policyArb: fc.Arbitrary<Policy> = fc
       doNotTrack: !p.namespaced && p.flavour === 'untracked',
       preDNAT: !p.namespaced && p.flavour === 'prednat',
       applyOnForward: !p.namespaced && p.flavour !== 'normal',
+      // (`forward`: a normal policy with applyOnForward, what polices traffic through a node.)
     } satisfies Policy;
   });
 
@@ -160,17 +163,18 @@ const wepArb = (i: number): fc.Arbitrary<WorkloadEndpoint> =>
   fc
     .record({
       ns: fc.constantFrom('n1', 'n2'),
+      node: fc.constantFrom('node-1', 'node-1', 'node-0'),
       labels: labelsArb,
       family: fc.constantFrom('4', '4', '46', '6'),
       profiles: fc.oneof(fc.constant(['kns.n1']), fc.uniqueArray(fc.constantFrom(...PROFILE_NAMES), { maxLength: 3 })),
       ports: fc.subarray(NAMED_PORTS),
     })
-    .map(({ ns, labels, family, profiles, ports }) => ({
+    .map(({ ns, node, labels, family, profiles, ports }) => ({
       kind: 'WorkloadEndpoint' as const,
       id: `${ns}/w${i}`,
       name: `w${i}`,
       namespace: ns,
-      node: 'node-1',
+      node,
       interfaceName: `cali${i}`,
       addresses: [...(family.includes('4') ? [`10.0.0.${i + 1}/32`] : []), ...(family.includes('6') ? [`fd00::${i + 1}/128`] : [])],
       labels: { ...labels, 'projectcalico.org/namespace': ns, 'projectcalico.org/orchestrator': 'k8s' },
@@ -178,15 +182,24 @@ const wepArb = (i: number): fc.Arbitrary<WorkloadEndpoint> =>
       ports,
     }));
 
+/** Host endpoints: `h<i>` on `node-<i>` by default (the workloads' nodes are node-0 and node-1). */
 const hepArb = (i: number): fc.Arbitrary<HostEndpoint> =>
-  fc.record({ profiles: fc.subarray(['projectcalico-default-allow', 'custom']), withIp: fc.boolean() }).map(({ profiles, withIp }) => ({
+  fc
+    .record({
+      profiles: fc.subarray(['projectcalico-default-allow', 'custom']),
+      withIp: fc.boolean(),
+      node: fc.constantFrom(`node-${i}`, `node-${i}`, 'node-1'),
+      star: fc.boolean(),
+      labels: fc.constantFrom<Record<string, string>>({ role: 'node' }, { role: 'node', app: 'a' }),
+    })
+    .map(({ profiles, withIp, node, star, labels }) => ({
     kind: 'HostEndpoint' as const,
     id: `h${i}`,
     name: `h${i}`,
-    node: `node-${i}`,
-    interfaceName: 'eth0',
+    node,
+    interfaceName: star ? '*' : 'eth0',
     expectedIPs: withIp ? [`192.168.0.${i + 1}/32`] : [],
-    labels: { role: 'node' },
+    labels,
     profiles,
     ports: [{ name: 'http', protocol: 6, port: 8080 }],
   }));
@@ -204,6 +217,12 @@ const NETWORK_SETS: NetworkSet[] = [
   { kind: 'GlobalNetworkSet', id: 'world', name: 'world', namespace: '', labels: { kind: 'partner' }, profiles: [], nets: ['198.51.100.0/24', '10.0.0.0/30'] },
 ];
 
+/** Node resources: addresses of their own, one a host endpoint's too, one inside a rule's CIDR. */
+const NODES: NodeInfo[] = [
+  { name: 'node-1', addresses: ['192.168.7.1', '192.168.0.2'], podCIDRs: [], labels: {} },
+  { name: 'node-0', addresses: ['10.0.0.200', 'fd00::c8'], podCIDRs: [], labels: {} },
+];
+
 function withTiers(policies: readonly Policy[], userTiers: readonly Tier[]): Tier[] {
   const tiers: Tier[] = [...BUILTIN_TIERS, ...userTiers];
   for (const p of policies) if (!tiers.some((t) => t.name === p.tier)) tiers.push({ name: p.tier, defaultAction: 'Deny', declared: false });
@@ -219,13 +238,14 @@ function uniqueById(policies: readonly Policy[]): Policy[] {
 export const snapshotArb: fc.Arbitrary<Snapshot> = fc
   .record({
     weps: fc.integer({ min: 1, max: 4 }).chain((n) => fc.tuple(...Array.from({ length: n }, (_, i) => wepArb(i)))),
-    heps: fc.integer({ min: 0, max: 2 }).chain((n) => (n === 0 ? fc.constant([] as HostEndpoint[]) : fc.tuple(...Array.from({ length: n }, (_, i) => hepArb(i))))),
+    heps: fc.integer({ min: 0, max: 3 }).chain((n) => (n === 0 ? fc.constant([] as HostEndpoint[]) : fc.tuple(...Array.from({ length: n }, (_, i) => hepArb(i))))),
+    nodes: fc.subarray(NODES),
     userTiers: fc.subarray(USER_TIERS).chain((names) => (names.length === 0 ? fc.constant([] as Tier[]) : fc.tuple(...names.map(tierArb)))),
     policies: fc.array(policyArb, { maxLength: 5 }),
     custom: customProfileArb,
     withSets: fc.boolean(),
   })
-  .map(({ weps, heps, userTiers, policies, custom, withSets }) => {
+  .map(({ weps, heps, nodes, userTiers, policies, custom, withSets }) => {
     const unique = uniqueById(policies);
     return {
       tiers: withTiers(unique, userTiers),
@@ -234,9 +254,24 @@ export const snapshotArb: fc.Arbitrary<Snapshot> = fc
       workloadEndpoints: weps,
       hostEndpoints: heps,
       networkSets: withSets ? NETWORK_SETS : [],
-      nodes: [],
+      nodes,
     } satisfies Snapshot;
   });
+
+/** `evaluate()` options: Felix's DefaultEndpointToHostAction default (ACCEPT) or DROP. */
+export const optionsArb: fc.Arbitrary<EvaluateOptions | undefined> = fc.constantFrom(undefined, undefined, { endpointToHostAction: 'DROP' as const });
+
+/** What an analysis entry says about a flow, from `evaluate()`'s result (`in` / `out`: the crossed node's host endpoint). */
+export function verdictOf(r: { readonly allowed: boolean; readonly trace: Trace }): VerdictSummary {
+  const { via } = r.trace;
+  return {
+    allowed: r.allowed,
+    egress: r.trace.egress.decision,
+    ingress: r.trace.ingress.decision,
+    ...(via?.in ? { in: via.in.decision } : {}),
+    ...(via?.out ? { out: via.out.decision } : {}),
+  };
+}
 
 /** An edit of a snapshot; policy-only edits keep every other array (the shared-index path). */
 export type Edit =
@@ -248,6 +283,8 @@ export type Edit =
   | { readonly kind: 'ports'; readonly index: number; readonly ports: WorkloadEndpoint['ports'] }
   | { readonly kind: 'sets'; readonly nets: readonly string[] }
   | { readonly kind: 'profile'; readonly profile: Profile }
+  | { readonly kind: 'host'; readonly index: number; readonly node: string; readonly star: boolean }
+  | { readonly kind: 'nodes'; readonly nodes: readonly NodeInfo[] }
   | { readonly kind: 'policies'; readonly policies: readonly Policy[] };
 
 export const editArb: fc.Arbitrary<Edit> = fc.oneof(
@@ -259,6 +296,8 @@ export const editArb: fc.Arbitrary<Edit> = fc.oneof(
   { weight: 1, arbitrary: fc.record({ index: fc.nat(), ports: fc.subarray(NAMED_PORTS) }).map((r): Edit => ({ kind: 'ports', ...r })) },
   { weight: 1, arbitrary: fc.subarray(['203.0.113.0/25', '10.0.0.0/31', '192.168.0.0/24', 'fd00::2/128'], { minLength: 1 }).map((nets): Edit => ({ kind: 'sets', nets })) },
   { weight: 1, arbitrary: customProfileArb.map((profile): Edit => ({ kind: 'profile', profile })) },
+  { weight: 1, arbitrary: fc.record({ index: fc.nat(), node: fc.constantFrom('node-0', 'node-1', 'node-2'), star: fc.boolean() }).map((r): Edit => ({ kind: 'host', ...r })) },
+  { weight: 1, arbitrary: fc.subarray(NODES).map((nodes): Edit => ({ kind: 'nodes', nodes })) },
   { weight: 1, arbitrary: fc.array(policyArb, { maxLength: 5 }).map((policies): Edit => ({ kind: 'policies', policies })) },
 );
 
@@ -305,6 +344,13 @@ export function applyEdit(s: Snapshot, edit: Edit): Snapshot {
       return { ...s, profiles: s.profiles.map((p) => (p.name === 'custom' ? edit.profile : p)) };
     case 'policies':
       return withPolicies(uniqueById(edit.policies));
+    case 'host': {
+      if (s.hostEndpoints.length === 0) return s;
+      const i = edit.index % s.hostEndpoints.length;
+      return { ...s, hostEndpoints: s.hostEndpoints.map((h, j) => (j === i ? { ...h, node: edit.node, interfaceName: edit.star ? '*' : 'eth0' } : h)) };
+    }
+    case 'nodes':
+      return { ...s, nodes: edit.nodes };
   }
 }
 
@@ -356,6 +402,7 @@ export function brutePeers(snapshots: readonly Snapshot[], extraOutside: readonl
     }
   }
   const outside = new Set<string>(['8.8.8.8', '198.18.0.1', 'fd00::99', '2001:db8::1', ...extraOutside]);
+  for (const s of snapshots) for (const n of s.nodes) for (const a of n.addresses) outside.add(a);
   for (const s of snapshots) {
     for (const t of cidrTexts(s)) {
       const c = parseCidr(t);

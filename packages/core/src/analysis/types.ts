@@ -27,11 +27,17 @@ export interface ProtocolRef {
   readonly otherThan?: readonly number[];
 }
 
-/** A verdict with the deciding step of each direction (from `evaluate()`'s trace). */
+/**
+ * A verdict with the deciding step of each check (from `evaluate()`'s trace). For flows that
+ * cross a node (both ends on one node, one of them a workload), `in` / `out` are the node's host
+ * endpoint checks where the packet arrives and leaves (`trace.via.in` / `.out`), when it has them.
+ */
 export interface VerdictSummary {
   readonly allowed: boolean;
   readonly egress: Decision;
   readonly ingress: Decision;
+  readonly in?: Decision;
+  readonly out?: Decision;
 }
 
 /**

@@ -6,8 +6,10 @@
  * two points are in one class when no rule of either snapshot can tell them apart, i.e. they have
  * the same kind, effective labels, profiles and named ports (before and after), share the same
  * co-owners of their address, and their addresses lie in regions contained by the same CIDRs,
- * network sets and failsafe nets. Outside addresses are classed by region alone (they own no
- * policy and carry no labels of their own). Everything about a flow between two points that
+ * network sets and failsafe nets; endpoints on a node where a flow can cross the node (a
+ * workload with a host endpoint or Node address there) also share that node, and a `*` host
+ * endpoint is never classed with a named one. Outside addresses are classed by region alone
+ * (they own no policy and carry no labels of their own; Node addresses cut regions of their own). Everything about a flow between two points that
  * `evaluate()` looks at is then determined by the two classes and the layer-4 atom, so one
  * representative per class is evaluated and stands for every member.
  *
@@ -15,7 +17,7 @@
  * are reported as added, removed or readdressed and stay out of the comparison.
  */
 import type { Endpoint, Rule, Snapshot } from '../model/types.js';
-import { type Cidr, formatIp, type IpAddr, ipKey, parseCidr } from '../net/cidr.js';
+import { type Cidr, formatIp, type IpAddr, ipKey, parseCidr, parseIp } from '../net/cidr.js';
 import { endpointAddresses } from '../evaluate/evaluate.js';
 import { DEFAULT_FAILSAFE_INBOUND, DEFAULT_FAILSAFE_OUTBOUND } from '../evaluate/failsafe.js';
 import { indexSnapshot, PolicyView, type SnapshotIndex } from '../evaluate/snapshot-index.js';
@@ -70,6 +72,21 @@ export interface PeerClass {
   readonly ranges?: (readonly [bigint, bigint])[];
   /** Endpoint classes: points per endpoint (to leave out flows from an endpoint to itself). */
   readonly perEndpoint: Map<string, number>;
+  /** Workload endpoint classes (the ones a flow on one node needs at one end). */
+  readonly workload: boolean;
+  /**
+   * The nodes, on either side, where this class's flows to its neighbours cross the node (see
+   * `mayCross`): an endpoint's node when that node has a workload and a host endpoint or a Node
+   * address; for outside classes, the nodes whose Node addresses they are. Empty elsewhere.
+   */
+  readonly sites: readonly string[];
+  /** Workload classes: the sites where the node has a `*` host endpoint (pod → pod crosses it). */
+  readonly starSites: readonly string[];
+  /**
+   * The class key without the sites: classes with one twin differ only in their node, so every
+   * program sees them alike and they decide alike towards any peer they do not cross with.
+   */
+  readonly twin: string;
 }
 
 export interface EndpointChanges {
@@ -122,7 +139,8 @@ function canShareIndex(before: Snapshot, after: Snapshot, index: SnapshotIndex):
     before.hostEndpoints !== after.hostEndpoints ||
     before.networkSets !== after.networkSets ||
     before.profiles !== after.profiles ||
-    before.tiers !== after.tiers
+    before.tiers !== after.tiers ||
+    before.nodes !== after.nodes
   ) {
     return false;
   }
@@ -155,6 +173,71 @@ export function labelsPrint(labels: object): string {
     labelPrints.set(labels, p);
   }
   return p;
+}
+
+/**
+ * Per index: nodes where a flow between two ends on the node can be judged differently from its
+ * two ends' policies alone (`evaluate()`'s inferred crossing: a workload and a host endpoint or
+ * Node address there, or two workloads under a `*` host endpoint, which needs a host endpoint),
+ * and the Node addresses of those nodes.
+ */
+interface SiteInfo {
+  readonly special: ReadonlySet<string>;
+  /** Special nodes with a `*` host endpoint. */
+  readonly starred: ReadonlySet<string>;
+  /** `ipKey` → special nodes with that Node address. */
+  readonly nodeAt: ReadonlyMap<string, readonly string[]>;
+  readonly addresses: readonly { readonly node: string; readonly addr: IpAddr }[];
+}
+
+function sitesOf(index: SnapshotIndex): SiteInfo {
+  const withWorkloads = new Set<string>();
+  for (const w of index.workloads.values()) withWorkloads.add(w.node);
+  const parsed: { node: string; addr: IpAddr }[] = [];
+  for (const n of index.snapshot.nodes) {
+    if (!withWorkloads.has(n.name)) continue;
+    for (const t of n.addresses) {
+      const addr = parseIp(t.split('/')[0]!);
+      if (addr) parsed.push({ node: n.name, addr });
+    }
+  }
+  const special = new Set<string>();
+  const starred = new Set<string>();
+  for (const h of index.hosts.values()) if (withWorkloads.has(h.node)) special.add(h.node);
+  for (const node of special) if (index.starHost(node)) starred.add(node);
+  for (const a of parsed) special.add(a.node);
+  const nodeAt = new Map<string, string[]>();
+  for (const { node, addr } of parsed) {
+    const k = ipKey(addr);
+    const list = nodeAt.get(k);
+    if (!list) nodeAt.set(k, [node]);
+    else if (!list.includes(node)) list.push(node);
+  }
+  return { special, starred, nodeAt, addresses: parsed };
+}
+
+/**
+ * Whether flows between two classes may cross a node (`evaluate()` infers one when both ends are
+ * on one node and one of them is a workload): such pairs are judged along their whole path;
+ * every other pair by the source's egress and the destination's ingress alone.
+ */
+export function mayCross(s: PeerClass, d: PeerClass): boolean {
+  return sharedSite(s, d) !== undefined;
+}
+
+/**
+ * The first node where flows between the two classes cross it (where a pair is handled once):
+ * a workload and a host endpoint or Node address of its node, or two workloads of a node with a
+ * `*` host endpoint (without one, pod → pod on a node meets only the two pods' policies).
+ */
+export function sharedSite(s: PeerClass, d: PeerClass): string | undefined {
+  if (!(s.workload || d.workload)) return undefined;
+  const both = s.workload && d.workload;
+  const x = both ? s.starSites : s.sites;
+  const y = both ? d.starSites : d.sites;
+  if (x.length === 0 || y.length === 0) return undefined;
+  for (const n of x) if (y.includes(n)) return n;
+  return undefined;
 }
 
 function portsPrint(e: Endpoint): string {
@@ -228,6 +311,8 @@ function spaceItems(sides: readonly [Side, Side], single: boolean, options: Univ
     }
     // Endpoint CIDRs wider than a host make every address inside them a member of the endpoint.
     for (const w of indexInfo(side.index).wide) add(`${tag}e:${w.key}`, w.cidr);
+    // Node addresses: a flow between one and a workload of that node crosses the node.
+    for (const { node, addr } of indexInfo(side.index).sites.addresses) add(`${tag}N:${node}`, `${formatIp(addr)}/${addr.version === 4 ? 32 : 128}`);
   }
   return items;
 }
@@ -253,6 +338,7 @@ interface IndexInfo {
   readonly owners: ReadonlyMap<string, readonly EndpointInfo[]>;
   /** Endpoint CIDRs wider than a host, keyed by what the endpoint is. */
   readonly wide: readonly { readonly key: string; readonly cidr: string }[];
+  readonly sites: SiteInfo;
 }
 
 const indexInfos = new WeakMap<SnapshotIndex, IndexInfo>();
@@ -267,7 +353,8 @@ function indexInfo(index: SnapshotIndex): IndexInfo {
       key: endpointKeyOf(e),
       ref: endpointRef(e),
       addrs: endpointAddresses(e),
-      print: `${e.kind}|${labelsPrint(index.effectiveLabels(e))}|${e.profiles.join(',')}|${portsPrint(e)}`,
+      // A `*` host endpoint ignores doNotTrack policy: its binding is part of what it is.
+      print: `${e.kind}|${labelsPrint(index.effectiveLabels(e))}|${e.profiles.join(',')}|${portsPrint(e)}${e.kind === 'HostEndpoint' && e.interfaceName === '*' ? '|*' : ''}`,
     });
   }
   endpoints.sort((x, y) => compareBytewise(x.key, y.key));
@@ -308,7 +395,7 @@ function indexInfo(index: SnapshotIndex): IndexInfo {
       if (c && !isHostCidr(c)) wide.push({ key: `${info.key}:${info.print}`, cidr: t });
     }
   }
-  const out: IndexInfo = { endpoints, byKey: new Map(endpoints.map((i) => [i.key, i])), taken, shared, owners, wide };
+  const out: IndexInfo = { endpoints, byKey: new Map(endpoints.map((i) => [i.key, i])), taken, shared, owners, wide, sites: sitesOf(index) };
   indexInfos.set(index, out);
   return out;
 }
@@ -382,6 +469,8 @@ function buildPeers(A: Side, B: Side, items: readonly SpaceItem[]): Peers {
   const classes: PeerClass[] = [];
   const byFamily: { 4: PeerClass[]; 6: PeerClass[] } = { 4: [], 6: [] };
   const byKey = new Map<string, PeerClass>();
+  const sa = ia.sites;
+  const sb = ib.sites;
   const addPoint = (key: string, make: () => Omit<PeerClass, 'id' | 'points' | 'perEndpoint'>, point: Point): void => {
     let cls = byKey.get(key);
     if (!cls) {
@@ -399,6 +488,10 @@ function buildPeers(A: Side, B: Side, items: readonly SpaceItem[]): Peers {
         points: [],
         ranges: m.ranges,
         perEndpoint: new Map(),
+        workload: m.workload,
+        sites: m.sites,
+        starSites: m.starSites,
+        twin: m.twin,
       };
       byKey.set(key, cls);
       classes.push(cls);
@@ -411,14 +504,20 @@ function buildPeers(A: Side, B: Side, items: readonly SpaceItem[]): Peers {
   for (const [a, b] of compared) {
     const ea = a.endpoint;
     const eb = b.endpoint;
-    const identity = a === b ? a.print : `${a.print}#${b.print}`;
+    const sites: string[] = [];
+    if (sa.special.has(ea.node)) sites.push(ea.node);
+    if (sb.special.has(eb.node) && !sites.includes(eb.node)) sites.push(eb.node);
+    const workload = ea.kind === 'WorkloadEndpoint';
+    const starSites = workload ? sites.filter((n) => sa.starred.has(n) || sb.starred.has(n)) : [];
+    const print = a === b ? a.print : `${a.print}#${b.print}`;
+    const identity = `${print}@${sites.join(',')}`;
     const addrs = a.addrs;
     for (const family of [4, 6] as const) {
       let count = 0;
       for (const x of addrs) if (x.version === family) count++;
       if (count === 0) {
         const none = addrs.length === 0;
-        addPoint(`${family}|e|-|${none}|${identity}`, () => ({ family, outside: false, endpoints: [ea, eb], noAddressAtAll: none }), { endpointKey: a.key, ref: a.ref, peer: a.ref });
+        addPoint(`${family}|e|-|${none}|${identity}`, () => ({ family, outside: false, endpoints: [ea, eb], noAddressAtAll: none, workload, sites, starSites, twin: `${family}|e|-|${none}|${print}` }), { endpointKey: a.key, ref: a.ref, peer: a.ref });
         continue;
       }
       for (const addr of addrs) {
@@ -428,7 +527,7 @@ function buildPeers(A: Side, B: Side, items: readonly SpaceItem[]): Peers {
         const co = ia.shared.has(k) || ib.shared.has(k) ? coOwners(k) : '';
         addPoint(
           `${family}|e|${region}|${co}|${identity}`,
-          () => ({ family, outside: false, endpoints: [ea, eb], addr, addrText: formatIp(addr), addrKey: k, noAddressAtAll: false }),
+          () => ({ family, outside: false, endpoints: [ea, eb], addr, addrText: formatIp(addr), addrKey: k, noAddressAtAll: false, workload, sites, starSites, twin: `${family}|e|${region}|${co}|${print}` }),
           { endpointKey: a.key, ref: a.ref, peer: count > 1 ? formatIp(addr) : a.ref, addr },
         );
       }
@@ -455,7 +554,10 @@ function buildPeers(A: Side, B: Side, items: readonly SpaceItem[]): Peers {
       }
       if (rep === undefined) continue;
       const addr = toAddr(family, rep);
-      addPoint(`${family}|o|${id}`, () => ({ family, outside: true, addr, addrText: formatIp(addr), addrKey: ipKey(addr), noAddressAtAll: false, ranges }), { addr });
+      const k = ipKey(addr);
+      // Every address of the class is a Node address of the same nodes (they cut the space).
+      const sites = [...new Set([...(sa.nodeAt.get(k) ?? []), ...(sb.nodeAt.get(k) ?? [])])];
+      addPoint(`${family}|o|${id}`, () => ({ family, outside: true, addr, addrText: formatIp(addr), addrKey: k, noAddressAtAll: false, ranges, workload: false, sites, starSites: [], twin: `${family}|o|${id}` }), { addr });
     }
   }
 
@@ -534,5 +636,5 @@ export function restrictClass(cls: PeerClass, keep: (p: Point) => boolean): Peer
   if (points.length === cls.points.length) return cls;
   const perEndpoint = new Map<string, number>();
   for (const p of points) if (p.endpointKey) perEndpoint.set(p.endpointKey, (perEndpoint.get(p.endpointKey) ?? 0) + 1);
-  return { id: cls.id, family: cls.family, outside: cls.outside, endpoints: cls.endpoints, addr: cls.addr, addrText: cls.addrText, addrKey: cls.addrKey, noAddressAtAll: cls.noAddressAtAll, points, ranges: cls.ranges, perEndpoint };
+  return { id: cls.id, family: cls.family, outside: cls.outside, endpoints: cls.endpoints, addr: cls.addr, addrText: cls.addrText, addrKey: cls.addrKey, noAddressAtAll: cls.noAddressAtAll, points, ranges: cls.ranges, perEndpoint, workload: cls.workload, sites: cls.sites, starSites: cls.starSites, twin: cls.twin };
 }

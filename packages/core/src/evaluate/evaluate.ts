@@ -9,7 +9,7 @@
  *                         ─▶ profiles in order ─▶ deny
  *
  * A flow that crosses a node (`flow.via`, or both ends on one node) also meets that node's
- * host endpoint policy where the packet enters and leaves it (see `crossNode` below):
+ * host endpoint policy where the packet enters and leaves it (the checks are planned in `path.ts`):
  *
  *   in  (arrival interface's HEP): untracked ─▶ pre-DNAT ─▶ applyOnForward tiers ─▶ allow
  *   out (departure interface's HEP):                        applyOnForward tiers ─▶ allow
@@ -17,13 +17,14 @@
  *
  * Must never throw for anything but a malformed flow (unknown peer, node or protocol).
  */
-import type { Endpoint, HostEndpoint, Profile, Rule } from '../model/types.js';
+import type { Direction, Endpoint, HostEndpoint, Profile, Rule } from '../model/types.js';
 import { GinghamError } from '../errors.js';
 import { formatIp, type IpAddr, ipKey, parseIp } from '../net/cidr.js';
 import { protocolName, protocolNumber } from '../convert/protocol.js';
 import { DEFAULT_FAILSAFE_INBOUND, DEFAULT_FAILSAFE_OUTBOUND, formatFailsafe, matchFailsafe } from './failsafe.js';
 import { type MatchContext, ruleMismatch } from './rule-match.js';
-import { indexSnapshot, type PolicyView, type SnapshotIndex, type TierPlan } from './snapshot-index.js';
+import { crossingOf, type FlowPath, flowPath, type PathCheck } from './path.js';
+import { type EndpointPlan, indexSnapshot, type PolicyView, type SnapshotIndex, type TierPlan } from './snapshot-index.js';
 import type {
   Decision,
   DirectionTrace,
@@ -310,7 +311,7 @@ export function evaluateDirection(
   return done(runProfiles(index, endpoint, direction, ctx, profiles));
 }
 
-type Check = readonly [Endpoint | undefined, 'ingress' | 'egress'];
+type Check = readonly [Endpoint | undefined, Direction];
 
 function stagedApplies(index: SnapshotIndex, checks: readonly Check[]): boolean {
   const staged = index.staged();
@@ -322,52 +323,6 @@ function stagedApplies(index: SnapshotIndex, checks: readonly Check[]): boolean 
     for (const id of staged.removedIds) if (before.has(id)) return true;
   }
   return false;
-}
-
-/** Where the flow crosses a node: the node, and host endpoints named for its two interfaces. */
-interface Crossing {
-  readonly node: string;
-  readonly inferred: boolean;
-  readonly in?: HostEndpoint;
-  readonly out?: HostEndpoint;
-}
-
-function hostByName(index: SnapshotIndex, name: string, what: string): HostEndpoint {
-  const h = index.hosts.get(name);
-  if (!h) throw new GinghamError('INVALID_FLOW', `via.${what}: unknown host endpoint "${name}"`);
-  return h;
-}
-
-/** `flow.via` resolved, or the node both ends live on (a workload and a workload or its host). */
-function crossing(index: SnapshotIndex, flow: Flow, src: Resolved, dst: Resolved): Crossing | undefined {
-  const via = flow.via;
-  if (via !== undefined) {
-    const spec = typeof via === 'string' ? { node: via } : via;
-    const hin = spec.in !== undefined ? hostByName(index, spec.in, 'in') : undefined;
-    const hout = spec.out !== undefined ? hostByName(index, spec.out, 'out') : undefined;
-    const node = spec.node ?? hin?.node ?? hout?.node;
-    if (node === undefined || node === '') throw new GinghamError('INVALID_FLOW', 'via: name a node, or the host endpoints the flow crosses');
-    if (!index.nodeNames.has(node)) throw new GinghamError('INVALID_FLOW', `via: unknown node "${node}" (no Node resource or endpoint names it)`);
-    for (const [h, what] of [[hin, 'in'], [hout, 'out']] as const) {
-      if (h && h.node !== node) throw new GinghamError('INVALID_FLOW', `via.${what}: host endpoint "${h.name}" is on node "${h.node}", not "${node}"`);
-    }
-    return { node, inferred: false, ...(hin ? { in: hin } : {}), ...(hout ? { out: hout } : {}) };
-  }
-  const s = src.endpoint;
-  const d = dst.endpoint;
-  const wep = (e: Endpoint | undefined): e is Endpoint => e?.kind === 'WorkloadEndpoint';
-  if (wep(s) && d && d.node === s.node) return { node: s.node, inferred: true };
-  if (wep(d) && s && s.node === d.node) return { node: d.node, inferred: true };
-  if (wep(d) && !s && src.given && index.isNodeAddress(d.node, src.given)) return { node: d.node, inferred: true };
-  if (wep(s) && !d && dst.given && index.isNodeAddress(s.node, dst.given)) return { node: s.node, inferred: true };
-  return undefined;
-}
-
-/** Where a peer is relative to a node: one of its workloads, the node itself, or elsewhere. */
-function placeOf(index: SnapshotIndex, r: Resolved, node: string): 'workload' | 'host' | 'remote' {
-  const e = r.endpoint;
-  if (e) return e.node !== node ? 'remote' : e.kind === 'WorkloadEndpoint' ? 'workload' : 'host';
-  return r.given && index.isNodeAddress(node, r.given) ? 'host' : 'remote';
 }
 
 /**
@@ -402,15 +357,23 @@ function hostSide(
     const o = runTiers(index, view, tiers, direction, ctx, stage, traces);
     return o.kind === 'decided' ? o.decision : undefined;
   };
-  if (direction === 'ingress') {
-    const d = (parts.untracked ? run(plan.untracked.ingress, 'untracked') : undefined) ?? run(plan.preDnat.ingress, 'pre-dnat');
-    if (d) return done(d);
-  }
-  if (parts.forward) {
-    const d = run(direction === 'ingress' ? plan.forward.ingress : plan.forward.egress, 'forward');
-    if (d) return done(d);
-  }
-  return done({ stage: 'forward-default', action: 'Allow' });
+  const tiers = hostSideTiers(plan, direction, parts);
+  const d = run(tiers.untracked, 'untracked') ?? run(tiers.preDnat, 'pre-dnat') ?? run(tiers.forward, 'forward');
+  return done(d ?? { stage: 'forward-default', action: 'Allow' });
+}
+
+/** The tiers a host-side check runs, stage by stage in order (empty: the stage does not run). */
+export function hostSideTiers(
+  plan: EndpointPlan,
+  direction: 'ingress' | 'egress',
+  parts: { readonly untracked: boolean; readonly forward: boolean },
+): { readonly untracked: readonly TierPlan[]; readonly preDnat: readonly TierPlan[]; readonly forward: readonly TierPlan[] } {
+  const ingress = direction === 'ingress';
+  return {
+    untracked: ingress && parts.untracked ? plan.untracked.ingress : [],
+    preDnat: ingress ? plan.preDnat.ingress : [],
+    forward: parts.forward ? plan.forward[direction] : [],
+  };
 }
 
 function fixed(direction: 'ingress' | 'egress', endpoint: Endpoint | undefined, decision: Decision): DirectionTrace {
@@ -423,6 +386,24 @@ function fixed(direction: 'ingress' | 'egress', endpoint: Endpoint | undefined, 
   };
 }
 
+/** One check of a path (see `path.ts`) for one flow context under a set of policies in force. */
+export function runCheck(
+  index: SnapshotIndex,
+  view: PolicyView,
+  check: PathCheck,
+  ctx: MatchContext,
+  options: EvaluateOptions | undefined,
+): DirectionTrace {
+  switch (check.kind) {
+    case 'policy':
+      return evaluateDirection(index, view, check.endpoint, check.direction, ctx, options);
+    case 'host-side':
+      return hostSide(index, view, check.endpoint, check.direction, ctx, check);
+    case 'fixed':
+      return fixed(check.direction, check.endpoint, check.decision);
+  }
+}
+
 interface Run {
   readonly egress: DirectionTrace;
   readonly ingress: DirectionTrace;
@@ -431,68 +412,15 @@ interface Run {
   readonly checks: readonly Check[];
 }
 
-/**
- * The checks of a flow that crosses node `c.node`. `src`/`dst` are placed relative to the node:
- *
- *   host → workload          not policed (Calico: host → local workload is always allowed)
- *   workload → host          in: `*` pre-DNAT; workload egress; DefaultEndpointToHostAction
- *   workload|remote → workload|remote (forwarded)
- *                            in: arrival HEP (untracked, pre-DNAT, forward); source egress;
- *                            destination ingress; out: departure HEP (forward)
- *   remote → host            the arrival HEP (`via.in`, else the destination's, else `*`)'s
- *                            normal ingress: failsafes, untracked, pre-DNAT, tiers, profiles
- *   host → remote            the departure HEP (`via.out`, else the source's, else `*`)'s egress
- *
- * The arrival HEP of a local workload's packet is the node's `*` HEP (its veth has no named
- * one), and so is the departure HEP towards a local workload; a host interface's is `via.in` /
- * `via.out`, else `*`. Host ↔ host on one node (loopback) is judged by its endpoints only.
- */
-function crossNode(
-  index: SnapshotIndex,
-  view: PolicyView,
-  c: Crossing,
-  src: Resolved,
-  dst: Resolved,
-  ctx: MatchContext,
-  options: EvaluateOptions | undefined,
-): Run | undefined {
-  const from = placeOf(index, src, c.node);
-  const to = placeOf(index, dst, c.node);
-  const star = index.starHost(c.node);
-  const direction = (e: Endpoint | undefined, d: 'ingress' | 'egress'): DirectionTrace => evaluateDirection(index, view, e, d, ctx, options);
-  if (from === 'host' && to === 'host') return undefined;
-  if (from === 'host' && to === 'workload') {
-    const d: Decision = { stage: 'local-host', action: 'Allow' };
-    return { egress: fixed('egress', src.endpoint, d), ingress: fixed('ingress', dst.endpoint, d), via: { node: c.node, from, to }, checks: [] };
-  }
-  if (to === 'host' && from === 'remote') {
-    const hep = c.in ?? (dst.endpoint?.kind === 'HostEndpoint' ? dst.endpoint : star);
-    return { egress: direction(src.endpoint, 'egress'), ingress: direction(hep, 'ingress'), via: { node: c.node, from, to }, checks: [[src.endpoint, 'egress'], [hep, 'ingress']] };
-  }
-  if (from === 'host') {
-    const hep = c.out ?? (src.endpoint?.kind === 'HostEndpoint' ? src.endpoint : star);
-    return { egress: direction(hep, 'egress'), ingress: direction(dst.endpoint, 'ingress'), via: { node: c.node, from, to }, checks: [[hep, 'egress'], [dst.endpoint, 'ingress']] };
-  }
-  if (to === 'host') {
-    // A local workload to its host: `*` pre-DNAT on the veth, the workload's egress, then Felix's DefaultEndpointToHostAction.
-    const action = options?.endpointToHostAction ?? 'ACCEPT';
-    const hin = star ? hostSide(index, view, star, 'ingress', ctx, { untracked: false, forward: false }) : undefined;
-    return {
-      egress: direction(src.endpoint, 'egress'),
-      ingress: fixed('ingress', dst.endpoint, { stage: 'endpoint-to-host', action: action === 'DROP' ? 'Deny' : 'Allow' }),
-      via: { node: c.node, from, to, ...(hin ? { in: hin } : {}) },
-      checks: [[star, 'ingress'], [src.endpoint, 'egress']],
-    };
-  }
-  const hepIn = from === 'workload' ? star : (c.in ?? star);
-  const hepOut = to === 'workload' ? star : (c.out ?? star);
-  const hin = hepIn ? hostSide(index, view, hepIn, 'ingress', ctx, { untracked: from === 'remote', forward: true }) : undefined;
-  const hout = hepOut ? hostSide(index, view, hepOut, 'egress', ctx, { untracked: false, forward: true }) : undefined;
+function runPath(index: SnapshotIndex, view: PolicyView, path: FlowPath, ctx: MatchContext, options: EvaluateOptions | undefined): Run {
+  const run = (c: PathCheck): DirectionTrace => runCheck(index, view, c, ctx, options);
+  const hin = path.in ? run(path.in) : undefined;
+  const hout = path.out ? run(path.out) : undefined;
   return {
-    egress: direction(src.endpoint, 'egress'),
-    ingress: direction(dst.endpoint, 'ingress'),
-    via: { node: c.node, from, to, ...(hin ? { in: hin } : {}), ...(hout ? { out: hout } : {}) },
-    checks: [[hepIn, 'ingress'], [src.endpoint, 'egress'], [dst.endpoint, 'ingress'], [hepOut, 'egress']],
+    egress: run(path.egress),
+    ingress: run(path.ingress),
+    ...(path.via ? { via: { ...path.via, ...(hin ? { in: hin } : {}), ...(hout ? { out: hout } : {}) } } : {}),
+    checks: path.checks,
   };
 }
 
@@ -521,7 +449,7 @@ export function evaluate(snapshot: Snapshot, flow: Flow, options?: EvaluateOptio
   const srcPort = checkPort(flow.srcPort, 'source port');
   const dstPort = checkPort(flow.dstPort, 'destination port');
   const icmp = flow.icmp ? (flow.icmp.code === undefined ? { type: flow.icmp.type } : { type: flow.icmp.type, code: flow.icmp.code }) : undefined;
-  const cross = crossing(index, flow, src, dst);
+  const cross = crossingOf(index, flow, src, dst);
   const ctx: MatchContext = {
     family,
     protocol,
@@ -546,12 +474,8 @@ export function evaluate(snapshot: Snapshot, flow: Flow, options?: EvaluateOptio
       ? { via: { node: cross.node, inferred: cross.inferred, ...(cross.in ? { in: cross.in.name } : {}), ...(cross.out ? { out: cross.out.name } : {}) } }
       : {}),
   };
-  const runView = (view: PolicyView): Run =>
-    (cross ? crossNode(index, view, cross, src, dst, ctx, options) : undefined) ?? {
-      egress: evaluateDirection(index, view, src.endpoint, 'egress', ctx, options),
-      ingress: evaluateDirection(index, view, dst.endpoint, 'ingress', ctx, options),
-      checks: [[src.endpoint, 'egress'], [dst.endpoint, 'ingress']],
-    };
+  const path = flowPath(index, cross, src, dst, options);
+  const runView = (view: PolicyView): Run => runPath(index, view, path, ctx, options);
   const result = (r: Run): { allowed: boolean; trace: Trace } => ({
     allowed: allowedOf(r),
     trace: { flow: summary, egress: r.egress, ingress: r.ingress, ...(r.via ? { via: r.via } : {}) },
