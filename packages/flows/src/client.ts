@@ -73,7 +73,8 @@ export function readFlowStream(options: StreamReadOptions, onLine: (l: FlowLine)
       socket.destroy();
     };
     options.signal?.addEventListener('abort', abort, { once: true });
-    socket.once('error', (e: NodeJS.ErrnoException) => {
+    socket.on('error', (e: NodeJS.ErrnoException) => {
+      if (failed) return;
       failed = true;
       options.signal?.removeEventListener('abort', abort);
       const hint = e.code === 'ENOENT' || e.code === 'ECONNREFUSED' ? ' (is the agent running with flow logs on? or read files with --file)' : e.code === 'EACCES' ? ' (run as root or a member of its group)' : '';
@@ -81,6 +82,7 @@ export function readFlowStream(options: StreamReadOptions, onLine: (l: FlowLine)
     });
     socket.once('connect', () => socket.write(`${JSON.stringify(options.request)}\n`));
     const rl = createInterface({ input: socket, crlfDelay: Infinity });
+    rl.on('error', () => undefined); // the socket's own error handler reports it
     rl.on('line', (text) => {
       n++;
       const l = parseFlowLine(text, options.path, n);
