@@ -12,3 +12,4 @@ export * from './dataplane/index.js';
 export { EBPF_ENFORCE_HELP, runEbpfEnforceCommand, type EbpfEnforceIo } from './enforce.js';
 export * from './datapath.js';
 export * from './packet.js';
+export { createEbpfFlowSource, type EbpfFlowSource, type EbpfFlowSourceOptions } from './flow-source.js';
