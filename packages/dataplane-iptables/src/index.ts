@@ -32,5 +32,7 @@ export {
   type IptablesDataplaneOptions,
   type IptablesLockOptions,
 } from './apply/dataplane.js';
+export { createIptablesFlowSource, type IptablesFlowSource, type IptablesFlowSourceOptions } from './flows/flow-source.js';
+export { nflogPrefix, parseNflogPrefix, type NflogDecision } from './render/render.js';
 export { formatCleanReport, type CleanBackend, type CleanEntry, type CleanReport } from './apply/clean.js';
 export { ENFORCE_HELP, ENFORCE_LOCK_WAIT_MS, runEnforceCommand, type EnforceIo, type EnforceOptions } from './enforce.js';
