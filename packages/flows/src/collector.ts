@@ -376,6 +376,19 @@ export function createFlowCollector(options: FlowCollectorOptions): FlowCollecto
     return f;
   };
 
+  /** Counts an allowed first packet in its flow (`f` < 0: the flow overflowed). */
+  const firstPacket = (f: number, e: FlowVerdictEvent): void => {
+    if (f < 0) {
+      windowOverflow++;
+      totals.overflow++;
+      return;
+    }
+    // The initiator's packet: out at the source, in at the destination.
+    const out = e.direction === 'egress';
+    table.add(f, out ? C_PACKETS_OUT : C_PACKETS_IN, 1);
+    table.add(f, out ? C_BYTES_OUT : C_BYTES_IN, e.bytes);
+  };
+
   const sink: FlowSink = {
     verdict(e: FlowVerdictEvent) {
       windowEvents++;
@@ -422,19 +435,24 @@ export function createFlowCollector(options: FlowCollectorOptions): FlowCollecto
           }
           return;
         }
+        // The first packet counts from its verdict event; the source's connection counters
+        // include it, so they start from it.
         c = {
           family: e.family, protocol: e.protocol, src: e.src, dst: e.dst, srcPort: e.srcPort, dstPort: e.dstPort,
-          packetsOut: 0, bytesOut: 0, packetsIn: 0, bytesIn: 0, counted: false, sinceMs: e.tsMs,
+          packetsOut: 1, bytesOut: e.bytes, packetsIn: 0, bytesIn: 0, counted: false, sinceMs: e.tsMs,
         };
         connections.set(ck, c);
       }
-      if (c[e.direction]) return; // already counted (a retransmitted first packet)
+      const seen = c[e.direction];
+      if (seen) {
+        // A retransmitted first packet: it counts while the connection has no counters (never
+        // established: the other end denied it, or it was lost on the way).
+        if (!c.counted) firstPacket(touch(idx, c, e.direction, seen, false), e);
+        return;
+      }
       const v: Verdict = { action: 'allow', decision: e.decision, enforced: t.enforced, pending: t.pending, pendingAction: t.pendingAction, gen, window: -1 };
       c[e.direction] = v;
-      if (touch(idx, c, e.direction, v, true) < 0) {
-        windowOverflow++;
-        totals.overflow++;
-      }
+      firstPacket(touch(idx, c, e.direction, v, true), e);
     },
     connection(u: FlowConnectionUpdate) {
       const c = connections.get(connectionKey(u.protocol, u.src, u.srcPort, u.dst, u.dstPort));

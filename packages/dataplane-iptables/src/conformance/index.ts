@@ -30,6 +30,7 @@ export { FORWARD_CASES, type ForwardCase, type ForwardProbe } from './forward-ca
 export { createTopology, probeTcp, probeUdp, startServers, type PodHandle, type Topology, type TopologyPod } from './topology.js';
 export { formatCell, probeCells, QUICKSTART_PORTS, quickstartModel, type QuickstartModel } from './quickstart.js';
 export { FLIP_PROBES, FLIP_STATES, flipUnderProbes, testCrashSafety, type CrashSafetyOptions, type FlipProbe } from './fail-closed.js';
+export { compareFlowLogResults, FLOW_LOG_CASES, normalizeFlowRecord, testFlowLogs, type FlowLogCapabilities, type FlowLogCase, type FlowLogDataplane, type FlowLogResults, type NormalizedFlowRecord } from './flow-logs.js';
 
 export interface ConformanceEnv {
   /** Runs commands inside the node namespace. */
