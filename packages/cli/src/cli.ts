@@ -14,6 +14,7 @@ import { writeCommand, writeHelp } from './commands/write.js';
 import { getKubernetesCommand, getKubernetesHelp } from './commands/get-kubernetes.js';
 import { lintCommand, lintHelp } from './commands/lint.js';
 import { matrixCommand, matrixHelp } from './commands/matrix.js';
+import { flowsCommand, flowsHelp } from './commands/flows.js';
 import { doctorCommand, doctorHelp } from './doctor/command.js';
 import type { HostProbes } from './doctor/probes.js';
 import { openstackCommand, openstackHelp } from './commands/openstack.js';
@@ -35,6 +36,7 @@ Usage:
   gingham apply|create|replace|delete -f PATH... [--datastore dir|etcd]   write a datastore, as calicoctl
   gingham get KIND [NAME] [-n NS|-A] [-o yaml|json|wide] [--datastore dir|etcd|kubernetes]   read a datastore, as calicoctl
   gingham datastore init                                    ClusterInformation and the default tiers
+  gingham flows     [--follow] [--namespace NS] [--verdict allowed|denied] [--policy P] [--pending]   flow logs with the deciding policy
   gingham doctor    [--json]                                 what this host has and lacks, per dataplane
   gingham --version                                          versions of gingham, Node.js and the dataplanes
   gingham openstack convert|fetch ...                       Neutron ports and security groups as Calico resources
@@ -106,6 +108,7 @@ const commands: Record<string, Command> = {
   lint: { run: lintCommand, help: lintHelp },
   check: { run: checkCommand, help: checkHelp },
   matrix: { run: matrixCommand, help: matrixHelp },
+  flows: { run: (argv, io) => flowsCommand(argv, io), help: flowsHelp },
   enforce: { run: enforceCommand, help: enforceHelp },
   apply: { run: (argv, io) => writeCommand('apply', argv, io), help: writeHelp('apply') },
   create: { run: (argv, io) => writeCommand('create', argv, io), help: writeHelp('create') },
