@@ -11,11 +11,17 @@
  *    struct-of-arrays table over its flows), and `bytes_per_flow_with_connection`, heap growth
  *    (after GC, `--expose-gc`) per aggregated flow when each of AGG_FLOWS flows also has its own
  *    live connection and a new remote address (the worst case: nothing shared).
- * Goals: ≥ 1,000,000 events/s, ≤ 300 B per aggregated flow. The throughput ratio with flow logs
- * on ÷ off (iperf3) is `npm run bench:ebpf`'s `ebpf.iperf` pattern and is not repeated here.
+ *  - `flows.iperf` `flowlogs_throughput_ratio`: iperf3 TCP throughput between two pods through the
+ *    eBPF dataplane with flow logs on (and the collector draining them, with its timers) ÷ off,
+ *    median of per-round pairs, the order alternated each round (root only).
+ * Goals: ≥ 1,000,000 events/s, ≤ 300 B per aggregated flow, throughput ratio ≥ 0.97.
  * It never touches the root namespace: the maps pin into a privately mounted bpffs, removed in
  * `finally`; the program runs only under BPF_PROG_TEST_RUN.
  */
+import { spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { createTopology, type Topology } from '@gingham/dataplane-iptables/conformance';
+import { createEbpfDataplane } from './dataplane/index.js';
 import { buildSnapshot, createEngine, loadManifests, applyMessage, emptyDataplaneState, type DataplaneMessage, type FlowDecision, type FlowVerdictEvent } from '@gingham/core';
 import { createCollection, loadCollectionSpec, testRun } from '@gingham/ebpf-loader';
 import { mountScratchBpffs } from '@gingham/ebpf-loader/testing';
@@ -23,7 +29,7 @@ import { createFlowCollector } from '@gingham/flows';
 import { compile, policyNames } from './compile/index.js';
 import { DATAPATH_PROGRAM, encodeMetaValue, encodeSkbContext, META_FLOW_LOGS, META_NO_CT_INSERT, readDatapathObject, writeTables } from './datapath.js';
 import { createEbpfFlowSource } from './flow-source.js';
-import { buildPacket, TCP_SYN } from './packet.js';
+import { buildPacket, TCP_ACK, TCP_SYN } from './packet.js';
 import { MAP_NAMES, type MapName } from './wire.js';
 
 type Emit = (row: { bench: string; metric: string; value: number; unit: string }) => void;
@@ -109,6 +115,25 @@ async function pipelineBench(emit: Emit): Promise<void> {
       // Per CPU second of this process (the machine is shared: wall time counts other work too).
       emit({ bench, metric: 'flow_events_per_s', value: events / (drainCpuUs / 1e6), unit: 'events/s' });
       emit({ bench, metric: 'flow_events_per_wall_s', value: events / (Number(drainNs) / 1e9), unit: 'events/s' });
+
+      // The datapath's own cost of flow logs on an established packet (a conntrack hit), in ns
+      // under BPF_PROG_TEST_RUN: flowstats lookup and two atomic adds; median of interleaved runs.
+      const flow = { src: '10.1.0.1', dst: '10.0.0.1', protocol: 6, srcPort: 9999, dstPort: 1000 };
+      const samples: Record<'off' | 'on', number[]> = { off: [], on: [] };
+      for (const [name, flags] of [['off', 0], ['on', META_FLOW_LOGS]] as const) {
+        c.map('meta').update(new Uint8Array(4), encodeMetaValue(1n, flags));
+        testRun(program, { data: buildPacket(flow, { tcpFlags: TCP_SYN }), ctxIn }); // creates the conntrack (and flowstats) entry
+      }
+      const ack = buildPacket(flow, { tcpFlags: TCP_ACK });
+      for (let r = 0; r < 11; r++) {
+        for (const [name, flags] of [['off', 0], ['on', META_FLOW_LOGS]] as const) {
+          c.map('meta').update(new Uint8Array(4), encodeMetaValue(1n, flags));
+          samples[name].push(testRun(program, { data: ack, ctxIn, repeat: 100_000 }).duration);
+        }
+      }
+      const med = (xs: number[]): number => [...xs].sort((a, b) => a - b)[(xs.length - 1) >> 1]!;
+      emit({ bench, metric: 'established_packet_ns_flowlogs_off', value: med(samples.off), unit: 'ns' });
+      emit({ bench, metric: 'established_packet_ns_flowlogs_on', value: med(samples.on), unit: 'ns' });
     } finally {
       await collector.close();
       c.close();
@@ -161,8 +186,115 @@ async function memoryBench(emit: Emit): Promise<void> {
   await collector.close();
 }
 
+const IPERF_SECONDS = Number(process.env.FLOWS_BENCH_IPERF_SECONDS ?? 5);
+const IPERF_ROUNDS = Number(process.env.FLOWS_BENCH_IPERF_ROUNDS ?? 4);
+const CLIENT_IP = '10.93.0.1';
+const SERVER_IP = '10.93.0.2';
+
+function iperf(topo: Topology): Promise<number> {
+  const client = topo.pod('bench', 'client');
+  return new Promise((resolve, reject) => {
+    const child = spawn('ip', ['netns', 'exec', client.netns, 'iperf3', '-c', SERVER_IP, '-t', String(IPERF_SECONDS), '-O', '1', '-J'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => void (out += d.toString()));
+    const timer = setTimeout(() => {
+      if (child.pid !== undefined && child.exitCode === null) process.kill(child.pid, 'SIGKILL');
+    }, (IPERF_SECONDS + 15) * 1000);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      try {
+        const j = JSON.parse(out) as { error?: string; end?: { sum_received?: { bits_per_second?: number } } };
+        const bps = j.end?.sum_received?.bits_per_second;
+        if (code !== 0 || j.error || bps === undefined) throw new Error(j.error ?? `exit ${code}`);
+        resolve(bps / 1e9);
+      } catch (e) {
+        reject(new Error(`flows bench: iperf3 failed: ${(e as Error).message}`));
+      }
+    });
+  });
+}
+
+const median = (xs: readonly number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+
+async function iperfBench(emit: Emit): Promise<void> {
+  const bench = 'flows.iperf';
+  if (spawnSync('iperf3', ['--version'], { stdio: 'ignore' }).status !== 0) throw new Error('flows bench: iperf3 is missing (apt-get install iperf3)');
+  const topo = createTopology([{ namespace: 'bench', name: 'client', ip: CLIENT_IP }, { namespace: 'bench', name: 'server', ip: SERVER_IP }], 'gh-flows-bench');
+  const bpffs = mountScratchBpffs('gh-flows-iperf-');
+  let serverPid: number | undefined;
+  try {
+    const client = topo.pod('bench', 'client');
+    const server = topo.pod('bench', 'server');
+    serverPid = topo.spawnIn(server.netns, ['iperf3', '-s']).pid;
+    await new Promise((r) => setTimeout(r, 500));
+    const allow = [{ action: 'Allow' as const, source: {}, destination: {} }];
+    const endpoint = (name: string, iface: string, ip: string) => ({
+      id: `bench/${name}`, name, node: 'n1', interfaceName: iface, addresses: [`${ip}/32`], ingressTiers: [], egressTiers: [], profileIds: ['kns.bench'], stagedPolicyIds: [],
+    });
+    const messages: DataplaneMessage[] = [
+      { kind: 'profile-upsert', profile: { id: 'kns.bench', ingress: allow, egress: allow } },
+      { kind: 'workload-endpoint-upsert', endpoint: endpoint('client', client.iface, CLIENT_IP) },
+      { kind: 'workload-endpoint-upsert', endpoint: endpoint('server', server.iface, SERVER_IP) },
+      { kind: 'in-sync' },
+    ];
+    const empty = buildSnapshot([]).snapshot;
+    const sample = async (flowLogs: boolean): Promise<number> => {
+      const dp = createEbpfDataplane({ netns: topo.node, bpffs: bpffs.path, name: `fl-${randomBytes(3).toString('hex')}`, flowLogs });
+      const collector = flowLogs ? createFlowCollector({ source: createEbpfFlowSource({ dataplane: dp }), snapshot: () => empty, countersIntervalMs: 1000, flushIntervalMs: 2000 }) : undefined;
+      try {
+        await dp.apply(messages);
+        const gbps = await iperf(topo);
+        if (collector) {
+          await collector.poll({ counters: true });
+          await collector.flush();
+          // Every window of the run (the collector's timers closed some already).
+          const bytes = collector.records().reduce((n, r) => n + r.bytes_out + r.bytes_in, 0);
+          if (bytes < gbps * 1e9 * IPERF_SECONDS * 0.1 / 8) throw new Error(`flows bench: the flow logs saw ${bytes} bytes of an iperf3 run at ${gbps} Gbit/s`);
+        }
+        return gbps;
+      } finally {
+        await collector?.close();
+        await dp.clean();
+        dp.close();
+      }
+    };
+    await iperf(topo); // warm-up
+    const ratios: number[] = [];
+    const on: number[] = [];
+    const off: number[] = [];
+    for (let round = 0; round < IPERF_ROUNDS; round++) {
+      const order = round % 2 === 0 ? [false, true] : [true, false];
+      const r: Record<string, number> = {};
+      for (const fl of order) r[String(fl)] = await sample(fl);
+      on.push(r.true!);
+      off.push(r.false!);
+      ratios.push(r.true! / r.false!);
+      process.stderr.write(`flows bench: iperf3 round ${round + 1}: flow logs off ${r.false!.toFixed(2)}, on ${r.true!.toFixed(2)} Gbit/s\n`);
+    }
+    emit({ bench, metric: 'flowlogs_off', value: median(off), unit: 'Gbit/s' });
+    emit({ bench, metric: 'flowlogs_on', value: median(on), unit: 'Gbit/s' });
+    emit({ bench, metric: 'flowlogs_throughput_ratio', value: median(ratios), unit: 'ratio' });
+    emit({ bench, metric: 'flowlogs_throughput_ratio_min', value: Math.min(...ratios), unit: 'ratio' });
+  } finally {
+    if (serverPid !== undefined) {
+      try {
+        process.kill(serverPid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    }
+    await topo.destroy();
+    bpffs.release();
+  }
+}
+
 export async function runFlowsBench(emit: Emit): Promise<void> {
   await memoryBench(emit);
-  if (process.getuid?.() === 0) await pipelineBench(emit);
-  else process.stderr.write('bench flows: the ring-buffer pipeline needs root (BPF_PROG_TEST_RUN, bpffs); skipped\n');
+  if (process.getuid?.() === 0) {
+    await pipelineBench(emit);
+    if (process.env.FLOWS_BENCH !== 'no-iperf') await iperfBench(emit);
+  } else process.stderr.write('bench flows: the ring-buffer pipeline needs root (BPF_PROG_TEST_RUN, bpffs); skipped\n');
 }
