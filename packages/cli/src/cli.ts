@@ -12,6 +12,7 @@ import { datastoreCommand, datastoreHelp } from './commands/datastore.js';
 import { getCommand, getHelp } from './commands/get.js';
 import { writeCommand, writeHelp } from './commands/write.js';
 import { getKubernetesCommand, getKubernetesHelp } from './commands/get-kubernetes.js';
+import { diffCommand, diffHelp } from './commands/diff.js';
 import { lintCommand, lintHelp } from './commands/lint.js';
 import { matrixCommand, matrixHelp } from './commands/matrix.js';
 import { flowsCommand, flowsHelp } from './commands/flows.js';
@@ -30,13 +31,14 @@ Usage:
   gingham check     -f PATH... --from A --to B [--port N] [--protocol P] [--via NODE]
   gingham check     -f PATH... --flows FILE                 verdicts and traces, streamed
   gingham matrix    -f PATH... --ports 80/TCP,53/UDP        connectivity matrix
+  gingham diff      -f BEFORE... --against AFTER...         what a change opens and closes (exit 1 if it opens)
   gingham enforce   -f PATH... --node NAME [--dataplane iptables|ebpf]   enforce in this host's kernel
   gingham enforce   --clean [--dataplane iptables|ebpf]      remove everything enforce added
   gingham wireguard genkey|apply|down ...                   encrypt node-to-node traffic
   gingham apply|create|replace|delete -f PATH... [--datastore dir|etcd]   write a datastore, as calicoctl
   gingham get KIND [NAME] [-n NS|-A] [-o yaml|json|wide] [--datastore dir|etcd|kubernetes]   read a datastore, as calicoctl
   gingham datastore init                                    ClusterInformation and the default tiers
-  gingham flows     [--follow] [--namespace NS] [--verdict allowed|denied] [--policy P] [--pending]   flow logs with the deciding policy
+  gingham flows     [--follow] [-n NS] [--verdict denied] [--pending]   flow logs: which policy decided each flow
   gingham doctor    [--json]                                 what this host has and lacks, per dataplane
   gingham --version                                          versions of gingham, Node.js and the dataplanes
   gingham openstack convert|fetch ...                       Neutron ports and security groups as Calico resources
@@ -108,6 +110,7 @@ const commands: Record<string, Command> = {
   lint: { run: lintCommand, help: lintHelp },
   check: { run: checkCommand, help: checkHelp },
   matrix: { run: matrixCommand, help: matrixHelp },
+  diff: { run: diffCommand, help: diffHelp },
   flows: { run: (argv, io) => flowsCommand(argv, io), help: flowsHelp },
   enforce: { run: enforceCommand, help: enforceHelp },
   apply: { run: (argv, io) => writeCommand('apply', argv, io), help: writeHelp('apply') },
