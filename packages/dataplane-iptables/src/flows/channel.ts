@@ -77,7 +77,7 @@ export function encodeFrame(kind: number, body: Uint8Array): Buffer {
 
 /** Splits a byte stream into frames (keeps the partial tail between calls). */
 export function frameReader(onFrame: (kind: number, body: Buffer) => void): (chunk: Buffer) => void {
-  let pending = Buffer.alloc(0);
+  let pending: Buffer = Buffer.alloc(0);
   return (chunk) => {
     pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
     let o = 0;
