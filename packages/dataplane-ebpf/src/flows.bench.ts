@@ -20,7 +20,7 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createTopology, type Topology } from '@gingham/dataplane-iptables/conformance';
+import { createTopology, type Topology } from '@gingham/dataplane-conformance';
 import { createEbpfDataplane } from './dataplane/index.js';
 import { buildSnapshot, createEngine, loadManifests, applyMessage, emptyDataplaneState, type DataplaneMessage, type FlowDecision, type FlowVerdictEvent } from '@gingham/core';
 import { createCollection, loadCollectionSpec, testRun } from '@gingham/ebpf-loader';
@@ -258,7 +258,7 @@ async function iperfBench(emit: Emit): Promise<void> {
       } finally {
         await collector?.close();
         await dp.clean();
-        dp.close();
+        await dp.close();
       }
     };
     await iperf(topo); // warm-up

@@ -13,7 +13,7 @@ import { DATAPATH_PROGRAM, encodeMetaValue, encodeSkbContext, META_FLOW_LOGS, ME
 import { createEbpfFlowSource } from '../src/index.js';
 import { buildPacket, TCP_SYN } from '../src/packet.js';
 import { MAP_NAMES } from '../src/wire.js';
-import { canRun } from './kernel-env.js';
+import { canRun } from './support/kernel-env.js';
 
 const A = '10.0.0.1';
 const B = '10.1.0.1';

@@ -11,10 +11,11 @@ import { spawnSync } from 'node:child_process';
 import { buildSnapshot, createEngine, evaluate, formatPolicyHit, policyTraceHits, type FlowRecord, type FlowSource, type Resource } from '@gingham/core';
 import { createFlowCollector } from '@gingham/flows';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ECHO_PORT, NODE, TCP_PORTS, UDP_PORTS, WORLD, WORLD_PODS, type ConformanceProbe } from './cases.js';
-import { createTopology, probeTcp, probeUdp, startServers, type Topology } from './topology.js';
-import type { ConformanceDataplane, ConformanceEnv } from './index.js';
-import { loadResources } from './index.js';
+import { ECHO_PORT, loadResources, NODE, TCP_PORTS, UDP_PORTS, WORLD, WORLD_PODS, type ConformanceProbe } from './cases.js';
+import { createTopology, type Topology } from '../topology/topology.js';
+import { probeTcp, probeUdp } from '../topology/probes.js';
+import { startServers } from '../topology/servers.js';
+import type { ConformanceDataplane, ConformanceEnv } from '../suite/options.js';
 
 export interface FlowLogCase {
   readonly name: string;
@@ -155,7 +156,7 @@ export function testFlowLogs(name: string, factory: (env: ConformanceEnv) => Flo
         last = undefined;
         const resources: Resource[] = loadResources(WORLD + (c.manifests ? `---\n${c.manifests}` : ''));
         const { snapshot } = buildSnapshot(resources);
-        const made = await factory({ runner: topo.nodeRunner, nodeNamespace: topo.node });
+        const made = await factory({ runner: topo.nodeRunner, nodeNamespace: topo.node, topology: topo });
         last = made;
         const engine = createEngine({ node: NODE, dataplane: made.dataplane });
         for (const r of resources) engine.upsert(r);
