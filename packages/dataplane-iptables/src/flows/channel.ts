@@ -92,7 +92,8 @@ export function frameReader(onFrame: (kind: number, body: Buffer) => void): (chu
 }
 
 function relayScript(): string {
-  for (const rel of ['./flows/netlink-relay.js', './netlink-relay.js', '../flows/netlink-relay.js']) {
+  // dist/index.js (the built package), or src/flows/channel.ts (tests of the sources: the built relay).
+  for (const rel of ['./flows/netlink-relay.js', './netlink-relay.js', '../../dist/flows/netlink-relay.js']) {
     const p = fileURLToPath(new URL(rel, import.meta.url));
     if (existsSync(p)) return p;
   }
