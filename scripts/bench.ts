@@ -11,6 +11,7 @@ const suites: Record<string, () => Promise<(emit: Emit) => Promise<void>>> = {
   iptables: async () => (await import('../packages/dataplane-iptables/src/iptables.bench.js')).runIptablesBench,
   wireguard: async () => (await import('../packages/wireguard/src/wireguard.bench.js')).runWireguardBench,
   ebpf: async () => (await import('../packages/dataplane-ebpf/src/ebpf.bench.js')).runEbpfBench,
+  flows: async () => (await import('../packages/dataplane-ebpf/src/flows.bench.js')).runFlowsBench,
   datastore: async () => (await import('../packages/datastore/src/datastore.bench.js')).runDatastoreBench,
   input: async () => (await import('../packages/cli/test/input.bench.js')).runInputBench,
   openstack: async () => (await import('../packages/openstack/src/openstack.bench.js')).runOpenStackBench,

@@ -131,7 +131,7 @@ const DEPENDENCY_TABLE = {
   openstack: ['core', 'host'],
   flows: ['core', 'host'],
   testkit: ['core'],
-  'dataplane-conformance': ['core', 'host', 'testkit'],
+  'dataplane-conformance': ['core', 'host', 'testkit', 'flows'],
   cli: ANY,
   agent: ANY,
 };

@@ -17,6 +17,7 @@ import { getKubernetesCommand, getKubernetesHelp } from './commands/get-kubernet
 import { diffCommand, diffHelp } from './commands/diff.js';
 import { lintCommand, lintHelp } from './commands/lint.js';
 import { matrixCommand, matrixHelp } from './commands/matrix.js';
+import { flowsCommand, flowsHelp } from './commands/flows.js';
 import { doctorCommand, doctorHelp } from './doctor/command.js';
 import type { HostProbes } from './doctor/probes.js';
 import { openstackCommand, openstackHelp } from './commands/openstack.js';
@@ -43,6 +44,7 @@ Usage:
   gingham apply|create|replace|delete -f PATH... [--datastore dir|etcd]   write a datastore, as calicoctl
   gingham get KIND [NAME] [-n NS|-A] [-o yaml|json|wide] [--datastore dir|etcd|kubernetes]   read a datastore, as calicoctl
   gingham datastore init                                    ClusterInformation and the default tiers
+  gingham flows     [--follow] [-n NS] [--verdict denied] [--pending]   flow logs: which policy decided each flow
   gingham doctor    [--json]                                 what this host has and lacks, per dataplane
   gingham --version                                          versions of gingham, Node.js and the dataplanes
   gingham openstack convert|fetch ...                       Neutron ports and security groups as Calico resources
@@ -73,6 +75,7 @@ const commands: Record<string, Command> = {
   check: { run: checkCommand, help: checkHelp },
   matrix: { run: matrixCommand, help: matrixHelp },
   diff: { run: diffCommand, help: diffHelp },
+  flows: { run: (argv, io) => flowsCommand(argv, io), help: flowsHelp },
   enforce: { run: (argv, io, options) => enforceCommand(argv, io, options.runner ? { runner: options.runner } : {}), help: enforceHelp() },
   apply: { run: (argv, io) => writeCommand('apply', argv, io), help: writeHelp('apply') },
   create: { run: (argv, io) => writeCommand('create', argv, io), help: writeHelp('create') },

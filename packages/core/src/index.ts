@@ -236,6 +236,9 @@ export type {
 export {
   directionHits,
   formatPolicyHit,
+  policyIdentity,
+  NO_MATCH,
+  PROFILE_TIER,
   parseFlowRecordLine,
   parsePolicyHit,
   policyTraceHits,
@@ -252,6 +255,13 @@ export {
   type PolicyHitKind,
   type PolicyHitTrigger,
   type PolicyTraceHits,
+  type FlowConnectionUpdate,
+  type FlowDecision,
+  type FlowSink,
+  type FlowSource,
+  type FlowSourcePollOptions,
+  type FlowSourceStats,
+  type FlowVerdictEvent,
 } from './flows/index.js';
 
 // The Source port: how resources enter (files, a watched directory, etcd, Kubernetes, OpenStack).

@@ -14,3 +14,4 @@ export { CASES, loadResources, NODE, ONLY_DB_TO_WEB, podManifest, TCP_PORTS, WOR
 export { FORWARD_CASES, type ForwardCase, type ForwardProbe } from './cases/forward-cases.js';
 export { FLIP_PORT, FLIP_PROBES, FLIP_STATES, flipUnderProbes, type FlipProbe } from './cases/flip.js';
 export { formatCell, probeCells, QUICKSTART_PORTS, quickstartExampleDir, quickstartModel, type QuickstartModel } from './cases/quickstart.js';
+export { compareFlowLogResults, FLOW_LOG_CASES, normalizeFlowRecord, testFlowLogs, type FlowLogCapabilities, type FlowLogCase, type FlowLogDataplane, type FlowLogResults, type NormalizedFlowRecord } from './cases/flow-logs.js';

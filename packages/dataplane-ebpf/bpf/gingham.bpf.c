@@ -26,7 +26,11 @@
  *    interface). Host endpoint checks of the arrival and departure interfaces come from the
  *    `ifaces` map (key 0: the all-interfaces endpoint). All of it only on the first packet.
  *  - The program never writes the seven policy maps; it only reads them. It writes conntrack,
- *    counters and the ring buffer, which survive program reloads (pinned by name).
+ *    counters, the ring buffer and (flow logs) flowstats and event_lost, which survive program
+ *    reloads (pinned by name).
+ *  - Flow logs (META_FLOW_LOGS, off by default): an event for every evaluated direction of a new
+ *    flow, not only Deny/Log, and packet/byte counts per tracked flow in flowstats (one more
+ *    hash lookup and two atomic adds per established packet; measured in bench:flows).
  */
 #include <linux/bpf.h>
 #include <linux/pkt_cls.h>
@@ -143,6 +147,22 @@ struct {
   __type(value, struct meta_value);
   __uint(pinning, LIBBPF_PIN_BY_NAME);
 } meta SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_LRU_HASH);
+  __uint(max_entries, FLOWSTATS_MAX);
+  __type(key, struct ct_key);
+  __type(value, struct flow_stats);
+  __uint(pinning, LIBBPF_PIN_BY_NAME);
+} flowstats SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_ARRAY);
+  __uint(max_entries, 1);
+  __type(key, __u32);
+  __type(value, struct event_lost_value);
+  __uint(pinning, LIBBPF_PIN_BY_NAME);
+} event_lost SEC(".maps");
 
 /* A parsed packet. Addresses are 16 bytes (IPv4 in the first four); ports in network order. */
 struct flow {
@@ -355,8 +375,9 @@ static __always_inline int addr_cmp(const __u8 *a, const __u8 *b) {
   return 0;
 }
 
-/* The normalized conntrack key: (addr, port) pairs ordered so that a <= b bytewise. */
-static __always_inline void ct_key_make(struct ct_key *k, const struct flow *f) {
+/* The normalized conntrack key: (addr, port) pairs ordered so that a <= b bytewise. Returns 1
+ * when the packet's source is `a`. */
+static __always_inline int ct_key_make(struct ct_key *k, const struct flow *f) {
   __be16 ps = 0, pd = 0;
   if (port_proto(f->proto) || f->echo) {
     ps = f->sport;
@@ -378,6 +399,7 @@ static __always_inline void ct_key_make(struct ct_key *k, const struct flow *f) 
     k->port_a = pd;
     k->port_b = ps;
   }
+  return c <= 0;
 }
 
 static __always_inline __u64 ct_timeout(__u8 proto, __u32 flags) {
@@ -400,11 +422,41 @@ static __always_inline int ct_live(const struct ct_value *v, __u8 proto, __u64 n
   return now <= last || now - last < ct_timeout(proto, v->flags);
 }
 
+/* meta[0].flags (0 if the map is somehow empty). An array lookup, inlined by the verifier. */
+static __always_inline __u32 meta_flags(void) {
+  __u32 zero = 0;
+  struct meta_value *m = bpf_map_lookup_elem(&meta, &zero);
+  return m ? m->flags : 0;
+}
+
+/* Flow logs count IP bytes, as conntrack does: the packet less its Ethernet header. */
+static __always_inline __u32 ip_bytes(struct __sk_buff *skb) {
+  return skb->len > ETH_HLEN ? skb->len - ETH_HLEN : 0;
+}
+
+/* Flow logs: one more packet of a tracked flow (`src_is_a`: it goes a -> b). */
+static __always_inline void flow_count(const struct ct_key *k, int src_is_a, __u32 ifindex, __u32 len, __u8 tcp_flags, __u64 now) {
+  struct flow_stats *s = bpf_map_lookup_elem(&flowstats, k);
+  if (!s) return;
+  __u32 *counter_if = src_is_a ? &s->if_ab : &s->if_ba;
+  if (*counter_if == 0) *counter_if = ifindex; /* the direction's first packet: one hook, one CPU */
+  if (*counter_if != ifindex) return; /* counted where this direction was first seen */
+  if (src_is_a) {
+    __sync_fetch_and_add(&s->packets_ab, 1);
+    __sync_fetch_and_add(&s->bytes_ab, len);
+  } else {
+    __sync_fetch_and_add(&s->packets_ba, 1);
+    __sync_fetch_and_add(&s->bytes_ba, len);
+  }
+  if ((tcp_flags & (TCP_FIN | TCP_RST)) && !(s->flags & FLOW_CLOSING)) s->flags |= FLOW_CLOSING;
+  if (now > s->last_ns) s->last_ns = now;
+}
+
 /* Established flow: refresh it (at most once a second), note TCP FIN/RST. The clock is read
  * only on a hit: a new flow needs it only for a conntrack entry or an event. */
-static __always_inline int ct_established(const struct flow *f) {
+static __always_inline int ct_established(struct __sk_buff *skb, const struct flow *f) {
   struct ct_key k __attribute__((aligned(8))); /* word copies in ct_key_make */
-  ct_key_make(&k, f);
+  int src_is_a = ct_key_make(&k, f);
   struct ct_value *v = bpf_map_lookup_elem(&conntrack, &k);
   if (!v) return 0;
   __u64 now = ct_now();
@@ -412,6 +464,7 @@ static __always_inline int ct_established(const struct flow *f) {
   if (f->proto == P_TCP && (f->tcp_flags & (TCP_FIN | TCP_RST)) && !(v->flags & CT_FLAG_CLOSING))
     v->flags |= CT_FLAG_CLOSING; /* idempotent, so a racing plain write is fine */
   if (now > v->last_seen_ns + CT_REFRESH_NS) v->last_seen_ns = now;
+  if (meta_flags() & META_FLOW_LOGS) flow_count(&k, src_is_a, skb->ifindex, ip_bytes(skb), f->proto == P_TCP ? f->tcp_flags : 0, now);
   return 1;
 }
 
@@ -426,16 +479,33 @@ static __always_inline int ct_related(struct __sk_buff *skb, const struct flow *
   return v && ct_live(v, inner.proto, ct_now());
 }
 
-static __always_inline void ct_create(const struct flow *f) {
+static __always_inline void ct_create(const struct flow *f, __u32 mflags, __u32 ifindex, __u32 len) {
   __u64 now = ct_now();
   struct ct_key k __attribute__((aligned(8))); /* word copies in ct_key_make */
-  ct_key_make(&k, f);
+  int src_is_a = ct_key_make(&k, f);
+  int closing = f->proto == P_TCP && (f->tcp_flags & (TCP_FIN | TCP_RST));
   struct ct_value v = {
     .last_seen_ns = now,
-    .flags = (f->proto == P_TCP && (f->tcp_flags & (TCP_FIN | TCP_RST))) ? CT_FLAG_CLOSING : 0,
+    .flags = closing ? CT_FLAG_CLOSING : 0,
     .reserved = 0,
   };
   bpf_map_update_elem(&conntrack, &k, &v, BPF_ANY);
+  if (mflags & META_FLOW_LOGS) {
+    /* The first packet counts; a flow re-created (expired, or evicted) starts from zero. */
+    struct flow_stats s = {
+      .first_ns = now,
+      .last_ns = now,
+      .packets_ab = src_is_a ? 1 : 0,
+      .bytes_ab = src_is_a ? len : 0,
+      .packets_ba = src_is_a ? 0 : 1,
+      .bytes_ba = src_is_a ? 0 : len,
+      .if_ab = src_is_a ? ifindex : 0,
+      .if_ba = src_is_a ? 0 : ifindex,
+      .flags = (src_is_a ? FLOW_A_INITIATED : 0) | (closing ? FLOW_CLOSING : 0),
+      .reserved = 0,
+    };
+    bpf_map_update_elem(&flowstats, &k, &s, BPF_ANY);
+  }
 }
 
 static __always_inline void count(const struct verdict_value *v, int egress, __u32 len) {
@@ -451,17 +521,14 @@ static __always_inline void count(const struct verdict_value *v, int egress, __u
   __sync_fetch_and_add(&c->bytes, len);
 }
 
-/* meta[0].flags (0 if the map is somehow empty). An array lookup, inlined by the verifier. */
-static __always_inline __u32 meta_flags(void) {
-  __u32 zero = 0;
-  struct meta_value *m = bpf_map_lookup_elem(&meta, &zero);
-  return m ? m->flags : 0;
-}
-
-static __always_inline void emit(const struct flow *f, const struct verdict_value *v, __u32 slot, int egress) {
-  if (meta_flags() & META_NO_EVENTS) return;
+static __always_inline void emit(const struct flow *f, const struct verdict_value *v, __u32 slot, int egress, __u32 len) {
   struct event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
-  if (!e) return;
+  if (!e) {
+    __u32 zero = 0;
+    struct event_lost_value *l = bpf_map_lookup_elem(&event_lost, &zero);
+    if (l) __sync_fetch_and_add(&l->count, 1);
+    return;
+  }
   e->ts_ns = bpf_ktime_get_ns();
   e->slot = slot;
   e->policy = v->policy;
@@ -472,9 +539,8 @@ static __always_inline void emit(const struct flow *f, const struct verdict_valu
   e->direction = egress ? DIR_EGRESS : DIR_INGRESS;
   e->family = f->family;
   e->proto = f->proto;
-  e->pad[0] = 0;
-  e->pad[1] = 0;
-  e->pad[2] = 0;
+  e->pad = 0;
+  e->len = len > 0xffff ? 0xffff : len;
   if (icmp_proto(f->proto)) {
     e->sport = f->echo ? bpf_ntohs(f->sport) : 0;
     e->dport = (__u16)f->icmp_type << 8 | f->icmp_code;
@@ -518,7 +584,8 @@ static __always_inline void lookup_verdict(const struct flow *f, __u32 slot, __u
  * replies meet policy too). */
 static __always_inline int conclude(struct __sk_buff *skb, const struct flow *f, const struct verdict_value *v, __u32 slot, int egress) {
   if (v->policy != NONE32) count(v, egress, skb->len);
-  if ((v->flags & FLAG_LOG) || v->action == ACTION_DENY) emit(f, v, slot, egress);
+  __u32 mflags = meta_flags();
+  if (!(mflags & META_NO_EVENTS) && ((v->flags & FLAG_LOG) || v->action == ACTION_DENY || (mflags & META_FLOW_LOGS))) emit(f, v, slot, egress, ip_bytes(skb));
   if (v->action != ACTION_ALLOW) return 0;
   return (v->flags & FLAG_UNTRACKED) ? 2 : 1;
 }
@@ -643,7 +710,7 @@ int gingham_tc(struct __sk_buff *skb) {
   }
   if (icmp6_control(&f)) return TC_ACT_OK;
 
-  if (ct_established(&f)) return TC_ACT_OK;
+  if (ct_established(skb, &f)) return TC_ACT_OK;
   int err = icmp_error(&f);
   if (err && ct_related(skb, &f, l4)) return TC_ACT_OK;
 
@@ -700,7 +767,8 @@ int gingham_tc(struct __sk_buff *skb) {
   if (out == 2 || in == 2 || fin == 2 || fout == 2) return TC_ACT_OK; /* untracked: no conntrack entry */
 
   /* Track the flow; not for errors, non-echo ICMP or non-first fragments (no ports). */
-  if (!f.fragment && !err && (!icmp_proto(f.proto) || f.echo) && !(meta_flags() & META_NO_CT_INSERT)) ct_create(&f);
+  __u32 mflags = meta_flags();
+  if (!f.fragment && !err && (!icmp_proto(f.proto) || f.echo) && !(mflags & META_NO_CT_INSERT)) ct_create(&f, mflags, skb->ifindex, ip_bytes(skb));
   return TC_ACT_OK;
 }
 

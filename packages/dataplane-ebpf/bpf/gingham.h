@@ -49,6 +49,7 @@
 #define IFACES_MAX 4096
 #define FWD_CLASSES_MAX 262144
 #define CONNTRACK_MAX 262144
+#define FLOWSTATS_MAX CONNTRACK_MAX
 #define EVENTS_BYTES 262144
 #define COUNTERS_MAX 65536
 
@@ -157,7 +158,8 @@ struct ct_value {
   __u32 reserved;
 };
 
-/* events (ring buffer): one record per logged or denied evaluated direction. */
+/* events (ring buffer): one record per logged or denied evaluated direction, and with
+ * META_FLOW_LOGS per evaluated direction of every new flow. */
 struct event {
   __u64 ts_ns;
   __u32 slot;
@@ -169,7 +171,8 @@ struct event {
   __u8 direction; /* DIR_INGRESS | DIR_EGRESS */
   __u8 family;    /* 4 | 6 */
   __u8 proto;
-  __u8 pad[3];
+  __u8 pad;
+  __u16 len;   /* IP bytes (skb->len less the Ethernet header), capped at 65535 */
   __u16 sport; /* host order; ICMP: echo identifier or 0 */
   __u16 dport; /* host order; ICMP: type << 8 | code */
   __u8 src[16];
@@ -188,6 +191,33 @@ struct counter_value {
   __u64 bytes;
 };
 
+/* flowstats (LRU hash, META_FLOW_LOGS only): per tracked flow, keyed like conntrack, the packets
+ * and bytes each way since the flow was created. `a` is the conntrack key's first (address,
+ * port); FLOW_A_INITIATED says the first packet came from it. A packet between two local
+ * endpoints meets the program twice (its sender's veth ingress, its receiver's veth egress), so
+ * each direction is counted only on the interface that first saw it (`if_ab`, `if_ba`). Counts
+ * are atomic adds: exact under concurrency, read by the flow source while the program writes. */
+#define FLOW_A_INITIATED 1
+#define FLOW_CLOSING 2
+struct flow_stats {
+  __u64 first_ns;
+  __u64 last_ns;
+  __u64 packets_ab;
+  __u64 bytes_ab;
+  __u64 packets_ba;
+  __u64 bytes_ba;
+  __u32 if_ab; /* ifindex that counts a -> b packets (0: not seen yet) */
+  __u32 if_ba;
+  __u32 flags; /* FLOW_A_INITIATED | FLOW_CLOSING */
+  __u32 reserved;
+};
+
+/* event_lost (array, 1 entry): ring-buffer records the program could not reserve (the buffer
+ * was full): the flow source reports them, they are never silently lost. */
+struct event_lost_value {
+  __u64 count;
+};
+
 /* meta (array, 1 entry): written by the TS dataplane. The program reads `flags` on the policy
  * path only, before it emits an event or inserts a conntrack entry: META_NO_CT_INSERT makes
  * every packet take the policy path (benchmarks measure the new-flow cost with
@@ -195,6 +225,7 @@ struct counter_value {
  * `generation` is for the TS side only. */
 #define META_NO_CT_INSERT 1
 #define META_NO_EVENTS 2
+#define META_FLOW_LOGS 4 /* events for allowed new flows too, and flowstats counts */
 struct meta_value {
   __u64 generation;
   __u32 flags;
@@ -216,5 +247,7 @@ _Static_assert(sizeof(struct event) == 64, "event is 64 bytes");
 _Static_assert(sizeof(struct counter_key) == 8, "counter key is 8 bytes");
 _Static_assert(sizeof(struct counter_value) == 16, "counter value is 16 bytes");
 _Static_assert(sizeof(struct meta_value) == 16, "meta value is 16 bytes");
+_Static_assert(sizeof(struct flow_stats) == 64, "flow stats value is 64 bytes");
+_Static_assert(sizeof(struct event_lost_value) == 8, "event lost value is 8 bytes");
 
 #endif /* GINGHAM_H */

@@ -22,13 +22,14 @@ describe('datapath records', () => {
     d.setUint16(16, 3, true);
     d.setUint16(18, 5, true);
     b.set([1, 1 | 2, 1, 4, 6], 20);
+    d.setUint16(26, 1500, true);
     d.setUint16(28, 40000, true);
     d.setUint16(30, 443, true);
     b.set([10, 0, 0, 1], 32);
     b.set([10, 0, 0, 2], 48);
     expect(decodeEvent(b)).toEqual({
       tsNs: 123456789n, slot: 7, policy: 42, tier: 3, rule: 5, action: 1, flags: 3, direction: 'egress', family: 4,
-      protocol: 6, srcPort: 40000, dstPort: 443, src: '10.0.0.1', dst: '10.0.0.2',
+      protocol: 6, srcPort: 40000, dstPort: 443, src: '10.0.0.1', dst: '10.0.0.2', len: 1500,
     });
     b[22] = 0;
     b[23] = 6;
@@ -48,6 +49,7 @@ describe('datapath records', () => {
       protocol: fc.nat({ max: 255 }),
       srcPort: fc.nat({ max: 0xffff }),
       dstPort: fc.nat({ max: 0xffff }),
+      len: fc.nat({ max: 0xffff }),
     }),
     fc.oneof(
       fc.tuple(fc.ipV4(), fc.ipV4()).map(([src, dst]) => ({ family: 4 as const, src, dst })),

@@ -52,7 +52,7 @@ export const DATAPATH_OBJECT: string = join(packageRoot(), 'bpf', 'gingham.bpf.o
 /** Name of the tc program in the object. */
 export const DATAPATH_PROGRAM = 'gingham_tc';
 /** Maps the object pins by name (shared across program generations). */
-export const SHARED_MAP_NAMES = ['conntrack', 'events', 'counters', 'meta'] as const;
+export const SHARED_MAP_NAMES = ['conntrack', 'events', 'counters', 'meta', 'flowstats', 'event_lost'] as const;
 export type SharedMapName = (typeof SHARED_MAP_NAMES)[number];
 /**
  * The `__sk_buff` context for `BPF_PROG_TEST_RUN`: where the program sees the packet, as
@@ -75,6 +75,8 @@ export const TC_ACT_SHOT = 2;
 export const META_NO_CT_INSERT = 1;
 /** meta.flags: emit no ring-buffer events (counters still count). */
 export const META_NO_EVENTS = 2;
+/** meta.flags: flow logs: an event for every evaluated direction of a new flow, and per-flow counts in `flowstats`. */
+export const META_FLOW_LOGS = 4;
 
 /** The 16-byte value of meta[0]: generation u64, flags u32, reserved u32 (little-endian). */
 export function encodeMetaValue(generation: bigint, flags: number): Uint8Array {
@@ -141,6 +143,8 @@ export interface DatapathEvent {
   readonly dstPort: number;
   readonly src: string;
   readonly dst: string;
+  /** The packet's length (skb->len, at most 65535; 0 from objects before flow logs). */
+  readonly len: number;
 }
 
 /** Decode one 64-byte ring-buffer record (layout in bpf/gingham.h, `struct event`). */
@@ -165,6 +169,7 @@ export function decodeEvent(bytes: Uint8Array): DatapathEvent {
     dstPort: d.getUint16(30, true),
     src: formatWire(fam, bytes.subarray(32, 48)),
     dst: formatWire(fam, bytes.subarray(48, 64)),
+    len: d.getUint16(26, true),
   };
 }
 
@@ -182,6 +187,7 @@ export function encodeEvent(e: DatapathEvent): Uint8Array {
   b[22] = e.direction === 'egress' ? 1 : 0;
   b[23] = e.family;
   b[24] = e.protocol;
+  d.setUint16(26, Math.min(0xffff, e.len ?? 0), true);
   d.setUint16(28, e.srcPort, true);
   d.setUint16(30, e.dstPort, true);
   b.set(wire(e.src).bytes, 32);
@@ -280,6 +286,50 @@ export function decodeConntrackValue(b: Uint8Array): ConntrackValue {
   if (b.length !== CONNTRACK_VALUE_SIZE) throw new DatapathError('DATAPATH_BAD_RECORD', `conntrack value has ${b.length} bytes, want ${CONNTRACK_VALUE_SIZE}`);
   const flags = dv(b).getUint32(8, true);
   return { lastSeenNs: dv(b).getBigUint64(0, true), flags, closing: (flags & CT_FLAG_CLOSING) !== 0 };
+}
+
+// ---- flow logs: per-flow counts and lost events ----
+
+export const FLOWSTATS_VALUE_SIZE = 64;
+/** flowstats flags: the first packet came from the key's `a` side; TCP FIN or RST seen. */
+export const FLOW_A_INITIATED = 1;
+export const FLOW_CLOSING = 2;
+
+/** Packets and bytes of one tracked flow, each way (`ab`: from the conntrack key's `a` to `b`). */
+export interface FlowStatsValue {
+  readonly firstNs: bigint;
+  readonly lastNs: bigint;
+  readonly packetsAb: number;
+  readonly bytesAb: number;
+  readonly packetsBa: number;
+  readonly bytesBa: number;
+  /** The first packet came from `a`. */
+  readonly aInitiated: boolean;
+  readonly closing: boolean;
+}
+
+export function decodeFlowStats(b: Uint8Array): FlowStatsValue {
+  if (b.length !== FLOWSTATS_VALUE_SIZE) throw new DatapathError('DATAPATH_BAD_RECORD', `flowstats value has ${b.length} bytes, want ${FLOWSTATS_VALUE_SIZE}`);
+  const d = dv(b);
+  const flags = d.getUint32(56, true);
+  return {
+    firstNs: d.getBigUint64(0, true),
+    lastNs: d.getBigUint64(8, true),
+    packetsAb: Number(d.getBigUint64(16, true)),
+    bytesAb: Number(d.getBigUint64(24, true)),
+    packetsBa: Number(d.getBigUint64(32, true)),
+    bytesBa: Number(d.getBigUint64(40, true)),
+    aInitiated: (flags & FLOW_A_INITIATED) !== 0,
+    closing: (flags & FLOW_CLOSING) !== 0,
+  };
+}
+
+/** The conntrack timeout of a flow, as the program applies it (ns). */
+export function conntrackTimeoutNs(protocol: number, closing: boolean): bigint {
+  if (protocol === 6) return closing ? 10_000_000_000n : 3_600_000_000_000n;
+  if (protocol === 17) return 60_000_000_000n;
+  if (protocol === 1 || protocol === 58) return 30_000_000_000n;
+  return 600_000_000_000n;
 }
 
 // ---- counters ----

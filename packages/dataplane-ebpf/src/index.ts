@@ -36,3 +36,6 @@ export {
 export { compile, type CompileResult, type CompilerMemory, type HostFacts, type HostInterface, type Tables } from './compile/index.js';
 export { simulate, type Packet, type SimContext, type SimDirectionVerdict, type SimVerdict } from './simulate.js';
 export type { MapName, MapWrite, TableMaps } from './wire.js';
+
+// Flow logs (`@gingham/flows`): the flow source of a dataplane created with flowLogs: true.
+export { createEbpfFlowSource, type EbpfFlowSource, type EbpfFlowSourceOptions } from './flow-source.js';

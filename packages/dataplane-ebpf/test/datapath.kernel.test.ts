@@ -143,12 +143,14 @@ describe.skipIf(!caps.ok && !mustRun)('C datapath under BPF_PROG_TEST_RUN', () =
     const spec = loadCollectionSpec(readDatapathObject(OBJECT));
     const insns = spec.programs.gingham_tc!.instructions.length / 8;
     expect(insns).toBeLessThan(4096);
-    expect(Object.keys(spec.maps).sort()).toEqual(['classes', 'conntrack', 'counters', 'endpoints', 'events', 'fwd_classes', 'ifaces', 'meta', 'slots', 'sports', 'verdicts']);
+    expect(Object.keys(spec.maps).sort()).toEqual(['classes', 'conntrack', 'counters', 'endpoints', 'event_lost', 'events', 'flowstats', 'fwd_classes', 'ifaces', 'meta', 'slots', 'sports', 'verdicts']);
     expect(spec.maps.conntrack).toMatchObject({ type: 'lru_hash', keySize: 40, valueSize: 16, maxEntries: 262144, pinning: 'by-name' });
     expect(spec.maps.verdicts).toMatchObject({ type: 'lpm_trie', keySize: 21, valueSize: 12, maxEntries: 1048576, pinning: 'none' });
     expect(spec.maps.events).toMatchObject({ type: 'ringbuf', maxEntries: 262144, pinning: 'by-name' });
     expect(spec.maps.counters).toMatchObject({ type: 'hash', keySize: 8, valueSize: 16, pinning: 'by-name' });
     expect(spec.maps.meta).toMatchObject({ type: 'array', keySize: 4, valueSize: 16, maxEntries: 1, pinning: 'by-name' });
+    expect(spec.maps.flowstats).toMatchObject({ type: 'lru_hash', keySize: 40, valueSize: 64, maxEntries: 262144, pinning: 'by-name' });
+    expect(spec.maps.event_lost).toMatchObject({ type: 'array', keySize: 4, valueSize: 8, maxEntries: 1, pinning: 'by-name' });
     using logged = createCollection(spec, { logLevel: 1 });
     const processed = Number(/processed (\d+) insns/.exec(logged.program('gingham_tc').verifierLog)?.[1]);
     expect(processed).toBeGreaterThan(0);

@@ -14,7 +14,9 @@ export type IptablesErrorCode =
   /** A batch breaks the dataplane contract (a member delta for an unknown set, a reference to a missing set, policy or profile); nothing was written. */
   | 'IPTABLES_CONTRACT_VIOLATION'
   /** The dataplane was closed. */
-  | 'IPTABLES_CLOSED';
+  | 'IPTABLES_CLOSED'
+  /** The flow source cannot read the kernel (NFLOG bind refused, conntrack accounting or dump failed). */
+  | 'IPTABLES_FLOW_SOURCE';
 
 export class IptablesError extends GinghamError {
   declare readonly code: IptablesErrorCode;

@@ -16,6 +16,8 @@ export {
   type IptablesDataplaneOptions,
   type IptablesLockOptions,
 } from './apply/dataplane.js';
+export { createIptablesFlowSource, type IptablesFlowSource, type IptablesFlowSourceOptions } from './flows/flow-source.js';
+export { nflogPrefix, parseNflogPrefix, type NflogDecision } from './render/render.js';
 export { formatCleanReport, type CleanBackend, type CleanEntry, type CleanReport } from './apply/clean.js';
 
 // Rendering (pure): the chains, rules and IP sets a state becomes, as restore input.

@@ -118,7 +118,19 @@ function toFlowRecord(v: unknown): FlowRecord {
     source_labels: labels(v, 'source_labels'),
     dest_labels: labels(v, 'dest_labels'),
     ...counters,
+    ...optionalAddresses(v),
   };
+}
+
+/** `source_ip`, `dest_ip` (text) and `source_port`, when present and not null. */
+function optionalAddresses(v: Record<string, unknown>): Pick<FlowRecord, 'source_ip' | 'dest_ip' | 'source_port'> {
+  const out: { source_ip?: string; dest_ip?: string; source_port?: number } = {};
+  for (const key of ['source_ip', 'dest_ip'] as const) {
+    if (v[key] === undefined || v[key] === null) continue;
+    out[key] = str(v, key);
+  }
+  if (v.source_port !== undefined && v.source_port !== null) out.source_port = int(v, 'source_port', 0);
+  return out;
 }
 
 /** Checks one decoded JSON value as a flow record (defaults: namespaces `-`, counters 0, pending = enforced). */

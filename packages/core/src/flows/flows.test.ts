@@ -133,6 +133,14 @@ describe('flow records from JSON lines', () => {
     }
   });
 
+  it('reads the per-address fields of unaggregated records, and null as aggregated away', () => {
+    const r = parseFlowRecordLine(JSON.stringify({ ...good, source_ip: '10.0.0.1', dest_ip: '10.0.0.2', source_port: 40000 }), 'f.jsonl', 1);
+    expect(r).toMatchObject({ ok: true, record: { source_ip: '10.0.0.1', dest_ip: '10.0.0.2', source_port: 40000 } });
+    const agg = parseFlowRecordLine(JSON.stringify({ ...good, source_ip: null, source_port: null }), 'f.jsonl', 2);
+    expect(agg.ok && 'source_ip' in agg.record).toBe(false);
+    expect(parseFlowRecordLine(JSON.stringify({ ...good, source_port: -1 }), 'f.jsonl', 3)).toMatchObject({ ok: false, issue: { path: 'source_port' } });
+  });
+
   it('names the file, line and field of a bad record', () => {
     const r = parseFlowRecordLine(JSON.stringify({ ...good, reporter: 'fwd' }), 'f.jsonl', 7);
     expect(r).toMatchObject({ ok: false, issue: { file: 'f.jsonl', line: 7, path: 'reporter', message: 'reporter must be src or dst' } });

@@ -92,4 +92,11 @@ export interface FlowRecord extends FlowKey {
   readonly num_connections_started: number;
   readonly num_connections_completed: number;
   readonly num_connections_live: number;
+  /**
+   * Present only below aggregation level 2 (Calico Enterprise's fields; absent = aggregated
+   * away): the endpoints' addresses (levels 0 and 1) and the source port (level 0).
+   */
+  readonly source_ip?: string;
+  readonly dest_ip?: string;
+  readonly source_port?: number;
 }

@@ -58,7 +58,7 @@ import {
   type TcDirection,
 } from '@gingham/ebpf-loader';
 import { compile, policyNames, type Tables } from '../compile/index.js';
-import { DATAPATH_OBJECT, DATAPATH_PROGRAM, decodeEvent, readCounters, readDatapathObject, SHARED_MAP_NAMES, writeTables, type DatapathCounter, type DatapathEvent } from '../datapath.js';
+import { DATAPATH_OBJECT, DATAPATH_PROGRAM, decodeEvent, encodeMetaValue, META_FLOW_LOGS, readCounters, readDatapathObject, SHARED_MAP_NAMES, writeTables, type DatapathCounter, type DatapathEvent } from '../datapath.js';
 import { MAP_NAMES, type MapName } from '../wire.js';
 import { EbpfDataplaneError } from './errors.js';
 import { listLinks, wantedInterfaces } from './interfaces.js';
@@ -97,6 +97,12 @@ export interface EbpfDataplaneOptions {
   readonly lockWaitMs?: number;
   /** Directory of the instance locks (default `/run/gingham/locks`). */
   readonly lockDir?: string;
+  /**
+   * Flow logs (default false): the program emits an event for every evaluated direction of a
+   * new flow (not only Deny and Log) and counts packets and bytes per tracked flow, for
+   * `createEbpfFlowSource`. Costs one hash lookup and two atomic adds per established packet.
+   */
+  readonly flowLogs?: boolean;
 }
 
 /** What `clean()` actually removed. */
@@ -182,6 +188,10 @@ export interface EbpfDataplane extends Dataplane {
   events(options?: { readonly intervalMs?: number; readonly signal?: AbortSignal }): AsyncIterableIterator<EbpfEvent>;
   /** The rule counters (counted since the current generation started). */
   counters(): EbpfCounter[];
+  /** Numeric policy ids of the live generation's verdicts and events -> policy or profile id. */
+  policyNames(): ReadonlyMap<number, string>;
+  /** Whether the program runs with flow logs (the `flowLogs` option). */
+  readonly flowLogs: boolean;
   /** `<bpffs>/gingham/<name>`. */
   readonly pinPath: string;
 }
@@ -369,9 +379,7 @@ export function createEbpfDataplane(options: EbpfDataplaneOptions = {}): EbpfDat
 
   const writeMeta = (c: Collection, generation: number): void => {
     const key = new Uint8Array(4);
-    const value = new Uint8Array(16);
-    new DataView(value.buffer).setBigUint64(0, BigInt(generation), true);
-    c.map('meta').update(key, value);
+    c.map('meta').update(key, encodeMetaValue(BigInt(generation), options.flowLogs ? META_FLOW_LOGS : 0));
   };
 
   const resetReader = (): void => {
@@ -515,6 +523,8 @@ export function createEbpfDataplane(options: EbpfDataplaneOptions = {}): EbpfDat
 
   return {
     pinPath: layout.root,
+    flowLogs: options.flowLogs === true,
+    policyNames: names,
     async apply(messages) {
       open();
       const violations: string[] = [];

@@ -47,6 +47,13 @@ export interface RenderOptions {
   readonly nflogGroup?: number;
   /** What happens to workload → host traffic after the workload's egress policy allowed it (default `ACCEPT`). */
   readonly endpointToHostAction?: EndpointToHostAction;
+  /**
+   * Flow logs (default off): NFLOG the packet that decides a new connection at each endpoint
+   * policy decision (an Allow or Deny rule of a policy or profile, a tier's end, no profile), with
+   * Calico-style prefixes naming what decided (`nflogPrefix`), to `ingressGroup` (default 1) or
+   * `egressGroup` (default 2) as Felix uses them, for `createIptablesFlowSource`.
+   */
+  readonly flowLogs?: boolean | { readonly ingressGroup?: number; readonly egressGroup?: number };
 }
 
 export interface RenderedRule {
@@ -85,6 +92,8 @@ export interface Rendered {
   readonly chains: readonly RenderedChain[];
   readonly sets: readonly RenderedSet[];
   readonly hooks: readonly HookRule[];
+  /** Flow logs: names too long for an NFLOG prefix, by the hashed token (`~…`) the prefix carries. */
+  readonly nflogNames: ReadonlyMap<string, string>;
 }
 
 export interface ResolvedRenderOptions {
@@ -98,6 +107,7 @@ export interface ResolvedRenderOptions {
   readonly logPrefix: string;
   readonly nflogGroup: number;
   readonly endpointToHostAction: EndpointToHostAction;
+  readonly flowLogs?: { readonly ingressGroup: number; readonly egressGroup: number };
 }
 
 function lowestBits(mask: number, n: number): number[] {
@@ -120,10 +130,13 @@ export function resolveRenderOptions(o: RenderOptions = {}): ResolvedRenderOptio
   }
   const logPrefix = o.logPrefix ?? 'gingham-packet';
   assertLogPrefix(logPrefix);
-  const nflogGroup = o.nflogGroup ?? 1;
-  if (!Number.isInteger(nflogGroup) || nflogGroup < 0 || nflogGroup > 65535) {
-    throw new IptablesError('IPTABLES_INVALID_ARGUMENT', `invalid NFLOG group ${nflogGroup}`);
-  }
+  const group = (g: number, what: string): number => {
+    if (!Number.isInteger(g) || g < 0 || g > 65535) throw new IptablesError('IPTABLES_INVALID_ARGUMENT', `invalid ${what} ${g}`);
+    return g;
+  };
+  const nflogGroup = group(o.nflogGroup ?? 1, 'NFLOG group');
+  const fl = o.flowLogs === true ? {} : o.flowLogs || undefined;
+  const flowLogs = fl ? { ingressGroup: group(fl.ingressGroup ?? 1, 'flow log ingress group'), egressGroup: group(fl.egressGroup ?? 2, 'flow log egress group') } : undefined;
   return {
     chainPrefix,
     setPrefix,
@@ -135,7 +148,47 @@ export function resolveRenderOptions(o: RenderOptions = {}): ResolvedRenderOptio
     logPrefix,
     nflogGroup,
     endpointToHostAction: o.endpointToHostAction ?? 'ACCEPT',
+    ...(flowLogs ? { flowLogs } : {}),
   };
+}
+
+/** What an NFLOG prefix of flow logs says decided. */
+export interface NflogDecision {
+  readonly action: 'allow' | 'deny';
+  readonly direction: 'ingress' | 'egress';
+  /** `policy`: a policy rule; `profile`: a profile rule; `end-of-tier`: the tier's default; `no-profile`: nothing allowed. */
+  readonly kind: 'policy' | 'profile' | 'end-of-tier' | 'no-profile';
+  /** Policy id, profile id or tier name ('' for no-profile; a `~hash` token when too long, see `nflogNames`). */
+  readonly name: string;
+  readonly rule: number;
+}
+
+const PREFIX_NAME_MAX = 48;
+
+/**
+ * The flow-log NFLOG prefix, Calico's shape `<A|D><P|R|T|N><I|E><rule>|<name>`: action, owner
+ * (policy, profile, tier end, no profile), direction, rule index, then the policy/profile id or
+ * tier (hashed as `~<hash>` past 48 characters: NFLOG prefixes hold 63).
+ */
+export function nflogPrefix(d: NflogDecision): { prefix: string; hashed?: string } {
+  const owner = d.kind === 'policy' ? 'P' : d.kind === 'profile' ? 'R' : d.kind === 'end-of-tier' ? 'T' : 'N';
+  const head = `${d.action === 'allow' ? 'A' : 'D'}${owner}${d.direction === 'ingress' ? 'I' : 'E'}${d.kind === 'policy' || d.kind === 'profile' ? d.rule : ''}|`;
+  const plain = d.name.length <= PREFIX_NAME_MAX && /^[A-Za-z0-9_.:/-]*$/.test(d.name);
+  if (plain) return { prefix: head + d.name };
+  const token = `~${hashText(d.name, 20)}`;
+  return { prefix: head + token, hashed: token };
+}
+
+const PREFIX = /^([AD])([PRTN])([IE])(\d*)\|(.*)$/;
+
+/** Parses a flow-log NFLOG prefix (`names` resolves hashed tokens); undefined for other prefixes (Log rules). */
+export function parseNflogPrefix(prefix: string, names?: ReadonlyMap<string, string>): NflogDecision | undefined {
+  const m = PREFIX.exec(prefix);
+  if (!m) return undefined;
+  const [, a, owner, dir, rule, rawName] = m as unknown as [string, string, string, string, string, string];
+  const kind = owner === 'P' ? 'policy' : owner === 'R' ? 'profile' : owner === 'T' ? 'end-of-tier' : 'no-profile';
+  const name = rawName.startsWith('~') ? (names?.get(rawName) ?? rawName) : rawName;
+  return { action: a === 'A' ? 'allow' : 'deny', direction: dir === 'I' ? 'ingress' : 'egress', kind, name, rule: rule === '' ? -1 : Number(rule) };
 }
 
 const hex = (n: number): string => `0x${n.toString(16)}`;
@@ -227,12 +280,23 @@ export function renderState(state: DataplaneState, family: 4 | 6, options: Rende
   const deny = (): string[] =>
     o.denyAction === 'DROP' ? ['-j', 'DROP'] : ['-j', 'REJECT', '--reject-with', family === 4 ? 'icmp-port-unreachable' : 'icmp6-port-unreachable'];
 
-  const ruleChain = (c: ChainBuilder, rules: readonly CompiledRule[]): void => {
-    for (const r of rules) {
+  const nflogNames = new Map<string, string>();
+  /** The NFLOG rule of a flow-log decision (`[]` without flow logs). */
+  const flowLog = (d: NflogDecision): string[] => {
+    if (!o.flowLogs) return [];
+    const { prefix, hashed } = nflogPrefix(d);
+    if (hashed) nflogNames.set(hashed, d.name);
+    const groupOf = d.direction === 'ingress' ? o.flowLogs.ingressGroup : o.flowLogs.egressGroup;
+    return ['-j', 'NFLOG', '--nflog-group', String(groupOf), '--nflog-prefix', prefix, '--nflog-size', '80'];
+  };
+  /** `log`: the owner of the rules, for flow logs (policy and profile chains of the filter table). */
+  const ruleChain = (c: ChainBuilder, rules: readonly CompiledRule[], log?: { kind: 'policy' | 'profile'; name: string; direction: 'ingress' | 'egress' }): void => {
+    rules.forEach((r, index) => {
       for (const v of matchVariants(r, ctx)) {
         switch (r.action) {
           case 'Allow':
             c.add(...v, ...setMark(o.acceptMark));
+            if (log && o.flowLogs) c.add(...ifMark(o.acceptMark), ...flowLog({ ...log, action: 'allow', rule: index }));
             c.add(...ifMark(o.acceptMark), '-j', 'RETURN');
             break;
           case 'Pass':
@@ -240,6 +304,7 @@ export function renderState(state: DataplaneState, family: 4 | 6, options: Rende
             c.add(...ifMark(o.passMark), '-j', 'RETURN');
             break;
           case 'Deny':
+            if (log && o.flowLogs) c.add(...v, ...flowLog({ ...log, action: 'deny', rule: index }));
             c.add(...v, ...deny());
             break;
           case 'Log':
@@ -247,7 +312,7 @@ export function renderState(state: DataplaneState, family: 4 | 6, options: Rende
             break;
         }
       }
-    }
+    });
   };
 
   // Policy and profile chains, only those some endpoint references.
@@ -262,7 +327,7 @@ export function renderState(state: DataplaneState, family: 4 | 6, options: Rende
       n = name(dir === 'ingress' ? 'pi' : 'po', id);
       policyChains.set(key, n);
       const c = new ChainBuilder(table, n);
-      ruleChain(c, dir === 'ingress' ? pol.ingress : pol.egress);
+      ruleChain(c, dir === 'ingress' ? pol.ingress : pol.egress, table === 'filter' ? { kind: 'policy', name: id, direction: dir } : undefined);
       chains.push(c.build());
     }
     return n;
@@ -276,7 +341,7 @@ export function renderState(state: DataplaneState, family: 4 | 6, options: Rende
       n = name(dir === 'ingress' ? 'pri' : 'pro', id);
       profileChains.set(key, n);
       const c = new ChainBuilder('filter', n);
-      ruleChain(c, dir === 'ingress' ? prof.ingress : prof.egress);
+      ruleChain(c, dir === 'ingress' ? prof.ingress : prof.egress, { kind: 'profile', name: id, direction: dir });
       chains.push(c.build());
     }
     return n;
@@ -310,7 +375,10 @@ export function renderState(state: DataplaneState, family: 4 | 6, options: Rende
         if (table === 'raw') c.add(...ifMark(o.acceptMark), '-j', 'NOTRACK');
         c.add(...ifMark(o.acceptMark), '-j', table === 'filter' ? 'RETURN' : 'ACCEPT');
       }
-      if (tier.defaultAction !== 'Pass' && table === 'filter') c.add(...ifNotMark(o.passMark), ...deny());
+      if (tier.defaultAction !== 'Pass' && table === 'filter') {
+        if (o.flowLogs && !spec.forward) c.add(...ifNotMark(o.passMark), ...flowLog({ kind: 'end-of-tier', name: tier.name, direction: spec.dir, action: 'deny', rule: -1 }));
+        c.add(...ifNotMark(o.passMark), ...deny());
+      }
     }
     if (table !== 'filter') {
       // Untracked and pre-DNAT tiers always end in Pass: normal policy still runs.
@@ -325,6 +393,7 @@ export function renderState(state: DataplaneState, family: 4 | 6, options: Rende
         c.add('-j', pc);
         c.add(...ifMark(o.acceptMark), '-j', 'RETURN');
       }
+      if (o.flowLogs) c.add(...flowLog({ kind: 'no-profile', name: '', direction: spec.dir, action: 'deny', rule: -1 }));
       c.add(...deny());
     }
     chains.push(c.build());
@@ -495,7 +564,7 @@ export function renderState(state: DataplaneState, family: 4 | 6, options: Rende
   const key = (c: RenderedChain): string => `${c.table}:${c.name}`;
   chains.sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
   const setList = [...sets.values()].sort((a, b) => (a.name < b.name ? -1 : 1));
-  return { family, chainPrefix: p, setPrefix: o.setPrefix, commentTag: o.commentTag, chains, sets: setList, hooks };
+  return { family, chainPrefix: p, setPrefix: o.setPrefix, commentTag: o.commentTag, chains, sets: setList, hooks, nflogNames };
 }
 
 /** One `-A` line of a rendered rule (comment first, as Felix writes it). */

@@ -1,0 +1,744 @@
+/**
+ * The flow collector: one dataplane's flow source in, flow records out.
+ *
+ *   FlowSource.poll ─▶ verdict events ─┬─ identity (IP → endpoint/set/net, per snapshot)
+ *                                       ├─ traces (enforced hits checked against the kernel's
+ *                                       │  decision, pending hits with staged policies enforced)
+ *                                       └─▶ window table (aggregated at the level of the verdict)
+ *                  ─▶ connection counters ─▶ deltas into the flows of each live connection
+ *   every flushInterval (15 s, aligned): records ─▶ outputs (files, stream, HTTP), metrics, history
+ *   every 0.8 × flushInterval (jittered): pending traces of live flows re-evaluated
+ *
+ * Memory is bounded: at most `maxFlows` aggregated flows per window (further events are counted
+ * as overflow), at most `maxConnections` tracked connections (further ones are counted and not
+ * tracked), and the history the stream and HTTP serve holds at most `historyRecords` records.
+ * It never blocks the dataplane: a slow output only delays its own writes.
+ */
+import type { EvaluateOptions, FlowConnectionUpdate, FlowDecision, FlowRecord, FlowSink, FlowSource, FlowVerdictEvent, Snapshot } from '@gingham/core';
+import { GinghamError, protocolName } from '@gingham/core';
+import { type FlowFilter, matchesFilter } from './filter.js';
+import {
+  A_DST_LABELS,
+  A_PENDING,
+  A_PENDING_ACTION,
+  A_PENDING_GEN,
+  A_REP_DPORT,
+  A_REP_DST,
+  A_REP_SPORT,
+  A_REP_SRC,
+  A_SRC_LABELS,
+  C_BYTES_IN,
+  C_BYTES_OUT,
+  C_COMPLETED,
+  C_LIVE,
+  C_PACKETS_IN,
+  C_PACKETS_OUT,
+  C_STARTED,
+  FlowTable,
+  KEY_WORDS,
+} from './flow-table.js';
+import { createIdentityIndex, type Entity, type IdentityIndex } from './identity.js';
+import { RuleMetrics, type CollectorHealth } from './metrics.js';
+import { createTraceResolver, TraceTable, type TraceQuery, type TraceResolver } from './traces.js';
+
+/** Calico's aggregation levels: 0 none, 1 source ports, 2 plus addresses (names, sets, pub/pvt), 3 plus destination ports. */
+export type AggregationLevel = 0 | 1 | 2 | 3;
+
+export interface AggregationOptions {
+  /** Level for allowed flows (default 2, as Calico Enterprise's `flowLogsFileAggregationKindForAllowed`). */
+  readonly allowed?: AggregationLevel;
+  /** Level for denied flows (default 1, as `flowLogsFileAggregationKindForDenied`). */
+  readonly denied?: AggregationLevel;
+}
+
+/** What a window summary says besides its records. */
+export interface WindowSummary {
+  readonly type: 'window';
+  readonly start_time: number;
+  readonly end_time: number;
+  readonly flows: number;
+  readonly events: number;
+  /** Events of flows that did not fit in the window (the `maxFlows` cap). */
+  readonly overflow_events: number;
+  /** Events the dataplane dropped before the collector read them. */
+  readonly lost_events: number;
+  /** Connections not tracked for counters (the `maxConnections` cap). */
+  readonly untracked_connections: number;
+}
+
+export interface FlowWindow {
+  readonly summary: WindowSummary;
+  readonly records: readonly FlowRecord[];
+}
+
+/** Where windows go (files, the local stream, HTTP). */
+export interface FlowOutput {
+  write(window: FlowWindow): void | Promise<void>;
+  close(): void | Promise<void>;
+}
+
+export interface FlowCollectorOptions {
+  /** The dataplane's flow source. */
+  readonly source: FlowSource;
+  /** The snapshot the dataplane enforces now (called often; a new object means the state changed). */
+  readonly snapshot: () => Snapshot;
+  /** Options of `evaluate()` (failsafes, endpoint-to-host action) as the dataplane has them. */
+  readonly evaluateOptions?: EvaluateOptions;
+  readonly aggregation?: AggregationOptions;
+  /** Window length (default 15 000 ms, Goldmane's bucket). Windows are aligned to multiples of it. */
+  readonly flushIntervalMs?: number;
+  /** How often events are drained (default 100 ms). */
+  readonly pollIntervalMs?: number;
+  /** How often connection counters are read (default 5000 ms, and at every flush). */
+  readonly countersIntervalMs?: number;
+  /** Most aggregated flows per window (default 100 000). */
+  readonly maxFlows?: number;
+  /** Most connections tracked for counters (default 262 144, the eBPF conntrack's size). */
+  readonly maxConnections?: number;
+  /** Records kept for `records()`, the stream and HTTP (default 20 000). */
+  readonly historyRecords?: number;
+  readonly outputs?: readonly FlowOutput[];
+  /** Per-rule metric series expire after this long without growth (default 60 000 ms). */
+  readonly metricsExpiryMs?: number;
+  /** false: no timers; the caller drives `poll()`, `flush()` and `reevaluate()` (tests, benchmarks). Default true. */
+  readonly timers?: boolean;
+  /** The clock, unix ms (default `Date.now`). */
+  readonly now?: () => number;
+  /** Where errors of timers and outputs go (default: stderr, once per distinct message a minute). */
+  readonly onError?: (error: Error) => void;
+}
+
+export interface CollectorStats extends CollectorHealth {
+  readonly windowStartMs: number;
+  readonly tableBytes: number;
+  readonly historyRecords: number;
+}
+
+export interface FlowCollector {
+  /** Drains the source now (events; `counters` also reads connection counters). */
+  poll(options?: { readonly counters?: boolean }): Promise<void>;
+  /** Closes the current window now: reads counters, emits its records, starts the next one. */
+  flush(): Promise<FlowWindow>;
+  /** Re-evaluates the pending trace of every live flow against the current snapshot; returns how many changed. */
+  reevaluate(): number;
+  /** Records of past windows (newest last), filtered. */
+  records(filter?: FlowFilter): FlowRecord[];
+  /** Windows as they close; returns the unsubscribe function. */
+  subscribe(listener: (window: FlowWindow) => void): () => void;
+  /** Prometheus text exposition: per-rule metrics and the collector's health. */
+  metrics(): string;
+  stats(): CollectorStats;
+  /** Flushes the current window, stops the timers, closes the outputs and the source. */
+  close(): Promise<void>;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+/** Errors of the collector (message prefix `gingham: `). */
+export class FlowsError extends GinghamError {
+  constructor(code: 'FLOWS_INVALID_ARGUMENT' | 'FLOWS_CLOSED' | 'FLOWS_OUTPUT_FAILED' | 'FLOWS_STREAM_FAILED', message: string, options?: { cause?: unknown }) {
+    super(code, message, options);
+  }
+}
+
+interface Verdict {
+  readonly action: 'allow' | 'deny';
+  readonly decision: FlowDecision;
+  enforced: number;
+  pending: number;
+  pendingAction: 'allow' | 'deny';
+  gen: number;
+  /** Window number this reporter was last counted live in. */
+  window: number;
+}
+
+interface Connection {
+  readonly family: 4 | 6;
+  readonly protocol: number;
+  readonly src: string;
+  readonly dst: string;
+  readonly srcPort: number;
+  readonly dstPort: number;
+  egress?: Verdict;
+  ingress?: Verdict;
+  packetsOut: number;
+  bytesOut: number;
+  packetsIn: number;
+  bytesIn: number;
+  counted: boolean;
+  readonly sinceMs: number;
+}
+
+const F_REPORTER_DST = 1;
+const F_DENY = 2;
+const ICMP = new Set([1, 58]);
+const NEVER_COUNTED_MS = 60_000;
+
+function levelOf(v: unknown, what: string, dflt: AggregationLevel): AggregationLevel {
+  if (v === undefined) return dflt;
+  if (v !== 0 && v !== 1 && v !== 2 && v !== 3) throw new FlowsError('FLOWS_INVALID_ARGUMENT', `aggregation.${what} must be 0, 1, 2 or 3, got ${String(v)}`);
+  return v;
+}
+
+function positive(v: number | undefined, what: string, dflt: number): number {
+  if (v === undefined) return dflt;
+  if (!Number.isFinite(v) || v <= 0) throw new FlowsError('FLOWS_INVALID_ARGUMENT', `${what} must be a positive number, got ${v}`);
+  return v;
+}
+
+function connectionKey(protocol: number, src: string, srcPort: number, dst: string, dstPort: number): string {
+  // ICMP: the echo identifier is the flow; the type/code is not part of it.
+  return ICMP.has(protocol) ? `${protocol}|${src}|${srcPort}|${dst}` : `${protocol}|${src}|${srcPort}|${dst}|${dstPort}`;
+}
+
+/** Creates a collector; with timers (the default) it starts polling at once. */
+export function createFlowCollector(options: FlowCollectorOptions): FlowCollector {
+  const source = options.source;
+  const now = options.now ?? Date.now;
+  const levels = { allow: levelOf(options.aggregation?.allowed, 'allowed', 2), deny: levelOf(options.aggregation?.denied, 'denied', 1) };
+  const flushMs = positive(options.flushIntervalMs, 'flushIntervalMs', 15_000);
+  const pollMs = positive(options.pollIntervalMs, 'pollIntervalMs', 100);
+  const countersMs = positive(options.countersIntervalMs, 'countersIntervalMs', 5_000);
+  const maxFlows = positive(options.maxFlows, 'maxFlows', 100_000);
+  const maxConnections = positive(options.maxConnections, 'maxConnections', 262_144);
+  const historyMax = positive(options.historyRecords, 'historyRecords', 20_000);
+  const outputs = [...(options.outputs ?? [])];
+  const metrics = new RuleMetrics(options.metricsExpiryMs);
+  const errorsSeen = new Map<string, number>();
+  const onError =
+    options.onError ??
+    ((e: Error) => {
+      const last = errorsSeen.get(e.message) ?? 0;
+      if (now() - last < 60_000) return;
+      errorsSeen.set(e.message, now());
+      process.stderr.write(`gingham: flows: ${e.message}\n`);
+    });
+
+  const traces = new TraceTable();
+  let snapshot: Snapshot | undefined;
+  let identity: IdentityIndex | undefined;
+  let resolver: TraceResolver | undefined;
+  let gen = 0;
+  let evaluationsBefore = 0;
+  let mismatchesBefore = 0;
+
+  const current = (): { identity: IdentityIndex; resolver: TraceResolver } => {
+    const s = options.snapshot();
+    if (s !== snapshot || !identity || !resolver) {
+      if (resolver) {
+        evaluationsBefore += resolver.evaluations;
+        mismatchesBefore += resolver.mismatches;
+      }
+      snapshot = s;
+      identity = createIdentityIndex(s);
+      resolver = createTraceResolver(s, traces, options.evaluateOptions);
+      gen++;
+    }
+    return { identity, resolver };
+  };
+
+  // ---- per-window interning: addresses, aggregated identities, label sets ----
+  const ipIds = new Map<string, number>();
+  const ipText: string[] = [];
+  const ipEntity: Entity[] = [];
+  const ipAggregate: number[] = [];
+  const aggIds = new Map<string, number>();
+  const aggEntity: Entity[] = [];
+  const labelIds = new Map<string, number>();
+  const labelLists: (readonly string[])[] = [];
+  const intersections = new Map<number, number>();
+
+  const labelsId = (labels: readonly string[]): number => {
+    const k = labels.join('\u0000');
+    let id = labelIds.get(k);
+    if (id === undefined) {
+      id = labelLists.length;
+      labelIds.set(k, id);
+      labelLists.push(labels);
+    }
+    return id;
+  };
+  const intersect = (a: number, b: number): number => {
+    if (a === b) return a;
+    const k = a < b ? a * 0x100000 + b : b * 0x100000 + a;
+    let id = intersections.get(k);
+    if (id === undefined) {
+      const other = new Set(labelLists[b]);
+      id = labelsId(labelLists[a]!.filter((l) => other.has(l)));
+      intersections.set(k, id);
+    }
+    return id;
+  };
+  const ipId = (ip: string, idx: IdentityIndex): number => {
+    let id = ipIds.get(ip);
+    if (id === undefined) {
+      const e = idx.lookup(ip);
+      id = ipText.length;
+      ipIds.set(ip, id);
+      ipText.push(ip);
+      ipEntity.push(e);
+      const ak = `${e.type}\u0000${e.namespace}\u0000${e.aggregatedName}`;
+      let agg = aggIds.get(ak);
+      if (agg === undefined) {
+        agg = aggEntity.length;
+        aggIds.set(ak, agg);
+        aggEntity.push(e);
+      }
+      ipAggregate.push(agg);
+    }
+    return id;
+  };
+  const resetInterning = (): void => {
+    ipIds.clear();
+    ipText.length = 0;
+    ipEntity.length = 0;
+    ipAggregate.length = 0;
+    aggIds.clear();
+    aggEntity.length = 0;
+    labelIds.clear();
+    labelLists.length = 0;
+    intersections.clear();
+  };
+
+  // ---- the window ----
+  const table = new FlowTable(maxFlows);
+  const key = new Int32Array(KEY_WORDS);
+  const created = { value: false };
+  let windowNo = 0;
+  let windowStart = Math.floor(now() / flushMs) * flushMs;
+  const deniedSeen = new Set<string>();
+  let windowEvents = 0;
+  let windowOverflow = 0;
+  let windowLost = 0;
+  let windowUntracked = 0;
+  const totals = { events: 0, lost: 0, overflow: 0, unattributed: 0, windows: 0 };
+
+  const connections = new Map<string, Connection>();
+  const query: { -readonly [K in keyof TraceQuery]: TraceQuery[K] } = { direction: 'egress', protocol: 0, src: '', dst: '', srcPort: 0, dstPort: 0 };
+
+  /**
+   * The flow (table index) of one reporter's view of a packet in this window, created with its
+   * attributes when new; -1 when the window is full.
+   */
+  const flowOf = (
+    idx: IdentityIndex,
+    direction: 'ingress' | 'egress',
+    action: 'allow' | 'deny',
+    protocol: number,
+    src: string,
+    dst: string,
+    srcPort: number,
+    dstPort: number,
+    enforced: number,
+    pending: number,
+    pendingAction: 'allow' | 'deny',
+    pendingGen: number,
+  ): number => {
+    const level = levels[action];
+    const s = ipId(src, idx);
+    const d = ipId(dst, idx);
+    const icmp = ICMP.has(protocol);
+    key[0] = level >= 2 ? ipAggregate[s]! : s;
+    key[1] = level >= 2 ? ipAggregate[d]! : d;
+    key[2] = ((level >= 3 || icmp ? 0 : dstPort) | (protocol << 16)) | 0;
+    key[3] = level === 0 ? srcPort : -1;
+    key[4] = (direction === 'ingress' ? F_REPORTER_DST : 0) | (action === 'deny' ? F_DENY : 0) | (level << 2);
+    key[5] = enforced;
+    const f = table.upsert(key, created);
+    if (f < 0) return -1;
+    const sl = labelsId(ipEntity[s]!.labels);
+    const dl = labelsId(ipEntity[d]!.labels);
+    if (created.value) {
+      table.setAttr(f, A_SRC_LABELS, sl);
+      table.setAttr(f, A_DST_LABELS, dl);
+      table.setAttr(f, A_PENDING, pending);
+      table.setAttr(f, A_PENDING_ACTION, pendingAction === 'deny' ? 1 : 0);
+      table.setAttr(f, A_PENDING_GEN, pendingGen);
+      table.setAttr(f, A_REP_SRC, s);
+      table.setAttr(f, A_REP_DST, d);
+      table.setAttr(f, A_REP_SPORT, srcPort);
+      table.setAttr(f, A_REP_DPORT, dstPort);
+    } else if (level >= 2) {
+      table.setAttr(f, A_SRC_LABELS, intersect(table.attr(f, A_SRC_LABELS), sl));
+      table.setAttr(f, A_DST_LABELS, intersect(table.attr(f, A_DST_LABELS), dl));
+    }
+    return f;
+  };
+
+  /** Counts a live connection's reporter into this window once (live, and started when new). */
+  const touch = (idx: IdentityIndex, c: Connection, direction: 'ingress' | 'egress', v: Verdict, started: boolean): number => {
+    const f = flowOf(idx, direction, v.action, c.protocol, c.src, c.dst, c.srcPort, c.dstPort, v.enforced, v.pending, v.pendingAction, v.gen);
+    if (f < 0) return -1;
+    if (v.window !== windowNo) {
+      v.window = windowNo;
+      table.add(f, C_LIVE, 1);
+    }
+    if (started) table.add(f, C_STARTED, 1);
+    return f;
+  };
+
+  /** Counts an allowed first packet in its flow (`f` < 0: the flow overflowed). */
+  const firstPacket = (f: number, e: FlowVerdictEvent): void => {
+    if (f < 0) {
+      windowOverflow++;
+      totals.overflow++;
+      return;
+    }
+    // The initiator's packet: out at the source, in at the destination.
+    const out = e.direction === 'egress';
+    table.add(f, out ? C_PACKETS_OUT : C_PACKETS_IN, 1);
+    table.add(f, out ? C_BYTES_OUT : C_BYTES_IN, e.bytes);
+  };
+
+  const sink: FlowSink = {
+    verdict(e: FlowVerdictEvent) {
+      windowEvents++;
+      totals.events++;
+      const { identity: idx, resolver: res } = current();
+      query.direction = e.direction;
+      query.protocol = e.protocol;
+      query.src = e.src;
+      query.dst = e.dst;
+      query.srcPort = e.srcPort;
+      query.dstPort = e.dstPort;
+      const t = res.resolve(query, e.decision, e.action);
+      if (e.action === 'deny') {
+        const f = flowOf(idx, e.direction, 'deny', e.protocol, e.src, e.dst, e.srcPort, e.dstPort, t.enforced, t.pending, t.pendingAction, gen);
+        if (f < 0) {
+          windowOverflow++;
+          totals.overflow++;
+          return;
+        }
+        const out = e.direction === 'egress';
+        table.add(f, out ? C_PACKETS_OUT : C_PACKETS_IN, 1);
+        table.add(f, out ? C_BYTES_OUT : C_BYTES_IN, e.bytes);
+        const ck = `${e.direction}|${connectionKey(e.protocol, e.src, e.srcPort, e.dst, e.dstPort)}`;
+        if (!deniedSeen.has(ck)) {
+          if (deniedSeen.size < maxConnections) deniedSeen.add(ck);
+          table.add(f, C_STARTED, 1);
+          table.add(f, C_LIVE, 1);
+        }
+        return;
+      }
+      const ck = connectionKey(e.protocol, e.src, e.srcPort, e.dst, e.dstPort);
+      let c = connections.get(ck);
+      if (!c) {
+        if (connections.size >= maxConnections) {
+          windowUntracked++;
+          // Still recorded as a start, without counters.
+          const f = flowOf(idx, e.direction, 'allow', e.protocol, e.src, e.dst, e.srcPort, e.dstPort, t.enforced, t.pending, t.pendingAction, gen);
+          if (f < 0) {
+            windowOverflow++;
+            totals.overflow++;
+          } else {
+            table.add(f, C_STARTED, 1);
+            table.add(f, C_LIVE, 1);
+          }
+          return;
+        }
+        // The first packet counts from its verdict event; the source's connection counters
+        // include it, so they start from it.
+        c = {
+          family: e.family, protocol: e.protocol, src: e.src, dst: e.dst, srcPort: e.srcPort, dstPort: e.dstPort,
+          packetsOut: 1, bytesOut: e.bytes, packetsIn: 0, bytesIn: 0, counted: false, sinceMs: e.tsMs,
+        };
+        connections.set(ck, c);
+      }
+      const seen = c[e.direction];
+      if (seen) {
+        // A retransmitted first packet: it counts while the connection has no counters (never
+        // established: the other end denied it, or it was lost on the way).
+        if (!c.counted) firstPacket(touch(idx, c, e.direction, seen, false), e);
+        return;
+      }
+      const v: Verdict = { action: 'allow', decision: e.decision, enforced: t.enforced, pending: t.pending, pendingAction: t.pendingAction, gen, window: -1 };
+      c[e.direction] = v;
+      firstPacket(touch(idx, c, e.direction, v, true), e);
+    },
+    connection(u: FlowConnectionUpdate) {
+      const c = connections.get(connectionKey(u.protocol, u.src, u.srcPort, u.dst, u.dstPort));
+      if (!c) {
+        totals.unattributed++;
+        return;
+      }
+      const dpo = Math.max(0, u.packetsOut - c.packetsOut);
+      const dbo = Math.max(0, u.bytesOut - c.bytesOut);
+      const dpi = Math.max(0, u.packetsIn - c.packetsIn);
+      const dbi = Math.max(0, u.bytesIn - c.bytesIn);
+      c.packetsOut = Math.max(c.packetsOut, u.packetsOut);
+      c.bytesOut = Math.max(c.bytesOut, u.bytesOut);
+      c.packetsIn = Math.max(c.packetsIn, u.packetsIn);
+      c.bytesIn = Math.max(c.bytesIn, u.bytesIn);
+      c.counted = true;
+      const { identity: idx } = current();
+      for (const direction of ['egress', 'ingress'] as const) {
+        const v = c[direction];
+        if (!v) continue;
+        const f = touch(idx, c, direction, v, false);
+        if (f < 0) {
+          windowOverflow++;
+          totals.overflow++;
+          continue;
+        }
+        // The source's view: out = initiator → responder. The destination's: the reverse.
+        const src = direction === 'egress';
+        table.add(f, src ? C_PACKETS_OUT : C_PACKETS_IN, dpo);
+        table.add(f, src ? C_BYTES_OUT : C_BYTES_IN, dbo);
+        table.add(f, src ? C_PACKETS_IN : C_PACKETS_OUT, dpi);
+        table.add(f, src ? C_BYTES_IN : C_BYTES_OUT, dbi);
+        if (u.closed) table.add(f, C_COMPLETED, 1);
+      }
+      if (u.closed) connections.delete(connectionKey(u.protocol, u.src, u.srcPort, u.dst, u.dstPort));
+    },
+    lost(n: number) {
+      windowLost += n;
+      totals.lost += n;
+    },
+  };
+
+  // ---- records ----
+  const hitsOf = (id: number) => traces.hits(id);
+  const recordOf = (f: number, start: number, end: number): FlowRecord => {
+    const flags = table.key(f, 4);
+    const level = (flags >> 2) & 3;
+    const protoPort = table.key(f, 2);
+    const protocol = protoPort >>> 16;
+    const rs = table.attr(f, A_REP_SRC);
+    const rd = table.attr(f, A_REP_DST);
+    const se = level >= 2 ? aggEntity[table.key(f, 0)]! : ipEntity[table.key(f, 0)]!;
+    const de = level >= 2 ? aggEntity[table.key(f, 1)]! : ipEntity[table.key(f, 1)]!;
+    const c = (col: number): number => table.counter(f, col);
+    const record: FlowRecord = {
+      source_name: level >= 2 ? se.aggregatedName : se.name,
+      source_namespace: se.namespace,
+      source_type: se.type,
+      dest_name: level >= 2 ? de.aggregatedName : de.name,
+      dest_namespace: de.namespace,
+      dest_type: de.type,
+      dest_port: protoPort & 0xffff,
+      proto: protocolText(protocol),
+      reporter: flags & F_REPORTER_DST ? 'dst' : 'src',
+      action: flags & F_DENY ? 'deny' : 'allow',
+      policies: { enforced: hitsOf(table.key(f, 5)), pending: hitsOf(table.attr(f, A_PENDING)) },
+      start_time: Math.floor(start / 1000),
+      end_time: Math.floor(end / 1000),
+      source_labels: labelLists[table.attr(f, A_SRC_LABELS)] ?? [],
+      dest_labels: labelLists[table.attr(f, A_DST_LABELS)] ?? [],
+      packets_in: c(C_PACKETS_IN),
+      packets_out: c(C_PACKETS_OUT),
+      bytes_in: c(C_BYTES_IN),
+      bytes_out: c(C_BYTES_OUT),
+      num_connections_started: c(C_STARTED),
+      num_connections_completed: c(C_COMPLETED),
+      num_connections_live: c(C_LIVE),
+      ...(level <= 1 ? { source_ip: ipText[rs]!, dest_ip: ipText[rd]! } : {}),
+      ...(level === 0 ? { source_port: table.attr(f, A_REP_SPORT) } : {}),
+    };
+    return record;
+  };
+
+  // ---- history and subscribers ----
+  const history: FlowRecord[] = [];
+  const listeners = new Set<(w: FlowWindow) => void>();
+
+  // ---- pending re-evaluation ----
+  const reevaluate = (): number => {
+    const { resolver: res } = current();
+    let changed = 0;
+    const q = (protocol: number, src: string, dst: string, srcPort: number, dstPort: number, direction: 'ingress' | 'egress'): TraceQuery => ({ direction, protocol, src, dst, srcPort, dstPort });
+    for (let f = 0; f < table.size; f++) {
+      if (table.attr(f, A_PENDING_GEN) === gen) continue;
+      const protocol = table.key(f, 2) >>> 16;
+      const direction = table.key(f, 4) & F_REPORTER_DST ? 'ingress' : 'egress';
+      const p = res.pending(q(protocol, ipText[table.attr(f, A_REP_SRC)]!, ipText[table.attr(f, A_REP_DST)]!, table.attr(f, A_REP_SPORT), table.attr(f, A_REP_DPORT), direction));
+      if (p.pending !== table.attr(f, A_PENDING)) changed++;
+      table.setAttr(f, A_PENDING, p.pending);
+      table.setAttr(f, A_PENDING_ACTION, p.pendingAction === 'deny' ? 1 : 0);
+      table.setAttr(f, A_PENDING_GEN, gen);
+    }
+    for (const c of connections.values()) {
+      for (const direction of ['egress', 'ingress'] as const) {
+        const v = c[direction];
+        if (!v || v.gen === gen) continue;
+        const p = res.pending(q(c.protocol, c.src, c.dst, c.srcPort, c.dstPort, direction));
+        v.pending = p.pending;
+        v.pendingAction = p.pendingAction;
+        v.gen = gen;
+      }
+    }
+    return changed;
+  };
+
+  // ---- polling and flushing ----
+  let closed = false;
+  let polling: Promise<void> | undefined;
+  let lastCounters = now();
+
+  const poll = async (o: { counters?: boolean } = {}): Promise<void> => {
+    if (closed) throw new FlowsError('FLOWS_CLOSED', 'the flow collector is closed');
+    // One poll at a time: sources are not re-entrant.
+    while (polling) await polling;
+    const counters = o.counters === true || now() - lastCounters >= countersMs;
+    polling = (async () => {
+      try {
+        await source.poll(sink, { counters });
+        if (counters) lastCounters = now();
+      } finally {
+        polling = undefined;
+      }
+    })();
+    await polling;
+  };
+
+  const expireConnections = (t: number): void => {
+    // Allowed at one end and never established (the other end denied): no counters will come.
+    for (const [k, c] of connections) if (!c.counted && t - c.sinceMs > NEVER_COUNTED_MS) connections.delete(k);
+  };
+
+  const flush = async (): Promise<FlowWindow> => {
+    await poll({ counters: true });
+    const end = Math.max(now(), windowStart + 1);
+    const records: FlowRecord[] = [];
+    for (let f = 0; f < table.size; f++) records.push(recordOf(f, windowStart, end));
+    const summary: WindowSummary = {
+      type: 'window',
+      start_time: Math.floor(windowStart / 1000),
+      end_time: Math.floor(end / 1000),
+      flows: records.length,
+      events: windowEvents,
+      overflow_events: windowOverflow,
+      lost_events: windowLost,
+      untracked_connections: windowUntracked,
+    };
+    const window: FlowWindow = { summary, records };
+    totals.windows++;
+    metrics.record(records, end);
+    history.push(...records);
+    if (history.length > historyMax) history.splice(0, history.length - historyMax);
+    // The next window: live connections stay in it (counted live again on their next touch).
+    table.clear();
+    resetInterning();
+    deniedSeen.clear();
+    windowEvents = windowOverflow = windowLost = windowUntracked = 0;
+    windowNo++;
+    windowStart = end;
+    expireConnections(end);
+    const { identity: idx } = current();
+    for (const c of connections.values()) {
+      for (const direction of ['egress', 'ingress'] as const) {
+        const v = c[direction];
+        if (v && c.counted && touch(idx, c, direction, v, false) < 0) {
+          windowOverflow++;
+          totals.overflow++;
+        }
+      }
+    }
+    for (const l of listeners) {
+      try {
+        l(window);
+      } catch (e) {
+        onError(e as Error);
+      }
+    }
+    await Promise.all(
+      outputs.map(async (o) => {
+        try {
+          await o.write(window);
+        } catch (e) {
+          onError(new FlowsError('FLOWS_OUTPUT_FAILED', `an output failed: ${(e as Error).message}`, { cause: e }));
+        }
+      }),
+    );
+    return window;
+  };
+
+  // ---- timers ----
+  let pollTimer: ReturnType<typeof setInterval> | undefined;
+  let flushTimer: ReturnType<typeof setTimeout> | undefined;
+  let pendingTimer: ReturnType<typeof setTimeout> | undefined;
+  const guard = (p: Promise<unknown>): void => {
+    p.catch((e: Error) => {
+      if (!closed) onError(e);
+    });
+  };
+  if (options.timers !== false) {
+    pollTimer = setInterval(() => guard(poll()), pollMs);
+    const scheduleFlush = (): void => {
+      const due = Math.floor(now() / flushMs) * flushMs + flushMs;
+      flushTimer = setTimeout(() => {
+        guard(flush().finally(() => !closed && scheduleFlush()));
+      }, Math.max(1, due - now()));
+    };
+    scheduleFlush();
+    const schedulePending = (): void => {
+      // Felix: a jittered ticker at 0.8 × the flush interval.
+      pendingTimer = setTimeout(() => {
+        try {
+          reevaluate();
+        } catch (e) {
+          onError(e as Error);
+        }
+        if (!closed) schedulePending();
+      }, flushMs * (0.8 + Math.random() * 0.1));
+    };
+    schedulePending();
+  }
+
+  const close = async (): Promise<void> => {
+    if (closed) return;
+    try {
+      await flush();
+    } catch (e) {
+      onError(e as Error);
+    }
+    closed = true;
+    if (pollTimer) clearInterval(pollTimer);
+    if (flushTimer) clearTimeout(flushTimer);
+    if (pendingTimer) clearTimeout(pendingTimer);
+    listeners.clear();
+    for (const o of outputs) {
+      try {
+        await o.close();
+      } catch (e) {
+        onError(e as Error);
+      }
+    }
+    await source.close();
+  };
+
+  const health = (): CollectorHealth => ({
+    events: totals.events,
+    lostEvents: totals.lost,
+    overflowEvents: totals.overflow,
+    aggregatedFlows: table.size,
+    liveConnections: connections.size,
+    mismatches: mismatchesBefore + (resolver?.mismatches ?? 0),
+    evaluations: evaluationsBefore + (resolver?.evaluations ?? 0),
+    unattributedConnections: totals.unattributed,
+    windows: totals.windows,
+  });
+
+  return {
+    poll,
+    flush: async () => {
+      if (closed) throw new FlowsError('FLOWS_CLOSED', 'the flow collector is closed');
+      return flush();
+    },
+    reevaluate,
+    records: (filter) => (filter ? history.filter((r) => matchesFilter(r, filter)) : [...history]),
+    subscribe(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+    metrics: () => metrics.render(now(), health(), source.name),
+    stats: () => ({ ...health(), windowStartMs: windowStart, tableBytes: table.bytes, historyRecords: history.length }),
+    close,
+    [Symbol.asyncDispose]: close,
+  };
+}
+
+const PROTOCOL_TEXT = new Map<number, string>();
+function protocolText(n: number): string {
+  let t = PROTOCOL_TEXT.get(n);
+  if (t === undefined) PROTOCOL_TEXT.set(n, (t = protocolName(n).toLowerCase()));
+  return t;
+}
