@@ -257,6 +257,31 @@ export {
   type PolicyTraceHits,
 } from './flows/index.js';
 
+// Insights over flow records: simulated flow logs, recommendation, preview, service graph, compliance.
+export {
+  aggregatedName,
+  createRecommender,
+  DEFAULT_EXCLUDED_NAMESPACES,
+  flowLogRecords,
+  formatRfc3339,
+  isPrivateAddress,
+  parseRfc3339,
+  PRIVATE_NETWORKS,
+  RECOMMENDATION_ANNOTATIONS,
+  RECOMMENDATION_TIER,
+  recommendPolicies,
+  withRecommendations,
+  type FlowLogOptions,
+  type FlowObservation,
+  type FlowSide,
+  type NamespaceRecommendation,
+  type RecommendationStatus,
+  type RecommendOptions,
+  type Recommender,
+  type RecommendResult,
+  type RuleScope,
+} from './insights/index.js';
+
 // The Source port: how resources enter (files, a watched directory, etcd, Kubernetes, OpenStack).
 export {
   applySourceMessages,

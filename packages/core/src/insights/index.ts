@@ -1,0 +1,21 @@
+/**
+ * Insights over flow records: simulated flow logs, policy recommendation, staged-policy preview,
+ * the service graph and compliance reports. Pure analyses returning data; rendering lives with
+ * the callers (the CLI).
+ */
+export { aggregatedName, addressSide, endpointSide, flowLogRecords, isPrivateAddress, PRIVATE_NETWORKS, type FlowLogOptions, type FlowObservation, type FlowSide } from './flow-log.js';
+export {
+  createRecommender,
+  recommendPolicies,
+  withRecommendations,
+  DEFAULT_EXCLUDED_NAMESPACES,
+  RECOMMENDATION_ANNOTATIONS,
+  RECOMMENDATION_TIER,
+  type NamespaceRecommendation,
+  type RecommendationStatus,
+  type RecommendOptions,
+  type RecommendResult,
+  type Recommender,
+  type RuleScope,
+} from './recommend.js';
+export { formatRfc3339, parseRfc3339 } from './time.js';
