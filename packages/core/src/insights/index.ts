@@ -19,3 +19,5 @@ export {
   type RuleScope,
 } from './recommend.js';
 export { formatRfc3339, parseRfc3339 } from './time.js';
+export { createFlowPreview, previewFlows, type FlowPreview, type PreviewGroup, type PreviewOptions, type PreviewOutcome, type PreviewSummary, type PreviewVerdict, type RecordPreview } from './preview.js';
+export type { ResolvedSide } from './flow-peers.js';

@@ -23,12 +23,15 @@ export function snapshotOf(inputs: readonly { file: string; text: string }[]): {
 
 /**
  * Flows that could be on a wire: both peers exist in the snapshot (others the collector skips),
- * both addresses are of one family, and ICMP (ICMPv6) travels over IPv4 (IPv6).
+ * both addresses are of one family, ICMP (ICMPv6) travels over IPv4 (IPv6), and the two ends are
+ * different endpoints.
  */
 export function knownFlows(snapshot: Snapshot, flows: readonly Flow[]): Flow[] {
   return flows.filter((f) => {
     try {
       const { flow } = evaluate(snapshot, f).trace;
+      // A pod talking to itself never crosses its interface: no policy, no flow log.
+      if (flow.src.endpointId !== undefined && flow.src.endpointId === flow.dst.endpointId && flow.src.kind === flow.dst.kind) return false;
       const family = (a: string | undefined): number => (a === undefined ? 0 : a.includes(':') ? 6 : 4);
       if (family(flow.srcAddress) !== flow.ipVersion || family(flow.dstAddress) !== flow.ipVersion) return false;
       return !((flow.protocol === 1 && flow.ipVersion === 6) || (flow.protocol === 58 && flow.ipVersion === 4));
