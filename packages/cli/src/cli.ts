@@ -14,6 +14,8 @@ import { writeCommand, writeHelp } from './commands/write.js';
 import { getKubernetesCommand, getKubernetesHelp } from './commands/get-kubernetes.js';
 import { lintCommand, lintHelp } from './commands/lint.js';
 import { matrixCommand, matrixHelp } from './commands/matrix.js';
+import { previewCommand, previewHelp } from './commands/preview.js';
+import { recommendCommand, recommendHelp } from './commands/recommend.js';
 import { doctorCommand, doctorHelp } from './doctor/command.js';
 import type { HostProbes } from './doctor/probes.js';
 import { openstackCommand, openstackHelp } from './commands/openstack.js';
@@ -29,6 +31,8 @@ Usage:
   gingham check     -f PATH... --from A --to B [--port N] [--protocol P] [--via NODE]
   gingham check     -f PATH... --flows FILE                 verdicts and traces, streamed
   gingham matrix    -f PATH... --ports 80/TCP,53/UDP        connectivity matrix
+  gingham preview   -f PATH... --flows FILE               what staged policies would change in recorded flows
+  gingham recommend -f PATH... --flows FILE               namespace-isolation policies from recorded flows
   gingham enforce   -f PATH... --node NAME [--dataplane iptables|ebpf]   enforce in this host's kernel
   gingham enforce   --clean [--dataplane iptables|ebpf]      remove everything enforce added
   gingham wireguard genkey|apply|down ...                   encrypt node-to-node traffic
@@ -106,6 +110,8 @@ const commands: Record<string, Command> = {
   lint: { run: lintCommand, help: lintHelp },
   check: { run: checkCommand, help: checkHelp },
   matrix: { run: matrixCommand, help: matrixHelp },
+  preview: { run: previewCommand, help: previewHelp },
+  recommend: { run: recommendCommand, help: recommendHelp },
   enforce: { run: enforceCommand, help: enforceHelp },
   apply: { run: (argv, io) => writeCommand('apply', argv, io), help: writeHelp('apply') },
   create: { run: (argv, io) => writeCommand('create', argv, io), help: writeHelp('create') },

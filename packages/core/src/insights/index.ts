@@ -7,11 +7,13 @@ export { aggregatedName, addressSide, endpointSide, flowLogRecords, isPrivateAdd
 export {
   createRecommender,
   recommendPolicies,
+  verifyRecommendation,
   withRecommendations,
   DEFAULT_EXCLUDED_NAMESPACES,
   RECOMMENDATION_ANNOTATIONS,
   RECOMMENDATION_TIER,
   type NamespaceRecommendation,
+  type RecommendationCheck,
   type RecommendationStatus,
   type RecommendOptions,
   type RecommendResult,

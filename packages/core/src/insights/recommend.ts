@@ -31,6 +31,7 @@ import { parseIp } from '../net/cidr.js';
 import { isPrivateAddress, PRIVATE_NETWORKS } from './flow-log.js';
 import { formatRfc3339, parseRfc3339 } from './time.js';
 import type { FlowRecord } from '../flows/types.js';
+import { createFlowPreview } from './preview.js';
 
 export const RECOMMENDATION_TIER = 'namespace-isolation';
 const KEY = 'policyrecommendation.tigera.io';
@@ -468,4 +469,40 @@ export function withRecommendations(snapshot: Snapshot, result: RecommendResult,
     if (t) tiers = [...snapshot.tiers, t].sort(compareTiers);
   }
   return { ...snapshot, tiers, policies: [...snapshot.policies.filter((p) => !ids.has(p.id)), ...policies] };
+}
+
+/** What enforcing the recommendations does to the observed allowed flows. */
+export interface RecommendationCheck {
+  /** Distinct allowed records (allowed as enforced and with the cluster's staged policies) checked. */
+  readonly observed: number;
+  /** Still allowed with the recommendations enforced. */
+  readonly kept: number;
+  /** Records the recommendations would deny (for some or all of their peers): should be none. */
+  readonly broken: readonly FlowRecord[];
+}
+
+/**
+ * Checks a recommendation against the records it came from: every allowed record (as recorded
+ * and in the cluster's own staged view today) must stay allowed with the recommendations
+ * enforced (`stagedAction: Set`). Each distinct record key is evaluated once.
+ */
+export function verifyRecommendation(snapshot: Snapshot, result: RecommendResult, records: Iterable<FlowRecord>): RecommendationCheck {
+  const before = createFlowPreview(snapshot);
+  const after = createFlowPreview(withRecommendations(snapshot, result, 'Set'));
+  let observed = 0;
+  let kept = 0;
+  const broken: FlowRecord[] = [];
+  const seen = new Set<string>();
+  for (const r of records) {
+    if (r.action !== 'allow') continue;
+    const key = [r.reporter, r.source_type, r.source_namespace, r.source_name, r.dest_type, r.dest_namespace, r.dest_name, r.proto, r.dest_port].join('|');
+    if (seen.has(key)) continue;
+    seen.add(key);
+    const was = before.preview(r);
+    if (was.outcome === 'unresolved' || was.after.action !== 'allow') continue;
+    observed++;
+    if (after.preview(r).after.action === 'allow') kept++;
+    else broken.push(r);
+  }
+  return { observed, kept, broken };
 }

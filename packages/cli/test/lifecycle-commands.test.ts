@@ -1,0 +1,105 @@
+// gingham preview and gingham recommend on the quick-start example and its recorded flow log
+// (examples/lifecycle): a staged Delete and a staged Set previewed with the deciding steps;
+// a recommendation printed as YAML that lints, checked against the flows it came from, rerun
+// into Stabilizing and Stable; bad records named by file:line; usage mistakes exit 2.
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { run } from './run-cli.js';
+
+const quickstart = new URL('../../../examples/quickstart', import.meta.url).pathname;
+const lifecycle = new URL('../../../examples/lifecycle/', import.meta.url).pathname;
+const flows = `${lifecycle}flow-log.jsonl`;
+const staged = `${lifecycle}staged-changes.yaml`;
+const scratch = mkdtempSync(join(tmpdir(), 'gingham-lifecycle-'));
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+describe('gingham preview', () => {
+  it('names what the staged Delete and Set would close, with the deciding step now and staged', async () => {
+    const r = await run(['preview', '-f', quickstart, '-f', staged, '--flows', flows]);
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/^579 record\(s\) from 1 file\(s\): 32 changed \(32 closed, 0 opened\), 0 uncertain, 547 unchanged, 0 unresolved/);
+    expect(r.out).toContain(['  shop/backend-* -> private network  UDP 53  (source egress)  12 record(s), 12 connection(s)', '    now:    allow: policy knp/shop/allow-dns rule 1 in tier default', '    staged: deny: end of tier default: no policy allowed the traffic (default action Deny)'].join('\n'));
+    expect(r.out).toContain('monitoring/prometheus-* -> public network  TCP 443  (source egress)');
+  });
+
+  it('--fail-on closed fails a CI job; --json has every group; --jsonl one line a record', async () => {
+    expect((await run(['preview', '-f', quickstart, '-f', staged, '--flows', flows, '--fail-on', 'closed'])).code).toBe(1);
+    const json = await run(['preview', '-f', quickstart, '-f', staged, '--flows', flows, '--json']);
+    expect(JSON.parse(json.out)).toMatchObject({ records: 579, closed: 32, staged: true, groups: expect.arrayContaining([expect.objectContaining({ from: 'shop/frontend-*', to: 'private network', port: 53 })]) });
+    const lines = (await run(['preview', '-f', quickstart, '-f', staged, '--flows', flows, '--jsonl'])).out.trim().split('\n');
+    expect(lines).toHaveLength(579);
+    expect(JSON.parse(lines[0]!)).toMatchObject({ reporter: 'dst', outcome: 'unchanged' });
+  });
+
+  it('without staged policies nothing changes, and it says so', async () => {
+    const r = await run(['preview', '-f', quickstart, '--flows', flows]);
+    expect(r.code).toBe(0);
+    expect(r.out).toContain('the manifests have no staged policy');
+  });
+
+  it('a bad record is named by file:line and the rest is still previewed (exit 1)', async () => {
+    const lines = readFileSync(flows, 'utf8').split('\n').slice(0, 5);
+    lines.splice(2, 0, '{"source_name":"x","reporter":"fwd"}');
+    const path = join(scratch, 'bad.jsonl');
+    writeFileSync(path, `${lines.join('\n')}\n`);
+    const r = await run(['preview', '-f', quickstart, '--flows', path]);
+    expect(r.code).toBe(1);
+    expect(r.out).toMatch(/^5 record\(s\)/);
+    expect(r.err).toContain(`${path}:3:1: `);
+    expect(r.err).toContain('1 bad record(s) were left out');
+  });
+
+  it('usage mistakes exit 2 with a pointer to --help', async () => {
+    const r = await run(['preview', '-f', quickstart]);
+    expect(r).toMatchObject({ code: 2 });
+    expect(r.err).toContain("run 'gingham preview --help' for usage");
+    expect((await run(['preview', '-f', quickstart, '--flows', flows, '--fail-on', 'maybe'])).code).toBe(2);
+  });
+});
+
+describe('gingham recommend', () => {
+  it('prints namespace-isolation policies for the unprotected namespace as YAML that lints, and checks them', async () => {
+    const r = await run(['recommend', '-f', quickstart, '--flows', flows]);
+    expect(r.code).toBe(0);
+    expect(r.out).toContain('kind: Tier\nmetadata:\n  name: namespace-isolation');
+    expect(r.out).toContain('kind: StagedNetworkPolicy');
+    expect(r.out).toContain("selector: projectcalico.org/namespace == 'monitoring'");
+    expect(r.err).toContain('monitoring: Learning (rules changed), 3 egress and 1 ingress rule(s)');
+    expect(r.err).toMatch(/check: enforced, the recommendations keep all (\d+) of \1 observed allowed flow\(s\)/);
+    const path = join(scratch, 'recs.yaml');
+    writeFileSync(path, r.out);
+    expect((await run(['lint', '-f', quickstart, '-f', path])).code).toBe(0);
+  });
+
+  it('staged as Set, preview shows it closes none of the recorded flows', async () => {
+    const path = join(scratch, 'recs-set.yaml');
+    expect((await run(['recommend', '-f', quickstart, '--flows', flows, '--staged-action', 'Set', '-o', path])).code).toBe(0);
+    const r = await run(['preview', '-f', quickstart, '-f', path, '--flows', flows]);
+    expect(r.out).toMatch(/: 0 changed \(0 closed, 0 opened\), 0 uncertain, 579 unchanged/);
+    expect(r.out).toContain('no recorded flow changes');
+  });
+
+  it('rerun with its own output: Learning, then Stabilizing, then Stable', async () => {
+    const first = join(scratch, 'first.yaml');
+    await run(['recommend', '-f', quickstart, '--flows', flows, '-o', first]);
+    const status = async (now: string) => {
+      const r = await run(['recommend', '-f', quickstart, '-f', first, '--flows', flows, '--now', now, '--json']);
+      return (JSON.parse(r.out) as { recommendations: { status: string }[] }).recommendations[0]!.status;
+    };
+    expect(await status('2025-12-07T01:00:00Z')).toBe('Learning');
+    expect(await status('2025-12-07T01:05:00Z')).toBe('Stabilizing');
+    expect(await status('2025-12-07T01:30:00Z')).toBe('Stable');
+  });
+
+  it('refuses to recommend from part of the traffic when a record is bad', async () => {
+    const path = join(scratch, 'broken.jsonl');
+    writeFileSync(path, `${readFileSync(flows, 'utf8').split('\n')[0]}\n{not json\n`);
+    const r = await run(['recommend', '-f', quickstart, '--flows', path]);
+    expect(r.code).toBe(1);
+    expect(r.out).toBe('');
+    expect(r.err).toContain('refusing to recommend from part of the traffic');
+    expect((await run(['recommend', '-f', quickstart, '--flows', flows, '--interval', 'soon'])).code).toBe(2);
+  });
+});
