@@ -261,6 +261,7 @@ export {
 export {
   aggregatedName,
   createFlowPreview,
+  createServiceGraph,
   createRecommender,
   DEFAULT_EXCLUDED_NAMESPACES,
   flowLogRecords,
@@ -272,12 +273,18 @@ export {
   RECOMMENDATION_ANNOTATIONS,
   RECOMMENDATION_TIER,
   recommendPolicies,
+  serviceGraph,
   verifyRecommendation,
   withRecommendations,
   type FlowLogOptions,
   type FlowObservation,
   type FlowPreview,
   type FlowSide,
+  type GraphEdge,
+  type GraphFlow,
+  type GraphNode,
+  type GraphNodeKind,
+  type GraphStats,
   type NamespaceRecommendation,
   type PreviewGroup,
   type PreviewOptions,
@@ -292,6 +299,9 @@ export {
   type Recommender,
   type RecommendResult,
   type RuleScope,
+  type ServiceGraph,
+  type ServiceGraphBuilder,
+  type ServiceGraphOptions,
 } from './insights/index.js';
 
 // The Source port: how resources enter (files, a watched directory, etcd, Kubernetes, OpenStack).

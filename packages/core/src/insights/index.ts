@@ -23,3 +23,4 @@ export {
 export { formatRfc3339, parseRfc3339 } from './time.js';
 export { createFlowPreview, previewFlows, type FlowPreview, type PreviewGroup, type PreviewOptions, type PreviewOutcome, type PreviewSummary, type PreviewVerdict, type RecordPreview } from './preview.js';
 export type { ResolvedSide } from './flow-peers.js';
+export { createServiceGraph, serviceGraph, type GraphEdge, type GraphFlow, type GraphNode, type GraphNodeKind, type GraphStats, type ServiceGraph, type ServiceGraphBuilder, type ServiceGraphOptions } from './service-graph.js';
