@@ -13,6 +13,7 @@ import { getCommand, getHelp } from './commands/get.js';
 import { writeCommand, writeHelp } from './commands/write.js';
 import { getKubernetesCommand, getKubernetesHelp } from './commands/get-kubernetes.js';
 import { lintCommand, lintHelp } from './commands/lint.js';
+import { graphCommand, graphHelp } from './commands/graph.js';
 import { matrixCommand, matrixHelp } from './commands/matrix.js';
 import { previewCommand, previewHelp } from './commands/preview.js';
 import { recommendCommand, recommendHelp } from './commands/recommend.js';
@@ -33,6 +34,7 @@ Usage:
   gingham matrix    -f PATH... --ports 80/TCP,53/UDP        connectivity matrix
   gingham preview   -f PATH... --flows FILE               what staged policies would change in recorded flows
   gingham recommend -f PATH... --flows FILE               namespace-isolation policies from recorded flows
+  gingham graph     --flows FILE [-f PATH...] -o graph.html   service graph of recorded flows (html, svg, json)
   gingham enforce   -f PATH... --node NAME [--dataplane iptables|ebpf]   enforce in this host's kernel
   gingham enforce   --clean [--dataplane iptables|ebpf]      remove everything enforce added
   gingham wireguard genkey|apply|down ...                   encrypt node-to-node traffic
@@ -111,6 +113,7 @@ const commands: Record<string, Command> = {
   check: { run: checkCommand, help: checkHelp },
   matrix: { run: matrixCommand, help: matrixHelp },
   preview: { run: previewCommand, help: previewHelp },
+  graph: { run: graphCommand, help: graphHelp },
   recommend: { run: recommendCommand, help: recommendHelp },
   enforce: { run: enforceCommand, help: enforceHelp },
   apply: { run: (argv, io) => writeCommand('apply', argv, io), help: writeHelp('apply') },

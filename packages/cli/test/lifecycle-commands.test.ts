@@ -103,3 +103,37 @@ describe('gingham recommend', () => {
     expect((await run(['recommend', '-f', quickstart, '--flows', flows, '--interval', 'soon'])).code).toBe(2);
   });
 });
+
+describe('gingham graph', () => {
+  it('writes the picture as SVG and the graph as JSON, and names the denied edges', async () => {
+    const svg = join(scratch, 'graph.svg');
+    const r = await run(['graph', '--flows', flows, '-o', svg]);
+    expect(r.code).toBe(0);
+    expect(r.out).toContain('579 record(s): 9 node(s), 13 edge(s), 2 with denied traffic');
+    expect(r.out).toContain('  denied: frontend-* -> db-*  TCP 5432  (2 at source, 0 at destination)');
+    const text = readFileSync(svg, 'utf8');
+    expect(text.startsWith('<svg xmlns="http://www.w3.org/2000/svg"')).toBe(true);
+    expect(text.match(/data-edge="/g)).toHaveLength(13);
+    const json = await run(['graph', '--flows', flows, '--json', '--view', 'namespaces']);
+    expect(JSON.parse(json.out)).toMatchObject({ view: 'namespaces', records: 579 });
+  });
+
+  it('with -f, quiet pods appear too; names are escaped in the page', async () => {
+    const lines = readFileSync(flows, 'utf8').split('\n').slice(0, 1);
+    const record = JSON.parse(lines[0]!) as Record<string, unknown>;
+    const path = join(scratch, 'odd.jsonl');
+    writeFileSync(path, `${JSON.stringify({ ...record, source_name: '<script>alert(1)</script>', source_type: 'ns' })}\n`);
+    const html = join(scratch, 'odd.html');
+    expect((await run(['graph', '-f', quickstart, '--flows', path, '-o', html])).code).toBe(0);
+    const page = readFileSync(html, 'utf8');
+    expect(page).not.toContain('<script>alert(1)</script>');
+    expect(page).toContain('&lt;script&gt;alert(1)&lt;/script&gt;');
+    expect(page).toContain('data-node="workload/monitoring/prometheus-*"');
+  });
+
+  it('says what to write when -o is missing (exit 2)', async () => {
+    const r = await run(['graph', '--flows', flows]);
+    expect(r.code).toBe(2);
+    expect(r.err).toContain('-o FILE is required');
+  });
+});

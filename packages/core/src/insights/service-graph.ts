@@ -9,7 +9,9 @@
  * destination does not report (an address outside the cluster, or no record from it). Pure data
  * for renderers; building it costs a map update per record.
  */
+import type { Snapshot } from '../model/types.js';
 import { compareBytewise } from '../convert/strings.js';
+import { aggregatedName } from './flow-log.js';
 import { formatPolicyHit } from '../flows/policy-hit.js';
 import type { FlowRecord, FlowReporter } from '../flows/types.js';
 
@@ -80,6 +82,8 @@ export interface ServiceGraphOptions {
   readonly view?: 'workloads' | 'namespaces';
   /** Distinct flows kept per edge for people to click through (default 50). */
   readonly maxFlowsPerEdge?: number;
+  /** The cluster: its pods (by prefix), hosts and network sets become nodes even when quiet. */
+  readonly snapshot?: Snapshot;
 }
 
 export interface ServiceGraphBuilder {
@@ -157,6 +161,12 @@ export function createServiceGraph(options: ServiceGraphOptions = {}): ServiceGr
     if (!nodes.has(id)) nodes.set(id, node);
     return id;
   };
+
+  if (options.snapshot) {
+    for (const w of options.snapshot.workloadEndpoints) nodeOf('wep', aggregatedName(w.name), w.namespace);
+    for (const h of options.snapshot.hostEndpoints) nodeOf('hep', h.name, '-');
+    for (const n of options.snapshot.networkSets) nodeOf('ns', n.name, n.kind === 'NetworkSet' ? n.namespace : '-');
+  }
 
   return {
     add(r) {
