@@ -12,6 +12,7 @@ import { datastoreCommand, datastoreHelp } from './commands/datastore.js';
 import { getCommand, getHelp } from './commands/get.js';
 import { writeCommand, writeHelp } from './commands/write.js';
 import { getKubernetesCommand, getKubernetesHelp } from './commands/get-kubernetes.js';
+import { diffCommand, diffHelp } from './commands/diff.js';
 import { lintCommand, lintHelp } from './commands/lint.js';
 import { graphCommand, graphHelp } from './commands/graph.js';
 import { matrixCommand, matrixHelp } from './commands/matrix.js';
@@ -32,6 +33,7 @@ Usage:
   gingham check     -f PATH... --from A --to B [--port N] [--protocol P] [--via NODE]
   gingham check     -f PATH... --flows FILE                 verdicts and traces, streamed
   gingham matrix    -f PATH... --ports 80/TCP,53/UDP        connectivity matrix
+  gingham diff      -f BEFORE... --against AFTER...         what a change opens and closes (exit 1 if it opens)
   gingham preview   -f PATH... --flows FILE               what staged policies would change in recorded flows
   gingham recommend -f PATH... --flows FILE               namespace-isolation policies from recorded flows
   gingham graph     --flows FILE [-f PATH...] -o graph.html   service graph of recorded flows (html, svg, json)
@@ -112,6 +114,7 @@ const commands: Record<string, Command> = {
   lint: { run: lintCommand, help: lintHelp },
   check: { run: checkCommand, help: checkHelp },
   matrix: { run: matrixCommand, help: matrixHelp },
+  diff: { run: diffCommand, help: diffHelp },
   preview: { run: previewCommand, help: previewHelp },
   graph: { run: graphCommand, help: graphHelp },
   recommend: { run: recommendCommand, help: recommendHelp },

@@ -199,6 +199,32 @@ export {
   type ViaTrace,
 } from './evaluate/index.js';
 
+// Analysis: exact change previews and reachability over equivalence classes.
+export {
+  diffSnapshots,
+  reachability,
+  formatDiff,
+  formatReachability,
+  groupChanges,
+  peerGroup,
+  workloadPrefix,
+  type ChangeGroup,
+  type DiffOptions,
+  type DiffResult,
+  type DiffStats,
+  type FlowChange,
+  type L4Spec,
+  type PeerQuery,
+  type PeerSet,
+  type PortQuery,
+  type NumberRange,
+  type ProtocolRef,
+  type ReachabilityOptions,
+  type ReachabilityResult,
+  type ReachablePath,
+  type VerdictSummary,
+} from './analysis/index.js';
+
 // The dataplane contract, the do-nothing and recording dataplanes, and the model dataplane.
 export {
   NoopDataplane,

@@ -49,7 +49,8 @@ interface Resolved {
   readonly given?: IpAddr;
 }
 
-function endpointAddresses(e: Endpoint): IpAddr[] {
+/** An endpoint's addresses (workload `addresses`, host endpoint `expectedIPs`), prefix dropped. */
+export function endpointAddresses(e: Endpoint): IpAddr[] {
   const texts = e.kind === 'WorkloadEndpoint' ? e.addresses : e.expectedIPs;
   const out: IpAddr[] = [];
   for (const t of texts) {
@@ -254,7 +255,8 @@ function runProfiles(
   return { stage: 'no-profile-matched', action: 'Deny' };
 }
 
-function evaluateDirection(
+/** One endpoint's verdict in one direction for a flow context (used by `evaluate()` and the analysis). */
+export function evaluateDirection(
   index: SnapshotIndex,
   view: PolicyView,
   endpoint: Endpoint | undefined,
