@@ -7,6 +7,7 @@ export { aggregatedName, addressSide, endpointSide, flowLogRecords, isPrivateAdd
 export {
   createRecommender,
   recommendPolicies,
+  recommendationClosure,
   verifyRecommendation,
   withRecommendations,
   DEFAULT_EXCLUDED_NAMESPACES,
@@ -14,6 +15,7 @@ export {
   RECOMMENDATION_TIER,
   type NamespaceRecommendation,
   type RecommendationCheck,
+  type RecommendationClosure,
   type RecommendationStatus,
   type RecommendOptions,
   type RecommendResult,
@@ -24,3 +26,4 @@ export { formatRfc3339, parseRfc3339 } from './time.js';
 export { createFlowPreview, previewFlows, type FlowPreview, type PreviewGroup, type PreviewOptions, type PreviewOutcome, type PreviewSummary, type PreviewVerdict, type RecordPreview } from './preview.js';
 export type { ResolvedSide } from './flow-peers.js';
 export { createServiceGraph, serviceGraph, type GraphEdge, type GraphFlow, type GraphNode, type GraphNodeKind, type GraphStats, type ServiceGraph, type ServiceGraphBuilder, type ServiceGraphOptions } from './service-graph.js';
+export { complianceReport, type ComplianceOptions, type ComplianceReport, type ComplianceReportType, type ComplianceSummary, type EndpointCompliance, type ExposureWitnesses, type NamespaceCompliance, type PeerTraffic } from './compliance.js';
