@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { evaluate } from '../evaluate/evaluate.js';
 import type { Flow } from '../evaluate/types.js';
 import { aggregatedName, flowLogRecords } from './flow-log.js';
-import { recommendPolicies, withRecommendations } from './recommend.js';
+import { recommendationClosure, recommendPolicies, withRecommendations } from './recommend.js';
 import { observe, snapshotOf } from './test-fixtures.js';
 
 const dir = fileURLToPath(new URL('../../../../examples/quickstart/', import.meta.url));
@@ -102,5 +102,21 @@ describe('policy recommendation (Calico Enterprise’s engine)', () => {
     const recs = recommendPolicies(flowLogRecords(open, observe(flows, T0)).records, { snapshot: open, passIntraNamespace: true });
     expect(recs.recommendations.map((r) => [r.namespace, r.policy.spec!.egress?.[0]?.action ?? r.policy.spec!.ingress?.[0]?.action])).toEqual([['shop', 'Pass']]);
     expect(recommendPolicies(flowLogRecords(open, observe(flows, T0)).records, { snapshot: open, namespaces: ['monitoring'] }).recommendations).toEqual([]);
+  });
+});
+
+describe('what a recommendation closes', () => {
+  it('measures the unobserved traffic it closes exactly (diff), and opens nothing', () => {
+    const { records } = flowLogRecords(snapshot, observe(TRAFFIC, T0));
+    const result = recommendPolicies(records, { snapshot, now: T0 + 3600 });
+    const closure = recommendationClosure(snapshot, result);
+    expect(closure.opened).toBe(0);
+    expect(closure.closed).toBeGreaterThan(0);
+    expect(closure.closedPairs).toBeGreaterThanOrEqual(closure.closed);
+    // Observed: prometheus -> 10.1.2.3 TCP 443 stays open; the rest of TCP to private addresses closes.
+    expect(closure.groups.some((g) => g.from.startsWith('monitoring/') && g.protocol === 'TCP' && g.ports.includes('1-442'))).toBe(true);
+    expect(closure.groups.every((g) => g.from.startsWith('monitoring/') || g.to.startsWith('monitoring/'))).toBe(true);
+    // Nothing to recommend, nothing closed.
+    expect(recommendationClosure(snapshot, { ...result, recommendations: [] })).toMatchObject({ closed: 0, opened: 0, closedPairs: 0 });
   });
 });
