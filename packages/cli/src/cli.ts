@@ -18,6 +18,7 @@ import { graphCommand, graphHelp } from './commands/graph.js';
 import { matrixCommand, matrixHelp } from './commands/matrix.js';
 import { previewCommand, previewHelp } from './commands/preview.js';
 import { recommendCommand, recommendHelp } from './commands/recommend.js';
+import { reportCommand, reportHelp } from './commands/report.js';
 import { doctorCommand, doctorHelp } from './doctor/command.js';
 import type { HostProbes } from './doctor/probes.js';
 import { openstackCommand, openstackHelp } from './commands/openstack.js';
@@ -37,6 +38,7 @@ Usage:
   gingham preview   -f PATH... --flows FILE               what staged policies would change in recorded flows
   gingham recommend -f PATH... --flows FILE               namespace-isolation policies from recorded flows
   gingham graph     --flows FILE [-f PATH...] -o graph.html   service graph of recorded flows (html, svg, json)
+  gingham report    inventory|network-access -f PATH... [--flows FILE] [-o report.html]   compliance reports
   gingham enforce   -f PATH... --node NAME [--dataplane iptables|ebpf]   enforce in this host's kernel
   gingham enforce   --clean [--dataplane iptables|ebpf]      remove everything enforce added
   gingham wireguard genkey|apply|down ...                   encrypt node-to-node traffic
@@ -118,6 +120,7 @@ const commands: Record<string, Command> = {
   preview: { run: previewCommand, help: previewHelp },
   graph: { run: graphCommand, help: graphHelp },
   recommend: { run: recommendCommand, help: recommendHelp },
+  report: { run: reportCommand, help: reportHelp },
   enforce: { run: enforceCommand, help: enforceHelp },
   apply: { run: (argv, io) => writeCommand('apply', argv, io), help: writeHelp('apply') },
   create: { run: (argv, io) => writeCommand('create', argv, io), help: writeHelp('create') },

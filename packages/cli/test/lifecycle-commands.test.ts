@@ -1,7 +1,8 @@
 // gingham preview and gingham recommend on the quick-start example and its recorded flow log
 // (examples/lifecycle): a staged Delete and a staged Set previewed with the deciding steps;
 // a recommendation printed as YAML that lints, checked against the flows it came from, rerun
-// into Stabilizing and Stable; bad records named by file:line; usage mistakes exit 2.
+// into Stabilizing and Stable, with what it closes; gingham graph and gingham report; bad records
+// named by file:line; usage mistakes exit 2.
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -68,6 +69,7 @@ describe('gingham recommend', () => {
     expect(r.out).toContain("selector: projectcalico.org/namespace == 'monitoring'");
     expect(r.err).toContain('monitoring: Learning (rules changed), 3 egress and 1 ingress rule(s)');
     expect(r.err).toMatch(/check: enforced, the recommendations keep all (\d+) of \1 observed allowed flow\(s\)/);
+    expect(r.err).toMatch(/closes: 33 set\(s\) of flows no record shows \(84 peer pair\(s\); exact, by gingham diff\)\n  monitoring\/prometheus -> outside  /);
     const path = join(scratch, 'recs.yaml');
     writeFileSync(path, r.out);
     expect((await run(['lint', '-f', quickstart, '-f', path])).code).toBe(0);
@@ -135,5 +137,57 @@ describe('gingham graph', () => {
     const r = await run(['graph', '--flows', flows]);
     expect(r.code).toBe(2);
     expect(r.err).toContain('-o FILE is required');
+  });
+});
+
+describe('gingham report', () => {
+  it('network-access: protection, exposure with an allowed example flow, and the peers the flow log saw', async () => {
+    const html = join(scratch, 'report.html');
+    const r = await run(['report', 'network-access', '-f', quickstart, '--flows', flows, '-o', html]);
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/^network-access report: 4 endpoint\(s\) in 2 namespace\(s\)\n  ingress protected: 4\/4 endpoints, 2\/2 namespaces/);
+    expect(r.out).toContain('reachable from the internet: 2, reach the internet: 4');
+    expect(r.out).toContain('  shop/frontend-0: 203.0.113.10 -> shop/frontend-0 TCP 8080');
+    expect(r.out).toMatch(/shop\/db-0 +protected +protected +5 +no +yes +yes +yes +3/);
+    const page = readFileSync(html, 'utf8');
+    expect(page).toContain('<title>Gingham network-access report</title>');
+    expect(page).toContain('workload/monitoring/prometheus-*');
+    expect(page).not.toMatch(/<script|https?:\/\//);
+  });
+
+  it('--json for machines: the summary in Calico\'s column names and a witness per exposure', async () => {
+    const r = await run(['report', 'network-access', '-f', quickstart, '--flows', flows, '--json']);
+    const report = JSON.parse(r.out);
+    expect(report.summary).toMatchObject({ endpointsNumInScope: 4, endpointsNumIngressFromInternet: 2, endpointsNumIngressProtected: 4 });
+    const db = report.endpoints.find((e: { endpoint: string }) => e.endpoint === 'shop/db-0');
+    expect(db.trafficFrom).toContainEqual({ peer: 'workload/shop/frontend-*', allowed: 0, denied: expect.any(Number) });
+    expect(db.witnesses.ingressFromOtherNamespace).toMatchObject({ src: 'monitoring/prometheus-0', dst: 'shop/db-0' });
+  });
+
+  it('inventory scoped by namespace and selector; no flows, no traffic columns', async () => {
+    const json = join(scratch, 'inventory.json');
+    const r = await run(['report', 'inventory', '-f', quickstart, '--namespace', 'shop', '--selector', "app != 'db'", '-o', json]);
+    expect(r.code).toBe(0);
+    const report = JSON.parse(readFileSync(json, 'utf8'));
+    expect(report.endpoints.map((e: { endpoint: string }) => e.endpoint)).toEqual(['shop/backend-0', 'shop/frontend-0']);
+    expect(report.endpoints[0]).not.toHaveProperty('trafficFrom');
+    expect(report.endpoints[0]).not.toHaveProperty('ingressFromInternet');
+  });
+
+  it('a pod no policy selects is UNPROTECTED, and the next step is named', async () => {
+    const pod = join(scratch, 'lonely.yaml');
+    writeFileSync(pod, ['apiVersion: v1', 'kind: Namespace', 'metadata: { name: lab }', '---', 'apiVersion: v1', 'kind: Pod', 'metadata: { name: lonely-0, namespace: lab }', 'spec: { nodeName: node-1 }', 'status: { podIP: 10.65.9.9 }', ''].join('\n'));
+    const r = await run(['report', 'inventory', '-f', pod]);
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/lab\/lonely-0 +UNPROTECTED +UNPROTECTED +0/);
+    expect(r.out).toContain('next: 1 endpoint(s) rely on profiles alone');
+  });
+
+  it('usage mistakes exit 2 with a pointer to --help', async () => {
+    for (const args of [['report'], ['report', 'audit', '-f', quickstart], ['report', 'inventory'], ['report', 'inventory', '-f', quickstart, '-o', 'x.txt'], ['report', 'inventory', '-f', quickstart, '--selector', 'app ==']]) {
+      const r = await run(args);
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(r.err).toContain("gingham report --help");
+    }
   });
 });

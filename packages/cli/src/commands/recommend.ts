@@ -10,7 +10,7 @@
 import { writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { stringify as stringifyYaml } from 'yaml';
-import { createRecommender, parseRfc3339, verifyRecommendation, type FlowRecord, type RecommendResult, type RecommendationCheck } from '@gingham/core';
+import { createRecommender, parseRfc3339, recommendationClosure, verifyRecommendation, type FlowRecord, type RecommendResult, type RecommendationCheck, type RecommendationClosure } from '@gingham/core';
 import { readFlowRecords, renderBadRecords } from '../flow-records.js';
 import { UsageError, type CliIo } from '../io.js';
 import { loadModel, renderIssues } from '../manifests.js';
@@ -27,6 +27,9 @@ protocol with the ports merged, per network set, then the private (RFC 1918) and
 networks. Everything else from and to the namespace's pods would be denied. The tier (created
 when the manifests lack it) sits after every other tier, so what policies decide today is left
 alone. The output is YAML ready to apply (gingham apply -f, kubectl, calicoctl).
+
+The summary (standard error) says how much traffic that no record shows the recommendations
+would close, measured exactly as gingham diff measures a change, grouped by peers and ports.
 
 Rerun on newer records with the earlier output in -f: rules only grow, and the status
 annotation moves Learning (rules changed) → Stabilizing (unchanged for more than twice
@@ -65,7 +68,7 @@ function parseNow(text: string): number {
   return t;
 }
 
-function summary(result: RecommendResult, check: RecommendationCheck): string {
+function summary(result: RecommendResult, check: RecommendationCheck, closure: RecommendationClosure | undefined): string {
   const lines: string[] = [];
   const r = result.records;
   lines.push(`${r.total} record(s): ${r.used} unprotected allowed flow record(s) used, ${r.protected} decided by policies, ${r.denied} denied, ${r.outOfScope} out of scope, ${r.unsupported} not usable`);
@@ -77,6 +80,11 @@ function summary(result: RecommendResult, check: RecommendationCheck): string {
   if (result.notLearning.length > 0) lines.push(`left alone (activated or dismissed, not Learn): ${result.notLearning.map(escapeText).join(', ')}`);
   if (result.tier) lines.push(`the ${escapeText(result.tier.metadata.name)} tier is new: it is in the output, after every other tier`);
   lines.push(`check: enforced, the recommendations keep all ${check.kept} of ${check.observed} observed allowed flow(s)`);
+  if (closure) {
+    lines.push(`closes: ${closure.closed} set(s) of flows no record shows (${closure.closedPairs} peer pair(s); exact, by gingham diff)${closure.opened > 0 ? `, opens ${closure.opened}` : ''}`);
+    for (const g of closure.groups.slice(0, 8)) lines.push(`  ${escapeText(g.from)} -> ${escapeText(g.to)}  ${escapeText(`${g.protocol}${g.ports ? ` ${g.ports}` : ''}`)}  (${g.pairs} pair(s))`);
+    if (closure.groups.length > 8) lines.push(`  … and ${closure.groups.length - 8} more group(s) (--json lists them)`);
+  }
   return lines.join('\n');
 }
 
@@ -137,8 +145,9 @@ export async function recommendCommand(argv: string[], io: CliIo): Promise<numbe
   }
   const result = recommender.result();
   const check = verifyRecommendation(model.snapshot, result, distinct.values());
+  const closure = check.broken.length === 0 && result.recommendations.length > 0 ? recommendationClosure(model.snapshot, result) : undefined;
   if (values.json) {
-    io.stdout(JSON.stringify({ ...result, check: { observed: check.observed, kept: check.kept, broken: check.broken } }, null, 2));
+    io.stdout(JSON.stringify({ ...result, check: { observed: check.observed, kept: check.kept, broken: check.broken }, ...(closure ? { closure } : {}) }, null, 2));
   }
   if (check.broken.length > 0) {
     io.stderr(`gingham recommend: enforced, the recommendation would deny ${check.broken.length} observed allowed flow(s):`);
@@ -151,11 +160,11 @@ export async function recommendCommand(argv: string[], io: CliIo): Promise<numbe
     const yaml = docs.map((d) => stringifyYaml(d).trimEnd()).join('\n---\n');
     if (values.output !== undefined) {
       if (docs.length > 0) await writeFile(values.output, `${yaml}\n`);
-      io.stderr(summary(result, check));
+      io.stderr(summary(result, check, closure));
       io.stderr(docs.length > 0 ? `wrote ${docs.length} resource(s) to ${escapeText(values.output)}; next: gingham preview -f ... -f ${escapeText(values.output)} (with --staged-action Set), then apply` : 'nothing written');
     } else {
       if (docs.length > 0) io.stdout(yaml);
-      io.stderr(summary(result, check));
+      io.stderr(summary(result, check, closure));
     }
   }
   return 0;
