@@ -75,6 +75,13 @@ describe('gingham recommend', () => {
     expect((await run(['lint', '-f', quickstart, '-f', path])).code).toBe(0);
   });
 
+  it('--no-closure skips the whole-cluster diff (large clusters), the check still runs', async () => {
+    const r = await run(['recommend', '-f', quickstart, '--flows', flows, '--no-closure']);
+    expect(r.code).toBe(0);
+    expect(r.err).toContain('check: enforced');
+    expect(r.err).not.toContain('closes:');
+  });
+
   it('staged as Set, preview shows it closes none of the recorded flows', async () => {
     const path = join(scratch, 'recs-set.yaml');
     expect((await run(['recommend', '-f', quickstart, '--flows', flows, '--staged-action', 'Set', '-o', path])).code).toBe(0);
