@@ -108,7 +108,7 @@ describe.skipIf(!canRun)('gingham enforce --dataplane ebpf refuses, changing not
       for (const args of [node.enforceArgv('-f', EXAMPLE, '--node', 'node-1'), node.enforceArgv('--clean')]) {
         const r = inNode(identity, args);
         expect(r.status, `${who}: ${r.stderr}`).toBe(1);
-        expect(r.stderr, who).toMatch(/^gingham: the eBPF dataplane /);
+        expect(r.stderr, who).toMatch(/^gingham enforce: the eBPF dataplane /);
         expect(r.stderr, who).toMatch(message);
         expect(r.stderr, who).not.toMatch(/failed: EPERM/);
       }

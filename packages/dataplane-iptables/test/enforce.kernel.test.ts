@@ -129,7 +129,7 @@ describe.skipIf(!run)('gingham enforce --dataplane iptables', () => {
   it('names the package to install when iptables is missing, and changes nothing', () => {
     const r = inNode(['env', 'PATH=/usr/bin:/bin', process.execPath, bin, 'enforce', '-f', dir, '--node', NODE, '--dataplane', 'iptables']);
     expect(r.status).toBe(1);
-    expect(r.stderr.trim()).toMatch(/^gingham: iptables-save is not installed \(not found in PATH\); install it with: apt-get install --no-install-recommends iptables$/);
+    expect(r.stderr.trim()).toMatch(/^gingham enforce: iptables-save is not installed \(not found in PATH\); install it with: apt-get install --no-install-recommends iptables$/);
     expect(saveNode()).not.toContain('gh-');
   });
 });
