@@ -1,7 +1,7 @@
 /**
  * Fail closed, as a property over random old and new states (pod labels and Calico policies over
  * the conformance world, changed together in one Engine flush): the real iptables dataplane
- * applies the change to a simulated kernel (test/kernel-sim.ts) that records every atomic step
+ * applies the change to a simulated kernel (test/support/kernel-sim.ts) that records every atomic step
  * (each ipset line, each table commit), and at every one of them each pod-to-pod flow must get
  * its old verdict or its new one — never one neither state gives. Then `kill -9` at each of those
  * steps: a fresh dataplane (a restarted process, fed a fresh Engine's first flush) converges from
@@ -14,9 +14,8 @@ import { propRuns } from '@gingham/testkit';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { createIptablesDataplane } from '../src/index.js';
-import { NODE, podManifest, TCP_PORTS, WORLD_PODS } from '../src/conformance/cases.js';
-import { loadResources } from '../src/conformance/index.js';
-import { cloneSim, forwardVerdict, simRunner, type SimKernel, type SimPacket } from './kernel-sim.js';
+import { loadResources, NODE, podManifest, TCP_PORTS, WORLD_PODS } from '@gingham/dataplane-conformance';
+import { cloneSim, forwardVerdict, simRunner, type SimKernel, type SimPacket } from './support/kernel-sim.js';
 
 const APPS = ['web', 'db', 'client'] as const;
 const NAMESPACES = `
@@ -179,7 +178,7 @@ describe('fail closed: every intermediate kernel state of an apply gives each fl
             restart.onStep = undefined;
             expect(verdicts(restart.kernel), `converged after a kill at step ${i + 1}`).toEqual(after);
             const again = await enforceFresh(restart, newRs);
-            expect(again.lastStats(), `a second restart after a kill at step ${i + 1} writes nothing`).toMatchObject({ chainsWritten: 0, chainsDeleted: 0, setsCreated: 0, setMembersChanged: 0, setsDestroyed: 0 });
+            expect(again.stats(), `a second restart after a kill at step ${i + 1} writes nothing`).toMatchObject({ chainsWritten: 0, chainsDeleted: 0, setsCreated: 0, setMembersChanged: 0, setsDestroyed: 0 });
           }
           await dp.close();
         },
@@ -230,7 +229,7 @@ describe('fail closed: the two shapes that make in-place member changes unsafe',
     const seen: boolean[][] = [];
     sim.onStep = (k) => seen.push(v(k));
     await dp.apply(change);
-    return { before, after: v(sim.kernel), seen, stats: dp.lastStats() };
+    return { before, after: v(sim.kernel), seen, stats: dp.stats() };
   }
 
   it('"deny from D" before "allow from A", an address leaving both: the sets are versioned and switched in one commit', async () => {
