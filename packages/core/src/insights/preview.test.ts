@@ -1,14 +1,21 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
-import { propRuns } from '@gingham/testkit';
+import { arbCluster, arbFlow, propRuns } from '@gingham/testkit';
 import { describe, expect, it } from 'vitest';
 import { buildSnapshot } from '../convert/index.js';
 import { evaluate } from '../evaluate/evaluate.js';
 import type { Flow } from '../evaluate/types.js';
 import { flowLogRecords } from './flow-log.js';
 import { previewFlows } from './preview.js';
-import { arbClusterTraffic, knownFlows, observe, snapshotOf } from './test-fixtures.js';
+import { knownFlows, observe, snapshotOf } from './test-fixtures.js';
+import type { Resource } from '../model/resources.js';
+
+/** A random small cluster and traffic over it. */
+const arbClusterTraffic: fc.Arbitrary<{ resources: Resource[]; flows: Flow[] }> = fc.record({
+  resources: arbCluster,
+  flows: fc.array(arbFlow, { minLength: 5, maxLength: 40 }) as fc.Arbitrary<Flow[]>,
+});
 
 const dir = fileURLToPath(new URL('../../../../examples/quickstart/', import.meta.url));
 const inputs = readdirSync(dir).filter((f) => f.endsWith('.yaml')).sort().map((f) => ({ file: f, text: readFileSync(dir + f, 'utf8') }));

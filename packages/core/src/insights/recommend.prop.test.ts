@@ -1,11 +1,19 @@
 import fc from 'fast-check';
-import { propRuns } from '@gingham/testkit';
+import { arbCluster, arbFlow, propRuns } from '@gingham/testkit';
 import { describe, expect, it } from 'vitest';
 import { buildSnapshot } from '../convert/index.js';
 import { evaluate } from '../evaluate/evaluate.js';
 import { flowLogRecords } from './flow-log.js';
 import { recommendPolicies, withRecommendations } from './recommend.js';
-import { arbClusterTraffic, knownFlows, observe } from './test-fixtures.js';
+import { knownFlows, observe } from './test-fixtures.js';
+import type { Resource } from '../model/resources.js';
+import type { Flow } from '../evaluate/types.js';
+
+/** A random small cluster and traffic over it. */
+const arbClusterTraffic: fc.Arbitrary<{ resources: Resource[]; flows: Flow[] }> = fc.record({
+  resources: arbCluster,
+  flows: fc.array(arbFlow, { minLength: 5, maxLength: 40 }) as fc.Arbitrary<Flow[]>,
+});
 
 describe('recommendation properties', () => {
   it('with the recommendations enforced, every observed flow keeps its verdict in each direction', () => {

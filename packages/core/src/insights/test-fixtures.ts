@@ -1,10 +1,9 @@
 /**
- * Test support for the insights (never exported from the package): snapshots from texts and
- * a traffic generator that turns random small clusters into flow logs as a collector would
- * write them (via `flowLogRecords`, i.e. `evaluate()` and `policyTraceHits`).
+ * Test support for the insights (never exported from the package): snapshots from texts, the
+ * flows a collector could see, and observations of them for `flowLogRecords`. The random
+ * clusters come from `@gingham/testkit`, which the property tests import themselves (core's
+ * own sources may depend on no other package of ours).
  */
-import fc from 'fast-check';
-import { arbCluster, arbFlow } from '@gingham/testkit';
 import type { Resource } from '../model/resources.js';
 import type { Snapshot } from '../model/types.js';
 import type { Flow } from '../evaluate/types.js';
@@ -45,9 +44,3 @@ export function knownFlows(snapshot: Snapshot, flows: readonly Flow[]): Flow[] {
 export function observe(flows: readonly Flow[], t0 = 1_765_065_600): FlowObservation[] {
   return flows.flatMap((flow, i) => Array.from({ length: 1 + (i % 3) }, (_, k) => ({ flow, time: t0 + 15 * k + (i % 15), connections: 1 + (i % 2) })));
 }
-
-/** A random small cluster and traffic over it. */
-export const arbClusterTraffic: fc.Arbitrary<{ resources: Resource[]; flows: Flow[] }> = fc.record({
-  resources: arbCluster,
-  flows: fc.array(arbFlow, { minLength: 5, maxLength: 40 }) as fc.Arbitrary<Flow[]>,
-});
