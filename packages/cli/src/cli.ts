@@ -23,6 +23,7 @@ import { reportCommand, reportHelp } from './commands/report.js';
 import { doctorCommand, doctorHelp } from './doctor/command.js';
 import type { HostProbes } from './doctor/probes.js';
 import { openstackCommand, openstackHelp } from './commands/openstack.js';
+import { wireguardCommand, wireguardHelp, type WireguardCommandOptions } from './commands/wireguard.js';
 import { UsageError, type CliIo } from './io.js';
 import { InputRefusedError } from './manifests.js';
 import { escapeBlock, escapeText } from './term.js';
@@ -42,7 +43,7 @@ Usage:
   gingham report    inventory|network-access -f PATH... [--flows FILE] [-o report.html]   compliance reports
   gingham enforce   -f PATH... --node NAME [--dataplane iptables|ebpf]   enforce in this host's kernel
   gingham enforce   --clean [--dataplane iptables|ebpf]      remove everything enforce added
-  gingham wireguard genkey|apply|down ...                   encrypt node-to-node traffic
+  gingham wireguard genkey|pubkey|rotate-key|apply|down ... encrypt node-to-node traffic
   gingham apply|create|replace|delete -f PATH... [--datastore dir|etcd]   write a datastore, as calicoctl
   gingham get KIND [NAME] [-n NS|-A] [-o yaml|json|wide] [--datastore dir|etcd|kubernetes]   read a datastore, as calicoctl
   gingham datastore init                                    ClusterInformation and the default tiers
@@ -89,10 +90,7 @@ const commands: Record<string, Command> = {
   datastore: { run: datastoreCommand, help: datastoreHelp },
   doctor: { run: (argv, io, options) => doctorCommand(argv, io, options.hostProbes), help: doctorHelp },
   openstack: { run: openstackCommand, help: openstackHelp },
-  wireguard: {
-    run: async (argv, io) => (await import('@gingham/wireguard')).runWireguardCommand(argv, io),
-    help: 'gingham wireguard genkey|apply|down --help',
-  },
+  wireguard: { run: (argv, io, options) => wireguardCommand(argv, io, options.wireguard), help: wireguardHelp },
 };
 
 /** Injection points for tests and embedding. */
@@ -104,6 +102,8 @@ export interface RunCliOptions {
    * network namespace); a namespace runner of `@gingham/host` enforces inside another one.
    */
   readonly runner?: CommandRunner;
+  /** Where `gingham wireguard` runs its commands (default: this network namespace). */
+  readonly wireguard?: WireguardCommandOptions;
 }
 
 /** Edit distance, for "did you mean". */

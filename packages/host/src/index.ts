@@ -1,8 +1,8 @@
 /**
  * @gingham/host: the host-command layer every adapter shares: one argv-only command runner
- * (here or inside a network namespace), long-lived interactive children, typed errors that say
- * what to do (the Debian package of a missing tool, the missing capability), and crash-safe
- * instance locks.
+ * (here or inside a network namespace), long-lived interactive children and the persistent
+ * batch sessions built on them, typed errors that say what to do (the Debian package of a
+ * missing tool, the missing capability), and crash-safe instance locks.
  */
 export {
   CommandFailedError,
@@ -24,6 +24,7 @@ export {
   type SpawnedProcess,
   type SpawnOptions,
 } from './runner.js';
+export { openSession, type PersistentSession, type SessionOptions, type SessionProtocol } from './session.js';
 export { debianPackageOf } from './tools.js';
 export {
   acquireInstanceLock,

@@ -1,6 +1,10 @@
 /**
- * Typed errors of `@gingham/wireguard`. Every error is a `GinghamError` (message prefix
- * `gingham: `) with a stable `code`; callers branch on the code or the class, never on text.
+ * Typed errors of `@gingham/wireguard`: its own domain (keys, desired state, interface ownership,
+ * wireguard-go, UAPI). Every error is a `GinghamError` (message prefix `gingham: `) with a stable
+ * `code`; callers branch on the code or the class, never on text. Commands that fail, tools that
+ * are missing and kernel features that are absent are `@gingham/host`'s errors
+ * (`CommandFailedError` COMMAND_FAILED, `ToolMissingError` TOOL_MISSING, `NotPermittedError`
+ * NOT_PERMITTED, `NotSupportedError` NOT_SUPPORTED), the same for every adapter.
  */
 import { GinghamError } from '@gingham/core';
 
@@ -24,47 +28,18 @@ export type WireguardErrorCode =
   | 'WG_INTERFACE_NOT_FOUND'
   /** The interface exists here but Gingham did not create it; refusing to reconfigure it. */
   | 'WG_INTERFACE_NOT_OURS'
-  /** A command (`wg`, `ip`) exited non-zero. */
+  /** A request on wireguard-go's UAPI socket failed (unreachable, no reply, errno not 0). */
   | 'WG_COMMAND_FAILED'
   /** wireguard-go did not start, or exited. */
   | 'WG_DAEMON_FAILED'
-  /** `wg show dump` output could not be parsed. */
-  | 'WG_DUMP_PARSE'
-  /** The requested implementation (kernel module, wireguard-go, a tool) is not available. */
-  | 'WG_NOT_SUPPORTED';
+  /** `wg show dump` output or a UAPI reply could not be parsed. */
+  | 'WG_DUMP_PARSE';
 
-/** Base class of every error this package throws. */
+/** Base class of this package's own errors. */
 export class WireguardError extends GinghamError {
   declare readonly code: WireguardErrorCode;
 
   constructor(code: WireguardErrorCode, message: string, options?: { cause?: unknown }) {
     super(code, message, options);
-  }
-}
-
-/** A command exited non-zero; carries the argv and its output (the offending input). */
-export class CommandFailedError extends WireguardError {
-  readonly argv: readonly string[];
-  readonly exitCode: number;
-  readonly stdout: string;
-  readonly stderr: string;
-
-  constructor(argv: readonly string[], result: { code: number; stdout: string; stderr: string }, options?: { cause?: unknown }) {
-    const detail = result.stderr.trim() || result.stdout.trim() || `exit code ${result.code}`;
-    super('WG_COMMAND_FAILED', `command failed: ${argv.join(' ')}: ${detail}`, options);
-    this.argv = argv;
-    this.exitCode = result.code;
-    this.stdout = result.stdout;
-    this.stderr = result.stderr;
-  }
-}
-
-/** A kernel feature or tool is missing; says which. Tests skip on it locally, CI must not. */
-export class NotSupportedError extends WireguardError {
-  readonly feature: string;
-
-  constructor(feature: string, message: string, options?: { cause?: unknown }) {
-    super('WG_NOT_SUPPORTED', message, options);
-    this.feature = feature;
   }
 }

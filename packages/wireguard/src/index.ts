@@ -1,9 +1,11 @@
 /**
  * @gingham/wireguard: WireGuard for Gingham. x25519 keys with node:crypto, peer computation
- * from the node list (pure), and an apply layer that drives `wg`/`ip` against the kernel
- * module or wireguard-go. Everything public is exported here and only here.
+ * from the node list (pure), and a handle that converges an interface through `@gingham/host`'s
+ * runner (`wg`, `ip`) on the kernel module or wireguard-go. Library only: the `gingham wireguard`
+ * command lives in `@gingham/cli`. Everything public is exported here and only here (test
+ * helpers: the `./testing` entry).
  */
-export { CommandFailedError, NotSupportedError, WireguardError, type WireguardErrorCode } from './errors.js';
+export { WireguardError, type WireguardErrorCode } from './errors.js';
 export {
   assertValidKey,
   generateKeyFile,
@@ -33,36 +35,24 @@ export {
   type WireguardConfig,
   type WireguardPeer,
 } from './peers.js';
-export { canonicalIp, parseCidr, type Cidr } from './cidr.js';
 export { parseWgDump, type WgDump, type WgDumpInterface, type WgDumpPeer } from './apply/dump.js';
 export { diffPeers, renderWgSet, type InterfaceChanges, type PeerDiff, type WgSetCommand } from './apply/diff.js';
-export {
-  createLocalRunner,
-  createNetnsRunner,
-  type CommandResult,
-  type CommandRunner,
-  type RunOptions,
-  type SpawnedProcess,
-  type SpawnOptions,
-} from './apply/runner.js';
 export { detectWireguard, type WireguardCapabilities } from './apply/detect.js';
 export { detectUnderlayMtu } from './apply/ip.js';
 export { DEFAULT_STATE_DIR } from './apply/state.js';
-export { DEFAULT_SOCKET_DIR } from './apply/userspace.js';
+export { DEFAULT_SOCKET_DIR, type HostPaths } from './apply/userspace.js';
 export {
   assertInterfaceName,
-  createWireguard,
-  validateDesiredState,
   DEFAULT_FWMARK,
   DEFAULT_INTERFACE_NAME,
   DEFAULT_ROUTE_TABLE,
   DEFAULT_RULE_PRIORITY,
-  type ApplyResult,
-  type DesiredWireguardState,
-  type DownResult,
-  type Wireguard,
+  type RestartPolicy,
   type WireguardEvent,
   type WireguardOptions,
-} from './apply/wireguard.js';
+} from './apply/options.js';
+export { validateDesiredState, type DesiredWireguardState } from './apply/desired.js';
+export { planApply, planPeerChanges, type ApplyPlan, type Operation, type PlanInput } from './apply/plan.js';
+export { type ApplyResult, type DownResult } from './apply/result.js';
+export { createWireguard, type Wireguard } from './apply/wireguard.js';
 export { type PeerChanges } from './apply/peerindex.js';
-export { loadNodesFromManifests, runWireguardCommand, type LoadedNodes, type WireguardCliIO, type WireguardCliOptions } from './cli.js';

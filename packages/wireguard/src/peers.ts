@@ -13,8 +13,8 @@
  *    nothing is silently resolved in favour of one node. This also covers claims overlapping
  *    this node's own addresses. Allowed IPs of different peers are therefore always disjoint.
  */
-import type { NodeInfo, WorkloadEndpoint } from '@gingham/core';
-import { type Cidr, type Claim, compareCidr, cidrContains, canonicalIp, findOverlaps, parseCidr, parseIp } from './cidr.js';
+import { parseIp, type NodeInfo, type WorkloadEndpoint } from '@gingham/core';
+import { canonicalAddress, comparePrefix, findOverlaps, parsePrefix, prefixContains, type Claim, type Prefix } from './prefix.js';
 import { isValidKey } from './keys.js';
 
 /** Felix's default listen port for the IPv4 device. */
@@ -118,14 +118,14 @@ function cmp(a: string, b: string): number {
 }
 
 function familyOf(ip: string): 4 | 6 | undefined {
-  return parseIp(ip)?.family;
+  return parseIp(ip)?.version;
 }
 
 function endpointAddress(node: NodeInfo, family: 4 | 6): string | undefined {
   const bgp = family === 4 ? node.bgpIPv4Address : node.bgpIPv6Address;
-  const fromBgp = bgp ? canonicalIp(bgp) : undefined;
+  const fromBgp = bgp ? canonicalAddress(bgp) : undefined;
   if (fromBgp) return fromBgp;
-  const addrs = node.addresses.map((a) => canonicalIp(a)).filter((a): a is string => a !== undefined);
+  const addrs = node.addresses.map((a) => canonicalAddress(a)).filter((a): a is string => a !== undefined);
   return addrs.find((a) => familyOf(a) === family) ?? addrs[0];
 }
 
@@ -187,8 +187,8 @@ export function computeWireguardConfig(options: ComputeWireguardOptions): Wiregu
   let address: string | undefined;
   if (local) {
     const raw = wgAddressOf(local);
-    const c = raw ? parseCidr(canonicalIp(raw) ?? '') : undefined;
-    if (raw && (!c || c.family !== family)) issue('error', 'invalid-address', `${addrField} "${raw}" of node ${local.name} is not an IPv${family} address`, [local.name]);
+    const c = raw ? parsePrefix(canonicalAddress(raw) ?? '') : undefined;
+    if (raw && (!c || c.cidr.version !== family)) issue('error', 'invalid-address', `${addrField} "${raw}" of node ${local.name} is not an IPv${family} address`, [local.name]);
     else if (c) address = c.text;
     else issue('warning', 'missing-interface-address', `node ${local.name} has no ${addrField}: the interface gets no address, so traffic from this host itself to peers' workloads is not accepted by them (workload-to-workload traffic is unaffected)`, [local.name]);
   } else {
@@ -225,58 +225,58 @@ export function computeWireguardConfig(options: ComputeWireguardOptions): Wiregu
   }
 
   // Address claims of every node (the local one included, so peers cannot claim our addresses).
-  const weps = new Map<string, Cidr[]>();
+  const weps = new Map<string, Prefix[]>();
   for (const w of options.workloadEndpoints ?? []) {
     for (const a of w.addresses) {
-      const c = parseCidr(a);
+      const c = parsePrefix(a);
       if (!c) {
         issue('warning', 'invalid-address', `workload address "${a}" on node ${w.node} is not an IP address; ignored`, [w.node]);
         continue;
       }
-      if (c.family !== family) continue;
+      if (c.cidr.version !== family) continue;
       weps.set(w.node, [...(weps.get(w.node) ?? []), c]);
     }
   }
   const claims: Claim[] = [];
-  const claimsByOwner = new Map<string, Cidr[]>();
+  const claimsByOwner = new Map<string, Prefix[]>();
   for (const n of nodes) {
-    const pods: Cidr[] = [];
+    const pods: Prefix[] = [];
     for (const p of n.podCIDRs) {
-      const c = parseCidr(p);
+      const c = parsePrefix(p);
       if (!c) issue('warning', 'invalid-address', `pod CIDR "${p}" of node ${n.name} is not a prefix; ignored`, [n.name], p);
-      else if (c.family === family) pods.push(c);
+      else if (c.cidr.version === family) pods.push(c);
     }
-    const own: Cidr[] = [...pods];
-    for (const w of weps.get(n.name) ?? []) if (!pods.some((p) => cidrContains(p, w))) own.push(w);
+    const own: Prefix[] = [...pods];
+    for (const w of weps.get(n.name) ?? []) if (!pods.some((p) => prefixContains(p.cidr, w.cidr))) own.push(w);
     if (n.name !== options.localNode) {
       const raw = wgAddressOf(n);
       if (raw) {
-        const c = parseCidr(canonicalIp(raw) ?? '');
-        if (!c || c.family !== family) issue('warning', 'invalid-address', `${addrField} "${raw}" of node ${n.name} is not an IPv${family} address; ignored`, [n.name]);
+        const c = parsePrefix(canonicalAddress(raw) ?? '');
+        if (!c || c.cidr.version !== family) issue('warning', 'invalid-address', `${addrField} "${raw}" of node ${n.name} is not an IPv${family} address; ignored`, [n.name]);
         else own.push(c);
       }
     } else if (address) {
-      own.push(parseCidr(address)!);
+      own.push(parsePrefix(address)!);
     }
-    for (const c of own) claims.push({ owner: n.name, cidr: c });
+    for (const c of own) claims.push({ owner: n.name, prefix: c });
     claimsByOwner.set(n.name, own);
   }
   const conflicted = new Set<string>(); // `${owner} ${cidr}`
   const reported = new Set<string>();
   for (const { a, b } of findOverlaps(claims)) {
-    conflicted.add(`${a.owner} ${a.cidr.text}`);
-    conflicted.add(`${b.owner} ${b.cidr.text}`);
+    conflicted.add(`${a.owner} ${a.prefix.text}`);
+    conflicted.add(`${b.owner} ${b.prefix.text}`);
     const [x, y] = cmp(a.owner, b.owner) <= 0 ? [a, b] : [b, a];
-    const key = `${x.owner} ${x.cidr.text} ${y.owner} ${y.cidr.text}`;
+    const key = `${x.owner} ${x.prefix.text} ${y.owner} ${y.prefix.text}`;
     if (reported.has(key)) continue;
     reported.add(key);
-    const what = x.cidr.text === y.cidr.text ? `${x.cidr.text}` : `${x.cidr.text} (${x.owner}) and ${y.cidr.text} (${y.owner})`;
+    const what = x.prefix.text === y.prefix.text ? `${x.prefix.text}` : `${x.prefix.text} (${x.owner}) and ${y.prefix.text} (${y.owner})`;
     issue(
       'error',
       'conflicting-allowed-ips',
       `nodes ${x.owner} and ${y.owner} both claim ${what}; neither claim is programmed`,
       [x.owner, y.owner],
-      compareCidr(x.cidr, y.cidr) <= 0 ? x.cidr.text : y.cidr.text,
+      comparePrefix(x.prefix.cidr, y.prefix.cidr) <= 0 ? x.prefix.text : y.prefix.text,
     );
   }
 
@@ -289,9 +289,9 @@ export function computeWireguardConfig(options: ComputeWireguardOptions): Wiregu
       issue('warning', 'missing-endpoint', `node ${n.name} has no address to reach it at; it is not a peer`, [n.name]);
       continue;
     }
-    const mine = (claimsByOwner.get(n.name) ?? []).filter((c) => !conflicted.has(`${n.name} ${c.text}`)).sort(compareCidr);
-    const allowed: Cidr[] = [];
-    for (const c of mine) if (!allowed.some((o) => cidrContains(o, c))) allowed.push(c);
+    const mine = (claimsByOwner.get(n.name) ?? []).filter((c) => !conflicted.has(`${n.name} ${c.text}`)).sort((x, y) => comparePrefix(x.cidr, y.cidr));
+    const allowed: Prefix[] = [];
+    for (const c of mine) if (!allowed.some((o) => prefixContains(o.cidr, c.cidr))) allowed.push(c);
     peers.push({
       node: n.name,
       publicKey: keyOf(n)!,

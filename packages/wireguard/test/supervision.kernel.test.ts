@@ -5,21 +5,11 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  computeWireguardConfig,
-  createNetnsRunner,
-  createWireguard,
-  generateKeyPair,
-  type KeyPair,
-  type Wireguard,
-  type WireguardEvent,
-  type CommandRunner,
-  parseWgDump,
-} from '../src/index.js';
-import { isAlive } from '../src/apply/userspace.js';
 import type { NodeInfo } from '@gingham/core';
-import { probeKernelCapabilities } from './helpers/capabilities.js';
-import { createTopology, nsExec, ProcessTracker, run, tcpTransfer, type Topology } from './helpers/topology.js';
+import { createNetnsRunner, type CommandRunner } from '@gingham/host';
+import { computeWireguardConfig, createWireguard, generateKeyPair, parseWgDump, type KeyPair, type Wireguard, type WireguardEvent } from '../src/index.js';
+import { isAlive } from '../src/apply/userspace.js';
+import { createTopology, nsExec, probeKernelCapabilities, ProcessTracker, run, tcpTransfer, type Topology } from '../src/testing.js';
 
 // wireguard-go is forced (mode: 'userspace') so this runs with or without the kernel module.
 const caps = probeKernelCapabilities(['ip', 'wg', 'socat', 'ss', 'wireguard-go']);
@@ -111,7 +101,7 @@ describe.skipIf(!caps.ok && !caps.mustRun)('wireguard-go supervision', () => {
       run: (argv, o) => (spawned.push(argv.join(' ')), base.run(argv, o)),
       spawn: (argv, o) => (spawned.push(argv.join(' ')), base.spawn(argv, o)),
       open: async (argv) => {
-        const p = await base.open!(argv);
+        const p = await base.open(argv);
         sessions.push(p.pid);
         return p;
       },
@@ -165,7 +155,7 @@ describe.skipIf(!caps.ok && !caps.mustRun)('wireguard-go supervision', () => {
       description: base.description,
       run: (argv, o) => (spawned.push(argv.join(' ')), base.run(argv, o)),
       spawn: (argv, o) => (spawned.push(argv.join(' ')), base.spawn(argv, o)),
-      open: (argv) => base.open!(argv),
+      open: (argv) => base.open(argv),
     };
     const wgA = createWireguard({ interfaceName: a!.iface, runner, stateDir: join(topo.dir, 'state'), mode: 'userspace' });
     const wgB = createWireguard({ interfaceName: b!.iface, runner: createNetnsRunner(b!.ns), stateDir: join(topo.dir, 'state'), mode: 'userspace' });

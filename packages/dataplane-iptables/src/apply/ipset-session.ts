@@ -2,7 +2,8 @@
  * A persistent `ipset -exist -` child (ipset's interactive mode: one command per stdin line,
  * the process stays up) so that a small batch — a label change's `add`/`del` lines — costs a
  * pipe write and a few netlink round trips instead of a process start. Built on the host
- * runner's `open()` (`InteractiveProcess`), so it runs wherever the runner runs (a namespace).
+ * layer's persistent-session helper (`openSession`: serialised batches, timeout, death detection),
+ * so it runs wherever the runner runs (a namespace); this file is only ipset's protocol.
  *
  * End of batch: after the batch's lines the session writes `help <sentinel>`, which ipset answers
  * locally (no kernel access) on stderr with "Unknown settype: `<sentinel>'". stderr is one pipe
@@ -17,7 +18,7 @@
  * idempotent under `-exist`). The child holds no reference on Node's event loop; `close()` stops
  * it by PID.
  */
-import type { CommandRunner, InteractiveProcess } from '@gingham/host';
+import { openSession, type CommandRunner } from '@gingham/host';
 
 export interface IpsetBatchResult {
   /** ipset's error lines for this batch ('' when every line succeeded). */
@@ -39,81 +40,44 @@ const HELP_LINE = /^Try `ipset help' for more information\.$/;
 
 /** Starts the session; `undefined` when the child cannot be started (the caller stays one-shot). */
 export async function openIpsetSession(runner: CommandRunner, timeoutMs = 10_000): Promise<IpsetSession | undefined> {
-  let child: InteractiveProcess;
-  try {
-    child = await runner.open(IPSET_SESSION_ARGV);
-  } catch {
-    return undefined;
-  }
-  let dead = false;
   let seq = 0;
   let errBuf = '';
-  let pending: { sentinel: string; resolve: (r: IpsetBatchResult | undefined) => void; timer: NodeJS.Timeout } | undefined;
-  let queue: Promise<unknown> = Promise.resolve();
+  let sentinel: string | undefined;
   const nonce = `${process.pid.toString(36)}${Date.now().toString(36)}`;
-
-  const settle = (r: IpsetBatchResult | undefined): void => {
-    const p = pending;
-    pending = undefined;
-    if (p) {
-      clearTimeout(p.timer);
-      p.resolve(r);
-    }
-  };
-  const fail = (): void => {
-    dead = true;
-    settle(undefined);
-    void child.close();
-  };
-  void child.exited.then(() => {
-    dead = true;
-    settle(undefined);
-  });
-  child.onOutput((stream, text) => {
-    if (stream !== 'stderr') return; // prompts and help text: ignored
-    errBuf += text;
-    if (!pending) return;
-    const marker = `\`${pending.sentinel}'`;
-    const at = errBuf.indexOf(marker);
-    if (at < 0) return;
-    const lineStart = errBuf.lastIndexOf('\n', at) + 1;
-    const errors = errBuf
-      .slice(0, lineStart)
-      .split('\n')
-      .filter((l) => l.length > 0 && !HELP_LINE.test(l))
-      .join('\n');
-    const lineEnd = errBuf.indexOf('\n', at);
-    errBuf = lineEnd < 0 ? '' : errBuf.slice(lineEnd + 1);
-    settle({ stderr: errors });
-  });
-
-  const runOne = (lines: readonly string[]): Promise<IpsetBatchResult | undefined> =>
-    new Promise((resolve) => {
-      if (dead || !child.alive()) return resolve(undefined);
-      const sentinel = `ghsync-${nonce}-${++seq}`;
-      // The timer is ref'd: it keeps Node alive while a batch is in flight.
-      pending = { sentinel, resolve, timer: setTimeout(fail, timeoutMs) };
-      child.write(`${lines.join('\n')}\nhelp ${sentinel}\n`);
-    });
-
+  const session = await openSession<IpsetBatchResult>(
+    runner,
+    IPSET_SESSION_ARGV,
+    {
+      frame(lines) {
+        sentinel = `ghsync-${nonce}-${++seq}`;
+        return `${lines.join('\n')}\nhelp ${sentinel}\n`;
+      },
+      receive(stream, text) {
+        if (stream !== 'stderr') return undefined; // prompts and help text: ignored
+        errBuf += text;
+        if (sentinel === undefined) return undefined;
+        const at = errBuf.indexOf(`\`${sentinel}'`);
+        if (at < 0) return undefined;
+        const lineStart = errBuf.lastIndexOf('\n', at) + 1;
+        const errors = errBuf
+          .slice(0, lineStart)
+          .split('\n')
+          .filter((l) => l.length > 0 && !HELP_LINE.test(l))
+          .join('\n');
+        const lineEnd = errBuf.indexOf('\n', at);
+        errBuf = lineEnd < 0 ? '' : errBuf.slice(lineEnd + 1);
+        sentinel = undefined;
+        return { result: { stderr: errors } };
+      },
+      quit: 'quit\n',
+    },
+    { timeoutMs, quitGraceMs: 500 },
+  );
+  if (!session) return undefined;
   return {
-    pid: child.pid,
-    alive: () => !dead && child.alive(),
-    run(lines) {
-      const next = queue.then(() => runOne(lines));
-      queue = next.catch(() => undefined);
-      return next;
-    },
-    async close() {
-      await queue;
-      dead = true;
-      if (!child.alive()) return;
-      child.write('quit\n');
-      // A ref'd timer: the child is unref'd, so without it Node could exit before the race ends.
-      let timer: NodeJS.Timeout | undefined;
-      const quit = await Promise.race([child.exited.then(() => true), new Promise<boolean>((res) => (timer = setTimeout(() => res(false), 500)))]);
-      clearTimeout(timer);
-      if (!quit) await child.close();
-    },
+    pid: session.pid,
+    alive: () => session.alive(),
+    run: (lines) => session.run(lines),
+    close: () => session.close(),
   };
 }

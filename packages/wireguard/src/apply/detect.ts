@@ -6,7 +6,7 @@
  * without the module's rtnl link type), and the apply layer then falls back to wireguard-go.
  */
 import { access } from 'node:fs/promises';
-import type { CommandRunner } from './runner.js';
+import { ToolMissingError, type CommandRunner } from '@gingham/host';
 
 /** What is available to the runner's namespace. */
 export interface WireguardCapabilities {
@@ -18,19 +18,29 @@ export interface WireguardCapabilities {
   readonly wg: boolean;
 }
 
+/** `ok`: exit 0; `failed`: ran and said no; `missing`: not installed (the host layer's ToolMissingError). */
+async function probe(runner: CommandRunner, argv: readonly string[]): Promise<'ok' | 'failed' | 'missing'> {
+  try {
+    return (await runner.run(argv)).code === 0 ? 'ok' : 'failed';
+  } catch (e) {
+    if (e instanceof ToolMissingError) return 'missing';
+    throw e;
+  }
+}
+
 /** Probes the kernel module, wireguard-go and wg. */
 export async function detectWireguard(runner: CommandRunner, options: { wireguardGo?: string } = {}): Promise<WireguardCapabilities> {
   const [genl, go, wg] = await Promise.all([
-    runner.run(['genl', 'ctrl', 'get', 'name', 'wireguard']),
-    runner.run([options.wireguardGo ?? 'wireguard-go', '--version']),
-    runner.run(['wg', '--version']),
+    probe(runner, ['genl', 'ctrl', 'get', 'name', 'wireguard']),
+    probe(runner, [options.wireguardGo ?? 'wireguard-go', '--version']),
+    probe(runner, ['wg', '--version']),
   ]);
-  let kernel = genl.code === 0;
-  if (genl.code === 127) {
+  let kernel = genl === 'ok';
+  if (genl === 'missing') {
     kernel = await access('/sys/module/wireguard').then(
       () => true,
       () => false,
     );
   }
-  return { kernel, userspace: go.code === 0, wg: wg.code === 0 };
+  return { kernel, userspace: go === 'ok', wg: wg === 'ok' };
 }

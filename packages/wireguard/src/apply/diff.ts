@@ -3,7 +3,7 @@
  * argument lists. Only peers that differ are touched, so sessions (handshakes, counters) of
  * every other peer survive an apply.
  */
-import { canonicalIp, parseCidr } from '../cidr.js';
+import { canonicalAddress, canonicalPrefix } from '../prefix.js';
 import type { WireguardPeer } from '../peers.js';
 import type { WgDumpPeer } from './dump.js';
 
@@ -23,7 +23,7 @@ export interface PeerDiff {
 export function canonicalEndpoint(endpoint: string): string | undefined {
   const m = /^\[([^\]]+)\]:([0-9]{1,5})$/.exec(endpoint) ?? /^([^:]+):([0-9]{1,5})$/.exec(endpoint);
   if (!m) return undefined;
-  const ip = canonicalIp(m[1]!);
+  const ip = canonicalAddress(m[1]!);
   const port = Number(m[2]);
   if (!ip || port < 1 || port > 65535) return undefined;
   return ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`;
@@ -40,7 +40,7 @@ export function peerMatches(current: WgDumpPeer, desired: WireguardPeer): boolea
     endpointOk &&
     current.presharedKey === undefined &&
     current.persistentKeepalive === desired.persistentKeepalive &&
-    sameList([...current.allowedIPs].sort(), desired.allowedIPs.map((a) => parseCidr(a)?.text ?? a).sort())
+    sameList([...current.allowedIPs].sort(), desired.allowedIPs.map((a) => canonicalPrefix(a) ?? a).sort())
   );
 }
 

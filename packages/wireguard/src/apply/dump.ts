@@ -4,7 +4,7 @@
  * endpoint, allowed IPs, latest handshake, rx bytes, tx bytes, persistent keepalive). Pure.
  */
 import { WireguardError } from '../errors.js';
-import { parseCidr, sortCidrTexts } from '../cidr.js';
+import { canonicalPrefix, sortPrefixTexts } from '../prefix.js';
 
 /** The interface line. */
 export interface WgDumpInterface {
@@ -77,12 +77,12 @@ export function parseWgDump(text: string): WgDump {
     const f = raw.split('\t');
     if (f.length !== 8) fail(i + 1, raw, `expected 8 fields, got ${f.length}`);
     const [key, psk, endpoint, allowed, hs, rx, tx, ka] = f as [string, string, string, string, string, string, string, string];
-    const allowedIPs = allowed === NONE || allowed === '' ? [] : allowed.split(',').map((a) => parseCidr(a)?.text ?? fail(i + 1, raw, `allowed IP "${a}"`));
+    const allowedIPs = allowed === NONE || allowed === '' ? [] : allowed.split(',').map((a) => canonicalPrefix(a) ?? fail(i + 1, raw, `allowed IP "${a}"`));
     peers.push({
       publicKey: key,
       ...(psk !== NONE ? { presharedKey: psk } : {}),
       ...(endpoint !== NONE ? { endpoint } : {}),
-      allowedIPs: sortCidrTexts(allowedIPs),
+      allowedIPs: sortPrefixTexts(allowedIPs),
       latestHandshake: int(hs, i + 1, raw, 'latest handshake'),
       rxBytes: int(rx, i + 1, raw, 'rx bytes'),
       txBytes: int(tx, i + 1, raw, 'tx bytes'),

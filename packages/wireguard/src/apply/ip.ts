@@ -2,9 +2,8 @@
  * Reading and writing the bits of routing state the WireGuard interface needs, through `ip -j`
  * (JSON) and `ip -batch -`. Parsing is separated from running so it can be unit-tested.
  */
-import { CommandFailedError } from '../errors.js';
-import { canonicalIp, parseCidr } from '../cidr.js';
-import { type CommandRunner, runChecked } from './runner.js';
+import { CommandFailedError, runChecked, type CommandRunner } from '@gingham/host';
+import { canonicalAddress, canonicalPrefix } from '../prefix.js';
 
 /** The parts of `ip -d -j link show` we use. */
 export interface LinkInfo {
@@ -51,7 +50,7 @@ export function parseAddrJson(text: string): string[] {
   for (const l of arr) {
     for (const a of l.addr_info ?? []) {
       if (a.scope === 'link' || a.scope === 'host') continue;
-      out.push(`${canonicalIp(a.local) ?? a.local}/${a.prefixlen}`);
+      out.push(`${canonicalAddress(a.local) ?? a.local}/${a.prefixlen}`);
     }
   }
   return out;
@@ -78,8 +77,8 @@ export function parseRouteJson(text: string, family: 4 | 6): string[] {
       out.push(family === 4 ? '0.0.0.0/0' : '::/0');
       continue;
     }
-    const c = parseCidr(r.dst);
-    if (c) out.push(c.text);
+    const c = canonicalPrefix(r.dst);
+    if (c) out.push(c);
   }
   return out;
 }

@@ -1,5 +1,5 @@
+import { createLocalRunner, type CommandRunner, type InteractiveProcess, type SessionOptions } from '@gingham/host';
 import { describe, expect, it } from 'vitest';
-import type { InteractiveProcess } from './runner.js';
 import { IpBatchStderrParser, IpSession, SENTINEL_DEVICE } from './ipsession.js';
 
 describe('ip -batch stderr parser', () => {
@@ -18,13 +18,15 @@ describe('ip -batch stderr parser', () => {
 function fakeIp(failing: RegExp = /^$/, exitOn?: RegExp): InteractiveProcess & { input: string[]; closed: boolean } {
   let listener: ((s: 'stdout' | 'stderr', t: string) => void) | undefined;
   let line = 0;
+  let done = false;
   let exit: (v: { code: number | null; signal: NodeJS.Signals | null }) => void = () => undefined;
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => (exit = r));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => (exit = (v) => ((done = true), r(v))));
   const proc = {
     pid: 4242,
     input: [] as string[],
     closed: false,
     exited,
+    alive: () => !done,
     onOutput: (l: (s: 'stdout' | 'stderr', t: string) => void) => void (listener = l),
     write: (text: string) => {
       for (const l of text.split('\n').filter((x) => x !== '')) {
@@ -49,10 +51,16 @@ function fakeIp(failing: RegExp = /^$/, exitOn?: RegExp): InteractiveProcess & {
   return proc;
 }
 
+/** Opens a session on the scripted `ip` (through a runner, as the handle does). */
+async function session(ip: InteractiveProcess, options?: SessionOptions): Promise<IpSession> {
+  const runner: CommandRunner = { ...createLocalRunner(), open: async () => ip };
+  return (await IpSession.open(runner, options))!;
+}
+
 describe('ip session', () => {
   it('ends each batch with the sentinel and resolves when it comes back', async () => {
     const ip = fakeIp();
-    const s = new IpSession(ip);
+    const s = await session(ip);
     await s.batch(['route replace 10.0.0.0/24 dev wg0 table 1']);
     await s.batch(['route del 10.0.1.0/24 dev wg0 table 1', 'route replace 10.0.2.0/24 dev wg0 table 1']);
     expect(ip.input).toEqual([
@@ -70,10 +78,10 @@ describe('ip session', () => {
 
   it('rejects a batch with the failing lines (numbered within the batch) and stays usable', async () => {
     const ip = fakeIp(/^route del/);
-    const s = new IpSession(ip);
+    const s = await session(ip);
     await s.batch(['route replace 10.0.0.0/24 dev wg0 table 1']);
     await expect(s.batch(['route replace 10.0.3.0/24 dev wg0 table 1', 'route del 10.0.9.0/24 dev wg0 table 1'])).rejects.toMatchObject({
-      code: 'WG_COMMAND_FAILED',
+      code: 'COMMAND_FAILED',
       stderr: 'line 2: RTNETLINK answers: No such process',
     });
     expect(s.alive).toBe(true);
@@ -82,23 +90,23 @@ describe('ip session', () => {
   });
 
   it('rejects the pending batch when ip exits, and refuses further batches', async () => {
-    const s = new IpSession(fakeIp(undefined, /bogus/));
-    await expect(s.batch(['route bogus'])).rejects.toMatchObject({ code: 'WG_COMMAND_FAILED', message: expect.stringContaining('exited (code 255)') });
+    const s = await session(fakeIp(undefined, /bogus/));
+    await expect(s.batch(['route bogus'])).rejects.toMatchObject({ code: 'COMMAND_FAILED', message: expect.stringContaining('ip -batch session exited (code 255)') });
     expect(s.alive).toBe(false);
-    await expect(s.batch(['route replace 10.0.0.0/24 dev wg0 table 1'])).rejects.toMatchObject({ code: 'WG_COMMAND_FAILED' });
+    await expect(s.batch(['route replace 10.0.0.0/24 dev wg0 table 1'])).rejects.toMatchObject({ code: 'COMMAND_FAILED' });
   });
 
   it('gives up after the timeout and closes the session', async () => {
     const ip = fakeIp();
     ip.write = () => undefined; // never answers
-    const s = new IpSession(ip);
-    await expect(s.batch(['route replace 10.0.0.0/24 dev wg0 table 1'], { timeoutMs: 50 })).rejects.toMatchObject({ message: expect.stringContaining('did not answer within 50 ms') });
+    const s = await session(ip, { timeoutMs: 50 });
+    await expect(s.batch(['route replace 10.0.0.0/24 dev wg0 table 1'])).rejects.toMatchObject({ message: expect.stringContaining('did not answer within 50 ms') });
     expect(ip.closed).toBe(true);
     expect(s.alive).toBe(false);
   });
 
   it('refuses lines that would break the numbering', async () => {
-    const s = new IpSession(fakeIp());
+    const s = await session(fakeIp());
     expect(() => s.batch(['route replace 10.0.0.0/24 dev wg0\nroute flush'])).toThrow(expect.objectContaining({ code: 'WG_INVALID_ARGUMENT' }));
     await s.close();
   });

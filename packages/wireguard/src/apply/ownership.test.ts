@@ -1,9 +1,11 @@
-import { describe, expect, it } from 'vitest';
-import { fakeHost } from '../../test/fakes.js';
+import { afterAll, describe, expect, it } from 'vitest';
+import { fakeHost, removeFakeHosts } from '../testing/fakes.js';
 import { checkSocketOwnership, findWireguardGo, isWireguardGoFor } from './userspace.js';
 
 const HERE = 'net:[4026530001]';
 const THERE = 'net:[4026539999]';
+
+afterAll(removeFakeHosts);
 
 describe('wireguard-go interface-name ownership', () => {
   it('is free when no socket exists', async () => {

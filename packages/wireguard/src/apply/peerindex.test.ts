@@ -1,10 +1,10 @@
 import { fc, test } from '@fast-check/vitest';
+import { canonicalCidr } from '@gingham/core';
 import { describe, expect, it } from 'vitest';
-import { parseCidr } from '../cidr.js';
 import { generateKeyPair } from '../keys.js';
 import type { WireguardPeer } from '../peers.js';
 import { type PeerChanges, PeerIndex } from './peerindex.js';
-import { validateDesiredState, type DesiredWireguardState } from './wireguard.js';
+import { validateDesiredState, type DesiredWireguardState } from './desired.js';
 
 const me = generateKeyPair();
 const KEYS = Array.from({ length: 4 }, () => generateKeyPair().publicKey);
@@ -32,7 +32,7 @@ function applyToList(list: readonly WireguardPeer[], c: PeerChanges): WireguardP
   return out;
 }
 
-const routesOf = (peers: readonly WireguardPeer[]): Set<string> => new Set(peers.flatMap((p) => p.allowedIPs.map((a) => parseCidr(a)!.text)));
+const routesOf = (peers: readonly WireguardPeer[]): Set<string> => new Set(peers.flatMap((p) => p.allowedIPs.map((a) => canonicalCidr(a)!)));
 
 describe('PeerIndex', () => {
   it('plans a join as one add and its routes, without touching the index until commit', () => {

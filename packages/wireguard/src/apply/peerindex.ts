@@ -14,7 +14,7 @@
  * then applies the plan to the indexes. Validating a change this way accepts and rejects
  * exactly what validating the resulting full list would (property-tested).
  */
-import { parseCidr } from '../cidr.js';
+import { canonicalPrefix } from '../prefix.js';
 import { WireguardError } from '../errors.js';
 import { isValidKey } from '../keys.js';
 import type { WireguardPeer } from '../peers.js';
@@ -55,9 +55,9 @@ export function preparePeer(p: WireguardPeer, memo?: ValidationMemo): PreparedPe
     if (!endpoint) throw new WireguardError('WG_INVALID_ARGUMENT', `endpoint "${p.endpoint}" of peer ${p.node} is not ip:port or [ipv6]:port`);
     assertKeepalive(p.persistentKeepalive, p.node);
     const prefixes = p.allowedIPs.map((a) => {
-      const c = parseCidr(a);
+      const c = canonicalPrefix(a);
       if (!c) throw new WireguardError('WG_INVALID_ARGUMENT', `allowed IP "${a}" of peer ${p.node} is not a prefix`);
-      return c.text;
+      return c;
     });
     known = { prefixes, fingerprint: `${endpoint}|${p.persistentKeepalive}|${[...prefixes].sort().join(',')}` };
     memo?.set(raw, known);

@@ -12,7 +12,7 @@
  * Encoding and parsing are pure and exported for unit tests; `uapiRequest` does the I/O.
  */
 import { connect } from 'node:net';
-import { parseCidr, sortCidrTexts } from '../cidr.js';
+import { canonicalPrefix, sortPrefixTexts } from '../prefix.js';
 import { WireguardError } from '../errors.js';
 import { publicKeyFromPrivate } from '../keys.js';
 import type { PeerDiff } from './diff.js';
@@ -51,7 +51,7 @@ export function encodeUapiSet(diff: PeerDiff, changes: UapiInterfaceChanges = {}
   for (const k of diff.remove) lines.push(`public_key=${keyToHex(k)}`, 'remove=true');
   for (const p of [...diff.add, ...diff.update]) {
     lines.push(`public_key=${keyToHex(p.publicKey)}`, `endpoint=${p.endpoint}`, `persistent_keepalive_interval=${p.persistentKeepalive}`, 'replace_allowed_ips=true');
-    for (const a of p.allowedIPs) lines.push(`allowed_ip=${parseCidr(a)?.text ?? a}`);
+    for (const a of p.allowedIPs) lines.push(`allowed_ip=${canonicalPrefix(a) ?? a}`);
   }
   if (lines.length === 0) return undefined;
   return `set=1\n${lines.join('\n')}\n\n`;
@@ -109,9 +109,9 @@ export function parseUapiGet(reply: string): WgDump {
         peer.endpoint = value;
         break;
       case 'allowed_ip': {
-        const c = parseCidr(value);
+        const c = canonicalPrefix(value);
         if (!c) throw new WireguardError('WG_DUMP_PARSE', `UAPI allowed_ip "${value}" is not a prefix`);
-        peer.allowedIPs.push(c.text);
+        peer.allowedIPs.push(c);
         break;
       }
       case 'last_handshake_time_sec':
@@ -134,7 +134,7 @@ export function parseUapiGet(reply: string): WgDump {
     publicKey: p.publicKey,
     ...(p.presharedKey !== undefined ? { presharedKey: p.presharedKey } : {}),
     ...(p.endpoint !== undefined ? { endpoint: p.endpoint } : {}),
-    allowedIPs: sortCidrTexts(p.allowedIPs),
+    allowedIPs: sortPrefixTexts(p.allowedIPs),
     latestHandshake: p.hsSec,
     rxBytes: p.rxBytes,
     txBytes: p.txBytes,

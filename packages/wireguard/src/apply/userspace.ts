@@ -13,8 +13,8 @@
 import { access, readFile, readdir, readlink } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { basename, join } from 'node:path';
+import type { CommandRunner, SpawnedProcess } from '@gingham/host';
 import { WireguardError } from '../errors.js';
-import type { CommandRunner, SpawnedProcess } from './runner.js';
 
 /** wireguard-go's socket directory (compiled into wireguard-go and wg). */
 export const DEFAULT_SOCKET_DIR = '/var/run/wireguard';

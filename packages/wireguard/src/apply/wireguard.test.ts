@@ -1,8 +1,9 @@
-import { describe, expect, it } from 'vitest';
-import { fakeHost, recordingRunner } from '../../test/fakes.js';
+import { afterAll, describe, expect, it } from 'vitest';
+import { fakeHost, recordingRunner, removeFakeHosts } from '../testing/fakes.js';
 import { generateKeyPair } from '../keys.js';
 import type { WireguardPeer } from '../peers.js';
-import { createWireguard, validateDesiredState, type DesiredWireguardState } from './wireguard.js';
+import { validateDesiredState, type DesiredWireguardState } from './desired.js';
+import { createWireguard } from './wireguard.js';
 
 const me = generateKeyPair();
 const other = generateKeyPair();
@@ -13,6 +14,8 @@ const desired = (extra: Partial<DesiredWireguardState> = {}): DesiredWireguardSt
   peers: [peer()],
   ...extra,
 });
+
+afterAll(removeFakeHosts);
 
 describe('desired state validation', () => {
   it('accepts a well-formed state', () => {
@@ -77,6 +80,18 @@ describe('createWireguard', () => {
     await expect(wg.apply(desired())).rejects.toMatchObject({ code: 'WG_INTERFACE_NOT_OURS' });
     await expect(wg.down()).rejects.toMatchObject({ code: 'WG_INTERFACE_NOT_OURS' });
     expect(runner.mutating()).toEqual([]);
+  });
+
+  it('closes with await close() or await using, running nothing when nothing was started', async () => {
+    const runner = recordingRunner();
+    {
+      await using wg = createWireguard({ interfaceName: 'wgt3', runner });
+      expect(wg.interfaceName).toBe('wgt3');
+    }
+    const wg = createWireguard({ interfaceName: 'wgt3', runner });
+    await wg.close();
+    await wg.close();
+    expect(runner.calls).toEqual([]);
   });
 
   it('reports a missing interface on down', async () => {

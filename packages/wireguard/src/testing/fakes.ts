@@ -1,24 +1,31 @@
 /**
- * Test doubles for the apply layer: a command runner that answers from a script and records
- * every command, and a fake /proc + socket directory for the name-ownership checks.
+ * Test doubles for the WireGuard handle: a command runner that answers from a script and records
+ * every command (it starts nothing: no process, no session), and a fake /proc + socket directory
+ * for the interface-name ownership checks. Test code: never for production.
  */
-import { rmSync } from 'node:fs';
-import { afterAll } from 'vitest';
-import { mkdir, mkdtemp, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { CommandResult, CommandRunner, RunOptions } from '../src/index.js';
+import type { CommandResult, CommandRunner, RunOptions } from '@gingham/host';
+import type { HostPaths } from '../apply/userspace.js';
 
 export interface RecordingRunner extends CommandRunner {
   readonly calls: { argv: readonly string[]; input?: string }[];
-  /** Commands that would change the kernel (or start a daemon). */
+  /** Commands that would change the kernel (or start a daemon or a session). */
   mutating(): string[];
 }
 
-type Responder = (argv: readonly string[]) => Partial<CommandResult> | undefined;
+/** A scripted answer for a command, or undefined for the default one. */
+export type Responder = (argv: readonly string[]) => Partial<CommandResult> | undefined;
 
-const MUTATING = [/^wg (set|setconf|syncconf|addconf)/, /^ip (-\d )?(link (add|del|set)|addr (add|del|replace)|route|rule (add|del)|-batch)/, /^spawn /];
+const MUTATING = [/^wg (set|setconf|syncconf|addconf)/, /^ip (-\d )?(link (add|del|set)|addr (add|del|replace)|route|rule (add|del)|-batch|-force -batch)/, /^spawn /, /^open /];
 
+/**
+ * A runner that records every command and answers: `readlink /proc/self/ns/net` with `netns`,
+ * `ip -d -j link show dev X` with "does not exist", `ip -j addr show` with `[]`, anything else
+ * with exit 0 and no output, unless `respond` scripts it. `spawn` and `open` are recorded and
+ * refused (so a handle falls back to one-shot commands).
+ */
 export function recordingRunner(netns = 'net:[4026530001]', respond: Responder = () => undefined): RecordingRunner {
   const calls: { argv: readonly string[]; input?: string }[] = [];
   return {
@@ -38,32 +45,33 @@ export function recordingRunner(netns = 'net:[4026530001]', respond: Responder =
       calls.push({ argv: ['spawn', ...argv] });
       throw new Error('the fake runner does not start processes');
     },
+    async open(argv) {
+      calls.push({ argv: ['open', ...argv] });
+      throw new Error('the fake runner does not start processes');
+    },
     mutating() {
       return calls.map((c) => c.argv.join(' ')).filter((l) => MUTATING.some((re) => re.test(l)));
     },
   };
 }
 
-export interface FakeHost {
-  readonly socketDir: string;
-  readonly procDir: string;
+/** A fake host under a temporary directory: pass it as `hostPaths` (and its `stateDir`). */
+export interface FakeHost extends HostPaths {
   readonly stateDir: string;
   /** Adds a process to the fake /proc. */
   addProcess(pid: number, argv: readonly string[], netns: string, state?: string): Promise<void>;
   /** Creates `<name>.sock` (a plain file: only its existence is checked unless connected to). */
   addSocket(name: string): Promise<void>;
+  /** Removes the temporary directory. */
+  remove(): Promise<void>;
 }
 
-const roots: string[] = [];
-// Registered at import time, so it runs after all tests of the importing file.
-afterAll(() => {
-  for (const r of roots.splice(0)) rmSync(r, { recursive: true, force: true });
-});
+const roots = new Set<string>();
 
-/** A fake host under a temporary directory (removed after the importing test file). */
+/** Creates a fake host; remove it with `remove()` or every one at once with {@link removeFakeHosts}. */
 export async function fakeHost(): Promise<FakeHost> {
   const root = await mkdtemp(join(tmpdir(), 'ghwg-host-'));
-  roots.push(root);
+  roots.add(root);
   const socketDir = join(root, 'wireguard');
   const procDir = join(root, 'proc');
   const stateDir = join(root, 'state');
@@ -83,5 +91,15 @@ export async function fakeHost(): Promise<FakeHost> {
     async addSocket(name) {
       await writeFile(join(socketDir, `${name}.sock`), '');
     },
+    async remove() {
+      roots.delete(root);
+      await rm(root, { recursive: true, force: true });
+    },
   };
+}
+
+/** Removes every fake host still present (an `afterAll` of the test file). */
+export async function removeFakeHosts(): Promise<void> {
+  await Promise.all([...roots].map((r) => rm(r, { recursive: true, force: true })));
+  roots.clear();
 }
