@@ -17,10 +17,11 @@ const suites: Record<string, () => Promise<(emit: Emit) => Promise<void>>> = {
   openstack: async () => (await import('../packages/openstack/src/openstack.bench.js')).runOpenStackBench,
   k8s: async () => (await import('../packages/k8s/src/k8s.bench.js')).runK8sBench,
   agent: async () => (await import('../packages/agent/src/agent.bench.js')).runAgentBench,
-  insights: async () => (await import('../packages/core/src/analysis/diff.bench.js')).runInsightsBench,
+  'insights-diff': async () => (await import('../packages/core/src/analysis/diff.bench.js')).runInsightsBench,
+  'insights-flows': async () => (await import('../packages/core/src/insights/insights.bench.js')).runInsightsFlowsBench,
   testkit: async () => (await import('../packages/testkit/src/testkit.bench.js')).runTestkitBench,
 };
-const groups: Record<string, string[]> = { core: ['selector', 'evaluate'], sources: ['k8s', 'openstack'] };
+const groups: Record<string, string[]> = { core: ['selector', 'evaluate'], sources: ['k8s', 'openstack'], insights: ['insights-diff', 'insights-flows'] };
 
 const wanted = process.argv.slice(2).flatMap((name) => groups[name] ?? [name]);
 if (wanted.length === 0) wanted.push(...groups.core!);

@@ -16,8 +16,12 @@ import { writeCommand, writeHelp } from './commands/write.js';
 import { getKubernetesCommand, getKubernetesHelp } from './commands/get-kubernetes.js';
 import { diffCommand, diffHelp } from './commands/diff.js';
 import { lintCommand, lintHelp } from './commands/lint.js';
+import { graphCommand, graphHelp } from './commands/graph.js';
 import { matrixCommand, matrixHelp } from './commands/matrix.js';
 import { flowsCommand, flowsHelp } from './commands/flows.js';
+import { previewCommand, previewHelp } from './commands/preview.js';
+import { recommendCommand, recommendHelp } from './commands/recommend.js';
+import { reportCommand, reportHelp } from './commands/report.js';
 import { doctorCommand, doctorHelp } from './doctor/command.js';
 import type { HostProbes } from './doctor/probes.js';
 import { openstackCommand, openstackHelp } from './commands/openstack.js';
@@ -35,6 +39,10 @@ Usage:
   gingham check     -f PATH... --flows FILE                 verdicts and traces, streamed
   gingham matrix    -f PATH... --ports 80/TCP,53/UDP        connectivity matrix
   gingham diff      -f BEFORE... --against AFTER...         what a change opens and closes (exit 1 if it opens)
+  gingham preview   -f PATH... --flows FILE               what staged policies would change in recorded flows
+  gingham recommend -f PATH... --flows FILE               namespace-isolation policies from recorded flows
+  gingham graph     --flows FILE [-f PATH...] -o graph.html   service graph of recorded flows (html, svg, json)
+  gingham report    inventory|network-access -f PATH... [--flows FILE] [-o report.html]   compliance reports
   gingham enforce   -f PATH... --node NAME [--dataplane iptables|ebpf]   enforce in this host's kernel
   gingham enforce   --clean [--dataplane iptables|ebpf]      remove everything enforce added
   gingham wireguard genkey|pubkey|rotate-key|apply|down ... encrypt node-to-node traffic
@@ -76,6 +84,10 @@ const commands: Record<string, Command> = {
   matrix: { run: matrixCommand, help: matrixHelp },
   diff: { run: diffCommand, help: diffHelp },
   flows: { run: (argv, io) => flowsCommand(argv, io), help: flowsHelp },
+  preview: { run: previewCommand, help: previewHelp },
+  graph: { run: graphCommand, help: graphHelp },
+  recommend: { run: recommendCommand, help: recommendHelp },
+  report: { run: reportCommand, help: reportHelp },
   enforce: { run: (argv, io, options) => enforceCommand(argv, io, options.runner ? { runner: options.runner } : {}), help: enforceHelp() },
   apply: { run: (argv, io) => writeCommand('apply', argv, io), help: writeHelp('apply') },
   create: { run: (argv, io) => writeCommand('create', argv, io), help: writeHelp('create') },

@@ -12,6 +12,7 @@ import {
   type Issue,
   type LoadInput,
   type ManifestFs,
+  type Resource,
   type Snapshot,
 } from '@gingham/core';
 import { UsageError, type CliIo } from './io.js';
@@ -58,6 +59,8 @@ export interface LoadedModel {
   readonly ok: boolean;
   readonly issues: readonly Issue[];
   readonly snapshot: Snapshot;
+  /** The resources as loaded (for commands that read fields the model does not keep). */
+  readonly resources: readonly Resource[];
 }
 
 /** Loads, validates and converts. `ok` is false when any input had an error. */
@@ -68,7 +71,7 @@ export async function loadModel(paths: readonly string[], io: CliIo): Promise<Lo
     loaded.resources.map((r) => r.resource),
     { locate: (resource) => where.get(resource) },
   );
-  return { ok: loaded.ok, issues: [...loaded.issues, ...built.issues], snapshot: built.snapshot };
+  return { ok: loaded.ok, issues: [...loaded.issues, ...built.issues], snapshot: built.snapshot, resources: loaded.resources.map((r) => r.resource) };
 }
 
 export function renderIssues(issues: readonly Issue[]): string {

@@ -201,7 +201,7 @@ function refuseModel(issues: Parameters<typeof renderIssues>[0], io: CliIo): num
 }
 
 /** The `--flows` source: standard input, or a file or pipe checked by `stat` first. */
-async function openFlows(path: string, values: CheckValues, io: CliIo): Promise<AsyncIterable<Uint8Array>> {
+export async function openFlows(path: string, values: { readonly file?: readonly string[] }, io: CliIo): Promise<AsyncIterable<Uint8Array>> {
   if (path === '-') {
     if ((values.file ?? []).includes('-')) throw new UsageError('standard input cannot be both -f - and --flows -');
     if (!io.stdin) throw new UsageError('--flows -: there is no standard input here');

@@ -1,0 +1,226 @@
+/**
+ * Staged-policy preview over recorded flows: for each record, the verdict of its reporting side
+ * (the source's egress or the destination's ingress) with the policies as enforced and with the
+ * staged ones enforced too (`stagedAction: Set` replaces or adds, `Delete` removes: Calico OSS
+ * never sends staged deletes to Felix, so only an offline evaluator can preview them), and the
+ * step that decides each. A record stands for every peer its aggregated names cover (see
+ * flow-peers.ts): it is `changed` when the staged policies change the verdict for all of them,
+ * `uncertain` when for some, `unchanged` when for none, `unresolved` when a side names nothing
+ * in the manifests. A record whose recorded action differs from today's enforced verdict is
+ * flagged as drift (the enforced policies changed since). Pure; each distinct record key is
+ * evaluated once, so long flow logs cost their distinct flows.
+ */
+import type { Snapshot } from '../model/types.js';
+import type { Decision, EvaluateOptions, EvaluationResult } from '../evaluate/types.js';
+import { evaluate } from '../evaluate/evaluate.js';
+import { describeDecision } from '../evaluate/explain.js';
+import { indexSnapshot } from '../evaluate/snapshot-index.js';
+import { compareBytewise } from '../convert/strings.js';
+import type { FlowRecord, FlowReporter } from '../flows/types.js';
+import { FlowPeerResolver, isAddressPeer, type ResolvedSide } from './flow-peers.js';
+
+export type PreviewOutcome = 'unchanged' | 'changed' | 'uncertain' | 'unresolved';
+
+/** A verdict of the reporting side over the record's peers. */
+export interface PreviewVerdict {
+  /** `mixed` when the record's peers get different verdicts. */
+  readonly action: 'allow' | 'deny' | 'mixed';
+  /** The deciding steps (distinct), e.g. `policy knp/shop/db rule 0 in tier default`. */
+  readonly decidedBy: readonly string[];
+}
+
+export interface RecordPreview {
+  readonly outcome: PreviewOutcome;
+  readonly reporter: FlowReporter;
+  /** What the record says happened. */
+  readonly recorded: 'allow' | 'deny';
+  /** Today's enforced policies. */
+  readonly before: PreviewVerdict;
+  /** With the staged policies enforced. */
+  readonly after: PreviewVerdict;
+  /** The recorded action is not today's enforced verdict for all peers (the policies changed since). */
+  readonly drift: boolean;
+  /** Peer pairs evaluated, and how many of them the staged policies change. */
+  readonly pairs: number;
+  readonly changedPairs: number;
+  /** How each side's name was matched to today's endpoints. */
+  readonly match: { readonly source: ResolvedSide['match']; readonly dest: ResolvedSide['match'] };
+}
+
+/** Changed or uncertain records grouped for people. */
+export interface PreviewGroup {
+  readonly outcome: 'changed' | 'uncertain';
+  /** `namespace/name` of a pod group, `host <name>`, a network set, `public network` / `private network`. */
+  readonly from: string;
+  readonly to: string;
+  readonly protocol: string;
+  readonly port: number;
+  readonly reporter: FlowReporter;
+  readonly before: PreviewVerdict;
+  readonly after: PreviewVerdict;
+  readonly records: number;
+  readonly connections: number;
+}
+
+export interface PreviewSummary {
+  readonly records: number;
+  readonly unchanged: number;
+  readonly changed: number;
+  readonly uncertain: number;
+  readonly unresolved: number;
+  /** Changed records that were denied before and allowed after / the reverse. */
+  readonly opened: number;
+  readonly closed: number;
+  readonly drift: number;
+  /** True when the snapshot has staged policies (else nothing can change). */
+  readonly staged: boolean;
+  readonly groups: readonly PreviewGroup[];
+}
+
+export interface PreviewOptions {
+  readonly evaluate?: EvaluateOptions;
+  /** Most peers evaluated per side of a record (default 32): wider groups are sampled evenly. */
+  readonly maxPeersPerSide?: number;
+}
+
+/** A previewer: ask about records one by one (streaming), then for the summary. */
+export interface FlowPreview {
+  preview(record: FlowRecord): RecordPreview;
+  summary(): PreviewSummary;
+}
+
+function step(d: Decision): string {
+  return describeDecision(d);
+}
+
+function verdictOf(actions: readonly ('allow' | 'deny')[], steps: readonly string[]): PreviewVerdict {
+  const first = actions[0];
+  const action = first === undefined ? 'deny' : actions.every((a) => a === first) ? first : 'mixed';
+  return { action, decidedBy: [...new Set(steps)].sort(compareBytewise) };
+}
+
+function sample<T>(items: readonly T[], max: number): readonly T[] {
+  if (items.length <= max) return items;
+  const out: T[] = [];
+  for (let i = 0; i < max; i++) out.push(items[Math.floor((i * items.length) / max)]!);
+  return out;
+}
+
+function sideText(type: string, name: string, namespace: string): string {
+  if (type === 'net') return name === 'pvt' ? 'private network' : name === 'pub' ? 'public network' : name;
+  if (type === 'hep') return `host ${name}`;
+  return namespace === '-' ? name : `${namespace}/${name}`;
+}
+
+/** Creates a previewer of the snapshot's staged policies over flow records. */
+export function createFlowPreview(snapshot: Snapshot, options: PreviewOptions = {}): FlowPreview {
+  const index = indexSnapshot(snapshot);
+  const resolver = new FlowPeerResolver(snapshot, index);
+  const max = options.maxPeersPerSide ?? 32;
+  const memo = new Map<string, Omit<RecordPreview, 'recorded' | 'drift'> & { beforeActions: Set<string> }>();
+  const counts = { records: 0, unchanged: 0, changed: 0, uncertain: 0, unresolved: 0, opened: 0, closed: 0, drift: 0 };
+  const groups = new Map<string, { g: Omit<PreviewGroup, 'records' | 'connections'>; records: number; connections: number }>();
+
+  /** A peer at each of its address families (the record does not say which one the flow used). */
+  const atFamilies = (peer: string): Map<4 | 6, string> => {
+    if (isAddressPeer(peer)) return new Map([[peer.includes(':') ? 6 : 4, peer]]);
+    const w = index.workloads.get(peer);
+    const texts = w ? w.addresses : index.hosts.get(peer)?.expectedIPs ?? [];
+    const out = new Map<4 | 6, string>();
+    for (const t of texts) {
+      const f = t.includes(':') ? 6 : 4;
+      if (!out.has(f)) out.set(f, t.split('/')[0]!);
+    }
+    return out;
+  };
+
+  const compute = (r: FlowRecord): Omit<RecordPreview, 'recorded' | 'drift'> & { beforeActions: Set<string> } => {
+    const src = resolver.resolve(r.source_type, r.source_name, r.source_namespace, r.source_labels);
+    const dst = resolver.resolve(r.dest_type, r.dest_name, r.dest_namespace, r.dest_labels);
+    const match = { source: src.match, dest: dst.match };
+    const before: ('allow' | 'deny')[] = [];
+    const after: ('allow' | 'deny')[] = [];
+    const beforeSteps: string[] = [];
+    const afterSteps: string[] = [];
+    let pairs = 0;
+    let changedPairs = 0;
+    for (const s of sample(src.peers, max)) {
+      const sf = atFamilies(s);
+      for (const d of sample(dst.peers, max)) {
+        if (s === d) continue;
+        for (const [family, dAddr] of atFamilies(d)) {
+        const sAddr = sf.get(family);
+        if (sAddr === undefined) continue;
+        let result: EvaluationResult;
+        try {
+          result = evaluate(snapshot, { src: sAddr, dst: dAddr, protocol: r.proto, ...(r.dest_port > 0 ? { dstPort: r.dest_port } : {}) }, options.evaluate);
+        } catch {
+          continue;
+        }
+        const side = (x: { trace: EvaluationResult['trace'] }) => (r.reporter === 'src' ? x.trace.egress : x.trace.ingress);
+        const b = side(result);
+        const a = side(result.staged ?? result);
+        pairs++;
+        before.push(b.allowed ? 'allow' : 'deny');
+        after.push(a.allowed ? 'allow' : 'deny');
+        beforeSteps.push(step(b.decision));
+        afterSteps.push(step(a.decision));
+        if (b.allowed !== a.allowed) changedPairs++;
+        }
+      }
+    }
+    const outcome: PreviewOutcome = pairs === 0 ? 'unresolved' : changedPairs === 0 ? 'unchanged' : changedPairs === pairs ? 'changed' : 'uncertain';
+    return { outcome, reporter: r.reporter, before: verdictOf(before, beforeSteps), after: verdictOf(after, afterSteps), pairs, changedPairs, match, beforeActions: new Set(before) };
+  };
+
+  return {
+    preview(r) {
+      const key = [r.reporter, r.source_type, r.source_namespace, r.source_name, r.dest_type, r.dest_namespace, r.dest_name, r.proto, r.dest_port, r.source_labels.join(','), r.dest_labels.join(',')].join('|');
+      let c = memo.get(key);
+      if (!c) memo.set(key, (c = compute(r)));
+      const drift = c.pairs > 0 && (c.beforeActions.size > 1 || !c.beforeActions.has(r.action));
+      const { beforeActions: _b, ...rest } = c;
+      const out: RecordPreview = { ...rest, recorded: r.action, drift };
+      counts.records++;
+      counts[out.outcome]++;
+      if (drift) counts.drift++;
+      if (out.outcome === 'changed') {
+        if (out.before.action === 'deny' && out.after.action === 'allow') counts.opened++;
+        else if (out.before.action === 'allow' && out.after.action === 'deny') counts.closed++;
+      }
+      if (out.outcome === 'changed' || out.outcome === 'uncertain') {
+        const g = {
+          outcome: out.outcome,
+          from: sideText(r.source_type, r.source_name, r.source_namespace),
+          to: sideText(r.dest_type, r.dest_name, r.dest_namespace),
+          protocol: r.proto.toUpperCase(),
+          port: r.dest_port,
+          reporter: r.reporter,
+          before: out.before,
+          after: out.after,
+        };
+        const gk = JSON.stringify(g);
+        const e = groups.get(gk);
+        if (e) {
+          e.records++;
+          e.connections += r.num_connections_started;
+        } else groups.set(gk, { g, records: 1, connections: r.num_connections_started });
+      }
+      return out;
+    },
+    summary() {
+      const list = [...groups.values()]
+        .map((e) => ({ ...e.g, records: e.records, connections: e.connections }))
+        .sort((a, b) => (a.outcome === b.outcome ? 0 : a.outcome === 'changed' ? -1 : 1) || compareBytewise(a.from, b.from) || compareBytewise(a.to, b.to) || compareBytewise(a.protocol, b.protocol) || a.port - b.port || compareBytewise(a.reporter, b.reporter));
+      return { ...counts, staged: index.hasStaged, groups: list };
+    },
+  };
+}
+
+/** Previews a batch of records (see `createFlowPreview`). */
+export function previewFlows(snapshot: Snapshot, records: Iterable<FlowRecord>, options?: PreviewOptions): { readonly records: readonly RecordPreview[]; readonly summary: PreviewSummary } {
+  const p = createFlowPreview(snapshot, options);
+  const out: RecordPreview[] = [];
+  for (const r of records) out.push(p.preview(r));
+  return { records: out, summary: p.summary() };
+}

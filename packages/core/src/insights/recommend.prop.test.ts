@@ -1,0 +1,58 @@
+import fc from 'fast-check';
+import { arbCluster, arbFlow, propRuns } from '@gingham/testkit';
+import { describe, expect, it } from 'vitest';
+import { buildSnapshot } from '../convert/index.js';
+import { evaluate } from '../evaluate/evaluate.js';
+import { flowLogRecords } from './flow-log.js';
+import { recommendPolicies, withRecommendations } from './recommend.js';
+import { knownFlows, observe } from './test-fixtures.js';
+import type { Resource } from '../model/resources.js';
+import type { Flow } from '../evaluate/types.js';
+
+/** A random small cluster and traffic over it. */
+const arbClusterTraffic: fc.Arbitrary<{ resources: Resource[]; flows: Flow[] }> = fc.record({
+  resources: arbCluster,
+  flows: fc.array(arbFlow, { minLength: 5, maxLength: 40 }) as fc.Arbitrary<Flow[]>,
+});
+
+describe('recommendation properties', () => {
+  it('with the recommendations enforced, every observed flow keeps its verdict in each direction', () => {
+    fc.assert(
+      fc.property(arbClusterTraffic, ({ resources, flows }) => {
+        const { snapshot } = buildSnapshot(resources);
+        const known = knownFlows(snapshot, flows);
+        const { records } = flowLogRecords(snapshot, observe(known));
+        const result = recommendPolicies(records, { snapshot, excludeNamespaces: [] });
+        const after = withRecommendations(snapshot, result);
+        for (const flow of known) {
+          const before = evaluate(snapshot, flow);
+          const now = evaluate(after, flow);
+          // An observed allowed flow: allowed as enforced (the record's action) and in the pending
+          // view (the cluster's own staged policies enforced, as the recommendation is compared
+          // in). The source always reports; the destination only when the packet got there.
+          const was = before.staged ?? before;
+          const is = now.staged ?? now;
+          const egress = before.trace.egress.allowed && was.trace.egress.allowed;
+          const ingress = before.trace.egress.allowed && before.trace.ingress.allowed && was.trace.ingress.allowed;
+          if (egress) expect(is.trace.egress.allowed, `egress ${JSON.stringify(flow)}`).toBe(true);
+          if (ingress) expect(is.trace.ingress.allowed, `ingress ${JSON.stringify(flow)}`).toBe(true);
+          if (before.allowed && was.allowed) expect(is.allowed, JSON.stringify(flow)).toBe(true);
+        }
+      }),
+      { numRuns: propRuns(60) },
+    );
+  });
+
+  it('records in any order give the same recommendation', () => {
+    fc.assert(
+      fc.property(arbClusterTraffic, fc.integer(), ({ resources, flows }, seed) => {
+        const { snapshot } = buildSnapshot(resources);
+        const { records } = flowLogRecords(snapshot, observe(knownFlows(snapshot, flows)));
+        const shuffled = [...records].sort((a, b) => ((JSON.stringify(a).length * 31 + seed) % 7) - ((JSON.stringify(b).length * 31 + seed) % 7));
+        const now = 1_800_000_000;
+        expect(recommendPolicies(shuffled, { snapshot, now, excludeNamespaces: [] })).toEqual(recommendPolicies(records, { snapshot, now, excludeNamespaces: [] }));
+      }),
+      { numRuns: propRuns(30) },
+    );
+  });
+});
