@@ -8,7 +8,8 @@ import fc from 'fast-check';
 import { createIptablesDataplane } from '../src/index.js';
 import { NODE, podManifest, TCP_PORTS, WORLD_PODS } from '../src/conformance/cases.js';
 import { loadResources } from '../src/conformance/index.js';
-import { forwardVerdict, type simRunner, type SimKernel } from './kernel-sim.js';
+import { expect } from 'vitest';
+import { cloneSim, forwardVerdict, simRunner, type SimKernel } from './kernel-sim.js';
 export const APPS = ['web', 'db', 'client'] as const;
 export const NAMESPACES = `
 apiVersion: v1
@@ -130,4 +131,31 @@ export async function enforceFresh(runner: ReturnType<typeof simRunner>, rs: rea
   await engine.flush();
   await dp.close();
   return dp;
+}
+
+/** Applies the change `prev` → `next` as one Engine flush: upserts of what is new or changed, deletes of what went. */
+export async function flushChange(engine: ReturnType<typeof createEngine>, prev: readonly Resource[], next: readonly Resource[]): Promise<void> {
+  const oldByKey = new Map(prev.map((r) => [key(r), JSON.stringify(r)]));
+  const newKeys = new Set(next.map(key));
+  for (const r of next) if (oldByKey.get(key(r)) !== JSON.stringify(r)) engine.upsert(r);
+  for (const r of prev) if (!newKeys.has(key(r))) engine.delete(r.kind, r.metadata.namespace ?? '', r.metadata.name, r.apiVersion);
+  await engine.flush();
+}
+
+/**
+ * kill -9 after each of `steps`: a restarted process (fresh dataplane and Engine fed `rs`)
+ * converges from there to `after`, `check` holding at each of its steps (given the verdicts at
+ * the crash), and a further restart writes nothing.
+ */
+export async function restartAfterEachKill(steps: readonly SimKernel[], rs: readonly Resource[], read: (k: SimKernel) => boolean[], after: boolean[], check: (at: string, got: boolean[], atCrash: boolean[]) => void): Promise<void> {
+  for (const [i, crashed] of steps.entries()) {
+    const atCrash = read(crashed);
+    const restart = simRunner(cloneSim(crashed));
+    restart.onStep = (k) => check(`restart after a kill at step ${i + 1}`, read(k), atCrash);
+    await enforceFresh(restart, rs);
+    restart.onStep = undefined;
+    expect(read(restart.kernel), `converged after a kill at step ${i + 1}`).toEqual(after);
+    const again = await enforceFresh(restart, rs);
+    expect(again.lastStats(), `a second restart after a kill at step ${i + 1} writes nothing`).toMatchObject({ chainsWritten: 0, chainsDeleted: 0, setsCreated: 0, setMembersChanged: 0, setsDestroyed: 0 });
+  }
 }

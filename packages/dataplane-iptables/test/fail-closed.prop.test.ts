@@ -16,7 +16,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { createIptablesDataplane } from '../src/index.js';
 import { NODE } from '../src/conformance/cases.js';
-import { change, enforceFresh, expectOldOrNew, key, labels, reference, resources, verdicts, world } from './fail-closed-world.js';
+import { change, expectOldOrNew, flushChange, labels, reference, resources, restartAfterEachKill, verdicts, world } from './fail-closed-world.js';
 import { cloneSim, forwardVerdict, simRunner, type SimKernel, type SimPacket } from './kernel-sim.js';
 
 describe('fail closed: every intermediate kernel state of an apply gives each flow its old or its new verdict', () => {
@@ -38,27 +38,14 @@ describe('fail closed: every intermediate kernel state of an apply gives each fl
           // The change as one Engine flush: upserts of what is new or changed, deletes of what went.
           const steps: SimKernel[] = [];
           sim.onStep = (k) => steps.push(cloneSim(k));
-          const oldByKey = new Map(oldRs.map((r) => [key(r), JSON.stringify(r)]));
-          const newKeys = new Set(newRs.map(key));
-          for (const r of newRs) if (oldByKey.get(key(r)) !== JSON.stringify(r)) engine.upsert(r);
-          for (const r of oldRs) if (!newKeys.has(key(r))) engine.delete(r.kind, r.metadata.namespace ?? '', r.metadata.name, r.apiVersion);
-          await engine.flush();
+          await flushChange(engine, oldRs, newRs);
           sim.onStep = undefined;
           const after = verdicts(sim.kernel);
           expect(after).toEqual(reference(newRs));
           steps.forEach((k, i) => expectOldOrNew(`step ${i + 1} of ${steps.length}`, verdicts(k), before, after));
 
           // kill -9 after step i: a restarted process converges from there, old-or-new throughout.
-          for (const [i, crashed] of steps.entries()) {
-            const atCrash = verdicts(crashed);
-            const restart = simRunner(cloneSim(crashed));
-            restart.onStep = (k) => expectOldOrNew(`restart after a kill at step ${i + 1}`, verdicts(k), atCrash, after);
-            await enforceFresh(restart, newRs);
-            restart.onStep = undefined;
-            expect(verdicts(restart.kernel), `converged after a kill at step ${i + 1}`).toEqual(after);
-            const again = await enforceFresh(restart, newRs);
-            expect(again.lastStats(), `a second restart after a kill at step ${i + 1} writes nothing`).toMatchObject({ chainsWritten: 0, chainsDeleted: 0, setsCreated: 0, setMembersChanged: 0, setsDestroyed: 0 });
-          }
+          await restartAfterEachKill(steps, newRs, verdicts, after, (at, got, atCrash) => expectOldOrNew(at, got, atCrash, after));
           await dp.close();
         },
       ),

@@ -57,6 +57,14 @@ describe('generation stamp', () => {
     expect(formatIptablesRestore(withGeneration(r3, 1))).toBe(formatIptablesRestore(r));
   });
 
+  it('stamps and checks IPv6 the same way (each family is planned on its own)', () => {
+    const r6 = renderState(withHep(), 6);
+    expect(r6.stamp?.generation).toBe(1);
+    const first = (table: string, name: string): string => r6.chains.find((c) => c.table === table && c.name === name)!.rules[0]!.args.join(' ');
+    expect(first('raw', 'gh-PREROUTING')).toBe('-j MARK --set-xmark 0x40000/0x1f0000');
+    expect(first('filter', 'gh-INPUT')).toBe('-m conntrack ! --ctstate RELATED,ESTABLISHED -m mark ! --mark 0x40000/0x1c0000 -j DROP');
+  });
+
   it('refuses host endpoints when the mark mask has no room for the stamp', () => {
     expect(() => renderState(withHep(), 4, { markMask: 0x0f00 })).toThrow(expect.objectContaining({ code: 'IPTABLES_INVALID_ARGUMENT' }));
     expect(renderState(emptyDataplaneState(), 4, { markMask: 0x0f00 }).stamp).toBeUndefined();
