@@ -6,9 +6,10 @@
  * with GINGHAM_DEBUG=1. Text output is escaped for the terminal; JSON output stays exact.
  */
 import { GinghamError } from '@gingham/core';
-import { ENFORCE_HELP, runEnforceCommand } from '@gingham/dataplane-iptables';
+import type { CommandRunner } from '@gingham/host';
 import { checkCommand, checkHelp } from './commands/check.js';
 import { datastoreCommand, datastoreHelp } from './commands/datastore.js';
+import { enforceCommand, enforceHelp } from './commands/enforce.js';
 import { getCommand, getHelp } from './commands/get.js';
 import { writeCommand, writeHelp } from './commands/write.js';
 import { getKubernetesCommand, getKubernetesHelp } from './commands/get-kubernetes.js';
@@ -46,15 +47,6 @@ Add --json for machine-readable output, and --help after a command for its optio
 
 type Command = { run: (argv: string[], io: CliIo, options: RunCliOptions) => Promise<number>; help: string };
 
-const enforceHelp = `gingham enforce: enforce the policy of one node in this network namespace's kernel.
-
-  --dataplane iptables (default): Calico-style iptables chains and IP sets.
-  --dataplane ebpf:               the eBPF datapath (tc programs and flat lookup maps); its
-                                  options: gingham enforce --dataplane ebpf --help
-  Check the host first with: gingham doctor --dataplane iptables (or ebpf)
-
-${ENFORCE_HELP}`;
-
 /** The value of `--NAME X` or `--NAME=X` (the last one given), or undefined. */
 function optionOf(argv: readonly string[], name: string): string | undefined {
   let value: string | undefined;
@@ -65,51 +57,18 @@ function optionOf(argv: readonly string[], name: string): string | undefined {
   return value;
 }
 
-/** The value of `--dataplane`, iptables when absent. */
-const dataplaneOf = (argv: readonly string[]): string => optionOf(argv, 'dataplane') ?? 'iptables';
-
 /** `--datastore`, else Calico's `DATASTORE_TYPE` (`kubernetes` selects the Kubernetes reader of `get`). */
 const datastoreOf = (argv: readonly string[], io: CliIo): string | undefined => {
   const env = io.env ?? process.env;
   return optionOf(argv, 'datastore') ?? (env.CALICO_DATASTORE_TYPE || env.DATASTORE_TYPE);
 };
 
-/**
- * The eBPF dataplane, imported only for `--dataplane ebpf`: it is an optional dependency (its
- * loader carries native code), so lint/check/matrix and iptables never load it.
- */
-async function importEbpfDataplane(): Promise<typeof import('@gingham/dataplane-ebpf')> {
-  try {
-    return await import('@gingham/dataplane-ebpf');
-  } catch (cause) {
-    const e = cause as { code?: unknown; message?: unknown };
-    if (e.code !== 'ERR_MODULE_NOT_FOUND' || !String(e.message).includes("'@gingham/dataplane-ebpf'")) throw cause;
-    throw new GinghamError(
-      'EBPF_DATAPLANE_MISSING',
-      'the eBPF dataplane is not installed (@gingham/dataplane-ebpf is an optional dependency of @gingham/cli): npm install @gingham/dataplane-ebpf, or use --dataplane iptables',
-      { cause },
-    );
-  }
-}
-
-/** `gingham enforce`: dispatches on `--dataplane` (each dataplane prints its own `--help`). */
-async function enforceCommand(argv: string[], io: CliIo): Promise<number> {
-  const dataplane = dataplaneOf(argv);
-  if (dataplane === 'ebpf') return (await importEbpfDataplane()).runEbpfEnforceCommand(argv, io);
-  if (argv.includes('--help') || argv.includes('-h')) {
-    io.stdout(enforceHelp);
-    return 0;
-  }
-  if (dataplane === 'iptables') return runEnforceCommand(argv, io);
-  throw new UsageError(`unsupported dataplane "${dataplane}" (supported: iptables, ebpf)`);
-}
-
 const commands: Record<string, Command> = {
   lint: { run: lintCommand, help: lintHelp },
   check: { run: checkCommand, help: checkHelp },
   matrix: { run: matrixCommand, help: matrixHelp },
   diff: { run: diffCommand, help: diffHelp },
-  enforce: { run: enforceCommand, help: enforceHelp },
+  enforce: { run: (argv, io, options) => enforceCommand(argv, io, options.runner ? { runner: options.runner } : {}), help: enforceHelp() },
   apply: { run: (argv, io) => writeCommand('apply', argv, io), help: writeHelp('apply') },
   create: { run: (argv, io) => writeCommand('create', argv, io), help: writeHelp('create') },
   replace: { run: (argv, io) => writeCommand('replace', argv, io), help: writeHelp('replace') },
@@ -128,6 +87,11 @@ const commands: Record<string, Command> = {
 export interface RunCliOptions {
   /** What `gingham doctor` asks the host (default: this host). */
   readonly hostProbes?: HostProbes;
+  /**
+   * How `gingham enforce --dataplane iptables` runs its commands (default: in this process's
+   * network namespace); a namespace runner of `@gingham/host` enforces inside another one.
+   */
+  readonly runner?: CommandRunner;
 }
 
 /** Edit distance, for "did you mean". */

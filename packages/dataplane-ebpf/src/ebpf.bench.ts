@@ -34,7 +34,7 @@ import { type CompiledRule, type DataplaneMessage, type DataplaneState, emptyDat
 import { attachTc, type BpfMap, type BpfProgram, type Collection, createCollection, loadCollectionSpec, type TcLink, testRun, withNetns } from '@gingham/ebpf-loader';
 import { mountScratchBpffs, type ScratchBpffs } from '@gingham/ebpf-loader/testing';
 import { createIptablesDataplane } from '@gingham/dataplane-iptables';
-import { createTopology, probeTcp, type Topology } from '@gingham/dataplane-iptables/conformance';
+import { createTopology, probeTcp, type Topology } from '@gingham/dataplane-conformance';
 import { compile } from './compile/index.js';
 import { DATAPATH_PROGRAM, encodeSkbContext, readDatapathObject, TC_ACT_OK, writeTables } from './datapath.js';
 import { createEbpfDataplane } from './dataplane/index.js';
@@ -440,7 +440,7 @@ async function updateBench(emit: Emit, bpffs: ScratchBpffs): Promise<void> {
       emitUpdate(emit, 'ebpf.update', full, changes);
     } finally {
       await dp.clean();
-      dp.close();
+      await dp.close();
     }
   } finally {
     ns.destroy();
@@ -552,7 +552,7 @@ async function iperfBench(emit: Emit, bpffs: ScratchBpffs): Promise<void> {
           const dp = createEbpfDataplane({ netns: topo.node, bpffs: bpffs.path, name: `bench-${randomBytes(3).toString('hex')}` });
           remove = async () => {
             await dp.clean();
-            dp.close();
+            await dp.close();
           };
           await dp.apply(messages);
           const st = dp.stats();

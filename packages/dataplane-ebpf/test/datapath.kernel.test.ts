@@ -13,13 +13,12 @@ import { randomBytes } from 'node:crypto';
 import { BpfMap, type Collection, createCollection, loadCollectionSpec, RingBufReader, testRun, withNetns } from '@gingham/ebpf-loader';
 import { arbCluster, arbUpdateStream, NODES, propRuns } from '@gingham/testkit';
 import { arbSpec, engineStates, IFACES, nodeFacts, packets, placedPackets } from './support/flows.js';
+import { ACTION_ALLOW, ACTION_DENY, compile, type DatapathEvent, type HostFacts, type MapName, type Packet, type SimContext, type SimDirectionVerdict, type SimVerdict, simulate, type Tables } from '../src/index.js';
 import {
-  ACTION_ALLOW, ACTION_DENY, buildArp, buildIcmpError, buildPacket, compile, conntrackKey, decodeConntrackValue,
-  decodeEvent, encodeConntrackValue, FLAG_LOG, IPV6_DSTOPTS, IPV6_HOPOPTS, IPV6_ROUTING, MAP_NAMES, type MapName,
-  type Packet, readCounters, readDatapathObject, type SimDirectionVerdict, simulate, TC_ACT_OK, TC_ACT_SHOT, TCP_ACK,
-  TCP_RST, TCP_SYN, type Tables, cloneMaps, writeTables, type DatapathEvent, type PacketOptions, NONE32, FLAG_UNTRACKED, encodeMetaValue, META_NO_CT_INSERT, META_NO_EVENTS,
-  encodeSkbContext, type SimContext, type SimVerdict, type HostFacts,
-} from '../src/index.js';
+  buildArp, buildIcmpError, buildPacket, cloneMaps, conntrackKey, decodeConntrackValue, decodeEvent, encodeConntrackValue, encodeMetaValue, encodeSkbContext,
+  FLAG_LOG, FLAG_UNTRACKED, IPV6_DSTOPTS, IPV6_HOPOPTS, IPV6_ROUTING, MAP_NAMES, META_NO_CT_INSERT, META_NO_EVENTS, NONE32, type PacketOptions,
+  readCounters, readDatapathObject, TC_ACT_OK, TC_ACT_SHOT, TCP_ACK, TCP_RST, TCP_SYN, writeTables,
+} from '../src/testing.js';
 
 function probe(): { ok: boolean; missing: string[] } {
   const missing: string[] = [];

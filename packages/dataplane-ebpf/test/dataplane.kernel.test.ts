@@ -9,9 +9,9 @@ import { spawnSync, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEngine, loadManifests, workloadInterfaceName, type Engine, type Resource } from '@gingham/core';
-import { createTopology, probeTcp, startServers, type PodHandle, type Topology } from '@gingham/dataplane-iptables/conformance';
+import { createTopology, probeTcp, startServers, type PodHandle, type Topology } from '@gingham/dataplane-conformance';
 import { ACTION_DENY, createEbpfDataplane, type EbpfDataplane, type EbpfDataplaneOptions } from '../src/index.js';
-import { canRun, clsactIn, hooksIn, listTree, scratchLockDir, uniqueName } from './kernel-env.js';
+import { canRun, clsactIn, hooksIn, listTree, scratchLockDir, uniqueName } from './support/kernel-env.js';
 import { mountScratchBpffs, type ScratchBpffs } from '@gingham/ebpf-loader/testing';
 
 const NODE = 'node-e';
@@ -96,7 +96,7 @@ describe.skipIf(!canRun)('eBPF dataplane lifecycle', () => {
     try {
       for (const dp of made.reverse()) {
         await dp.clean();
-        dp.close();
+        await dp.close();
       }
     } finally {
       await topo?.destroy();
@@ -133,7 +133,7 @@ done`;
     expect(await verdicts()).toEqual(old);
 
     // Drop every fd of this process: the pinned links keep the program and its maps.
-    first.close();
+    await first.close();
     await expect(first.apply([])).rejects.toMatchObject({ code: 'EBPF_CLOSED' });
     expect(await verdicts()).toEqual(old);
 
@@ -145,7 +145,7 @@ done`;
       dp = make();
       engine = await enforce(dp, WORLD + webFrom(i % 2 === 0 ? 'client' : 'db'));
       expect(dp.stats()).toMatchObject({ generation: i + 2, fullFill: true, replacedGeneration: i + 1 });
-      if (i < 7) dp.close();
+      if (i < 7) await dp.close();
       await new Promise((r) => setTimeout(r, 300));
     }
     const deniedLines = (await Promise.all(denied.map((l) => l.lines))).flat();
@@ -229,7 +229,7 @@ done`;
     expect(one.stats().attached.map((a) => a.kind)).toEqual(Array(6).fill('tc'));
     expect(await tcp('b/client', 'a/web', 80)).toBe(false);
     expect(await tcp('a/db', 'a/web', 80)).toBe(true);
-    one.close();
+    await one.close();
     const two = make({ name: tcName, mode: 'tc' });
     await enforce(two, WORLD + webFrom('client'));
     expect(two.stats()).toMatchObject({ generation: 2, replacedGeneration: 1 });

@@ -9,8 +9,8 @@
  */
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { formatCell, probeCells, probeTcp } from '@gingham/dataplane-iptables/conformance';
-import { canRun, hooksIn, listTree } from './kernel-env.js';
+import { formatCell, probeCells, probeTcp } from '@gingham/dataplane-conformance';
+import { canRun, hooksIn, listTree } from './support/kernel-env.js';
 import { createQuickstartNode, EXAMPLE, type QuickstartNode } from './support/quickstart-node.js';
 
 describe.skipIf(!canRun)('gingham enforce --dataplane ebpf in a network namespace: enforcement that outlives the command', () => {

@@ -13,9 +13,9 @@ import { existsSync, mkdtempSync, readdirSync, rmdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { probeTcp } from '@gingham/dataplane-iptables/conformance';
+import { probeTcp } from '@gingham/dataplane-conformance';
 import { bpffsMounts } from '@gingham/ebpf-loader';
-import { canRun } from './kernel-env.js';
+import { canRun } from './support/kernel-env.js';
 import { createQuickstartNode, EXAMPLE, GINGHAM, IP, README_ARGS, type QuickstartNode } from './support/quickstart-node.js';
 
 describe.skipIf(!canRun)('gingham enforce --dataplane ebpf refuses, changing nothing, when its pins would not outlive it', () => {

@@ -9,10 +9,10 @@
  */
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { probeTcp } from '@gingham/dataplane-iptables/conformance';
+import { probeTcp } from '@gingham/dataplane-conformance';
 import { pinnedObjectId, queryTcx, readTcHooks } from '@gingham/ebpf-loader';
 import { acquireInstanceLock, lockName } from '@gingham/host';
-import { canRun, listTree } from './kernel-env.js';
+import { canRun, listTree } from './support/kernel-env.js';
 import { createQuickstartNode, EXAMPLE, exampleVariant, FRONTEND_TO_DB, type QuickstartNode } from './support/quickstart-node.js';
 
 describe.skipIf(!canRun)('gingham enforce --dataplane ebpf: one run at a time per instance', () => {

@@ -2,28 +2,12 @@
  * @gingham/dataplane-iptables: enforces the Engine's state with iptables and ipset, in Calico's
  * layout. `render/` is pure (state → restore input), `apply/` plans and does the I/O (commands
  * through `@gingham/host`'s runner). Everything public is exported here and only here (the
- * shared conformance suite is the `./conformance` entry).
+ * shared conformance suite is the `./conformance` entry); the `gingham enforce` command that
+ * drives it lives in `@gingham/cli`.
  */
 export { IptablesError, type IptablesErrorCode } from './errors.js';
-export {
-  formatIpsetRestore,
-  formatIptablesRestore,
-  formatRule,
-  renderState,
-  resolveRenderOptions,
-  type DenyAction,
-  type EndpointToHostAction,
-  type HookRule,
-  type HostFacts,
-  type Rendered,
-  type RenderedChain,
-  type RenderedRule,
-  type RenderedSet,
-  type RenderOptions,
-  type ResolvedRenderOptions,
-  type Table,
-} from './render/render.js';
-export { chainName, setName, MAX_CHAIN_NAME, MAX_SET_NAME } from './render/names.js';
+
+// The dataplane: plans and applies batches atomically, holds the instance lock, cleans up.
 export {
   createIptablesDataplane,
   type ApplyStats,
@@ -33,4 +17,20 @@ export {
   type IptablesLockOptions,
 } from './apply/dataplane.js';
 export { formatCleanReport, type CleanBackend, type CleanEntry, type CleanReport } from './apply/clean.js';
-export { ENFORCE_HELP, ENFORCE_LOCK_WAIT_MS, runEnforceCommand, type EnforceIo, type EnforceOptions } from './enforce.js';
+
+// Rendering (pure): the chains, rules and IP sets a state becomes, as restore input.
+export {
+  formatIpsetRestore,
+  formatIptablesRestore,
+  renderState,
+  type DenyAction,
+  type EndpointToHostAction,
+  type HookRule,
+  type HostFacts,
+  type Rendered,
+  type RenderedChain,
+  type RenderedRule,
+  type RenderedSet,
+  type RenderOptions,
+  type Table,
+} from './render/render.js';

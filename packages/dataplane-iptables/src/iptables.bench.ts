@@ -19,7 +19,7 @@ import { pathToFileURL } from 'node:url';
 import { applyMessage, emptyDataplaneState, type CompiledPolicy, type DataplaneMessage, type WorkloadEndpointState } from '@gingham/core';
 import { createLocalRunner, createNetnsRunner } from '@gingham/host';
 import { createIptablesDataplane } from './apply/dataplane.js';
-import { createTopology, type Topology } from './conformance/topology.js';
+import { createTopology, type Topology } from '@gingham/dataplane-conformance';
 import { formatIptablesRestore, renderState } from './render/render.js';
 
 function stateOf(messages: readonly DataplaneMessage[]) {
@@ -160,13 +160,13 @@ export async function runIptablesBench(emit: Emit): Promise<void> {
           const t = process.hrtime.bigint();
           await dp.apply([{ kind: i % 2 === 0 ? 'ipset-add-members' : 'ipset-remove-members', id: `s:sel${7 + (k % 50)}`, members: [member] }]);
           const took = ms(t);
-          const st = dp.lastStats();
+          const st = dp.stats();
           if (st.setMembersChanged !== 1 || st.chainsWritten !== 0) throw new Error(`label change ${i} did not change exactly one member: ${JSON.stringify(st)}`);
           return took;
         };
         const first = await change(0);
         emit({ bench: `iptables.${policies}`, metric: 'label_change_first_apply', value: first, unit: 'ms' });
-        emit({ bench: `iptables.${policies}`, metric: 'label_change_chains_written', value: dp.lastStats().chainsWritten, unit: 'chains' });
+        emit({ bench: `iptables.${policies}`, metric: 'label_change_chains_written', value: dp.stats().chainsWritten, unit: 'chains' });
         const times: number[] = [];
         for (let i = 1; i <= LABEL_CHANGES; i++) times.push(await change(i));
         times.sort((a, b) => a - b);
@@ -205,7 +205,7 @@ export async function runIptablesBench(emit: Emit): Promise<void> {
         let written = 0;
         const counted = (distance: number) => async (i: number) => {
           await moveBy(distance)(i);
-          written = Math.max(written, dp.lastStats().chainsWritten);
+          written = Math.max(written, dp.stats().chainsWritten);
         };
         const move = await median(LABEL_CHANGES - 1, counted(1));
         emit({ bench: `iptables.${policies}`, metric: 'label_move_apply', value: move, unit: 'ms' });

@@ -138,7 +138,7 @@ for (const backend of ['nft', 'legacy'] as const satisfies readonly IptablesBack
       const dp = await make();
       await dp.apply(base);
       await dp.apply(base);
-      expect(dp.lastStats()).toEqual({ chainsWritten: 0, chainsDeleted: 0, setsCreated: 0, setsSwapped: 0, setsVersioned: 0, setMembersChanged: 0, setsDestroyed: 0 });
+      expect(dp.stats()).toEqual({ chainsWritten: 0, chainsDeleted: 0, setsCreated: 0, setsSwapped: 0, setsVersioned: 0, setMembersChanged: 0, setsDestroyed: 0 });
       const text = saved(netns, save);
       expect(text.match(/^-A (FORWARD|INPUT|OUTPUT) .*gh:hook.*$/gm)?.length).toBe(3);
       expect(text.split('\n')[text.split('\n').findIndex((l) => l.startsWith('-A FORWARD'))]).toContain('-j gh-FORWARD');
@@ -153,18 +153,18 @@ for (const backend of ['nft', 'legacy'] as const satisfies readonly IptablesBack
     it('adopts matching chains and sets after a restart, by rule ids', async () => {
       const dp = await make();
       await dp.apply(base);
-      expect(dp.lastStats()).toMatchObject({ chainsWritten: 0, chainsDeleted: 0, setsCreated: 0, setsDestroyed: 0, setMembersChanged: 0 });
+      expect(dp.stats()).toMatchObject({ chainsWritten: 0, chainsDeleted: 0, setsCreated: 0, setsDestroyed: 0, setMembersChanged: 0 });
     });
 
     it('updates a label change as an IP set delta only', async () => {
       const dp = await make();
       await dp.apply(base);
       await dp.apply([{ kind: 'ipset-add-members', id: 's:db', members: ['10.65.0.13/32'] }]);
-      expect(dp.lastStats()).toEqual({ chainsWritten: 0, chainsDeleted: 0, setsCreated: 0, setsSwapped: 0, setsVersioned: 0, setMembersChanged: 1, setsDestroyed: 0 });
+      expect(dp.stats()).toEqual({ chainsWritten: 0, chainsDeleted: 0, setsCreated: 0, setsSwapped: 0, setsVersioned: 0, setMembersChanged: 1, setsDestroyed: 0 });
       expect(ns(netns, ['ipset', 'list', 'gh40s:db'])).toContain('10.65.0.13');
       const many = Array.from({ length: 200 }, (_, i) => `10.70.${i >> 8}.${i & 255}/32`);
       await dp.apply([{ kind: 'ipset-replace', id: 's:db', type: 'nets', members: many }]);
-      expect(dp.lastStats()).toMatchObject({ chainsWritten: 0, setsSwapped: 1, setsVersioned: 0 });
+      expect(dp.stats()).toMatchObject({ chainsWritten: 0, setsSwapped: 1, setsVersioned: 0 });
       expect(ns(netns, ['ipset', 'list', 'gh40s:db'])).toContain('Number of entries: 200');
       expect(ns(netns, ['ipset', 'list', '-n']).split('\n').some((x) => x.startsWith('gh4t'))).toBe(false);
       await dp.apply([{ kind: 'ipset-replace', id: 's:db', type: 'nets', members: ['10.65.0.12/32'] }]);
@@ -185,7 +185,7 @@ for (const backend of ['nft', 'legacy'] as const satisfies readonly IptablesBack
       expect(pid).toBeTypeOf('number');
       for (let i = 1; i <= 5; i++) await dp.apply([{ kind: 'ipset-add-members', id: 's:db', members: [`10.66.0.${i}/32`] }]);
       expect(dp.ipsetSessionPid()).toBe(pid);
-      expect(dp.lastStats()).toMatchObject({ chainsWritten: 0, setMembersChanged: 1 }); // the v4 set only
+      expect(dp.stats()).toMatchObject({ chainsWritten: 0, setMembersChanged: 1 }); // the v4 set only
       expect(ns(netns, ['ipset', 'list', 'gh40s:db'])).toContain('10.66.0.5');
       // The session dies: the batch runs one-shot and a new session starts.
       process.kill(pid!, 'SIGKILL');
@@ -223,7 +223,7 @@ for (const backend of ['nft', 'legacy'] as const satisfies readonly IptablesBack
         base[2]!,
         { kind: 'workload-endpoint-upsert', endpoint: wep('a/db', 'cali0123456789b', '10.65.0.12/32', []) },
       ]);
-      expect(dp.lastStats().chainsDeleted).toBeGreaterThanOrEqual(3);
+      expect(dp.stats().chainsDeleted).toBeGreaterThanOrEqual(3);
       const text = saved(netns, save);
       expect(text).not.toContain('gh-pi-knp/a/web');
       expect(text).not.toContain('cali0123456789a');
@@ -246,7 +246,7 @@ for (const backend of ['nft', 'legacy'] as const satisfies readonly IptablesBack
       }
       expect(text).toMatch(/-A gh-fh-eth0 .*-j NOTRACK/);
       await dp.apply([]);
-      expect(dp.lastStats().chainsWritten).toBe(0);
+      expect(dp.stats().chainsWritten).toBe(0);
       const again = await make();
       await again.apply([...base.slice(0, -1), ...hostMessages]);
       await again.apply([{ kind: 'host-endpoint-remove', id: 'n1-eth0' }]);

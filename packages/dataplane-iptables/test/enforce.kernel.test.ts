@@ -1,5 +1,5 @@
 /**
- * `gingham enforce --dataplane iptables` (through `runEnforceCommand`, run inside a node
+ * `gingham enforce --dataplane iptables` (through `@gingham/cli`'s `runCli`, run inside a node
  * namespace via the runner, and the real bin where processes matter): one-shot enforcement from
  * manifest files, convergence on a second run, `--clean` finding state of both families and both
  * backends, nothing changed for invalid manifests, one run at a time per namespace (the instance
@@ -11,9 +11,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runEnforceCommand } from '../src/index.js';
-import { NODE, ONLY_DB_TO_WEB, WORLD, WORLD_PODS } from '../src/conformance/cases.js';
-import { createTopology, probeTcp, type Topology } from '../src/conformance/topology.js';
+import { runCli } from '@gingham/cli';
+import { createTopology, NODE, ONLY_DB_TO_WEB, probeTcp, WORLD, WORLD_PODS, type Topology } from '@gingham/dataplane-conformance';
+import { iptablesResidue } from './support/residue.js';
 
 const run = process.getuid?.() === 0 || process.env.CI === 'true';
 const bin = join(new URL('../../../', import.meta.url).pathname, 'packages/cli/bin/gingham.js');
@@ -24,6 +24,8 @@ describe.skipIf(!run)('gingham enforce --dataplane iptables', () => {
   const out: string[] = [];
   const err: string[] = [];
   const io = { stdout: (s: string) => void out.push(s), stderr: (s: string) => void err.push(s) };
+  /** `gingham enforce ARGV` in-process, its commands run in the node namespace; the exit code. */
+  const enforce = (argv: string[]): Promise<number> => runCli(['enforce', ...argv], io, { runner: topo.nodeRunner });
   const saveNode = (): string => spawnSync('ip', ['netns', 'exec', topo.node, 'iptables-save'], { encoding: 'utf8' }).stdout;
 
   beforeAll(async () => {
@@ -42,13 +44,13 @@ describe.skipIf(!run)('gingham enforce --dataplane iptables', () => {
 
   it('enforces from a directory of manifests, converges on a second run, and cleans up', async () => {
     const argv = ['-f', dir, '--node', NODE, '--dataplane', 'iptables'];
-    expect(await runEnforceCommand(argv, io, { runner: topo.nodeRunner })).toBe(0);
+    expect(await enforce(argv)).toBe(0);
     expect(out.at(-1)).toMatch(/node gh-node-1: 3 endpoints, 1 active policies/);
     expect(await probeTcp(topo, topo.pod('a', 'db'), topo.pod('a', 'web'), 80)).toBe(true);
     expect(await probeTcp(topo, topo.pod('b', 'client'), topo.pod('a', 'web'), 80)).toBe(false);
-    expect(await runEnforceCommand(argv, io, { runner: topo.nodeRunner })).toBe(0);
+    expect(await enforce(argv)).toBe(0);
     expect(out.at(-1)).toMatch(/chains written 0, deleted 0; sets created 0, destroyed 0$/);
-    expect(await runEnforceCommand(['--clean', '--dataplane', 'iptables'], io, { runner: topo.nodeRunner })).toBe(0);
+    expect(await enforce(['--clean', '--dataplane', 'iptables'])).toBe(0);
     expect(out.at(-1)).toMatch(/^gingham enforce: removed \d+ chains, 3 hook rules and \d+ IP sets? \(IPv4; nft\)$/);
     expect(saveNode()).not.toContain('gh-');
     expect(await probeTcp(topo, topo.pod('b', 'client'), topo.pod('a', 'web'), 80)).toBe(true);
@@ -58,33 +60,31 @@ describe.skipIf(!run)('gingham enforce --dataplane iptables', () => {
     const bad = join(dir, 'bad', 'x.yaml');
     spawnSync('mkdir', ['-p', join(dir, 'bad')]);
     writeFileSync(bad, 'apiVersion: projectcalico.org/v3\nkind: GlobalNetworkPolicy\nmetadata: {name: x}\nspec: {selector: "app ==", ingress: [{action: Allow}]}\n');
-    expect(await runEnforceCommand(['-f', bad, '--node', NODE], io, { runner: topo.nodeRunner })).toBe(1);
+    expect(await enforce(['-f', bad, '--node', NODE])).toBe(1);
     expect(err.at(-1)).toMatch(/nothing was changed/);
     expect(saveNode()).not.toContain('gh-');
-    expect(await runEnforceCommand(['-f', dir, '--node', NODE, '--dataplane', 'ebpf'], io, { runner: topo.nodeRunner })).toBe(2);
+    expect(await enforce(['-f', dir, '--node', NODE, '--dataplane', 'nft'])).toBe(2);
+    expect(err.at(-1)).toMatch(/unsupported dataplane "nft" \(supported: iptables, ebpf\)/);
     rmSync(join(dir, 'bad'), { recursive: true, force: true });
   });
 
   const inNode = (argv: string[]) => spawnSync('ip', ['netns', 'exec', topo.node, ...argv], { encoding: 'utf8', timeout: 60_000 });
-  const ours = (): string =>
-    ['iptables-nft-save', 'iptables-legacy-save', 'ip6tables-nft-save', 'ip6tables-legacy-save']
-      .map((t) => inNode([t]).stdout.split('\n').filter((l) => l.includes('gh-') || l.includes('gh:')).join('\n'))
-      .join('') + inNode(['ipset', 'list', '-n']).stdout.split('\n').filter((l) => /^gh[46]/.test(l)).join('\n');
+  const ours = (): string => iptablesResidue(topo.node).join('\n');
 
   it('--clean finds and removes state created with --ipv6 and with --backend legacy, and says what it removed', async () => {
     const argv = ['-f', dir, '--node', NODE, '--dataplane', 'iptables'];
-    expect(await runEnforceCommand([...argv, '--ipv6'], io, { runner: topo.nodeRunner })).toBe(0);
+    expect(await enforce([...argv, '--ipv6'])).toBe(0);
     expect(inNode(['ip6tables-save']).stdout).toContain('gh-FORWARD');
-    expect(await runEnforceCommand(['--clean'], io, { runner: topo.nodeRunner })).toBe(0);
+    expect(await enforce(['--clean'])).toBe(0);
     expect(out.at(-1)).toMatch(/removed \d+ chains, 6 hook rules and \d+ IP sets? \(IPv4, IPv6; nft\)/);
     expect(ours()).toBe('');
 
-    expect(await runEnforceCommand([...argv, '--backend', 'legacy', '--ipv6'], io, { runner: topo.nodeRunner })).toBe(0);
+    expect(await enforce([...argv, '--backend', 'legacy', '--ipv6'])).toBe(0);
     expect(inNode(['iptables-legacy-save']).stdout).toContain('gh-FORWARD');
-    expect(await runEnforceCommand(['--clean'], io, { runner: topo.nodeRunner })).toBe(0);
+    expect(await enforce(['--clean'])).toBe(0);
     expect(out.at(-1)).toMatch(/removed \d+ chains, 6 hook rules and \d+ IP sets? \(IPv4, IPv6; legacy\)/);
     expect(ours()).toBe('');
-    expect(await runEnforceCommand(['--clean'], io, { runner: topo.nodeRunner })).toBe(0);
+    expect(await enforce(['--clean'])).toBe(0);
     expect(out.at(-1)).toBe("gingham enforce: nothing of Gingham's was found");
   });
 
@@ -93,14 +93,13 @@ describe.skipIf(!run)('gingham enforce --dataplane iptables', () => {
     const held = acquireInstanceLock(lockName('iptables', `netns-${inode}`, 'gh-'), { purpose: 'a test holding the lock' });
     try {
       const argv = ['-f', dir, '--node', NODE, '--dataplane', 'iptables'];
-      await expect(runEnforceCommand(argv, io, { runner: topo.nodeRunner, lockWaitMs: 300 })).rejects.toThrow(
-        new RegExp(`is being programmed by process ${process.pid} \\(a test holding the lock\\).*waited 0 s`),
-      );
+      expect(await enforce([...argv, '--lock-wait', '0.3'])).toBe(1);
+      expect(err.at(-1)).toMatch(new RegExp(`is being programmed by process ${process.pid} \\(a test holding the lock\\).*waited 0 s`));
       expect(saveNode()).not.toContain('gh-');
     } finally {
       held.release();
     }
-    expect(await runEnforceCommand(['--clean'], io, { runner: topo.nodeRunner })).toBe(0);
+    expect(await enforce(['--clean'])).toBe(0);
   });
 
   it('gingham enforce runs at once: each waits for the one before, and the result is one run\'s state (no doubled hooks, no stale chain)', async () => {
@@ -115,7 +114,7 @@ describe.skipIf(!run)('gingham enforce --dataplane iptables', () => {
       });
     // From an empty namespace each time (every run then inserts hooks), two rounds of three.
     for (let round = 0; round < 2; round++) {
-      expect(await runEnforceCommand(['--clean'], io, { runner: topo.nodeRunner })).toBe(0);
+      expect(await enforce(['--clean'])).toBe(0);
       const runs = await Promise.all([start(), start(), start()]);
       for (const r of runs) expect(r.code, r.stderr).toBe(0);
       const text = saveNode();

@@ -3,7 +3,7 @@
  * applyOnForward (filter) policy, so that one batch can change rules in several tables while
  * iptables-restore commits one table at a time. Random old and new states (endpoint present or
  * not, default-allow profile or not, policies moving between tables, pod labels and policies)
- * go through the real dataplane onto the simulated kernel (test/kernel-sim.ts, which carries the
+ * go through the real dataplane onto the simulated kernel (test/support/kernel-sim.ts, which carries the
  * packet mark and conntrack state from raw to mangle to filter); at every atomic step, and after
  * a kill -9 at any step followed by a restart, a flow both states deny stays denied, and the
  * restart converges. Flows cross the host every way: remote ↔ host, remote ↔ pod forwarded,
@@ -15,10 +15,9 @@ import { propRuns } from '@gingham/testkit';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { createIptablesDataplane } from '../src/index.js';
-import { NODE, podManifest, WORLD_PODS } from '../src/conformance/cases.js';
-import { loadResources } from '../src/conformance/index.js';
+import { loadResources, NODE, podManifest, WORLD_PODS } from '@gingham/dataplane-conformance';
 import { type App, flows, flushChange, labels, NAMESPACES, policy, type Policy, policyDoc, reference, restartAfterEachKill, verdicts } from './fail-closed-world.js';
-import { cloneSim, flowVerdict, simRunner, type SimFlow, type SimKernel } from './kernel-sim.js';
+import { cloneSim, flowVerdict, simRunner, type SimFlow, type SimKernel } from './support/kernel-sim.js';
 
 const HOST_IP = '192.168.99.1';
 const REMOTE_IP = '192.168.99.2';

@@ -6,10 +6,9 @@
 import { buildSnapshot, createEngine, evaluate, workloadInterfaceName, type Resource } from '@gingham/core';
 import fc from 'fast-check';
 import { createIptablesDataplane } from '../src/index.js';
-import { NODE, podManifest, TCP_PORTS, WORLD_PODS } from '../src/conformance/cases.js';
-import { loadResources } from '../src/conformance/index.js';
+import { loadResources, NODE, podManifest, TCP_PORTS, WORLD_PODS } from '@gingham/dataplane-conformance';
 import { expect } from 'vitest';
-import { cloneSim, forwardVerdict, simRunner, type SimKernel } from './kernel-sim.js';
+import { cloneSim, forwardVerdict, simRunner, type SimKernel } from './support/kernel-sim.js';
 export const APPS = ['web', 'db', 'client'] as const;
 export const NAMESPACES = `
 apiVersion: v1
@@ -156,6 +155,6 @@ export async function restartAfterEachKill(steps: readonly SimKernel[], rs: read
     restart.onStep = undefined;
     expect(read(restart.kernel), `converged after a kill at step ${i + 1}`).toEqual(after);
     const again = await enforceFresh(restart, rs);
-    expect(again.lastStats(), `a second restart after a kill at step ${i + 1} writes nothing`).toMatchObject({ chainsWritten: 0, chainsDeleted: 0, setsCreated: 0, setMembersChanged: 0, setsDestroyed: 0 });
+    expect(again.stats(), `a second restart after a kill at step ${i + 1} writes nothing`).toMatchObject({ chainsWritten: 0, chainsDeleted: 0, setsCreated: 0, setMembersChanged: 0, setsDestroyed: 0 });
   }
 }

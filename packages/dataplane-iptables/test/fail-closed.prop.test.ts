@@ -1,7 +1,7 @@
 /**
  * Fail closed, as a property over random old and new states (pod labels and Calico policies over
  * the conformance world, changed together in one Engine flush): the real iptables dataplane
- * applies the change to a simulated kernel (test/kernel-sim.ts) that records every atomic step
+ * applies the change to a simulated kernel (test/support/kernel-sim.ts) that records every atomic step
  * (each ipset line, each table commit), and at every one of them each pod-to-pod flow must get
  * its old verdict or its new one — never one neither state gives. Then `kill -9` at each of those
  * steps: a fresh dataplane (a restarted process, fed a fresh Engine's first flush) converges from
@@ -15,9 +15,9 @@ import { propRuns } from '@gingham/testkit';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { createIptablesDataplane } from '../src/index.js';
-import { NODE } from '../src/conformance/cases.js';
+import { NODE } from '@gingham/dataplane-conformance';
 import { change, expectOldOrNew, flushChange, labels, reference, resources, restartAfterEachKill, verdicts, world } from './fail-closed-world.js';
-import { cloneSim, forwardVerdict, simRunner, type SimKernel, type SimPacket } from './kernel-sim.js';
+import { cloneSim, forwardVerdict, simRunner, type SimKernel, type SimPacket } from './support/kernel-sim.js';
 
 describe('fail closed: every intermediate kernel state of an apply gives each flow its old or its new verdict', () => {
   it('label and policy changes in one apply, and kill -9 after any step followed by a restart', async () => {
@@ -95,7 +95,7 @@ describe('fail closed: the two shapes that make in-place member changes unsafe',
     const seen: boolean[][] = [];
     sim.onStep = (k) => seen.push(v(k));
     await dp.apply(change);
-    return { before, after: v(sim.kernel), seen, stats: dp.lastStats() };
+    return { before, after: v(sim.kernel), seen, stats: dp.stats() };
   }
 
   it('"deny from D" before "allow from A", an address leaving both: the sets are versioned and switched in one commit', async () => {

@@ -17,10 +17,7 @@ import { join } from 'node:path';
 import { createEngine, type Resource } from '@gingham/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createIptablesDataplane, type IptablesBackend } from '../src/index.js';
-import { NODE, WORLD } from '../src/conformance/cases.js';
-import { FLIP_PORT, startProber } from '../src/conformance/fail-closed.js';
-import { loadResources } from '../src/conformance/index.js';
-import { createTopology, probeTcp, type PodHandle, type Topology } from '../src/conformance/topology.js';
+import { createTopology, FLIP_PORT, loadResources, NODE, probeTcp, startProber, WORLD, type PodHandle, type Topology } from '@gingham/dataplane-conformance';
 
 const missing: string[] = [];
 if (process.getuid?.() !== 0) missing.push('root');
@@ -118,7 +115,7 @@ describe.skipIf(!run)('several tables in one batch: a flow both states deny stay
       await enter('A');
       expect([await probe(FLIP_PORT), await probe(OPEN_PORT)]).toEqual([false, true]);
       const generations = new Set<number>();
-      const denied = await startProber(topo, topo.external, node, 1, 400);
+      const denied = await startProber(topo, topo.external, node, FLIP_PORT, { everyMs: 1, timeoutMs: 400 });
       let failure: unknown;
       try {
         const started = Date.now();

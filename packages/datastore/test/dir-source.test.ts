@@ -13,7 +13,7 @@ import fc from 'fast-check';
 import { stringify } from 'yaml';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createDirDatastore, type DirSource, type SourceLogEntry } from '../src/index.js';
-import { eventually } from './helpers/etcd.js';
+import { eventually } from './support/etcd.js';
 
 const gnp = (name: string, order = 1): Resource => ({ apiVersion: 'projectcalico.org/v3', kind: 'GlobalNetworkPolicy', metadata: { name }, spec: { order, selector: 'all()', ingress: [{ action: 'Allow' }] } });
 const docs = (...rs: Resource[]) => rs.map((r) => stringify(r)).join('---\n');

@@ -8,7 +8,7 @@ import { buildSnapshot, evaluate, type Resource } from '@gingham/core';
 import { describe, expect, it } from 'vitest';
 import { createEtcdDatastore, resolveEtcdConfig, type EtcdDatastore } from '../src/index.js';
 import { CALICO_TOOLS, IGNORED, INVALID, NETWORKING_CALICO, SG_ID } from './fixtures/calico-etcd.js';
-import { HAVE_ETCD, useEtcd } from './helpers/etcd.js';
+import { HAVE_ETCD, useEtcd } from './support/etcd.js';
 
 const gnp = (name: string, spec: Record<string, unknown> = {}): Resource => ({
   apiVersion: 'projectcalico.org/v3',

@@ -11,7 +11,7 @@ import type { Resource, SourceMessage } from '@gingham/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEtcdDatastore, resolveEtcdConfig } from '../src/index.js';
 import { generateTestPki, startEtcd, type EtcdServer, type EtcdTlsFiles } from '../src/testing.js';
-import { eventually, HAVE_ETCD } from './helpers/etcd.js';
+import { eventually, HAVE_ETCD } from './support/etcd.js';
 
 const policy = (name: string): Resource => ({ apiVersion: 'projectcalico.org/v3', kind: 'GlobalNetworkPolicy', metadata: { name }, spec: { selector: 'all()', ingress: [{ action: 'Allow' }] } });
 

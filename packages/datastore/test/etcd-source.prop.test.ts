@@ -11,7 +11,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { createEtcdDatastore, encodeValue, etcdKey, kindOf, resolveEtcdConfig } from '../src/index.js';
 import { startTcpProxy } from '../src/testing.js';
-import { eventually, HAVE_ETCD, useEtcd } from './helpers/etcd.js';
+import { eventually, HAVE_ETCD, useEtcd } from './support/etcd.js';
 
 const wep = (n: number, node: string, app: string, ip: number): Resource => ({
   apiVersion: 'projectcalico.org/v3',

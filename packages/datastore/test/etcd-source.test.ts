@@ -11,7 +11,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createEtcdDatastore, resolveEtcdConfig, type EtcdDatastore, type EtcdSource, type EtcdSourceOptions, type SourceLogEntry } from '../src/index.js';
 import { startTcpProxy, type TcpProxy } from '../src/testing.js';
 import { CALICO_TOOLS, INVALID, NETWORKING_CALICO } from './fixtures/calico-etcd.js';
-import { eventually, HAVE_ETCD, useEtcd } from './helpers/etcd.js';
+import { eventually, HAVE_ETCD, useEtcd } from './support/etcd.js';
 
 const P = '/calico/resources/v3/projectcalico.org';
 const gnpValue = (name: string, order: number) =>

@@ -10,7 +10,7 @@ import type { Resource } from '@gingham/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDirDatastore, createEtcdDatastore, resolveEtcdConfig, writeResources, type Datastore, type WriteOutcome } from '../src/index.js';
 import { freePort } from '../src/testing.js';
-import { HAVE_ETCD, useEtcd } from './helpers/etcd.js';
+import { HAVE_ETCD, useEtcd } from './support/etcd.js';
 
 const tier: Resource = { apiVersion: 'projectcalico.org/v3', kind: 'Tier', metadata: { name: 'security' }, spec: { order: 100 } };
 const pol = (name: string, order = 1, tierName = 'security'): Resource => ({

@@ -3,11 +3,11 @@ import {
   attachTc, createCollection, hasTcx, loadCollectionSpec, type Collection, type TcDirection,
 } from '../src/index.js';
 import { mountScratchBpffs, type ScratchBpffs } from '../src/testing.js';
-import { probeBpfCapabilities } from './helpers/capabilities.js';
-import { fixture } from './helpers/fixtures.js';
-import { run, sleep, VethPair, waitFor, type UdpReceiver } from './helpers/netns.js';
-import { skipIfNotSupported } from './helpers/not-supported.js';
-import { readU64, u32 } from './helpers/packets.js';
+import { probeBpfCapabilities } from './support/capabilities.js';
+import { fixture } from './support/fixtures.js';
+import { run, sleep, VethPair, waitFor, type UdpReceiver } from './support/netns.js';
+import { skipIfNotSupported } from './support/not-supported.js';
+import { readU64, u32 } from './support/packets.js';
 
 const caps = probeBpfCapabilities(['socat', 'ss', 'tc']);
 

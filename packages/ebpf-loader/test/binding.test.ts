@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import {
   BpfMap, BpfSyscallError, NotSupportedError, loadCollectionSpec, probeMapType, setBpfBinding, type BpfBinding,
 } from '../src/index.js';
-import { fixture } from './helpers/fixtures.js';
+import { fixture } from './support/fixtures.js';
 
 interface Call { cmd: number; attr: Uint8Array; ptrs: Array<number | Uint8Array> }
 

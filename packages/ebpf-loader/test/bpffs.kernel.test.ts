@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bpffsMounts, inspectBpffs, mountNamespaceFacts } from '../src/index.js';
 import { mountScratchBpffs, type ScratchBpffs } from '../src/testing.js';
-import { probeBpfCapabilities } from './helpers/capabilities.js';
+import { probeBpfCapabilities } from './support/capabilities.js';
 
 const caps = probeBpfCapabilities([]);
 const repo = new URL('../../../', import.meta.url).pathname;

@@ -1,6 +1,6 @@
 import { fc, test } from '@fast-check/vitest';
 import { BpfError, loadCollectionSpec } from '../src/index.js';
-import { fixture } from './helpers/fixtures.js';
+import { fixture } from './support/fixtures.js';
 
 const objects = [fixture('udp_drop'), fixture('lpm'), fixture('bad'), fixture('ringbuf')];
 

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import {
   BpfError, MAP_FLAGS, copyCollectionSpec, loadCollectionSpec, parseBtf, parseElf, programTypeForSection,
 } from '../src/index.js';
-import { fixture } from './helpers/fixtures.js';
+import { fixture } from './support/fixtures.js';
 
 const insn = (code: Uint8Array, i: number) => {
   const dv = new DataView(code.buffer, code.byteOffset + i * 8, 8);

@@ -3,8 +3,8 @@ import {
   BpfMap, NotSupportedError, RingBufReader, lpmKeyFromCidr, possibleCpus, probeMapType, probeProgramType, type MapSpec, type MapType,
 } from '../src/index.js';
 import { mountScratchBpffs } from '../src/testing.js';
-import { probeBpfCapabilities } from './helpers/capabilities.js';
-import { readU32, readU64, u32, u64 } from './helpers/packets.js';
+import { probeBpfCapabilities } from './support/capabilities.js';
+import { readU32, readU64, u32, u64 } from './support/packets.js';
 
 const caps = probeBpfCapabilities();
 

@@ -6,9 +6,9 @@ import {
   lpmKeyFromCidr, testRun, unpin,
 } from '../src/index.js';
 import { mountScratchBpffs } from '../src/testing.js';
-import { probeBpfCapabilities } from './helpers/capabilities.js';
-import { fixture } from './helpers/fixtures.js';
-import { ipv4Frame, readU32, readU64, u32 } from './helpers/packets.js';
+import { probeBpfCapabilities } from './support/capabilities.js';
+import { fixture } from './support/fixtures.js';
+import { ipv4Frame, readU32, readU64, u32 } from './support/packets.js';
 
 const caps = probeBpfCapabilities();
 const TC_ACT_OK = 0;

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { RingBufReader, createCollection, loadCollectionSpec, testRun } from '../src/index.js';
-import { probeBpfCapabilities } from './helpers/capabilities.js';
-import { fixture } from './helpers/fixtures.js';
-import { ipv4Frame } from './helpers/packets.js';
+import { probeBpfCapabilities } from './support/capabilities.js';
+import { fixture } from './support/fixtures.js';
+import { ipv4Frame } from './support/packets.js';
 
 const caps = probeBpfCapabilities();
 

@@ -23,7 +23,6 @@ export type {
 export {
   convertNeutron,
   createConversionMemo,
-  COLLECTION_KEYS,
   type ConversionMemo,
   type ConversionProblem,
   type ConvertedResource,
@@ -34,10 +33,7 @@ export {
 } from './convert/convert.js';
 export {
   endpointName,
-  escapeDashes,
   namespaceForRegion,
-  regionProblem,
-  sanitizeLabelNameValue,
   securityGroupPolicyName,
   securityGroupSelector,
   tapInterfaceName,
@@ -50,8 +46,7 @@ export {
   SG_LABEL_PREFIX,
   SG_NAME_LABEL_PREFIX,
 } from './convert/names.js';
-export { neutronRuleToCalico, IP_PROTOCOL_MAP, type CalicoRule } from './convert/security-group.js';
-export { isBound, isEndpointPort } from './convert/port.js';
+export { IP_PROTOCOL_MAP } from './convert/security-group.js';
 export { DEFAULT_QOS_SETTINGS, type QosSettings } from './convert/qos.js';
 export { formatResourceList, type ListFormat } from './convert/list.js';
 export { formatLocatedProblem, formatNeutronPath, readBodies, type BodyInput, type LocatedProblem, type ReadBodiesResult } from './convert/read-bodies.js';

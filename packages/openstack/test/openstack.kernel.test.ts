@@ -12,7 +12,7 @@ import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { applySourceMessages, buildSnapshot, createEngine, evaluate, formatResourceKey, resourceKey, type Dataplane, type Engine, type Resource } from '@gingham/core';
 import { createIptablesDataplane } from '@gingham/dataplane-iptables';
-import { createTopology, probeTcp, startServers, type PodHandle, type Topology } from '@gingham/dataplane-iptables/conformance';
+import { createTopology, probeTcp, startServers, type PodHandle, type Topology } from '@gingham/dataplane-conformance';
 import { createEbpfDataplane } from '@gingham/dataplane-ebpf';
 import { mountScratchBpffs, type ScratchBpffs } from '@gingham/ebpf-loader/testing';
 import { createOpenStackSource, endpointName, tapInterfaceName, type OpenStackSource } from '@gingham/openstack';

@@ -33,3 +33,4 @@ export {
   type RecordingDataplaneOptions,
 } from './recording-dataplane.js';
 export { modelVerdict, protoText, type ModelDirectionVerdict, type ModelOptions, type ModelVerdict } from './model-dataplane.js';
+export { bindHostEndpoints, type BindHostEndpointsOptions, type HostEndpointBindings, type HostLink } from './host-endpoint-bindings.js';

@@ -5,4 +5,3 @@
 export { createEngine, type Engine, type EngineOptions, type EngineStats } from './engine.js';
 export { LabelIndex } from './label-index.js';
 export { namedPortSetId } from './active-rules-calculator.js';
-export { enforceOnce, type EnforceOnceOptions } from './enforce-once.js';

@@ -13,7 +13,7 @@
  * (key 0: the all-interfaces endpoint, for every interface without a named one, workload veths
  * included). Never reads verdict rows of endpoint slots.
  */
-import { type DataplaneState, formatIp, type HostEndpointState, parseIp } from '@gingham/core';
+import { bindHostEndpoints, type DataplaneState, type HostEndpointState } from '@gingham/core';
 import {
   encodeFwdClassKey,
   encodeIfaceValue,
@@ -78,17 +78,12 @@ export function hostBindings(state: DataplaneState, facts: HostFacts): { heps: H
   const stars = new Map<string, HostEndpointState>();
   for (const h of heps) if (h.binding.kind === 'all-interfaces' && !stars.has(h.node)) stars.set(h.node, h);
   const workloads = new Set([...state.workloadEndpoints.values()].map((w) => w.interfaceName));
+  // Core's binding rule (the one the iptables dataplane renders), over the interfaces that exist here.
+  const present = (facts.interfaces ?? []).filter((i) => i.ifindex > 0);
+  const bound = bindHostEndpoints(heps, present.map((i) => ({ ifname: i.name, addresses: i.addresses })), { isWorkloadInterface: (ifname) => workloads.has(ifname) }).interfaces;
   const byIfindex = new Map<number, HostEndpointState>();
-  const canon = (t: string): string => {
-    const ip = parseIp(t.split('/')[0]!);
-    return ip ? formatIp(ip) : t;
-  };
-  for (const i of facts.interfaces ?? []) {
-    if (workloads.has(i.name) || i.ifindex <= 0) continue;
-    const named = heps.find((h) => h.binding.kind === 'interface' && h.binding.interfaceName === i.name);
-    const addrs = new Set(i.addresses.map(canon));
-    const byIp = named ? undefined : heps.find((h) => h.binding.kind === 'expected-ips' && h.expectedIPs.some((e) => addrs.has(canon(e))));
-    const h = named ?? byIp;
+  for (const i of present) {
+    const h = bound.get(i.name);
     if (h) byIfindex.set(i.ifindex, h);
   }
   return { heps, stars, byIfindex };

@@ -164,10 +164,10 @@ export interface EbpfDataplane extends Dataplane {
   clean(): Promise<EbpfCleanReport>;
   /**
    * Releases this process's file descriptors and the instance lock; what is attached and pinned
-   * stays enforced.
+   * stays enforced. Idempotent; `await using` calls it (`[Symbol.asyncDispose]`).
    */
-  close(): void;
-  [Symbol.dispose](): void;
+  close(): Promise<void>;
+  [Symbol.asyncDispose](): Promise<void>;
   /**
    * Re-checks the endpoint interfaces now (every apply already does for batches that change
    * endpoints, and retries pending interfaces): attaches to interfaces that appeared or were
@@ -503,7 +503,8 @@ export function createEbpfDataplane(options: EbpfDataplaneOptions = {}): EbpfDat
     }
   };
 
-  const close = (): void => {
+  const close = async (): Promise<void> => {
+    if (closed) return;
     closed = true;
     resetReader();
     current?.collection.close();
@@ -543,7 +544,7 @@ export function createEbpfDataplane(options: EbpfDataplaneOptions = {}): EbpfDat
       }
     },
     close,
-    [Symbol.dispose]: close,
+    [Symbol.asyncDispose]: close,
     async syncInterfaces() {
       open();
       if (!current) return;

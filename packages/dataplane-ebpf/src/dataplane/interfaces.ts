@@ -1,11 +1,11 @@
 /**
  * Which interfaces get the program: the host side of every workload endpoint's veth, and every
- * host endpoint's interface (by name; `*` = every interface of the namespace except `lo` and the
- * workload interfaces; no name = the interfaces carrying one of its expected IPs). Reads the
- * namespace's links with `ip -j addr show`; never changes anything.
+ * interface a host endpoint governs by core's binding rule (by name; `*` = every interface of the
+ * namespace except `lo` and the workload interfaces; no name = the interfaces carrying one of its
+ * expected IPs). Reads the namespace's links with `ip -j addr show`; never changes anything.
  */
 import { execFileSync } from 'node:child_process';
-import { type DataplaneState, formatIp, parseIp, parseIpAddrJson } from '@gingham/core';
+import { bindHostEndpoints, type DataplaneState, parseIpAddrJson } from '@gingham/core';
 import { netnsPath } from '@gingham/ebpf-loader';
 import { EbpfDataplaneError } from './errors.js';
 
@@ -23,24 +23,15 @@ export function listLinks(netns: string | undefined): NetnsLink[] {
   return [...links].map(([ifname, addresses]) => ({ ifname, addresses }));
 }
 
-/** Interface names the state needs the program on, sorted. `links` is only read for `*` and expected-IP bindings. */
+/**
+ * Interface names the state needs the program on, sorted: every workload interface, and every
+ * interface core's binding rule gives a host endpoint (`bindHostEndpoints`, the rule the iptables
+ * dataplane renders too), plus the current interfaces the all-interfaces endpoint covers. `links`
+ * is only read for `*` and expected-IP bindings.
+ */
 export function wantedInterfaces(state: DataplaneState, links: () => readonly NetnsLink[]): string[] {
   const workloads = new Set<string>();
   for (const w of state.workloadEndpoints.values()) if (w.interfaceName) workloads.add(w.interfaceName);
-  const out = new Set(workloads);
-  let cached: readonly NetnsLink[] | undefined;
-  const all = (): readonly NetnsLink[] => (cached ??= links());
-  for (const h of state.hostEndpoints.values()) {
-    if (h.binding.kind === 'interface') out.add(h.binding.interfaceName);
-    else if (h.binding.kind === 'all-interfaces') {
-      for (const l of all()) if (l.ifname !== 'lo' && !workloads.has(l.ifname)) out.add(l.ifname);
-    } else {
-      const ips = new Set(h.expectedIPs.flatMap((t) => {
-        const ip = parseIp(t.split('/')[0]!);
-        return ip ? [formatIp(ip)] : [];
-      }));
-      for (const l of all()) if (l.addresses.some((a) => ips.has(a))) out.add(l.ifname);
-    }
-  }
-  return [...out].sort();
+  const bindings = bindHostEndpoints(state.hostEndpoints.values(), links, { isWorkloadInterface: (ifname) => workloads.has(ifname) });
+  return [...new Set([...workloads, ...bindings.interfaces.keys(), ...bindings.allInterfacesLinks])].sort();
 }

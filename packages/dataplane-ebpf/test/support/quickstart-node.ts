@@ -10,9 +10,9 @@ import { spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createTopology, probeTcp, startServers, quickstartModel, type QuickstartModel, type Topology } from '@gingham/dataplane-iptables/conformance';
+import { createTopology, probeTcp, startServers, quickstartModel, type QuickstartModel, type Topology } from '@gingham/dataplane-conformance';
 import { mountScratchBpffs, type ScratchBpffs } from '@gingham/ebpf-loader/testing';
-import { clsactIn, hooksIn, listTree, removeCliLock, uniqueName } from '../kernel-env.js';
+import { clsactIn, hooksIn, listTree, removeCliLock, uniqueName } from './kernel-env.js';
 
 export const REPO = new URL('../../../../', import.meta.url).pathname;
 export const EXAMPLE = join(REPO, 'examples/quickstart');

@@ -93,9 +93,12 @@ export interface IptablesDataplane extends Dataplane, AsyncDisposable {
   clean(): Promise<CleanReport>;
   /** The last full rendering for a family, with set names as written. */
   rendered(family: 4 | 6): Rendered | undefined;
-  /** What the last apply changed (summed over families). */
-  lastStats(): ApplyStats;
-  /** Stops the persistent ipset session and releases the instance lock; the kernel state stays. */
+  /** What the last apply changed (summed over families): chains written and deleted, sets created, swapped, versioned and destroyed, members changed. */
+  stats(): ApplyStats;
+  /**
+   * Stops the persistent ipset session and releases the instance lock; the kernel state stays
+   * enforced. Idempotent; `await using` calls it (`[Symbol.asyncDispose]`).
+   */
   close(): Promise<void>;
   /** The PID of the persistent ipset session, when one is running. */
   ipsetSessionPid(): number | undefined;
@@ -443,7 +446,7 @@ export function createIptablesDataplane(options: IptablesDataplaneOptions = {}):
       return cleanInstance(runner, { chainPrefix: o.chainPrefix, setPrefix: o.setPrefix, commentTag: o.commentTag });
     },
     rendered: (family) => last.get(family),
-    lastStats: () => stats,
+    stats: () => stats,
     async close() {
       closed = true;
       try {

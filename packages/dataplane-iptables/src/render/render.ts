@@ -23,7 +23,7 @@
  *   (unless Pass); per profile "jump <p>pri-/<p>pro-ID", "accept set → RETURN"; drop. A forward
  *   chain has no profiles and ends in "set accept, RETURN": forwarded traffic no tier decided is
  *   allowed. */
-import { canonicalIp, type CompiledRule, type DataplaneState, type FailsafeEntry, type HostEndpointState, type IpSetType, type TierRef, type WorkloadEndpointState } from '@gingham/core';
+import { bindHostEndpoints, type CompiledRule, type DataplaneState, type FailsafeEntry, type HostEndpointState, type IpSetType, type TierRef, type WorkloadEndpointState } from '@gingham/core';
 import { IptablesError } from '../errors.js';
 import { assertStampBits, checkRule, type GenerationStamp, stampRule } from './generation.js';
 import { assertInterfaceName, assertLogPrefix, assertPrefix, chainName, hashText, setName } from './names.js';
@@ -363,28 +363,18 @@ export function renderState(state: DataplaneState, family: 4 | 6, options: Rende
   toWl.add(...deny());
   chains.push(fromWl.build(), toWl.build());
 
-  // Host endpoints: bound to a named interface, to all interfaces, or (expected IPs only) to the
-  // interfaces carrying one of their expected IPs. An explicit name wins over an expected-IP
-  // match for the same interface; among equals the lowest id wins.
-  const heps = [...state.hostEndpoints.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-  const named = new Map<string, HostEndpointState>();
-  let star: HostEndpointState | undefined;
-  for (const h of heps) {
-    if (h.binding.kind === 'interface') {
-      assertInterfaceName(h.binding.interfaceName);
-      if (!named.has(h.binding.interfaceName)) named.set(h.binding.interfaceName, h);
-    } else if (h.binding.kind === 'all-interfaces' && !star) star = h;
-  }
+  // Host endpoints: core's binding rule (a name, else an expected IP on a current interface, the
+  // lowest id among equals; never a workload interface). The all-interfaces endpoint is rendered
+  // as the catch-all after the named ones, so it also covers interfaces that appear later.
   const isWorkloadInterface = (iface: string): boolean => o.workloadInterfacePrefixes.some((x) => iface.startsWith(x));
-  for (const h of heps) {
-    if (h.binding.kind !== 'expected-ips') continue;
-    const want = new Set(h.expectedIPs.map((ip) => canonicalIp(ip) ?? ip));
-    for (const [iface, addrs] of [...(host.interfaceAddresses ?? new Map<string, readonly string[]>()).entries()].sort()) {
-      if (named.has(iface) || isWorkloadInterface(iface) || !addrs.some((a) => want.has(canonicalIp(a) ?? a))) continue;
-      assertInterfaceName(iface);
-      named.set(iface, h);
-    }
-  }
+  const bindings = bindHostEndpoints(
+    state.hostEndpoints.values(),
+    () => [...(host.interfaceAddresses ?? new Map<string, readonly string[]>())].map(([ifname, addresses]) => ({ ifname, addresses })),
+    { isWorkloadInterface },
+  );
+  const named = bindings.interfaces;
+  const star = bindings.allInterfaces;
+  for (const iface of named.keys()) assertInterfaceName(iface);
   const haveHeps = named.size > 0 || star !== undefined;
   if (haveHeps) assertStampBits(o.stampBits, o.acceptMark | o.passMark | o.stampBits.reduce((a, b) => a | b, 0));
   // Rendered at generation 1; the planner moves it (generation.ts withGeneration).

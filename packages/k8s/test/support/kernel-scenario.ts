@@ -8,7 +8,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { applySourceMessages, buildSnapshot, createEngine, evaluate, type Dataplane, type Resource } from '@gingham/core';
-import { createTopology, probeTcp, startServers, type Topology } from '@gingham/dataplane-iptables/conformance';
+import { createTopology, probeTcp, startServers, type Topology } from '@gingham/dataplane-conformance';
 import { KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createKubernetesSource, type KubernetesSource } from '../../src/index.js';

@@ -1,13 +1,27 @@
 /**
  * The quick-start example (`examples/quickstart`, what `npm start` analyses) as a dataplane
  * acceptance case: its pods for `createTopology`, the model's matrix over the example's ports,
- * and a probe of every cell with real packets. Each dataplane's kernel test enforces the example
- * its own way (`gingham enforce --dataplane X`) and compares the observed matrix with the model's.
+ * and a probe of every cell with real packets. The suite enforces the example with each
+ * dataplane's `gingham enforce` and compares the observed matrix with the model's.
  */
-import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { buildSnapshot, loadManifests, matrix, type MatrixCell } from '@gingham/core';
-import { probeTcp, probeUdp, type Topology, type TopologyPod } from './topology.js';
+import { probeTcp, probeUdp } from '../topology/probes.js';
+import type { Topology, TopologyPod } from '../topology/topology.js';
+
+/**
+ * The repository's `examples/quickstart`, found above this file (from `src/` or `dist/`: the
+ * package is private to the workspace and never installed elsewhere).
+ */
+export function quickstartExampleDir(): string {
+  for (let dir = dirname(fileURLToPath(import.meta.url)); ; dir = dirname(dir)) {
+    const candidate = join(dir, 'examples', 'quickstart');
+    if (existsSync(join(candidate, '10-pods.yaml'))) return candidate;
+    if (dirname(dir) === dir) throw new Error('examples/quickstart not found above the conformance package');
+  }
+}
 
 export const QUICKSTART_PORTS = [
   { port: 8080, protocol: 'TCP' },

@@ -3,12 +3,13 @@
  * pod namespaces wired as Calico wires them (host-side veth named like core's
  * `workloadInterfaceName`, a /32 route per pod, pod default route via 169.254.1.1 answered by
  * proxy ARP, ip_forward on). Never touches the root namespace: links are created with `ip -n`,
- * sysctls and servers run under `ip netns exec`. Processes are tracked and killed by pid.
+ * sysctls and servers run under `ip netns exec`. Processes are tracked and killed by pid, and
+ * `destroy()` (also run when creation fails half-way) deletes every namespace made here.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { workloadInterfaceName } from '@gingham/core';
-import { type CommandRunner, createLocalRunner, createNetnsRunner } from '@gingham/host';
+import { type CommandRunner, createNetnsRunner } from '@gingham/host';
 
 export interface TopologyPod {
   readonly namespace: string;
@@ -48,7 +49,7 @@ export interface Topology {
   destroy(): Promise<void>;
 }
 
-export function sh(argv: readonly string[]): string {
+function sh(argv: readonly string[]): string {
   const r = spawnSync(argv[0]!, argv.slice(1), { encoding: 'utf8', timeout: 30_000 });
   if (r.status !== 0) throw new Error(`${argv.join(' ')} failed (${r.status}): ${r.stderr}`);
   return r.stdout;
@@ -149,64 +150,4 @@ export function createTopology(pods: readonly TopologyPod[], prefix = 'gh-ipt'):
     },
     destroy,
   };
-}
-
-const local = createLocalRunner();
-
-/** TCP connect + one line back from the server within `timeoutMs`: true when it arrived. */
-export async function probeTcp(topo: Topology, from: PodHandle, to: PodHandle, port: number, timeoutMs = 1500): Promise<boolean> {
-  const secs = (timeoutMs / 1000).toFixed(1);
-  const r = await local.run(['ip', 'netns', 'exec', from.netns, 'socat', `-T${secs}`, `-t${secs}`, '-', `TCP:${to.ip}:${port},connect-timeout=${secs}`], {
-    input: '',
-    timeoutMs: timeoutMs + 3000,
-  });
-  void topo;
-  return r.stdout.includes('ok');
-}
-
-/**
- * UDP datagram + reply within `timeoutMs`: true when the reply arrived. A lost first datagram
- * (neighbour resolution on a fresh veth) would read as a deny, so a silent attempt is retried once.
- */
-export async function probeUdp(topo: Topology, from: PodHandle, to: PodHandle, port: number, timeoutMs = 1500): Promise<boolean> {
-  const secs = (timeoutMs / 1000).toFixed(1);
-  void topo;
-  for (let attempt = 0; attempt < 2; attempt++) {
-    const r = await local.run(['ip', 'netns', 'exec', from.netns, 'socat', `-T${secs}`, `-t${secs}`, '-', `UDP:${to.ip}:${port}`], { input: 'x\n', timeoutMs: timeoutMs + 3000 });
-    if (r.stdout.includes('ok')) return true;
-  }
-  return false;
-}
-
-/**
- * A UDP responder answering "ok" to every datagram on the given ports, in one non-forking Node
- * process (socat's forking `UDP-RECVFROM` lets a lingering child swallow the next peer's
- * datagram, which reads as a deny).
- */
-export function udpResponderArgv(ports: readonly number[]): string[] {
-  const script = `const d = require('node:dgram');
-for (const port of ${JSON.stringify(ports)}) {
-  const s = d.createSocket('udp4');
-  s.on('message', (_m, r) => s.send('ok\\n', r.port, r.address));
-  s.bind(port);
-}`;
-  return [process.execPath, '-e', script];
-}
-
-/** Starts TCP and UDP "ok" responders (and a TCP echo on `echoPort`) in every pod, and waits until they listen. */
-export async function startServers(topo: Topology, tcpPorts: readonly number[], udpPorts: readonly number[], echoPort: number): Promise<void> {
-  for (const p of topo.pods) {
-    for (const port of tcpPorts) topo.spawnIn(p.netns, ['socat', `TCP-LISTEN:${port},reuseaddr,fork`, 'EXEC:/bin/echo ok']);
-    if (udpPorts.length > 0) topo.spawnIn(p.netns, udpResponderArgv(udpPorts));
-    topo.spawnIn(p.netns, ['socat', `TCP-LISTEN:${echoPort},reuseaddr,fork`, 'EXEC:/bin/cat']);
-  }
-  const want = tcpPorts.length + udpPorts.length + 1;
-  for (const p of topo.pods) {
-    for (let i = 0; ; i++) {
-      const r = spawnSync('ip', ['netns', 'exec', p.netns, 'ss', '-Hltun'], { encoding: 'utf8' });
-      if ((r.stdout ?? '').trim().split('\n').filter((l) => l.length > 0).length >= want) break;
-      if (i > 100) throw new Error(`servers in ${p.netns} did not start`);
-      await new Promise((res) => setTimeout(res, 50));
-    }
-  }
 }

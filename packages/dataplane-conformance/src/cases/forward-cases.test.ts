@@ -1,8 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { buildSnapshot, evaluate } from '@gingham/core';
-import { WORLD } from './cases.js';
+import { loadResources, WORLD } from './cases.js';
 import { FORWARD_CASES, FORWARD_WORLD, forwardPeerRef } from './forward-cases.js';
-import { loadResources } from './index.js';
 
 // The kernel suite probes these with real packets; here only that each case's intent is what
 // evaluate() says (so a wrong `expect` shows up without root).

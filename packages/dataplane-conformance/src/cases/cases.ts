@@ -3,6 +3,15 @@
  * Verdicts always come from `evaluate()`; `expect` pins the intended answer so that a case can
  * never pass vacuously (e.g. because everything is allowed).
  */
+import { loadManifests, type Resource } from '@gingham/core';
+
+/** Parses the suite's own manifests (they are fixed: an error here is a bug in a case). */
+export function loadResources(text: string): Resource[] {
+  const r = loadManifests([{ file: 'conformance.yaml', text }]);
+  if (!r.ok) throw new Error(`conformance manifests: ${r.issues.map((i) => i.message).join('; ')}`);
+  return r.resources.map((x) => x.resource);
+}
+
 export interface ConformanceProbe {
   readonly from: string;
   readonly to: string;

@@ -71,3 +71,12 @@ export function clsactIn(netns: string): string[] {
   const r = spawnSync('ip', ['netns', 'exec', netns, 'tc', 'qdisc', 'show'], { encoding: 'utf8' });
   return (r.stdout ?? '').split('\n').filter((l) => /clsact/.test(l));
 }
+
+/** The names of every interface in a namespace (`ip -o link`), e.g. to look for hooks left on any of them. */
+export function linksIn(netns: string): string[] {
+  const r = spawnSync('ip', ['-n', netns, '-o', 'link', 'show'], { encoding: 'utf8' });
+  return (r.stdout ?? '').split('\n').flatMap((l) => {
+    const m = /^\d+: ([^:@\s]+)/.exec(l);
+    return m ? [m[1]!] : [];
+  });
+}
