@@ -7,138 +7,17 @@
  * steps: a fresh dataplane (a restarted process, fed a fresh Engine's first flush) converges from
  * the state the kill left, again through old-or-new states only, to the new verdicts, and a
  * further restart finds nothing to write. The end states are also checked against `evaluate()`,
- * so the interpreter cannot drift from the semantics.
+ * so the interpreter cannot drift from the semantics. Host endpoints and batches over several
+ * tables: fail-closed-tables.prop.test.ts.
  */
-import { buildSnapshot, createEngine, evaluate, workloadInterfaceName, type DataplaneMessage, type Resource } from '@gingham/core';
+import { createEngine, type DataplaneMessage } from '@gingham/core';
 import { propRuns } from '@gingham/testkit';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { createIptablesDataplane } from '../src/index.js';
-import { loadResources, NODE, podManifest, TCP_PORTS, WORLD_PODS } from '@gingham/dataplane-conformance';
+import { NODE } from '@gingham/dataplane-conformance';
+import { change, expectOldOrNew, flushChange, labels, reference, resources, restartAfterEachKill, verdicts, world } from './fail-closed-world.js';
 import { cloneSim, forwardVerdict, simRunner, type SimKernel, type SimPacket } from './support/kernel-sim.js';
-
-const APPS = ['web', 'db', 'client'] as const;
-const NAMESPACES = `
-apiVersion: v1
-kind: Namespace
-metadata: {name: a, labels: {team: x}}
----
-apiVersion: v1
-kind: Namespace
-metadata: {name: b, labels: {team: y}}
-`;
-
-type App = (typeof APPS)[number];
-const SELECTORS = ["app == 'web'", "app == 'db'", "app == 'client'", 'all()', "app in {'web', 'db'}", "app != 'db'"];
-const PORTS = [80, 443, 8080, 9005];
-
-interface Rule {
-  readonly action: 'Allow' | 'Deny' | 'Pass';
-  readonly selector?: string;
-  readonly notSelector?: string;
-  readonly port?: number;
-}
-interface Policy {
-  readonly tier: 'default' | 'pass';
-  readonly order: number;
-  readonly selector: string;
-  readonly egress: boolean;
-  readonly rules: readonly Rule[];
-}
-interface World {
-  readonly labels: readonly App[];
-  readonly policies: readonly Policy[];
-}
-
-const rule: fc.Arbitrary<Rule> = fc.record(
-  { action: fc.constantFrom('Allow', 'Deny', 'Pass'), selector: fc.constantFrom(...SELECTORS), notSelector: fc.constantFrom(...SELECTORS), port: fc.constantFrom(...PORTS) },
-  { requiredKeys: ['action'] },
-);
-const policy: fc.Arbitrary<Policy> = fc.record({
-  tier: fc.constantFrom('default', 'pass'),
-  order: fc.integer({ min: 1, max: 3 }),
-  selector: fc.constantFrom(...SELECTORS),
-  egress: fc.boolean(),
-  rules: fc.array(rule, { minLength: 1, maxLength: 3 }),
-});
-const labels = fc.tuple(fc.constantFrom(...APPS), fc.constantFrom(...APPS), fc.constantFrom(...APPS));
-const world: fc.Arbitrary<World> = fc.record({ labels, policies: fc.array(policy, { minLength: 1, maxLength: 3 }) });
-
-/** A new world close to the old one (same selectors in play): labels flip, rules mutate, policies come and go. */
-const change = (old: World): fc.Arbitrary<World> =>
-  fc.record({
-    labels: fc.oneof(fc.constant(old.labels), labels),
-    policies: fc.oneof(
-      fc.constant(old.policies),
-      fc.tuple(...old.policies.map((p) => fc.oneof(fc.constant(p), rule.map((r) => ({ ...p, rules: [r, ...p.rules.slice(1)] })), fc.constant({ ...p, rules: p.rules.map((r) => ({ ...r, action: r.action === 'Allow' ? ('Deny' as const) : ('Allow' as const) })) })))),
-      fc.array(policy, { minLength: 1, maxLength: 3 }),
-    ),
-  });
-
-function policyDoc(p: Policy, i: number): unknown {
-  const rules = p.rules.map((r) => {
-    const peer: Record<string, unknown> = {};
-    if (r.selector) peer.selector = r.selector;
-    if (r.notSelector) peer.notSelector = r.notSelector;
-    const out: Record<string, unknown> = { action: r.action, [p.egress ? 'destination' : 'source']: peer };
-    if (r.port !== undefined) {
-      out.protocol = 'TCP';
-      out.destination = { ...((out.destination as object | undefined) ?? {}), ports: [r.port] };
-    }
-    return out;
-  });
-  return {
-    apiVersion: 'projectcalico.org/v3',
-    kind: 'GlobalNetworkPolicy',
-    metadata: { name: p.tier === 'default' ? `p${i}` : `pass.p${i}` },
-    spec: { tier: p.tier, order: p.order, selector: p.selector, types: [p.egress ? 'Egress' : 'Ingress'], [p.egress ? 'egress' : 'ingress']: rules },
-  };
-}
-
-function resources(w: World): Resource[] {
-  const pods = WORLD_PODS.map((p, i) => podManifest(p.namespace, p.name, p.ip, { app: w.labels[i]! })).join('');
-  const docs = [
-    { apiVersion: 'projectcalico.org/v3', kind: 'Tier', metadata: { name: 'pass' }, spec: { order: 100, defaultAction: 'Pass' } },
-    ...w.policies.map(policyDoc),
-  ];
-  return loadResources(`${NAMESPACES}${pods}---\n${docs.map((d) => JSON.stringify(d)).join('\n---\n')}`);
-}
-
-const key = (r: Resource): string => `${r.kind}/${r.metadata.namespace ?? ''}/${r.metadata.name}`;
-
-const flows = WORLD_PODS.flatMap((from) =>
-  WORLD_PODS.filter((to) => to !== from).flatMap((to) =>
-    TCP_PORTS.map((port) => ({
-      id: `${from.namespace}/${from.name} -> ${to.namespace}/${to.name}:${port}`,
-      from: `${from.namespace}/${from.name}`,
-      to: `${to.namespace}/${to.name}`,
-      packet: { in: workloadInterfaceName(from.namespace, from.name), out: workloadInterfaceName(to.namespace, to.name), src: from.ip, dst: to.ip, dport: port },
-      port,
-    })),
-  ),
-);
-
-const verdicts = (k: SimKernel): boolean[] => flows.map((f) => forwardVerdict(k, f.packet));
-
-function reference(rs: readonly Resource[]): boolean[] {
-  const { snapshot } = buildSnapshot(rs);
-  return flows.map((f) => evaluate(snapshot, { src: f.from, dst: f.to, protocol: 'TCP', dstPort: f.port }).allowed);
-}
-
-function expectOldOrNew(at: string, got: boolean[], before: boolean[], after: boolean[]): void {
-  const bad = flows.flatMap((f, i) => (got[i] !== before[i] && got[i] !== after[i] ? [`${f.id}: ${got[i] ? 'allowed' : 'denied'}`] : []));
-  if (bad.length > 0) throw new Error(`${at}: verdicts neither state gives:\n${bad.join('\n')}`);
-}
-
-/** Feeds a fresh Engine `rs` and applies its first flush through a fresh dataplane on `runner`. */
-async function enforceFresh(runner: ReturnType<typeof simRunner>, rs: readonly Resource[]) {
-  const dp = createIptablesDataplane({ runner, lock: false, ipsetSession: false });
-  const engine = createEngine({ node: NODE, dataplane: dp });
-  for (const r of rs) engine.upsert(r);
-  await engine.flush();
-  await dp.close();
-  return dp;
-}
 
 describe('fail closed: every intermediate kernel state of an apply gives each flow its old or its new verdict', () => {
   it('label and policy changes in one apply, and kill -9 after any step followed by a restart', async () => {
@@ -159,27 +38,14 @@ describe('fail closed: every intermediate kernel state of an apply gives each fl
           // The change as one Engine flush: upserts of what is new or changed, deletes of what went.
           const steps: SimKernel[] = [];
           sim.onStep = (k) => steps.push(cloneSim(k));
-          const oldByKey = new Map(oldRs.map((r) => [key(r), JSON.stringify(r)]));
-          const newKeys = new Set(newRs.map(key));
-          for (const r of newRs) if (oldByKey.get(key(r)) !== JSON.stringify(r)) engine.upsert(r);
-          for (const r of oldRs) if (!newKeys.has(key(r))) engine.delete(r.kind, r.metadata.namespace ?? '', r.metadata.name, r.apiVersion);
-          await engine.flush();
+          await flushChange(engine, oldRs, newRs);
           sim.onStep = undefined;
           const after = verdicts(sim.kernel);
           expect(after).toEqual(reference(newRs));
           steps.forEach((k, i) => expectOldOrNew(`step ${i + 1} of ${steps.length}`, verdicts(k), before, after));
 
           // kill -9 after step i: a restarted process converges from there, old-or-new throughout.
-          for (const [i, crashed] of steps.entries()) {
-            const atCrash = verdicts(crashed);
-            const restart = simRunner(cloneSim(crashed));
-            restart.onStep = (k) => expectOldOrNew(`restart after a kill at step ${i + 1}`, verdicts(k), atCrash, after);
-            await enforceFresh(restart, newRs);
-            restart.onStep = undefined;
-            expect(verdicts(restart.kernel), `converged after a kill at step ${i + 1}`).toEqual(after);
-            const again = await enforceFresh(restart, newRs);
-            expect(again.stats(), `a second restart after a kill at step ${i + 1} writes nothing`).toMatchObject({ chainsWritten: 0, chainsDeleted: 0, setsCreated: 0, setMembersChanged: 0, setsDestroyed: 0 });
-          }
+          await restartAfterEachKill(steps, newRs, verdicts, after, (at, got, atCrash) => expectOldOrNew(at, got, atCrash, after));
           await dp.close();
         },
       ),

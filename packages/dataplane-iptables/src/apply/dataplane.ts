@@ -7,8 +7,9 @@
  *   apply ─▶ contract check (rolled back on violation) ─▶ per family:
  *            members only and safe in place? ─▶ one ipset batch (persistent session)
  *            else render ─▶ plan: ipset (create, version, unread members) ─▶ iptables-restore
- *                           (one commit per table) ─▶ ipset (members only the old rules read,
- *                           destroys)
+ *                           (one child and one commit per table: raw, mangle, filter; with host
+ *                           endpoints a generation stamp keeps the tables from mixing) ─▶ ipset
+ *                           (members only the old rules read, destroys)
  *
  * On the first apply (and after any failure) the kernel is read back by rule ids and set names:
  * matching chains are adopted untouched, stale ones removed. Nothing outside our prefixes is
@@ -308,7 +309,9 @@ export function createIptablesDataplane(options: IptablesDataplaneOptions = {}):
   async function run(family: 4 | 6, steps: readonly PlanStep[]): Promise<void> {
     for (const step of steps) {
       if (step.kind === 'ipset') await ipsetLines(step.lines);
-      else await must([tools(family, backend).restore, '--noflush'], restoreText(step));
+      // One child per table: each COMMIT is its own transaction anyway, and the kill -9 harness
+      // can then stop the process between any two of them (the generation stamp covers it).
+      else for (const section of step.sections) await must([tools(family, backend).restore, '--noflush'], restoreText({ kind: 'restore', sections: [section] }));
     }
   }
 
@@ -321,7 +324,7 @@ export function createIptablesDataplane(options: IptablesDataplaneOptions = {}):
 
   async function readBack(family: 4 | 6, ipsetSave: () => Promise<string>): Promise<KernelState> {
     const k = emptyKernelState();
-    for (const table of TABLES) parseIptablesSave(table, await must([tools(family, backend).save, '-t', table]), o.chainPrefix, o.commentTag, k);
+    for (const table of TABLES) parseIptablesSave(table, await must([tools(family, backend).save, '-t', table]), o.chainPrefix, o.commentTag, k, o);
     parseIpsetSave(await ipsetSave(), (n) => (ownedSet(n) === family ? family : undefined), k);
     return k;
   }

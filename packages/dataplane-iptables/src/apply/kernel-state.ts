@@ -5,6 +5,7 @@
  */
 import { parseIpAddrJson as parseIpAddrJsonText } from '@gingham/core';
 import { IptablesError } from '../errors.js';
+import { generationOfRule } from '../render/generation.js';
 export interface KernelChain {
   readonly ids: readonly string[];
   /** The IP sets its rules name (`--match-set NAME`), in rule order, with repeats. */
@@ -22,6 +23,15 @@ export interface KernelState {
   /** `<table>:<built-in chain>` → our hook rules there, as normalized argument strings. */
   readonly hooks: Map<string, string[]>;
   readonly sets: Map<string, KernelSet>;
+  /** `<table>` → the generation its stamp (raw) or checks (mangle, filter) carry; absent without host endpoints. */
+  readonly generations: Map<string, number>;
+}
+
+/** What the read-back needs to recognise generation stamps and checks (ResolvedRenderOptions has both). */
+export interface StampBits {
+  readonly stampBits: readonly number[];
+  readonly acceptMark: number;
+  readonly passMark: number;
 }
 
 const SET_REF = /--match-set\s+(\S+)/g;
@@ -31,8 +41,8 @@ function unquote(line: string): string {
   return line.replace(/"/g, '');
 }
 
-/** Parses `iptables-save -t <table>` output. */
-export function parseIptablesSave(table: string, text: string, chainPrefix: string, commentTag: string, into: KernelState): void {
+/** Parses `iptables-save -t <table>` output (and, given `stamp`, the table's generation). */
+export function parseIptablesSave(table: string, text: string, chainPrefix: string, commentTag: string, into: KernelState, stamp?: StampBits): void {
   const idRe = new RegExp(`--comment "?${commentTag.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}([A-Za-z0-9_-]+)"?`);
   for (const raw of text.split('\n')) {
     const line = raw.trim();
@@ -49,6 +59,8 @@ export function parseIptablesSave(table: string, text: string, chainPrefix: stri
         const c = into.chains.get(`${table}:${chain}`) ?? { ids: [], sets: [] };
         (c.ids as string[]).push(m ? m[1]! : '?');
         for (const s of args.matchAll(SET_REF)) (c.sets as string[]).push(s[1]!);
+        const g = stamp && args.includes('mark') ? generationOfRule(stamp.stampBits, stamp.acceptMark | stamp.passMark, args) : undefined;
+        if (g !== undefined && !into.generations.has(table)) into.generations.set(table, g);
         into.chains.set(`${table}:${chain}`, c);
       } else if (BUILTIN.has(chain) && m && m[1] === 'hook') {
         const list = into.hooks.get(`${table}:${chain}`) ?? [];
@@ -89,7 +101,7 @@ export function ownedSetMatcher(setPrefix: string): (name: string) => 4 | 6 | un
 }
 
 export function emptyKernelState(): KernelState {
-  return { chains: new Map(), hooks: new Map(), sets: new Map() };
+  return { chains: new Map(), hooks: new Map(), sets: new Map(), generations: new Map() };
 }
 
 /** `ip -j addr show` output → interface name → its addresses (core's parser; malformed output is a failed read-back). */

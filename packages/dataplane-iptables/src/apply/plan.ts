@@ -38,20 +38,26 @@
  *     guard different endpoints in the same direction) stays a few `ipset` lines.
  *  4. Families never mix (a flow is IPv4 or IPv6; sets are per family), so they are planned and
  *     applied one after the other.
- *  5. Several tables: raw, then mangle, then filter, one commit each. From an empty ruleset this
- *     order is safe (each table's verdict is "decide or pass on" and the later tables are not
- *     yet ours); a batch that changes rules in more than one table (host endpoints' untracked or
- *     pre-DNAT policy together with normal policy) can show a packet the new raw rules and the
- *     old filter rules for the few milliseconds between commits. docs/dataplane-iptables.md
- *     states this limit.
+ *  5. Several tables: raw, then mangle, then filter, one commit each (each `COMMIT` is its own
+ *     transaction, so a packet can meet new raw rules and old filter rules). With host
+ *     endpoints, raw stamps every packet with its generation and mangle and filter drop new
+ *     packets stamped for another generation before deciding anything (render/generation.ts).
+ *     A batch that changes one table keeps the generation (its one commit is atomic); a batch
+ *     that changes more than one, or a kernel whose tables carry different generations (a
+ *     `kill -9` between commits), moves every table to a generation none of them carries now:
+ *     in each intermediate state a packet is decided by the tables of one rendering (old or
+ *     new) or dropped, never by a mix. Without host endpoints only filter is ours; adding them
+ *     commits raw (stamping) before mangle and filter (checking), removing them takes the stamp
+ *     away first, so the old checks drop everything until their own commit.
  *
  * A restart converges from any prefix: both versions of a set are ours (`[01t]` after the family
  * digit), the live one is the one the chains in force name (read back from `--match-set`), and
  * a leftover other version or temporary set is flushed and reused or destroyed.
  */
-import { hashText } from '../render/names.js';
+import { chainRuleIds } from '../render/generation.js';
 import type { Rendered, RenderedChain, RenderedSet, Table } from '../render/render.js';
 import { formatRule } from '../render/render.js';
+import { freshGeneration, withGeneration } from '../render/generation.js';
 import type { KernelSet, KernelState } from './kernel-state.js';
 
 export const TABLES: readonly Table[] = ['raw', 'mangle', 'filter'];
@@ -99,11 +105,7 @@ export function setVersion(name: string, setPrefix: string, version: '0' | '1' |
   return `${name.slice(0, at)}${version}${name.slice(at + 1)}`;
 }
 
-/** Rule ids exactly as the renderer chains them: each id hashes table, chain, previous id and the rule text. */
-export function chainRuleIds(table: string, name: string, rules: readonly (readonly string[])[]): string[] {
-  let prev = '';
-  return rules.map((args) => (prev = hashText(`${table}|${name}|${prev}|${args.join(' ')}`, 16)));
-}
+export { chainRuleIds } from '../render/generation.js';
 
 /** The rendering with set references renamed (ids of the chains that change recomputed). */
 export function renameSets(r: Rendered, names: ReadonlyMap<string, string>): Rendered {
@@ -186,6 +188,15 @@ export function inPlaceSafe(changed: readonly string[], scopes: ReadonlyMap<stri
   return true;
 }
 
+/** The tables a chain diff writes to. */
+function tablesOf(d: { write: readonly RenderedChain[]; stale: readonly string[]; hookAdds: readonly { table: string }[]; hookDels: readonly [string, string][] }): Set<string> {
+  const out = new Set<string>();
+  for (const c of d.write) out.add(c.table);
+  for (const key of [...d.stale, ...d.hookDels.map(([key]) => key)]) out.add(key.slice(0, key.indexOf(':')));
+  for (const h of d.hookAdds) out.add(h.table);
+  return out;
+}
+
 function setRefs(chains: Iterable<{ readonly sets: readonly string[] }>): Set<string> {
   const out = new Set<string>();
   for (const c of chains) for (const s of c.sets) out.add(s);
@@ -222,8 +233,19 @@ export function liveName(canonical: string, k: KernelState, refs: ReadonlySet<st
   return v1;
 }
 
-/** Plans one family's convergence from `k` to the rendering `r` (canonical set names). */
-export function planConverge(k: KernelState, r: Rendered, o: PlanOptions): FamilyPlan {
+/** The generation every one of the three tables carries, when they agree. */
+function uniformGeneration(k: KernelState): number | undefined {
+  const gs = TABLES.map((t) => k.generations.get(t));
+  return gs[0] !== undefined && gs.every((g) => g === gs[0]) ? gs[0] : undefined;
+}
+
+/** Plans one family's convergence from `k` to the rendering `rendered` (canonical set names, any generation). */
+export function planConverge(k: KernelState, rendered: Rendered, o: PlanOptions): FamilyPlan {
+  // The generation: the one in force while the tables agree (changed below when more than one
+  // table changes), else one no table carries.
+  const inForce = [...k.generations.values()];
+  const uniform = uniformGeneration(k);
+  const r = rendered.stamp ? withGeneration(rendered, uniform ?? freshGeneration(inForce)) : rendered;
   const refsK = setRefs(k.chains.values());
   const names = new Map<string, string>();
   for (const s of r.sets) names.set(s.name, liveName(s.name, k, refsK, o.setPrefix));
@@ -271,8 +293,14 @@ export function planConverge(k: KernelState, r: Rendered, o: PlanOptions): Famil
     if (refsK.has(other)) version.delete(c);
     else names.set(c, other);
   }
-  const rr = version.size > 0 ? renameSets(r, names) : first;
-  const d = version.size > 0 ? chainDiff(rr) : d0;
+  let rr = version.size > 0 ? renameSets(r, names) : first;
+  let d = version.size > 0 ? chainDiff(rr) : d0;
+  if (rr.stamp && uniform !== undefined && tablesOf(d).size > 1) {
+    // Several commits: a generation no table carries, so no table decides on a packet another
+    // table's other generation stamped or would have decided (rule 5).
+    rr = withGeneration(rr, freshGeneration(inForce));
+    d = chainDiff(rr);
+  }
   const refsNew = setRefs(rr.chains.map((c) => ({ sets: chainSets(c) })));
 
   const pre: string[] = [];
@@ -361,7 +389,8 @@ export function planConverge(k: KernelState, r: Rendered, o: PlanOptions): Famil
   const gone = [...k.sets.keys()].filter((n) => !keep.has(n)).sort();
   if (gone.length > 0) steps.push({ kind: 'ipset', lines: gone.map((n) => `destroy ${n}`) });
 
-  const next: KernelState = { chains: new Map(), hooks: new Map(), sets: new Map() };
+  const next: KernelState = { chains: new Map(), hooks: new Map(), sets: new Map(), generations: new Map() };
+  if (rr.stamp) for (const t of TABLES) next.generations.set(t, rr.stamp.generation);
   for (const c of rr.chains) next.chains.set(ck(c), { ids: c.rules.map((x) => x.id), sets: chainSets(c) });
   for (const h of rr.hooks) next.hooks.set(hookKey(h), [...(next.hooks.get(hookKey(h)) ?? []), h.args.join(' ')]);
   for (const s of rr.sets) next.sets.set(s.name, { type: s.type, members: new Set(s.members) });

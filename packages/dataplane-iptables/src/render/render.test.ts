@@ -4,6 +4,9 @@ import { chainName, MAX_CHAIN_NAME, MAX_SET_NAME, setName } from './names.js';
 import { formatIpsetRestore, formatIptablesRestore, renderState, type Rendered } from './render.js';
 import { portChunks } from './rules.js';
 
+/** The generation check of the default mask at generation 1 (generation.ts). */
+const CHECK = '-m conntrack ! --ctstate RELATED,ESTABLISHED -m mark ! --mark 0x40000/0x1c0000 -j DROP';
+
 const wep = (over: Partial<WorkloadEndpointState> = {}): WorkloadEndpointState => ({
   id: 'a/web',
   name: 'web',
@@ -286,13 +289,19 @@ describe('renderState', () => {
     ]);
     expect(chain('mangle', 'gh-fsi-eth0').slice(0, 2)).toEqual(['-i cali+ -j RETURN', '-m addrtype ! --dst-type LOCAL -j RETURN']);
     expect(chain('mangle', 'gh-fh-eth0').slice(-2)).toEqual(['-m mark --mark 0x0/0x20000 -j gh-pi-gnp/u', '-m mark --mark 0x10000/0x10000 -j ACCEPT']);
+    // Generation stamp (generation.ts): raw stamps generation 1 (bits 18-20 of the default mask),
+    // mangle and filter drop new packets carrying another one before deciding anything.
+    expect(chain('raw', 'gh-PREROUTING')).toEqual(['-j MARK --set-xmark 0x40000/0x1f0000', '-j gh-from-host-ep']);
+    expect(chain('raw', 'gh-OUTPUT')).toEqual(['-j MARK --set-xmark 0x40000/0x1f0000', '-j gh-to-host-ep']);
     expect(chain('mangle', 'gh-PREROUTING')).toEqual([
       '-m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT',
+      '-m conntrack ! --ctstate RELATED,ESTABLISHED -m mark ! --mark 0x40000/0x1c0000 -j DROP',
       '-m mark --mark 0x10000/0x10000 -j ACCEPT',
       '-j gh-from-host-ep',
     ]);
     // Workload → host first (its egress policy even when raw/mangle accepted), then what raw/mangle accepted.
-    expect(chain('filter', 'gh-INPUT').slice(0, 2)).toEqual(['-i cali+ -g gh-wl-to-host', '-m mark --mark 0x10000/0x10000 -j ACCEPT']);
+    expect(chain('filter', 'gh-INPUT').slice(0, 3)).toEqual([CHECK, '-i cali+ -g gh-wl-to-host', '-m mark --mark 0x10000/0x10000 -j ACCEPT']);
+    expect(r.stamp).toMatchObject({ generation: 1, bits: [0x40000, 0x80000, 0x100000], clearMask: 0x30000 });
     expect(r.hooks.map((h) => `${h.table} ${h.chain}`)).toEqual(['filter FORWARD', 'filter INPUT', 'filter OUTPUT', 'mangle PREROUTING', 'raw OUTPUT', 'raw PREROUTING']);
     const star = renderState(stateOf([{ kind: 'policy-upsert', policy: deny }, { kind: 'host-endpoint-upsert', endpoint: { ...base, binding: { kind: 'all-interfaces' } } }]), 4);
     expect(star.chains.filter((c) => c.table === 'raw').map((c) => c.name).sort()).toEqual(['gh-OUTPUT', 'gh-PREROUTING', 'gh-from-host-ep', 'gh-to-host-ep']);
@@ -308,6 +317,7 @@ describe('renderState', () => {
     const f = policy('gnp/f', [{ action: 'Allow', protocol: 6, source: {}, destination: { ports: [{ min: 80, max: 80 }] } }]);
     const r = renderState(withPolicies([f], [], [{ kind: 'host-endpoint-upsert', endpoint: star }]), 4);
     expect(lines(r, 'gh-FORWARD')).toEqual([
+      '-m conntrack ! --ctstate RELATED,ESTABLISHED -m mark ! --mark 0x40000/0x1c0000 -j DROP',
       '-j MARK --set-xmark 0x0/0x20000',
       '-m mark --mark 0x0/0x10000 -j gh-from-hep-fwd',
       '-i cali+ -j gh-from-wl-dispatch',
@@ -326,6 +336,7 @@ describe('renderState', () => {
       '-j RETURN',
     ]);
     expect(lines(r, 'gh-OUTPUT')).toEqual([
+      '-m conntrack ! --ctstate RELATED,ESTABLISHED -m mark ! --mark 0x40000/0x1c0000 -j DROP',
       '-m mark --mark 0x10000/0x10000 -j ACCEPT',
       '-o cali+ -j RETURN',
       '-j MARK --set-xmark 0x0/0x30000',
@@ -370,6 +381,7 @@ describe('renderState', () => {
       '-m mark --mark 0x100/0x100 -j ACCEPT',
     ]);
     expect(r.commentTag).toBe('zz:');
+    expect(r.stamp).toBeUndefined();
   });
 
   it('is deterministic: equal state in any message order renders the same text', () => {

@@ -16,6 +16,8 @@
  *                         ─▶ <p>to-host-ep ─▶ <p>th-IF (failsafe-out first)
  *   raw/mangle PREROUTING: untracked (named endpoints) and pre-DNAT policy by arrival interface;
  *   their failsafes only admit packets for the host itself that do not come from a workload.
+ *   With host endpoints raw stamps each packet's generation and mangle and filter drop new
+ *   packets of another generation first (generation.ts: batches over several tables).
  *   endpoint chain: ct ESTABLISHED,RELATED accept, INVALID drop, clear marks, per tier: clear pass,
  *   per policy "pass clear → jump <p>pi-/<p>po-ID", "accept set → RETURN", end of tier drop
  *   (unless Pass); per profile "jump <p>pri-/<p>pro-ID", "accept set → RETURN"; drop. A forward
@@ -23,6 +25,7 @@
  *   allowed. */
 import { bindHostEndpoints, type CompiledRule, type DataplaneState, type FailsafeEntry, type HostEndpointState, type IpSetType, type TierRef, type WorkloadEndpointState } from '@gingham/core';
 import { IptablesError } from '../errors.js';
+import { assertStampBits, checkRule, type GenerationStamp, stampRule } from './generation.js';
 import { assertInterfaceName, assertLogPrefix, assertPrefix, chainName, hashText, setName } from './names.js';
 import { matchVariants, type RuleContext } from './rules.js';
 
@@ -37,7 +40,10 @@ export interface RenderOptions {
   readonly setPrefix?: string;
   /** Interface name prefixes of workload veths (default `['cali']`). */
   readonly workloadInterfacePrefixes?: readonly string[];
-  /** Mark bits Gingham may use (default `0xffff0000`); accept and pass are the two lowest. */
+  /**
+   * Mark bits Gingham may use (default `0xffff0000`); accept and pass are the two lowest, the
+   * generation stamp (host endpoints only) the next three.
+   */
   readonly markMask?: number;
   /** Deny rules: `DROP` (default) or `REJECT`. */
   readonly denyAction?: DenyAction;
@@ -94,6 +100,8 @@ export interface Rendered {
   readonly hooks: readonly HookRule[];
   /** Flow logs: names too long for an NFLOG prefix, by the hashed token (`~…`) the prefix carries. */
   readonly nflogNames: ReadonlyMap<string, string>;
+  /** With host endpoints: the generation stamp raw sets and mangle and filter check (see generation.ts). */
+  readonly stamp?: GenerationStamp;
 }
 
 export interface ResolvedRenderOptions {
@@ -103,6 +111,8 @@ export interface ResolvedRenderOptions {
   readonly workloadInterfacePrefixes: readonly string[];
   readonly acceptMark: number;
   readonly passMark: number;
+  /** The three mark bits of the generation stamp (empty when the mask has fewer than 5 bits). */
+  readonly stampBits: readonly number[];
   readonly denyAction: DenyAction;
   readonly logPrefix: string;
   readonly nflogGroup: number;
@@ -124,7 +134,7 @@ export function resolveRenderOptions(o: RenderOptions = {}): ResolvedRenderOptio
   const prefixes = o.workloadInterfacePrefixes ?? ['cali'];
   for (const p of prefixes) assertInterfaceName(p);
   const mask = (o.markMask ?? 0xffff0000) >>> 0;
-  const [acceptMark, passMark] = lowestBits(mask, 2);
+  const [acceptMark, passMark, ...stampBits] = lowestBits(mask, 5);
   if (acceptMark === undefined || passMark === undefined) {
     throw new IptablesError('IPTABLES_INVALID_ARGUMENT', `mark mask 0x${mask.toString(16)} needs at least 2 bits`);
   }
@@ -144,6 +154,7 @@ export function resolveRenderOptions(o: RenderOptions = {}): ResolvedRenderOptio
     workloadInterfacePrefixes: prefixes,
     acceptMark,
     passMark,
+    stampBits: stampBits.length === 3 ? stampBits : [],
     denyAction: o.denyAction ?? 'DROP',
     logPrefix,
     nflogGroup,
@@ -434,6 +445,9 @@ export function renderState(state: DataplaneState, family: 4 | 6, options: Rende
   const star = bindings.allInterfaces;
   for (const iface of named.keys()) assertInterfaceName(iface);
   const haveHeps = named.size > 0 || star !== undefined;
+  if (haveHeps) assertStampBits(o.stampBits, o.acceptMark | o.passMark | o.stampBits.reduce((a, b) => a | b, 0));
+  // Rendered at generation 1; the planner moves it (generation.ts withGeneration).
+  const stamp: GenerationStamp | undefined = haveHeps ? { generation: 1, bits: o.stampBits, clearMask: marks } : undefined;
   if (haveHeps) {
     /**
      * Failsafe chain: `entries` match the destination port (inbound: source net; outbound:
@@ -499,17 +513,18 @@ export function renderState(state: DataplaneState, family: 4 | 6, options: Rende
     for (const [iface, h] of [...named.entries()].sort()) bind(h, iface);
     if (star) bind(star, undefined);
     chains.push(fromHep.build(), toHep.build(), fromHepFwd.build(), toHepFwd.build(), mangleFromHep.build(), rawFromHep.build(), rawToHep.build());
-    // raw: clear marks, untracked policy; mangle: established and raw-accepted packets pass,
-    // then pre-DNAT policy. A packet accepted there carries the accept mark into filter.
-    const clearAll = ['-j', 'MARK', '--set-xmark', `0x0/${hex(marks)}`];
+    // raw: clear marks and stamp the generation, untracked policy; mangle: established packets
+    // pass, other generations' packets drop, raw-accepted packets pass, then pre-DNAT policy. A
+    // packet accepted there carries the accept mark into filter.
     const rawPre = new ChainBuilder('raw', `${p}PREROUTING`);
-    rawPre.add(...clearAll);
+    rawPre.add(...stampRule(stamp!));
     rawPre.add('-j', `${p}from-host-ep`);
     const rawOut = new ChainBuilder('raw', `${p}OUTPUT`);
-    rawOut.add(...clearAll);
+    rawOut.add(...stampRule(stamp!));
     rawOut.add('-j', `${p}to-host-ep`);
     const manglePre = new ChainBuilder('mangle', `${p}PREROUTING`);
     manglePre.add('-m', 'conntrack', '--ctstate', 'RELATED,ESTABLISHED', '-j', 'ACCEPT');
+    manglePre.add(...checkRule(stamp!));
     manglePre.add(...ifMark(o.acceptMark), '-j', 'ACCEPT');
     manglePre.add('-j', `${p}from-host-ep`);
     chains.push(rawPre.build(), rawOut.build(), manglePre.build());
@@ -519,6 +534,10 @@ export function renderState(state: DataplaneState, family: 4 | 6, options: Rende
   const clear = ['-j', 'MARK', '--set-xmark', `0x0/${hex(marks)}`];
   const wlIfaces = o.workloadInterfacePrefixes.map((x) => `${x}+`);
   const forward = new ChainBuilder('filter', `${p}FORWARD`);
+  const input = new ChainBuilder('filter', `${p}INPUT`);
+  const output = new ChainBuilder('filter', `${p}OUTPUT`);
+  // Before any decision of filter's own: a new packet raw stamped for another generation drops.
+  if (stamp) for (const c of [forward, input, output]) c.add(...checkRule(stamp));
   if (haveHeps) {
     // Keep the accept mark of a packet raw (untracked) or mangle (pre-DNAT) policy accepted: it
     // skips the arrival endpoint's forward policy, not the workload or departure checks.
@@ -529,7 +548,6 @@ export function renderState(state: DataplaneState, family: 4 | 6, options: Rende
   for (const w of wlIfaces) forward.add('-o', w, '-j', `${p}to-wl-dispatch`);
   if (haveHeps) forward.add('-j', `${p}to-hep-fwd`);
   forward.add(...ifMark(o.acceptMark), '-j', 'ACCEPT');
-  const input = new ChainBuilder('filter', `${p}INPUT`);
   const wlToHost = new ChainBuilder('filter', `${p}wl-to-host`);
   for (const w of wlIfaces) input.add('-i', w, '-g', `${p}wl-to-host`);
   if (haveHeps) input.add(...ifMark(o.acceptMark), '-j', 'ACCEPT');
@@ -538,7 +556,6 @@ export function renderState(state: DataplaneState, family: 4 | 6, options: Rende
   wlToHost.add('-j', o.endpointToHostAction);
   if (haveHeps) input.add('-j', `${p}from-host-ep`);
   input.add(...ifMark(o.acceptMark), '-j', 'ACCEPT');
-  const output = new ChainBuilder('filter', `${p}OUTPUT`);
   if (haveHeps) output.add(...ifMark(o.acceptMark), '-j', 'ACCEPT');
   // Host → own workload: never policed (Felix: "we don't police host -> endpoint"), and the
   // `*` endpoint's egress policy is skipped towards local workloads.
@@ -564,7 +581,7 @@ export function renderState(state: DataplaneState, family: 4 | 6, options: Rende
   const key = (c: RenderedChain): string => `${c.table}:${c.name}`;
   chains.sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
   const setList = [...sets.values()].sort((a, b) => (a.name < b.name ? -1 : 1));
-  return { family, chainPrefix: p, setPrefix: o.setPrefix, commentTag: o.commentTag, chains, sets: setList, hooks, nflogNames };
+  return { family, chainPrefix: p, setPrefix: o.setPrefix, commentTag: o.commentTag, chains, sets: setList, hooks, nflogNames, ...(stamp ? { stamp } : {}) };
 }
 
 /** One `-A` line of a rendered rule (comment first, as Felix writes it). */

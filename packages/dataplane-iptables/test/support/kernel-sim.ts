@@ -3,7 +3,12 @@
  * property: a `CommandRunner` that answers `iptables-save`, `iptables-restore --noflush`,
  * `ipset save` and `ipset -exist restore` from memory, and calls `onStep` after every atomic
  * kernel change (each ipset line, each restore table's COMMIT), plus an interpreter of *our*
- * rules (the matches and targets the renderer emits) that gives a forwarded packet its verdict.
+ * rules (the matches and targets the renderer emits) that gives a new TCP connection's first
+ * packet its verdict on its way through the hooks we use: raw PREROUTING → mangle PREROUTING →
+ * filter FORWARD or INPUT, and raw OUTPUT → filter OUTPUT. The packet mark (accept, pass and the
+ * generation stamp) and the conntrack state (NEW, or UNTRACKED after NOTRACK) carry from table to
+ * table as in the kernel; `-i` is unknown in OUTPUT and `-o` before routing (an error, as
+ * iptables would refuse such rules).
  * It is a test instrument, not a model of iptables in general: anything it does not know is an
  * error, never a silent match.
  */
@@ -227,6 +232,20 @@ export interface SimPacket {
   readonly dport: number;
 }
 
+/** A new TCP connection's first packet through the host: forwarded, to the host itself, or from it. */
+export interface SimFlow {
+  readonly hook: 'forward' | 'input' | 'output';
+  /** Arrival interface (forward, input). */
+  readonly in?: string;
+  /** Departure interface (forward, output). */
+  readonly out?: string;
+  readonly src: string;
+  readonly dst: string;
+  readonly dport: number;
+  /** The host's own addresses (`-m addrtype --dst-type LOCAL`). */
+  readonly local?: readonly string[];
+}
+
 function v4(ip: string): number {
   return ip.split('.').reduce((n, x) => n * 256 + Number(x), 0);
 }
@@ -252,10 +271,35 @@ function portsMatch(list: string, port: number): boolean {
 
 type Outcome = 'ACCEPT' | 'DROP' | 'RETURN';
 
-/** The verdict of filter FORWARD for a new TCP connection (conntrack state NEW, mark 0). */
+/** The verdict of the hooks for a forwarded new TCP connection (conntrack state NEW, mark 0). */
 export function forwardVerdict(k: SimKernel, p: SimPacket): boolean {
-  const t = k.tables.get('filter')!;
-  const state = { mark: 0 };
+  return flowVerdict(k, { hook: 'forward', ...p });
+}
+
+const PATHS: Record<SimFlow['hook'], readonly (readonly [string, string])[]> = {
+  forward: [['raw', 'PREROUTING'], ['mangle', 'PREROUTING'], ['filter', 'FORWARD']],
+  input: [['raw', 'PREROUTING'], ['mangle', 'PREROUTING'], ['filter', 'INPUT']],
+  output: [['raw', 'OUTPUT'], ['mangle', 'OUTPUT'], ['filter', 'OUTPUT']],
+};
+
+/** Whether the first packet of a new TCP connection gets through every table on its path (mark 0, conntrack NEW). */
+export function flowVerdict(k: SimKernel, p: SimFlow): boolean {
+  const state = { mark: 0, ct: 'NEW' };
+  for (const [table, hook] of PATHS[p.hook]) {
+    // Before routing the departure interface is unknown; in OUTPUT there is no arrival interface.
+    const beforeRouting = hook === 'PREROUTING';
+    if (tableVerdict(k, table, hook, { ...p, in: p.hook === 'output' ? undefined : p.in, out: beforeRouting || hook === 'INPUT' ? undefined : p.out }, state) === 'DROP') return false;
+  }
+  return true;
+}
+
+function tableVerdict(k: SimKernel, table: string, hook: string, p: SimFlow, state: { mark: number; ct: string }): Outcome {
+  const t = k.tables.get(table)!;
+  const iface = (which: 'in' | 'out'): string => {
+    const v = p[which];
+    if (v === undefined) throw new Error(`kernel-sim: ${which === 'in' ? '-i' : '-o'} in a rule reached from ${table} ${hook}`);
+    return v;
+  };
   const setHas = (name: string, dirs: string): boolean => {
     const s = k.sets.get(name);
     if (!s) throw new Error(`kernel-sim: a rule names missing set ${name}`);
@@ -292,11 +336,11 @@ export function forwardVerdict(k: SimKernel, p: SimPacket): boolean {
             i += 2;
             break;
           case '-i':
-            test(ifaceMatch(r[i + 1]!, p.in));
+            test(ifaceMatch(r[i + 1]!, iface('in')));
             i += 2;
             break;
           case '-o':
-            test(ifaceMatch(r[i + 1]!, p.out));
+            test(ifaceMatch(r[i + 1]!, iface('out')));
             i += 2;
             break;
           case '-s':
@@ -312,7 +356,7 @@ export function forwardVerdict(k: SimKernel, p: SimPacket): boolean {
             i += 2;
             break;
           case '--ctstate':
-            test(r[i + 1]!.split(',').includes('NEW'));
+            test(r[i + 1]!.split(',').includes(state.ct));
             i += 2;
             break;
           case '--mark': {
@@ -335,6 +379,15 @@ export function forwardVerdict(k: SimKernel, p: SimPacket): boolean {
             break;
           case '--dport':
             test(Number(r[i + 1]) === p.dport);
+            i += 2;
+            break;
+          case '--sport':
+            test(Number(r[i + 1]) === 40000);
+            i += 2;
+            break;
+          case '--dst-type':
+            if (r[i + 1] !== 'LOCAL') throw new Error(`kernel-sim: unknown address type ${r[i + 1]}`);
+            test((p.local ?? []).includes(p.dst));
             i += 2;
             break;
           case '--icmp-type':
@@ -362,7 +415,10 @@ export function forwardVerdict(k: SimKernel, p: SimPacket): boolean {
         case 'RETURN':
           return 'RETURN';
         case 'NFLOG':
+          continue;
         case 'NOTRACK':
+          if (table !== 'raw') throw new Error('kernel-sim: NOTRACK outside raw');
+          state.ct = 'UNTRACKED';
           continue;
         case 'MARK': {
           const [v, m] = r[r.indexOf('--set-xmark') + 1]!.split('/').map((n) => Number(n)) as [number, number];
@@ -378,5 +434,5 @@ export function forwardVerdict(k: SimKernel, p: SimPacket): boolean {
     }
     return 'RETURN';
   };
-  return run('FORWARD', 0) !== 'DROP';
+  return run(hook, 0);
 }
