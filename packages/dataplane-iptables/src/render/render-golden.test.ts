@@ -7,7 +7,10 @@
  */
 import { describe, expect, it } from 'vitest';
 import { applyMessage, emptyDataplaneState, type CompiledPolicy, type DataplaneMessage, type DataplaneState, type HostEndpointState, type WorkloadEndpointState } from '@gingham/core';
-import { formatIpsetRestore, formatIptablesRestore, renderState, type HostFacts, type RenderOptions } from './render.js';
+import { formatIpsetRestore, formatIptablesRestore } from './format.js';
+import type { RenderOptions } from './options.js';
+import { renderState } from './render.js';
+import type { HostFacts } from './rendered.js';
 
 const wep = (id: string, interfaceName: string, over: Partial<WorkloadEndpointState> = {}): WorkloadEndpointState => ({
   id,
