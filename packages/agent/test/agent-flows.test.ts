@@ -89,6 +89,7 @@ describe('agent with flow logs (directory datastore, recording dataplane, script
         'metrics-port': String(metricsPort),
         'metrics-host': '127.0.0.1',
         'flow-logs': true,
+        dataplane: 'ebpf', // replaced by the recording dataplane below
         'flow-logs-socket': join(work, 'flows.sock'),
         'flow-logs-file': join(work, 'log', 'flows.jsonl'),
         'flow-logs-flush-interval-ms': '1000',
