@@ -7,8 +7,7 @@
  * dataplane and a scripted flow source (the kernel sources are tested in agent-flows.kernel.test.ts).
  */
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RecordingDataplane, type FlowRecord } from '@gingham/core';
@@ -16,22 +15,9 @@ import { readFlowStream, type FlowLine, type ReaderRequest } from '@gingham/flow
 import { createScriptedFlowSource } from '@gingham/flows/testing';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort, put, wep } from './support/dir-fixtures.js';
 import { createAgent, fetchAgentStatus, formatAgentStatus, resolveAgentConfig, wrapDataplane, type Agent } from '@gingham/agent';
 
-const freePort = (): Promise<number> =>
-  new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-
-const wep = (name: string, app: string, ip: number) => `apiVersion: projectcalico.org/v3
-kind: WorkloadEndpoint
-metadata: {name: ${name}, namespace: shop, labels: {app: ${app}}}
-spec: {node: node-1, orchestrator: k8s, workload: ${name}, endpoint: eth0, interfaceName: cali${name}, ipNetworks: [10.0.0.${ip}/32]}
-`;
 const RESOURCES = `apiVersion: projectcalico.org/v3
 kind: GlobalNetworkPolicy
 metadata: {name: db-from-web}
@@ -50,10 +36,6 @@ spec:
   ingress: [{action: Deny, source: {selector: app == 'web'}}]
 `;
 
-async function put(dir: string, name: string, text: string): Promise<void> {
-  await writeFile(join(dir, `.${name}.tmp`), text);
-  await rename(join(dir, `.${name}.tmp`), join(dir, name));
-}
 
 async function readStream(path: string, request: ReaderRequest = {}): Promise<FlowRecord[]> {
   const out: FlowRecord[] = [];
