@@ -18,6 +18,7 @@ const suites: Record<string, () => Promise<(emit: Emit) => Promise<void>>> = {
   openstack: async () => (await import('../packages/openstack/src/openstack.bench.js')).runOpenStackBench,
   k8s: async () => (await import('../packages/k8s/src/k8s.bench.js')).runK8sBench,
   agent: async () => (await import('../packages/agent/src/agent.bench.js')).runAgentBench,
+  'agent-flows': async () => (await import('../packages/agent/src/flow-snapshot.bench.js')).runAgentFlowsBench,
   'insights-diff': async () => (await import('../packages/core/src/analysis/diff.bench.js')).runInsightsBench,
   'insights-flows': async () => (await import('../packages/core/src/insights/insights.bench.js')).runInsightsFlowsBench,
   testkit: async () => (await import('../packages/testkit/src/testkit.bench.js')).runTestkitBench,
