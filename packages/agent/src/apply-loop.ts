@@ -18,7 +18,7 @@
  * fresh list. It never clears enforcement itself.
  */
 import { applySourceMessages, createEngine, type DataplaneMessage, type Engine, type EngineStats, type SourceMessage } from '@gingham/core';
-import { createBackoff, type Backoff } from './backoff.js';
+import { createBackoff, type Backoff } from '@gingham/host';
 import type { AgentDataplane } from './dataplane-adapter.js';
 
 /** What one apply did. */
@@ -98,7 +98,7 @@ export class ApplyLoop {
   constructor(options: ApplyLoopOptions) {
     this.dataplane = options.dataplane;
     this.hooks = options.hooks ?? {};
-    this.backoff = createBackoff(options.retryInitialMs, options.retryMaxMs, options.random);
+    this.backoff = createBackoff({ initialMs: options.retryInitialMs, maxMs: options.retryMaxMs, random: options.random });
     this.engine = createEngine({
       node: options.node,
       dataplane: {

@@ -14,7 +14,7 @@
 import { convertCalicoNode, convertKubernetesNode, convertPod, convertWorkloadEndpoint, formatResourceKey, resourceKey, type NodeInfo, type Resource, type SourceMessage } from '@gingham/core';
 import { computeWireguardConfig, createWireguard, formatPeerIssue, generateKeyFile, readPrivateKeyFile, type KeyPair, type Wireguard } from '@gingham/wireguard';
 import { access } from 'node:fs/promises';
-import { createBackoff } from './backoff.js';
+import { createBackoff } from '@gingham/host';
 import type { AgentConfig } from './config.js';
 
 /** Publishes this node's public key where peers read it; returns what it did (`created`, `updated`, `unchanged`). */
@@ -65,8 +65,8 @@ export class WireguardManager {
   constructor(options: WireguardManagerOptions) {
     this.options = options;
     this.config = options.config;
-    this.backoff = createBackoff(options.config.applyRetryInitialMs, options.config.applyRetryMaxMs);
-    this.publishBackoff = createBackoff(500, 30_000);
+    this.backoff = createBackoff({ initialMs: options.config.applyRetryInitialMs, maxMs: options.config.applyRetryMaxMs });
+    this.publishBackoff = createBackoff({ initialMs: 500, maxMs: 30_000 });
     this.status = { interface: options.config.wireguardInterface, keyPublished: false, peers: 0, applies: 0, failures: 0, issues: [] };
   }
 

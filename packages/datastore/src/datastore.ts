@@ -4,7 +4,7 @@
  * for the Engine. Types only.
  */
 import type { Resource, ResourceKey, Source, SourceProblem } from '@gingham/core';
-import type { BackoffOptions } from './backoff.js';
+import type { BackoffOptions } from '@gingham/host';
 import type { InitOptions, InitOutcome } from './init.js';
 import type { KindInfo } from './kinds.js';
 import type { StoredResource } from './resource.js';

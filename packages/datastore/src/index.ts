@@ -9,7 +9,7 @@ export { KINDS, kindOf, resolveKind, type KindInfo } from './kinds.js';
 export type { StoredResource, StoredMeta } from './resource.js';
 export type { InitOptions, InitOutcome } from './init.js';
 export type { SourceLogEntry, SourceLogger } from './source-book.js';
-export type { BackoffOptions } from './backoff.js';
+export type { BackoffOptions } from '@gingham/host';
 
 // etcd in Calico's layout.
 export { resolveEtcdConfig, type EtcdConfig, type EtcdFlags, type ResolveEtcdConfigInput } from './etcd/config.js';

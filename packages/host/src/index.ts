@@ -35,3 +35,4 @@ export {
   type InstanceLockOptions,
   type LockHolder,
 } from './lock.js';
+export { createBackoff, jittered, sleep, type Backoff, type BackoffOptions } from './backoff.js';

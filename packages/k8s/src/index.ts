@@ -5,7 +5,7 @@
  */
 export { createKubernetesSource, type KubernetesSource, type KubernetesSourceOptions, type KubernetesSourceTiming, type KubernetesSourceLogEntry, type InformerStatus } from './kubernetes-source.js';
 export type { InformerTiming, InformerState, InformerCounters } from './informer/informer.js';
-export type { BackoffOptions } from './informer/backoff.js';
+export type { BackoffOptions } from '@gingham/host';
 export { KubernetesError, isKubernetesError, type KubernetesErrorCode } from './errors.js';
 export { loadKubeConfig, type LoadKubeConfigOptions } from './kubeconfig.js';
 export { writeNodeWireguardKey, type WriteNodeWireguardKeyOptions, type WriteNodeWireguardKeyResult } from './wireguard-key.js';

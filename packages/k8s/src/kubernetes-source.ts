@@ -20,7 +20,7 @@ import { GinghamError, type Resource, type SourceMessage, type SourceProblem, ty
 import { createApiClient, type ApiClient } from './api/http-client.js';
 import { API_RESOURCES, apiResourceById, groupVersion, groupVersionPath, type ApiResource } from './api/resource-types.js';
 import { KubernetesError } from './errors.js';
-import { Backoff } from './informer/backoff.js';
+import { createBackoff } from '@gingham/host';
 import { DEFAULT_TIMING, Informer, type Delivery, type InformerCounters, type InformerHost, type InformerState, type InformerTiming } from './informer/informer.js';
 import { loadKubeConfig } from './kubeconfig.js';
 import { Interner, reducerFor } from './reduce/reduce.js';
@@ -233,7 +233,7 @@ export function createKubernetesSource(options: KubernetesSourceOptions = {}): K
     return served;
   }
 
-  const bootBackoff = new Backoff(timing.backoff, random);
+  const bootBackoff = createBackoff({ ...timing.backoff, random });
   async function bootstrap(): Promise<void> {
     if (closed) return;
     let served: Set<string>;

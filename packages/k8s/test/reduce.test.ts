@@ -1,12 +1,11 @@
 /**
  * Reading objects as Calico does: CRD policy names, the Calico Node view of a Kubernetes Node,
- * kube-controllers' automatic host endpoints, what a pod is reduced to, and the jittered backoff.
+ * kube-controllers' automatic host endpoints, what a pod is reduced to.
  */
 import { describe, expect, it } from 'vitest';
 import { API_RESOURCES, apiResourceById } from '../src/api/resource-types.js';
 import { calicoResourceFromCrd, restorePolicyName } from '../src/reduce/calico-crd.js';
 import { autoHostEndpoint, calicoNodeFromKubernetesNode, nodeFacts } from '../src/reduce/calico-node.js';
-import { Backoff, jittered } from '../src/informer/backoff.js';
 import { reducerFor } from '../src/reduce/reduce.js';
 import { calicoCrdObject } from '../src/testing.js';
 
@@ -118,18 +117,5 @@ describe('reduction before caching', () => {
 
   it('every API the source reads has a reducer that takes a bare object', () => {
     for (const r of API_RESOURCES) expect(() => reducerFor(r)({ metadata: { name: 'x', namespace: 'n' }, spec: {} })).not.toThrow();
-  });
-});
-
-describe('backoff', () => {
-  it('grows by the factor up to the cap, jittered within the upper half, and resets', () => {
-    const b = new Backoff({ initialMs: 100, maxMs: 1000, factor: 2, jitter: 0.5 }, () => 1);
-    expect([b.next(), b.next(), b.next(), b.next(), b.next(), b.next()]).toEqual([100, 200, 400, 800, 1000, 1000]);
-    const low = new Backoff({ initialMs: 100, maxMs: 1000 }, () => 0);
-    expect([low.next(), low.next()]).toEqual([50, 100]);
-    b.reset();
-    expect(b.next()).toBe(100);
-    expect(jittered(1000, 0.1, () => 0)).toBe(900);
-    expect(jittered(1000, 0.1, () => 1)).toBe(1100);
   });
 });

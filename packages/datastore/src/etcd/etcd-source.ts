@@ -22,7 +22,7 @@
  */
 import { GinghamError, ResyncTracker, type ResourceKey, type Source, type SourceMessage, type SourceSink, type SourceStatus } from '@gingham/core';
 import type { Etcd3, IWatchResponse, Watcher } from 'etcd3';
-import { createBackoff, sleep } from '../backoff.js';
+import { createBackoff, sleep } from '@gingham/host';
 import type { SourceOptions } from '../datastore.js';
 import { keyId } from '../resource.js';
 import { SourceBook } from '../source-book.js';

@@ -26,7 +26,7 @@ import { statusObjectError } from '../api/http-client.js';
 import { collectionPath, isOptionalApi, type ApiResource } from '../api/resource-types.js';
 import { isKubernetesError, KubernetesError } from '../errors.js';
 import type { Reducer } from '../reduce/reduce.js';
-import { Backoff, jittered, type BackoffOptions } from './backoff.js';
+import { createBackoff, jittered, type Backoff, type BackoffOptions } from '@gingham/host';
 import { ObjectStore } from './object-store.js';
 
 export interface InformerTiming {
@@ -145,7 +145,7 @@ export class Informer {
     reducer: Reducer,
   ) {
     this.store = new ObjectStore(resource.group === '' ? resource.kind : `${resource.kind}.${resource.group}`, reducer, (p) => host.problem(p));
-    this.backoff = new Backoff(host.timing.backoff, host.random);
+    this.backoff = createBackoff({ ...host.timing.backoff, random: host.random });
     this.idleLimit = jittered(host.timing.maxIdleMs, 0.1, host.random);
     this.path = collectionPath(resource);
   }
