@@ -30,7 +30,8 @@ import { DEFAULT_FAILSAFE_INBOUND, DEFAULT_FAILSAFE_OUTBOUND } from '../evaluate
 import { type Cidr, formatIp, type IpAddr, parseCidr, parseIp } from '../net/cidr.js';
 import type { L4Spec, PeerSet, VerdictSummary } from './types.js';
 
-const SELECTORS = [
+/** The random clusters' small universes (shared with evaluate's laws), so that selectors, nets and ports actually hit. */
+export const SELECTORS = [
   'all()',
   'has(app)',
   'app == "a"',
@@ -42,11 +43,12 @@ const SELECTORS = [
   'role == "node"',
   'pcns.team == "red"',
   'projectcalico.org/namespace == "n1"',
+  'has(projectcalico.org/namespace)',
   '!has(projectcalico.org/namespace)',
   'kind == "partner"',
 ];
-const NETS = ['10.0.0.0/24', '10.0.0.1/32', '10.0.0.0/30', '192.168.0.0/16', '0.0.0.0/0', '203.0.113.0/24', 'fd00::/64', '10.0.0.2/31'];
-const PORTS: PortMatch[] = [
+export const NETS = ['10.0.0.0/24', '10.0.0.1/32', '10.0.0.0/30', '192.168.0.0/16', '0.0.0.0/0', '203.0.113.0/24', 'fd00::/64', '10.0.0.2/31'];
+export const PORTS: PortMatch[] = [
   { kind: 'range', min: 80, max: 80 },
   { kind: 'range', min: 1, max: 1024 },
   { kind: 'range', min: 8080, max: 8090 },
@@ -54,16 +56,16 @@ const PORTS: PortMatch[] = [
   { kind: 'named', name: 'http' },
   { kind: 'named', name: 'dns' },
 ];
-const PROTOCOLS = [
+export const PROTOCOLS = [
   { number: 6, text: 'TCP' },
   { number: 17, text: 'UDP' },
   { number: 1, text: 'ICMP' },
   { number: 47, text: '47' },
 ];
 
-const labelsArb = fc.record({ app: fc.constantFrom('a', 'b', 'c'), tier: fc.constantFrom('x', 'y') }, { requiredKeys: [] });
+export const labelsArb = fc.record({ app: fc.constantFrom('a', 'b', 'c'), tier: fc.constantFrom('x', 'y') }, { requiredKeys: [] });
 
-const entityArb: fc.Arbitrary<EntityMatch> = fc
+export const entityArb: fc.Arbitrary<EntityMatch> = fc
   .record(
     {
       nets: fc.uniqueArray(fc.constantFrom(...NETS), { minLength: 1, maxLength: 2 }),
@@ -151,7 +153,7 @@ export const policyArb: fc.Arbitrary<Policy> = fc
     } satisfies Policy;
   });
 
-const PROFILE_NAMES = ['kns.n1', 'kns.n2', 'projectcalico-default-allow', 'custom', 'missing'];
+export const PROFILE_NAMES = ['kns.n1', 'kns.n2', 'projectcalico-default-allow', 'custom', 'missing'];
 const NAMED_PORTS = [
   { name: 'http', protocol: 6, port: 8080 },
   { name: 'dns', protocol: 17, port: 53 },
@@ -204,7 +206,7 @@ const hepArb = (i: number): fc.Arbitrary<HostEndpoint> =>
     ports: [{ name: 'http', protocol: 6, port: 8080 }],
   }));
 
-const customProfileArb: fc.Arbitrary<Profile> = fc
+export const customProfileArb: fc.Arbitrary<Profile> = fc
   .record({
     ingress: fc.array(ruleArb(['Allow', 'Deny', 'Pass', 'Log']), { maxLength: 2 }),
     egress: fc.array(ruleArb(['Allow', 'Deny', 'Pass', 'Log']), { maxLength: 2 }),
@@ -212,7 +214,7 @@ const customProfileArb: fc.Arbitrary<Profile> = fc
   })
   .map(({ ingress, egress, labels }) => ({ name: 'custom', labelsToApply: labels, ingress, egress }));
 
-const NETWORK_SETS: NetworkSet[] = [
+export const NETWORK_SETS: NetworkSet[] = [
   { kind: 'NetworkSet', id: 'n1/partners', name: 'partners', namespace: 'n1', labels: { kind: 'partner', 'projectcalico.org/namespace': 'n1' }, profiles: ['kns.n1'], nets: ['203.0.113.0/24'] },
   { kind: 'GlobalNetworkSet', id: 'world', name: 'world', namespace: '', labels: { kind: 'partner' }, profiles: [], nets: ['198.51.100.0/24', '10.0.0.0/30'] },
 ];

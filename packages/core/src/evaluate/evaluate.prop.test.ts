@@ -1,13 +1,9 @@
 import { fc, test } from '@fast-check/vitest';
 import { describe, expect } from 'vitest';
 import type {
-  EntityMatch,
   HostEndpoint,
-  NetworkSet,
   Policy,
   PolicyKind,
-  PortMatch,
-  Profile,
   Rule,
   RuleAction,
   Snapshot,
@@ -16,58 +12,12 @@ import type {
 } from '../model/types.js';
 import { BUILTIN_TIERS, DEFAULT_ALLOW_PROFILE } from '../convert/calico-resources.js';
 import { namespaceProfile } from '../convert/kubernetes-identity.js';
+import { customProfileArb, entityArb, labelsArb, NETWORK_SETS, PROFILE_NAMES, PROTOCOLS, SELECTORS } from '../analysis/test-fixtures.js';
 import { evaluate } from './evaluate.js';
 import type { EvaluationResult, Flow } from './types.js';
 
-// ---------------------------------------------------------------------------------------------
-// Generators: small label and address universes so that selectors, nets and ports actually hit.
-
-const SELECTORS = [
-  'all()',
-  'has(app)',
-  'app == "a"',
-  'app == "b"',
-  'app in {"a", "c"}',
-  '!has(app)',
-  'tier == "x"',
-  '(app == "a" && tier == "y")',
-  'role == "node"',
-  'pcns.team == "red"',
-  'projectcalico.org/namespace == "n1"',
-  'has(projectcalico.org/namespace)',
-  '!has(projectcalico.org/namespace)',
-  'kind == "partner"',
-];
-const NETS = ['10.0.0.0/24', '10.0.0.1/32', '10.0.0.0/30', '192.168.0.0/16', '0.0.0.0/0', '203.0.113.0/24', 'fd00::/64'];
-const PORTS: PortMatch[] = [
-  { kind: 'range', min: 80, max: 80 },
-  { kind: 'range', min: 1, max: 1024 },
-  { kind: 'range', min: 8080, max: 8090 },
-  { kind: 'named', name: 'http' },
-  { kind: 'named', name: 'dns' },
-];
-const PROTOCOLS = [
-  { number: 6, text: 'TCP' },
-  { number: 17, text: 'UDP' },
-  { number: 1, text: 'ICMP' },
-];
-
-const labelsArb = fc.record(
-  { app: fc.constantFrom('a', 'b', 'c'), tier: fc.constantFrom('x', 'y') },
-  { requiredKeys: [] },
-);
-
-const entityArb: fc.Arbitrary<EntityMatch> = fc.record(
-  {
-    nets: fc.uniqueArray(fc.constantFrom(...NETS), { minLength: 1, maxLength: 2 }),
-    notNets: fc.uniqueArray(fc.constantFrom(...NETS.filter((n) => n !== '0.0.0.0/0')), { minLength: 1, maxLength: 2 }),
-    selector: fc.constantFrom(...SELECTORS),
-    notSelector: fc.constantFrom(...SELECTORS),
-    ports: fc.uniqueArray(fc.constantFrom(...PORTS), { minLength: 1, maxLength: 2 }),
-    notPorts: fc.uniqueArray(fc.constantFrom(...PORTS), { minLength: 1, maxLength: 1 }),
-  },
-  { requiredKeys: [] },
-).map((e) => e as EntityMatch);
+// Generators: the analysis fixtures' small universes (selectors, nets, ports, protocols, labels,
+// profiles, network sets), with denser rules and policies of any action and tier (a `ghost` one).
 
 function ruleArb(actions: readonly RuleAction[]): fc.Arbitrary<Rule> {
   return fc
@@ -127,8 +77,6 @@ const policyArb = (actions: readonly RuleAction[], tiers: readonly string[]): fc
       return policy;
     });
 
-const PROFILE_NAMES = ['kns.n1', 'kns.n2', 'projectcalico-default-allow', 'custom', 'missing'];
-
 const wepArb = (i: number): fc.Arbitrary<WorkloadEndpoint> =>
   fc
     .record({
@@ -168,19 +116,6 @@ const hepArb = (i: number): fc.Arbitrary<HostEndpoint> =>
     ports: [{ name: 'http', protocol: 6, port: 8080 }],
   }));
 
-const customProfileArb: fc.Arbitrary<Profile> = fc
-  .record({
-    ingress: fc.array(ruleArb(['Allow', 'Deny', 'Pass', 'Log']), { maxLength: 2 }),
-    egress: fc.array(ruleArb(['Allow', 'Deny', 'Pass', 'Log']), { maxLength: 2 }),
-    labels: labelsArb,
-  })
-  .map(({ ingress, egress, labels }) => ({ name: 'custom', labelsToApply: labels, ingress, egress }));
-
-const networkSets: NetworkSet[] = [
-  { kind: 'NetworkSet', id: 'n1/partners', name: 'partners', namespace: 'n1', labels: { kind: 'partner', 'projectcalico.org/namespace': 'n1' }, profiles: ['kns.n1'], nets: ['203.0.113.0/24'] },
-  { kind: 'GlobalNetworkSet', id: 'world', name: 'world', namespace: '', labels: { kind: 'partner' }, profiles: [], nets: ['198.51.100.0/24', '10.0.0.0/30'] },
-];
-
 const snapshotArb: fc.Arbitrary<Snapshot> = fc
   .record({
     weps: fc.integer({ min: 1, max: 5 }).chain((n) => fc.tuple(...Array.from({ length: n }, (_, i) => wepArb(i)))),
@@ -201,7 +136,7 @@ const snapshotArb: fc.Arbitrary<Snapshot> = fc
       profiles: [namespaceProfile('n1', { team: 'red' }), namespaceProfile('n2', { team: 'blue' }), DEFAULT_ALLOW_PROFILE, custom],
       workloadEndpoints: weps,
       hostEndpoints: heps,
-      networkSets: withSets ? networkSets : [],
+      networkSets: withSets ? NETWORK_SETS : [],
       nodes: [],
     } satisfies Snapshot;
   });
