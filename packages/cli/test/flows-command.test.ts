@@ -123,6 +123,6 @@ describe('gingham flows', () => {
     expect(follow.code).toBe(2);
     const missing = await run(['flows', '--socket', join(dir, 'nothing.sock')]);
     expect(missing.code).toBe(1);
-    expect(missing.err).toContain('is the agent running with flow logs on');
+    expect(missing.err).toContain('is the agent running with --flow-logs');
   });
 });
