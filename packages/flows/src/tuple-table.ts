@@ -63,9 +63,9 @@ export class TupleTable {
     this.#mask = slots - 1;
   }
 
-  /** Bytes of the typed arrays and the text columns' references (8 B each). */
+  /** Bytes of the typed arrays (committed storage); the text columns are V8 heap (8 B a reference). */
   get bytes(): number {
-    return this.words.byteLength + this.ints.byteLength + this.floats.byteLength + this.#live.byteLength + this.#entryHash.byteLength + this.#free.byteLength + this.#slots.byteLength + this.#slotHash.byteLength + 16 * this.#live.length;
+    return this.words.byteLength + this.ints.byteLength + this.floats.byteLength + this.#live.byteLength + this.#entryHash.byteLength + this.#free.byteLength + this.#slots.byteLength + this.#slotHash.byteLength;
   }
 
   live(i: number): boolean {
