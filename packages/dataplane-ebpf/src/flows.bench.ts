@@ -5,14 +5,21 @@
  *    pending traces, aggregation) on one core. The events are real: the datapath program runs
  *    under BPF_PROG_TEST_RUN with flow logs on, once per packet of distinct connections (pod b →
  *    pod a, both evaluated), filling the ring buffer; only the drains are timed (root only).
- *    The rate is per CPU second of this process (`process.cpuUsage`), as the machine is shared;
- *    `flow_events_per_wall_s` is the same over wall time.
- *  - `flows.collector` `collector_events_per_s`: the same events through the collector alone,
- *    from an in-memory source (no root needed), per CPU second.
+ *    Every connection is new (no tuple repeats). The rate is per CPU second of this process
+ *    (`process.cpuUsage`: user + system of all its threads, GC included), as the machine is
+ *    shared; `flow_events_per_wall_s` is the same over wall time. It is a throughput, so it is
+ *    measured after WARMUP_ROUNDS drains of other connections (JIT, the snapshot's identity
+ *    index, the first trace evaluations); `flow_events_per_s_cold` is those first drains alone.
+ *  - `flows.collector` `collector_events_per_s`: the same events (the same connections, the same
+ *    warm-up) through the collector alone, from an in-memory source (no root needed), per CPU
+ *    second.
  *  - `flows.memory`: `table_bytes_per_flow`, the aggregated flow itself (the collector's
- *    struct-of-arrays table over its flows), and `bytes_per_flow_with_connection`, heap growth
- *    (after GC, `--expose-gc`) per aggregated flow when each of AGG_FLOWS flows also has its own
- *    live connection and a new remote address (the worst case: nothing shared).
+ *    struct-of-arrays table over its flows), and `bytes_per_flow_with_connection`, what the
+ *    collector holds per aggregated flow when each of AGG_FLOWS flows also has its own live
+ *    connection and a new remote address (the worst case: nothing shared): V8 heap growth (after
+ *    GC, `--expose-gc`; `heap_bytes_per_flow_with_connection`) plus the growth of its typed
+ *    arrays (flow table and connections, as the collector counts them: committed storage, not
+ *    heap, so `heapUsed` alone misses them).
  *  - `flows.iperf` `flowlogs_throughput_ratio`: iperf3 TCP throughput between two pods through the
  *    eBPF dataplane with flow logs on (and the collector draining them, with its timers) ÷ off,
  *    median of per-round pairs, the order alternated each round (root only).
@@ -37,7 +44,12 @@ import { MAP_NAMES, type MapName } from './wire.js';
 type Emit = (row: { bench: string; metric: string; value: number; unit: string }) => void;
 
 const ROUNDS = Number(process.env.FLOWS_BENCH_ROUNDS ?? 40);
+const WARMUP_ROUNDS = Number(process.env.FLOWS_BENCH_WARMUP ?? 10);
 const PER_ROUND = 1_500; // packets per fill: 2 events each (64 B + 8 B header) fit the 256 KiB ring
+
+/** The ports of connection `n` (pod b → pod a): distinct pairs for every n below 50,000,000. */
+const srcPortOf = (n: number): number => 10_000 + (n % 50_000);
+const dstPortOf = (n: number): number => 1000 + ((n + Math.floor(n / 50_000)) % 1000);
 const AGG_FLOWS = 100_000;
 
 const MANIFESTS = `
@@ -92,19 +104,28 @@ async function pipelineBench(emit: Emit): Promise<void> {
       const ctxIn = encodeSkbContext({ ingressIfindex: 1, ifindex: 1 });
       let drainNs = 0n;
       let drainCpuUs = 0;
+      let coldCpuUs = 0;
+      let coldEvents = 0;
+      let before = collector.stats().events;
       let port = 0;
-      const before = collector.stats().events;
-      for (let r = 0; r < ROUNDS; r++) {
+      for (let r = 0; r < WARMUP_ROUNDS + ROUNDS; r++) {
+        if (r === WARMUP_ROUNDS) {
+          coldEvents = collector.stats().events - before;
+          before += coldEvents;
+        }
         for (let i = 0; i < PER_ROUND; i++, port++) {
-          const data = buildPacket({ src: '10.1.0.1', dst: '10.0.0.1', protocol: 6, srcPort: 10_000 + (port % 50_000), dstPort: 1000 + (port % 1000) }, { tcpFlags: TCP_SYN });
+          const data = buildPacket({ src: '10.1.0.1', dst: '10.0.0.1', protocol: 6, srcPort: srcPortOf(port), dstPort: dstPortOf(port) }, { tcpFlags: TCP_SYN });
           if (testRun(program, { data, ctxIn }).retval !== 0) throw new Error('flows bench: the datapath dropped an allowed packet');
         }
         const t0 = process.hrtime.bigint();
         const cpu0 = process.cpuUsage();
         await collector.poll();
         const cpu = process.cpuUsage(cpu0);
-        drainNs += process.hrtime.bigint() - t0;
-        drainCpuUs += cpu.user + cpu.system;
+        if (r < WARMUP_ROUNDS) coldCpuUs += cpu.user + cpu.system;
+        else {
+          drainNs += process.hrtime.bigint() - t0;
+          drainCpuUs += cpu.user + cpu.system;
+        }
         if (r % 10 === 9) await collector.flush(); // windows close as they would (not timed)
       }
       const s = collector.stats();
@@ -117,6 +138,7 @@ async function pipelineBench(emit: Emit): Promise<void> {
       // Per CPU second of this process (the machine is shared: wall time counts other work too).
       emit({ bench, metric: 'flow_events_per_s', value: events / (drainCpuUs / 1e6), unit: 'events/s' });
       emit({ bench, metric: 'flow_events_per_wall_s', value: events / (Number(drainNs) / 1e9), unit: 'events/s' });
+      if (coldEvents > 0) emit({ bench, metric: 'flow_events_per_s_cold', value: coldEvents / (coldCpuUs / 1e6), unit: 'events/s' });
 
       // The datapath's own cost of flow logs on an established packet (a conntrack hit), in ns
       // under BPF_PROG_TEST_RUN: flowstats lookup and two atomic adds; median of interleaved runs.
@@ -147,9 +169,10 @@ async function pipelineBench(emit: Emit): Promise<void> {
 
 /**
  * The collector alone (no kernel, no root): the pipeline's events, the same two per connection
- * pod b → pod a, from an in-memory source that reuses one event object and its decisions as the
- * eBPF source does; per CPU second. Against `flows.pipeline` it splits the drain's cost between
- * the collector and the ring buffer with its decoding.
+ * pod b → pod a for the same connections after the same warm-up, from an in-memory source that
+ * reuses one event object and its decisions as the eBPF source does; per CPU second. Against
+ * `flows.pipeline` it splits the drain's cost between the collector and the ring buffer with its
+ * decoding.
  */
 async function collectorBench(emit: Emit): Promise<void> {
   const bench = 'flows.collector';
@@ -165,8 +188,8 @@ async function collectorBench(emit: Emit): Promise<void> {
     poll(sink: { verdict(e: FlowVerdictEvent): void }, o?: { counters?: boolean }) {
       if (o?.counters) return; // the flush's own poll (untimed) brings no events
       for (let i = 0; i < PER_ROUND; i++, port++) {
-        ev.srcPort = 10_000 + (port % 50_000);
-        ev.dstPort = 1000 + (port % 1000);
+        ev.srcPort = srcPortOf(port);
+        ev.dstPort = dstPortOf(port);
         ev.direction = 'egress';
         ev.decision = egress;
         sink.verdict(ev);
@@ -179,18 +202,19 @@ async function collectorBench(emit: Emit): Promise<void> {
     close: () => undefined,
   };
   const collector = createFlowCollector({ source, snapshot: () => snapshot, timers: false, maxFlows: 1_000_000, maxConnections: 1_000_000 });
-  const rounds = ROUNDS * 5;
   let cpuUs = 0;
-  for (let r = 0; r < rounds; r++) {
+  let before = 0;
+  for (let r = 0; r < WARMUP_ROUNDS + ROUNDS; r++) {
+    if (r === WARMUP_ROUNDS) before = collector.stats().events;
     const cpu0 = process.cpuUsage();
     await collector.poll();
     const cpu = process.cpuUsage(cpu0);
-    cpuUs += cpu.user + cpu.system;
+    if (r >= WARMUP_ROUNDS) cpuUs += cpu.user + cpu.system;
     if (r % 10 === 9) await collector.flush(); // not timed
   }
   const s = collector.stats();
   if (s.mismatches !== 0) throw new Error(`flows bench: ${s.mismatches} mismatches in the collector bench`);
-  emit({ bench, metric: 'collector_events_per_s', value: s.events / (cpuUs / 1e6), unit: 'events/s' });
+  emit({ bench, metric: 'collector_events_per_s', value: (s.events - before) / (cpuUs / 1e6), unit: 'events/s' });
   await collector.close();
 }
 
@@ -223,6 +247,8 @@ async function memoryBench(emit: Emit): Promise<void> {
   gc();
   gc();
   const before = process.memoryUsage().heapUsed;
+  const s0 = collector.stats();
+  const typedBefore = s0.tableBytes + s0.connectionBytes;
   for (let start = 0; start < AGG_FLOWS; start += 10_000) {
     for (let i = start; i < start + 10_000; i++) pending.push(event(i));
     await collector.poll();
@@ -231,8 +257,11 @@ async function memoryBench(emit: Emit): Promise<void> {
   gc();
   const after = process.memoryUsage().heapUsed;
   const s = collector.stats();
+  const typed = s.tableBytes + s.connectionBytes - typedBefore;
   emit({ bench, metric: 'aggregated_flows', value: s.aggregatedFlows, unit: 'flows' });
-  emit({ bench, metric: 'bytes_per_flow_with_connection', value: (after - before) / s.aggregatedFlows, unit: 'B' });
+  emit({ bench, metric: 'bytes_per_flow_with_connection', value: (after - before + typed) / s.aggregatedFlows, unit: 'B' });
+  emit({ bench, metric: 'heap_bytes_per_flow_with_connection', value: (after - before) / s.aggregatedFlows, unit: 'B' });
+  emit({ bench, metric: 'connection_bytes_per_flow', value: s.connectionBytes / s.aggregatedFlows, unit: 'B' });
   emit({ bench, metric: 'table_bytes_per_flow', value: s.tableBytes / s.aggregatedFlows, unit: 'B' });
   await collector.close();
 }

@@ -111,7 +111,10 @@ export interface FlowCollectorOptions {
 
 export interface CollectorStats extends CollectorHealth {
   readonly windowStartMs: number;
+  /** Bytes of the window's aggregated-flow table (its typed arrays). */
   readonly tableBytes: number;
+  /** Bytes of the typed arrays of the followed connections and the window's denied-connection set (their address references, 16 B a connection, are V8 heap). */
+  readonly connectionBytes: number;
   readonly historyRecords: number;
 }
 
@@ -763,7 +766,7 @@ export function createFlowCollector(options: FlowCollectorOptions): FlowCollecto
       return () => listeners.delete(listener);
     },
     metrics: () => metrics.render(now(), health(), source.name),
-    stats: () => ({ ...health(), windowStartMs: windowStart, tableBytes: table.bytes, historyRecords: history.length }),
+    stats: () => ({ ...health(), windowStartMs: windowStart, tableBytes: table.bytes, connectionBytes: conns.bytes + deniedSeen.bytes, historyRecords: history.length }),
     close,
     [Symbol.asyncDispose]: close,
   };

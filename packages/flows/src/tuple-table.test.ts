@@ -22,7 +22,7 @@ describe('TupleTable', () => {
     fc.assert(
       fc.property(fc.array(arbOp, { maxLength: 400 }), fc.integer({ min: 1, max: 300 }), (ops, cap) => {
         // A tiny initial size makes the table grow, and probe runs long, within a few operations.
-        const t = new TupleTable(cap, 1, 1, 2);
+        const t = new TupleTable(cap, 2, 2, 2);
         const model = new Map<string, { idx: number; value: number }>();
         let next = 0;
         for (const o of ops) {
@@ -40,9 +40,12 @@ describe('TupleTable', () => {
               continue;
             }
             expect(idx).toBeGreaterThanOrEqual(0);
-            expect(t.int(idx, 0)).toBe(0);
+            // Zero payload whether the entry is fresh storage, a deleted entry's or a cleared one's.
+            expect([t.int(idx, 0), t.int(idx, 1), t.float(idx, 0), t.float(idx, 1)]).toEqual([0, 0, 0, 0]);
             t.setInt(idx, 0, ++next);
+            t.setInt(idx, 1, -next);
             t.setFloat(idx, 0, next * 1.5);
+            t.setFloat(idx, 1, next * 2.5);
             model.set(k, { idx, value: next });
           } else if (o.op === 'delete') {
             if (model.size === 0) continue;
@@ -59,8 +62,7 @@ describe('TupleTable', () => {
           const [src, dst, w0, w1] = k.split('|') as [string, string, string, string];
           expect(t.find(pairHash(src, dst), src, dst, Number(w0), Number(w1))).toBe(idx);
           expect(t.live(idx)).toBe(true);
-          expect(t.int(idx, 0)).toBe(value);
-          expect(t.float(idx, 0)).toBe(value * 1.5);
+          expect([t.int(idx, 0), t.int(idx, 1), t.float(idx, 0), t.float(idx, 1)]).toEqual([value, -value, value * 1.5, value * 2.5]);
         }
         let live = 0;
         for (let i = 0; i < t.end; i++) if (t.live(i)) live++;
@@ -68,6 +70,25 @@ describe('TupleTable', () => {
       }),
       { numRuns: propRuns(200) },
     );
+  });
+
+  it('grows its columns in place up to the cap, and by copying when the reservation is refused', () => {
+    const t = new TupleTable(5000, 3, 2, 4);
+    const p = pairHash('10.0.0.1', '10.0.0.2');
+    for (let i = 0; i < 5000; i++) {
+      const idx = t.insert(p, '10.0.0.1', '10.0.0.2', 6, i);
+      t.setInt(idx, 2, i);
+      t.setFloat(idx, 1, i / 2);
+    }
+    expect(t.insert(p, '10.0.0.1', '10.0.0.2', 6, 5000)).toBe(-1);
+    for (let i = 0; i < 5000; i += 499) {
+      const idx = t.find(p, '10.0.0.1', '10.0.0.2', 6, i);
+      expect([t.int(idx, 2), t.float(idx, 1)]).toEqual([i, i / 2]);
+    }
+    // A cap no engine reserves (2^40 entries): plain columns, grown by copying.
+    const huge = new TupleTable(2 ** 40, 1, 1, 2);
+    for (let i = 0; i < 100; i++) huge.setInt(huge.insert(p, '10.0.0.1', '10.0.0.2', 6, i), 0, i + 1);
+    expect(huge.int(huge.find(p, '10.0.0.1', '10.0.0.2', 6, 57), 0)).toBe(58);
   });
 
   it('reuses the index of a deleted entry and finds nothing of it afterwards', () => {

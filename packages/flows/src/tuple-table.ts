@@ -8,7 +8,10 @@
  * index until deleted (freed indices are reused); deletion shifts the probe run back, so no
  * tombstones accumulate. Linear probing, power-of-two slots, load ≤ 1/2; storage grows on
  * demand up to `cap` entries, where `insert` answers -1 (the caller counts what it could not keep).
+ * The entry columns grow in place (`columns.ts`: no copy, the new part already zero); an entry's
+ * payload is zeroed when it is deleted or cleared, so `insert` writes only the key.
  */
+import { growColumn, reserveColumn } from './columns.js';
 import { mix } from './flow-table.js';
 
 const EMPTY = -1;
@@ -49,13 +52,14 @@ export class TupleTable {
     this.cap = cap;
     this.intColumns = intColumns;
     this.floatColumns = floatColumns;
-    const n = Math.max(1, Math.min(Math.ceil(cap), initial));
-    this.words = new Int32Array(n * 2);
-    this.ints = new Int32Array(n * intColumns);
-    this.floats = new Float64Array(n * floatColumns);
-    this.#live = new Uint8Array(n);
-    this.#entryHash = new Int32Array(n);
-    this.#free = new Int32Array(n);
+    const max = Math.max(1, Math.ceil(cap));
+    const n = Math.min(max, Math.max(1, initial));
+    this.words = reserveColumn(Int32Array, n * 2, max * 2);
+    this.ints = reserveColumn(Int32Array, n * intColumns, max * intColumns);
+    this.floats = reserveColumn(Float64Array, n * floatColumns, max * floatColumns);
+    this.#live = reserveColumn(Uint8Array, n, max);
+    this.#entryHash = reserveColumn(Int32Array, n, max);
+    this.#free = reserveColumn(Int32Array, n, max);
     let slots = 2;
     while (slots < n * 2) slots <<= 1;
     this.#slots = new Int32Array(slots).fill(EMPTY);
@@ -63,9 +67,9 @@ export class TupleTable {
     this.#mask = slots - 1;
   }
 
-  /** Bytes of the typed arrays and the text columns' references (8 B each). */
+  /** Bytes of the typed arrays (committed storage); the text columns are V8 heap (8 B a reference). */
   get bytes(): number {
-    return this.words.byteLength + this.ints.byteLength + this.floats.byteLength + this.#live.byteLength + this.#entryHash.byteLength + this.#free.byteLength + this.#slots.byteLength + this.#slotHash.byteLength + 16 * this.#live.length;
+    return this.words.byteLength + this.ints.byteLength + this.floats.byteLength + this.#live.byteLength + this.#entryHash.byteLength + this.#free.byteLength + this.#slots.byteLength + this.#slotHash.byteLength;
   }
 
   live(i: number): boolean {
@@ -93,8 +97,8 @@ export class TupleTable {
   }
 
   /**
-   * Entry index of a new tuple (its payload zeroed); the caller has checked `find` first. -1
-   * when the table holds `cap` entries.
+   * Entry index of a new tuple (its payload zero); the caller has checked `find` first. -1 when
+   * the table holds `cap` entries.
    */
   insert(pair: number, src: string, dst: string, w0: number, w1: number): number {
     if (this.size >= this.cap) return -1;
@@ -114,8 +118,6 @@ export class TupleTable {
     this.dst[idx] = dst;
     this.words[idx * 2] = w0;
     this.words[idx * 2 + 1] = w1;
-    this.ints.fill(0, idx * this.intColumns, (idx + 1) * this.intColumns);
-    this.floats.fill(0, idx * this.floatColumns, (idx + 1) * this.floatColumns);
     this.#live[idx] = 1;
     this.size++;
     return idx;
@@ -146,6 +148,10 @@ export class TupleTable {
     this.#live[idx] = 0;
     this.src[idx] = '';
     this.dst[idx] = '';
+    const ints = this.ints;
+    for (let i = idx * this.intColumns, e = i + this.intColumns; i < e; i++) ints[i] = 0;
+    const floats = this.floats;
+    for (let i = idx * this.floatColumns, e = i + this.floatColumns; i < e; i++) floats[i] = 0;
     this.#free[this.#freeCount++] = idx;
     this.size--;
   }
@@ -153,7 +159,9 @@ export class TupleTable {
   /** Empties the table, keeping its storage. */
   clear(): void {
     this.#slots.fill(EMPTY);
-    this.#live.fill(0);
+    this.#live.fill(0, 0, this.end);
+    this.ints.fill(0, 0, this.end * this.intColumns);
+    this.floats.fill(0, 0, this.end * this.floatColumns);
     this.src.length = 0;
     this.dst.length = 0;
     this.size = 0;
@@ -163,17 +171,12 @@ export class TupleTable {
 
   #grow(): void {
     const n = Math.min(Math.ceil(this.cap), this.#live.length * 2);
-    const grown = <T extends Int32Array | Float64Array | Uint8Array>(a: T, per: number): T => {
-      const b = new (a.constructor as new (n: number) => T)(n * per);
-      b.set(a);
-      return b;
-    };
-    this.words = grown(this.words, 2);
-    this.ints = grown(this.ints, this.intColumns);
-    this.floats = grown(this.floats, this.floatColumns);
-    this.#live = grown(this.#live, 1);
-    this.#entryHash = grown(this.#entryHash, 1);
-    this.#free = grown(this.#free, 1);
+    this.words = growColumn(Int32Array, this.words, n * 2);
+    this.ints = growColumn(Int32Array, this.ints, n * this.intColumns);
+    this.floats = growColumn(Float64Array, this.floats, n * this.floatColumns);
+    this.#live = growColumn(Uint8Array, this.#live, n);
+    this.#entryHash = growColumn(Int32Array, this.#entryHash, n);
+    this.#free = growColumn(Int32Array, this.#free, n);
     let slots = this.#slots.length;
     while (slots < n * 2) slots <<= 1;
     if (slots === this.#slots.length) return;
