@@ -95,10 +95,11 @@ in_ns "$P-etcd" "${G[@]}" datastore init --datastore etcd
 nodes_and_workloads > "$WORK/fleet.yaml"
 in_ns "$P-etcd" "${G[@]}" apply --datastore etcd -f "$WORK/fleet.yaml"
 
-# Flow logs (eBPF: the agent refuses them with iptables for now): the stream `gingham flows`
-# reads and the JSON lines file, per VM (one machine here); 2 s windows, not Calico's 15 s.
-flow_logs_args() { [ "$DATAPLANE" = ebpf ] && FLOW_LOGS=(--flow-logs --flow-logs-socket "$WORK/vm-$1-flows.sock" --flow-logs-file "$WORK/vm-$1-flows.jsonl" --flow-logs-flush-interval-ms 2000) || FLOW_LOGS=(); }
-say "starting gingham agent on each VM ($DATAPLANE + WireGuard$([ "$DATAPLANE" = ebpf ] && echo ' + flow logs'))"
+# Flow logs (both dataplanes: iptables reads NFLOG + conntrack through a relay child, eBPF its
+# ring buffer): the stream `gingham flows` reads and the JSON lines file, per VM (one machine
+# here); 2 s windows, not Calico's 15 s.
+flow_logs_args() { FLOW_LOGS=(--flow-logs --flow-logs-socket "$WORK/vm-$1-flows.sock" --flow-logs-file "$WORK/vm-$1-flows.jsonl" --flow-logs-flush-interval-ms 2000); }
+say "starting gingham agent on each VM ($DATAPLANE + WireGuard + flow logs)"
 for n in 1 2 3; do
   flow_logs_args "$n"
   nsenter --net="/run/netns/$P-vm$n" "${G[@]}" agent --node "vm-$n" --datastore etcd --etcd-endpoints "$ETCD_URL" \
@@ -143,27 +144,53 @@ policy_change > "$WORK/change.yaml"
 in_ns "$P-etcd" "${G[@]}" apply --datastore etcd -f "$WORK/change.yaml"
 wait_matrix allowed allowed allowed allowed
 
-if [ "$DATAPLANE" = ebpf ]; then
 say "gingham flows on vm-2: who reached the api, which policy and rule decided, and what the staged policy would do"
 # The connections the matrix just made, as vm-2's agent logged them (its ingress end: reporter dst).
 flows_vm2() { "${G[@]}" flows --socket "$WORK/vm-2-flows.sock" --to demo/vm-2-wl --reporter dst --port 8080 "$@"; }
-staged_seen=
-for _ in $(seq 40); do
-  # Enforced: api-ingress allows batch (rule 0); staged: api-deny-batch would deny it (rule 0).
-  if flows_vm2 --all --json | node -e '
+# Enforced: api-ingress allows batch (rule 0); staged: api-deny-batch would deny it (rule 0).
+batch_with_staged() {
+  node -e '
     let s = ""; process.stdin.on("data", (c) => (s += c)).on("end", () => {
       const ok = s.split("\n").filter(Boolean).map((l) => JSON.parse(l)).some((r) => {
         const e = r.policies.enforced.at(-1), p = r.policies.pending.at(-1);
         return r.source_name === "vm-3-wl" && r.action === "allow" && e?.name === "api-ingress" && e.rule_index === 0 && p?.name === "api-deny-batch" && p.action === "deny" && p.rule_index === 0;
       });
       process.exit(ok ? 0 : 1);
-    })'; then staged_seen=1; break; fi
+    })'
+}
+staged_seen=
+for _ in $(seq 40); do
+  if flows_vm2 --all --json | batch_with_staged; then staged_seen=1; break; fi
   sleep 0.5
 done
 flows_vm2 --last 10 | sed 's/^/  /'
 [ -n "$staged_seen" ] || { echo "vm-2's flow logs do not show batch -> api with its policy and the staged verdict"; exit 1; }
+
+say "gingham flows --follow on vm-2 while batch (vm-3) connects to the api once more"
+# --follow prints each window's records as the agent closes it; a new connection shows within one.
+# Two readers: a table for you, JSON lines for the check.
+flows_vm2 --follow --last 0 --from demo/vm-3-wl >"$WORK/follow.txt" 2>&1 & follow_table=$!
+flows_vm2 --follow --last 0 --from demo/vm-3-wl --json >"$WORK/follow.jsonl" 2>&1 & follow_json=$!
+PIDS+=($follow_table $follow_json)
+# Connect once both readers follow (the agent counts its stream's readers), then again until one shows.
+for _ in $(seq 100); do
+  readers=$(nsenter --net="/run/netns/$P-vm2" "${G[@]}" agent status --health-port 9099 --json | node -e 'let s="";process.stdin.on("data",c=>s+=c).on("end",()=>console.log(JSON.parse(s).flowLogs?.readers ?? 0))')
+  [ "$readers" -ge 2 ] && break
+  sleep 0.2
+done
+followed=
+for _ in $(seq 5); do
+  probe 3 2 >/dev/null
+  for _ in $(seq 20); do
+    if batch_with_staged <"$WORK/follow.jsonl"; then followed=1; break 2; fi
+    sleep 0.25
+  done
+done
+sleep 0.5
+kill -TERM "$follow_table" "$follow_json" 2>/dev/null; wait "$follow_table" "$follow_json" 2>/dev/null || true
+sed 's/^/  /' "$WORK/follow.txt"
+[ -n "$followed" ] || { echo "gingham flows --follow did not show the new batch -> api connection:"; cat "$WORK/follow.jsonl"; exit 1; }
 echo "  (follow them live: ${G[*]} flows --follow --socket $WORK/vm-2-flows.sock)"
-fi
 
 say "gingham apply: a security tier quarantines batch (vm-3) on every VM"
 quarantine_batch > "$WORK/quarantine.yaml"

@@ -338,12 +338,7 @@ export async function resolveAgentConfig(input: ResolveAgentConfigInput): Promis
     throw configError(`${where('applyRetryMaxMs')}: must be at least the initial retry delay (${values['applyRetryInitialMs']} ms)`);
   }
   if (values['flowLogsEnabled'] === true && values['dataplane'] === 'none') {
-    throw configError(`${where('flowLogsEnabled')}: flow logs need a dataplane that enforces (ebpf); the dataplane is none (${where('dataplane')})`);
-  }
-  if (values['flowLogsEnabled'] === true && values['dataplane'] === 'iptables') {
-    // Opening the iptables flow source's netfilter sockets inside the agent process aborts it (a
-    // native Napi::Error from the netlink package, not catchable): refused here rather than crash.
-    throw configError(`${where('flowLogsEnabled')}: flow logs in the agent need --dataplane ebpf for now; the iptables flow source cannot run inside the agent yet (${where('dataplane')})`);
+    throw configError(`${where('flowLogsEnabled')}: flow logs need a dataplane that enforces (iptables or ebpf); the dataplane is none (${where('dataplane')})`);
   }
   const anyHost = (h: unknown): boolean => h === '0.0.0.0' || h === '::';
   if (values['healthPort'] !== 0 && values['healthPort'] === values['metricsPort'] && (values['healthHost'] === values['metricsHost'] || anyHost(values['healthHost']) || anyHost(values['metricsHost']))) {

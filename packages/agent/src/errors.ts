@@ -16,7 +16,9 @@ export type AgentErrorCode =
   /** `gingham agent status` found no agent answering on the status endpoint. */
   | 'AGENT_NOT_RUNNING'
   /** The agent was stopped. */
-  | 'AGENT_STOPPED';
+  | 'AGENT_STOPPED'
+  /** The flow source's kernel reader (a child process) died and was restarted: some flows of that moment are missing. */
+  | 'AGENT_FLOW_SOURCE_RESTARTED';
 
 export class AgentError extends GinghamError {
   declare readonly code: AgentErrorCode;

@@ -4,6 +4,9 @@
  * rebuilt only when they change) → the JSON lines file, the local stream `gingham flows` reads,
  * `/flows` on the health server and the per-rule series on `/metrics`. Started after the
  * dataplane and stopped before it; it only reads from the kernel and never changes enforcement.
+ * A source that reads the kernel through a child it supervises (iptables: the netlink relay,
+ * which a native abort can kill) reports its restarts here: in health, status and metrics, and
+ * once per restart through `onError`; the agent itself never goes down with it.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Snapshot } from '@gingham/core';
@@ -29,6 +32,10 @@ export interface FlowLogsStatus extends CollectorStats {
   readonly file?: string;
   /** Readers of the local stream now. */
   readonly readers: number;
+  /** Times the source's kernel reader (a supervised child) died and was restarted. */
+  readonly sourceRestarts: number;
+  /** Why it last died (absent while it never did). */
+  readonly sourceProblem?: string;
 }
 
 export interface AgentFlowLogs {
@@ -65,26 +72,45 @@ export async function startFlowLogs(options: AgentFlowLogsOptions): Promise<Agen
     const stream: StreamServer = await createStreamServer({ collector: c, path: config.flowLogsSocket });
     const http = flowsHttpHandler(c);
     let closed = false;
+    let restartsSeen = 0;
+    /** The source's restarts; each new one is said once through onError. */
+    const restarts = (): { count: number; problem?: string } => {
+      const s = source.stats();
+      const count = s.restarts ?? 0;
+      if (count > restartsSeen) {
+        restartsSeen = count;
+        options.onError(new AgentError('AGENT_FLOW_SOURCE_RESTARTED', `the ${source.name} flow source's kernel reader died and was restarted (${count} restart(s) so far): ${s.problem ?? 'no cause given'}; flows of that moment are missing`));
+      }
+      return { count, ...(s.problem !== undefined ? { problem: s.problem } : {}) };
+    };
     return {
       collector: c,
       handle(req, res) {
         if (new URL(req.url ?? '/', 'http://localhost').pathname !== '/flows') return false;
         return http(req, res);
       },
-      metrics: () => c.metrics(),
-      status: () => ({
-        ...c.stats(),
-        source: source.name,
-        socket: stream.path,
-        ...(config.flowLogsFileEnabled ? { file: config.flowLogsFile } : {}),
-        readers: stream.clients(),
-      }),
+      metrics: () =>
+        `${c.metrics()}# HELP gingham_flowlogs_source_restarts_total Times the flow source's kernel reader (a supervised child process) died and was restarted.\n# TYPE gingham_flowlogs_source_restarts_total counter\ngingham_flowlogs_source_restarts_total{source="${source.name}"} ${restarts().count}\n`,
+      status: () => {
+        const r = restarts();
+        return {
+          ...c.stats(),
+          source: source.name,
+          socket: stream.path,
+          ...(config.flowLogsFileEnabled ? { file: config.flowLogsFile } : {}),
+          readers: stream.clients(),
+          sourceRestarts: r.count,
+          ...(r.problem !== undefined ? { sourceProblem: r.problem } : {}),
+        };
+      },
       health() {
         if (closed) return { ready: true, live: true, detail: 'stopped' };
         const s = c.stats();
         const notes: string[] = [];
         if (s.lostEvents > 0) notes.push(`${s.lostEvents} flow event(s) lost in the kernel under load (counted in gingham_flowlogs_lost_events_total)`);
         if (s.overflowEvents > 0) notes.push(`${s.overflowEvents} event(s) past the aggregation cap`);
+        const r = restarts();
+        if (r.count > 0) notes.push(`the ${source.name} flow reader was restarted ${r.count} time(s), flows of those moments are missing (last cause: ${r.problem ?? 'unknown'})`);
         return { ready: true, live: true, ...(notes.length > 0 ? { detail: notes.join('; ') } : {}) };
       },
       async close() {

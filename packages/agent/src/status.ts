@@ -73,7 +73,7 @@ export function formatAgentStatus(s: AgentStatus, now = Date.now()): string {
   }
   if (s.flowLogs) {
     const f = s.flowLogs;
-    lines.push(`flow logs (${f.source}): ${f.events} events, ${f.lostEvents} lost, ${f.aggregatedFlows} flows in this window, ${f.liveConnections} live connections, ${f.windows} windows; stream ${f.socket} (${f.readers} readers)${f.file ? `, file ${f.file}` : ''}`);
+    lines.push(`flow logs (${f.source}): ${f.events} events, ${f.lostEvents} lost, ${f.aggregatedFlows} flows in this window, ${f.liveConnections} live connections, ${f.windows} windows; stream ${f.socket} (${f.readers} readers)${f.file ? `, file ${f.file}` : ''}${f.sourceRestarts > 0 ? `; reader restarted ${f.sourceRestarts} time(s), last: ${f.sourceProblem ?? 'unknown cause'}` : ''}`);
   }
   if (s.lastError) lines.push(`last error (${s.lastError.component}, ${ago(s.lastError.at, now)}): ${s.lastError.code}: ${s.lastError.message}`);
   return lines.join('\n');

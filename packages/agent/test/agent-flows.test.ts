@@ -3,8 +3,11 @@
  * dataplane, evaluates flows on a snapshot of the resources the datastore delivered (rebuilt only
  * when they change), and serves records on the local stream (`gingham flows`), `/flows` on the
  * health server and the file; per-rule series join `/metrics`; health and status report it; a
- * stop flushes the last window and removes the socket. A real directory datastore, a recording
- * dataplane and a scripted flow source (the kernel sources are tested in agent-flows.kernel.test.ts).
+ * stop flushes the last window and removes the socket; a source whose kernel reader (a supervised
+ * child) was restarted says so in health, status, metrics and the last error, and the agent stays
+ * up. A real directory datastore, a recording dataplane and a scripted flow source (the kernel
+ * sources are tested in agent-flows.kernel.test.ts, the iptables relay's restarts in
+ * dataplane-iptables' flow-relay.kernel.test.ts).
  */
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -53,6 +56,10 @@ describe('agent with flow logs (directory datastore, recording dataplane, script
   let metricsPort: number;
   const recording = new RecordingDataplane({ keepBatches: false });
   const source = createScriptedFlowSource('scripted');
+  // What a source that supervises a kernel reader child adds to its stats (the iptables relay).
+  const reader: { restarts: number; problem?: string } = { restarts: 0 };
+  const scriptedStats = source.stats;
+  source.stats = () => ({ ...scriptedStats(), ...reader });
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'gingham-agent-flows-dir-'));
@@ -147,6 +154,22 @@ describe('agent with flow logs (directory datastore, recording dataplane, script
       )
       .toBe(true);
     expect((await fetchAgentStatus('127.0.0.1', healthPort)).flowLogs!.snapshotBuilds).toBe(builds + 1);
+  });
+
+  it("a restart of the source's kernel reader shows in health, status, metrics and the last error; the agent stays up", async () => {
+    reader.restarts = 1;
+    reader.problem = 'the netlink relay (pid 4242) was killed by SIGABRT: terminate called after throwing an instance of Napi::Error';
+    // Health is reported on the agent's tick: wait for the one after the restart.
+    const detail = async (): Promise<string | undefined> => (await fetchAgentStatus('127.0.0.1', healthPort)).health.reporters.find((r) => r.name === 'flow-logs')?.detail;
+    await expect.poll(detail, { timeout: 5000 }).toContain('restarted');
+    const s = await fetchAgentStatus('127.0.0.1', healthPort);
+    expect(s.ready).toBe(true);
+    expect(s.flowLogs).toMatchObject({ sourceRestarts: 1, sourceProblem: reader.problem });
+    expect(s.health.reporters.find((r) => r.name === 'flow-logs')).toMatchObject({ ready: true, live: true, detail: expect.stringContaining('the scripted flow reader was restarted 1 time(s), flows of those moments are missing (last cause: the netlink relay (pid 4242) was killed by SIGABRT') });
+    expect(s.lastError).toMatchObject({ component: 'flow-logs', code: 'AGENT_FLOW_SOURCE_RESTARTED', message: expect.stringContaining('1 restart(s) so far') });
+    expect(formatAgentStatus(s)).toMatch(/reader restarted 1 time\(s\), last: the netlink relay \(pid 4242\) was killed by SIGABRT/);
+    const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+    expect(metrics).toMatch(/gingham_flowlogs_source_restarts_total\{source="scripted"\} 1/);
   });
 
   it('stop flushes the last window, closes the source and removes the socket', async () => {

@@ -78,7 +78,8 @@ describe('agent configuration', () => {
 
   it('refuses flow logs without an enforcing dataplane, and aggregation levels outside 0..3, naming where', async () => {
     await expect(resolveAgentConfig({ flags: { node: 'n1', 'flow-logs': true, dataplane: 'none' }, env: {} })).rejects.toThrow(/--flow-logs: flow logs need a dataplane that enforces .*--dataplane/);
-    await expect(resolveAgentConfig({ flags: { node: 'n1', 'flow-logs': true }, env: {} })).rejects.toThrow(/--flow-logs: flow logs in the agent need --dataplane ebpf for now.*\(dataplane\)/);
+    // Both enforcing dataplanes take flow logs (iptables' default included).
+    await expect(resolveAgentConfig({ flags: { node: 'n1', 'flow-logs': true }, env: {} })).resolves.toMatchObject({ config: { dataplane: 'iptables', flowLogsEnabled: true } });
     await expect(resolveAgentConfig({ flags: { node: 'n1' }, env: { GINGHAM_FLOW_LOGS_AGGREGATION_KIND_FOR_DENIED: '4' } })).rejects.toThrow(/GINGHAM_FLOW_LOGS_AGGREGATION_KIND_FOR_DENIED="4": 4 is outside 0\.\.3/);
     const configFile = await file('node: n1\nflowLogsFlushIntervalMs: 10\n');
     await expect(resolveAgentConfig({ flags: {}, env: {}, configFile })).rejects.toThrow(new RegExp(`${configFile}:2:26: flowLogsFlushIntervalMs: 10 is outside 1000\\.\\.3600000`));

@@ -36,7 +36,7 @@ WireGuard:
   --wireguard-listen-port N  (default 51820)        --wireguard-mode auto|kernel|userspace
 Flow logs (read them with gingham flows):
   --flow-logs                collect flow logs: every connection with the policy and rule that decided it and
-                             what staged policies would decide (--dataplane ebpf; FELIX_FLOWLOGSENABLED=true too)
+                             what staged policies would decide (iptables or ebpf; FELIX_FLOWLOGSENABLED=true too)
   --flow-logs-socket PATH    the local stream gingham flows reads (default /run/gingham/flows.sock)
   --flow-logs-file PATH      JSON lines, rotated (default /var/log/gingham/flows.jsonl;
                              GINGHAM_FLOW_LOGS_FILE_ENABLED=false or flowLogsFileEnabled: false for none)

@@ -87,6 +87,14 @@ export interface FlowSourceStats {
   readonly events: number;
   readonly lost: number;
   readonly connections: number;
+  /**
+   * Sources that read the kernel through a child process they supervise (iptables: its netlink
+   * relay): how often it died and was started again. Each restart is a stretch whose verdict
+   * events are missing and not counted in `lost` (nobody was there to count them).
+   */
+  readonly restarts?: number;
+  /** Why that reader last died or could not start (absent while it never did). */
+  readonly problem?: string;
 }
 
 export interface FlowSource {

@@ -1,10 +1,13 @@
 /**
  * The two netfilter netlink sockets of the iptables flow source (`nflog`: NFLOG packets; `ct`:
- * conntrack dumps), opened in the dataplane's network namespace. In this process's namespace
- * they are plain sockets (the `netlink` package); for another namespace a small relay child
- * (`ip netns exec NS node netlink-relay.js`) opens them there and passes datagrams both ways as
- * frames on its standard streams, so this package never changes a thread's namespace. Both turn
- * conntrack accounting on in that namespace first (flow logs need its counters).
+ * conntrack dumps). They always live in a small relay child (`node netlink-relay.js`, under
+ * `ip netns exec NS` for another namespace) that passes datagrams both ways as frames on its
+ * standard streams: the `netlink` package's native code aborts the whole process (std::terminate
+ * on a Napi::Error thrown from a libuv callback) when a socket overruns (ENOBUFS shows as POLLERR)
+ * or when a datagram arrives while Node tears its environment down, so it must never run inside
+ * a process that matters (the agent, `gingham flows`). A relay that dies is reported as a
+ * `failed` problem; the flow source restarts it. This package never changes a thread's namespace.
+ * The relay turns conntrack accounting on in its namespace first (flow logs need its counters).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
@@ -38,7 +41,11 @@ export function enableConntrackAccounting(): boolean {
   }
 }
 
-/** The sockets in this process's namespace. */
+/**
+ * The sockets in this process's namespace, in this process: only for the relay child (see the
+ * header: a native abort takes the process with it). Closed when the process exits, so that no
+ * datagram reaches the native callback while Node tears down.
+ */
 export function openLocalChannel(receiveBufferBytes: number): NetlinkChannel {
   const messages: ((s: ChannelSocket, d: Uint8Array) => void)[] = [];
   const problems: ((s: ChannelSocket, p: 'overrun' | 'failed', detail: string) => void)[] = [];
@@ -46,21 +53,43 @@ export function openLocalChannel(receiveBufferBytes: number): NetlinkChannel {
   for (const name of SOCKETS) {
     const s = new RawNetlinkSocket(NETLINK_NETFILTER, { recvBufferSize: receiveBufferBytes, sendBufferSize: 65_536 });
     s.unref();
+    // A listener that throws inside the native callback would abort the process: report it instead.
+    const report = (problem: 'overrun' | 'failed', detail: string): void => {
+      for (const l of problems) {
+        try {
+          l(name, problem, detail);
+        } catch {
+          // nothing more can be said
+        }
+      }
+    };
     s.on('message', (msg) => {
-      for (const l of messages) l(name, msg);
+      for (const l of messages) {
+        try {
+          l(name, msg);
+        } catch (e) {
+          report('failed', `a listener threw: ${(e as Error).message}`);
+        }
+      }
     });
-    s.on('error', (e) => {
-      for (const l of problems) l(name, e.code === 'ENOBUFS' ? 'overrun' : 'failed', `${e.syscall ?? ''} ${e.code}`);
-    });
+    s.on('error', (e) => report(e.code === 'ENOBUFS' ? 'overrun' : 'failed', `${e.syscall ?? ''} ${e.code}`));
     sockets.set(name, s);
   }
+  let closed = false;
+  const close = (): void => {
+    if (closed) return;
+    closed = true;
+    process.off('exit', close);
+    for (const s of sockets.values()) s.close();
+  };
+  process.on('exit', close);
   return {
-    send: (name, m) => sockets.get(name)!.send(m),
+    send: (name, m) => {
+      if (!closed) sockets.get(name)!.send(m);
+    },
     onMessage: (l) => void messages.push(l),
     onProblem: (l) => void problems.push(l),
-    close: () => {
-      for (const s of sockets.values()) s.close();
-    },
+    close,
   };
 }
 
@@ -100,9 +129,23 @@ function relayScript(): string {
   throw new Error('netlink-relay.js not found next to the built package');
 }
 
-/** The sockets in another namespace, through a relay child (killed by `close()` or when this process exits). */
-export function openRelayChannel(netns: string, receiveBufferBytes: number): { channel: NetlinkChannel; ready: Promise<void> } {
-  const child: ChildProcess = spawn('ip', ['netns', 'exec', netns, process.execPath, relayScript(), String(receiveBufferBytes)], { stdio: ['pipe', 'pipe', 'pipe'] });
+/** A relay child: its channel, when it is ready, and its process id (for status and tests). */
+export interface RelayChannel {
+  readonly channel: NetlinkChannel;
+  /** Resolves once the relay's sockets are open; rejects when it could not start or died first. */
+  readonly ready: Promise<void>;
+  readonly pid: number | undefined;
+}
+
+/**
+ * The sockets in a relay child, in `netns` (an `ip netns` name or path) or in this process's
+ * namespace. The child is killed by `close()` and exits by itself when this process goes (its
+ * standard input closes). Its exit, when not asked for, is a `failed` problem naming the exit
+ * code or signal (SIGABRT: the native abort the relay exists to contain) and its last stderr.
+ */
+export function openRelayChannel(netns: string | undefined, receiveBufferBytes: number): RelayChannel {
+  const argv = [process.execPath, relayScript(), String(receiveBufferBytes)];
+  const child: ChildProcess = netns ? spawn('ip', ['netns', 'exec', netns, ...argv], { stdio: ['pipe', 'pipe', 'pipe'] }) : spawn(argv[0]!, argv.slice(1), { stdio: ['pipe', 'pipe', 'pipe'] });
   child.unref();
   const messages: ((s: ChannelSocket, d: Uint8Array) => void)[] = [];
   const problems: ((s: ChannelSocket, p: 'overrun' | 'failed', detail: string) => void)[] = [];
@@ -114,7 +157,7 @@ export function openRelayChannel(netns: string, receiveBufferBytes: number): { c
     rejectReady = rej;
   });
   let closing = false;
-  child.stderr!.on('data', (d: Buffer) => void (stderr += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => void (stderr = (stderr + d.toString()).slice(-4000)));
   child.stdout!.on(
     'data',
     frameReader((kind, body) => {
@@ -127,22 +170,29 @@ export function openRelayChannel(netns: string, receiveBufferBytes: number): { c
       for (const l of messages) l(SOCKETS[kind]!, body);
     }),
   );
+  // A write to a relay that just died (EPIPE) is the same news as its exit: reported there.
+  child.stdin!.on('error', () => undefined);
   child.on('error', (e) => rejectReady(e));
-  child.on('exit', (code) => {
-    const e = new Error(`netlink relay in ${netns} exited (${code}): ${stderr.trim()}`);
+  child.on('exit', (code, signal) => {
+    const how = signal ? `was killed by ${signal}` : `exited (${code})`;
+    const last = stderr.trim().split('\n').slice(-3).join(' | ');
+    const e = new Error(`the netlink relay${netns ? ` in ${netns}` : ''} (pid ${child.pid}) ${how}${last ? `: ${last}` : ''}`);
     rejectReady(e);
     if (!closing) for (const l of problems) l('nflog', 'failed', e.message);
   });
   for (const s of [child.stdin!, child.stdout!, child.stderr!]) (s as unknown as { unref?: () => void }).unref?.();
   return {
     ready,
+    pid: child.pid,
     channel: {
-      send: (name, m) => void child.stdin!.write(encodeFrame(SOCKETS.indexOf(name), m)),
+      send: (name, m) => {
+        if (!closing && child.exitCode === null && child.signalCode === null) child.stdin!.write(encodeFrame(SOCKETS.indexOf(name), m));
+      },
       onMessage: (l) => void messages.push(l),
       onProblem: (l) => void problems.push(l),
       close: () => {
         closing = true;
-        if (child.exitCode === null && child.pid !== undefined) child.kill('SIGKILL');
+        if (child.exitCode === null && child.signalCode === null && child.pid !== undefined) child.kill('SIGKILL');
       },
     },
   };

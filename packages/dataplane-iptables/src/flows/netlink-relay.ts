@@ -1,8 +1,9 @@
 /**
- * The relay child of the iptables flow source for another network namespace (see channel.ts):
- * started with `ip netns exec NS node netlink-relay.js RCVBUF`, it turns conntrack accounting
- * on, opens the netfilter sockets there and passes datagrams as frames (stdin: to send; stdout:
- * received, problems, and one "ready" frame). It exits when its standard input closes.
+ * The relay child of the iptables flow source (see channel.ts): started with `node
+ * netlink-relay.js RCVBUF` (under `ip netns exec NS` for another namespace), it turns conntrack
+ * accounting on, opens the netfilter sockets there and passes datagrams as frames (stdin: to
+ * send; stdout: received, problems, and one "ready" frame). It exits when its standard input
+ * closes. The `netlink` package may abort it (see channel.ts): its parent restarts it.
  */
 import { encodeFrame, enableConntrackAccounting, frameReader, openLocalChannel, type ChannelSocket } from './channel.js';
 
