@@ -22,9 +22,11 @@ export { formatCleanReport, type CleanBackend, type CleanEntry, type CleanReport
 
 // Rendering (pure): the chains, rules and IP sets a state becomes, as restore input.
 export {
+  createRenderCache,
   formatIpsetRestore,
   formatIptablesRestore,
   renderState,
+  type RenderCache,
   type DenyAction,
   type EndpointToHostAction,
   type HookRule,

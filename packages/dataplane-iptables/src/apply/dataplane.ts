@@ -40,7 +40,7 @@ import {
 } from '@gingham/host';
 import { IptablesError } from '../errors.js';
 import { setName } from '../render/names.js';
-import { type HostFacts, type Rendered, renderState, setMembers, resolveRenderOptions, type RenderOptions, type ResolvedRenderOptions } from '../render/render.js';
+import { createRenderCache, type HostFacts, type Rendered, renderState, setMembers, resolveRenderOptions, type RenderOptions, type ResolvedRenderOptions } from '../render/render.js';
 import { cleanInstance, type CleanReport } from './clean.js';
 import { emptyKernelState, type KernelState, ownedSetMatcher, parseIpAddrJson, parseIpsetSave, parseIptablesSave } from './kernel-state.js';
 import { IPSET_SESSION_ARGV, type IpsetSession, openIpsetSession } from './ipset-session.js';
@@ -226,6 +226,8 @@ export function createIptablesDataplane(options: IptablesDataplaneOptions = {}):
   const lastCanonical = new Map<4 | 6, Rendered>();
   /** Per family: the scopes of the sets the chains in force name (computed when first needed). */
   const scopes = new Map<4 | 6, Map<string, SetScope>>();
+  /** Chains of the last rendering, reused when unchanged (a label change re-hashes only the chains it changes). */
+  const renderCache = createRenderCache();
   const ownedSet = ownedSetMatcher(o.setPrefix);
   const planOptions = { setPrefix: o.setPrefix, commentTag: o.commentTag };
   let stats: PlanStats = NO_CHANGES;
@@ -342,8 +344,10 @@ export function createIptablesDataplane(options: IptablesDataplaneOptions = {}):
       k = await readBack(family, ipsetSave);
       kernel.set(family, k);
     }
-    const r = rendered ?? renderState(state, family, o, host);
-    const plan = planConverge(k, r, planOptions);
+    const r = rendered ?? renderState(state, family, o, host, renderCache);
+    // The last rendering as written lets sets change in place beside a rule change; the planner
+    // uses it only when it is exactly what `k` holds (after a read-back it may not be).
+    const plan = planConverge(k, r, planOptions, last.get(family));
     kernel.delete(family); // until every step has run, the model is unknown
     await run(family, plan.steps);
     kernel.set(family, plan.next);

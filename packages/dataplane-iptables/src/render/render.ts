@@ -243,7 +243,29 @@ export function setMembers(type: IpSetType, members: Iterable<string>, family: 4
     .sort();
 }
 
-/** Renders the state for one address family. */
+/**
+ * Chains of earlier renderings, reused when what they are built from is unchanged (a policy's
+ * rules; an endpoint chain's tiers, resolved policy and profile chains and options), so that a
+ * rendering after a small change hashes only the rules that changed. Keys are content, not object
+ * identity: the output equals an uncached rendering. Holds only the chains of the last rendering
+ * per family; one cache per set of render options (the dataplane keeps one).
+ */
+export interface RenderCache {
+  /** @internal family → content key → the chain and what rendering it registered. */
+  readonly entries: Map<4 | 6, Map<string, CachedChain>>;
+}
+
+interface CachedChain {
+  readonly chain: RenderedChain;
+  readonly setIds: readonly string[];
+  readonly netSets: readonly (readonly [string, readonly string[]])[];
+  readonly nflog: readonly (readonly [string, string])[];
+}
+
+export function createRenderCache(): RenderCache {
+  return { entries: new Map() };
+}
+
 /** Facts about the host the rendering depends on (read by the apply side; rendering stays pure). */
 export interface HostFacts {
   /**
@@ -254,8 +276,13 @@ export interface HostFacts {
   readonly interfaceAddresses?: ReadonlyMap<string, readonly string[]>;
 }
 
-export function renderState(state: DataplaneState, family: 4 | 6, options: RenderOptions | ResolvedRenderOptions = {}, host: HostFacts = {}): Rendered {
+/** Renders the state for one address family (`cache`: reuse unchanged chains of the last rendering, same output). */
+export function renderState(state: DataplaneState, family: 4 | 6, options: RenderOptions | ResolvedRenderOptions = {}, host: HostFacts = {}, cache?: RenderCache): Rendered {
   const o = 'acceptMark' in options ? options : resolveRenderOptions(options);
+  const cached = cache?.entries.get(family);
+  const used = new Map<string, CachedChain>();
+  /** While a cacheable chain is built: what it registers (sets, NFLOG names), to replay on reuse. */
+  let rec: { setIds: string[]; netSets: [string, readonly string[]][]; nflog: [string, string][] } | undefined;
   const p = o.chainPrefix;
   const marks = o.acceptMark | o.passMark;
   const chains: RenderedChain[] = [];
@@ -264,6 +291,7 @@ export function renderState(state: DataplaneState, family: 4 | 6, options: Rende
 
   // IP sets: every Engine set of this family's members; referenced-but-missing sets render empty.
   const setRef = (id: string): string => {
+    rec?.setIds.push(id);
     const n = setName(o.setPrefix, family, false, id);
     if (!sets.has(n)) {
       const s = state.ipSets.get(id);
@@ -280,6 +308,7 @@ export function renderState(state: DataplaneState, family: 4 | 6, options: Rende
     netSet: (cidrs) => {
       const members = [...new Set(cidrs)].sort();
       const n = setName(o.setPrefix, family, false, `d:${hashText(members.join(','), 22)}`);
+      rec?.netSets.push([n, members]);
       if (!sets.has(n)) sets.set(n, { name: n, type: 'hash:net', family, members });
       return n;
     },
@@ -296,7 +325,10 @@ export function renderState(state: DataplaneState, family: 4 | 6, options: Rende
   const flowLog = (d: NflogDecision): string[] => {
     if (!o.flowLogs) return [];
     const { prefix, hashed } = nflogPrefix(d);
-    if (hashed) nflogNames.set(hashed, d.name);
+    if (hashed) {
+      nflogNames.set(hashed, d.name);
+      rec?.nflog.push([hashed, d.name]);
+    }
     const groupOf = d.direction === 'ingress' ? o.flowLogs.ingressGroup : o.flowLogs.egressGroup;
     return ['-j', 'NFLOG', '--nflog-group', String(groupOf), '--nflog-prefix', prefix, '--nflog-size', '80'];
   };
@@ -326,6 +358,33 @@ export function renderState(state: DataplaneState, family: 4 | 6, options: Rende
     });
   };
 
+  /** The chain built by `build`, or the cached one of equal `key` (its registrations replayed). */
+  const reuse = (key: string, build: () => RenderedChain): RenderedChain => {
+    const hit = used.get(key) ?? cached?.get(key);
+    if (hit) {
+      for (const id of hit.setIds) setRef(id);
+      for (const [n, members] of hit.netSets) if (!sets.has(n)) sets.set(n, { name: n, type: 'hash:net', family, members });
+      for (const [h, n] of hit.nflog) nflogNames.set(h, n);
+      used.set(key, hit);
+      return hit.chain;
+    }
+    const outer = rec;
+    rec = { setIds: [], netSets: [], nflog: [] };
+    try {
+      const chain = build();
+      used.set(key, { chain, ...rec });
+      return chain;
+    } finally {
+      // A chain built inside another (a policy chain within an endpoint chain) registers for both.
+      if (outer) {
+        outer.setIds.push(...rec.setIds);
+        outer.netSets.push(...rec.netSets);
+        outer.nflog.push(...rec.nflog);
+      }
+      rec = outer;
+    }
+  };
+
   // Policy and profile chains, only those some endpoint references.
   const policyChains = new Map<string, string>();
   const profileChains = new Map<string, string>();
@@ -335,11 +394,17 @@ export function renderState(state: DataplaneState, family: 4 | 6, options: Rende
     const key = `${table}|${dir}|${id}`;
     let n = policyChains.get(key);
     if (n === undefined) {
-      n = name(dir === 'ingress' ? 'pi' : 'po', id);
+      const chain = name(dir === 'ingress' ? 'pi' : 'po', id);
+      n = chain;
       policyChains.set(key, n);
-      const c = new ChainBuilder(table, n);
-      ruleChain(c, dir === 'ingress' ? pol.ingress : pol.egress, table === 'filter' ? { kind: 'policy', name: id, direction: dir } : undefined);
-      chains.push(c.build());
+      const rules = dir === 'ingress' ? pol.ingress : pol.egress;
+      chains.push(
+        reuse(`pol|${key}|${JSON.stringify(rules)}`, () => {
+          const c = new ChainBuilder(table, chain);
+          ruleChain(c, rules, table === 'filter' ? { kind: 'policy', name: id, direction: dir } : undefined);
+          return c.build();
+        }),
+      );
     }
     return n;
   };
@@ -349,11 +414,17 @@ export function renderState(state: DataplaneState, family: 4 | 6, options: Rende
     const key = `${dir}|${id}`;
     let n = profileChains.get(key);
     if (n === undefined) {
-      n = name(dir === 'ingress' ? 'pri' : 'pro', id);
+      const chain = name(dir === 'ingress' ? 'pri' : 'pro', id);
+      n = chain;
       profileChains.set(key, n);
-      const c = new ChainBuilder('filter', n);
-      ruleChain(c, dir === 'ingress' ? prof.ingress : prof.egress, { kind: 'profile', name: id, direction: dir });
-      chains.push(c.build());
+      const rules = dir === 'ingress' ? prof.ingress : prof.egress;
+      chains.push(
+        reuse(`prof|${key}|${JSON.stringify(rules)}`, () => {
+          const c = new ChainBuilder('filter', chain);
+          ruleChain(c, rules, { kind: 'profile', name: id, direction: dir });
+          return c.build();
+        }),
+      );
     }
     return n;
   };
@@ -370,6 +441,14 @@ export function renderState(state: DataplaneState, family: 4 | 6, options: Rende
   }
   const endpointChain = (n: string, spec: EndpointChainSpec): void => {
     const table = spec.table ?? 'filter';
+    // The policy and profile chains it jumps to (rendered or reused first): with the spec, all
+    // the chain is built from.
+    const tiers = spec.tiers.map((tier) => ({ tier, pols: tier.policyIds.map((id) => policyChain(id, spec.dir, table)).filter((x): x is string => x !== undefined) }));
+    const profiles = table === 'filter' && !spec.forward ? (spec.profiles ?? []).map((id) => profileChain(id, spec.dir)).filter((x): x is string => x !== undefined) : [];
+    const key = JSON.stringify(['ep', table, n, spec.dir, spec.failsafe ?? '', spec.forward === true, tiers.map((t) => [t.tier.name, t.tier.defaultAction, t.pols]), profiles]);
+    chains.push(reuse(key, () => buildEndpointChain(table, n, spec, tiers, profiles)));
+  };
+  const buildEndpointChain = (table: Table, n: string, spec: EndpointChainSpec, tiers: readonly { tier: TierRef; pols: readonly string[] }[], profiles: readonly string[]): RenderedChain => {
     const c = new ChainBuilder(table, n);
     if (table === 'filter') {
       c.add('-m', 'conntrack', '--ctstate', 'RELATED,ESTABLISHED', '-j', 'ACCEPT');
@@ -377,8 +456,7 @@ export function renderState(state: DataplaneState, family: 4 | 6, options: Rende
     }
     if (spec.failsafe) c.add('-j', spec.failsafe);
     c.add('-j', 'MARK', '--set-xmark', `0x0/${hex(marks)}`);
-    for (const tier of spec.tiers) {
-      const pols = tier.policyIds.map((id) => policyChain(id, spec.dir, table)).filter((x): x is string => x !== undefined);
+    for (const { tier, pols } of tiers) {
       if (pols.length === 0) continue;
       c.add('-j', 'MARK', '--set-xmark', `0x0/${hex(o.passMark)}`);
       for (const pc of pols) {
@@ -398,16 +476,14 @@ export function renderState(state: DataplaneState, family: 4 | 6, options: Rende
       c.add(...setMark(o.acceptMark));
       c.add('-j', 'RETURN');
     } else {
-      for (const id of spec.profiles ?? []) {
-        const pc = profileChain(id, spec.dir);
-        if (pc === undefined) continue;
+      for (const pc of profiles) {
         c.add('-j', pc);
         c.add(...ifMark(o.acceptMark), '-j', 'RETURN');
       }
       if (o.flowLogs) c.add(...flowLog({ kind: 'no-profile', name: '', direction: spec.dir, action: 'deny', rule: -1 }));
       c.add(...deny());
     }
-    chains.push(c.build());
+    return c.build();
   };
 
   // Workload endpoints.
@@ -578,6 +654,7 @@ export function renderState(state: DataplaneState, family: 4 | 6, options: Rende
     args: ['-m', 'comment', '--comment', `${o.commentTag}hook`, '-j', `${p}${chain}`],
   }));
 
+  cache?.entries.set(family, used);
   const key = (c: RenderedChain): string => `${c.table}:${c.name}`;
   chains.sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
   const setList = [...sets.values()].sort((a, b) => (a.name < b.name ? -1 : 1));
