@@ -54,6 +54,23 @@ function benchPolicy(j: number, port: number): CompiledPolicy {
   };
 }
 
+/** Local endpoint i, selected by the policies of `group` (policy j applies to group j mod 50). */
+function benchEndpoint(i: number, group: number, policies: number): WorkloadEndpointState {
+  const mine: string[] = [];
+  for (let j = group; j < policies; j += GROUPS) mine.push(`gnp/bench-${j}`);
+  return {
+    id: `bench/ep-${i}`,
+    name: `ep-${i}`,
+    node: 'n1',
+    interfaceName: iface(i),
+    addresses: [ip(90, i)],
+    ingressTiers: mine.length > 0 ? [{ name: 'default', defaultAction: 'Deny', policyIds: mine }] : [],
+    egressTiers: [],
+    profileIds: ['kns.bench'],
+    stagedPolicyIds: [],
+  };
+}
+
 function syntheticMessages(policies: number, extraEndpoints: WorkloadEndpointState[] = [], extraPolicies: CompiledPolicy[] = []): DataplaneMessage[] {
   const msgs: DataplaneMessage[] = [];
   for (let s = 0; s < SETS; s++) {
@@ -62,24 +79,7 @@ function syntheticMessages(policies: number, extraEndpoints: WorkloadEndpointSta
   msgs.push({ kind: 'profile-upsert', profile: { id: 'kns.bench', ingress: [{ action: 'Allow', source: {}, destination: {} }], egress: [{ action: 'Allow', source: {}, destination: {} }] } });
   for (let j = 0; j < policies; j++) msgs.push({ kind: 'policy-upsert', policy: benchPolicy(j, 80 + (j % 100)) });
   for (const p of extraPolicies) msgs.push({ kind: 'policy-upsert', policy: p });
-  for (let i = 0; i < ENDPOINTS - extraEndpoints.length; i++) {
-    const mine: string[] = [];
-    for (let j = i % GROUPS; j < policies; j += GROUPS) mine.push(`gnp/bench-${j}`);
-    msgs.push({
-      kind: 'workload-endpoint-upsert',
-      endpoint: {
-        id: `bench/ep-${i}`,
-        name: `ep-${i}`,
-        node: 'n1',
-        interfaceName: iface(i),
-        addresses: [ip(90, i)],
-        ingressTiers: mine.length > 0 ? [{ name: 'default', defaultAction: 'Deny', policyIds: mine }] : [],
-        egressTiers: [],
-        profileIds: ['kns.bench'],
-        stagedPolicyIds: [],
-      },
-    });
-  }
+  for (let i = 0; i < ENDPOINTS - extraEndpoints.length; i++) msgs.push({ kind: 'workload-endpoint-upsert', endpoint: benchEndpoint(i, i % GROUPS, policies) });
   for (const e of extraEndpoints) msgs.push({ kind: 'workload-endpoint-upsert', endpoint: e });
   return msgs;
 }
@@ -162,24 +162,7 @@ async function runEndpointMoveBench(emit: Emit, policies: number, samples: numbe
   try {
     await dp.apply(syntheticMessages(policies));
     const groupOf = new Map<number, number>();
-    const epAt = (i: number, group: number): DataplaneMessage => {
-      const mine: string[] = [];
-      for (let j = group; j < policies; j += GROUPS) mine.push(`gnp/bench-${j}`);
-      return {
-        kind: 'workload-endpoint-upsert',
-        endpoint: {
-          id: `bench/ep-${i}`,
-          name: `ep-${i}`,
-          node: 'n1',
-          interfaceName: iface(i),
-          addresses: [ip(90, i)],
-          ingressTiers: [{ name: 'default', defaultAction: 'Deny', policyIds: mine }],
-          egressTiers: [],
-          profileIds: ['kns.bench'],
-          stagedPolicyIds: [],
-        },
-      };
-    };
+    const epAt = (i: number, group: number): DataplaneMessage => ({ kind: 'workload-endpoint-upsert', endpoint: benchEndpoint(i, group, policies) });
     const moved = Array.from({ length: Math.ceil(samples / 2) }, (_, k) => (k * 37) % ENDPOINTS);
     for (const i of moved) groupOf.set(i, i % GROUPS);
     await dp.apply(moved.map((i) => ({ kind: 'ipset-add-members', id: `s:sel${(groupOf.get(i)! + 1) % GROUPS}`, members: [ip(90, i)] })));
