@@ -10,18 +10,20 @@ const suites: Record<string, () => Promise<(emit: Emit) => Promise<void>>> = {
   engine: async () => (await import('../packages/core/src/engine/engine.bench.js')).runEngineBench,
   iptables: async () => (await import('../packages/dataplane-iptables/src/iptables.bench.js')).runIptablesBench,
   wireguard: async () => (await import('../packages/wireguard/src/wireguard.bench.js')).runWireguardBench,
-  ebpf: async () => (await import('../packages/dataplane-ebpf/src/ebpf.bench.js')).runEbpfBench,
+  'ebpf-datapath': async () => (await import('../packages/dataplane-ebpf/src/ebpf.bench.js')).runEbpfBench,
+  'dataplane-throughput': async () => (await import('./dataplane-throughput.bench.js')).runDataplaneThroughputBench,
   flows: async () => (await import('../packages/dataplane-ebpf/src/flows.bench.js')).runFlowsBench,
   datastore: async () => (await import('../packages/datastore/src/datastore.bench.js')).runDatastoreBench,
   input: async () => (await import('../packages/cli/test/input.bench.js')).runInputBench,
   openstack: async () => (await import('../packages/openstack/src/openstack.bench.js')).runOpenStackBench,
   k8s: async () => (await import('../packages/k8s/src/k8s.bench.js')).runK8sBench,
   agent: async () => (await import('../packages/agent/src/agent.bench.js')).runAgentBench,
+  'agent-flows': async () => (await import('../packages/agent/src/flow-snapshot.bench.js')).runAgentFlowsBench,
   'insights-diff': async () => (await import('../packages/core/src/analysis/diff.bench.js')).runInsightsBench,
   'insights-flows': async () => (await import('../packages/core/src/insights/insights.bench.js')).runInsightsFlowsBench,
   testkit: async () => (await import('../packages/testkit/src/testkit.bench.js')).runTestkitBench,
 };
-const groups: Record<string, string[]> = { core: ['selector', 'evaluate'], sources: ['k8s', 'openstack'], insights: ['insights-diff', 'insights-flows'] };
+const groups: Record<string, string[]> = { core: ['selector', 'evaluate'], ebpf: ['ebpf-datapath', 'dataplane-throughput'], sources: ['k8s', 'openstack'], insights: ['insights-diff', 'insights-flows'] };
 
 const wanted = process.argv.slice(2).flatMap((name) => groups[name] ?? [name]);
 if (wanted.length === 0) wanted.push(...groups.core!);

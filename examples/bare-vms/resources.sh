@@ -1,6 +1,7 @@
 # The fleet's resources, as manifests on stdout (sourced by run.sh): three Nodes with their
-# underlay and WireGuard addresses, one workload per host, a namespace profile, and a policy
-# that lets only "frontend" workloads reach "api" ones on 8080.
+# underlay and WireGuard addresses, one workload per host, a namespace profile, a policy that
+# lets only "frontend" workloads reach "api" ones on 8080, and a staged policy (enforced by no
+# one; flow logs show the verdict it would give) that would refuse batch workloads at the api.
 nodes_and_workloads() {
   for n in 1 2 3; do
     app=$([ "$n" = 2 ] && echo api || ([ "$n" = 1 ] && echo frontend || echo batch))
@@ -32,6 +33,16 @@ metadata: {name: api-ingress}
 spec:
   selector: app == 'api'
   ingress: [{action: Allow, protocol: TCP, source: {selector: app == 'frontend'}, destination: {ports: [8080]}}]
+---
+apiVersion: projectcalico.org/v3
+kind: StagedGlobalNetworkPolicy
+metadata: {name: api-deny-batch}
+spec:
+  stagedAction: Set
+  order: 10
+  selector: app == 'api'
+  types: [Ingress]
+  ingress: [{action: Deny, source: {selector: app == 'batch'}}]
 YAML
 }
 

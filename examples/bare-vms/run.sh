@@ -2,8 +2,10 @@
 # A fleet of three bare "VMs" on one machine, as root: each VM is a network namespace with its
 # own underlay interface on a shared LAN and one workload behind a veth; one more namespace runs
 # etcd. A `gingham agent` runs on each VM (iptables, or eBPF with `--dataplane ebpf`) with
-# WireGuard between them; policies are applied with `gingham apply`; real packets show a policy
-# change taking effect on all three. Everything is removed on exit, Ctrl-C included.
+# WireGuard between them and flow logs on; policies are applied with `gingham apply`; real packets
+# show a policy change taking effect on all three, and `gingham flows` shows the connections with
+# the policy and rule that decided each and what a staged policy would decide. Everything is
+# removed on exit, Ctrl-C included.
 #
 #   sudo examples/bare-vms/run.sh              # iptables dataplane
 #   sudo examples/bare-vms/run.sh ebpf         # eBPF dataplane
@@ -93,11 +95,16 @@ in_ns "$P-etcd" "${G[@]}" datastore init --datastore etcd
 nodes_and_workloads > "$WORK/fleet.yaml"
 in_ns "$P-etcd" "${G[@]}" apply --datastore etcd -f "$WORK/fleet.yaml"
 
-say "starting gingham agent on each VM ($DATAPLANE + WireGuard)"
+# Flow logs (eBPF: the agent refuses them with iptables for now): the stream `gingham flows`
+# reads and the JSON lines file, per VM (one machine here); 2 s windows, not Calico's 15 s.
+flow_logs_args() { [ "$DATAPLANE" = ebpf ] && FLOW_LOGS=(--flow-logs --flow-logs-socket "$WORK/vm-$1-flows.sock" --flow-logs-file "$WORK/vm-$1-flows.jsonl" --flow-logs-flush-interval-ms 2000) || FLOW_LOGS=(); }
+say "starting gingham agent on each VM ($DATAPLANE + WireGuard$([ "$DATAPLANE" = ebpf ] && echo ' + flow logs'))"
 for n in 1 2 3; do
+  flow_logs_args "$n"
   nsenter --net="/run/netns/$P-vm$n" "${G[@]}" agent --node "vm-$n" --datastore etcd --etcd-endpoints "$ETCD_URL" \
     --dataplane "$DATAPLANE" ${BPFFS:+--bpffs "$BPFFS"} --ebpf-instance "$P-vm$n" \
     --wireguard --wireguard-interface "$P-wg$n" --wireguard-key-file "$WORK/vm-$n.key" \
+    "${FLOW_LOGS[@]}" \
     --lock-dir "$WORK/locks" --health-port 9099 --metrics-port 9091 >"$WORK/agent-$n.log" 2>&1 & PIDS+=($!)
 done
 for n in 1 2 3; do
@@ -135,6 +142,28 @@ say "gingham apply: batch (vm-3) may reach api too"
 policy_change > "$WORK/change.yaml"
 in_ns "$P-etcd" "${G[@]}" apply --datastore etcd -f "$WORK/change.yaml"
 wait_matrix allowed allowed allowed allowed
+
+if [ "$DATAPLANE" = ebpf ]; then
+say "gingham flows on vm-2: who reached the api, which policy and rule decided, and what the staged policy would do"
+# The connections the matrix just made, as vm-2's agent logged them (its ingress end: reporter dst).
+flows_vm2() { "${G[@]}" flows --socket "$WORK/vm-2-flows.sock" --to demo/vm-2-wl --reporter dst --port 8080 "$@"; }
+staged_seen=
+for _ in $(seq 40); do
+  # Enforced: api-ingress allows batch (rule 0); staged: api-deny-batch would deny it (rule 0).
+  if flows_vm2 --all --json | node -e '
+    let s = ""; process.stdin.on("data", (c) => (s += c)).on("end", () => {
+      const ok = s.split("\n").filter(Boolean).map((l) => JSON.parse(l)).some((r) => {
+        const e = r.policies.enforced.at(-1), p = r.policies.pending.at(-1);
+        return r.source_name === "vm-3-wl" && r.action === "allow" && e?.name === "api-ingress" && e.rule_index === 0 && p?.name === "api-deny-batch" && p.action === "deny" && p.rule_index === 0;
+      });
+      process.exit(ok ? 0 : 1);
+    })'; then staged_seen=1; break; fi
+  sleep 0.5
+done
+flows_vm2 --last 10 | sed 's/^/  /'
+[ -n "$staged_seen" ] || { echo "vm-2's flow logs do not show batch -> api with its policy and the staged verdict"; exit 1; }
+echo "  (follow them live: ${G[*]} flows --follow --socket $WORK/vm-2-flows.sock)"
+fi
 
 say "gingham apply: a security tier quarantines batch (vm-3) on every VM"
 quarantine_batch > "$WORK/quarantine.yaml"

@@ -11,8 +11,10 @@
  *
  *   health aggregator ◀── one reporter per part ──▶ /livez /readyz /status ; Prometheus /metrics
  *
- * Start order: instance lock → dataplane → apply loop → WireGuard → health and metrics servers →
- * link watcher → datastore (so /readyz answers "not ready: waiting" from the start). Stop is the
+ * Start order: instance lock → dataplane → apply loop → flow logs → WireGuard → health and metrics
+ * servers → link watcher → datastore (so /readyz answers "not ready: waiting" from the start).
+ * Flow logs (when on) read the dataplane's flow source and evaluate each flow on a snapshot of the
+ * resources the source delivered (`ResourceMirror`, rebuilt only when they change). Stop is the
  * reverse and leaves enforcement in the kernel (and the WireGuard tunnel up): only `cleanAgent`
  * removes it. Ready means: the datastore is in sync now, the first complete sync was applied and
  * the last apply did not fail (and the WireGuard key is published and its peers applied).
@@ -25,11 +27,13 @@ import { redactedConfig, type AgentConfig, type ConfigOrigin } from './config.js
 import { createAgentDataplane, type AgentDataplane } from './dataplane-adapter.js';
 import { openDatastoreConnection, type DatastoreConnection, type SourceLogEntry } from './datastore-source.js';
 import { AgentError } from './errors.js';
+import { startFlowLogs, type AgentFlowLogs } from './flow-logs.js';
 import { HealthAggregator, type HealthSummary, type Reporter } from './health.js';
 import { startLocalServer, type LocalServer } from './http-servers.js';
 import { Lifecycle } from './lifecycle.js';
 import { createLinkWatcher, type LinkWatcher } from './link-watcher.js';
 import { createAgentMetrics, type AgentMetrics } from './metrics.js';
+import { ResourceMirror } from './resource-mirror.js';
 import type { AgentStatus } from './status.js';
 import { WireguardManager } from './wireguard-manager.js';
 
@@ -98,6 +102,8 @@ export function createAgent(options: AgentOptions): Agent {
   let lock: InstanceLock | undefined;
   let wireguard: WireguardManager | undefined;
   let watcher: LinkWatcher | undefined;
+  let flowLogs: AgentFlowLogs | undefined;
+  const mirror = config.flowLogsEnabled ? new ResourceMirror() : undefined;
   let lastError: AgentStatus['lastError'];
   let resolveFatal!: (e: unknown) => void;
   const fatal = new Promise<unknown>((r) => (resolveFatal = r));
@@ -170,6 +176,7 @@ export function createAgent(options: AgentOptions): Agent {
     datastore: health.register('datastore', { readinessTimeoutMs: 10 * tickMs + 5000, livenessTimeoutMs: config.livenessTimeoutMs }),
     dataplane: health.register('dataplane', { readinessTimeoutMs: 10 * tickMs + 5000, livenessTimeoutMs: config.livenessTimeoutMs }),
   };
+  if (config.flowLogsEnabled) reporters['flow-logs'] = health.register('flow-logs', { readinessTimeoutMs: 10 * tickMs + 5000, livenessTimeoutMs: config.livenessTimeoutMs });
   if (config.wireguard) reporters['wireguard'] = health.register('wireguard', { readinessTimeoutMs: 10 * tickMs + 5000, livenessTimeoutMs: config.livenessTimeoutMs });
 
   const report = (): void => {
@@ -210,6 +217,7 @@ export function createAgent(options: AgentOptions): Agent {
       const w = wireguard.status;
       reporters['wireguard']!.report({ ready: wireguard.ready, live: true, ...(wireguard.ready ? {} : { detail: !w.keyPublished ? 'public key not published yet' : w.lastError ? `${w.lastError.code}: ${w.lastError.message}` : 'peers not applied yet' }) });
     }
+    if (reporters['flow-logs']) reporters['flow-logs'].report(flowLogs ? flowLogs.health() : { ready: false, live: true, detail: 'not started' });
     const sync = loop.syncState;
     if (sync !== lastSync) {
       logger.info({ code: 'SYNC_STATE', from: lastSync || undefined, to: sync, revision: s?.revision }, `datastore sync state: ${sync}`);
@@ -265,6 +273,33 @@ export function createAgent(options: AgentOptions): Agent {
     },
   });
   lifecycle.append({ name: 'apply-loop', stop: () => loop.stop() });
+  if (mirror) {
+    const errorsLogged = new Map<string, number>();
+    lifecycle.append({
+      name: 'flow-logs',
+      async start() {
+        flowLogs = await startFlowLogs({
+          config,
+          dataplane: dataplane!,
+          snapshot: () => mirror.snapshot(),
+          onError: (err) => {
+            // The collector goes on after each error; one line per distinct message a minute.
+            const at = Date.now();
+            if ((errorsLogged.get(err.message) ?? 0) > at - 60_000) return;
+            if (errorsLogged.size > 100) errorsLogged.clear();
+            errorsLogged.set(err.message, at);
+            noteError('flow-logs', (err as { code?: string }).code ?? 'FLOW_LOGS_ERROR', err.message);
+            logger.warn({ code: 'FLOW_LOGS_ERROR', component: 'flow-logs', err }, `flow logs: ${err.message.replace(/^gingham: /, '')}`);
+          },
+        });
+        const s = flowLogs.status();
+        logger.info({ code: 'FLOW_LOGS', source: s.source, socket: s.socket, file: s.file }, `flow logs on: ${s.source} flow source, stream ${s.socket}${s.file ? `, file ${s.file}` : ''}`);
+      },
+      async stop() {
+        await flowLogs?.close();
+      },
+    });
+  }
   if (config.wireguard) {
     lifecycle.append({
       name: 'wireguard',
@@ -312,7 +347,7 @@ export function createAgent(options: AgentOptions): Agent {
           '/readyz': probe('ready'),
           '/readiness': probe('ready'),
           '/status': () => ({ status: 200, body: `${JSON.stringify(agent.status())}\n` }),
-        });
+        }, flowLogs ? (req, res) => flowLogs!.handle(req, res) : undefined);
       },
       stop: () => healthServer?.close(),
     });
@@ -322,7 +357,7 @@ export function createAgent(options: AgentOptions): Agent {
       name: 'metrics-server',
       async start() {
         metricsServer = await startLocalServer(config.metricsHost, config.metricsPort, {
-          '/metrics': async () => ({ status: 200, body: await metrics.text(), contentType: metrics.contentType }),
+          '/metrics': async () => ({ status: 200, body: `${await metrics.text()}${flowLogs ? flowLogs.metrics() : ''}`, contentType: metrics.contentType }),
         });
       },
       stop: () => metricsServer?.close(),
@@ -359,6 +394,7 @@ export function createAgent(options: AgentOptions): Agent {
       connection ??= await openDatastoreConnection(config, env, sourceLog);
       logger.info({ code: 'DATASTORE', datastore: connection.description }, `watching ${connection.description}`);
       await connection.source.start((messages) => {
+        mirror?.onMessages(messages);
         counts.onMessages(messages);
         wireguard?.onSourceMessages(messages);
         loop.onSourceMessages(messages);
@@ -374,7 +410,7 @@ export function createAgent(options: AgentOptions): Agent {
     loop,
     fatal,
     async start() {
-      logger.info({ code: 'STARTING', config: redactedConfig(config), origins: options.origins, pid: process.pid }, `starting the agent for node ${config.node} (${config.datastore} → ${config.dataplane}${config.wireguard ? ' + WireGuard' : ''})`);
+      logger.info({ code: 'STARTING', config: redactedConfig(config), origins: options.origins, pid: process.pid }, `starting the agent for node ${config.node} (${config.datastore} → ${config.dataplane}${config.wireguard ? ' + WireGuard' : ''}${config.flowLogsEnabled ? ' + flow logs' : ''})`);
       await lifecycle.start((name, ms) => logger.debug({ code: 'STARTED', component: name, ms: Math.round(ms) }, `${name} started`));
       startedAll = true;
       logger.info({ code: 'STARTED', components: lifecycle.names(), healthPort: config.healthPort || undefined, metricsPort: config.metricsPort || undefined }, 'agent started; waiting for the first complete sync');
@@ -423,6 +459,7 @@ export function createAgent(options: AgentOptions): Agent {
         },
         ...(watcher ? { linkEvents: watcher.events } : {}),
         ...(wireguard ? { wireguard: wireguard.status } : {}),
+        ...(flowLogs ? { flowLogs: { ...flowLogs.status(), snapshotBuilds: mirror!.stats().builds } } : {}),
         ...(lastError ? { lastError } : {}),
         config: redactedConfig(config),
       };

@@ -65,6 +65,18 @@ export interface AgentConfig {
   readonly livenessTimeoutMs: number;
   /** OpenStack: readiness fails when the delivered state is older than this. */
   readonly maxStalenessMs: number;
+  /** Flow logs (Felix's `flowLogsEnabled`): run the collector on the dataplane's flow events. */
+  readonly flowLogsEnabled: boolean;
+  /** Write flow records to `flowLogsFile` (rotated by size and age), as Felix's `flowLogsFileEnabled`. */
+  readonly flowLogsFileEnabled: boolean;
+  readonly flowLogsFile: string;
+  /** The local stream `gingham flows` reads. */
+  readonly flowLogsSocket: string;
+  /** Calico's aggregation levels (0 none, 1 source ports, 2 plus addresses, 3 plus destination ports). */
+  readonly flowLogsAggregationKindForAllowed: 0 | 1 | 2 | 3;
+  readonly flowLogsAggregationKindForDenied: 0 | 1 | 2 | 3;
+  /** Length of an aggregation window (Felix's `flowLogsFlushInterval`, 15 s). */
+  readonly flowLogsFlushIntervalMs: number;
 }
 
 /** Where a setting came from. */
@@ -120,12 +132,22 @@ export const AGENT_FIELDS: readonly FieldDef[] = [
   { key: 'applyRetryMaxMs', flag: 'apply-retry-max-ms', env: ['GINGHAM_APPLY_RETRY_MAX_MS'], kind: 'int', min: 1, max: 3_600_000 },
   { key: 'livenessTimeoutMs', flag: 'liveness-timeout-ms', env: ['GINGHAM_LIVENESS_TIMEOUT_MS'], kind: 'int', min: 1000, max: 86_400_000 },
   { key: 'maxStalenessMs', flag: 'max-staleness-ms', env: ['GINGHAM_MAX_STALENESS_MS'], kind: 'int', min: 1000, max: 86_400_000 },
+  { key: 'flowLogsEnabled', flag: 'flow-logs', env: ['GINGHAM_FLOW_LOGS_ENABLED', 'FELIX_FLOWLOGSENABLED'], kind: 'bool' },
+  { key: 'flowLogsFileEnabled', flag: 'flow-logs-file-enabled', env: ['GINGHAM_FLOW_LOGS_FILE_ENABLED', 'FELIX_FLOWLOGSFILEENABLED'], kind: 'bool' },
+  { key: 'flowLogsFile', flag: 'flow-logs-file', env: ['GINGHAM_FLOW_LOGS_FILE'], kind: 'string' },
+  { key: 'flowLogsSocket', flag: 'flow-logs-socket', env: ['GINGHAM_FLOW_LOGS_SOCKET'], kind: 'string' },
+  { key: 'flowLogsAggregationKindForAllowed', flag: 'flow-logs-aggregation-allowed', env: ['GINGHAM_FLOW_LOGS_AGGREGATION_KIND_FOR_ALLOWED', 'FELIX_FLOWLOGSFILEAGGREGATIONKINDFORALLOWED'], kind: 'int', min: 0, max: 3 },
+  { key: 'flowLogsAggregationKindForDenied', flag: 'flow-logs-aggregation-denied', env: ['GINGHAM_FLOW_LOGS_AGGREGATION_KIND_FOR_DENIED', 'FELIX_FLOWLOGSFILEAGGREGATIONKINDFORDENIED'], kind: 'int', min: 0, max: 3 },
+  { key: 'flowLogsFlushIntervalMs', flag: 'flow-logs-flush-interval-ms', env: ['GINGHAM_FLOW_LOGS_FLUSH_INTERVAL_MS'], kind: 'int', min: 1000, max: 3_600_000 },
 ];
 
 export const DEFAULT_DATASTORE_DIR = '/etc/gingham/resources';
 export const DEFAULT_HEALTH_PORT = 9099;
 export const DEFAULT_METRICS_PORT = 9091;
 export const DEFAULT_WIREGUARD_KEY_FILE = '/var/lib/gingham/wireguard.key';
+export const DEFAULT_FLOW_LOGS_FILE = '/var/log/gingham/flows.jsonl';
+/** The same as `@gingham/flows`' DEFAULT_FLOWS_SOCKET (what `gingham flows` reads by default). */
+export const DEFAULT_FLOW_LOGS_SOCKET = '/run/gingham/flows.sock';
 
 const DEFAULTS: Omit<AgentConfig, 'node' | 'interfacePrefixes'> = {
   datastore: 'dir',
@@ -150,6 +172,13 @@ const DEFAULTS: Omit<AgentConfig, 'node' | 'interfacePrefixes'> = {
   applyRetryMaxMs: 30_000,
   livenessTimeoutMs: 90_000,
   maxStalenessMs: 60_000,
+  flowLogsEnabled: false,
+  flowLogsFileEnabled: true,
+  flowLogsFile: DEFAULT_FLOW_LOGS_FILE,
+  flowLogsSocket: DEFAULT_FLOW_LOGS_SOCKET,
+  flowLogsAggregationKindForAllowed: 2,
+  flowLogsAggregationKindForDenied: 1,
+  flowLogsFlushIntervalMs: 15_000,
 };
 
 export interface ResolveAgentConfigInput {
@@ -307,6 +336,14 @@ export async function resolveAgentConfig(input: ResolveAgentConfigInput): Promis
   if (datastore !== 'openstack' && origins.openstackRegion === 'flag') throw configError(`--openstack-region is for the openstack datastore, but the datastore is ${datastore}`);
   if ((values['applyRetryMaxMs'] as number) < (values['applyRetryInitialMs'] as number)) {
     throw configError(`${where('applyRetryMaxMs')}: must be at least the initial retry delay (${values['applyRetryInitialMs']} ms)`);
+  }
+  if (values['flowLogsEnabled'] === true && values['dataplane'] === 'none') {
+    throw configError(`${where('flowLogsEnabled')}: flow logs need a dataplane that enforces (ebpf); the dataplane is none (${where('dataplane')})`);
+  }
+  if (values['flowLogsEnabled'] === true && values['dataplane'] === 'iptables') {
+    // Opening the iptables flow source's netfilter sockets inside the agent process aborts it (a
+    // native Napi::Error from the netlink package, not catchable): refused here rather than crash.
+    throw configError(`${where('flowLogsEnabled')}: flow logs in the agent need --dataplane ebpf for now; the iptables flow source cannot run inside the agent yet (${where('dataplane')})`);
   }
   const anyHost = (h: unknown): boolean => h === '0.0.0.0' || h === '::';
   if (values['healthPort'] !== 0 && values['healthPort'] === values['metricsPort'] && (values['healthHost'] === values['metricsHost'] || anyHost(values['healthHost']) || anyHost(values['metricsHost']))) {

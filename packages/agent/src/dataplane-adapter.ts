@@ -4,7 +4,7 @@
  * a sync `close` becoming async) changes this file only. The eBPF dataplane is an optional
  * dependency, imported only when chosen.
  */
-import { GinghamError, RecordingDataplane, type Dataplane, type DataplaneMessage } from '@gingham/core';
+import { GinghamError, RecordingDataplane, type Dataplane, type DataplaneMessage, type FlowSource } from '@gingham/core';
 import type { AgentConfig } from './config.js';
 
 export interface AgentDataplane {
@@ -21,6 +21,11 @@ export interface AgentDataplane {
   stats(): Record<string, unknown>;
   /** Whether a refused batch means the dataplane's view and the agent's have diverged (a bug: restart). */
   isContractViolation(error: unknown): boolean;
+  /**
+   * The dataplane's flow source (only when it was created with flow logs on): its verdict events
+   * and connection counters, for the flow collector. Resolves once it reads from the kernel.
+   */
+  createFlowSource?(): Promise<FlowSource>;
 }
 
 const CONTRACT_CODES = new Set(['IPTABLES_CONTRACT_VIOLATION', 'EBPF_CONTRACT_VIOLATION']);
@@ -75,6 +80,7 @@ export async function createAgentDataplane(config: AgentConfig): Promise<AgentDa
       families: config.ipv6 ? [4, 6] : [4],
       workloadInterfacePrefixes: config.interfacePrefixes,
       lock: { dir: config.lockDir, purpose },
+      ...(config.flowLogsEnabled ? { flowLogs: true } : {}),
     });
     return {
       kind: 'iptables',
@@ -84,14 +90,30 @@ export async function createAgentDataplane(config: AgentConfig): Promise<AgentDa
       close: () => dp.close(),
       stats: () => ({ ...dp.stats() }),
       isContractViolation: (e) => e instanceof GinghamError && CONTRACT_CODES.has(e.code),
+      ...(config.flowLogsEnabled
+        ? {
+            async createFlowSource() {
+              const { createIptablesFlowSource } = await import('@gingham/dataplane-iptables');
+              const source = createIptablesFlowSource({ dataplane: dp });
+              try {
+                await source.ready;
+              } catch (e) {
+                await source.close();
+                throw e;
+              }
+              return source;
+            },
+          }
+        : {}),
     };
   }
-  const { createEbpfDataplane } = await importEbpf();
+  const { createEbpfDataplane, createEbpfFlowSource } = await importEbpf();
   const dp = createEbpfDataplane({
     ...(config.bpffs !== undefined ? { bpffs: config.bpffs } : {}),
     name: config.ebpfInstance,
     mode: config.ebpfMode,
     lockDir: config.lockDir,
+    flowLogs: config.flowLogsEnabled,
   });
   return {
     kind: 'ebpf',
@@ -110,5 +132,7 @@ export async function createAgentDataplane(config: AgentConfig): Promise<AgentDa
       return { generation: s.generation, mapWrites: s.mapWrites, fullFill: s.fullFill, attached: s.attached.length, pendingInterfaces: s.pendingInterfaces };
     },
     isContractViolation: (e) => e instanceof GinghamError && CONTRACT_CODES.has(e.code),
+    // The ring buffer and the flow counters are pinned at the first apply; the source opens them then.
+    ...(config.flowLogsEnabled ? { createFlowSource: async () => createEbpfFlowSource({ dataplane: dp }) } : {}),
   };
 }

@@ -1,8 +1,10 @@
 /**
  * The agent's two local HTTP servers: health (`/livez`, `/readyz`, Felix's `/liveness` and
  * `/readiness`, and `/status` for `gingham agent status`) and Prometheus `/metrics`, each on its
- * own host and port (0 = off). 200 when good, 503 when not, with a JSON body saying why. Read
- * only: nothing served here changes the agent.
+ * own host and port (0 = off). 200 when good, 503 when not, with a JSON body saying why. With
+ * flow logs on, the health server also streams `/flows` (it listens on 127.0.0.1 by default, and
+ * flow records name every workload and who talks to whom). Read only: nothing served here
+ * changes the agent.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -17,9 +19,13 @@ export interface LocalServer {
   close(): Promise<void>;
 }
 
-/** Listens on `host:port` and serves `routes` (GET and HEAD only). */
-export async function startLocalServer(host: string, port: number, routes: Readonly<Record<string, Route>>): Promise<LocalServer> {
+/** A handler that answers some paths itself, streaming (the flow collector's `/flows`); false: not its path. */
+export type RawHandler = (req: IncomingMessage, res: ServerResponse) => boolean;
+
+/** Listens on `host:port` and serves `routes` (GET and HEAD only), and what `raw` takes. */
+export async function startLocalServer(host: string, port: number, routes: Readonly<Record<string, Route>>, raw?: RawHandler): Promise<LocalServer> {
   const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    if (raw?.(req, res)) return;
     const path = (req.url ?? '/').split('?')[0]!;
     const route = routes[path];
     if (req.method !== 'GET' && req.method !== 'HEAD') {

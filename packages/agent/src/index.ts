@@ -13,6 +13,8 @@ export {
   DEFAULT_HEALTH_PORT,
   DEFAULT_METRICS_PORT,
   DEFAULT_WIREGUARD_KEY_FILE,
+  DEFAULT_FLOW_LOGS_FILE,
+  DEFAULT_FLOW_LOGS_SOCKET,
   type AgentConfig,
   type ConfigOrigin,
   type DatastoreKind,
@@ -28,6 +30,8 @@ export { openDatastoreConnection, datastoreKeyPublisher, type DatastoreConnectio
 export { HealthAggregator, type HealthReport, type HealthSummary, type Reporter, type ReporterOptions, type ReporterSummary } from './health.js';
 export { Lifecycle, type Hook, type StopFailure } from './lifecycle.js';
 export { formatAgentStatus, type AgentStatus } from './status.js';
+export type { FlowLogsStatus } from './flow-logs.js';
+export { ResourceMirror } from './resource-mirror.js';
 export { fetchAgentStatus } from './status-client.js';
 export type { AgentMetrics } from './metrics.js';
 export type { WireguardStatus, KeyPublisher } from './wireguard-manager.js';

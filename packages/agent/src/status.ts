@@ -6,6 +6,7 @@
 import type { EngineStats, SourceStatus } from '@gingham/core';
 import type { ApplyFailure, ApplyRecord, SyncState } from './apply-loop.js';
 import type { ClusterCountsSnapshot } from './cluster-counts.js';
+import type { FlowLogsStatus } from './flow-logs.js';
 import type { HealthSummary } from './health.js';
 import type { WireguardStatus } from './wireguard-manager.js';
 
@@ -32,6 +33,8 @@ export interface AgentStatus {
   };
   readonly linkEvents?: number;
   readonly wireguard?: WireguardStatus;
+  /** With flow logs on: the collector's counters, where it writes, and how often the snapshot was rebuilt. */
+  readonly flowLogs?: FlowLogsStatus & { readonly snapshotBuilds: number };
   readonly lastError?: { readonly code: string; readonly message: string; readonly at: string; readonly component: string };
   readonly config: Record<string, unknown>;
 }
@@ -67,6 +70,10 @@ export function formatAgentStatus(s: AgentStatus, now = Date.now()): string {
     const w = s.wireguard;
     lines.push(`wireguard ${w.interface}: ${w.peers} peers, key ${w.keyPublished ? 'published' : 'NOT published yet'}${w.publicKey ? ` (${w.publicKey})` : ''}, last apply ${ago(w.lastApplyAt, now)}`);
     for (const i of w.issues) lines.push(`  ${i}`);
+  }
+  if (s.flowLogs) {
+    const f = s.flowLogs;
+    lines.push(`flow logs (${f.source}): ${f.events} events, ${f.lostEvents} lost, ${f.aggregatedFlows} flows in this window, ${f.liveConnections} live connections, ${f.windows} windows; stream ${f.socket} (${f.readers} readers)${f.file ? `, file ${f.file}` : ''}`);
   }
   if (s.lastError) lines.push(`last error (${s.lastError.component}, ${ago(s.lastError.at, now)}): ${s.lastError.code}: ${s.lastError.message}`);
   return lines.join('\n');

@@ -4,30 +4,16 @@
  * the dataplane, an invalid file logged at warn with where and why while the last good state
  * stays, health and status over HTTP, one agent per node.
  */
-import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { RecordingDataplane } from '@gingham/core';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort, put, wep } from './support/dir-fixtures.js';
 import { createAgent, fetchAgentStatus, formatAgentStatus, resolveAgentConfig, wrapDataplane, type Agent } from '@gingham/agent';
 
-const freePort = (): Promise<number> =>
-  new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-
-const wep = (name: string, app: string, ip: number) => `apiVersion: projectcalico.org/v3
-kind: WorkloadEndpoint
-metadata: {name: ${name}, namespace: shop, labels: {app: ${app}}}
-spec: {node: node-1, orchestrator: k8s, workload: ${name}, endpoint: eth0, interfaceName: cali${name}, ipNetworks: [10.0.0.${ip}/32]}
-`;
 const policy = `apiVersion: projectcalico.org/v3
 kind: GlobalNetworkPolicy
 metadata: {name: db-from-web}
@@ -36,10 +22,6 @@ spec:
   ingress: [{action: Allow, protocol: TCP, source: {selector: app == 'web'}, destination: {ports: [5432]}}]
 `;
 
-async function put(dir: string, name: string, text: string): Promise<void> {
-  await writeFile(join(dir, `.${name}.tmp`), text);
-  await rename(join(dir, `.${name}.tmp`), join(dir, name));
-}
 
 describe('agent wiring (directory datastore, recording dataplane)', () => {
   let dir: string;

@@ -2,7 +2,8 @@
  * The bare-VM fleet example (`examples/bare-vms/run.sh`, issue 11 item 5) as CI runs it: three
  * VM namespaces on a LAN namespace, etcd in its own, a `gingham agent` with iptables and WireGuard
  * on each, three `gingham apply` steps, and real packets checked after each (the script exits
- * non-zero when a verdict differs). The script removes everything it made; this file checks that
+ * non-zero when a verdict differs). (Its flow-log step runs with `run.sh ebpf`: the agent
+ * refuses flow logs with iptables for now.) The script removes everything it made; this file checks that
  * too, and stops the script (SIGTERM runs its cleanup) if the test gives up on it.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';

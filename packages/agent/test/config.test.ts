@@ -55,4 +55,32 @@ describe('agent configuration', () => {
     expect(JSON.stringify(redactedConfig(etcd.config))).not.toContain('s3cret');
     await expect(resolveAgentConfig({ flags: { node: 'n1', 'health-port': 'x' }, env: {} })).rejects.toThrow(/--health-port: expected a whole number/);
   });
+  it('reads the flow-log settings from flags, Felix-like environment names and the file, with their defaults', async () => {
+    const { config: defaults } = await resolveAgentConfig({ flags: { node: 'n1' }, env: {} });
+    expect(defaults).toMatchObject({
+      flowLogsEnabled: false,
+      flowLogsFileEnabled: true,
+      flowLogsFile: '/var/log/gingham/flows.jsonl',
+      flowLogsSocket: '/run/gingham/flows.sock',
+      flowLogsAggregationKindForAllowed: 2,
+      flowLogsAggregationKindForDenied: 1,
+      flowLogsFlushIntervalMs: 15_000,
+    });
+    const configFile = await file('node: n1\nflowLogsFileEnabled: false\nflowLogsAggregationKindForDenied: 0\nflowLogsFlushIntervalMs: 5000\n');
+    const { config, origins } = await resolveAgentConfig({
+      flags: { 'flow-logs-socket': '/tmp/f.sock', 'flow-logs-aggregation-allowed': '3', dataplane: 'ebpf' },
+      env: { FELIX_FLOWLOGSENABLED: 'true' },
+      configFile,
+    });
+    expect(config).toMatchObject({ flowLogsEnabled: true, flowLogsFileEnabled: false, flowLogsSocket: '/tmp/f.sock', flowLogsAggregationKindForAllowed: 3, flowLogsAggregationKindForDenied: 0, flowLogsFlushIntervalMs: 5000 });
+    expect(origins).toMatchObject({ flowLogsEnabled: 'env FELIX_FLOWLOGSENABLED', flowLogsSocket: 'flag', flowLogsFileEnabled: `file ${configFile}` });
+  });
+
+  it('refuses flow logs without an enforcing dataplane, and aggregation levels outside 0..3, naming where', async () => {
+    await expect(resolveAgentConfig({ flags: { node: 'n1', 'flow-logs': true, dataplane: 'none' }, env: {} })).rejects.toThrow(/--flow-logs: flow logs need a dataplane that enforces .*--dataplane/);
+    await expect(resolveAgentConfig({ flags: { node: 'n1', 'flow-logs': true }, env: {} })).rejects.toThrow(/--flow-logs: flow logs in the agent need --dataplane ebpf for now.*\(dataplane\)/);
+    await expect(resolveAgentConfig({ flags: { node: 'n1' }, env: { GINGHAM_FLOW_LOGS_AGGREGATION_KIND_FOR_DENIED: '4' } })).rejects.toThrow(/GINGHAM_FLOW_LOGS_AGGREGATION_KIND_FOR_DENIED="4": 4 is outside 0\.\.3/);
+    const configFile = await file('node: n1\nflowLogsFlushIntervalMs: 10\n');
+    await expect(resolveAgentConfig({ flags: {}, env: {}, configFile })).rejects.toThrow(new RegExp(`${configFile}:2:26: flowLogsFlushIntervalMs: 10 is outside 1000\\.\\.3600000`));
+  });
 });

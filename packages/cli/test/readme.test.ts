@@ -10,8 +10,9 @@ const readme = readFileSync(join(root, 'README.md'), 'utf8');
 const section = readme.slice(readme.indexOf('## The `gingham` command'), readme.indexOf('## Host prerequisites'));
 const commands = [...section.matchAll(/^npx gingham (.+?)(?:\s{2,}#.*)?$/gm)].map((m) => m[1]!.trim().split(/\s+/));
 // enforce and wireguard need root and a kernel; openstack convert and get --datastore kubernetes
-// need the user's own cloud exports or cluster (their own tests cover them).
-const offline = commands.filter((argv) => !['enforce', 'wireguard', 'openstack'].includes(argv[0]!) && !argv.includes('kubernetes'));
+// need the user's own cloud exports or cluster; agent and flows need a datastore and a running agent
+// (their own tests cover them).
+const offline = commands.filter((argv) => !['enforce', 'wireguard', 'openstack', 'agent', 'flows'].includes(argv[0]!) && !argv.includes('kubernetes'));
 // The datastore commands write the directory the README names: here a private one.
 const store = mkdtempSync(join(tmpdir(), 'gh-readme-store-'));
 afterAll(() => rmSync(store, { recursive: true, force: true }));

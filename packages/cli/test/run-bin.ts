@@ -38,6 +38,9 @@ export interface BinOptions {
   /** Close our end of stdout after this many characters, as `| head -c N` does. */
   readonly closeStdoutAfter?: number;
   readonly cwd?: string;
+  /** Kill the child (SIGKILL, by its PID) if it has not exited after this many ms (default 55 s,
+   *  under the unit tests' 60 s limit), so a command that never ends cannot outlive the test that ran it. */
+  readonly killAfterMs?: number;
 }
 
 export function runBin(args: readonly string[], options: BinOptions = {}): Promise<BinRun> {
@@ -69,9 +72,14 @@ export function runBin(args: readonly string[], options: BinOptions = {}): Promi
   });
   child.stderr!.setEncoding('utf8').on('data', (s: string) => (stderr += s));
   (child.stdio[3] as NodeJS.ReadableStream).setEncoding('utf8').on('data', (s: string) => (usage += s));
+  const killer = setTimeout(() => child.kill('SIGKILL'), options.killAfterMs ?? 55_000);
   return new Promise((resolve, reject) => {
-    child.on('error', reject);
+    child.on('error', (e) => {
+      clearTimeout(killer);
+      reject(e);
+    });
     child.on('close', (code, signal) => {
+      clearTimeout(killer);
       const [rss, cpu] = usage.trim().split(' ').map(Number);
       resolve({
         code,

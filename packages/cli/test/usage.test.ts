@@ -8,7 +8,7 @@ const example = new URL('../../../examples/quickstart', import.meta.url).pathnam
 describe('usage errors are short', () => {
   it.each([
     [['chekc'], 'gingham: unknown command "chekc"; did you mean check?\nrun \'gingham --help\' for usage\n'],
-    [['frobnicate'], 'gingham: unknown command "frobnicate" (lint, check, matrix, diff, flows, preview, graph, recommend, report, enforce, apply, create, replace, delete, get, datastore, doctor, openstack, wireguard)\nrun \'gingham --help\' for usage\n'],
+    [['frobnicate'], 'gingham: unknown command "frobnicate" (lint, check, matrix, diff, flows, preview, graph, recommend, report, enforce, apply, create, replace, delete, get, datastore, doctor, openstack, agent, wireguard)\nrun \'gingham --help\' for usage\n'],
     [['check', '-f', example, '--from', 'shop/frontend-0'], "gingham check: --from and --to are required (or --flows FILE)\nrun 'gingham check --help' for usage\n"],
     [['check', '-f', example, '--frm', 'x'], "gingham check: unknown option --frm\nrun 'gingham check --help' for usage\n"],
     [['check', '-f', example, '--from'], "gingham check: --from needs a value\nrun 'gingham check --help' for usage\n"],

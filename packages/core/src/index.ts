@@ -138,6 +138,8 @@ export {
 
 // The reference semantics: evaluate(), explain(), matrix().
 export {
+  DEFAULT_FAILSAFE_INBOUND,
+  DEFAULT_FAILSAFE_OUTBOUND,
   describeDecision,
   evaluate,
   explain,

@@ -10,11 +10,9 @@
  *  - `ebpf.update`: map writes and time of one label change vs. the full fill at 10k rules,
  *    message → compile → map writes through the dataplane's `apply()` (goal ≤ 1/100);
  *    `ebpf.update.maps`: the same with the compiler and the live maps alone.
- *  - `ebpf.iperf`: TCP throughput (iperf3, IPERF_SECONDS per sample) between two pods through a
- *    node namespace with no policy, with the empty program on the same tc hooks (the hooks' own
- *    cost), with the eBPF dataplane and with the iptables dataplane, both holding the same 10k
- *    rules that apply to the pods; IPERF_ROUNDS rounds of one sample each, ratios are medians of
- *    per-round pairs (goal: eBPF ≥ 0.95× no policy).
+ *  - `ebpf.iperf` (TCP throughput against no policy and the iptables dataplane) is a comparison
+ *    between dataplanes and lives in `scripts/dataplane-throughput.bench.ts` (no dataplane
+ *    depends on another); `npm run bench:ebpf` runs both.
  * It must never touch the root namespace (routes, iptables, tc) or the host's /sys/fs/bpf: the
  * packet rows use unpinned maps, the dataplanes pin into a bpffs mounted privately here, every
  * namespace gets a unique name, and processes (by pid), namespaces and the mount are removed in
@@ -24,17 +22,15 @@
  * the node forwards to a pod through its `*` host endpoint (two forwarding checks) and one routed
  * between two outside addresses (a FIB lookup, in a scratch namespace).
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { type CompiledRule, type DataplaneMessage, type DataplaneState, emptyDataplaneState, type WorkloadEndpointState } from '@gingham/core';
-import { attachTc, type BpfMap, type BpfProgram, type Collection, createCollection, loadCollectionSpec, type TcLink, testRun, withNetns } from '@gingham/ebpf-loader';
+import { type BpfMap, type BpfProgram, type Collection, createCollection, loadCollectionSpec, testRun, withNetns } from '@gingham/ebpf-loader';
 import { mountScratchBpffs, type ScratchBpffs } from '@gingham/ebpf-loader/testing';
-import { createIptablesDataplane } from '@gingham/dataplane-iptables';
-import { createTopology, probeTcp, type Topology } from '@gingham/dataplane-conformance';
 import { compile } from './compile/index.js';
 import { DATAPATH_PROGRAM, encodeSkbContext, readDatapathObject, TC_ACT_OK, writeTables } from './datapath.js';
 import { createEbpfDataplane } from './dataplane/index.js';
@@ -50,13 +46,11 @@ const SIZES = [10, 1_000, 10_000] as const;
 const ROUNDS = 11;
 const REPEAT = 100_000;
 const LABEL_CHANGES = 21;
-const IPERF_SECONDS = 3;
-const IPERF_ROUNDS = 15;
 /** meta.flags bit0 (datapath ABI): never insert conntrack entries, so every packet takes the policy path. */
 const META_NO_CT_INSERT = 1;
 
 const ms = (t0: bigint): number => Number(process.hrtime.bigint() - t0) / 1e6;
-const median = (xs: readonly number[]): number => {
+export const median = (xs: readonly number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.floor(s.length / 2)]!;
 };
@@ -109,7 +103,7 @@ function ruleState(rules: number, bothSides = false): DataplaneState {
 }
 
 /** The same state as dataplane messages (for `apply()`), endpoint and interface configurable. */
-function ruleMessages(rules: number, endpoints: readonly WorkloadEndpointState[], extraMembers: Record<number, string[]> = {}): DataplaneMessage[] {
+export function ruleMessages(rules: number, endpoints: readonly WorkloadEndpointState[], extraMembers: Record<number, string[]> = {}): DataplaneMessage[] {
   const msgs: DataplaneMessage[] = [];
   for (let k = 0; k < 100; k++) {
     msgs.push({ kind: 'ipset-replace', id: `s:bench${k}`, type: 'nets', members: [`10.1.${k}.1/32`, `10.1.${k}.2/32`, ...(extraMembers[k] ?? [])] });
@@ -121,7 +115,7 @@ function ruleMessages(rules: number, endpoints: readonly WorkloadEndpointState[]
   return msgs;
 }
 
-function benchEndpoint(name: string, iface: string, addr: string): WorkloadEndpointState {
+export function benchEndpoint(name: string, iface: string, addr: string): WorkloadEndpointState {
   return {
     id: `bench/${name}`, name, node: 'n1', interfaceName: iface, addresses: [`${addr}/32`],
     ingressTiers: [{ name: 'default', defaultAction: 'Deny', policyIds: ['gnp/bench-rules'] }],
@@ -132,7 +126,7 @@ function benchEndpoint(name: string, iface: string, addr: string): WorkloadEndpo
 // ---------------------------------------------------------------------------------------------
 // ns per packet (BPF_PROG_TEST_RUN)
 
-const benchObject = (name: 'empty' | 'lpm'): Uint8Array => new Uint8Array(readFileSync(new URL(`../bpf/bench/${name}.bpf.o`, import.meta.url)));
+export const benchObject = (name: 'empty' | 'lpm'): Uint8Array => new Uint8Array(readFileSync(new URL(`../bpf/bench/${name}.bpf.o`, import.meta.url)));
 
 /** meta[0]: generation u64, flags u32, reserved u32. */
 function setMetaFlags(c: Collection, flags: number): void {
@@ -474,169 +468,14 @@ async function updateBench(emit: Emit, bpffs: ScratchBpffs): Promise<void> {
   }
 }
 
-// ---------------------------------------------------------------------------------------------
-// TCP throughput through the node namespace (iperf3)
-
-const CLIENT_IP = '10.92.0.1';
-const SERVER_IP = '10.92.0.2';
-const IPERF_PORT = 5201; // rules 4201 and 9201: from s1 (the pods are in s1) to tcp/5201
-const DENIED_PORT = 5202; // rules 4202 and 9202: from s2 only, so denied for the client
-
-function waitListening(netns: string, ports: readonly number[]): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const deadline = Date.now() + 10_000;
-    const poll = (): void => {
-      const r = spawnSync('ip', ['netns', 'exec', netns, 'ss', '-Hltn'], { encoding: 'utf8' });
-      if (ports.every((p) => (r.stdout ?? '').includes(`:${p} `))) resolve();
-      else if (Date.now() > deadline) reject(new Error(`ebpf bench: servers on ${ports.join(', ')} did not start in ${netns}`));
-      else setTimeout(poll, 50);
-    };
-    poll();
-  });
-}
-
-/** One iperf3 run from the client pod: received Gbit/s. The client is killed by pid on timeout. */
-function iperf(topo: Topology): Promise<number> {
-  const client = topo.pod('bench', 'client');
-  return new Promise((resolve, reject) => {
-    const child = spawn('ip', ['netns', 'exec', client.netns, 'iperf3', '-c', SERVER_IP, '-p', String(IPERF_PORT), '-t', String(IPERF_SECONDS), '-O', '1', '-J'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
-    child.stderr.on('data', (d: Buffer) => { err += d.toString(); });
-    const timer = setTimeout(() => {
-      if (child.pid !== undefined && child.exitCode === null) process.kill(child.pid, 'SIGKILL');
-    }, (IPERF_SECONDS + 15) * 1000);
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      try {
-        const j = JSON.parse(out) as { error?: string; end?: { sum_received?: { bits_per_second?: number } } };
-        const bps = j.end?.sum_received?.bits_per_second;
-        if (code !== 0 || j.error || bps === undefined) throw new Error(j.error ?? `exit ${code}`);
-        resolve(bps / 1e9);
-      } catch (e) {
-        reject(new Error(`ebpf bench: iperf3 failed: ${(e as Error).message} ${err}`));
-      }
-    });
-  });
-}
-
-type Config = 'no_policy' | 'empty_program' | 'ebpf' | 'iptables';
-
-async function iperfBench(emit: Emit, bpffs: ScratchBpffs): Promise<void> {
-  const bench = 'ebpf.iperf';
-  const topo = createTopology([
-    { namespace: 'bench', name: 'client', ip: CLIENT_IP },
-    { namespace: 'bench', name: 'server', ip: SERVER_IP },
-  ], 'gh-ebpf-bench');
-  const pids: number[] = [];
-  let emptyProgram: Collection | undefined;
-  try {
-    emptyProgram = createCollection(loadCollectionSpec(benchObject('empty')));
-    const empty = emptyProgram.program('bench_empty');
-    const client = topo.pod('bench', 'client');
-    const server = topo.pod('bench', 'server');
-    for (const argv of [['iperf3', '-s', '-p', String(IPERF_PORT)], ['socat', `TCP-LISTEN:${DENIED_PORT},reuseaddr,fork`, 'EXEC:/bin/echo ok']]) {
-      const p = topo.spawnIn(server.netns, argv);
-      if (p.pid !== undefined) pids.push(p.pid);
-    }
-    await waitListening(server.netns, [IPERF_PORT, DENIED_PORT]);
-    // Both pods are endpoints with the 10k-rule policy on ingress, and members of s1.
-    const messages = ruleMessages(10_000, [benchEndpoint('client', client.iface, CLIENT_IP), benchEndpoint('server', server.iface, SERVER_IP)], { 1: [`${CLIENT_IP}/32`, `${SERVER_IP}/32`] });
-
-    /** One sample of `config`: installs it, checks that it enforces (or not), runs iperf3, removes it. */
-    const sample = async (config: Config): Promise<number> => {
-      let remove = async (): Promise<void> => {};
-      try {
-        if (config === 'ebpf') {
-          const dp = createEbpfDataplane({ netns: topo.node, bpffs: bpffs.path, name: `bench-${randomBytes(3).toString('hex')}` });
-          remove = async () => {
-            await dp.clean();
-            await dp.close();
-          };
-          await dp.apply(messages);
-          const st = dp.stats();
-          if (st.attached.length !== 4 || st.pendingInterfaces.length > 0) throw new Error(`ebpf bench: the eBPF dataplane is not on both pods' hooks: ${JSON.stringify(st)}`);
-        } else if (config === 'empty_program') {
-          // The tc hooks' own cost: the empty program on the same four hooks the dataplane uses.
-          const links: TcLink[] = [];
-          remove = async () => {
-            for (const l of links) l.detach();
-          };
-          for (const pod of [client, server]) {
-            for (const direction of ['ingress', 'egress'] as const) {
-              links.push(attachTc({ program: empty, direction, ifname: pod.iface, netns: topo.node, bpffs: bpffs.path }));
-            }
-          }
-        } else if (config === 'iptables') {
-          const dp = createIptablesDataplane({ runner: topo.nodeRunner });
-          remove = async () => {
-            await dp.clean();
-            await dp.close(); // releases the instance lock for the next sample's dataplane
-          };
-          await dp.apply(messages);
-        }
-        const enforced = !(await probeTcp(topo, client, server, DENIED_PORT, 1000));
-        if (enforced !== (config === 'ebpf' || config === 'iptables')) throw new Error(`ebpf bench: ${config}: tcp/${DENIED_PORT} (no rule allows it) is ${enforced ? 'denied' : 'allowed'}`);
-        return await iperf(topo);
-      } finally {
-        await remove();
-      }
-    };
-
-    await iperf(topo); // warm-up
-    const configs: Config[] = ['no_policy', 'empty_program', 'ebpf', 'iptables'];
-    const got: Record<Config, number[]> = { no_policy: [], empty_program: [], ebpf: [], iptables: [] };
-    const overNoPolicy: number[] = [];
-    const overIptables: number[] = [];
-    // Rounds of one sample per configuration, the order rotated each round: the machine's drift
-    // hits every configuration alike, and each round gives paired ratios of samples taken
-    // seconds apart.
-    for (let round = 0; round < IPERF_ROUNDS; round++) {
-      const r = {} as Record<Config, number>;
-      for (let i = 0; i < configs.length; i++) {
-        const config = configs[(i + round) % configs.length]!;
-        r[config] = await sample(config);
-        got[config].push(r[config]);
-      }
-      process.stderr.write(`ebpf bench: iperf3 round ${round + 1}: ${configs.map((c) => `${c} ${r[c].toFixed(2)}`).join(', ')} Gbit/s\n`);
-      overNoPolicy.push(r.ebpf / r.no_policy);
-      overIptables.push(r.ebpf / r.iptables);
-    }
-    for (const c of configs) {
-      emit({ bench, metric: c === 'ebpf' || c === 'iptables' ? `${c}_10k_rules` : c, value: median(got[c]), unit: 'Gbit/s' });
-    }
-    const spread = (xs: number[]): number => (Math.max(...xs) - Math.min(...xs)) / median(xs);
-    emit({ bench, metric: 'no_policy_spread', value: spread(got.no_policy), unit: 'ratio' });
-    emit({ bench, metric: 'ebpf_over_no_policy', value: median(overNoPolicy), unit: 'ratio' });
-    emit({ bench, metric: 'ebpf_over_no_policy_min', value: Math.min(...overNoPolicy), unit: 'ratio' });
-    emit({ bench, metric: 'ebpf_over_iptables', value: median(overIptables), unit: 'ratio' });
-    const paired = (a: Config, b: Config): number => median(got[a].map((x, i) => x / got[b][i]!));
-    emit({ bench, metric: 'iptables_over_no_policy', value: paired('iptables', 'no_policy'), unit: 'ratio' });
-    emit({ bench, metric: 'empty_program_over_no_policy', value: paired('empty_program', 'no_policy'), unit: 'ratio' });
-    emit({ bench, metric: 'ebpf_over_empty_program', value: paired('ebpf', 'empty_program'), unit: 'ratio' });
-  } finally {
-    for (const pid of pids) {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        /* already gone */
-      }
-    }
-    await topo.destroy();
-    emptyProgram?.close();
-  }
-}
-
 export async function runEbpfBench(emit: Emit): Promise<void> {
   if (process.getuid?.() !== 0) throw new Error('ebpf bench needs root (BPF_PROG_TEST_RUN, scratch network namespaces, a private bpffs)');
   await packetBench(emit);
-  // GINGHAM_EBPF_BENCH=packet: only the BPF_PROG_TEST_RUN rows (a minute instead of many).
+  // GINGHAM_EBPF_BENCH=packet: only the BPF_PROG_TEST_RUN rows (a minute instead of several).
   if (process.env.GINGHAM_EBPF_BENCH === 'packet') return;
   const bpffs = mountScratchBpffs('gh-ebpf-bench-bpffs-');
   try {
     await updateBench(emit, bpffs);
-    await iperfBench(emit, bpffs);
   } finally {
     bpffs.release();
   }

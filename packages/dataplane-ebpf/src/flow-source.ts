@@ -87,20 +87,25 @@ export function createEbpfFlowSource(options: EbpfFlowSourceOptions): EbpfFlowSo
 
   // Decisions by (policy number, rule, profile flag); names refreshed when a number is unknown.
   let names: ReadonlyMap<number, string> = new Map();
-  const decisions = new Map<number, FlowDecision>();
+  // Rules and profiles apart, so a key (policy × 65,536 + rule) stays a small integer for the
+  // policy numbers a node has (no heap number per lookup).
+  const ruleDecisions = new Map<number, FlowDecision>();
+  const profileDecisions = new Map<number, FlowDecision>();
   const END_OF_TIER: FlowDecision = { kind: 'end-of-tier' };
   const NO_PROFILE: FlowDecision = { kind: 'no-profile' };
   const UNKNOWN: FlowDecision = { kind: 'unknown' };
   const decisionOf = (policy: number, rule: number, tier: number, flags: number): FlowDecision => {
     if (flags & FLAG_DEFAULT) return tier === NONE16 ? NO_PROFILE : END_OF_TIER;
     if (policy === NONE32) return UNKNOWN;
-    const k = (flags & FLAG_PROFILE ? 2 ** 48 : 0) + policy * 65_536 + rule;
+    const decisions = flags & FLAG_PROFILE ? profileDecisions : ruleDecisions;
+    const k = policy * 65_536 + rule;
     let d = decisions.get(k);
     if (d === undefined) {
       let name = names.get(policy);
       if (name === undefined) {
         names = dp.policyNames();
-        decisions.clear();
+        ruleDecisions.clear();
+        profileDecisions.clear();
         name = names.get(policy);
       }
       d = name === undefined ? UNKNOWN : flags & FLAG_PROFILE ? { kind: 'profile', profile: name, ruleIndex: rule } : { kind: 'rule', policyId: name, ruleIndex: rule };

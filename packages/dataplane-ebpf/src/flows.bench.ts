@@ -7,6 +7,8 @@
  *    pod a, both evaluated), filling the ring buffer; only the drains are timed (root only).
  *    The rate is per CPU second of this process (`process.cpuUsage`), as the machine is shared;
  *    `flow_events_per_wall_s` is the same over wall time.
+ *  - `flows.collector` `collector_events_per_s`: the same events through the collector alone,
+ *    from an in-memory source (no root needed), per CPU second.
  *  - `flows.memory`: `table_bytes_per_flow`, the aggregated flow itself (the collector's
  *    struct-of-arrays table over its flows), and `bytes_per_flow_with_connection`, heap growth
  *    (after GC, `--expose-gc`) per aggregated flow when each of AGG_FLOWS flows also has its own
@@ -141,6 +143,55 @@ async function pipelineBench(emit: Emit): Promise<void> {
   } finally {
     bpffs.release();
   }
+}
+
+/**
+ * The collector alone (no kernel, no root): the pipeline's events, the same two per connection
+ * pod b → pod a, from an in-memory source that reuses one event object and its decisions as the
+ * eBPF source does; per CPU second. Against `flows.pipeline` it splits the drain's cost between
+ * the collector and the ring buffer with its decoding.
+ */
+async function collectorBench(emit: Emit): Promise<void> {
+  const bench = 'flows.collector';
+  const { snapshot } = model();
+  const egress: FlowDecision = { kind: 'profile', profile: 'kns.bench', ruleIndex: 0 };
+  const ingress: FlowDecision = { kind: 'rule', policyId: 'knp/bench/a-in', ruleIndex: 0 };
+  const ev: { -readonly [K in keyof FlowVerdictEvent]: FlowVerdictEvent[K] } = {
+    tsMs: Date.now(), direction: 'egress', action: 'allow', decision: egress, family: 4, protocol: 6, src: '10.1.0.1', dst: '10.0.0.1', srcPort: 0, dstPort: 0, bytes: 60,
+  };
+  let port = 0;
+  const source = {
+    name: 'bench',
+    poll(sink: { verdict(e: FlowVerdictEvent): void }, o?: { counters?: boolean }) {
+      if (o?.counters) return; // the flush's own poll (untimed) brings no events
+      for (let i = 0; i < PER_ROUND; i++, port++) {
+        ev.srcPort = 10_000 + (port % 50_000);
+        ev.dstPort = 1000 + (port % 1000);
+        ev.direction = 'egress';
+        ev.decision = egress;
+        sink.verdict(ev);
+        ev.direction = 'ingress';
+        ev.decision = ingress;
+        sink.verdict(ev);
+      }
+    },
+    stats: () => ({ events: 0, lost: 0, connections: 0 }),
+    close: () => undefined,
+  };
+  const collector = createFlowCollector({ source, snapshot: () => snapshot, timers: false, maxFlows: 1_000_000, maxConnections: 1_000_000 });
+  const rounds = ROUNDS * 5;
+  let cpuUs = 0;
+  for (let r = 0; r < rounds; r++) {
+    const cpu0 = process.cpuUsage();
+    await collector.poll();
+    const cpu = process.cpuUsage(cpu0);
+    cpuUs += cpu.user + cpu.system;
+    if (r % 10 === 9) await collector.flush(); // not timed
+  }
+  const s = collector.stats();
+  if (s.mismatches !== 0) throw new Error(`flows bench: ${s.mismatches} mismatches in the collector bench`);
+  emit({ bench, metric: 'collector_events_per_s', value: s.events / (cpuUs / 1e6), unit: 'events/s' });
+  await collector.close();
 }
 
 async function memoryBench(emit: Emit): Promise<void> {
@@ -293,6 +344,7 @@ async function iperfBench(emit: Emit): Promise<void> {
 
 export async function runFlowsBench(emit: Emit): Promise<void> {
   await memoryBench(emit);
+  await collectorBench(emit);
   if (process.getuid?.() === 0) {
     await pipelineBench(emit);
     if (process.env.FLOWS_BENCH !== 'no-iperf') await iperfBench(emit);

@@ -17,24 +17,12 @@ export {
   type IptablesLockOptions,
 } from './apply/dataplane.js';
 export { createIptablesFlowSource, type IptablesFlowSource, type IptablesFlowSourceOptions } from './flows/flow-source.js';
-export { nflogPrefix, parseNflogPrefix, type NflogDecision } from './render/render.js';
+export { nflogPrefix, parseNflogPrefix, type NflogDecision } from './render/nflog-prefix.js';
 export { formatCleanReport, type CleanBackend, type CleanEntry, type CleanReport } from './apply/clean.js';
 
 // Rendering (pure): the chains, rules and IP sets a state becomes, as restore input.
-export {
-  createRenderCache,
-  formatIpsetRestore,
-  formatIptablesRestore,
-  renderState,
-  type RenderCache,
-  type DenyAction,
-  type EndpointToHostAction,
-  type HookRule,
-  type HostFacts,
-  type Rendered,
-  type RenderedChain,
-  type RenderedRule,
-  type RenderedSet,
-  type RenderOptions,
-  type Table,
-} from './render/render.js';
+export { renderState } from './render/render.js';
+export { createRenderCache, type RenderCache } from './render/render-cache.js';
+export { formatIpsetRestore, formatIptablesRestore } from './render/format.js';
+export type { DenyAction, EndpointToHostAction, RenderOptions, Table } from './render/options.js';
+export type { HookRule, HostFacts, Rendered, RenderedChain, RenderedRule, RenderedSet } from './render/rendered.js';

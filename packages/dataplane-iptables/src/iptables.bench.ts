@@ -20,7 +20,8 @@ import { applyMessage, emptyDataplaneState, type CompiledPolicy, type DataplaneM
 import { createLocalRunner, createNetnsRunner, type CommandRunner } from '@gingham/host';
 import { createIptablesDataplane } from './apply/dataplane.js';
 import { createTopology, type Topology } from '@gingham/dataplane-conformance';
-import { formatIptablesRestore, renderState } from './render/render.js';
+import { formatIptablesRestore } from './render/format.js';
+import { renderState } from './render/render.js';
 
 function stateOf(messages: readonly DataplaneMessage[]) {
   const st = emptyDataplaneState();

@@ -5,21 +5,20 @@
  */
 export type { Datastore, DeleteOptions, ListOptions, ListResult, SourceOptions } from './datastore.js';
 export { DatastoreError, isDatastoreError, type DatastoreErrorCode } from './errors.js';
-export { KINDS, CALICO_API_VERSION, kindOf, kindOfPlural, resolveKind, type KindInfo } from './kinds.js';
+export { KINDS, kindOf, resolveKind, type KindInfo } from './kinds.js';
 export type { StoredResource, StoredMeta } from './resource.js';
-export { DEFAULT_TIERS, type InitOptions, type InitOutcome } from './init.js';
-export { BUILTIN_TIER_NAMES } from './rules.js';
+export type { InitOptions, InitOutcome } from './init.js';
 export type { SourceLogEntry, SourceLogger } from './source-book.js';
 export type { BackoffOptions } from './backoff.js';
 
 // etcd in Calico's layout.
-export { resolveEtcdConfig, DEFAULT_ETCD_ENDPOINT, type EtcdConfig, type EtcdFlags, type ResolveEtcdConfigInput } from './etcd/config.js';
+export { resolveEtcdConfig, type EtcdConfig, type EtcdFlags, type ResolveEtcdConfigInput } from './etcd/config.js';
 export { createEtcdDatastore, type EtcdDatastore, type EtcdDatastoreOptions } from './etcd/etcd-datastore.js';
 export type { EtcdSource, EtcdSourceOptions } from './etcd/etcd-source.js';
-export { CALICO_RESOURCES_PREFIX, POLICY_NAME_ANNOTATION, etcdKey, parseEtcdKey, encodeValue, decodeKeyValue, type Decoded, type ParsedKey } from './etcd/layout.js';
+export { etcdKey, parseEtcdKey, encodeValue, decodeKeyValue, type Decoded, type ParsedKey } from './etcd/layout.js';
 
 // A directory of manifests (the embedded default).
-export { createDirDatastore, dirPathOf, type DirDatastore, type DirDatastoreOptions } from './dir/dir-datastore.js';
+export { createDirDatastore, type DirDatastore, type DirDatastoreOptions } from './dir/dir-datastore.js';
 export type { DirSource, DirSourceOptions } from './dir/dir-source.js';
 
 // calicoctl-style writes of many resources (apply/create/replace/delete), for either datastore.

@@ -7,26 +7,20 @@ export { setBpfBinding, getBpfBinding, bpfBindingSource, type BpfBinding, type B
 export {
   BpfError, BpfSyscallError, VerifierError, NotSupportedError, errnoName, type BpfErrorCode,
 } from './errors.js';
-export {
-  MAP_TYPES, PROGRAM_TYPES, MAP_FLAGS, copyCollectionSpec,
-  type CollectionSpec, type MapSpec, type ProgramSpec, type ProgramBtf, type MapReference, type MapType, type ProgramType,
-} from './spec.js';
-export { loadCollectionSpec, programTypeForSection } from './elf/load-spec.js';
-export { parseElf, type ElfFile, type ElfSection, type ElfSymbol, type ElfRelocation } from './elf/elf.js';
-export { parseBtf, type Btf, type BtfType, type BtfKind } from './elf/btf.js';
-export { BpfMap, possibleCpus, kernelName, type UpdateMode, type BatchOptions, type BatchResult } from './map.js';
-export {
-  BpfProgram, testRun, resolveReferences, loadBtf,
-  type ProgramLoadOptions, type TestRunOptions, type TestRunResult,
-} from './program.js';
+export { MAP_FLAGS, copyCollectionSpec, type CollectionSpec, type MapSpec, type ProgramSpec, type MapType, type ProgramType } from './spec.js';
+export { loadCollectionSpec } from './elf/load-spec.js';
+export { parseElf, type ElfFile } from './elf/elf.js';
+export { parseBtf, type Btf } from './elf/btf.js';
+export { BpfMap, possibleCpus, type UpdateMode, type BatchOptions } from './map.js';
+export { BpfProgram, testRun, loadBtf, type ProgramLoadOptions, type TestRunOptions, type TestRunResult } from './program.js';
 export { createCollection, type Collection, type CollectionOptions } from './collection.js';
 export {
-  BPFFS, BPF_FS_MAGIC, ensureBpffs, bpffsMounts, inspectBpffs, mountNamespaceFacts, pinObject, getPinned, pinnedObjectId, unpin,
+  BPFFS, ensureBpffs, bpffsMounts, inspectBpffs, mountNamespaceFacts, pinObject, getPinned, pinnedObjectId, unpin,
   type BpffsInspection, type MountNamespaceFacts,
 } from './pin.js';
 export {
   attachTc, hasTcx, updatePinnedTcxLink, detachPinnedTcxLink, detachTcFilter, queryTcx, readTcHooks, installTcFilters, removeTcFilters,
-  describeTcFilter, BPF_TCX_INGRESS, BPF_TCX_EGRESS,
+  describeTcFilter,
   type AttachTcOptions, type TcLink, type TcDirection, type TcFilterRef, type TcxQueryResult, type TcFilter, type TcHookState, type TcIntent,
   type TcFilterInstall, type InstallTcFiltersOptions, type RemoveTcFiltersOptions, type TcDetachResult,
 } from './attach-tc.js';

@@ -1,8 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import {
-  BpfError, MAP_FLAGS, copyCollectionSpec, loadCollectionSpec, parseBtf, parseElf, programTypeForSection,
+  BpfError, MAP_FLAGS, copyCollectionSpec, loadCollectionSpec, parseBtf, parseElf,
 } from '../src/index.js';
+import { programTypeForSection } from '../src/elf/load-spec.js';
 import { fixture } from './support/fixtures.js';
 
 const insn = (code: Uint8Array, i: number) => {

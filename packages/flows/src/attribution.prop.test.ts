@@ -4,29 +4,13 @@
  * and the enforced hits `policyTraceHits(evaluate())` gives for its reporter, and pending hits
  * from the staged preview.
  */
-import { buildSnapshot, evaluate, formatPolicyHit, policyTraceHits, type Decision, type FlowDecision, type FlowVerdictEvent } from '@gingham/core';
+import { buildSnapshot, evaluate, formatPolicyHit, policyTraceHits, type FlowVerdictEvent } from '@gingham/core';
 import { arbCluster, OUTSIDE_ADDRESSES, propRuns } from '@gingham/testkit';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { createFlowCollector } from './collector.js';
+import { kernelDecision } from './test-fixtures.js';
 import { createScriptedFlowSource } from './testing.js';
-
-/** The dataplane's decision for a direction's verdict, or undefined where no dataplane reports one. */
-function kernelDecision(d: Decision): FlowDecision | undefined {
-  switch (d.stage) {
-    case 'tier':
-      return { kind: 'rule', policyId: d.policyId!, ruleIndex: d.ruleIndex! };
-    case 'end-of-tier':
-      return { kind: 'end-of-tier', ...(d.tier ? { tier: d.tier } : {}) };
-    case 'profile':
-      return { kind: 'profile', profile: d.profile!, ruleIndex: d.ruleIndex! };
-    case 'no-profile-matched':
-    case 'no-profiles':
-      return { kind: 'no-profile' };
-    default:
-      return undefined;
-  }
-}
 
 describe('attribution (property)', () => {
   it('each record has the action and enforced and pending hits of policyTraceHits(evaluate()) for its reporter', async () => {

@@ -77,7 +77,7 @@ export function readFlowStream(options: StreamReadOptions, onLine: (l: FlowLine)
       if (failed) return;
       failed = true;
       options.signal?.removeEventListener('abort', abort);
-      const hint = e.code === 'ENOENT' || e.code === 'ECONNREFUSED' ? ' (is the agent running with flow logs on? or read files with --file)' : e.code === 'EACCES' ? ' (run as root or a member of its group)' : '';
+      const hint = e.code === 'ENOENT' || e.code === 'ECONNREFUSED' ? ' (is the agent running with --flow-logs, on this socket? or read files with --file)' : e.code === 'EACCES' ? ' (run as root or a member of its group)' : '';
       reject(new FlowsError('FLOWS_STREAM_FAILED', `cannot read the flow stream ${options.path}: ${e.message}${hint}`, { cause: e }));
     });
     socket.once('connect', () => socket.write(`${JSON.stringify(options.request)}\n`));

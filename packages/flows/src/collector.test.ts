@@ -162,6 +162,44 @@ describe('collector: windows, bounds and losses', () => {
     expect(collector.stats().liveConnections).toBe(0);
   });
 
+  it('past maxConnections a connection is recorded as started without counters; a completed one frees its place and its tuple starts afresh', async () => {
+    const { source, collector, advance } = setup({ maxConnections: 2, aggregation: { allowed: 0 } });
+    for (const port of [40000, 40001, 40002]) webToDb(source, WEB1, port, 10, port === 40000);
+    await collector.poll({ counters: true });
+    const w1 = await collector.flush();
+    expect(w1.summary.untracked_connections).toBe(2); // 40002, reported at both ends
+    const untracked = w1.records.filter((r) => r.source_port === 40002);
+    expect(untracked.map((r) => r.num_connections_started)).toEqual([1, 1]);
+    expect(untracked.every((r) => r.packets_in === 0 && r.packets_out === 0)).toBe(true);
+    expect(w1.records.find((r) => r.source_port === 40000 && r.reporter === 'dst')).toMatchObject({ packets_in: 10, num_connections_completed: 1 });
+    expect(collector.stats().liveConnections).toBe(1);
+
+    // The same tuple again after it completed: a new connection, counted from its own first packet.
+    advance(15_000);
+    webToDb(source, WEB1, 40000, 3);
+    await collector.poll({ counters: true });
+    const w2 = await collector.flush();
+    expect(w2.records.find((r) => r.source_port === 40000 && r.reporter === 'src')).toMatchObject({ packets_out: 3, num_connections_started: 1 });
+    expect(collector.stats().liveConnections).toBe(2);
+  });
+
+  it('an ICMP echo is one connection whatever its type and code; allowed first packets without counters expire after a minute', async () => {
+    const { source, collector, advance } = setup({ aggregation: { allowed: 0 } });
+    const ping = (dstPort: number, tsMs: number) => ev({ tsMs, protocol: 1, src: WEB1, dst: DB, srcPort: 7, dstPort, direction: 'egress', action: 'allow', decision: PROFILE });
+    source.verdict(ping(0x0800, 1_000_000));
+    source.connection({ family: 4, protocol: 1, src: WEB1, dst: DB, srcPort: 7, dstPort: 0x0000, packetsOut: 4, bytesOut: 400, packetsIn: 4, bytesIn: 400, closed: false });
+    source.verdict(ev({ tsMs: 1_000_000, src: WEB2, dst: DB, srcPort: 41000, direction: 'egress', action: 'allow', decision: PROFILE }));
+    await collector.poll({ counters: true });
+    const w = await collector.flush();
+    const echo = w.records.find((r) => r.proto === 'icmp')!;
+    expect(echo).toMatchObject({ packets_out: 4, packets_in: 4, num_connections_started: 1 });
+    expect(collector.stats().liveConnections).toBe(2);
+    advance(61_000);
+    await collector.flush();
+    // The TCP connection never got counters (the other end never answered): it is gone.
+    expect(collector.stats().liveConnections).toBe(1);
+  });
+
   it('past maxFlows a window counts the overflow instead of growing, and says so in its summary and metrics', async () => {
     const { source, collector } = setup({ maxFlows: 2, aggregation: { denied: 0 } });
     for (let i = 0; i < 5; i++) source.verdict(ev({ src: WEB1, dst: DB, srcPort: 40000 + i, dstPort: 80, direction: 'ingress', action: 'deny', decision: { kind: 'end-of-tier' } }));

@@ -14,7 +14,7 @@
  * tracked), and the history the stream and HTTP serve holds at most `historyRecords` records.
  * It never blocks the dataplane: a slow output only delays its own writes.
  */
-import type { EvaluateOptions, FlowConnectionUpdate, FlowDecision, FlowRecord, FlowSink, FlowSource, FlowVerdictEvent, Snapshot } from '@gingham/core';
+import type { EvaluateOptions, FlowConnectionUpdate, FlowRecord, FlowSink, FlowSource, FlowVerdictEvent, Snapshot } from '@gingham/core';
 import { GinghamError, protocolName } from '@gingham/core';
 import { type FlowFilter, matchesFilter } from './filter.js';
 import {
@@ -40,6 +40,7 @@ import {
 import { createIdentityIndex, type Entity, type IdentityIndex } from './identity.js';
 import { RuleMetrics, type CollectorHealth } from './metrics.js';
 import { createTraceResolver, TraceTable, type TraceQuery, type TraceResolver } from './traces.js';
+import { pairHash, TupleTable } from './tuple-table.js';
 
 /** Calico's aggregation levels: 0 none, 1 source ports, 2 plus addresses (names, sets, pub/pvt), 3 plus destination ports. */
 export type AggregationLevel = 0 | 1 | 2 | 3;
@@ -140,38 +141,45 @@ export class FlowsError extends GinghamError {
   }
 }
 
-interface Verdict {
-  readonly action: 'allow' | 'deny';
-  readonly decision: FlowDecision;
-  enforced: number;
-  pending: number;
-  pendingAction: 'allow' | 'deny';
-  gen: number;
-  /** Window number this reporter was last counted live in. */
-  window: number;
-}
-
-interface Connection {
-  readonly family: 4 | 6;
-  readonly protocol: number;
-  readonly src: string;
-  readonly dst: string;
-  readonly srcPort: number;
-  readonly dstPort: number;
-  egress?: Verdict;
-  ingress?: Verdict;
-  packetsOut: number;
-  bytesOut: number;
-  packetsIn: number;
-  bytesIn: number;
-  counted: boolean;
-  readonly sinceMs: number;
-}
+/*
+ * Live connections: entries of a TupleTable keyed by (src, dst, protocol, ports; ICMP without its
+ * type/code), their columns below. Each allowed enforcement point that reported the connection
+ * (egress at the source, ingress at the destination) is a verdict of five ints; the window's
+ * flows take their deltas from the connection's cumulative counters.
+ */
+const CI_FLAGS = 0;
+const CI_SPORT = 1;
+const CI_DPORT = 2;
+/** Verdict columns: base CI_VERDICT + direction × V_WIDTH (egress 0, ingress 1). */
+const CI_VERDICT = 3;
+const V_ENFORCED = 0;
+const V_PENDING = 1;
+const V_PENDING_DENY = 2;
+const V_GEN = 3;
+/** Window number this reporter was last counted live in. */
+const V_WINDOW = 4;
+const V_WIDTH = 5;
+const CONN_INTS = CI_VERDICT + 2 * V_WIDTH;
+const CF_PACKETS_OUT = 0;
+const CF_BYTES_OUT = 1;
+const CF_PACKETS_IN = 2;
+const CF_BYTES_IN = 3;
+const CF_SINCE = 4;
+const CONN_FLOATS = 5;
+/** CI_FLAGS bits: counters seen; a verdict of direction d present (CONN_HAS << d). */
+const CONN_COUNTED = 1;
+const CONN_HAS = 2;
+const EGRESS = 0;
+const INGRESS = 1;
+const DIRECTIONS = [EGRESS, INGRESS] as const;
 
 const F_REPORTER_DST = 1;
 const F_DENY = 2;
-const ICMP = new Set([1, 58]);
 const NEVER_COUNTED_MS = 60_000;
+
+const isIcmp = (protocol: number): boolean => protocol === 1 || protocol === 58;
+/** The ports word of a connection key: ICMP's echo identifier is the flow, not its type/code. */
+const portsWord = (protocol: number, srcPort: number, dstPort: number): number => ((srcPort << 16) | (isIcmp(protocol) ? 0 : dstPort)) | 0;
 
 function levelOf(v: unknown, what: string, dflt: AggregationLevel): AggregationLevel {
   if (v === undefined) return dflt;
@@ -183,11 +191,6 @@ function positive(v: number | undefined, what: string, dflt: number): number {
   if (v === undefined) return dflt;
   if (!Number.isFinite(v) || v <= 0) throw new FlowsError('FLOWS_INVALID_ARGUMENT', `${what} must be a positive number, got ${v}`);
   return v;
-}
-
-function connectionKey(protocol: number, src: string, srcPort: number, dst: string, dstPort: number): string {
-  // ICMP: the echo identifier is the flow; the type/code is not part of it.
-  return ICMP.has(protocol) ? `${protocol}|${src}|${srcPort}|${dst}` : `${protocol}|${src}|${srcPort}|${dst}|${dstPort}`;
 }
 
 /** Creates a collector; with timers (the default) it starts polling at once. */
@@ -215,25 +218,25 @@ export function createFlowCollector(options: FlowCollectorOptions): FlowCollecto
 
   const traces = new TraceTable();
   let snapshot: Snapshot | undefined;
-  let identity: IdentityIndex | undefined;
-  let resolver: TraceResolver | undefined;
+  // The identity index and trace resolver of `snapshot` (set by `refresh`, before any use).
+  let idx!: IdentityIndex;
+  let res!: TraceResolver;
   let gen = 0;
   let evaluationsBefore = 0;
   let mismatchesBefore = 0;
 
-  const current = (): { identity: IdentityIndex; resolver: TraceResolver } => {
+  /** Brings `idx` and `res` to the snapshot the dataplane enforces now. */
+  const refresh = (): void => {
     const s = options.snapshot();
-    if (s !== snapshot || !identity || !resolver) {
-      if (resolver) {
-        evaluationsBefore += resolver.evaluations;
-        mismatchesBefore += resolver.mismatches;
-      }
-      snapshot = s;
-      identity = createIdentityIndex(s);
-      resolver = createTraceResolver(s, traces, options.evaluateOptions);
-      gen++;
+    if (s === snapshot) return;
+    if (snapshot) {
+      evaluationsBefore += res.evaluations;
+      mismatchesBefore += res.mismatches;
     }
-    return { identity, resolver };
+    snapshot = s;
+    idx = createIdentityIndex(s);
+    res = createTraceResolver(s, traces, options.evaluateOptions);
+    gen++;
   };
 
   // ---- per-window interning: addresses, aggregated identities, label sets ----
@@ -241,6 +244,7 @@ export function createFlowCollector(options: FlowCollectorOptions): FlowCollecto
   const ipText: string[] = [];
   const ipEntity: Entity[] = [];
   const ipAggregate: number[] = [];
+  const ipLabels: number[] = [];
   const aggIds = new Map<string, number>();
   const aggEntity: Entity[] = [];
   const labelIds = new Map<string, number>();
@@ -268,7 +272,7 @@ export function createFlowCollector(options: FlowCollectorOptions): FlowCollecto
     }
     return id;
   };
-  const ipId = (ip: string, idx: IdentityIndex): number => {
+  const ipId = (ip: string): number => {
     let id = ipIds.get(ip);
     if (id === undefined) {
       const e = idx.lookup(ip);
@@ -276,6 +280,7 @@ export function createFlowCollector(options: FlowCollectorOptions): FlowCollecto
       ipIds.set(ip, id);
       ipText.push(ip);
       ipEntity.push(e);
+      ipLabels.push(labelsId(e.labels));
       const ak = `${e.type}\u0000${e.namespace}\u0000${e.aggregatedName}`;
       let agg = aggIds.get(ak);
       if (agg === undefined) {
@@ -292,6 +297,7 @@ export function createFlowCollector(options: FlowCollectorOptions): FlowCollecto
     ipText.length = 0;
     ipEntity.length = 0;
     ipAggregate.length = 0;
+    ipLabels.length = 0;
     aggIds.clear();
     aggEntity.length = 0;
     labelIds.clear();
@@ -305,14 +311,15 @@ export function createFlowCollector(options: FlowCollectorOptions): FlowCollecto
   const created = { value: false };
   let windowNo = 0;
   let windowStart = Math.floor(now() / flushMs) * flushMs;
-  const deniedSeen = new Set<string>();
+  /** Denied connections counted as started in this window (key word 0 carries the direction). */
+  const deniedSeen = new TupleTable(maxConnections, 0, 0);
   let windowEvents = 0;
   let windowOverflow = 0;
   let windowLost = 0;
   let windowUntracked = 0;
   const totals = { events: 0, lost: 0, overflow: 0, unattributed: 0, windows: 0 };
 
-  const connections = new Map<string, Connection>();
+  const conns = new TupleTable(maxConnections, CONN_INTS, CONN_FLOATS);
   const query: { -readonly [K in keyof TraceQuery]: TraceQuery[K] } = { direction: 'egress', protocol: 0, src: '', dst: '', srcPort: 0, dstPort: 0 };
 
   /**
@@ -320,7 +327,6 @@ export function createFlowCollector(options: FlowCollectorOptions): FlowCollecto
    * attributes when new; -1 when the window is full.
    */
   const flowOf = (
-    idx: IdentityIndex,
     direction: 'ingress' | 'egress',
     action: 'allow' | 'deny',
     protocol: number,
@@ -334,9 +340,9 @@ export function createFlowCollector(options: FlowCollectorOptions): FlowCollecto
     pendingGen: number,
   ): number => {
     const level = levels[action];
-    const s = ipId(src, idx);
-    const d = ipId(dst, idx);
-    const icmp = ICMP.has(protocol);
+    const s = ipId(src);
+    const d = ipId(dst);
+    const icmp = isIcmp(protocol);
     key[0] = level >= 2 ? ipAggregate[s]! : s;
     key[1] = level >= 2 ? ipAggregate[d]! : d;
     key[2] = ((level >= 3 || icmp ? 0 : dstPort) | (protocol << 16)) | 0;
@@ -345,8 +351,8 @@ export function createFlowCollector(options: FlowCollectorOptions): FlowCollecto
     key[5] = enforced;
     const f = table.upsert(key, created);
     if (f < 0) return -1;
-    const sl = labelsId(ipEntity[s]!.labels);
-    const dl = labelsId(ipEntity[d]!.labels);
+    const sl = ipLabels[s]!;
+    const dl = ipLabels[d]!;
     if (created.value) {
       table.setAttr(f, A_SRC_LABELS, sl);
       table.setAttr(f, A_DST_LABELS, dl);
@@ -364,12 +370,27 @@ export function createFlowCollector(options: FlowCollectorOptions): FlowCollecto
     return f;
   };
 
-  /** Counts a live connection's reporter into this window once (live, and started when new). */
-  const touch = (idx: IdentityIndex, c: Connection, direction: 'ingress' | 'egress', v: Verdict, started: boolean): number => {
-    const f = flowOf(idx, direction, v.action, c.protocol, c.src, c.dst, c.srcPort, c.dstPort, v.enforced, v.pending, v.pendingAction, v.gen);
+  /** Counts connection `c`'s reporter `d` (EGRESS, INGRESS) into this window once (live, and started when new). */
+  const touch = (c: number, d: number, started: boolean): number => {
+    const ints = conns.ints;
+    const o = c * CONN_INTS;
+    const v = o + CI_VERDICT + d * V_WIDTH;
+    const f = flowOf(
+      d === EGRESS ? 'egress' : 'ingress',
+      'allow',
+      conns.words[c * 2]! & 0xff,
+      conns.src[c]!,
+      conns.dst[c]!,
+      ints[o + CI_SPORT]!,
+      ints[o + CI_DPORT]!,
+      ints[v + V_ENFORCED]!,
+      ints[v + V_PENDING]!,
+      ints[v + V_PENDING_DENY] ? 'deny' : 'allow',
+      ints[v + V_GEN]!,
+    );
     if (f < 0) return -1;
-    if (v.window !== windowNo) {
-      v.window = windowNo;
+    if (ints[v + V_WINDOW] !== windowNo) {
+      ints[v + V_WINDOW] = windowNo;
       table.add(f, C_LIVE, 1);
     }
     if (started) table.add(f, C_STARTED, 1);
@@ -389,105 +410,115 @@ export function createFlowCollector(options: FlowCollectorOptions): FlowCollecto
     table.add(f, out ? C_BYTES_OUT : C_BYTES_IN, e.bytes);
   };
 
+  const overflow = (): void => {
+    windowOverflow++;
+    totals.overflow++;
+  };
+
   const sink: FlowSink = {
     verdict(e: FlowVerdictEvent) {
       windowEvents++;
       totals.events++;
-      const { identity: idx, resolver: res } = current();
+      refresh();
+      const pair = pairHash(e.src, e.dst);
       query.direction = e.direction;
       query.protocol = e.protocol;
       query.src = e.src;
       query.dst = e.dst;
       query.srcPort = e.srcPort;
       query.dstPort = e.dstPort;
-      const t = res.resolve(query, e.decision, e.action);
+      const t = res.resolve(query, e.decision, e.action, pair);
+      const ports = portsWord(e.protocol, e.srcPort, e.dstPort);
       if (e.action === 'deny') {
-        const f = flowOf(idx, e.direction, 'deny', e.protocol, e.src, e.dst, e.srcPort, e.dstPort, t.enforced, t.pending, t.pendingAction, gen);
-        if (f < 0) {
-          windowOverflow++;
-          totals.overflow++;
-          return;
-        }
+        const f = flowOf(e.direction, 'deny', e.protocol, e.src, e.dst, e.srcPort, e.dstPort, t.enforced, t.pending, t.pendingAction, gen);
+        if (f < 0) return overflow();
         const out = e.direction === 'egress';
         table.add(f, out ? C_PACKETS_OUT : C_PACKETS_IN, 1);
         table.add(f, out ? C_BYTES_OUT : C_BYTES_IN, e.bytes);
-        const ck = `${e.direction}|${connectionKey(e.protocol, e.src, e.srcPort, e.dst, e.dstPort)}`;
-        if (!deniedSeen.has(ck)) {
-          if (deniedSeen.size < maxConnections) deniedSeen.add(ck);
+        const w0 = e.protocol | (out ? 0 : 0x100);
+        if (deniedSeen.find(pair, e.src, e.dst, w0, ports) < 0) {
+          deniedSeen.insert(pair, e.src, e.dst, w0, ports); // -1 when full: counted again later
           table.add(f, C_STARTED, 1);
           table.add(f, C_LIVE, 1);
         }
         return;
       }
-      const ck = connectionKey(e.protocol, e.src, e.srcPort, e.dst, e.dstPort);
-      let c = connections.get(ck);
-      if (!c) {
-        if (connections.size >= maxConnections) {
+      let c = conns.find(pair, e.src, e.dst, e.protocol, ports);
+      if (c < 0) {
+        c = conns.insert(pair, e.src, e.dst, e.protocol, ports);
+        if (c < 0) {
           windowUntracked++;
           // Still recorded as a start, without counters.
-          const f = flowOf(idx, e.direction, 'allow', e.protocol, e.src, e.dst, e.srcPort, e.dstPort, t.enforced, t.pending, t.pendingAction, gen);
-          if (f < 0) {
-            windowOverflow++;
-            totals.overflow++;
-          } else {
-            table.add(f, C_STARTED, 1);
-            table.add(f, C_LIVE, 1);
-          }
+          const f = flowOf(e.direction, 'allow', e.protocol, e.src, e.dst, e.srcPort, e.dstPort, t.enforced, t.pending, t.pendingAction, gen);
+          if (f < 0) return overflow();
+          table.add(f, C_STARTED, 1);
+          table.add(f, C_LIVE, 1);
           return;
         }
         // The first packet counts from its verdict event; the source's connection counters
         // include it, so they start from it.
-        c = {
-          family: e.family, protocol: e.protocol, src: e.src, dst: e.dst, srcPort: e.srcPort, dstPort: e.dstPort,
-          packetsOut: 1, bytesOut: e.bytes, packetsIn: 0, bytesIn: 0, counted: false, sinceMs: e.tsMs,
-        };
-        connections.set(ck, c);
+        const o = c * CONN_INTS;
+        conns.ints[o + CI_SPORT] = e.srcPort;
+        conns.ints[o + CI_DPORT] = e.dstPort;
+        const of = c * CONN_FLOATS;
+        conns.floats[of + CF_PACKETS_OUT] = 1;
+        conns.floats[of + CF_BYTES_OUT] = e.bytes;
+        conns.floats[of + CF_SINCE] = e.tsMs;
       }
-      const seen = c[e.direction];
-      if (seen) {
+      const d = e.direction === 'egress' ? EGRESS : INGRESS;
+      const o = c * CONN_INTS;
+      const flags = conns.ints[o + CI_FLAGS]!;
+      if (flags & (CONN_HAS << d)) {
         // A retransmitted first packet: it counts while the connection has no counters (never
         // established: the other end denied it, or it was lost on the way).
-        if (!c.counted) firstPacket(touch(idx, c, e.direction, seen, false), e);
+        if (!(flags & CONN_COUNTED)) firstPacket(touch(c, d, false), e);
         return;
       }
-      const v: Verdict = { action: 'allow', decision: e.decision, enforced: t.enforced, pending: t.pending, pendingAction: t.pendingAction, gen, window: -1 };
-      c[e.direction] = v;
-      firstPacket(touch(idx, c, e.direction, v, true), e);
+      conns.ints[o + CI_FLAGS] = flags | (CONN_HAS << d);
+      const v = o + CI_VERDICT + d * V_WIDTH;
+      conns.ints[v + V_ENFORCED] = t.enforced;
+      conns.ints[v + V_PENDING] = t.pending;
+      conns.ints[v + V_PENDING_DENY] = t.pendingAction === 'deny' ? 1 : 0;
+      conns.ints[v + V_GEN] = gen;
+      conns.ints[v + V_WINDOW] = -1;
+      firstPacket(touch(c, d, true), e);
     },
     connection(u: FlowConnectionUpdate) {
-      const c = connections.get(connectionKey(u.protocol, u.src, u.srcPort, u.dst, u.dstPort));
-      if (!c) {
+      const pair = pairHash(u.src, u.dst);
+      const c = conns.find(pair, u.src, u.dst, u.protocol, portsWord(u.protocol, u.srcPort, u.dstPort));
+      if (c < 0) {
         totals.unattributed++;
         return;
       }
-      const dpo = Math.max(0, u.packetsOut - c.packetsOut);
-      const dbo = Math.max(0, u.bytesOut - c.bytesOut);
-      const dpi = Math.max(0, u.packetsIn - c.packetsIn);
-      const dbi = Math.max(0, u.bytesIn - c.bytesIn);
-      c.packetsOut = Math.max(c.packetsOut, u.packetsOut);
-      c.bytesOut = Math.max(c.bytesOut, u.bytesOut);
-      c.packetsIn = Math.max(c.packetsIn, u.packetsIn);
-      c.bytesIn = Math.max(c.bytesIn, u.bytesIn);
-      c.counted = true;
-      const { identity: idx } = current();
-      for (const direction of ['egress', 'ingress'] as const) {
-        const v = c[direction];
-        if (!v) continue;
-        const f = touch(idx, c, direction, v, false);
+      const cf = conns.floats;
+      const of = c * CONN_FLOATS;
+      const dpo = Math.max(0, u.packetsOut - cf[of + CF_PACKETS_OUT]!);
+      const dbo = Math.max(0, u.bytesOut - cf[of + CF_BYTES_OUT]!);
+      const dpi = Math.max(0, u.packetsIn - cf[of + CF_PACKETS_IN]!);
+      const dbi = Math.max(0, u.bytesIn - cf[of + CF_BYTES_IN]!);
+      cf[of + CF_PACKETS_OUT] = Math.max(cf[of + CF_PACKETS_OUT]!, u.packetsOut);
+      cf[of + CF_BYTES_OUT] = Math.max(cf[of + CF_BYTES_OUT]!, u.bytesOut);
+      cf[of + CF_PACKETS_IN] = Math.max(cf[of + CF_PACKETS_IN]!, u.packetsIn);
+      cf[of + CF_BYTES_IN] = Math.max(cf[of + CF_BYTES_IN]!, u.bytesIn);
+      const o = c * CONN_INTS;
+      conns.ints[o + CI_FLAGS] = conns.ints[o + CI_FLAGS]! | CONN_COUNTED;
+      refresh();
+      for (const d of DIRECTIONS) {
+        if (!(conns.ints[o + CI_FLAGS]! & (CONN_HAS << d))) continue;
+        const f = touch(c, d, false);
         if (f < 0) {
-          windowOverflow++;
-          totals.overflow++;
+          overflow();
           continue;
         }
         // The source's view: out = initiator → responder. The destination's: the reverse.
-        const src = direction === 'egress';
+        const src = d === EGRESS;
         table.add(f, src ? C_PACKETS_OUT : C_PACKETS_IN, dpo);
         table.add(f, src ? C_BYTES_OUT : C_BYTES_IN, dbo);
         table.add(f, src ? C_PACKETS_IN : C_PACKETS_OUT, dpi);
         table.add(f, src ? C_BYTES_IN : C_BYTES_OUT, dbi);
         if (u.closed) table.add(f, C_COMPLETED, 1);
       }
-      if (u.closed) connections.delete(connectionKey(u.protocol, u.src, u.srcPort, u.dst, u.dstPort));
+      if (u.closed) conns.delete(c);
     },
     lost(n: number) {
       windowLost += n;
@@ -542,7 +573,7 @@ export function createFlowCollector(options: FlowCollectorOptions): FlowCollecto
 
   // ---- pending re-evaluation ----
   const reevaluate = (): number => {
-    const { resolver: res } = current();
+    refresh();
     let changed = 0;
     const q = (protocol: number, src: string, dst: string, srcPort: number, dstPort: number, direction: 'ingress' | 'egress'): TraceQuery => ({ direction, protocol, src, dst, srcPort, dstPort });
     for (let f = 0; f < table.size; f++) {
@@ -555,14 +586,17 @@ export function createFlowCollector(options: FlowCollectorOptions): FlowCollecto
       table.setAttr(f, A_PENDING_ACTION, p.pendingAction === 'deny' ? 1 : 0);
       table.setAttr(f, A_PENDING_GEN, gen);
     }
-    for (const c of connections.values()) {
-      for (const direction of ['egress', 'ingress'] as const) {
-        const v = c[direction];
-        if (!v || v.gen === gen) continue;
-        const p = res.pending(q(c.protocol, c.src, c.dst, c.srcPort, c.dstPort, direction));
-        v.pending = p.pending;
-        v.pendingAction = p.pendingAction;
-        v.gen = gen;
+    const ints = conns.ints;
+    for (let c = 0; c < conns.end; c++) {
+      if (!conns.live(c)) continue;
+      const o = c * CONN_INTS;
+      for (const d of DIRECTIONS) {
+        const v = o + CI_VERDICT + d * V_WIDTH;
+        if (!(ints[o + CI_FLAGS]! & (CONN_HAS << d)) || ints[v + V_GEN] === gen) continue;
+        const p = res.pending(q(conns.words[c * 2]! & 0xff, conns.src[c]!, conns.dst[c]!, ints[o + CI_SPORT]!, ints[o + CI_DPORT]!, d === EGRESS ? 'egress' : 'ingress'));
+        ints[v + V_PENDING] = p.pending;
+        ints[v + V_PENDING_DENY] = p.pendingAction === 'deny' ? 1 : 0;
+        ints[v + V_GEN] = gen;
       }
     }
     return changed;
@@ -591,7 +625,9 @@ export function createFlowCollector(options: FlowCollectorOptions): FlowCollecto
 
   const expireConnections = (t: number): void => {
     // Allowed at one end and never established (the other end denied): no counters will come.
-    for (const [k, c] of connections) if (!c.counted && t - c.sinceMs > NEVER_COUNTED_MS) connections.delete(k);
+    for (let c = 0; c < conns.end; c++) {
+      if (conns.live(c) && !(conns.int(c, CI_FLAGS) & CONN_COUNTED) && t - conns.float(c, CF_SINCE) > NEVER_COUNTED_MS) conns.delete(c);
+    }
   };
 
   const flush = async (): Promise<FlowWindow> => {
@@ -622,15 +658,12 @@ export function createFlowCollector(options: FlowCollectorOptions): FlowCollecto
     windowNo++;
     windowStart = end;
     expireConnections(end);
-    const { identity: idx } = current();
-    for (const c of connections.values()) {
-      for (const direction of ['egress', 'ingress'] as const) {
-        const v = c[direction];
-        if (v && c.counted && touch(idx, c, direction, v, false) < 0) {
-          windowOverflow++;
-          totals.overflow++;
-        }
-      }
+    refresh();
+    for (let c = 0; c < conns.end; c++) {
+      if (!conns.live(c)) continue;
+      const flags = conns.int(c, CI_FLAGS);
+      if (!(flags & CONN_COUNTED)) continue;
+      for (const d of DIRECTIONS) if (flags & (CONN_HAS << d) && touch(c, d, false) < 0) overflow();
     }
     for (const l of listeners) {
       try {
@@ -710,9 +743,9 @@ export function createFlowCollector(options: FlowCollectorOptions): FlowCollecto
     lostEvents: totals.lost,
     overflowEvents: totals.overflow,
     aggregatedFlows: table.size,
-    liveConnections: connections.size,
-    mismatches: mismatchesBefore + (resolver?.mismatches ?? 0),
-    evaluations: evaluationsBefore + (resolver?.evaluations ?? 0),
+    liveConnections: conns.size,
+    mismatches: mismatchesBefore + (snapshot ? res.mismatches : 0),
+    evaluations: evaluationsBefore + (snapshot ? res.evaluations : 0),
     unattributedConnections: totals.unattributed,
     windows: totals.windows,
   });

@@ -31,7 +31,8 @@ const ATTRS = 9;
 
 const EMPTY = -1;
 
-function mix(h: number, v: number): number {
+/** One step of the tables' integer hash (multiply, xor-shift). */
+export function mix(h: number, v: number): number {
   h = Math.imul(h ^ v, 0x9e3779b1);
   return (h ^ (h >>> 15)) | 0;
 }

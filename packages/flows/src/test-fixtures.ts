@@ -1,5 +1,5 @@
 /** Manifests and helpers shared by the collector's unit tests (not part of the package). */
-import { buildSnapshot, loadManifests, type Snapshot } from '@gingham/core';
+import { buildSnapshot, loadManifests, type Decision, type FlowDecision, type Snapshot } from '@gingham/core';
 
 export const MANIFESTS = `
 apiVersion: v1
@@ -57,4 +57,21 @@ export function snapshotOf(text: string): Snapshot {
   const loaded = loadManifests([{ file: 'm.yaml', text }]);
   if (!loaded.ok) throw new Error(loaded.issues.map((i) => i.message).join('; '));
   return buildSnapshot(loaded.resources.map((r) => r.resource)).snapshot;
+}
+
+/** The dataplane's decision for a direction's verdict, or undefined where no dataplane reports one. */
+export function kernelDecision(d: Decision): FlowDecision | undefined {
+  switch (d.stage) {
+    case 'tier':
+      return { kind: 'rule', policyId: d.policyId!, ruleIndex: d.ruleIndex! };
+    case 'end-of-tier':
+      return { kind: 'end-of-tier', ...(d.tier ? { tier: d.tier } : {}) };
+    case 'profile':
+      return { kind: 'profile', profile: d.profile!, ruleIndex: d.ruleIndex! };
+    case 'no-profile-matched':
+    case 'no-profiles':
+      return { kind: 'no-profile' };
+    default:
+      return undefined;
+  }
 }

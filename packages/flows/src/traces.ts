@@ -3,7 +3,9 @@
  * it, the enforced and pending hits (`policyTraceHits(evaluate(…))` on the snapshot the
  * dataplane enforces, staged policies as enforced for pending, as Felix's collector does), the
  * dataplane's own decision checked against the enforced trace's last hit. Hit lists are interned
- * (a flow keeps an integer), results cached per snapshot with a bound.
+ * (a flow keeps an integer), results cached per snapshot with a bound, keyed by the address pair,
+ * direction, protocol and port class (ports no rule or failsafe tells apart share one entry)
+ * in a TupleTable: a cached lookup builds no string and allocates nothing.
  *
  * Why evaluate() at all: the kernel reports the hit that decided (policy, rule, action); the
  * tiers it passed through before it are not in the datapath's verdict rows. evaluate() on the
@@ -11,6 +13,8 @@
  * packet and the lookup) the record carries the kernel's hit alone and `mismatches` counts it.
  */
 import {
+  DEFAULT_FAILSAFE_INBOUND,
+  DEFAULT_FAILSAFE_OUTBOUND,
   evaluate,
   formatPolicyHit,
   NO_MATCH,
@@ -19,8 +23,11 @@ import {
   type EvaluateOptions,
   type FlowDecision,
   type PolicyHit,
+  type PortMatch,
+  type Rule,
   type Snapshot,
 } from '@gingham/core';
+import { pairHash, TupleTable } from './tuple-table.js';
 
 export interface TraceQuery {
   readonly direction: 'ingress' | 'egress';
@@ -39,8 +46,8 @@ export interface TraceResult {
   readonly pendingAction: 'allow' | 'deny';
 }
 
-const ICMP = new Set([1, 58]);
-const PORTS = new Set([6, 17, 132]);
+/** TCP, UDP, SCTP: the protocols whose ports evaluate() tests. */
+const hasPorts = (protocol: number): boolean => protocol === 6 || protocol === 17 || protocol === 132;
 const CACHE_LIMIT = 65_536;
 
 function decisionHit(d: FlowDecision, action: 'allow' | 'deny', tierOf: (policyId: string) => string): PolicyHit {
@@ -102,17 +109,62 @@ export class TraceTable {
   }
 }
 
+function everyRule(s: Snapshot): Rule[] {
+  return [...s.policies, ...s.profiles].flatMap((p) => [...p.ingress, ...p.egress]);
+}
+
 /** Does any rule of any policy or profile look at source ports? (If not, they are left out of cache keys.) */
-function usesSourcePorts(s: Snapshot): boolean {
-  const has = (rules: readonly { source: { ports?: readonly unknown[]; notPorts?: readonly unknown[] } }[]): boolean =>
-    rules.some((r) => (r.source.ports?.length ?? 0) > 0 || (r.source.notPorts?.length ?? 0) > 0);
-  return s.policies.some((p) => has(p.ingress) || has(p.egress)) || s.profiles.some((p) => has(p.ingress) || has(p.egress));
+function usesSourcePorts(rules: readonly Rule[]): boolean {
+  return rules.some((r) => (r.source.ports?.length ?? 0) > 0 || (r.source.notPorts?.length ?? 0) > 0);
+}
+
+/**
+ * The ports at which some port test of the snapshot can change its answer, sorted: each range's
+ * ends (`min`, `max + 1`), every port an endpoint declares (`p`, `p + 1`) when a rule names a
+ * port, each failsafe port, and 1 (port 0 apart). Two ports with as many boundaries at or below
+ * them — the same class — get the same answer from every rule and failsafe, so the same trace:
+ * the cache keys ports by class, and a node talking to many ephemeral ports evaluates each
+ * (address pair, class) once, not each port.
+ */
+export function portBoundaries(snapshot: Snapshot, options: EvaluateOptions = {}): Int32Array {
+  const bounds = new Set<number>([1]);
+  let named = false;
+  const add = (ports: readonly PortMatch[] | undefined): void => {
+    for (const p of ports ?? []) {
+      if (p.kind === 'named') named = true;
+      else bounds.add(p.min).add(p.max + 1);
+    }
+  };
+  for (const r of everyRule(snapshot)) {
+    add(r.source.ports);
+    add(r.source.notPorts);
+    add(r.destination.ports);
+    add(r.destination.notPorts);
+  }
+  if (named) for (const e of [...snapshot.workloadEndpoints, ...snapshot.hostEndpoints]) for (const p of e.ports) bounds.add(p.port).add(p.port + 1);
+  for (const f of [...(options.failsafeInbound ?? DEFAULT_FAILSAFE_INBOUND), ...(options.failsafeOutbound ?? DEFAULT_FAILSAFE_OUTBOUND)]) bounds.add(f.port).add(f.port + 1);
+  return Int32Array.from([...bounds].sort((a, b) => a - b));
+}
+
+/** The class of `port`: how many boundaries are at or below it. */
+export function portClass(bounds: Int32Array, port: number): number {
+  let lo = 0;
+  let hi = bounds.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (bounds[mid]! <= port) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
 export interface TraceResolver {
   readonly snapshot: Snapshot;
-  /** Enforced and pending hits of a flow at one enforcement point, with the dataplane's decision checked. */
-  resolve(q: TraceQuery, decision: FlowDecision, action: 'allow' | 'deny'): TraceResult;
+  /**
+   * Enforced and pending hits of a flow at one enforcement point, with the dataplane's decision
+   * checked; `pair`: `pairHash(q.src, q.dst)` when the caller has it (else computed).
+   */
+  resolve(q: TraceQuery, decision: FlowDecision, action: 'allow' | 'deny', pair?: number): TraceResult;
   /** Pending hits only (re-evaluation of a live flow). */
   pending(q: TraceQuery): { readonly pending: number; readonly pendingAction: 'allow' | 'deny' };
   /** Traces whose last enforced hit was not the dataplane's decision. */
@@ -120,10 +172,27 @@ export interface TraceResolver {
   readonly evaluations: number;
 }
 
-/** A resolver over one snapshot, interning into `table`. */
+interface CacheEntry {
+  readonly enforced: number;
+  readonly pending: number;
+  readonly pendingAction: 'allow' | 'deny';
+  readonly last: PolicyHit | undefined;
+  /** The last decision checked against `last` (sources reuse decision objects) and the answer. */
+  checked: FlowDecision | undefined;
+  checkedAction: 'allow' | 'deny';
+  same: boolean;
+}
+
+/**
+ * A resolver over one snapshot, interning into `table`. Results are cached by the query's tuple,
+ * its ports by class (`portBoundaries`), in a `TupleTable`: no key string per lookup.
+ */
 export function createTraceResolver(snapshot: Snapshot, table: TraceTable, options: EvaluateOptions = {}): TraceResolver {
-  const cache = new Map<string, { enforced: number; pending: number; pendingAction: 'allow' | 'deny'; last: PolicyHit | undefined }>();
-  const sportMatters = usesSourcePorts(snapshot);
+  const cache = new TupleTable(CACHE_LIMIT, 0, 0);
+  const entries: CacheEntry[] = [];
+  const rules = everyRule(snapshot);
+  const sportMatters = usesSourcePorts(rules);
+  const bounds = portBoundaries(snapshot, options);
   const tiers = new Map(snapshot.policies.map((p) => [p.id, p.tier]));
   const tierOf = (id: string): string => tiers.get(id) ?? '';
   let mismatches = 0;
@@ -131,14 +200,14 @@ export function createTraceResolver(snapshot: Snapshot, table: TraceTable, optio
 
   const evaluateFlow = (q: TraceQuery) => {
     evaluations++;
-    const icmp = ICMP.has(q.protocol);
+    const icmp = q.protocol === 1 || q.protocol === 58;
     const result = evaluate(
       snapshot,
       {
         src: q.src,
         dst: q.dst,
         protocol: q.protocol,
-        ...(PORTS.has(q.protocol) ? { srcPort: q.srcPort, dstPort: q.dstPort } : {}),
+        ...(hasPorts(q.protocol) ? { srcPort: q.srcPort, dstPort: q.dstPort } : {}),
         ...(icmp ? { icmp: { type: q.dstPort >> 8, code: q.dstPort & 0xff } } : {}),
       },
       options,
@@ -150,28 +219,38 @@ export function createTraceResolver(snapshot: Snapshot, table: TraceTable, optio
     return { hits, pendingAction: side.allowed ? ('allow' as const) : ('deny' as const) };
   };
 
-  const cached = (q: TraceQuery) => {
-    const key = `${q.direction === 'egress' ? 'e' : 'i'}|${q.src}|${q.dst}|${q.protocol}|${sportMatters ? q.srcPort : ''}|${q.dstPort}`;
-    let c = cache.get(key);
-    if (!c) {
-      const { hits, pendingAction } = evaluateFlow(q);
-      c = { enforced: table.intern(hits.enforced), pending: table.intern(hits.pending), pendingAction, last: hits.enforced.at(-1) };
-      if (cache.size >= CACHE_LIMIT) cache.clear();
-      cache.set(key, c);
+  const cached = (q: TraceQuery, pair: number): CacheEntry => {
+    // Ports by class where evaluate() tests them; ICMP's type and code as they are; else none.
+    const ports = hasPorts(q.protocol);
+    const w0 = ((ports && sportMatters ? portClass(bounds, q.srcPort) << 9 : 0) | (q.direction === 'egress' ? 0x100 : 0) | q.protocol) | 0;
+    const w1 = ports ? portClass(bounds, q.dstPort) : q.protocol === 1 || q.protocol === 58 ? q.dstPort : 0;
+    const i = cache.find(pair, q.src, q.dst, w0, w1);
+    if (i >= 0) return entries[i]!;
+    const { hits, pendingAction } = evaluateFlow(q);
+    const c: CacheEntry = { enforced: table.intern(hits.enforced), pending: table.intern(hits.pending), pendingAction, last: hits.enforced.at(-1), checked: undefined, checkedAction: 'allow', same: false };
+    if (cache.size >= CACHE_LIMIT) {
+      cache.clear();
+      entries.length = 0;
     }
+    entries[cache.insert(pair, q.src, q.dst, w0, w1)] = c;
     return c;
   };
 
   return {
     snapshot,
-    resolve(q, decision, action) {
-      const c = cached(q);
-      if (sameDecision(c.last, decision, action)) return c;
+    resolve(q, decision, action, pair = pairHash(q.src, q.dst)) {
+      const c = cached(q, pair);
+      if (c.checked !== decision || c.checkedAction !== action) {
+        c.checked = decision;
+        c.checkedAction = action;
+        c.same = sameDecision(c.last, decision, action);
+      }
+      if (c.same) return c;
       mismatches++;
       return { enforced: table.intern([decisionHit(decision, action, tierOf)]), pending: c.pending, pendingAction: c.pendingAction };
     },
     pending(q) {
-      const c = cached(q);
+      const c = cached(q, pairHash(q.src, q.dst));
       return { pending: c.pending, pendingAction: c.pendingAction };
     },
     get mismatches() {

@@ -30,7 +30,6 @@ export {
   acquireInstanceLock,
   DEFAULT_LOCK_DIR,
   InstanceLockedError,
-  lockHolder,
   lockName,
   type InstanceLock,
   type InstanceLockOptions,

@@ -8,7 +8,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { acquireInstanceLock, InstanceLockedError, lockHolder, lockName } from '../src/index.js';
+import { acquireInstanceLock, InstanceLockedError, lockName } from '../src/index.js';
+import { lockHolder } from '../src/lock.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'gh-lock-'));
 const dist = new URL('../dist/index.js', import.meta.url).pathname;

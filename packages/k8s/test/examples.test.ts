@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
-import { API_RESOURCES } from '../src/index.js';
+import { API_RESOURCES } from '../src/api/resource-types.js';
 
 const dir = new URL('../../../examples/kubernetes/', import.meta.url);
 const docs = (file: string): Record<string, unknown>[] => parseAllDocuments(readFileSync(new URL(file, dir), 'utf8')).map((d) => d.toJSON() as Record<string, unknown>);

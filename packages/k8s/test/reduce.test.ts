@@ -3,7 +3,9 @@
  * kube-controllers' automatic host endpoints, what a pod is reduced to, and the jittered backoff.
  */
 import { describe, expect, it } from 'vitest';
-import { API_RESOURCES, apiResourceById, autoHostEndpoint, calicoNodeFromKubernetesNode, calicoResourceFromCrd, nodeFacts, restorePolicyName } from '../src/index.js';
+import { API_RESOURCES, apiResourceById } from '../src/api/resource-types.js';
+import { calicoResourceFromCrd, restorePolicyName } from '../src/reduce/calico-crd.js';
+import { autoHostEndpoint, calicoNodeFromKubernetesNode, nodeFacts } from '../src/reduce/calico-node.js';
 import { Backoff, jittered } from '../src/informer/backoff.js';
 import { reducerFor } from '../src/reduce/reduce.js';
 import { calicoCrdObject } from '../src/testing.js';

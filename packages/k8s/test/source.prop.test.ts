@@ -9,7 +9,7 @@ import { fc, test } from '@fast-check/vitest';
 import { loadManifests, type Resource } from '@gingham/core';
 import { propRuns } from '@gingham/testkit';
 import { describe, expect } from 'vitest';
-import { autoHostEndpoint, calicoNodeFromKubernetesNode, nodeFacts } from '../src/index.js';
+import { autoHostEndpoint, calicoNodeFromKubernetesNode, nodeFacts } from '../src/reduce/calico-node.js';
 import { calicoCrdObject } from '../src/testing.js';
 import { caughtUp, feed, referenceState, startServer, waitFor } from './support/harness.js';
 

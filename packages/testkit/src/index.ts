@@ -13,9 +13,7 @@ export {
   assertIsolated,
   assertNoPath,
   assertOpensNothing,
-  describeFlow,
   PolicyAssertionError,
-  toFlow,
   type FlowSpec,
   type PathQuery,
 } from './assertions.js';
@@ -23,16 +21,13 @@ export { ManifestPathsError, ManifestsError, snapshotFromFiles, snapshotFromMani
 export { peerLabels, peerMatches } from './peer-labels.js';
 
 // Synthetic clusters and arbitraries for Gingham's own tests and benchmarks.
-export { generateCluster, nodeIp, nodeName, podIp, type Cluster, type ClusterOptions } from './generate-cluster.js';
+export { generateCluster, nodeName, type Cluster, type ClusterOptions } from './generate-cluster.js';
 export {
   applyOps,
   arbCalicoPolicy,
   arbCluster,
   arbFlow,
-  arbFlowPeer,
   arbGlobalPolicy,
-  arbHostPolicy,
-  arbHostEndpoint,
   arbKubernetesPolicy,
   arbNamespace,
   arbNode,
@@ -42,9 +37,7 @@ export {
   arbResource,
   arbTier,
   arbUpdateStream,
-  arbVia,
   dedupe,
-  deleteOp,
   NAMESPACES,
   NODES,
   OUTSIDE_ADDRESSES,

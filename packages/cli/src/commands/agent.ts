@@ -34,8 +34,16 @@ WireGuard:
   --wireguard                encrypt traffic to the other nodes (peers from Node resources)
   --wireguard-interface N    (default gingham-wg)   --wireguard-key-file F (default /var/lib/gingham/wireguard.key)
   --wireguard-listen-port N  (default 51820)        --wireguard-mode auto|kernel|userspace
+Flow logs (read them with gingham flows):
+  --flow-logs                collect flow logs: every connection with the policy and rule that decided it and
+                             what staged policies would decide (--dataplane ebpf; FELIX_FLOWLOGSENABLED=true too)
+  --flow-logs-socket PATH    the local stream gingham flows reads (default /run/gingham/flows.sock)
+  --flow-logs-file PATH      JSON lines, rotated (default /var/log/gingham/flows.jsonl;
+                             GINGHAM_FLOW_LOGS_FILE_ENABLED=false or flowLogsFileEnabled: false for none)
+  --flow-logs-aggregation-allowed N, --flow-logs-aggregation-denied N
+                             Calico's levels 0-3 (defaults 2 and 1); --flow-logs-flush-interval-ms N (default 15000)
 Operation:
-  --health-port N            /livez, /readyz, /status (default ${DEFAULT_HEALTH_PORT}; 0 off); --health-host H (default 127.0.0.1)
+  --health-port N            /livez, /readyz, /status, /flows (default ${DEFAULT_HEALTH_PORT}; 0 off); --health-host H (default 127.0.0.1)
   --metrics-port N           Prometheus /metrics (default 9091; 0 off); --metrics-host H (default 0.0.0.0)
   --log-level L              trace, debug, info (default), warn, error
   --lock-dir DIR             instance locks (default /run/gingham/locks)

@@ -14,8 +14,9 @@ import { escapeText } from '../term.js';
 export const flowsHelp = `gingham flows [--follow] [filters] [-o table|json|wide] [--socket PATH | --file PATH]
 
 Flow records (Calico's shape) with the policy and rule that decided each flow at each end, and
-the verdict staged policies would give. Reads the agent's local stream (default
-${DEFAULT_FLOWS_SOCKET}) or JSON lines files (--file, rotated siblings included, oldest first).
+the verdict staged policies would give. Reads the local stream of an agent run with --flow-logs
+(default ${DEFAULT_FLOWS_SOCKET}, its --flow-logs-socket) or JSON lines files (--file, rotated
+siblings included, oldest first).
 
   -f, --follow                 keep printing records as each aggregation window closes
       --last N                 only the last N records of the history (default 20 in a table)

@@ -120,6 +120,16 @@ function witnessSourcePort(a: readonly ValueRange[]): number {
   return a[0]!.from;
 }
 
+/** The layer-4 part of a witness flow in the given ranges: an ephemeral source port where it fits, the first destination port, type and code. */
+export function witnessL4(protocol: number, a: readonly ValueRange[], b: readonly ValueRange[]): Pick<Flow, 'protocol' | 'srcPort' | 'dstPort' | 'icmp'> {
+  const shape = protocolShape(protocol);
+  return {
+    protocol,
+    ...(shape === 'ports' ? { srcPort: witnessSourcePort(a), dstPort: b[0]!.from } : {}),
+    ...(shape === 'icmp' ? { icmp: { type: a[0]!.from, code: b[0]!.from } } : {}),
+  };
+}
+
 /** One concrete flow of an entry (two distinct endpoints, IPs where they have one). */
 export function witnessOf(entry: Entry<unknown>): Flow {
   for (const s of entry.src) {
@@ -128,14 +138,7 @@ export function witnessOf(entry: Entry<unknown>): Flow {
       for (const ps of s.points) {
         for (const pd of d.points) {
           if (ps.endpointKey !== undefined && ps.endpointKey === pd.endpointKey) continue;
-          const shape = protocolShape(entry.protocol);
-          return {
-            src: pointRef(ps),
-            dst: pointRef(pd),
-            protocol: entry.protocol,
-            ...(shape === 'ports' ? { srcPort: witnessSourcePort(entry.a), dstPort: entry.b[0]!.from } : {}),
-            ...(shape === 'icmp' ? { icmp: { type: entry.a[0]!.from, code: entry.b[0]!.from } } : {}),
-          };
+          return { src: pointRef(ps), dst: pointRef(pd), ...witnessL4(entry.protocol, entry.a, entry.b) };
         }
       }
     }

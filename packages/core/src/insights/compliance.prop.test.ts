@@ -1,12 +1,15 @@
 import fc from 'fast-check';
 import { arbCluster, arbFlow, propRuns } from '@gingham/testkit';
 import { describe, expect, it } from 'vitest';
-import type { Endpoint } from '../model/types.js';
+import type { Endpoint, Snapshot } from '../model/types.js';
 import type { DirectionTrace, EvaluationResult, Flow } from '../evaluate/types.js';
 import { buildSnapshot } from '../convert/index.js';
 import { endpointAddresses, evaluate } from '../evaluate/evaluate.js';
 import { parseIp } from '../net/cidr.js';
+import { formatIp } from '../net/cidr.js';
+import { reachability } from '../analysis/reachability.js';
 import { complianceReport, type EndpointCompliance } from './compliance.js';
+import { publicCidrs } from './exposure.js';
 import { isPrivateAddress } from './flow-log.js';
 import { knownFlows } from './test-fixtures.js';
 
@@ -22,6 +25,38 @@ const policyRan = (d: DirectionTrace): boolean => d.stages.some((s) => 'tiers' i
 const endpointsAllow = (r: EvaluationResult): boolean => r.trace.egress.allowed && r.trace.ingress.allowed;
 
 const ref = (e: Endpoint): string => (e.kind === 'WorkloadEndpoint' ? e.id : e.name);
+
+/**
+ * The reference: every allowed flow from every endpoint and the public internet to every endpoint
+ * and the public internet (`reachability()`), read per endpoint. A peer named by an address that
+ * several endpoints share counts for each of them as a destination, for none as the other end.
+ */
+function exposureByReachability(snapshot: Snapshot): Map<string, string> {
+  const byName = new Map<string, Endpoint[]>();
+  const endpoints = [...snapshot.workloadEndpoints, ...snapshot.hostEndpoints];
+  for (const e of endpoints) for (const k of [ref(e), ...endpointAddresses(e).map(formatIp)]) byName.set(k, [...(byName.get(k) ?? []), e]);
+  const ns = (e: Endpoint): string | undefined => (e.kind === 'WorkloadEndpoint' ? e.namespace : undefined);
+  const other = (e: Endpoint, peer: Endpoint): boolean => !(e.kind !== peer.kind && e.node === peer.node) && ns(peer) !== undefined && ns(peer) !== ns(e);
+  const flags = new Map<Endpoint, [boolean, boolean, boolean, boolean]>(endpoints.map((e) => [e, [false, false, false, false]]));
+  const everything = { selector: 'all()', outside: publicCidrs() };
+  for (const path of reachability(snapshot, { from: everything, to: everything }).paths) {
+    const from = path.from.endpoints.map((n) => byName.get(n) ?? []);
+    const to = path.to.endpoints.map((n) => byName.get(n) ?? []);
+    for (const e of to.flat()) {
+      const f = flags.get(e)!;
+      if (path.from.outside.length > 0) f[0] = true;
+      if (from.some((es) => es.length === 1 && other(e, es[0]!))) f[2] = true;
+    }
+    for (const e of from.flat()) {
+      const f = flags.get(e)!;
+      if (path.to.outside.length > 0) f[1] = true;
+      if (to.some((es) => es.length === 1 && other(e, es[0]!))) f[3] = true;
+    }
+  }
+  return new Map([...flags].map(([e, f]) => [ref(e), f.map(Number).join('')]));
+}
+
+const flagsOf = (r: EndpointCompliance): string => [r.ingressFromInternet, r.egressToInternet, r.ingressFromOtherNamespace, r.egressToOtherNamespace].map(Number).join('');
 
 describe('compliance report properties', () => {
   it('agrees with brute-force evaluate(): protected, exposed to the internet and to other namespaces', () => {
@@ -91,6 +126,18 @@ describe('compliance report properties', () => {
         }
       }),
       { numRuns: propRuns(40) },
+    );
+  });
+
+  it('exposure per class is what reachability() over every pair of peers says', () => {
+    fc.assert(
+      fc.property(arbCluster, (resources) => {
+        const { snapshot } = buildSnapshot(resources);
+        const report = complianceReport(snapshot, { type: 'network-access' });
+        const reference = exposureByReachability(snapshot);
+        expect(new Map(report.endpoints.map((r) => [r.endpoint, flagsOf(r)]))).toEqual(reference);
+      }),
+      { numRuns: propRuns(60) },
     );
   });
 });

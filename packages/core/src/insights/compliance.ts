@@ -6,9 +6,10 @@
  *
  * Calico decides exposure from the rules' shape (a rule with no source selector "allows the
  * internet"), which over-counts what higher tiers deny and under-counts nothing it cannot see.
- * Here exposure is exact: it is `reachability()` over the snapshot (every address, protocol and
- * port, tiers and profiles included), and each "yes" carries a witness flow `evaluate()` allows,
- * so an auditor can check it. "Another namespace" is about the endpoints the snapshot holds: a
+ * Here exposure is exact: it is what `reachability()` over the snapshot answers (every address,
+ * protocol and port, tiers and profiles included), decided per equivalence class with one witness
+ * per endpoint and direction (exposure.ts), and each "yes" carries a witness flow `evaluate()`
+ * allows, so an auditor can check it. "Another namespace" is about the endpoints the snapshot holds: a
  * rule that would admit a pod nobody runs yet is not exposure until the pod exists, and a node
  * talking to its own pods (which Calico never polices) is not counted. Exposure is decided by
  * the endpoints' own policies (the source's egress, the destination's ingress), as
@@ -17,16 +18,12 @@
  */
 import type { Endpoint, Snapshot } from '../model/types.js';
 import type { EvaluateOptions, Flow } from '../evaluate/types.js';
-import { endpointAddresses } from '../evaluate/evaluate.js';
 import { indexSnapshot } from '../evaluate/snapshot-index.js';
-import { formatIp, parseCidr } from '../net/cidr.js';
 import { compareBytewise } from '../convert/strings.js';
 import { GinghamError } from '../errors.js';
-import { protocolName } from '../convert/protocol.js';
 import type { Selector } from '../selector/index.js';
-import { reachability } from '../analysis/reachability.js';
-import { cidrBounds, rangeToCidrs, toAddr } from '../analysis/address-space.js';
-import { aggregatedName, PRIVATE_NETWORKS } from './flow-log.js';
+import { aggregatedName } from './flow-log.js';
+import { exposures } from './exposure.js';
 import type { ServiceGraph } from './service-graph.js';
 
 export type ComplianceReportType = 'inventory' | 'network-access';
@@ -120,111 +117,7 @@ export interface ComplianceReport {
   readonly flows?: { readonly records: number; readonly start: number; readonly end: number };
 }
 
-/** Every address that is not in an RFC 1918 network (what flow logs name `pub`), as CIDRs. */
-function publicCidrs(): string[] {
-  const holes = PRIVATE_NETWORKS.map((c) => cidrBounds(parseCidr(c)!)).sort((a, b) => (a.lo < b.lo ? -1 : 1));
-  const out: string[] = [];
-  let next = 0n;
-  for (const h of holes) {
-    if (h.lo > next) out.push(...rangeToCidrs(4, next, h.lo - 1n));
-    next = h.hi + 1n;
-  }
-  out.push(...rangeToCidrs(4, next, (1n << 32n) - 1n), '::/0');
-  return out;
-}
-
 const refOf = (e: Endpoint): string => (e.kind === 'WorkloadEndpoint' ? e.id : e.name);
-const namespaceOf = (e: Endpoint): string | undefined => (e.kind === 'WorkloadEndpoint' ? e.namespace : undefined);
-
-/** Whether `peer` sits in another namespace than `e` (for a host endpoint: any pod does). */
-function otherNamespace(e: Endpoint, peer: Endpoint): boolean {
-  if (e.kind !== peer.kind && e.node === peer.node) return false;
-  const mine = namespaceOf(e);
-  const theirs = namespaceOf(peer);
-  return theirs !== undefined && theirs !== mine;
-}
-
-/** Addresses people recognise as "somewhere on the internet" (documentation ranges), tried first. */
-const EXAMPLE_ADDRESSES = ['203.0.113.10', '198.51.100.10', '192.0.2.10', '8.8.8.8', '2001:db8::10'].map((a) => parseCidr(`${a}/${a.includes(':') ? 128 : 32}`)!);
-
-/** An address of a set of CIDRs: a documentation address where one fits, else the first address after a network address. */
-function anAddress(cidrs: readonly string[]): string {
-  const parsed = cidrs.map((c) => parseCidr(c)!);
-  for (const x of EXAMPLE_ADDRESSES) {
-    const { lo } = cidrBounds(x);
-    if (parsed.some((c) => c.version === x.version && cidrBounds(c).lo <= lo && lo <= cidrBounds(c).hi)) return formatIp(toAddr(x.version, lo));
-  }
-  const c = parsed[0]!;
-  const { lo, hi } = cidrBounds(c);
-  return formatIp(toAddr(c.version, hi > lo ? lo + 1n : lo));
-}
-
-/** A peer as a flow can name it in one family: its ref when that is unambiguous, else its address of the family. */
-function inFamily(peer: string, e: Endpoint, family: 4 | 6): string {
-  if (peer !== refOf(e)) return peer;
-  const addrs = endpointAddresses(e);
-  if (addrs.every((a) => a.version === family)) return peer;
-  const a = addrs.find((x) => x.version === family);
-  return a ? formatIp(a) : peer;
-}
-
-interface Exposure {
-  ingressFromInternet?: Flow;
-  egressToInternet?: Flow;
-  ingressFromOtherNamespace?: Flow;
-  egressToOtherNamespace?: Flow;
-}
-
-/** Exposure of every endpoint, exactly, with one witness flow each. */
-function exposures(snapshot: Snapshot, endpoints: readonly Endpoint[], evaluateOptions: EvaluateOptions | undefined): Map<Endpoint, Exposure> {
-  const byRef = new Map<string, Endpoint[]>();
-  const add = (k: string, e: Endpoint): void => {
-    const list = byRef.get(k);
-    if (list) list.push(e);
-    else byRef.set(k, [e]);
-  };
-  for (const e of [...snapshot.workloadEndpoints, ...snapshot.hostEndpoints]) {
-    add(refOf(e), e);
-    for (const a of endpointAddresses(e)) add(formatIp(a), e);
-  }
-  const out = new Map<Endpoint, Exposure>(endpoints.map((e) => [e, {}]));
-  const everything = { selector: 'all()', outside: publicCidrs() };
-  const result = reachability(snapshot, { from: everything, to: everything, ...(evaluateOptions ? { evaluate: evaluateOptions } : {}) });
-  for (const path of result.paths) {
-    const { src: _src, dst: _dst, ...l4 } = path.witness;
-    if (typeof l4.protocol === 'number') l4.protocol = protocolName(l4.protocol);
-    const flow = (src: string, dst: string): Flow => ({ ...l4, src, dst } as Flow);
-    const from = path.from.endpoints.map((p) => ({ p, es: byRef.get(p) ?? [] }));
-    const to = path.to.endpoints.map((p) => ({ p, es: byRef.get(p) ?? [] }));
-    const outsideFrom = path.from.outside.length > 0 ? anAddress(path.from.outside) : undefined;
-    const outsideTo = path.to.outside.length > 0 ? anAddress(path.to.outside) : undefined;
-    for (const { p: named, es } of to) {
-      for (const e of es) {
-        const p = inFamily(named, e, path.ipVersion);
-        const x = out.get(e);
-        if (!x) continue;
-        if (outsideFrom !== undefined) x.ingressFromInternet ??= flow(outsideFrom, p);
-        if (x.ingressFromOtherNamespace === undefined) {
-          const other = from.find((f) => f.es.length === 1 && otherNamespace(e, f.es[0]!));
-          if (other) x.ingressFromOtherNamespace = flow(inFamily(other.p, other.es[0]!, path.ipVersion), p);
-        }
-      }
-    }
-    for (const { p: named, es } of from) {
-      for (const e of es) {
-        const p = inFamily(named, e, path.ipVersion);
-        const x = out.get(e);
-        if (!x) continue;
-        if (outsideTo !== undefined) x.egressToInternet ??= flow(p, outsideTo);
-        if (x.egressToOtherNamespace === undefined) {
-          const other = to.find((t) => t.es.length === 1 && otherNamespace(e, t.es[0]!));
-          if (other) x.egressToOtherNamespace = flow(p, inFamily(other.p, other.es[0]!, path.ipVersion));
-        }
-      }
-    }
-  }
-  return out;
-}
 
 function trafficOf(graph: ServiceGraph, node: string): { from: PeerTraffic[]; to: PeerTraffic[] } {
   const from: PeerTraffic[] = [];

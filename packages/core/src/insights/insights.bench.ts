@@ -13,9 +13,12 @@
  *   distinct allowed key: each is resolved to today's peers and evaluated before and after).
  * - `recommend_closure_ms`: `recommendationClosure` (an exact diff: what the recommendations close).
  * - `graph_100k_flows_ms`: `createServiceGraph` fed 100k records, then `result()`.
- * - `preview_500_distinct_ms`: `createFlowPreview` over 500 distinct records (each resolved and evaluated),
- *   then `preview_100k_repeated_ms` over 100k records that repeat them (memoised per distinct key).
- * - `report_network_access_ms`: `complianceReport` network-access of the cluster (exposure exact).
+ * - `preview_500_distinct_ms`: `createFlowPreview` over 500 distinct records (each resolved, one
+ *   evaluation per pair of peer classes), then `preview_100k_repeated_ms` over 100k records that
+ *   repeat them (memoised per distinct key); `preview_500_distinct_per_pair_ms`: the same 500 with
+ *   every peer pair evaluated (the reference previewer: what preview cost before classes).
+ * - `report_network_access_ms`: `complianceReport` network-access of the cluster (exposure exact,
+ *   per class, one witness per endpoint and direction).
  *
  * Run: `npx tsx packages/core/src/insights/insights.bench.ts` or `npm run bench:insights`.
  */
@@ -27,7 +30,7 @@ import { buildSnapshot } from '../convert/index.js';
 import { flowLogRecords, type FlowObservation } from './flow-log.js';
 import { createRecommender, recommendationClosure, verifyRecommendation } from './recommend.js';
 import { createServiceGraph } from './service-graph.js';
-import { createFlowPreview } from './preview.js';
+import { createFlowPreview, createFlowPreviewPerPair } from './preview.js';
 import { complianceReport } from './compliance.js';
 
 type Row = { bench: string; metric: string; value: number; unit: string; size?: string };
@@ -119,6 +122,10 @@ export async function runInsightsFlowsBench(emit: Emit): Promise<void> {
   for (const r of repeated(sample, 100_000)) preview.preview(r);
   preview.summary();
   row('preview_100k_repeated_ms', now() - t, 'ms');
+  t = now();
+  const perPair = createFlowPreviewPerPair(snapshot);
+  for (const r of sample) perPair.preview(r);
+  row('preview_500_distinct_per_pair_ms', now() - t, 'ms');
 
   t = now();
   const report = complianceReport(snapshot, { type: 'network-access', graph: g });

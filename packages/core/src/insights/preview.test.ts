@@ -7,7 +7,7 @@ import { buildSnapshot } from '../convert/index.js';
 import { evaluate } from '../evaluate/evaluate.js';
 import type { Flow } from '../evaluate/types.js';
 import { flowLogRecords } from './flow-log.js';
-import { previewFlows } from './preview.js';
+import { createFlowPreview, createFlowPreviewPerPair, previewFlows } from './preview.js';
 import { knownFlows, observe, snapshotOf } from './test-fixtures.js';
 import type { Resource } from '../model/resources.js';
 
@@ -114,6 +114,25 @@ describe('preview properties', () => {
             if (p.outcome === 'changed') expect(before, JSON.stringify(flow)).not.toBe(after);
             if (p.outcome === 'unchanged') expect(before, JSON.stringify(flow)).toBe(after);
           }
+        }
+      }),
+      { numRuns: propRuns(60) },
+    );
+  });
+
+  it('one evaluation per pair of peer classes gives what evaluating every pair gives', () => {
+    fc.assert(
+      fc.property(arbClusterTraffic, fc.integer({ min: 1, max: 4 }), ({ resources, flows }, maxPeersPerSide) => {
+        const { snapshot } = buildSnapshot(resources);
+        const plain = knownFlows(snapshot, flows.map(({ srcPort: _s, via: _v, ...f }) => f));
+        const { records } = flowLogRecords(snapshot, observe(plain));
+        // Also every record as the other side would have reported it (names resolve on both sides).
+        const all = [...records, ...records.map((r) => ({ ...r, reporter: r.reporter === 'src' ? ('dst' as const) : ('src' as const) }))];
+        for (const options of [{}, { maxPeersPerSide }]) {
+          const byClass = createFlowPreview(snapshot, options);
+          const perPair = createFlowPreviewPerPair(snapshot, options);
+          for (const r of all) expect(byClass.preview(r), JSON.stringify(r)).toEqual(perPair.preview(r));
+          expect(byClass.summary()).toEqual(perPair.summary());
         }
       }),
       { numRuns: propRuns(60) },

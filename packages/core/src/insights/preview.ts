@@ -8,7 +8,9 @@
  * `uncertain` when for some, `unchanged` when for none, `unresolved` when a side names nothing
  * in the manifests. A record whose recorded action differs from today's enforced verdict is
  * flagged as drift (the enforced policies changed since). Pure; each distinct record key is
- * evaluated once, so long flow logs cost their distinct flows.
+ * evaluated once, so long flow logs cost their distinct flows, and a record's peer pairs are
+ * evaluated once per pair of equivalence classes (the analysis' peer classes, enforced and staged
+ * policies alike): one `evaluate()` stands for every pair of its classes, across records too.
  */
 import type { Snapshot } from '../model/types.js';
 import type { Decision, EvaluateOptions, EvaluationResult } from '../evaluate/types.js';
@@ -16,6 +18,8 @@ import { evaluate } from '../evaluate/evaluate.js';
 import { describeDecision } from '../evaluate/explain.js';
 import { indexSnapshot } from '../evaluate/snapshot-index.js';
 import { compareBytewise } from '../convert/strings.js';
+import { formatIp, parseIp } from '../net/cidr.js';
+import { buildUniverse, mayCross, type PeerClass } from '../analysis/universe.js';
 import type { FlowRecord, FlowReporter } from '../flows/types.js';
 import { FlowPeerResolver, isAddressPeer, type ResolvedSide } from './flow-peers.js';
 
@@ -93,6 +97,14 @@ function step(d: Decision): string {
   return describeDecision(d);
 }
 
+/** One peer pair's verdicts on the reporting side, with the deciding steps. */
+interface PairVerdict {
+  readonly before: 'allow' | 'deny';
+  readonly after: 'allow' | 'deny';
+  readonly beforeStep: string;
+  readonly afterStep: string;
+}
+
 function verdictOf(actions: readonly ('allow' | 'deny')[], steps: readonly string[]): PreviewVerdict {
   const first = actions[0];
   const action = first === undefined ? 'deny' : actions.every((a) => a === first) ? first : 'mixed';
@@ -114,6 +126,18 @@ function sideText(type: string, name: string, namespace: string): string {
 
 /** Creates a previewer of the snapshot's staged policies over flow records. */
 export function createFlowPreview(snapshot: Snapshot, options: PreviewOptions = {}): FlowPreview {
+  return flowPreview(snapshot, options, true);
+}
+
+/**
+ * A previewer that evaluates every peer pair (no class keys): the reference the property tests
+ * hold `createFlowPreview` to. Not exported from the package.
+ */
+export function createFlowPreviewPerPair(snapshot: Snapshot, options: PreviewOptions = {}): FlowPreview {
+  return flowPreview(snapshot, options, false);
+}
+
+function flowPreview(snapshot: Snapshot, options: PreviewOptions, byClass: boolean): FlowPreview {
   const index = indexSnapshot(snapshot);
   const resolver = new FlowPeerResolver(snapshot, index);
   const max = options.maxPeersPerSide ?? 32;
@@ -122,7 +146,13 @@ export function createFlowPreview(snapshot: Snapshot, options: PreviewOptions = 
   const groups = new Map<string, { g: Omit<PreviewGroup, 'records' | 'connections'>; records: number; connections: number }>();
 
   /** A peer at each of its address families (the record does not say which one the flow used). */
+  const families = new Map<string, Map<4 | 6, string>>();
   const atFamilies = (peer: string): Map<4 | 6, string> => {
+    let out = families.get(peer);
+    if (!out) families.set(peer, (out = addressesOf(peer)));
+    return out;
+  };
+  const addressesOf = (peer: string): Map<4 | 6, string> => {
     if (isAddressPeer(peer)) return new Map([[peer.includes(':') ? 6 : 4, peer]]);
     const w = index.workloads.get(peer);
     const texts = w ? w.addresses : index.hosts.get(peer)?.expectedIPs ?? [];
@@ -132,6 +162,68 @@ export function createFlowPreview(snapshot: Snapshot, options: PreviewOptions = 
       if (!out.has(f)) out.set(f, t.split('/')[0]!);
     }
     return out;
+  };
+
+  /**
+   * Peer classes of endpoint points (`ref|address`) whose address names that endpoint alone (what
+   * `evaluate()` resolves the address to); built on the first record that needs them.
+   */
+  let classes: Map<string, PeerClass> | undefined;
+  const classOf = (peer: string, addr: string): PeerClass | undefined => {
+    if (!classes) {
+      classes = new Map();
+      const u = buildUniverse(snapshot, index.hasStaged ? snapshot : undefined, { afterStaged: index.hasStaged, ...(options.evaluate ? { evaluate: options.evaluate } : {}) });
+      for (const cls of u.classes) {
+        if (cls.outside) continue;
+        for (const p of cls.points) {
+          if (p.ref === undefined || p.addr === undefined) continue;
+          const owners = index.membersAt(p.addr).filter((m) => m.kind === 'WorkloadEndpoint' || m.kind === 'HostEndpoint');
+          if (owners.length === 1) classes.set(`${p.ref}|${formatIp(p.addr)}`, cls);
+        }
+      }
+    }
+    const ip = parseIp(addr);
+    return ip ? classes.get(`${peer}|${formatIp(ip)}`) : undefined;
+  };
+  const sideKeys = new Map<string, { key: string; cls?: PeerClass }>();
+  /** A side's class (an endpoint point of a known class), else its literal key, memoised. */
+  const sideOf = (peer: string, addr: string): { key: string; cls?: PeerClass } => {
+    const k = `${peer}@${addr}`;
+    let out = sideKeys.get(k);
+    if (!out) {
+      const cls = byClass && !isAddressPeer(peer) ? classOf(peer, addr) : undefined;
+      sideKeys.set(k, (out = cls ? { key: `c${cls.id}`, cls } : { key: `${isAddressPeer(peer) ? 'a' : 'e'}${k}` }));
+    }
+    return out;
+  };
+  /**
+   * What decides a pair's evaluation: two endpoint classes (by their twin, the class less its node,
+   * when the pair cannot cross a node: twins decide alike towards peers they do not cross with),
+   * an endpoint class and an outside address, or the two addresses themselves.
+   */
+  const pairKey = (s: string, sAddr: string, d: string, dAddr: string): string => {
+    const sc = sideOf(s, sAddr);
+    const dc = sideOf(d, dAddr);
+    if (sc.cls && dc.cls) return mayCross(sc.cls, dc.cls) ? `x${sc.key}>${dc.key}` : `t${sc.cls.twin}>${dc.cls.twin}`;
+    return `${sc.key}>${dc.key}`;
+  };
+  /** The reporting side's verdicts by pair key, reporter, protocol and port (`undefined`: not a flow `evaluate()` takes). */
+  const verdicts = new Map<string, PairVerdict | undefined>();
+  const verdictAt = (r: FlowRecord, s: string, sAddr: string, d: string, dAddr: string): PairVerdict | undefined => {
+    const key = `${pairKey(s, sAddr, d, dAddr)}|${r.reporter}|${r.proto}|${r.dest_port}`;
+    if (verdicts.has(key)) return verdicts.get(key);
+    let v: PairVerdict | undefined;
+    try {
+      const result = evaluate(snapshot, { src: sAddr, dst: dAddr, protocol: r.proto, ...(r.dest_port > 0 ? { dstPort: r.dest_port } : {}) }, options.evaluate);
+      const side = (x: { trace: EvaluationResult['trace'] }) => (r.reporter === 'src' ? x.trace.egress : x.trace.ingress);
+      const b = side(result);
+      const a = side(result.staged ?? result);
+      v = { before: b.allowed ? 'allow' : 'deny', after: a.allowed ? 'allow' : 'deny', beforeStep: step(b.decision), afterStep: step(a.decision) };
+    } catch {
+      v = undefined;
+    }
+    verdicts.set(key, v);
+    return v;
   };
 
   const compute = (r: FlowRecord): Omit<RecordPreview, 'recorded' | 'drift'> & { beforeActions: Set<string> } => {
@@ -149,23 +241,16 @@ export function createFlowPreview(snapshot: Snapshot, options: PreviewOptions = 
       for (const d of sample(dst.peers, max)) {
         if (s === d) continue;
         for (const [family, dAddr] of atFamilies(d)) {
-        const sAddr = sf.get(family);
-        if (sAddr === undefined) continue;
-        let result: EvaluationResult;
-        try {
-          result = evaluate(snapshot, { src: sAddr, dst: dAddr, protocol: r.proto, ...(r.dest_port > 0 ? { dstPort: r.dest_port } : {}) }, options.evaluate);
-        } catch {
-          continue;
-        }
-        const side = (x: { trace: EvaluationResult['trace'] }) => (r.reporter === 'src' ? x.trace.egress : x.trace.ingress);
-        const b = side(result);
-        const a = side(result.staged ?? result);
-        pairs++;
-        before.push(b.allowed ? 'allow' : 'deny');
-        after.push(a.allowed ? 'allow' : 'deny');
-        beforeSteps.push(step(b.decision));
-        afterSteps.push(step(a.decision));
-        if (b.allowed !== a.allowed) changedPairs++;
+          const sAddr = sf.get(family);
+          if (sAddr === undefined) continue;
+          const v = verdictAt(r, s, sAddr, d, dAddr);
+          if (v === undefined) continue;
+          pairs++;
+          before.push(v.before);
+          after.push(v.after);
+          beforeSteps.push(v.beforeStep);
+          afterSteps.push(v.afterStep);
+          if (v.before !== v.after) changedPairs++;
         }
       }
     }

@@ -26,50 +26,27 @@
  * refusal changes nothing. kill -9 at any point leaves a state a later run converges from: tcx
  * links exist only once pinned (an unpinned link dies with its process), tc hooks are recorded
  * before they are changed (`tc-hooks.ts`), a half-built generation is just an older one.
+ *
+ * The parts, one file each: generation building and map diffs (`generations.ts`), hook
+ * reconciliation (`hooks.ts`), interface discovery (`interface-discovery.ts`); this file holds
+ * the instance's state, the fail-closed checks, the lock, `clean()`, events and counters.
  */
-import { existsSync, mkdirSync, realpathSync } from 'node:fs';
+import { existsSync, realpathSync } from 'node:fs';
 import { join } from 'node:path';
-import {
-  applyMessage,
-  emptyDataplaneState,
-  type Dataplane,
-  type DataplaneMessage,
-  type DataplaneState,
-} from '@gingham/core';
+import { applyMessage, emptyDataplaneState, type Dataplane, type DataplaneMessage, type DataplaneState } from '@gingham/core';
 import { acquireInstanceLock, DEFAULT_LOCK_DIR, lockName, type InstanceLock } from '@gingham/host';
-import {
-  attachTc,
-  BPFFS,
-  BpfSyscallError,
-  createCollection,
-  detachPinnedTcxLink,
-  ensureBpffs,
-  getBpfBinding,
-  hasTcx,
-  loadCollectionSpec,
-  netnsPath,
-  RingBufReader,
-  updatePinnedTcxLink,
-  withNetns,
-  BpfMap,
-  type BpfProgram,
-  type Collection,
-  type CollectionSpec,
-  type TcDirection,
-} from '@gingham/ebpf-loader';
-import { compile, policyNames, type Tables } from '../compile/index.js';
-import { DATAPATH_OBJECT, DATAPATH_PROGRAM, decodeEvent, encodeMetaValue, META_FLOW_LOGS, readCounters, readDatapathObject, SHARED_MAP_NAMES, writeTables, type DatapathCounter, type DatapathEvent } from '../datapath.js';
-import { MAP_NAMES, type MapName } from '../wire.js';
+import { BPFFS, BpfMap, ensureBpffs, RingBufReader, type CollectionSpec, type TcDirection } from '@gingham/ebpf-loader';
+import { policyNames } from '../compile/index.js';
+import { DATAPATH_OBJECT, decodeEvent, readCounters, SHARED_MAP_NAMES, type DatapathCounter, type DatapathEvent } from '../datapath.js';
 import { EbpfDataplaneError } from './errors.js';
-import { listLinks, wantedInterfaces } from './interfaces.js';
-import { hostFacts } from './host-facts.js';
-import type { HostFacts } from '../compile/index.js';
+import { buildGeneration, loadDatapathSpec, updateGeneration, type Generation } from './generations.js';
+import { detachRecorded, reconcileHooks, type AttachMode, type HookContext } from './hooks.js';
+import { InterfaceDiscovery } from './interface-discovery.js';
 import { checkPinHome } from './pin-home.js';
-import { PinLayout, type PinnedAttachment } from './pins.js';
+import { PinLayout } from './pins.js';
 import { checkPrivileges, permissionError } from './privileges.js';
-import { attachTcHooks, detachHooks, scanTcFilters, type DetachedHook, type OrphanFilter, type TcContext, type TcFresh } from './tc-hooks.js';
+import { scanTcFilters, type DetachedHook, type OrphanFilter, type TcContext } from './tc-hooks.js';
 
-export type AttachMode = 'auto' | 'tcx' | 'tc';
 
 export interface EbpfDataplaneOptions {
   /**
@@ -196,23 +173,14 @@ export interface EbpfDataplane extends Dataplane {
   readonly pinPath: string;
 }
 
-const PROGRAM = DATAPATH_PROGRAM;
+
 const SHARED = SHARED_MAP_NAMES;
-const DIRECTIONS: readonly TcDirection[] = ['ingress', 'egress'];
 /** cls_bpf filter priority of our filters in tc mode (handle 1). */
 const TC_PRIORITY = 1;
 
 const ENDPOINT_KINDS = new Set<DataplaneMessage['kind']>([
   'workload-endpoint-upsert', 'workload-endpoint-remove', 'host-endpoint-upsert', 'host-endpoint-remove', 'in-sync',
 ]);
-
-interface Generation {
-  readonly number: number;
-  readonly collection: Collection;
-  readonly maps: Record<MapName, BpfMap>;
-  readonly program: BpfProgram;
-  tables: Tables;
-}
 
 /** Creates the eBPF dataplane. Nothing touches the kernel until the first in-sync apply (or `clean()`). */
 export function createEbpfDataplane(options: EbpfDataplaneOptions = {}): EbpfDataplane {
@@ -224,6 +192,8 @@ export function createEbpfDataplane(options: EbpfDataplaneOptions = {}): EbpfDat
   const object = options.object ?? DATAPATH_OBJECT;
   const netns = options.netns;
   const tcx: TcContext = { layout, priority: TC_PRIORITY, ...(netns ? { netns } : {}) };
+  const interfaces = new InterfaceDiscovery(netns);
+  const hooks: HookContext = { tc: tcx, mode, ifindexes: interfaces.ifindexes };
 
   const state: DataplaneState = emptyDataplaneState();
   let spec: CollectionSpec | undefined;
@@ -236,25 +206,6 @@ export function createEbpfDataplane(options: EbpfDataplaneOptions = {}): EbpfDat
   let readerMap: BpfMap | undefined;
   const pending = new Set<string>();
   let last = { writes: 0, fullFill: false, replacedGeneration: undefined as number | undefined };
-  // Interfaces of named host endpoints, for the forwarding table (re-read when hooks change).
-  let facts: HostFacts = {};
-  const refreshFacts = (): boolean => {
-    const next = hostFacts(state, () => listLinks(netns), ifindexes);
-    const changed = JSON.stringify(next) !== JSON.stringify(facts);
-    facts = next;
-    return changed;
-  };
-
-  const loadSpec = (): CollectionSpec => {
-    if (spec) return spec;
-    const s = loadCollectionSpec(readDatapathObject(object));
-    const missing = [...MAP_NAMES, ...SHARED].filter((m) => !s.maps[m]);
-    if (!s.programs[PROGRAM] || missing.length > 0) {
-      throw new EbpfDataplaneError('EBPF_OBJECT_INVALID', `datapath object ${object} lacks ${[...(s.programs[PROGRAM] ? [] : [`program ${PROGRAM}`]), ...missing.map((m) => `map ${m}`)].join(', ')}`, { detail: [object] });
-    }
-    spec = s;
-    return s;
-  };
 
   /**
    * The instance lock, by the pin root's real path (so that two spellings of one bpffs share
@@ -298,89 +249,7 @@ export function createEbpfDataplane(options: EbpfDataplaneOptions = {}): EbpfDat
     ready = true;
   };
 
-  const ifindexes = (names: readonly string[]): Map<string, number> => {
-    if (netns && !existsSync(netnsPath(netns))) return new Map(names.map((n) => [n, 0]));
-    const b = getBpfBinding();
-    return withNetns(netns, () => new Map(names.map((n) => [n, b.ifNameToIndex(n)])));
-  };
-
-  const detach = (list: readonly PinnedAttachment[], extra: readonly { ifname: string; direction: TcDirection }[] = []) =>
-    detachHooks(tcx, list, { detachTcx: detachPinnedTcxLink, ifindexes }, extra);
-
-  const attachTcxFresh = (program: BpfProgram, ifname: string, direction: TcDirection): void => {
-    const link = attachTc({ program, direction, ifname, mode: 'tcx', priority: TC_PRIORITY, ...(netns ? { netns } : {}) });
-    try {
-      link.pin(layout.tcxLink(ifname, direction));
-    } catch (e) {
-      link.detach();
-      throw e;
-    }
-    link.release();
-  };
-
-  /**
-   * Puts `program` on both hooks of every wanted interface and takes it off the others. With
-   * `swap`, hooks that hold an older program get this one atomically. A hook whose interface
-   * was deleted and recreated under the same name is attached anew: tcx links are probed
-   * (`BPF_LINK_UPDATE` answers ENOLINK once their interface is gone), tc markers carry the
-   * ifindex. tc hooks are read once and changed in one `tc -batch`, intent recorded first.
-   */
-  const reconcile = (program: BpfProgram, swap: boolean): void => {
-    const want = wantedInterfaces(state, () => listLinks(netns));
-    const pinned = layout.attachments();
-    const idx = ifindexes([...new Set([...want, ...pinned.map((a) => a.ifname)])]);
-    const byHook = new Map(pinned.map((a) => [`${a.direction} ${a.ifname}`, a]));
-    const useTcx = mode === 'tcx' || (mode === 'auto' && hasTcx());
-    const tcFresh: TcFresh[] = [];
-    const tcSwaps: PinnedAttachment[] = [];
-    const gone: PinnedAttachment[] = [];
-    pending.clear();
-    for (const ifname of want) {
-      const ifindex = idx.get(ifname) ?? 0;
-      if (ifindex === 0) pending.add(ifname);
-      for (const direction of DIRECTIONS) {
-        const a = byHook.get(`${direction} ${ifname}`);
-        byHook.delete(`${direction} ${ifname}`);
-        if (ifindex === 0) {
-          if (a) gone.push(a);
-          continue;
-        }
-        if (a?.kind === 'tcx') {
-          try {
-            updatePinnedTcxLink(a.path, program);
-            continue;
-          } catch (e) {
-            if (!(e instanceof BpfSyscallError && e.errnoName === 'ENOLINK')) throw e;
-            detachPinnedTcxLink(a.path); // the interface was recreated: attach anew
-          }
-        } else if (a?.kind === 'tc') {
-          if (!a.pending && a.ifindex === ifindex) {
-            if (swap) tcSwaps.push(a);
-            continue;
-          }
-          // Not confirmed (a killed run), or the interface was recreated (its filter went with the
-          // old one): attach anew, in the mode it was recorded in.
-          tcFresh.push({ ifname, direction, ifindex, stale: a });
-          continue;
-        }
-        if (useTcx) attachTcxFresh(program, ifname, direction);
-        else tcFresh.push({ ifname, direction, ifindex });
-      }
-    }
-    attachTcHooks(tcx, program, tcFresh, tcSwaps, pending);
-    detach([...gone, ...byHook.values()]);
-  };
-
-  const clearMap = (m: BpfMap): void => {
-    const keys: Uint8Array[] = [];
-    for (let k = m.nextKey(); k; k = m.nextKey(k)) keys.push(k);
-    for (const k of keys) m.delete(k);
-  };
-
-  const writeMeta = (c: Collection, generation: number): void => {
-    const key = new Uint8Array(4);
-    c.map('meta').update(key, encodeMetaValue(BigInt(generation), options.flowLogs ? META_FLOW_LOGS : 0));
-  };
+  const reconcile = (program: Generation['program'], swap: boolean): void => reconcileHooks(hooks, program, interfaces.wanted(state), swap, pending);
 
   const resetReader = (): void => {
     reader?.close();
@@ -391,54 +260,31 @@ export function createEbpfDataplane(options: EbpfDataplaneOptions = {}): EbpfDat
 
   /** Builds generation N+1 completely, swaps it in on every hook, then drops the older ones. */
   const build = (): void => {
-    const s = loadSpec();
-    mkdirSync(layout.root, { recursive: true });
-    // Only this process may program the instance (the lock): a temporary pin is a killed run's.
-    layout.removeTree(layout.tmpDir);
-    const older = layout.generations();
-    const number = Math.max(older.at(-1) ?? 0, current?.number ?? 0) + 1;
-    const collection = createCollection(s, { pinPath: layout.root, programs: [PROGRAM] });
-    const dir = layout.generationDir(number);
-    let swapped = false;
-    let result: ReturnType<typeof compile>;
-    let maps: Record<MapName, BpfMap>;
-    let program: BpfProgram;
-    try {
-      maps = Object.fromEntries(MAP_NAMES.map((n) => [n, collection.map(n)])) as Record<MapName, BpfMap>;
-      program = collection.program(PROGRAM);
-      refreshFacts();
-      result = compile(state, undefined, facts);
-      writeTables(maps, result.writes);
-      for (const n of MAP_NAMES) maps[n].pin(`${dir}/${n}`);
-      program.pin(`${dir}/${PROGRAM}`);
-      swapped = true;
-      reconcile(program, true);
-      writeMeta(collection, number);
-      for (const g of older) if (g !== number) layout.removeTree(layout.generationDir(g));
-      // Counter keys are policy numbers of the compiler that built the generation: a new
-      // compiler numbers afresh, so counts restart with the generation.
-      if (older.length > 0) clearMap(collection.map('counters'));
-    } catch (e) {
-      collection.close();
-      // Hooks already swapped keep this (complete) generation alive through their links; the
-      // next apply builds another one and moves every hook to it.
-      if (!swapped) layout.removeTree(dir);
-      throw e;
-    }
+    spec ??= loadDatapathSpec(object);
+    const built = buildGeneration({
+      spec,
+      layout,
+      state,
+      current: current?.number,
+      facts: () => {
+        interfaces.refreshFacts(state);
+        return interfaces.facts;
+      },
+      swapHooks: (program) => reconcile(program, true),
+      flowLogs: options.flowLogs === true,
+    });
     const previous = current;
-    current = { number, collection, maps, program, tables: result.tables };
+    current = built.generation;
     resetReader();
     previous?.collection.close();
-    last = { writes: result.writes.length, fullFill: true, replacedGeneration: older.at(-1) ?? previous?.number };
+    last = { writes: built.writes, fullFill: true, replacedGeneration: built.replaced };
   };
 
-  const incremental = (g: Generation, hooks: boolean): void => {
-    if (hooks || pending.size > 0) refreshFacts();
-    const result = compile(state, g.tables, facts);
-    writeTables(g.maps, result.writes);
-    g.tables = result.tables;
-    if (hooks || pending.size > 0) reconcile(g.program, false);
-    last = { writes: result.writes.length, fullFill: false, replacedGeneration: undefined };
+  const incremental = (g: Generation, endpointsChanged: boolean): void => {
+    if (endpointsChanged || pending.size > 0) interfaces.refreshFacts(state);
+    const writes = updateGeneration(g, state, interfaces.facts);
+    if (endpointsChanged || pending.size > 0) reconcile(g.program, false);
+    last = { writes, fullFill: false, replacedGeneration: undefined };
   };
 
   const open = (): void => {
@@ -486,9 +332,9 @@ export function createEbpfDataplane(options: EbpfDataplaneOptions = {}): EbpfDat
       const recorded = home.action === 'absent' ? [] : layout.attachments();
       // tc filters running a program of this instance that a crash left without a marker, and
       // Gingham filters nobody owns (reported only).
-      const ifnames = !netns || existsSync(netnsPath(netns)) ? listLinks(netns).map((l) => l.ifname) : [];
+      const ifnames = interfaces.exists() ? interfaces.links().map((l) => l.ifname) : [];
       const scan = scanTcFilters(tcx, ifnames, recorded);
-      const { detached, qdiscsDeleted } = detach(recorded, scan.ours);
+      const { detached, qdiscsDeleted } = detachRecorded(hooks, recorded, scan.ours);
       if (home.action !== 'absent') layout.removeAll();
       const strayPinsRemoved = home.action === 'absent' ? [] : layout.legacyTempPins();
       for (const p of strayPinsRemoved) layout.removeTree(p);
@@ -563,11 +409,7 @@ export function createEbpfDataplane(options: EbpfDataplaneOptions = {}): EbpfDat
       } catch (e) {
         throw permissionError(e, `attach to the interfaces of ${layout.root}`);
       }
-      if (refreshFacts()) {
-        const result = compile(state, current.tables, facts);
-        writeTables(current.maps, result.writes);
-        current.tables = result.tables;
-      }
+      if (interfaces.refreshFacts(state)) updateGeneration(current, state, interfaces.facts);
     },
     stats() {
       const attached = existsSync(layout.root) ? layout.attachments().filter((a) => !a.pending).map((a) => ({ ifname: a.ifname, direction: a.direction, kind: a.kind })) : [];

@@ -1,7 +1,6 @@
 /** The eBPF dataplane (the `Dataplane` that enforces with the tc program); exported from the package index. */
 export {
   createEbpfDataplane,
-  type AttachMode,
   type EbpfAttachment,
   type EbpfCleanReport,
   type EbpfCounter,
@@ -10,5 +9,6 @@ export {
   type EbpfDataplaneStats,
   type EbpfEvent,
 } from './dataplane.js';
+export type { AttachMode } from './hooks.js';
 export { EbpfDataplaneError, type EbpfDataplaneErrorCode } from './errors.js';
 export type { DetachedHook, OrphanFilter } from './tc-hooks.js';

@@ -13,7 +13,7 @@
 import { runChecked, type CommandRunner } from '@gingham/host';
 import { emptyKernelState, ownedSetMatcher, parseIpsetSave, parseIptablesSave } from './kernel-state.js';
 import { restoreText, TABLES } from './plan.js';
-import type { Table } from '../render/render.js';
+import type { Table } from '../render/options.js';
 
 export type CleanBackend = 'nft' | 'legacy';
 

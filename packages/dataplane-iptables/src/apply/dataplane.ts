@@ -40,7 +40,11 @@ import {
 } from '@gingham/host';
 import { IptablesError } from '../errors.js';
 import { setName } from '../render/names.js';
-import { createRenderCache, type HostFacts, type Rendered, renderState, setMembers, resolveRenderOptions, type RenderOptions, type ResolvedRenderOptions } from '../render/render.js';
+import { resolveRenderOptions, type RenderOptions, type ResolvedRenderOptions } from '../render/options.js';
+import { createRenderCache } from '../render/render-cache.js';
+import { renderState } from '../render/render.js';
+import type { HostFacts, Rendered } from '../render/rendered.js';
+import { setMembers } from '../render/set-members.js';
 import { cleanInstance, type CleanReport } from './clean.js';
 import { emptyKernelState, type KernelState, ownedSetMatcher, parseIpAddrJson, parseIpsetSave, parseIptablesSave } from './kernel-state.js';
 import { IPSET_SESSION_ARGV, type IpsetSession, openIpsetSession } from './ipset-session.js';

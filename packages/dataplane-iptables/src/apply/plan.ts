@@ -63,8 +63,9 @@
  * a leftover other version or temporary set is flushed and reused or destroyed.
  */
 import { chainRuleIds } from '../render/generation.js';
-import type { Rendered, RenderedChain, RenderedSet, Table } from '../render/render.js';
-import { formatRule } from '../render/render.js';
+import type { Table } from '../render/options.js';
+import type { Rendered, RenderedChain, RenderedSet } from '../render/rendered.js';
+import { formatRule } from '../render/format.js';
 import { freshGeneration, withGeneration } from '../render/generation.js';
 import type { KernelSet, KernelState } from './kernel-state.js';
 

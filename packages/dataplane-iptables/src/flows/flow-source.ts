@@ -14,7 +14,9 @@
 import type { FlowConnectionUpdate, FlowDecision, FlowSink, FlowSource, FlowSourcePollOptions, FlowSourceStats, FlowVerdictEvent } from '@gingham/core';
 import { enableConntrackAccounting, openLocalChannel, openRelayChannel, type NetlinkChannel } from './channel.js';
 import { IptablesError } from '../errors.js';
-import { parseNflogPrefix, resolveRenderOptions, type Rendered } from '../render/render.js';
+import { parseNflogPrefix } from '../render/nflog-prefix.js';
+import { resolveRenderOptions } from '../render/options.js';
+import type { Rendered } from '../render/rendered.js';
 import {
   conntrackDumpMessage,
   isConntrack,

@@ -2,7 +2,10 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { propRuns } from '@gingham/testkit';
 import { applyMessage, emptyDataplaneState, type CompiledPolicy, type DataplaneMessage, type WorkloadEndpointState } from '@gingham/core';
-import { nflogPrefix, parseNflogPrefix, renderState, resolveRenderOptions, type NflogDecision, type Rendered } from './render.js';
+import { nflogPrefix, parseNflogPrefix, type NflogDecision } from './nflog-prefix.js';
+import { resolveRenderOptions } from './options.js';
+import { renderState } from './render.js';
+import type { Rendered } from './rendered.js';
 
 const wep = (ingressTiers: WorkloadEndpointState['ingressTiers']): WorkloadEndpointState => ({
   id: 'a/web', name: 'web', node: 'n1', interfaceName: 'cali0123456789a', addresses: ['10.65.0.11/32'], ingressTiers, egressTiers: [], profileIds: ['kns.a'], stagedPolicyIds: [],

@@ -3,7 +3,9 @@ import { describe, expect, it } from 'vitest';
 import { emptyKernelState, parseIptablesSave } from '../apply/kernel-state.js';
 import { planConverge } from '../apply/plan.js';
 import { decodeGeneration, freshGeneration, generationOfRule, generationValue, withGeneration } from './generation.js';
-import { formatIptablesRestore, renderState, resolveRenderOptions } from './render.js';
+import { formatIptablesRestore } from './format.js';
+import { resolveRenderOptions } from './options.js';
+import { renderState } from './render.js';
 
 const hep: HostEndpointState = {
   id: 'h', node: 'n1', binding: { kind: 'interface', interfaceName: 'eth0' }, expectedIPs: [],

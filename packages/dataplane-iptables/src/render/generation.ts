@@ -11,7 +11,8 @@
  * dropped. Generation 0 is "unstamped" and matches no table. Pure: it only rewrites renderings.
  */
 import { IptablesError } from '../errors.js';
-import type { Rendered, RenderedChain, RenderedRule, Table } from './render.js';
+import type { Table } from './options.js';
+import type { Rendered, RenderedChain, RenderedRule } from './rendered.js';
 import { hashText } from './names.js';
 
 /** Generation values 1-7 (0 = unstamped). At most three are in force at once (raw, mangle, filter). */

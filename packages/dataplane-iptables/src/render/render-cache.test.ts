@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { applyMessage, emptyDataplaneState, type CompiledPolicy, type DataplaneMessage, type HostEndpointState, type WorkloadEndpointState } from '@gingham/core';
-import { createRenderCache, renderState, type RenderOptions } from './render.js';
+import type { RenderOptions } from './options.js';
+import { createRenderCache } from './render-cache.js';
+import { renderState } from './render.js';
 
 const wep = (i: number, policyIds: string[]): WorkloadEndpointState => ({
   id: `a/w${i}`,

@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { applyMessage, emptyDataplaneState, type CompiledPolicy, type DataplaneMessage, type DataplaneState, type HostEndpointState, type WorkloadEndpointState } from '@gingham/core';
 import { chainName, MAX_CHAIN_NAME, MAX_SET_NAME, setName } from './names.js';
-import { formatIpsetRestore, formatIptablesRestore, renderState, type Rendered } from './render.js';
+import { formatIpsetRestore, formatIptablesRestore } from './format.js';
+import { renderState } from './render.js';
+import type { Rendered } from './rendered.js';
 import { portChunks } from './rules.js';
 
 /** The generation check of the default mask at generation 1 (generation.ts). */

@@ -1,0 +1,103 @@
+/**
+ * Endpoint chains: one chain per endpoint, direction and table that walks the endpoint's tiers
+ * and profiles (layout in render.ts's header), and the workload dispatch chains that send each
+ * workload veth to its own chains. Unknown workload interfaces are denied by the dispatch chains.
+ * Pure.
+ */
+import type { TierRef, WorkloadEndpointState } from '@gingham/core';
+import { ChainBuilder, hex, type RenderContext } from './context.js';
+import { assertInterfaceName } from './names.js';
+import type { Table } from './options.js';
+import type { PolicyChains } from './policy-chains.js';
+import type { RenderedChain } from './rendered.js';
+
+export interface EndpointChainSpec {
+  readonly tiers: readonly TierRef[];
+  readonly dir: 'ingress' | 'egress';
+  readonly profiles?: readonly string[];
+  readonly failsafe?: string;
+  /** Forward chains: allow when no tier applies. */
+  readonly forward?: boolean;
+  /** `raw`: untracked policy (NOTRACK + ACCEPT on allow); `mangle`: pre-DNAT policy (ACCEPT on allow). Both end in Pass. */
+  readonly table?: Table;
+}
+
+/** Renders the endpoint chain `name`. */
+export type EndpointChains = (name: string, spec: EndpointChainSpec) => void;
+
+export function createEndpointChains(rc: RenderContext, policies: PolicyChains): EndpointChains {
+  return (n, spec) => {
+    const table = spec.table ?? 'filter';
+    // The policy and profile chains it jumps to (made or reused first): with the spec, everything
+    // the chain is built from, hence its render-cache key.
+    const tiers = spec.tiers.map((tier) => ({ tier, pols: tier.policyIds.map((id) => policies.policy(id, spec.dir, table)).filter((x): x is string => x !== undefined) }));
+    const profiles = table === 'filter' && !spec.forward ? (spec.profiles ?? []).map((id) => policies.profile(id, spec.dir)).filter((x): x is string => x !== undefined) : [];
+    const key = JSON.stringify(['ep', table, n, spec.dir, spec.failsafe ?? '', spec.forward === true, tiers.map((t) => [t.tier.name, t.tier.defaultAction, t.pols]), profiles]);
+    rc.pushCached(key, () => buildEndpointChain(rc, table, n, spec, tiers, profiles));
+  };
+}
+
+function buildEndpointChain(rc: RenderContext, table: Table, n: string, spec: EndpointChainSpec, tiers: readonly { tier: TierRef; pols: readonly string[] }[], profiles: readonly string[]): RenderedChain {
+  const o = rc.o;
+  const c = new ChainBuilder(table, n);
+  if (table === 'filter') {
+    c.add('-m', 'conntrack', '--ctstate', 'RELATED,ESTABLISHED', '-j', 'ACCEPT');
+    c.add('-m', 'conntrack', '--ctstate', 'INVALID', '-j', 'DROP');
+  }
+  if (spec.failsafe) c.add('-j', spec.failsafe);
+  c.add('-j', 'MARK', '--set-xmark', `0x0/${hex(rc.marks)}`);
+  for (const { tier, pols } of tiers) {
+    if (pols.length === 0) continue;
+    c.add('-j', 'MARK', '--set-xmark', `0x0/${hex(o.passMark)}`);
+    for (const pc of pols) {
+      c.add(...rc.ifNotMark(o.passMark), '-j', pc);
+      if (table === 'raw') c.add(...rc.ifMark(o.acceptMark), '-j', 'NOTRACK');
+      c.add(...rc.ifMark(o.acceptMark), '-j', table === 'filter' ? 'RETURN' : 'ACCEPT');
+    }
+    if (tier.defaultAction !== 'Pass' && table === 'filter') {
+      if (o.flowLogs && !spec.forward) c.add(...rc.ifNotMark(o.passMark), ...rc.flowLog({ kind: 'end-of-tier', name: tier.name, direction: spec.dir, action: 'deny', rule: -1 }));
+      c.add(...rc.ifNotMark(o.passMark), ...rc.deny());
+    }
+  }
+  if (table !== 'filter') {
+    // Untracked and pre-DNAT tiers always end in Pass: normal policy still runs.
+  } else if (spec.forward) {
+    // Reached when no tier applies or every tier passed: forwarded traffic is allowed.
+    c.add(...rc.setMark(o.acceptMark));
+    c.add('-j', 'RETURN');
+  } else {
+    for (const pc of profiles) {
+      c.add('-j', pc);
+      c.add(...rc.ifMark(o.acceptMark), '-j', 'RETURN');
+    }
+    if (o.flowLogs) c.add(...rc.flowLog({ kind: 'no-profile', name: '', direction: spec.dir, action: 'deny', rule: -1 }));
+    c.add(...rc.deny());
+  }
+  return c.build();
+}
+
+/**
+ * Workload endpoints: `<p>tw-IF`/`<p>fw-IF` per interface and the dispatch chains. Every endpoint
+ * in both families (a v4-only pod still gets its v6 chains: its link-local traffic is policed
+ * like everything else rather than dropped as "unknown interface").
+ */
+export function renderWorkloadEndpoints(rc: RenderContext, endpointChain: EndpointChains): void {
+  const weps = [...rc.state.workloadEndpoints.values()].sort((a, b) => (a.interfaceName < b.interfaceName ? -1 : a.interfaceName > b.interfaceName ? 1 : 0));
+  const fromWl = new ChainBuilder('filter', `${rc.prefix}from-wl-dispatch`);
+  const toWl = new ChainBuilder('filter', `${rc.prefix}to-wl-dispatch`);
+  const seen = new Set<string>();
+  for (const e of weps as WorkloadEndpointState[]) {
+    assertInterfaceName(e.interfaceName);
+    if (seen.has(e.interfaceName)) continue;
+    seen.add(e.interfaceName);
+    const tw = rc.name('tw', e.interfaceName);
+    const fw = rc.name('fw', e.interfaceName);
+    endpointChain(tw, { tiers: e.ingressTiers, dir: 'ingress', profiles: e.profileIds });
+    endpointChain(fw, { tiers: e.egressTiers, dir: 'egress', profiles: e.profileIds });
+    fromWl.add('-i', e.interfaceName, '-g', fw);
+    toWl.add('-o', e.interfaceName, '-g', tw);
+  }
+  fromWl.add(...rc.deny());
+  toWl.add(...rc.deny());
+  rc.push(fromWl, toWl);
+}
