@@ -11,6 +11,7 @@ export { IptablesError, type IptablesErrorCode } from './errors.js';
 export {
   createIptablesDataplane,
   type ApplyStats,
+  type ApplyTimings,
   type IptablesBackend,
   type IptablesDataplane,
   type IptablesDataplaneOptions,
