@@ -157,6 +157,9 @@ export function setScopes(r: Rendered): Map<string, SetScope> {
  * interfaces under whose dispatch it is reached), walking from the hook rules.
  */
 export function pathScopes(r: Rendered): { sets: Map<string, SetScope>; chains: Map<string, SetScope> } {
+  // A rendering is immutable: the walk of the one in force is reused by the next plan.
+  const known = scopesOfRendering.get(r);
+  if (known) return known;
   const byName = new Map<string, RenderedChain>();
   for (const c of r.chains) byName.set(ck(c), c);
   const scopes = new Map<string, SetScope>();
@@ -176,22 +179,55 @@ export function pathScopes(r: Rendered): { sets: Map<string, SetScope>; chains: 
     const c = byName.get(`${table}:${name}`);
     if (!c) return;
     note(chains, `${table}:${name}`, inIf, outIf);
-    for (const rule of c.rules) {
+    for (const rule of pathSteps(c)) {
       let i = inIf;
       let o = outIf;
-      const a = rule.args;
-      for (let j = 0; j < a.length - 1; j++) {
-        const v = a[j + 1]!;
-        if (a[j] === '-i' && a[j - 1] !== '!' && !v.endsWith('+')) i = v;
-        else if (a[j] === '-o' && a[j - 1] !== '!' && !v.endsWith('+')) o = v;
-        else if (a[j] === '--match-set') note(scopes, v, i, o);
-        else if (a[j] === '-j' || a[j] === '-g') visit(table, v, i, o);
+      for (const [what, v] of rule) {
+        if (what === '-i') i = v;
+        else if (what === '-o') o = v;
+        else if (what === '--match-set') note(scopes, v, i, o);
+        else visit(table, v, i, o);
       }
     }
   };
   for (const h of r.hooks) visit(h.table, h.target, '*', '*');
-  return { sets: scopes, chains };
+  const out = { sets: scopes, chains };
+  scopesOfRendering.set(r, out);
+  return out;
 }
+
+/**
+ * What the path walk needs of a chain, per rule in order: the interfaces it dispatches on
+ * (`-i`/`-o`, not negated, not a wildcard), the sets it names and the chains it jumps to. Rules
+ * with none of these are left out. Kept by chain: a chain is walked once per interface that
+ * reaches it, and the render cache hands the same chain objects to the next rendering.
+ */
+function pathSteps(c: RenderedChain): readonly (readonly (readonly [string, string])[])[] {
+  const known = stepsOfChain.get(c);
+  if (known) return known;
+  const out: [string, string][][] = [];
+  for (const rule of c.rules) {
+    const a = rule.args;
+    const steps: [string, string][] = [];
+    for (let j = 0; j < a.length - 1; j++) {
+      const v = a[j + 1]!;
+      if ((a[j] === '-i' || a[j] === '-o') && a[j - 1] !== '!' && !v.endsWith('+')) steps.push([a[j]!, v]);
+      else if (a[j] === '--match-set') steps.push(['--match-set', v]);
+      else if (a[j] === '-j' || a[j] === '-g') steps.push(['-j', v]);
+    }
+    if (steps.length > 0) out.push(steps);
+  }
+  stepsOfChain.set(c, out);
+  return out;
+}
+const stepsOfChain = new WeakMap<RenderedChain, [string, string][][]>();
+
+/** Path scopes by rendering (renderings are never changed after they are made). */
+const scopesOfRendering = new WeakMap<Rendered, { sets: Map<string, SetScope>; chains: Map<string, SetScope> }>();
+/** The set names a chain's rules match, by chain (chains are immutable; the render cache reuses them). */
+const setsOfChain = new WeakMap<RenderedChain, string[]>();
+/** The rendering a kernel model was planned from: `next` of a plan describes its `rendered` (rule ids and hooks; sets may change later). */
+const plannedFrom = new WeakMap<KernelState, Rendered>();
 
 /** Whether some packet's path meets both sets (rule 3). Sets no chain names meet nothing. */
 export function scopesMeet(a: SetScope | undefined, b: SetScope | undefined): boolean {
@@ -225,8 +261,11 @@ function setRefs(chains: Iterable<{ readonly sets: readonly string[] }>): Set<st
 }
 
 function chainSets(c: RenderedChain): string[] {
+  const known = setsOfChain.get(c);
+  if (known) return known;
   const out: string[] = [];
   for (const rule of c.rules) rule.args.forEach((a, j) => j > 0 && rule.args[j - 1] === '--match-set' && out.push(a));
+  setsOfChain.set(c, out);
   return out;
 }
 
@@ -262,6 +301,8 @@ function uniformGeneration(k: KernelState): number | undefined {
 
 /** Whether `r` (a rendering as written) is exactly what `k` holds: same chains, rule ids and hook rules. */
 function describes(r: Rendered, k: KernelState): boolean {
+  // Chains and hooks of a model change only by a new plan (a members-only plan replaces sets).
+  if (plannedFrom.get(k) === r) return true;
   if (r.chains.length !== k.chains.size) return false;
   for (const c of r.chains) {
     const have = k.chains.get(ck(c));
@@ -384,8 +425,6 @@ export function planConverge(k: KernelState, rendered: Rendered, o: PlanOptions,
       version.add(c);
     }
   }
-  const refsNew = setRefs(rr.chains.map((c) => ({ sets: chainSets(c) })));
-
   const pre: string[] = [];
   const post: string[] = [];
   let setsCreated = 0;
@@ -472,12 +511,24 @@ export function planConverge(k: KernelState, rendered: Rendered, o: PlanOptions,
   const gone = [...k.sets.keys()].filter((n) => !keep.has(n)).sort();
   if (gone.length > 0) steps.push({ kind: 'ipset', lines: gone.map((n) => `destroy ${n}`) });
 
+  // The model after every step. Chains not written and sets not touched keep their entries
+  // (equal rule ids are equal rules; entries are replaced, never changed in place).
   const next: KernelState = { chains: new Map(), hooks: new Map(), sets: new Map(), generations: new Map() };
   if (rr.stamp) for (const t of TABLES) next.generations.set(t, rr.stamp.generation);
-  for (const c of rr.chains) next.chains.set(ck(c), { ids: c.rules.map((x) => x.id), sets: chainSets(c) });
+  const written = new Set(d.write.map(ck));
+  for (const c of rr.chains) {
+    const key = ck(c);
+    const have = written.has(key) ? undefined : k.chains.get(key);
+    next.chains.set(key, have ?? { ids: c.rules.map((x) => x.id), sets: chainSets(c) });
+  }
   for (const h of rr.hooks) next.hooks.set(hookKey(h), [...(next.hooks.get(hookKey(h)) ?? []), h.args.join(' ')]);
-  for (const s of rr.sets) next.sets.set(s.name, { type: s.type, members: new Set(s.members) });
-  void refsNew;
+  const untouched = new Set<string>();
+  for (const s of r.sets) if (!version.has(s.name) && !changed.has(s.name) && k.sets.has(names.get(s.name)!)) untouched.add(names.get(s.name)!);
+  for (const s of rr.sets) {
+    const have = untouched.has(s.name) ? k.sets.get(s.name) : undefined;
+    next.sets.set(s.name, have && have.type === s.type ? have : { type: s.type, members: new Set(s.members) });
+  }
+  plannedFrom.set(next, rr);
   return {
     steps,
     next,
