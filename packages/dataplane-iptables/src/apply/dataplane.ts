@@ -41,7 +41,7 @@ import {
 import { IptablesError } from '../errors.js';
 import { setName } from '../render/names.js';
 import { resolveRenderOptions, type RenderOptions, type ResolvedRenderOptions } from '../render/options.js';
-import { createRenderCache } from '../render/render-cache.js';
+import { createRenderCache, forgetSetMembers } from '../render/render-cache.js';
 import { renderState } from '../render/render.js';
 import type { HostFacts, Rendered } from '../render/rendered.js';
 import { setMembers } from '../render/set-members.js';
@@ -458,6 +458,8 @@ export function createIptablesDataplane(options: IptablesDataplaneOptions = {}):
       if (violations.length > 0) {
         throw new IptablesError('IPTABLES_CONTRACT_VIOLATION', `the batch breaks the dataplane contract (nothing was written): ${violations.join('; ')}`, { violations });
       }
+      // The Engine's sets change in place: the render cache forgets the members of those that did.
+      forgetSetMembers(renderCache, messages.flatMap((m) => (m.kind === 'ipset-replace' || m.kind === 'ipset-add-members' || m.kind === 'ipset-remove-members' || m.kind === 'ipset-delete' ? [m.id] : [])));
       stats = NO_CHANGES;
       time = { ...NO_TIME };
       const started = performance.now();

@@ -44,6 +44,8 @@ export class RenderContext {
   /** Cached chains of the last rendering of this family, and those this rendering used. */
   private readonly cached: ReadonlyMap<string, CachedChain> | undefined;
   private readonly used = new Map<string, CachedChain>();
+  /** Kernel members of Engine sets by id (render-cache.ts; dropped when a set changes). */
+  private readonly keptMembers: Map<string, readonly string[]> | undefined;
   /** While a cacheable chain is built: what it registers (sets, NFLOG names), to replay on reuse. */
   private rec: { setIds: string[]; netSets: [string, readonly string[]][]; nflog: [string, string][] } | undefined;
 
@@ -54,6 +56,8 @@ export class RenderContext {
     private readonly cache?: RenderCache,
   ) {
     this.cached = cache?.entries.get(family);
+    if (cache && !cache.members.has(family)) cache.members.set(family, new Map());
+    this.keptMembers = cache?.members.get(family);
     this.marks = o.acceptMark | o.passMark;
     // IP sets: every Engine set of this family's members; referenced-but-missing sets render empty.
     for (const id of [...state.ipSets.keys()].sort()) this.setRef(id);
@@ -85,7 +89,8 @@ export class RenderContext {
     if (!this.sets.has(n)) {
       const s = this.state.ipSets.get(id);
       const type = s?.type === 'net-port-proto' ? 'hash:net,port' : 'hash:net';
-      const members = setMembers(s?.type ?? 'nets', s?.members ?? [], this.family);
+      const members = (s && this.keptMembers?.get(id)) ?? setMembers(s?.type ?? 'nets', s?.members ?? [], this.family);
+      if (s) this.keptMembers?.set(id, members);
       this.sets.set(n, { name: n, type, family: this.family, members });
     }
     return n;

@@ -50,6 +50,14 @@ function ruleChain(rc: RenderContext, c: ChainBuilder, rules: readonly CompiledR
   });
 }
 
+/** A rule list as text, for cache keys; kept by list (compiled rules are immutable, an upsert brings new ones). */
+const rulesTexts = new WeakMap<readonly CompiledRule[], string>();
+function rulesText(rules: readonly CompiledRule[]): string {
+  let t = rulesTexts.get(rules);
+  if (t === undefined) rulesTexts.set(rules, (t = JSON.stringify(rules)));
+  return t;
+}
+
 export function createPolicyChains(rc: RenderContext): PolicyChains {
   const policyChains = new Map<string, string>();
   const profileChains = new Map<string, string>();
@@ -64,7 +72,7 @@ export function createPolicyChains(rc: RenderContext): PolicyChains {
         n = chain;
         policyChains.set(key, n);
         const rules = dir === 'ingress' ? pol.ingress : pol.egress;
-        rc.pushCached(`pol|${key}|${JSON.stringify(rules)}`, () => {
+        rc.pushCached(`pol|${key}|${rulesText(rules)}`, () => {
           const c = new ChainBuilder(table, chain);
           ruleChain(rc, c, rules, table === 'filter' ? { kind: 'policy', name: id, direction: dir } : undefined);
           return c.build();
@@ -82,7 +90,7 @@ export function createPolicyChains(rc: RenderContext): PolicyChains {
         n = chain;
         profileChains.set(key, n);
         const rules = dir === 'ingress' ? prof.ingress : prof.egress;
-        rc.pushCached(`prof|${key}|${JSON.stringify(rules)}`, () => {
+        rc.pushCached(`prof|${key}|${rulesText(rules)}`, () => {
           const c = new ChainBuilder('filter', chain);
           ruleChain(rc, c, rules, { kind: 'profile', name: id, direction: dir });
           return c.build();

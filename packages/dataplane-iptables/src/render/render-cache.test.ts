@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { applyMessage, emptyDataplaneState, type CompiledPolicy, type DataplaneMessage, type HostEndpointState, type WorkloadEndpointState } from '@gingham/core';
 import type { RenderOptions } from './options.js';
-import { createRenderCache } from './render-cache.js';
+import { createRenderCache, forgetSetMembers } from './render-cache.js';
 import { renderState } from './render.js';
 
 const wep = (i: number, policyIds: string[]): WorkloadEndpointState => ({
@@ -72,10 +72,14 @@ describe('render cache', () => {
         [{ kind: 'profile-upsert', profile: { id: 'kns.a', ingress: [], egress: [{ action: 'Deny', source: {}, destination: {} }] } }, { kind: 'host-endpoint-upsert', endpoint: hep }],
         [{ kind: 'policy-upsert', policy: pol(longId, 84) }, { kind: 'ipset-remove-members', id: 's:db', members: ['10.65.0.2/32'] }],
         [{ kind: 'policy-remove', id: 'gnp/out' }, { kind: 'workload-endpoint-remove', id: 'a/w2' }, { kind: 'host-endpoint-remove', id: 'n1/eth0' }],
+        // A set replaced with other members and type, one emptied, one made and dropped.
+        [{ kind: 'ipset-replace', id: 's:db', type: 'net-port-proto', members: ['10.65.0.9/32,tcp:80', 'fd00::9/128,udp:53'] }, { kind: 'ipset-replace', id: 's:new', type: 'nets', members: ['10.1.0.0/16'] }],
+        [{ kind: 'ipset-remove-members', id: 's:db', members: ['10.65.0.9/32,tcp:80'] }, { kind: 'ipset-delete', id: 's:new' }],
         [],
       ];
       for (const [i, batch] of steps.entries()) {
         for (const m of batch) applyMessage(state, m);
+        forgetSetMembers(cache, batch.flatMap((m) => ('id' in m && m.kind.startsWith('ipset-') ? [m.id] : [])));
         for (const family of [4, 6] as const) {
           const cached = renderState(state, family, options, {}, cache);
           expect(cached, `step ${i}, IPv${family}, ${JSON.stringify(options)}`).toEqual(renderState(state, family, options));
