@@ -26,7 +26,14 @@ const suites: Record<string, () => Promise<(emit: Emit) => Promise<void>>> = {
 };
 const groups: Record<string, string[]> = { core: ['selector', 'evaluate'], ebpf: ['ebpf-datapath', 'dataplane-throughput'], sources: ['k8s', 'openstack'], insights: ['insights-diff', 'insights-flows'] };
 
-const wanted = process.argv.slice(2).flatMap((name) => groups[name] ?? [name]);
+// `--dataplane iptables|ebpf`: the dataplane of the suites that run one (agent).
+const args = process.argv.slice(2);
+const dp = args.indexOf('--dataplane');
+if (dp >= 0) {
+  process.env['GINGHAM_BENCH_DATAPLANE'] = args[dp + 1] ?? '';
+  args.splice(dp, 2);
+}
+const wanted = args.flatMap((name) => groups[name] ?? [name]);
 if (wanted.length === 0) wanted.push(...groups.core!);
 
 const emit: Emit = (row) => {

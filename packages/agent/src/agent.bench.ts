@@ -1,14 +1,23 @@
 /**
- * `npm run bench:agent` (root): the agent against a real etcd on loopback, both inside a network
- * namespace this bench creates (it re-runs itself there with `ip netns exec`, so the agent's
- * rtnetlink socket, iptables and etcd are all in that namespace) and removes. iptables dataplane.
- * Default scale 10,000 endpoints × 1,000 policies with 250 local endpoints;
- * GINGHAM_BENCH_AGENT_SCALE=large for 100,000 × 10,000. Rows:
+ * `npm run bench:agent [-- --dataplane ebpf]` (root): the agent against a real etcd on loopback,
+ * both inside a network namespace this bench creates (it re-runs itself there with
+ * `nsenter --net`, so the agent's rtnetlink socket, iptables or eBPF hooks and etcd are all in
+ * that namespace) and removes; the eBPF dataplane pins into a bpffs the bench mounts in a
+ * temporary directory (never /sys/fs/bpf) and unmounts. Default scale 10,000 endpoints × 1,000 policies with 250
+ * local endpoints; GINGHAM_BENCH_AGENT_SCALE=large for 100,000 × 10,000. Every metric ends in
+ * `_<scale>_<dataplane>`. Rows:
  *  - initial_sync_ms: agent start to ready (first complete sync and first successful apply);
  *  - etcd_to_kernel_label_change_p50/p99_ms, etcd_to_kernel_new_policy_p50/p99_ms: from the
  *    etcd put to the dataplane apply that carries it having returned (50 samples, 10 warm-up);
- *  - new_interface_to_enforced_p50/p99_ms: from `ip link add` of a local endpoint's interface to
- *    the agent's interface re-check (triggered by the rtnetlink event) having returned. With
+ *    per stage (p50 and p99 of each sample's share): `_stage_watch` put → the source batch
+ *    reaching the agent, `_stage_calc` the Engine taking it, `_stage_flush` the Engine's flush
+ *    up to the dataplane call, `_stage_apply` the dataplane apply, `_stage_handoff` apply
+ *    returned → the bench seeing it; with iptables also `_stage_apply_render|plan|ipset|restore`,
+ *    the dataplane's own split of its apply (`timings()`);
+ *  - new_interface_to_enforced_p50/p99_ms: from `ip link add` of a local endpoint's interface
+ *    having returned (the link exists) to the agent's interface re-check (triggered by the
+ *    rtnetlink event) having returned; `_stage_event` link → the rtnetlink event, `_stage_sync`
+ *    the re-check; `ip_link_add_p50_ms` the `ip` child itself (not part of the figure). With
  *    iptables a workload's rules match by interface name and exist before the link does, so this
  *    is the agent's reaction time; the eBPF dataplane attaches its programs in that re-check;
  *  - relist_ms: after a compaction past the cut-off watcher (1% of endpoints changed meanwhile),
@@ -16,19 +25,17 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Resource } from '@gingham/core';
 import { encodeValue, etcdKey, kindOf } from '@gingham/datastore';
 import { startEtcd, startTcpProxy } from '@gingham/datastore/testing';
-import { createIptablesDataplane } from '@gingham/dataplane-iptables';
-import { createLocalRunner } from '@gingham/host';
 import { Etcd3 } from 'etcd3';
 import { pino } from 'pino';
 import { createAgent } from './agent.js';
 import { resolveAgentConfig } from './config.js';
-import { wrapDataplane } from './dataplane-adapter.js';
+import { type AgentDataplane, createAgentDataplane } from './dataplane-adapter.js';
 
 type Emit = (row: { bench: string; metric: string; value: number; unit: string }) => void;
 
@@ -69,16 +76,26 @@ async function until(check: () => boolean, timeoutMs: number): Promise<void> {
 }
 
 const INSIDE = 'GINGHAM_BENCH_AGENT_NETNS';
+const BPFFS = 'GINGHAM_BENCH_AGENT_BPFFS';
 
 /** Runs the bench in a fresh network namespace (this same command, re-run inside it). */
 export async function runAgentBench(emit: Emit): Promise<void> {
   if (process.env[INSIDE]) return runInside(emit);
   const ns = `gh-bench-agent-${process.pid}`;
   if (spawnSync('ip', ['netns', 'add', ns]).status !== 0) throw new Error(`bench: cannot create network namespace ${ns} (root needed)`);
+  // eBPF: a bpffs of our own in the host's mount namespace (pins must outlive a private one;
+  // never /sys/fs/bpf), unmounted below; the child enters only the network namespace.
+  let bpffs: string | undefined;
   try {
+    if (process.env['GINGHAM_BENCH_DATAPLANE'] === 'ebpf') {
+      bpffs = join(mkdtempSync(join(tmpdir(), 'gingham-bench-bpffs-')), 'bpffs');
+      mkdirSync(bpffs);
+      const m = spawnSync('mount', ['-t', 'bpf', 'bpffs', bpffs], { encoding: 'utf8' });
+      if (m.status !== 0) throw new Error(`bench: mount -t bpf: ${m.stderr}`);
+    }
     spawnSync('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
-    const child = spawn('ip', ['netns', 'exec', ns, process.execPath, ...process.execArgv, ...process.argv.slice(1)], {
-      env: { ...process.env, [INSIDE]: ns },
+    const child = spawn('nsenter', [`--net=/run/netns/${ns}`, process.execPath, ...process.execArgv, ...process.argv.slice(1)], {
+      env: { ...process.env, [INSIDE]: ns, ...(bpffs ? { [BPFFS]: bpffs } : {}) },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     for await (const line of createInterface({ input: child.stdout! })) if (line.trim()) emit(JSON.parse(line) as Parameters<Emit>[0]);
@@ -86,15 +103,52 @@ export async function runAgentBench(emit: Emit): Promise<void> {
     if (code !== 0) throw new Error(`bench: the agent bench in ${ns} exited with ${code}`);
   } finally {
     spawnSync('ip', ['netns', 'del', ns]);
+    if (bpffs) {
+      spawnSync('umount', [bpffs]);
+      rmSync(join(bpffs, '..'), { recursive: true, force: true });
+    }
   }
+}
+
+/** Timestamps of the stages one change passes through (performance.now(); undefined until seen). */
+interface Marks {
+  event?: number;
+  calc?: number;
+  applyStart?: number;
+  applyEnd?: number;
+  syncStart?: number;
+  syncEnd?: number;
+}
+
+/** The dataplane with its apply and interface re-check timed into `marks` (first call after a reset wins). */
+function timed(dp: AgentDataplane, marks: () => Marks): AgentDataplane {
+  return {
+    ...dp,
+    apply: async (messages) => {
+      const m = marks();
+      m.applyStart ??= performance.now();
+      await dp.apply(messages);
+      m.applyEnd = performance.now();
+    },
+    syncInterfaces: async () => {
+      const m = marks();
+      m.syncStart ??= performance.now();
+      await dp.syncInterfaces();
+      m.syncEnd = performance.now();
+    },
+  };
 }
 
 async function runInside(emit: Emit): Promise<void> {
   const large = process.env['GINGHAM_BENCH_AGENT_SCALE'] === 'large';
+  const kind = process.env['GINGHAM_BENCH_DATAPLANE'] ?? 'iptables';
+  if (kind !== 'iptables' && kind !== 'ebpf') throw new Error(`bench: --dataplane is iptables or ebpf, got ${kind}`);
   const n = large ? 100_000 : 10_000;
   const p = large ? 10_000 : 1_000;
-  const scale = `${n / 1000}k_x_${p / 1000}k`;
+  const scale = `${n / 1000}k_x_${p / 1000}k_${kind}`;
   const dir = mkdtempSync(join(tmpdir(), 'gingham-bench-agent-'));
+  const bpffs = process.env[BPFFS];
+  if (kind === 'ebpf' && !bpffs) throw new Error('bench: the eBPF run needs the bpffs the outer bench mounts');
   const server = await startEtcd({ extraArgs: ['--quota-backend-bytes=4294967296'] });
   const raw = new Etcd3({ hosts: [server.endpoint] });
   const proxy = await startTcpProxy(Number(new URL(server.endpoint).port));
@@ -106,69 +160,136 @@ async function runInside(emit: Emit): Promise<void> {
       await raw.if('/bench/none', 'Version', '==', 0).then(...puts).commit();
     }
     const { config } = await resolveAgentConfig({
-      flags: { node: 'bench-node', datastore: 'etcd', 'etcd-endpoints': `http://${proxy.address}`, 'lock-dir': join(dir, 'locks'), 'health-port': '0', 'metrics-port': '0' },
+      flags: {
+        node: 'bench-node',
+        datastore: 'etcd',
+        'etcd-endpoints': `http://${proxy.address}`,
+        'lock-dir': join(dir, 'locks'),
+        'health-port': '0',
+        'metrics-port': '0',
+        dataplane: kind,
+        ...(bpffs ? { bpffs, 'ebpf-instance': `bench${process.pid}` } : {}),
+      },
       env: {},
     });
-    const dataplane = createIptablesDataplane({ runner: createLocalRunner(), lock: { dir: join(dir, 'locks') } });
-    const agent = createAgent({ config, logger: pino({ level: 'silent' }), dataplane: wrapDataplane('iptables', dataplane), linkEvents: true });
-    const t0 = performance.now();
-    await agent.start();
-    await agent.whenReady(600_000);
-    emit({ bench: 'agent', metric: `initial_sync_ms_${scale}`, value: performance.now() - t0, unit: 'ms' });
-
-    // End to end, and the dataplane's own share (the apply that carried the change): the rest is
-    // etcd's watch delivery, the Engine and the agent.
-    const measure = async (what: string, write: (k: number) => Promise<unknown>): Promise<number[]> => {
-      const out: number[] = [];
-      const applyMs: number[] = [];
-      for (let k = 0; k < 60; k++) {
-        const before = agent.loop.applies;
-        const t = performance.now();
-        await write(k);
-        await until(() => agent.loop.applies > before, 30_000);
-        await agent.settled();
-        if (k < 10) continue; // the first ten warm up
-        out.push(performance.now() - t);
-        applyMs.push(agent.loop.lastApply?.durationMs ?? NaN);
-      }
-      emit({ bench: 'agent', metric: `${what}_dataplane_apply_p50_ms_${scale}`, value: pct(applyMs, 50), unit: 'ms' });
-      return out;
+    let marks: Marks = {};
+    const dataplane = await createAgentDataplane(config);
+    const agent = createAgent({ config, logger: pino({ level: 'warn' }, pino.destination(2)), dataplane: timed(dataplane, () => marks), linkEvents: true });
+    // The source batch reaching the agent, and the Engine having taken it.
+    const loop = agent.loop;
+    const onSource = loop.onSourceMessages.bind(loop);
+    loop.onSourceMessages = (messages) => {
+      marks.event ??= performance.now();
+      onSource(messages);
+      marks.calc ??= performance.now();
     };
-    const label = await measure('label_change', (k) => raw.put(keyOf(wep(k % LOCAL))).value(encodeValue({ ...wep(k % LOCAL, k + 1), metadata: { ...wep(k % LOCAL).metadata, labels: { app: `app${(k * 7) % 50}`, gen: String(k + 1) } } }, WEP)).exec());
-    emit({ bench: 'agent', metric: `etcd_to_kernel_label_change_p50_ms_${scale}`, value: pct(label, 50), unit: 'ms' });
-    emit({ bench: 'agent', metric: `etcd_to_kernel_label_change_p99_ms_${scale}`, value: pct(label, 99), unit: 'ms' });
-    const policy = await measure('new_policy', (k) => raw.put(keyOf(gnp(k, '-new'))).value(encodeValue(gnp(k, '-new'), GNP)).exec());
-    emit({ bench: 'agent', metric: `etcd_to_kernel_new_policy_p50_ms_${scale}`, value: pct(policy, 50), unit: 'ms' });
-    emit({ bench: 'agent', metric: `etcd_to_kernel_new_policy_p99_ms_${scale}`, value: pct(policy, 99), unit: 'ms' });
+    const onLink = loop.requestInterfaceSync.bind(loop);
+    loop.requestInterfaceSync = () => {
+      marks.event ??= performance.now();
+      onLink();
+    };
+    const t0 = performance.now();
+    try {
+      await agent.start();
+      await agent.whenReady(1_800_000);
+      emit({ bench: 'agent', metric: `initial_sync_ms_${scale}`, value: performance.now() - t0, unit: 'ms' });
 
-    // A local endpoint's interface appears (as a CNI plugin would create it).
-    const links: number[] = [];
-    for (let k = 0; k < 60; k++) {
-      const before = agent.loop.applies;
-      const t = performance.now();
-      const made = spawnSync('ip', ['link', 'add', wepIface(k), 'type', 'veth', 'peer', 'name', `bpeer${k}`]);
-      if (made.status !== 0) throw new Error(`bench: ip link add: ${made.stderr.toString()}`);
-      await until(() => agent.loop.applies > before && agent.loop.lastApply?.interfaceSync === true, 30_000);
+      /** p50 and p99 of each stage (a sample missing a stage counts 0 for it). */
+      const stages = (what: string, samples: readonly (readonly [string, number][])[]): void => {
+        for (const [i, [stage]] of (samples[0] ?? []).entries()) {
+          const xs = samples.map((s) => s[i]![1]);
+          emit({ bench: 'agent', metric: `${what}_stage_${stage}_p50_ms_${scale}`, value: pct(xs, 50), unit: 'ms' });
+          emit({ bench: 'agent', metric: `${what}_stage_${stage}_p99_ms_${scale}`, value: pct(xs, 99), unit: 'ms' });
+        }
+      };
+      const span = (a: number | undefined, b: number | undefined): number => (a === undefined || b === undefined ? 0 : Math.max(0, b - a));
+
+      // End to end, and the share of each stage: etcd's watch delivery, the Engine, the dataplane.
+      const measure = async (what: string, write: (k: number) => Promise<unknown>): Promise<number[]> => {
+        const out: number[] = [];
+        const split: [string, number][][] = [];
+        for (let k = 0; k < 60; k++) {
+          const before = loop.applies;
+          marks = {};
+          const t = performance.now();
+          await write(k);
+          await until(() => loop.applies > before, 60_000);
+          await agent.settled();
+          const done = performance.now();
+          if (k < 10) continue; // the first ten warm up
+          out.push(done - t);
+          const m = marks;
+          // iptables: the apply's own split (the last apply of the sample).
+          const tm = (dataplane.stats() as { timings?: Record<string, number> }).timings;
+          split.push([
+            ['watch', span(t, m.event)],
+            ['calc', span(m.event, m.calc)],
+            ['flush', span(m.calc, m.applyStart)],
+            ['apply', span(m.applyStart, m.applyEnd)],
+            ['handoff', span(m.applyEnd, done)],
+            ...(tm ? (['renderMs', 'planMs', 'ipsetMs', 'restoreMs'] as const).map((x): [string, number] => [`apply_${x.slice(0, -2)}`, tm[x] ?? 0]) : []),
+          ]);
+        }
+        stages(what, split);
+        return out;
+      };
+      // Endpoint k moves from app k%50 to another app (never its own: a change the Engine does not
+      // pass on would wait for the next interface re-check).
+      const label = await measure('label_change', (k) => raw.put(keyOf(wep(k % LOCAL))).value(encodeValue({ ...wep(k % LOCAL, k + 1), metadata: { ...wep(k % LOCAL).metadata, labels: { app: `app${((k % LOCAL) + 7) % 50}`, gen: String(k + 1) } } }, WEP)).exec());
+      emit({ bench: 'agent', metric: `etcd_to_kernel_label_change_p50_ms_${scale}`, value: pct(label, 50), unit: 'ms' });
+      emit({ bench: 'agent', metric: `etcd_to_kernel_label_change_p99_ms_${scale}`, value: pct(label, 99), unit: 'ms' });
+      const policy = await measure('new_policy', (k) => raw.put(keyOf(gnp(k, '-new'))).value(encodeValue(gnp(k, '-new'), GNP)).exec());
+      emit({ bench: 'agent', metric: `etcd_to_kernel_new_policy_p50_ms_${scale}`, value: pct(policy, 50), unit: 'ms' });
+      emit({ bench: 'agent', metric: `etcd_to_kernel_new_policy_p99_ms_${scale}`, value: pct(policy, 99), unit: 'ms' });
+
+      // A local endpoint's interface appears (as a CNI plugin would create it).
+      const links: number[] = [];
+      const ipAdd: number[] = [];
+      const linkSplit: [string, number][][] = [];
+      for (let k = 0; k < 60; k++) {
+        const before = loop.applies;
+        marks = {};
+        const t = performance.now();
+        const made = spawnSync('ip', ['link', 'add', wepIface(k), 'type', 'veth', 'peer', 'name', `bpeer${k}`]);
+        if (made.status !== 0) throw new Error(`bench: ip link add: ${made.stderr.toString()}`);
+        // spawnSync blocks this thread: the rtnetlink event is read after it returns.
+        const exists = performance.now();
+        await until(() => loop.applies > before && loop.lastApply?.interfaceSync === true, 60_000);
+        await agent.settled();
+        const done = performance.now();
+        if (k < 10) continue;
+        links.push(done - exists);
+        ipAdd.push(exists - t);
+        const m = marks;
+        linkSplit.push([
+          ['event', span(exists, m.event)],
+          ['sync', span(m.syncStart, m.syncEnd)],
+        ]);
+      }
+      emit({ bench: 'agent', metric: `new_interface_to_enforced_p50_ms_${scale}`, value: pct(links, 50), unit: 'ms' });
+      emit({ bench: 'agent', metric: `new_interface_to_enforced_p99_ms_${scale}`, value: pct(links, 99), unit: 'ms' });
+      stages('new_interface', linkSplit);
+      emit({ bench: 'agent', metric: `ip_link_add_p50_ms_${scale}`, value: pct(ipAdd, 50), unit: 'ms' });
+
+      proxy.cut();
+      await until(() => !agent.status().datastore.connected, 30_000);
+      for (let i = 0; i < n / 100; i++) await raw.put(keyOf(wep((i * 97) % n))).value(encodeValue(wep((i * 97) % n, 1000), WEP));
+      await server.compact();
+      const relists = agent.status().datastore.counters['relists'] ?? 0;
+      const t1 = performance.now();
+      proxy.restore();
+      await until(() => (agent.status().datastore.counters['relists'] ?? 0) > relists, 1_800_000);
       await agent.settled();
-      if (k >= 10) links.push(performance.now() - t);
+      emit({ bench: 'agent', metric: `relist_ms_${scale}`, value: performance.now() - t1, unit: 'ms' });
+      emit({ bench: 'agent', metric: `agent_rss_mb_${scale}`, value: process.memoryUsage().rss / 1048576, unit: 'MiB' });
+      emit({ bench: 'agent', metric: `applies_during_run_${scale}`, value: loop.applies, unit: 'count' });
+      emit({ bench: 'agent', metric: `apply_failures_during_run_${scale}`, value: loop.failures, unit: 'count' });
+    } finally {
+      // stop() closes the dataplane and leaves its rules; iptables go with the namespace, the
+      // eBPF hooks and pins are removed here (the outer bench unmounts the bpffs).
+      await agent.stop();
+      if (kind === 'ebpf') await dataplane.clean().catch(() => undefined);
     }
-    emit({ bench: 'agent', metric: `new_interface_to_enforced_p50_ms_${scale}`, value: pct(links, 50), unit: 'ms' });
-    emit({ bench: 'agent', metric: `new_interface_to_enforced_p99_ms_${scale}`, value: pct(links, 99), unit: 'ms' });
-
-    proxy.cut();
-    await until(() => !agent.status().datastore.connected, 30_000);
-    for (let i = 0; i < n / 100; i++) await raw.put(keyOf(wep((i * 97) % n))).value(encodeValue(wep((i * 97) % n, 1000), WEP));
-    await server.compact();
-    const relists = agent.status().datastore.counters['relists'] ?? 0;
-    const t1 = performance.now();
-    proxy.restore();
-    await until(() => (agent.status().datastore.counters['relists'] ?? 0) > relists, 600_000);
-    await agent.settled();
-    emit({ bench: 'agent', metric: `relist_ms_${scale}`, value: performance.now() - t1, unit: 'ms' });
-    emit({ bench: 'agent', metric: `agent_rss_mb_${scale}`, value: process.memoryUsage().rss / 1048576, unit: 'MiB' });
-    emit({ bench: 'agent', metric: `applies_during_run_${scale}`, value: agent.loop.applies, unit: 'count' });
-    // stop() closes the dataplane and leaves its rules; they go with the namespace.
-    await agent.stop();
   } finally {
     raw.close();
     proxy.close();

@@ -88,7 +88,7 @@ export async function createAgentDataplane(config: AgentConfig): Promise<AgentDa
       syncInterfaces: () => dp.syncInterfaces(),
       clean: async () => formatCleanReport(await dp.clean()),
       close: () => dp.close(),
-      stats: () => ({ ...dp.stats() }),
+      stats: () => ({ ...dp.stats(), timings: dp.timings() }),
       isContractViolation: (e) => e instanceof GinghamError && CONTRACT_CODES.has(e.code),
       ...(config.flowLogsEnabled
         ? {

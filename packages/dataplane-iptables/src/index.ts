@@ -11,6 +11,7 @@ export { IptablesError, type IptablesErrorCode } from './errors.js';
 export {
   createIptablesDataplane,
   type ApplyStats,
+  type ApplyTimings,
   type IptablesBackend,
   type IptablesDataplane,
   type IptablesDataplaneOptions,
@@ -22,6 +23,7 @@ export { formatCleanReport, type CleanBackend, type CleanEntry, type CleanReport
 
 // Rendering (pure): the chains, rules and IP sets a state becomes, as restore input.
 export { renderState } from './render/render.js';
+export { createRenderCache, type RenderCache } from './render/render-cache.js';
 export { formatIpsetRestore, formatIptablesRestore } from './render/format.js';
 export type { DenyAction, EndpointToHostAction, RenderOptions, Table } from './render/options.js';
 export type { HookRule, HostFacts, Rendered, RenderedChain, RenderedRule, RenderedSet } from './render/rendered.js';

@@ -17,7 +17,7 @@ import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
 import { applyMessage, emptyDataplaneState, type CompiledPolicy, type DataplaneMessage, type WorkloadEndpointState } from '@gingham/core';
-import { createLocalRunner, createNetnsRunner } from '@gingham/host';
+import { createLocalRunner, createNetnsRunner, type CommandRunner } from '@gingham/host';
 import { createIptablesDataplane } from './apply/dataplane.js';
 import { createTopology, type Topology } from '@gingham/dataplane-conformance';
 import { formatIptablesRestore } from './render/format.js';
@@ -55,6 +55,23 @@ function benchPolicy(j: number, port: number): CompiledPolicy {
   };
 }
 
+/** Local endpoint i, selected by the policies of `group` (policy j applies to group j mod 50). */
+function benchEndpoint(i: number, group: number, policies: number): WorkloadEndpointState {
+  const mine: string[] = [];
+  for (let j = group; j < policies; j += GROUPS) mine.push(`gnp/bench-${j}`);
+  return {
+    id: `bench/ep-${i}`,
+    name: `ep-${i}`,
+    node: 'n1',
+    interfaceName: iface(i),
+    addresses: [ip(90, i)],
+    ingressTiers: mine.length > 0 ? [{ name: 'default', defaultAction: 'Deny', policyIds: mine }] : [],
+    egressTiers: [],
+    profileIds: ['kns.bench'],
+    stagedPolicyIds: [],
+  };
+}
+
 function syntheticMessages(policies: number, extraEndpoints: WorkloadEndpointState[] = [], extraPolicies: CompiledPolicy[] = []): DataplaneMessage[] {
   const msgs: DataplaneMessage[] = [];
   for (let s = 0; s < SETS; s++) {
@@ -63,24 +80,7 @@ function syntheticMessages(policies: number, extraEndpoints: WorkloadEndpointSta
   msgs.push({ kind: 'profile-upsert', profile: { id: 'kns.bench', ingress: [{ action: 'Allow', source: {}, destination: {} }], egress: [{ action: 'Allow', source: {}, destination: {} }] } });
   for (let j = 0; j < policies; j++) msgs.push({ kind: 'policy-upsert', policy: benchPolicy(j, 80 + (j % 100)) });
   for (const p of extraPolicies) msgs.push({ kind: 'policy-upsert', policy: p });
-  for (let i = 0; i < ENDPOINTS - extraEndpoints.length; i++) {
-    const mine: string[] = [];
-    for (let j = i % GROUPS; j < policies; j += GROUPS) mine.push(`gnp/bench-${j}`);
-    msgs.push({
-      kind: 'workload-endpoint-upsert',
-      endpoint: {
-        id: `bench/ep-${i}`,
-        name: `ep-${i}`,
-        node: 'n1',
-        interfaceName: iface(i),
-        addresses: [ip(90, i)],
-        ingressTiers: mine.length > 0 ? [{ name: 'default', defaultAction: 'Deny', policyIds: mine }] : [],
-        egressTiers: [],
-        profileIds: ['kns.bench'],
-        stagedPolicyIds: [],
-      },
-    });
-  }
+  for (let i = 0; i < ENDPOINTS - extraEndpoints.length; i++) msgs.push({ kind: 'workload-endpoint-upsert', endpoint: benchEndpoint(i, i % GROUPS, policies) });
   for (const e of extraEndpoints) msgs.push({ kind: 'workload-endpoint-upsert', endpoint: e });
   return msgs;
 }
@@ -108,6 +108,123 @@ function flatRestore(messages: DataplaneMessage[]): string {
     rules.push(`-A ${chain} -j DROP`);
   }
   return `${[...out, ...rules, 'COMMIT'].join('\n')}\n`;
+}
+
+/** A runner that counts what it writes: lines of `iptables-restore` input and of `ipset` input (one-shot and session), and the time restores take. */
+function countingRunner(inner: CommandRunner): CommandRunner & { restoreLines: number; ipsetLines: number; restoreMs: number; reset(): void } {
+  const c = {
+    restoreLines: 0,
+    ipsetLines: 0,
+    restoreMs: 0,
+    reset() {
+      c.restoreLines = 0;
+      c.ipsetLines = 0;
+      c.restoreMs = 0;
+    },
+    description: inner.description,
+    async run(argv: readonly string[], options?: Parameters<CommandRunner['run']>[1]) {
+      const lines = options?.input === undefined ? 0 : options.input.split('\n').filter((l) => l !== '').length;
+      const restore = /tables(-nft|-legacy)?-restore$/.test(argv[0] ?? '');
+      if (restore) c.restoreLines += lines;
+      else if (argv[0] === 'ipset') c.ipsetLines += lines;
+      const t = process.hrtime.bigint();
+      try {
+        return await inner.run(argv, options);
+      } finally {
+        if (restore) c.restoreMs += ms(t);
+      }
+    },
+    spawn: (argv: readonly string[], options?: Parameters<CommandRunner['spawn']>[1]) => inner.spawn(argv, options),
+    async open(argv: readonly string[]) {
+      const p = await inner.open(argv);
+      if (argv[0] !== 'ipset') return p;
+      const write = p.write.bind(p);
+      return Object.assign(p, {
+        write: (text: string) => {
+          c.ipsetLines += text.split('\n').filter((l) => l !== '' && !l.startsWith('help ')).length;
+          return write(text);
+        },
+      });
+    },
+  };
+  return c;
+}
+
+/**
+ * Endpoint moves (the agent bench's label change: a local endpoint's `app` changes): one batch
+ * upserts the endpoint with the other group's policies and moves its address from the set its
+ * old group's source selector names to the new one's. Endpoint i of group g moves to g + 7
+ * (mod 50) and back; its address is in set sel<g+1 mod 50> (put there before timing).
+ */
+async function runEndpointMoveBench(emit: Emit, policies: number, samples: number): Promise<void> {
+  const ns = netns();
+  const runner = countingRunner(createNetnsRunner(ns.name));
+  const dp = createIptablesDataplane({ runner });
+  try {
+    await dp.apply(syntheticMessages(policies));
+    const groupOf = new Map<number, number>();
+    const epAt = (i: number, group: number): DataplaneMessage => ({ kind: 'workload-endpoint-upsert', endpoint: benchEndpoint(i, group, policies) });
+    const moved = Array.from({ length: Math.ceil(samples / 2) }, (_, k) => (k * 37) % ENDPOINTS);
+    for (const i of moved) groupOf.set(i, i % GROUPS);
+    await dp.apply(moved.map((i) => ({ kind: 'ipset-add-members', id: `s:sel${(groupOf.get(i)! + 1) % GROUPS}`, members: [ip(90, i)] })));
+    const times: number[] = [];
+    const restoreMs: number[] = [];
+    let restoreLines = 0;
+    let ipsetLines = 0;
+    let chains = 0;
+    let versioned = 0;
+    for (let k = 0; k < samples; k++) {
+      const i = moved[k >> 1]!;
+      const from = groupOf.get(i)!;
+      const to = k % 2 === 0 ? (from + 7) % GROUPS : (from + GROUPS - 7) % GROUPS;
+      runner.reset();
+      const t = process.hrtime.bigint();
+      await dp.apply([
+        epAt(i, to),
+        { kind: 'ipset-remove-members', id: `s:sel${(from + 1) % GROUPS}`, members: [ip(90, i)] },
+        { kind: 'ipset-add-members', id: `s:sel${(to + 1) % GROUPS}`, members: [ip(90, i)] },
+      ]);
+      times.push(ms(t));
+      restoreMs.push(runner.restoreMs);
+      groupOf.set(i, to);
+      restoreLines = Math.max(restoreLines, runner.restoreLines);
+      ipsetLines = Math.max(ipsetLines, runner.ipsetLines);
+      chains = Math.max(chains, dp.stats().chainsWritten);
+      versioned = Math.max(versioned, dp.stats().setsVersioned);
+    }
+    const pct = (xs: number[], p: number): number => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((xs.length * p) / 100))]!;
+    const b = `iptables.${policies}`;
+    emit({ bench: b, metric: 'endpoint_move_apply_p50', value: pct(times, 50), unit: 'ms' });
+    emit({ bench: b, metric: 'endpoint_move_apply_max', value: Math.max(...times), unit: 'ms' });
+    emit({ bench: b, metric: 'endpoint_move_restore_p50', value: pct(restoreMs, 50), unit: 'ms' });
+    emit({ bench: b, metric: 'endpoint_move_restore_lines', value: restoreLines, unit: 'lines' });
+    emit({ bench: b, metric: 'endpoint_move_ipset_lines', value: ipsetLines, unit: 'lines' });
+    emit({ bench: b, metric: 'endpoint_move_chains_written', value: chains, unit: 'chains' });
+    emit({ bench: b, metric: 'endpoint_move_sets_versioned', value: versioned, unit: 'sets' });
+    // The fixed cost of one restore child: an empty filter commit next to this table, and in an
+    // empty namespace; and what a re-read of the table (which the dataplane does not do per apply) would cost.
+    const timed = async (r: CommandRunner, argv: string[], input?: string): Promise<number> => {
+      const ts: number[] = [];
+      for (let k = 0; k < 5; k++) {
+        const t = process.hrtime.bigint();
+        const res = await r.run(argv, input === undefined ? {} : { input });
+        if (res.code !== 0) throw new Error(`${argv.join(' ')} failed: ${res.stderr}`);
+        ts.push(ms(t));
+      }
+      return pct(ts, 50);
+    };
+    const empty = netns();
+    try {
+      emit({ bench: b, metric: 'restore_empty_commit', value: await timed(runner, ['iptables-restore', '--noflush'], '*filter\nCOMMIT\n'), unit: 'ms' });
+      emit({ bench: b, metric: 'restore_empty_commit_empty_netns', value: await timed(createNetnsRunner(empty.name), ['iptables-restore', '--noflush'], '*filter\nCOMMIT\n'), unit: 'ms' });
+      emit({ bench: b, metric: 'save_filter', value: await timed(runner, ['iptables-save', '-t', 'filter']), unit: 'ms' });
+    } finally {
+      empty.destroy();
+    }
+  } finally {
+    await dp.close();
+    ns.destroy();
+  }
 }
 
 function netns(): { name: string; destroy(): void } {
@@ -230,6 +347,7 @@ export async function runIptablesBench(emit: Emit): Promise<void> {
     } finally {
       ns.destroy();
     }
+    await runEndpointMoveBench(emit, policies, policies >= 10000 ? 8 : LABEL_CHANGES - 1);
     const flat = flatRestore(messages);
     emit({ bench: `iptables.flat.${policies}`, metric: 'lines', value: flat.split('\n').length, unit: 'lines' });
     {
@@ -294,6 +412,10 @@ export async function runIptablesBench(emit: Emit): Promise<void> {
   }
 }
 
-if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href && process.argv[2] === 'endpoint-move') {
+  // Only the endpoint-move rows (1k policies), for before/after comparisons.
+  if (process.getuid?.() !== 0) throw new Error('iptables bench needs root (it works only inside scratch network namespaces)');
+  await runEndpointMoveBench((row) => process.stdout.write(`${JSON.stringify(row)}\n`), 1000, Number(process.argv[3] ?? LABEL_CHANGES - 1));
+} else if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   await runIptablesBench((row) => process.stdout.write(`${JSON.stringify(row)}\n`));
 }

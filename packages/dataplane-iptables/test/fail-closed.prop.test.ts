@@ -196,6 +196,49 @@ describe('fail closed: the two shapes that make in-place member changes unsafe',
     expect(meet.stats).toMatchObject({ setsVersioned: 2 });
   });
 
+  it('an endpoint moving to other policies, its address between sets guarding other endpoints: sets in place, one chain rewritten; versioned when a set guards the moving endpoint', async () => {
+    const policy = (id: string, set: string): DataplaneMessage => ({ kind: 'policy-upsert', policy: { id, tier: 'default', staged: false, egress: [], ingress: [{ action: 'Allow', source: { ipSetId: set }, destination: {} }] } });
+    const setup: DataplaneMessage[] = [
+      { kind: 'ipset-replace', id: 's:A', type: 'nets', members: ['10.65.0.13/32'] },
+      { kind: 'ipset-replace', id: 's:B', type: 'nets', members: [] },
+      { kind: 'ipset-replace', id: 's:C', type: 'nets', members: ['10.65.0.14/32'] },
+      { kind: 'ipset-replace', id: 's:D', type: 'nets', members: ['10.65.0.12/32'] },
+      policy('pa', 's:A'),
+      policy('pb', 's:B'),
+      policy('pc', 's:C'),
+      policy('pd', 's:D'),
+      { kind: 'workload-endpoint-upsert', endpoint: { ...web, ingressTiers: tier(['pa']) } },
+      { kind: 'workload-endpoint-upsert', endpoint: { ...db, ingressTiers: tier(['pb']) } },
+      { kind: 'workload-endpoint-upsert', endpoint: { ...peer, ingressTiers: tier(['pd']) } },
+      { kind: 'workload-endpoint-upsert', endpoint: peer2 },
+      { kind: 'in-sync' },
+    ];
+    // client (in A, guarded by pd) becomes "app C": guarded by pc, its address leaves A for B.
+    const move = (guard: string): DataplaneMessage[] => [
+      { kind: 'workload-endpoint-upsert', endpoint: { ...peer, ingressTiers: tier([guard]) } },
+      { kind: 'ipset-remove-members', id: 's:A', members: ['10.65.0.13/32'] },
+      { kind: 'ipset-add-members', id: 's:B', members: ['10.65.0.13/32'] },
+    ];
+    const flow = (from: string, src: string, to: string, dst: string) => ({ in: from, out: to, src, dst, dport: 80 });
+    const probes = [
+      packet('10.65.0.13', 'caliclient'),
+      flow('caliclient', '10.65.0.13', 'calidb', '10.65.0.12'),
+      flow('caliother', '10.65.0.14', 'caliclient', '10.65.0.13'),
+      flow('calidb', '10.65.0.12', 'caliclient', '10.65.0.13'),
+    ];
+    const oldOrNew = (r: Awaited<ReturnType<typeof stepsOf>>): boolean => r.seen.every((v) => v.every((x, i) => x === r.before[i] || x === r.after[i]));
+    const apart = await stepsOf(setup, move('pc'), probes);
+    expect(apart.before).toEqual([true, false, false, true]);
+    expect(apart.after).toEqual([false, true, true, false]);
+    expect(oldOrNew(apart)).toBe(true);
+    // client's chain, and pc's (no endpoint referenced it before).
+    expect(apart.stats).toMatchObject({ setsVersioned: 0, chainsWritten: 2, setMembersChanged: 2 });
+    // Guarded by pa (naming A) afterwards: A lies on a path through the rewritten chain.
+    const meet = await stepsOf(setup, move('pa'), probes);
+    expect(oldOrNew(meet)).toBe(true);
+    expect(meet.stats.setsVersioned).toBeGreaterThanOrEqual(1);
+  });
+
   it('rejects a batch that breaks the contract, writes nothing, and keeps the state as it was', async () => {
     const sim = simRunner();
     const dp = createIptablesDataplane({ runner: sim, lock: false, ipsetSession: false });

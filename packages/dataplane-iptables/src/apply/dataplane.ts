@@ -41,6 +41,7 @@ import {
 import { IptablesError } from '../errors.js';
 import { setName } from '../render/names.js';
 import { resolveRenderOptions, type RenderOptions, type ResolvedRenderOptions } from '../render/options.js';
+import { createRenderCache, forgetSetMembers } from '../render/render-cache.js';
 import { renderState } from '../render/render.js';
 import type { HostFacts, Rendered } from '../render/rendered.js';
 import { setMembers } from '../render/set-members.js';
@@ -79,6 +80,18 @@ export interface IptablesDataplaneOptions extends RenderOptions {
 
 export interface ApplyStats extends PlanStats {}
 
+/** Where the last apply's time went (milliseconds, summed over families; `restores`: children run). */
+export interface ApplyTimings {
+  readonly renderMs: number;
+  readonly planMs: number;
+  readonly ipsetMs: number;
+  readonly restoreMs: number;
+  readonly restores: number;
+  readonly totalMs: number;
+}
+
+const NO_TIME: ApplyTimings = { renderMs: 0, planMs: 0, ipsetMs: 0, restoreMs: 0, restores: 0, totalMs: 0 };
+
 export interface IptablesDataplane extends Dataplane, AsyncDisposable {
   /**
    * Applies one batch. Throws `IPTABLES_CONTRACT_VIOLATION` (and writes nothing, keeping the
@@ -98,6 +111,8 @@ export interface IptablesDataplane extends Dataplane, AsyncDisposable {
   rendered(family: 4 | 6): Rendered | undefined;
   /** What the last apply changed (summed over families): chains written and deleted, sets created, swapped, versioned and destroyed, members changed. */
   stats(): ApplyStats;
+  /** Where the last apply (or interface re-check that converged) spent its time. */
+  timings(): ApplyTimings;
   /**
    * Stops the persistent ipset session and releases the instance lock; the kernel state stays
    * enforced. Idempotent; `await using` calls it (`[Symbol.asyncDispose]`).
@@ -229,9 +244,12 @@ export function createIptablesDataplane(options: IptablesDataplaneOptions = {}):
   const lastCanonical = new Map<4 | 6, Rendered>();
   /** Per family: the scopes of the sets the chains in force name (computed when first needed). */
   const scopes = new Map<4 | 6, Map<string, SetScope>>();
+  /** Chains of the last rendering, reused when unchanged (a label change re-hashes only the chains it changes). */
+  const renderCache = createRenderCache();
   const ownedSet = ownedSetMatcher(o.setPrefix);
   const planOptions = { setPrefix: o.setPrefix, commentTag: o.commentTag };
   let stats: PlanStats = NO_CHANGES;
+  let time: { -readonly [K in keyof ApplyTimings]: ApplyTimings[K] } = { ...NO_TIME };
   /** The host facts of the last full rendering (JSON), for `syncInterfaces`. */
   let lastFacts = '';
   let lock: InstanceLock | undefined;
@@ -311,10 +329,17 @@ export function createIptablesDataplane(options: IptablesDataplaneOptions = {}):
 
   async function run(family: 4 | 6, steps: readonly PlanStep[]): Promise<void> {
     for (const step of steps) {
-      if (step.kind === 'ipset') await ipsetLines(step.lines);
+      const t = performance.now();
+      if (step.kind === 'ipset') {
+        await ipsetLines(step.lines);
+        time.ipsetMs += performance.now() - t;
+        continue;
+      }
       // One child per table: each COMMIT is its own transaction anyway, and the kill -9 harness
       // can then stop the process between any two of them (the generation stamp covers it).
-      else for (const section of step.sections) await must([tools(family, backend).restore, '--noflush'], restoreText({ kind: 'restore', sections: [section] }));
+      for (const section of step.sections) await must([tools(family, backend).restore, '--noflush'], restoreText({ kind: 'restore', sections: [section] }));
+      time.restoreMs += performance.now() - t;
+      time.restores += step.sections.length;
     }
   }
 
@@ -345,8 +370,14 @@ export function createIptablesDataplane(options: IptablesDataplaneOptions = {}):
       k = await readBack(family, ipsetSave);
       kernel.set(family, k);
     }
-    const r = rendered ?? renderState(state, family, o, host);
-    const plan = planConverge(k, r, planOptions);
+    const t0 = performance.now();
+    const r = rendered ?? renderState(state, family, o, host, renderCache);
+    const t1 = performance.now();
+    // The last rendering as written lets sets change in place beside a rule change; the planner
+    // uses it only when it is exactly what `k` holds (after a read-back it may not be).
+    const plan = planConverge(k, r, planOptions, last.get(family));
+    time.renderMs += t1 - t0;
+    time.planMs += performance.now() - t1;
     kernel.delete(family); // until every step has run, the model is unknown
     await run(family, plan.steps);
     kernel.set(family, plan.next);
@@ -427,7 +458,11 @@ export function createIptablesDataplane(options: IptablesDataplaneOptions = {}):
       if (violations.length > 0) {
         throw new IptablesError('IPTABLES_CONTRACT_VIOLATION', `the batch breaks the dataplane contract (nothing was written): ${violations.join('; ')}`, { violations });
       }
+      // The Engine's sets change in place: the render cache forgets the members of those that did.
+      forgetSetMembers(renderCache, messages.flatMap((m) => (m.kind === 'ipset-replace' || m.kind === 'ipset-add-members' || m.kind === 'ipset-remove-members' || m.kind === 'ipset-delete' ? [m.id] : [])));
       stats = NO_CHANGES;
+      time = { ...NO_TIME };
+      const started = performance.now();
       const rest = await membersOnly(messages);
       if (rest.length > 0) {
         const host = await hostFacts(); // one read for every family
@@ -443,6 +478,7 @@ export function createIptablesDataplane(options: IptablesDataplaneOptions = {}):
           }
         }
       }
+      time.totalMs = performance.now() - started;
       // Converged: start the persistent session now so the next label change finds it ready.
       await openSession();
     },
@@ -461,6 +497,7 @@ export function createIptablesDataplane(options: IptablesDataplaneOptions = {}):
     },
     rendered: (family) => last.get(family),
     stats: () => stats,
+    timings: () => ({ ...time }),
     async close() {
       closed = true;
       try {
@@ -480,6 +517,8 @@ export function createIptablesDataplane(options: IptablesDataplaneOptions = {}):
       const key = factsKey(host);
       if (key === lastFacts) return;
       stats = NO_CHANGES;
+      time = { ...NO_TIME };
+      const started = performance.now();
       let saved: Promise<string> | undefined;
       const ipsetSave = (): Promise<string> => (saved ??= must(['ipset', 'save']));
       for (const family of families) {
@@ -491,6 +530,7 @@ export function createIptablesDataplane(options: IptablesDataplaneOptions = {}):
         }
       }
       lastFacts = key;
+      time.totalMs = performance.now() - started;
     },
   };
 }

@@ -22,6 +22,14 @@
  *       - after it: members of sets only the old rules named, then destroys of every set
  *         nothing references any more (old versions, vanished sets, leftover temporaries).
  *     So before the commit every flow sees old rules with old members, after it new with new.
+ *     Except (given the rendering in force, so that paths can be walked): a set both the old and
+ *     the new rules name changes in place before the commit, one step as in rule 3, when it lies
+ *     on no packet path that reaches a chain the commit rewrites (walked in the old rules and in
+ *     the new; a path that reaches none is the same path in both) nor on a path naming another
+ *     changed set. Such a path sees old rules throughout and one set going from its old members
+ *     to its new ones: the old verdict, then the new. This is the label change that moves an
+ *     endpoint to other policies: its address changes sets that guard other endpoints, so only
+ *     its own chain is rewritten, not every policy chain naming those sets.
  *  3. Rules unchanged, members change in place: each changed set changes in one step (one
  *     `add`/`del` line, or a rebuild in the temporary `<prefix><f>t<id>` swapped in by one `swap`
  *     line), and no packet's path through our chains names two changed sets. A packet's path is
@@ -141,9 +149,28 @@ export interface SetScope {
 
 /** The scope of every set the chains of `r` name, walking from the hook rules. */
 export function setScopes(r: Rendered): Map<string, SetScope> {
+  return pathScopes(r).sets;
+}
+
+/**
+ * Where on a packet's path sets are named and chains are reached (`<table>:<chain>` → the
+ * interfaces under whose dispatch it is reached), walking from the hook rules.
+ */
+export function pathScopes(r: Rendered): { sets: Map<string, SetScope>; chains: Map<string, SetScope> } {
+  // A rendering is immutable: the walk of the one in force is reused by the next plan.
+  const known = scopesOfRendering.get(r);
+  if (known) return known;
   const byName = new Map<string, RenderedChain>();
   for (const c of r.chains) byName.set(ck(c), c);
   const scopes = new Map<string, SetScope>();
+  const chains = new Map<string, SetScope>();
+  const note = (into: Map<string, SetScope>, key: string, i: string, o: string): void => {
+    let s = into.get(key);
+    if (!s) into.set(key, (s = { ins: new Set(), outs: new Set(), any: false }));
+    if (i !== '*') s.ins.add(i);
+    if (o !== '*') s.outs.add(o);
+    if (i === '*' && o === '*') s.any = true;
+  };
   const seen = new Set<string>();
   const visit = (table: string, name: string, inIf: string, outIf: string): void => {
     const key = `${table}:${name}|${inIf}|${outIf}`;
@@ -151,27 +178,56 @@ export function setScopes(r: Rendered): Map<string, SetScope> {
     seen.add(key);
     const c = byName.get(`${table}:${name}`);
     if (!c) return;
-    for (const rule of c.rules) {
+    note(chains, `${table}:${name}`, inIf, outIf);
+    for (const rule of pathSteps(c)) {
       let i = inIf;
       let o = outIf;
-      const a = rule.args;
-      for (let j = 0; j < a.length - 1; j++) {
-        const v = a[j + 1]!;
-        if (a[j] === '-i' && a[j - 1] !== '!' && !v.endsWith('+')) i = v;
-        else if (a[j] === '-o' && a[j - 1] !== '!' && !v.endsWith('+')) o = v;
-        else if (a[j] === '--match-set') {
-          let s = scopes.get(v);
-          if (!s) scopes.set(v, (s = { ins: new Set(), outs: new Set(), any: false }));
-          if (i !== '*') s.ins.add(i);
-          if (o !== '*') s.outs.add(o);
-          if (i === '*' && o === '*') s.any = true;
-        } else if (a[j] === '-j' || a[j] === '-g') visit(table, v, i, o);
+      for (const [what, v] of rule) {
+        if (what === '-i') i = v;
+        else if (what === '-o') o = v;
+        else if (what === '--match-set') note(scopes, v, i, o);
+        else visit(table, v, i, o);
       }
     }
   };
   for (const h of r.hooks) visit(h.table, h.target, '*', '*');
-  return scopes;
+  const out = { sets: scopes, chains };
+  scopesOfRendering.set(r, out);
+  return out;
 }
+
+/**
+ * What the path walk needs of a chain, per rule in order: the interfaces it dispatches on
+ * (`-i`/`-o`, not negated, not a wildcard), the sets it names and the chains it jumps to. Rules
+ * with none of these are left out. Kept by chain: a chain is walked once per interface that
+ * reaches it, and the render cache hands the same chain objects to the next rendering.
+ */
+function pathSteps(c: RenderedChain): readonly (readonly (readonly [string, string])[])[] {
+  const known = stepsOfChain.get(c);
+  if (known) return known;
+  const out: [string, string][][] = [];
+  for (const rule of c.rules) {
+    const a = rule.args;
+    const steps: [string, string][] = [];
+    for (let j = 0; j < a.length - 1; j++) {
+      const v = a[j + 1]!;
+      if ((a[j] === '-i' || a[j] === '-o') && a[j - 1] !== '!' && !v.endsWith('+')) steps.push([a[j]!, v]);
+      else if (a[j] === '--match-set') steps.push(['--match-set', v]);
+      else if (a[j] === '-j' || a[j] === '-g') steps.push(['-j', v]);
+    }
+    if (steps.length > 0) out.push(steps);
+  }
+  stepsOfChain.set(c, out);
+  return out;
+}
+const stepsOfChain = new WeakMap<RenderedChain, [string, string][][]>();
+
+/** Path scopes by rendering (renderings are never changed after they are made). */
+const scopesOfRendering = new WeakMap<Rendered, { sets: Map<string, SetScope>; chains: Map<string, SetScope> }>();
+/** The set names a chain's rules match, by chain (chains are immutable; the render cache reuses them). */
+const setsOfChain = new WeakMap<RenderedChain, string[]>();
+/** The rendering a kernel model was planned from: `next` of a plan describes its `rendered` (rule ids and hooks; sets may change later). */
+const plannedFrom = new WeakMap<KernelState, Rendered>();
 
 /** Whether some packet's path meets both sets (rule 3). Sets no chain names meet nothing. */
 export function scopesMeet(a: SetScope | undefined, b: SetScope | undefined): boolean {
@@ -205,8 +261,11 @@ function setRefs(chains: Iterable<{ readonly sets: readonly string[] }>): Set<st
 }
 
 function chainSets(c: RenderedChain): string[] {
+  const known = setsOfChain.get(c);
+  if (known) return known;
   const out: string[] = [];
   for (const rule of c.rules) rule.args.forEach((a, j) => j > 0 && rule.args[j - 1] === '--match-set' && out.push(a));
+  setsOfChain.set(c, out);
   return out;
 }
 
@@ -240,8 +299,26 @@ function uniformGeneration(k: KernelState): number | undefined {
   return gs[0] !== undefined && gs.every((g) => g === gs[0]) ? gs[0] : undefined;
 }
 
-/** Plans one family's convergence from `k` to the rendering `rendered` (canonical set names, any generation). */
-export function planConverge(k: KernelState, rendered: Rendered, o: PlanOptions): FamilyPlan {
+/** Whether `r` (a rendering as written) is exactly what `k` holds: same chains, rule ids and hook rules. */
+function describes(r: Rendered, k: KernelState): boolean {
+  // Chains and hooks of a model change only by a new plan (a members-only plan replaces sets).
+  if (plannedFrom.get(k) === r) return true;
+  if (r.chains.length !== k.chains.size) return false;
+  for (const c of r.chains) {
+    const have = k.chains.get(ck(c));
+    if (!have || have.ids.length !== c.rules.length || have.ids.some((id, i) => id !== c.rules[i]!.id)) return false;
+  }
+  let hooks = 0;
+  for (const list of k.hooks.values()) hooks += list.length;
+  return hooks === r.hooks.length && r.hooks.every((h) => (k.hooks.get(hookKey(h)) ?? []).includes(h.args.join(' ')));
+}
+
+/**
+ * Plans one family's convergence from `k` to the rendering `rendered` (canonical set names, any
+ * generation). `previous`: the rendering as written that `k` models (checked; ignored when it
+ * does not match), which lets sets change in place beside a rule change (rule 2).
+ */
+export function planConverge(k: KernelState, rendered: Rendered, o: PlanOptions, previous?: Rendered): FamilyPlan {
   // The generation: the one in force while the tables agree (changed below when more than one
   // table changes), else one no table carries.
   const inForce = [...k.generations.values()];
@@ -278,32 +355,76 @@ export function planConverge(k: KernelState, rendered: Rendered, o: PlanOptions)
   const namedNow = [...changed].filter((c) => refsK.has(names.get(c)!));
   const refsNew0 = setRefs(first.chains.map((c) => ({ sets: chainSets(c) })));
   const typeOf = new Map(r.sets.map((s) => [s.name, s.type]));
+  const live = new Map(names);
   const version = new Set<string>();
+  /** Named by the rules in force and by the new ones, members changed before the commit (rule 2, in place beside a rule change). */
+  const inPlace = new Set<string>();
+  // The rendering in force, when the caller's model of it is exact (else no in-place change beside a rule change).
+  const old = previous && describes(previous, k) ? previous : undefined;
   if (d0.any) {
-    for (const c of namedNow) if (refsNew0.has(names.get(c)!)) version.add(c);
+    for (const c of namedNow) if (refsNew0.has(names.get(c)!)) (old && d0.hookAdds.length + d0.hookDels.length === 0 ? inPlace : version).add(c);
   } else if (namedNow.length > 1 && !inPlaceSafe(namedNow.map((c) => names.get(c)!), setScopes(first))) {
     for (const c of namedNow) version.add(c);
   }
   // A set named by the rules in force cannot change type in place (ipset would refuse to destroy it).
-  for (const c of namedNow) if (k.sets.get(names.get(c)!)!.type !== typeOf.get(c)) version.add(c);
-  for (const c of [...version]) {
-    const live = names.get(c)!;
-    const other = setVersion(live, o.setPrefix, live === c ? '1' : '0');
-    // Both versions named by the rules in force (a restart after an interrupted multi-table
-    // commit): no free name to build in; the change happens in place (rule 3's limit applies).
-    if (refsK.has(other)) version.delete(c);
-    else names.set(c, other);
+  for (const c of namedNow) {
+    if (k.sets.get(names.get(c)!)!.type !== typeOf.get(c)) {
+      version.add(c);
+      inPlace.delete(c);
+    }
   }
-  let rr = version.size > 0 ? renameSets(r, names) : first;
-  let d = version.size > 0 ? chainDiff(rr) : d0;
-  if (rr.stamp && uniform !== undefined && tablesOf(d).size > 1) {
-    // Several commits: a generation no table carries, so no table decides on a packet another
-    // table's other generation stamped or would have decided (rule 5).
-    rr = withGeneration(rr, freshGeneration(inForce));
-    d = chainDiff(rr);
+  const oldScopes = inPlace.size > 0 && old ? pathScopes(old) : undefined; // defined whenever inPlace is not empty
+  let rr: Rendered;
+  let d: ReturnType<typeof chainDiff>;
+  for (;;) {
+    names.clear();
+    for (const [c, n] of live) names.set(c, n);
+    const versioned = new Set(version);
+    for (const c of [...versioned]) {
+      const at = live.get(c)!;
+      const other = setVersion(at, o.setPrefix, at === c ? '1' : '0');
+      // Both versions named by the rules in force (a restart after an interrupted multi-table
+      // commit): no free name to build in; the change happens in place (rule 3's limit applies).
+      if (refsK.has(other)) versioned.delete(c);
+      else names.set(c, other);
+    }
+    rr = versioned.size > 0 ? renameSets(r, names) : first;
+    d = versioned.size > 0 ? chainDiff(rr) : d0;
+    if (rr.stamp && uniform !== undefined && tablesOf(d).size > 1) {
+      // Several commits: a generation no table carries, so no table decides on a packet another
+      // table's other generation stamped or would have decided (rule 5).
+      rr = withGeneration(rr, freshGeneration(inForce));
+      d = chainDiff(rr);
+    }
+    if (inPlace.size === 0 || !oldScopes) {
+      version.clear();
+      for (const c of versioned) version.add(c);
+      break;
+    }
+    // Rule 2, in place beside a rule change: a set whose members change before the commit must
+    // lie on no packet path that reaches a chain the commit changes (in the old rules or the new:
+    // a path that reaches none is the same path in both), nor on one naming another changed set.
+    const now = pathScopes(rr);
+    const rewritten = d.write.map(ck).filter((key) => k.chains.has(key));
+    const scopesOf = (n: string): (SetScope | undefined)[] => [oldScopes.sets.get(n), now.sets.get(n)];
+    const unsafe = [...inPlace].filter((c) => {
+      const mine = scopesOf(live.get(c)!);
+      const others = [
+        ...rewritten.flatMap((key) => [oldScopes.chains.get(key), now.chains.get(key)]),
+        ...[...changed].filter((x) => x !== c).flatMap((x) => [...scopesOf(live.get(x)!), ...scopesOf(names.get(x)!)]),
+      ];
+      return mine.some((m) => others.some((t) => scopesMeet(m, t)));
+    });
+    if (unsafe.length === 0) {
+      version.clear();
+      for (const c of versioned) version.add(c);
+      break;
+    }
+    for (const c of unsafe) {
+      inPlace.delete(c);
+      version.add(c);
+    }
   }
-  const refsNew = setRefs(rr.chains.map((c) => ({ sets: chainSets(c) })));
-
   const pre: string[] = [];
   const post: string[] = [];
   let setsCreated = 0;
@@ -335,8 +456,8 @@ export function planConverge(k: KernelState, rendered: Rendered, o: PlanOptions)
     if (!inForce) {
       pre.push(...lines);
       setMembersChanged += lines.length;
-    } else if (d.any) {
-      // Named by the old rules only (else versioned): change it once they are gone.
+    } else if (d.any && !inPlace.has(s.name)) {
+      // Named by the old rules only (else versioned or safe in place): change it once they are gone.
       post.push(...lines);
       setMembersChanged += lines.length;
     } else if (lines.length === 1) {
@@ -390,12 +511,24 @@ export function planConverge(k: KernelState, rendered: Rendered, o: PlanOptions)
   const gone = [...k.sets.keys()].filter((n) => !keep.has(n)).sort();
   if (gone.length > 0) steps.push({ kind: 'ipset', lines: gone.map((n) => `destroy ${n}`) });
 
+  // The model after every step. Chains not written and sets not touched keep their entries
+  // (equal rule ids are equal rules; entries are replaced, never changed in place).
   const next: KernelState = { chains: new Map(), hooks: new Map(), sets: new Map(), generations: new Map() };
   if (rr.stamp) for (const t of TABLES) next.generations.set(t, rr.stamp.generation);
-  for (const c of rr.chains) next.chains.set(ck(c), { ids: c.rules.map((x) => x.id), sets: chainSets(c) });
+  const written = new Set(d.write.map(ck));
+  for (const c of rr.chains) {
+    const key = ck(c);
+    const have = written.has(key) ? undefined : k.chains.get(key);
+    next.chains.set(key, have ?? { ids: c.rules.map((x) => x.id), sets: chainSets(c) });
+  }
   for (const h of rr.hooks) next.hooks.set(hookKey(h), [...(next.hooks.get(hookKey(h)) ?? []), h.args.join(' ')]);
-  for (const s of rr.sets) next.sets.set(s.name, { type: s.type, members: new Set(s.members) });
-  void refsNew;
+  const untouched = new Set<string>();
+  for (const s of r.sets) if (!version.has(s.name) && !changed.has(s.name) && k.sets.has(names.get(s.name)!)) untouched.add(names.get(s.name)!);
+  for (const s of rr.sets) {
+    const have = untouched.has(s.name) ? k.sets.get(s.name) : undefined;
+    next.sets.set(s.name, have && have.type === s.type ? have : { type: s.type, members: new Set(s.members) });
+  }
+  plannedFrom.set(next, rr);
   return {
     steps,
     next,

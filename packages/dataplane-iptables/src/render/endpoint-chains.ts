@@ -9,6 +9,7 @@ import { ChainBuilder, hex, type RenderContext } from './context.js';
 import { assertInterfaceName } from './names.js';
 import type { Table } from './options.js';
 import type { PolicyChains } from './policy-chains.js';
+import type { RenderedChain } from './rendered.js';
 
 export interface EndpointChainSpec {
   readonly tiers: readonly TierRef[];
@@ -25,48 +26,54 @@ export interface EndpointChainSpec {
 export type EndpointChains = (name: string, spec: EndpointChainSpec) => void;
 
 export function createEndpointChains(rc: RenderContext, policies: PolicyChains): EndpointChains {
-  const o = rc.o;
   return (n, spec) => {
     const table = spec.table ?? 'filter';
-    const c = new ChainBuilder(table, n);
-    if (table === 'filter') {
-      c.add('-m', 'conntrack', '--ctstate', 'RELATED,ESTABLISHED', '-j', 'ACCEPT');
-      c.add('-m', 'conntrack', '--ctstate', 'INVALID', '-j', 'DROP');
-    }
-    if (spec.failsafe) c.add('-j', spec.failsafe);
-    c.add('-j', 'MARK', '--set-xmark', `0x0/${hex(rc.marks)}`);
-    for (const tier of spec.tiers) {
-      const pols = tier.policyIds.map((id) => policies.policy(id, spec.dir, table)).filter((x): x is string => x !== undefined);
-      if (pols.length === 0) continue;
-      c.add('-j', 'MARK', '--set-xmark', `0x0/${hex(o.passMark)}`);
-      for (const pc of pols) {
-        c.add(...rc.ifNotMark(o.passMark), '-j', pc);
-        if (table === 'raw') c.add(...rc.ifMark(o.acceptMark), '-j', 'NOTRACK');
-        c.add(...rc.ifMark(o.acceptMark), '-j', table === 'filter' ? 'RETURN' : 'ACCEPT');
-      }
-      if (tier.defaultAction !== 'Pass' && table === 'filter') {
-        if (o.flowLogs && !spec.forward) c.add(...rc.ifNotMark(o.passMark), ...rc.flowLog({ kind: 'end-of-tier', name: tier.name, direction: spec.dir, action: 'deny', rule: -1 }));
-        c.add(...rc.ifNotMark(o.passMark), ...rc.deny());
-      }
-    }
-    if (table !== 'filter') {
-      // Untracked and pre-DNAT tiers always end in Pass: normal policy still runs.
-    } else if (spec.forward) {
-      // Reached when no tier applies or every tier passed: forwarded traffic is allowed.
-      c.add(...rc.setMark(o.acceptMark));
-      c.add('-j', 'RETURN');
-    } else {
-      for (const id of spec.profiles ?? []) {
-        const pc = policies.profile(id, spec.dir);
-        if (pc === undefined) continue;
-        c.add('-j', pc);
-        c.add(...rc.ifMark(o.acceptMark), '-j', 'RETURN');
-      }
-      if (o.flowLogs) c.add(...rc.flowLog({ kind: 'no-profile', name: '', direction: spec.dir, action: 'deny', rule: -1 }));
-      c.add(...rc.deny());
-    }
-    rc.push(c);
+    // The policy and profile chains it jumps to (made or reused first): with the spec, everything
+    // the chain is built from, hence its render-cache key.
+    const tiers = spec.tiers.map((tier) => ({ tier, pols: tier.policyIds.map((id) => policies.policy(id, spec.dir, table)).filter((x): x is string => x !== undefined) }));
+    const profiles = table === 'filter' && !spec.forward ? (spec.profiles ?? []).map((id) => policies.profile(id, spec.dir)).filter((x): x is string => x !== undefined) : [];
+    const key = JSON.stringify(['ep', table, n, spec.dir, spec.failsafe ?? '', spec.forward === true, tiers.map((t) => [t.tier.name, t.tier.defaultAction, t.pols]), profiles]);
+    rc.pushCached(key, () => buildEndpointChain(rc, table, n, spec, tiers, profiles));
   };
+}
+
+function buildEndpointChain(rc: RenderContext, table: Table, n: string, spec: EndpointChainSpec, tiers: readonly { tier: TierRef; pols: readonly string[] }[], profiles: readonly string[]): RenderedChain {
+  const o = rc.o;
+  const c = new ChainBuilder(table, n);
+  if (table === 'filter') {
+    c.add('-m', 'conntrack', '--ctstate', 'RELATED,ESTABLISHED', '-j', 'ACCEPT');
+    c.add('-m', 'conntrack', '--ctstate', 'INVALID', '-j', 'DROP');
+  }
+  if (spec.failsafe) c.add('-j', spec.failsafe);
+  c.add('-j', 'MARK', '--set-xmark', `0x0/${hex(rc.marks)}`);
+  for (const { tier, pols } of tiers) {
+    if (pols.length === 0) continue;
+    c.add('-j', 'MARK', '--set-xmark', `0x0/${hex(o.passMark)}`);
+    for (const pc of pols) {
+      c.add(...rc.ifNotMark(o.passMark), '-j', pc);
+      if (table === 'raw') c.add(...rc.ifMark(o.acceptMark), '-j', 'NOTRACK');
+      c.add(...rc.ifMark(o.acceptMark), '-j', table === 'filter' ? 'RETURN' : 'ACCEPT');
+    }
+    if (tier.defaultAction !== 'Pass' && table === 'filter') {
+      if (o.flowLogs && !spec.forward) c.add(...rc.ifNotMark(o.passMark), ...rc.flowLog({ kind: 'end-of-tier', name: tier.name, direction: spec.dir, action: 'deny', rule: -1 }));
+      c.add(...rc.ifNotMark(o.passMark), ...rc.deny());
+    }
+  }
+  if (table !== 'filter') {
+    // Untracked and pre-DNAT tiers always end in Pass: normal policy still runs.
+  } else if (spec.forward) {
+    // Reached when no tier applies or every tier passed: forwarded traffic is allowed.
+    c.add(...rc.setMark(o.acceptMark));
+    c.add('-j', 'RETURN');
+  } else {
+    for (const pc of profiles) {
+      c.add('-j', pc);
+      c.add(...rc.ifMark(o.acceptMark), '-j', 'RETURN');
+    }
+    if (o.flowLogs) c.add(...rc.flowLog({ kind: 'no-profile', name: '', direction: spec.dir, action: 'deny', rule: -1 }));
+    c.add(...rc.deny());
+  }
+  return c.build();
 }
 
 /**

@@ -2,7 +2,8 @@
  * Policy and profile chains (`<p>pi-`/`<p>po-` per policy and direction, per table; `<p>pri-`/
  * `<p>pro-` per profile), made only when an endpoint chain first references them. A rule that
  * decides sets the accept or pass mark and returns; with flow logs, filter-table policy and
- * profile chains NFLOG the deciding packet first. Staged policies never get a chain. Pure.
+ * profile chains NFLOG the deciding packet first. Staged policies never get a chain. Keyed by
+ * their rules for the render cache (render-cache.ts). Pure.
  */
 import type { CompiledRule } from '@gingham/core';
 import { ChainBuilder, type RenderContext } from './context.js';
@@ -49,6 +50,14 @@ function ruleChain(rc: RenderContext, c: ChainBuilder, rules: readonly CompiledR
   });
 }
 
+/** A rule list as text, for cache keys; kept by list (compiled rules are immutable, an upsert brings new ones). */
+const rulesTexts = new WeakMap<readonly CompiledRule[], string>();
+function rulesText(rules: readonly CompiledRule[]): string {
+  let t = rulesTexts.get(rules);
+  if (t === undefined) rulesTexts.set(rules, (t = JSON.stringify(rules)));
+  return t;
+}
+
 export function createPolicyChains(rc: RenderContext): PolicyChains {
   const policyChains = new Map<string, string>();
   const profileChains = new Map<string, string>();
@@ -59,11 +68,15 @@ export function createPolicyChains(rc: RenderContext): PolicyChains {
       const key = `${table}|${dir}|${id}`;
       let n = policyChains.get(key);
       if (n === undefined) {
-        n = rc.name(dir === 'ingress' ? 'pi' : 'po', id);
+        const chain = rc.name(dir === 'ingress' ? 'pi' : 'po', id);
+        n = chain;
         policyChains.set(key, n);
-        const c = new ChainBuilder(table, n);
-        ruleChain(rc, c, dir === 'ingress' ? pol.ingress : pol.egress, table === 'filter' ? { kind: 'policy', name: id, direction: dir } : undefined);
-        rc.push(c);
+        const rules = dir === 'ingress' ? pol.ingress : pol.egress;
+        rc.pushCached(`pol|${key}|${rulesText(rules)}`, () => {
+          const c = new ChainBuilder(table, chain);
+          ruleChain(rc, c, rules, table === 'filter' ? { kind: 'policy', name: id, direction: dir } : undefined);
+          return c.build();
+        });
       }
       return n;
     },
@@ -73,11 +86,15 @@ export function createPolicyChains(rc: RenderContext): PolicyChains {
       const key = `${dir}|${id}`;
       let n = profileChains.get(key);
       if (n === undefined) {
-        n = rc.name(dir === 'ingress' ? 'pri' : 'pro', id);
+        const chain = rc.name(dir === 'ingress' ? 'pri' : 'pro', id);
+        n = chain;
         profileChains.set(key, n);
-        const c = new ChainBuilder('filter', n);
-        ruleChain(rc, c, dir === 'ingress' ? prof.ingress : prof.egress, { kind: 'profile', name: id, direction: dir });
-        rc.push(c);
+        const rules = dir === 'ingress' ? prof.ingress : prof.egress;
+        rc.pushCached(`prof|${key}|${rulesText(rules)}`, () => {
+          const c = new ChainBuilder('filter', chain);
+          ruleChain(rc, c, rules, { kind: 'profile', name: id, direction: dir });
+          return c.build();
+        });
       }
       return n;
     },

@@ -26,7 +26,8 @@
  *
  * The parts, one file each, share a `RenderContext` (context.ts) and run in a fixed order:
  * workload endpoints (endpoint-chains.ts, pulling in policy-chains.ts), host endpoints
- * (host-endpoints.ts), then the top-level chains and hooks (static-chains.ts).
+ * (host-endpoints.ts), then the top-level chains and hooks (static-chains.ts). Policy, profile and
+ * endpoint chains go through the render cache (render-cache.ts) when the caller keeps one.
  */
 import type { DataplaneState } from '@gingham/core';
 import { RenderContext } from './context.js';
@@ -34,17 +35,22 @@ import { createEndpointChains, renderWorkloadEndpoints } from './endpoint-chains
 import { renderHostEndpoints } from './host-endpoints.js';
 import { resolveRenderOptions, type RenderOptions, type ResolvedRenderOptions } from './options.js';
 import { createPolicyChains } from './policy-chains.js';
+import type { RenderCache } from './render-cache.js';
 import type { HostFacts, Rendered, RenderedChain } from './rendered.js';
 import { renderStaticChains } from './static-chains.js';
 
-/** Renders the state for one address family. */
-export function renderState(state: DataplaneState, family: 4 | 6, options: RenderOptions | ResolvedRenderOptions = {}, host: HostFacts = {}): Rendered {
+/**
+ * Renders the state for one address family. `cache`: reuse the unchanged chains of the last
+ * rendering (render-cache.ts); the output is the same as without it.
+ */
+export function renderState(state: DataplaneState, family: 4 | 6, options: RenderOptions | ResolvedRenderOptions = {}, host: HostFacts = {}, cache?: RenderCache): Rendered {
   const o = 'acceptMark' in options ? options : resolveRenderOptions(options);
-  const rc = new RenderContext(state, family, o);
+  const rc = new RenderContext(state, family, o, cache);
   const endpointChain = createEndpointChains(rc, createPolicyChains(rc));
   renderWorkloadEndpoints(rc, endpointChain);
   const { haveHeps, stamp } = renderHostEndpoints(rc, host, endpointChain);
   const hooks = renderStaticChains(rc, haveHeps, stamp);
+  rc.commitCache();
 
   const key = (c: RenderedChain): string => `${c.table}:${c.name}`;
   const chains = [...rc.chains].sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));

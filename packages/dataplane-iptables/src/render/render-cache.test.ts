@@ -1,0 +1,90 @@
+import { describe, expect, it } from 'vitest';
+import { applyMessage, emptyDataplaneState, type CompiledPolicy, type DataplaneMessage, type HostEndpointState, type WorkloadEndpointState } from '@gingham/core';
+import type { RenderOptions } from './options.js';
+import { createRenderCache, forgetSetMembers } from './render-cache.js';
+import { renderState } from './render.js';
+
+const wep = (i: number, policyIds: string[]): WorkloadEndpointState => ({
+  id: `a/w${i}`,
+  name: `w${i}`,
+  node: 'n1',
+  interfaceName: `cali${i}`,
+  addresses: [`10.65.0.${i}/32`],
+  ingressTiers: policyIds.length > 0 ? [{ name: 'default', defaultAction: 'Deny', policyIds }] : [],
+  egressTiers: [{ name: 'a-tier-with-a-name-longer-than-any-nflog-prefix-holds', defaultAction: 'Pass', policyIds: ['gnp/out'] }],
+  profileIds: ['kns.a'],
+  stagedPolicyIds: [],
+});
+
+const longId = 'gnp/a-policy-whose-id-is-too-long-for-an-nflog-prefix-and-a-chain-name';
+const pol = (id: string, port: number, over: Partial<CompiledPolicy> = {}): CompiledPolicy => ({
+  id,
+  tier: 'default',
+  staged: false,
+  ingress: [
+    { action: 'Allow', protocol: 6, source: { ipSetId: 's:db' }, destination: { ports: [{ min: port, max: port }] } },
+    { action: 'Deny', source: { nets: ['192.168.0.0/24', '192.168.9.0/24'] }, destination: {} },
+  ],
+  egress: [{ action: 'Allow', source: {}, destination: { notNets: ['10.9.0.0/16', '10.8.0.0/16'] } }],
+  ...over,
+});
+
+const hep: HostEndpointState = {
+  id: 'n1/eth0',
+  node: 'n1',
+  binding: { kind: 'interface', interfaceName: 'eth0' },
+  expectedIPs: [],
+  ingressTiers: [{ name: 'default', defaultAction: 'Deny', policyIds: ['gnp/p1'] }],
+  egressTiers: [],
+  forwardIngressTiers: [],
+  forwardEgressTiers: [],
+  preDnatIngressTiers: [{ name: 'default', defaultAction: 'Deny', policyIds: ['gnp/p2'] }],
+  untrackedIngressTiers: [],
+  untrackedEgressTiers: [{ name: 'default', defaultAction: 'Deny', policyIds: ['gnp/p1'] }],
+  profileIds: [],
+  stagedPolicyIds: [],
+  failsafeInbound: [{ protocol: 'tcp', port: 22 }],
+  failsafeOutbound: [],
+};
+
+describe('render cache', () => {
+  it('renders exactly what an uncached rendering gives, through policy, endpoint, set and profile changes', () => {
+    for (const options of [{}, { flowLogs: true }] as RenderOptions[]) {
+      const state = emptyDataplaneState();
+      const cache = createRenderCache();
+      const steps: DataplaneMessage[][] = [
+        [
+          { kind: 'ipset-replace', id: 's:db', type: 'nets', members: ['10.65.0.2/32'] },
+          { kind: 'profile-upsert', profile: { id: 'kns.a', ingress: [{ action: 'Allow', source: {}, destination: {} }], egress: [] } },
+          { kind: 'policy-upsert', policy: pol('gnp/p1', 80) },
+          { kind: 'policy-upsert', policy: pol('gnp/p2', 81) },
+          { kind: 'policy-upsert', policy: pol('gnp/out', 82) },
+          { kind: 'policy-upsert', policy: pol(longId, 83) },
+          { kind: 'workload-endpoint-upsert', endpoint: wep(1, ['gnp/p1', longId]) },
+          { kind: 'workload-endpoint-upsert', endpoint: wep(2, ['gnp/p2']) },
+        ],
+        // An endpoint moves to other policies (the label change), with its address between sets.
+        [{ kind: 'workload-endpoint-upsert', endpoint: wep(1, ['gnp/p2']) }, { kind: 'ipset-add-members', id: 's:db', members: ['10.65.0.1/32'] }],
+        // A policy's rules change; another becomes staged (its chain goes, the tier empties).
+        [{ kind: 'policy-upsert', policy: pol('gnp/p2', 443) }, { kind: 'policy-upsert', policy: pol(longId, 83, { staged: true }) }],
+        [{ kind: 'workload-endpoint-upsert', endpoint: wep(1, [longId, 'gnp/p1']) }],
+        // The profile changes; a host endpoint arrives (raw and mangle chains, generation stamp).
+        [{ kind: 'profile-upsert', profile: { id: 'kns.a', ingress: [], egress: [{ action: 'Deny', source: {}, destination: {} }] } }, { kind: 'host-endpoint-upsert', endpoint: hep }],
+        [{ kind: 'policy-upsert', policy: pol(longId, 84) }, { kind: 'ipset-remove-members', id: 's:db', members: ['10.65.0.2/32'] }],
+        [{ kind: 'policy-remove', id: 'gnp/out' }, { kind: 'workload-endpoint-remove', id: 'a/w2' }, { kind: 'host-endpoint-remove', id: 'n1/eth0' }],
+        // A set replaced with other members and type, one emptied, one made and dropped.
+        [{ kind: 'ipset-replace', id: 's:db', type: 'net-port-proto', members: ['10.65.0.9/32,tcp:80', 'fd00::9/128,udp:53'] }, { kind: 'ipset-replace', id: 's:new', type: 'nets', members: ['10.1.0.0/16'] }],
+        [{ kind: 'ipset-remove-members', id: 's:db', members: ['10.65.0.9/32,tcp:80'] }, { kind: 'ipset-delete', id: 's:new' }],
+        [],
+      ];
+      for (const [i, batch] of steps.entries()) {
+        for (const m of batch) applyMessage(state, m);
+        forgetSetMembers(cache, batch.flatMap((m) => ('id' in m && m.kind.startsWith('ipset-') ? [m.id] : [])));
+        for (const family of [4, 6] as const) {
+          const cached = renderState(state, family, options, {}, cache);
+          expect(cached, `step ${i}, IPv${family}, ${JSON.stringify(options)}`).toEqual(renderState(state, family, options));
+        }
+      }
+    }
+  });
+});
