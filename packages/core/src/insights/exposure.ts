@@ -118,8 +118,20 @@ export function exposures(snapshot: Snapshot, endpoints: readonly Endpoint[], ev
   const an = new Analysis(u);
   const [side] = u.sides;
   const nets = publicNets.map((t) => parseCidr(t)!);
-  // The peers: every endpoint class and the outside classes of public addresses.
-  const peers = u.classes.filter((c) => !c.outside || (c.addr !== undefined && nets.some((n) => cidrContains(n, c.addr!))));
+  // The peers: every endpoint class and the outside classes of public addresses. Outside classes
+  // holding a documentation address come first (in EXAMPLE_ADDRESSES' order), so the first witness
+  // from the internet is `203.0.113.10` whenever that address has an allowed flow, not whichever
+  // range happens to have the lowest class id (`0.0.0.1`).
+  const exampleRank = (c: PeerClass): number => {
+    if (!c.outside || !c.ranges) return EXAMPLE_ADDRESSES.length;
+    const i = EXAMPLE_ADDRESSES.findIndex((x) => x.version === c.family && c.ranges!.some(([lo, hi]) => lo <= cidrBounds(x).lo && cidrBounds(x).lo <= hi));
+    return i < 0 ? EXAMPLE_ADDRESSES.length : i;
+  };
+  const peers = u.classes
+    .filter((c) => !c.outside || (c.addr !== undefined && nets.some((n) => cidrContains(n, c.addr!))))
+    .map((c) => ({ c, rank: exampleRank(c) }))
+    .sort((a, b) => a.rank - b.rank || a.c.id - b.c.id)
+    .map((x) => x.c);
 
   // What a result's peer name stands for: the endpoints with that ref or address.
   const byName = new Map<string, Endpoint[]>();
