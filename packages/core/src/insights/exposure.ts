@@ -144,6 +144,8 @@ export function exposures(snapshot: Snapshot, endpoints: readonly Endpoint[], ev
     add(refOf(e), e);
     for (const a of endpointAddresses(e)) add(formatIp(a), e);
   }
+  const addresses = new Map<PeerClass, string>();
+  const addressOf = (cls: PeerClass): string => addresses.get(cls) ?? addresses.set(cls, anAddress(outsideCidrs(cls))).get(cls)!;
   const namedMemo = new Map<PeerClass, readonly Named[]>();
   const namedOf = (cls: PeerClass): readonly Named[] => {
     let list = namedMemo.get(cls);
@@ -206,12 +208,7 @@ export function exposures(snapshot: Snapshot, endpoints: readonly Endpoint[], ev
     const key = `${program?.peerKey ?? '-'}|${other}`;
     let groups = groupMemo.get(key);
     if (!groups) {
-      const bySig = new Map<string, PeerClass[]>();
-      for (const c of candidates) {
-        const k = `${c.family}|${an.sig(program, 'peer', c).key}#${c.addr ? 1 : 0}`;
-        (bySig.get(k) ?? bySig.set(k, []).get(k)!).push(c);
-      }
-      groups = [...bySig.values()].map((members) => {
+      groups = an.partitionBySig(program, 'peer', candidates, (c) => c.family * 2 + (c.addr ? 1 : 0)).map((members) => {
         const byRole = new Map<number, PeerClass[]>();
         for (const c of members) {
           const k = roleOf(c, other);
@@ -249,7 +246,7 @@ export function exposures(snapshot: Snapshot, endpoints: readonly Endpoint[], ev
         for (const t of targets) {
           const me = inFamily(t.name, t.e, family);
           if (peer.outside) {
-            t.x[internet] ??= flow(me, anAddress(outsideCidrs(peer)), l4);
+            t.x[internet] ??= flow(me, addressOf(peer), l4);
             continue;
           }
           if (t.x[namespaces] !== undefined) continue;
