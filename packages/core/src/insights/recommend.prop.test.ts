@@ -45,7 +45,7 @@ function checkEveryPair(snapshot: Snapshot, result: RecommendResult, records: re
 }
 
 describe('recommendation properties', () => {
-  it('the check per class is the check of every peer pair (a recommendation from half the records breaks some of the rest)', () => {
+  it('the check per class is the check of every peer pair (recommendations learnt from all records and from half of them)', () => {
     fc.assert(
       fc.property(arbClusterTraffic, ({ resources, flows }) => {
         const { snapshot } = buildSnapshot(resources);
@@ -53,8 +53,10 @@ describe('recommendation properties', () => {
         for (const learned of [records, records.filter((_, i) => i % 2 === 0)]) {
           const result = recommendPolicies(learned, { snapshot, excludeNamespaces: [] });
           const check = verifyRecommendation(snapshot, result, records);
+          // Not `broken` empty even when learnt from every record: a record stands for every peer
+          // its aggregated names cover (`pvt` also names private addresses the recorded flow,
+          // from a node's own address, was not), and the check flags a record broken for some.
           expect(check).toEqual(checkEveryPair(snapshot, result, records));
-          if (learned === records) expect(check.broken).toEqual([]);
         }
       }),
       { numRuns: propRuns(60) },
