@@ -70,7 +70,7 @@ function parseNow(text: string): number {
   return t;
 }
 
-function summary(result: RecommendResult, check: RecommendationCheck, closure: RecommendationClosure | undefined): string {
+function summary(result: RecommendResult, check: RecommendationCheck): string {
   const lines: string[] = [];
   const r = result.records;
   lines.push(`${r.total} record(s): ${r.used} unprotected allowed flow record(s) used, ${r.protected} decided by policies, ${r.denied} denied, ${r.outOfScope} out of scope, ${r.unsupported} not usable`);
@@ -82,11 +82,13 @@ function summary(result: RecommendResult, check: RecommendationCheck, closure: R
   if (result.notLearning.length > 0) lines.push(`left alone (activated or dismissed, not Learn): ${result.notLearning.map(escapeText).join(', ')}`);
   if (result.tier) lines.push(`the ${escapeText(result.tier.metadata.name)} tier is new: it is in the output, after every other tier`);
   lines.push(`check: enforced, the recommendations keep all ${check.kept} of ${check.observed} observed allowed flow(s)`);
-  if (closure) {
-    lines.push(`closes: ${closure.closed} set(s) of flows no record shows (${closure.closedPairs} peer pair(s); exact, by gingham diff)${closure.opened > 0 ? `, opens ${closure.opened}` : ''}`);
-    for (const g of closure.groups.slice(0, 8)) lines.push(`  ${escapeText(g.from)} -> ${escapeText(g.to)}  ${escapeText(`${g.protocol}${g.ports ? ` ${g.ports}` : ''}`)}  (${g.pairs} pair(s))`);
-    if (closure.groups.length > 8) lines.push(`  … and ${closure.groups.length - 8} more group(s) (--json lists them)`);
-  }
+  return lines.join('\n');
+}
+
+function closureSummary(closure: RecommendationClosure): string {
+  const lines = [`closes: ${closure.closed} set(s) of flows no record shows (${closure.closedPairs} peer pair(s); exact, by gingham diff)${closure.opened > 0 ? `, opens ${closure.opened}` : ''}`];
+  for (const g of closure.groups.slice(0, 8)) lines.push(`  ${escapeText(g.from)} -> ${escapeText(g.to)}  ${escapeText(`${g.protocol}${g.ports ? ` ${g.ports}` : ''}`)}  (${g.pairs} pair(s))`);
+  if (closure.groups.length > 8) lines.push(`  … and ${closure.groups.length - 8} more group(s) (--json lists them)`);
   return lines.join('\n');
 }
 
@@ -148,8 +150,9 @@ export async function recommendCommand(argv: string[], io: CliIo): Promise<numbe
   }
   const result = recommender.result();
   const check = verifyRecommendation(model.snapshot, result, distinct.values());
-  const closure = check.broken.length === 0 && result.recommendations.length > 0 && !values['no-closure'] ? recommendationClosure(model.snapshot, result) : undefined;
+  const wantClosure = check.broken.length === 0 && result.recommendations.length > 0 && !values['no-closure'];
   if (values.json) {
+    const closure = wantClosure ? recommendationClosure(model.snapshot, result) : undefined;
     io.stdout(JSON.stringify({ ...result, check: { observed: check.observed, kept: check.kept, broken: check.broken }, ...(closure ? { closure } : {}) }, null, 2));
   }
   if (check.broken.length > 0) {
@@ -161,13 +164,19 @@ export async function recommendCommand(argv: string[], io: CliIo): Promise<numbe
   if (!values.json) {
     const docs = [...(result.tier ? [result.tier] : []), ...result.recommendations.map((r) => r.policy)];
     const yaml = docs.map((d) => stringifyYaml(d).trimEnd()).join('\n---\n');
+    // The policies and the check first: the closure is a whole-cluster diff (minutes on a large
+    // cluster), and a person can act on what is already printed while it runs.
     if (values.output !== undefined) {
       if (docs.length > 0) await writeFile(values.output, `${yaml}\n`);
-      io.stderr(summary(result, check, closure));
+      io.stderr(summary(result, check));
       io.stderr(docs.length > 0 ? `wrote ${docs.length} resource(s) to ${escapeText(values.output)}; next: gingham preview -f ... -f ${escapeText(values.output)} (with --staged-action Set), then apply` : 'nothing written');
     } else {
       if (docs.length > 0) io.stdout(yaml);
-      io.stderr(summary(result, check, closure));
+      io.stderr(summary(result, check));
+    }
+    if (wantClosure) {
+      io.stderr('measuring what the recommendations close that no record shows (an exact whole-cluster diff; --no-closure skips it) ...');
+      io.stderr(closureSummary(recommendationClosure(model.snapshot, result)));
     }
   }
   return 0;

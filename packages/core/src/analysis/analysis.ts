@@ -21,7 +21,7 @@ import type { MatchContext } from '../evaluate/rule-match.js';
 import type { Member, SnapshotIndex, TierPlan } from '../evaluate/snapshot-index.js';
 import type { Selector } from '../selector/index.js';
 import { constantMap, CutSet, fillMap, type L4Map, protocolShape } from './l4.js';
-import type { PeerClass, Side, Universe } from './universe.js';
+import { labelsPrint, type PeerClass, type Side, type Universe } from './universe.js';
 
 /** Something a program's rules look at in one address of the flow. */
 export type Pred =
@@ -67,6 +67,66 @@ export interface Sig {
 
 const EMPTY_SIG: Sig = { key: '', named: [] };
 
+type NamedPort = Sig['named'][number];
+
+/**
+ * Replaces `ids[0..n)` with the numbers 0.. of `keyOf(i)` in order of first appearance and returns
+ * how many there are (`bound`: keys are below it; small bounds use an array, not a map).
+ */
+function renumber(ids: Int32Array, n: number, keyOf: (i: number) => number, bound: number): number {
+  let count = 0;
+  if (bound <= 1 << 20) {
+    const seen = new Int32Array(bound).fill(-1);
+    for (let i = 0; i < n; i++) {
+      const k = keyOf(i);
+      let v = seen[k]!;
+      if (v < 0) seen[k] = v = count++;
+      ids[i] = v;
+    }
+    return count;
+  }
+  const seen = new Map<number, number>();
+  for (let i = 0; i < n; i++) {
+    const k = keyOf(i);
+    let v = seen.get(k);
+    if (v === undefined) seen.set(k, (v = count++));
+    ids[i] = v;
+  }
+  return count;
+}
+
+/** A predicate's identity: equal keys, equal values for every address on one index. */
+function predKey(pred: Pred): string {
+  if (pred.kind === 'cidr') return `c:${pred.cidr.version}:${pred.cidr.base}/${pred.cidr.prefix}`;
+  if (pred.kind === 'sel') return `s:${pred.selector}`;
+  return `n:${pred.dim}:${pred.name}:${pred.selector ?? ''}`;
+}
+
+/**
+ * One predicate's value for an address, as a signature spells it (`members`: the endpoints and
+ * network sets at the address); the named ports it resolves are pushed to `named`.
+ */
+function predToken(index: SnapshotIndex, pred: Pred, addr: PeerClass['addr'], members: readonly Member[], named: NamedPort[]): string {
+  if (!addr) return '-';
+  if (pred.kind === 'cidr') return cidrContains(pred.cidr, addr) ? '1' : '0';
+  if (pred.kind === 'sel') {
+    if (pred.compiled) for (const m of members) if (pred.compiled.matches(m.labels)) return '1';
+    return '0';
+  }
+  const found = new Set<string>();
+  for (const m of index.membersAt(addr)) {
+    if (m.kind !== 'WorkloadEndpoint' && m.kind !== 'HostEndpoint') continue;
+    for (const p of m.ports) {
+      if (p.name !== pred.name) continue;
+      const k = `${p.protocol}:${p.port}`;
+      if (found.has(k) || !index.inNamedPortSet(pred.name, p.protocol, p.port, addr, pred.selector)) continue;
+      found.add(k);
+      named.push({ dim: pred.dim, protocol: p.protocol, port: p.port });
+    }
+  }
+  return `[${[...found].sort().join(',')}]`;
+}
+
 let nextObjectId = 1;
 const objectIds = new WeakMap<object, number>();
 function objectId(o: object): number {
@@ -105,6 +165,9 @@ export class Analysis {
   private readonly programOfClass = new Map<string, Program>();
   private readonly programOfEndpoint = new Map<string, Program>();
   private readonly sigs = new Map<string, Sig[]>();
+  private readonly labelKeys = new Map<SnapshotIndex, string[]>();
+  private readonly labelIds = new Map<string, number>();
+  private readonly columns = new Map<SnapshotIndex, Map<string, { values: Int32Array; tokens: number }>>();
   private readonly members = new Map<SnapshotIndex, (readonly Member[])[]>();
   private readonly maps = new Map<string, L4Map<Decision>>();
   private readonly decisions = new Map<string, Decision>();
@@ -207,40 +270,74 @@ export class Analysis {
     const { index } = program.side;
     const addr = cls.addr;
     let key = '';
-    const named: { dim: 'a' | 'b'; protocol: number; port: number }[] = [];
+    const named: NamedPort[] = [];
     // The endpoints and network sets at the class's address (what IP-set membership looks at).
     const members = addr ? this.membersOf(program.side, cls) : [];
-    for (const pred of preds) {
-      if (!addr) {
-        key += '-';
-        continue;
-      }
-      if (pred.kind === 'cidr') key += cidrContains(pred.cidr, addr) ? '1' : '0';
-      else if (pred.kind === 'sel') {
-        let hit = false;
-        if (pred.compiled) for (const m of members) if (pred.compiled.matches(m.labels)) {
-          hit = true;
-          break;
-        }
-        key += hit ? '1' : '0';
-      } else {
-        const found = new Set<string>();
-        for (const m of index.membersAt(addr)) {
-          if (m.kind !== 'WorkloadEndpoint' && m.kind !== 'HostEndpoint') continue;
-          for (const p of m.ports) {
-            if (p.name !== pred.name) continue;
-            const k = `${p.protocol}:${p.port}`;
-            if (found.has(k) || !index.inNamedPortSet(pred.name, p.protocol, p.port, addr, pred.selector)) continue;
-            found.add(k);
-            named.push({ dim: pred.dim, protocol: p.protocol, port: p.port });
-          }
-        }
-        key += `[${[...found].sort().join(',')}]`;
-      }
-    }
+    for (const pred of preds) key += predToken(index, pred, addr, members, named);
     const sig: Sig = { key, named };
     byClass[cls.id] = sig;
     return sig;
+  }
+
+  /**
+   * `classes` partitioned by their signature under a program's own or peer predicates, each part
+   * further split by `tag(c)`: the same parts as grouping by `tag(c)` and `sig(program, which, c).key`,
+   * in order of first appearance. Computed a predicate at a time: a predicate's values over every
+   * class are computed once per index and shared by every program that names it, so partitioning
+   * for many programs costs integers, not a signature string per class and program.
+   */
+  partitionBySig(program: Program | undefined, which: 'own' | 'peer', classes: readonly PeerClass[], tag: (c: PeerClass) => number): PeerClass[][] {
+    const preds = program ? program[which] : [];
+    // Part ids, renumbered 0.. in order of first appearance after each predicate splits them.
+    const ids = new Int32Array(classes.length);
+    let count = renumber(ids, classes.length, (i) => tag(classes[i]!), Number.MAX_SAFE_INTEGER);
+    for (const pred of preds) {
+      const column = this.column(program!.side, pred);
+      if (column.tokens === 1) continue;
+      count = renumber(ids, classes.length, (i) => ids[i]! * column.tokens + column.values[classes[i]!.id]!, count * column.tokens);
+    }
+    const parts: PeerClass[][] = Array.from({ length: count }, () => []);
+    for (let i = 0; i < classes.length; i++) parts[ids[i]!]!.push(classes[i]!);
+    return parts;
+  }
+
+  /** One predicate's value (as a small number) for every class of the universe, on a side's index. */
+  private column(side: Side, pred: Pred): { values: Int32Array; tokens: number } {
+    let byIndex = this.columns.get(side.index);
+    if (!byIndex) this.columns.set(side.index, (byIndex = new Map()));
+    const key = predKey(pred);
+    let column = byIndex.get(key);
+    if (!column) {
+      const tokens = new Map<string, number>();
+      const values = new Int32Array(this.universe.classes.length);
+      // A selector looks only at the labels at the address: classes with the same label maps there share its value.
+      const byLabels = pred.kind === 'sel' ? new Map<string, number>() : undefined;
+      for (const cls of this.universe.classes) {
+        const labels = byLabels && cls.addr ? this.labelsKey(side, cls) : undefined;
+        let v = labels === undefined ? undefined : byLabels!.get(labels);
+        if (v === undefined) {
+          const t = predToken(side.index, pred, cls.addr, cls.addr ? this.membersOf(side, cls) : [], []);
+          v = tokens.get(t);
+          if (v === undefined) tokens.set(t, (v = tokens.size));
+          if (labels !== undefined) byLabels!.set(labels, v);
+        }
+        values[cls.id] = v;
+      }
+      byIndex.set(key, (column = { values, tokens: Math.max(1, tokens.size) }));
+    }
+    return column;
+  }
+
+  /** The label maps of the members at a class's address, as one text (equal texts: every selector agrees). */
+  private labelsKey(side: Side, cls: PeerClass): string {
+    let byClass = this.labelKeys.get(side.index);
+    if (!byClass) this.labelKeys.set(side.index, (byClass = []));
+    return (byClass[cls.id] ??= this.membersOf(side, cls)
+      .map((m) => {
+        const print = labelsPrint(m.labels);
+        return this.labelIds.get(print) ?? this.labelIds.set(print, this.labelIds.size).size - 1;
+      })
+      .join(','));
   }
 
   /** Every endpoint and network set whose addresses contain the class's address, on a side. */

@@ -52,6 +52,13 @@ describe('compliance reports on the quick-start shop', () => {
     for (const e of r.endpoints) for (const w of Object.values(e.witnesses ?? {}) as Flow[]) expect(evaluate(snapshot, w).allowed, JSON.stringify(w)).toBe(true);
   });
 
+  it('names a documentation address as the example from the internet, whatever the class order', () => {
+    const r = complianceReport(snapshot, { type: 'network-access' });
+    const frontend = r.endpoints.find((e) => e.endpoint === 'shop/frontend-0')!;
+    expect(frontend.witnesses?.ingressFromInternet).toMatchObject({ src: '203.0.113.10', dst: 'shop/frontend-0', protocol: 'TCP', dstPort: 8080 });
+    expect(frontend.witnesses?.egressToInternet?.dst).toBe('203.0.113.10');
+  });
+
   it('scopes by namespace and selector', () => {
     expect(complianceReport(snapshot, { type: 'inventory', namespaces: ['monitoring'] }).endpoints.map((e) => e.endpoint)).toEqual(['monitoring/prometheus-0']);
     expect(complianceReport(snapshot, { type: 'inventory', selector: "app in {'db', 'backend'}" }).endpoints.map((e) => e.endpoint)).toEqual(['shop/backend-0', 'shop/db-0']);

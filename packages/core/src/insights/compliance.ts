@@ -119,16 +119,28 @@ export interface ComplianceReport {
 
 const refOf = (e: Endpoint): string => (e.kind === 'WorkloadEndpoint' ? e.id : e.name);
 
-function trafficOf(graph: ServiceGraph, node: string): { from: PeerTraffic[]; to: PeerTraffic[] } {
-  const from: PeerTraffic[] = [];
-  const to: PeerTraffic[] = [];
+/** The peers each service graph node was seen with, by node (one pass over the edges). */
+function trafficByNode(graph: ServiceGraph): (node: string) => { from: PeerTraffic[]; to: PeerTraffic[] } {
+  const byNode = new Map<string, { from: PeerTraffic[]; to: PeerTraffic[] }>();
+  const at = (node: string): { from: PeerTraffic[]; to: PeerTraffic[] } => {
+    let t = byNode.get(node);
+    if (!t) byNode.set(node, (t = { from: [], to: [] }));
+    return t;
+  };
   for (const e of graph.edges) {
     const t = { allowed: e.allowed.connections, denied: e.deniedAtSource.connections + e.deniedAtDest.connections };
-    if (e.target === node) from.push({ peer: e.source, ...t });
-    if (e.source === node) to.push({ peer: e.target, ...t });
+    at(e.target).from.push({ peer: e.source, ...t });
+    at(e.source).to.push({ peer: e.target, ...t });
   }
   const order = (a: PeerTraffic, b: PeerTraffic): number => b.allowed + b.denied - (a.allowed + a.denied) || compareBytewise(a.peer, b.peer);
-  return { from: from.sort(order), to: to.sort(order) };
+  for (const t of byNode.values()) {
+    t.from.sort(order);
+    t.to.sort(order);
+  }
+  return (node) => {
+    const t = byNode.get(node);
+    return t ? { from: [...t.from], to: [...t.to] } : { from: [], to: [] };
+  };
 }
 
 /**
@@ -153,16 +165,19 @@ export function complianceReport(snapshot: Snapshot, options: ComplianceOptions)
   const access = options.type === 'network-access';
   const exposure = access ? exposures(snapshot, endpoints, options.evaluate) : undefined;
   const graph = options.graph;
+  const trafficOf = graph ? trafficByNode(graph) : undefined;
+  // The enforced policies' order, so an endpoint's applied policies list in it without a scan of them all.
+  const position = new Map(index.enforced.policies.map((p, i) => [p.id, i]));
 
   const rows: EndpointCompliance[] = endpoints.map((e) => {
     const plan = index.enforced.plan(e);
-    const applied = (ids: ReadonlySet<string>): string[] => index.enforced.policies.filter((p) => ids.has(p.id)).map((p) => p.id);
+    const applied = (ids: ReadonlySet<string>): string[] => [...ids].filter((id) => position.has(id)).sort((a, b) => position.get(a)! - position.get(b)!);
     const ingress = applied(plan.applied.ingress);
     const egress = applied(plan.applied.egress);
     const prefix = e.kind === 'WorkloadEndpoint' ? aggregatedName(e.name) : e.name;
     const x = exposure?.get(e);
     const witnesses: ExposureWitnesses | undefined = x ? { ...x } : undefined;
-    const traffic = graph ? trafficOf(graph, e.kind === 'WorkloadEndpoint' ? `workload/${e.namespace}/${prefix}` : `host/${e.name}`) : undefined;
+    const traffic = trafficOf ? trafficOf(e.kind === 'WorkloadEndpoint' ? `workload/${e.namespace}/${prefix}` : `host/${e.name}`) : undefined;
     return {
       endpoint: refOf(e),
       kind: e.kind === 'WorkloadEndpoint' ? 'workload' : 'host',

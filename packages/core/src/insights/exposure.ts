@@ -118,8 +118,20 @@ export function exposures(snapshot: Snapshot, endpoints: readonly Endpoint[], ev
   const an = new Analysis(u);
   const [side] = u.sides;
   const nets = publicNets.map((t) => parseCidr(t)!);
-  // The peers: every endpoint class and the outside classes of public addresses.
-  const peers = u.classes.filter((c) => !c.outside || (c.addr !== undefined && nets.some((n) => cidrContains(n, c.addr!))));
+  // The peers: every endpoint class and the outside classes of public addresses. Outside classes
+  // holding a documentation address come first (in EXAMPLE_ADDRESSES' order), so the first witness
+  // from the internet is `203.0.113.10` whenever that address has an allowed flow, not whichever
+  // range happens to have the lowest class id (`0.0.0.1`).
+  const exampleRank = (c: PeerClass): number => {
+    if (!c.outside || !c.ranges) return EXAMPLE_ADDRESSES.length;
+    const i = EXAMPLE_ADDRESSES.findIndex((x) => x.version === c.family && c.ranges!.some(([lo, hi]) => lo <= cidrBounds(x).lo && cidrBounds(x).lo <= hi));
+    return i < 0 ? EXAMPLE_ADDRESSES.length : i;
+  };
+  const peers = u.classes
+    .filter((c) => !c.outside || (c.addr !== undefined && nets.some((n) => cidrContains(n, c.addr!))))
+    .map((c) => ({ c, rank: exampleRank(c) }))
+    .sort((a, b) => a.rank - b.rank || a.c.id - b.c.id)
+    .map((x) => x.c);
 
   // What a result's peer name stands for: the endpoints with that ref or address.
   const byName = new Map<string, Endpoint[]>();
@@ -132,6 +144,8 @@ export function exposures(snapshot: Snapshot, endpoints: readonly Endpoint[], ev
     add(refOf(e), e);
     for (const a of endpointAddresses(e)) add(formatIp(a), e);
   }
+  const addresses = new Map<PeerClass, string>();
+  const addressOf = (cls: PeerClass): string => addresses.get(cls) ?? addresses.set(cls, anAddress(outsideCidrs(cls))).get(cls)!;
   const namedMemo = new Map<PeerClass, readonly Named[]>();
   const namedOf = (cls: PeerClass): readonly Named[] => {
     let list = namedMemo.get(cls);
@@ -194,12 +208,7 @@ export function exposures(snapshot: Snapshot, endpoints: readonly Endpoint[], ev
     const key = `${program?.peerKey ?? '-'}|${other}`;
     let groups = groupMemo.get(key);
     if (!groups) {
-      const bySig = new Map<string, PeerClass[]>();
-      for (const c of candidates) {
-        const k = `${c.family}|${an.sig(program, 'peer', c).key}#${c.addr ? 1 : 0}`;
-        (bySig.get(k) ?? bySig.set(k, []).get(k)!).push(c);
-      }
-      groups = [...bySig.values()].map((members) => {
+      groups = an.partitionBySig(program, 'peer', candidates, (c) => c.family * 2 + (c.addr ? 1 : 0)).map((members) => {
         const byRole = new Map<number, PeerClass[]>();
         for (const c of members) {
           const k = roleOf(c, other);
@@ -237,7 +246,7 @@ export function exposures(snapshot: Snapshot, endpoints: readonly Endpoint[], ev
         for (const t of targets) {
           const me = inFamily(t.name, t.e, family);
           if (peer.outside) {
-            t.x[internet] ??= flow(me, anAddress(outsideCidrs(peer)), l4);
+            t.x[internet] ??= flow(me, addressOf(peer), l4);
             continue;
           }
           if (t.x[namespaces] !== undefined) continue;

@@ -9,7 +9,7 @@
  * verdict from every policy), so the verdicts of a side are exact: when its peers disagree, the record's own
  * peer is uncertain, and the caller says so.
  */
-import type { Snapshot } from '../model/types.js';
+import type { Snapshot, WorkloadEndpoint } from '../model/types.js';
 import { type SnapshotIndex } from '../evaluate/snapshot-index.js';
 import { type Cidr, formatIp, type IpAddr, parseCidr, parseIp } from '../net/cidr.js';
 import { compareBytewise } from '../convert/strings.js';
@@ -61,10 +61,25 @@ export class FlowPeerResolver {
     return r;
   }
 
+  private byNamespace: Map<string, WorkloadEndpoint[]> | undefined;
+
+  /** The pods of a namespace (indexed on first use: a record side never scans the whole cluster). */
+  private podsIn(namespace: string): readonly WorkloadEndpoint[] {
+    if (!this.byNamespace) {
+      this.byNamespace = new Map();
+      for (const w of this.snapshot.workloadEndpoints) {
+        const list = this.byNamespace.get(w.namespace);
+        if (list) list.push(w);
+        else this.byNamespace.set(w.namespace, [w]);
+      }
+    }
+    return this.byNamespace.get(namespace) ?? [];
+  }
+
   private compute(type: FlowEndpointType, name: string, namespace: string, labels: readonly string[]): ResolvedSide {
     if (type === 'hep') return this.index.hosts.has(name) ? { peers: [name], match: 'exact' } : { peers: [], match: 'none' };
     if (type === 'wep') {
-      const pods = this.snapshot.workloadEndpoints.filter((w) => w.namespace === namespace);
+      const pods = this.podsIn(namespace);
       const prefix = name.endsWith('*') ? name.slice(0, -1) : undefined;
       const exact = pods.filter((w) => (prefix !== undefined ? w.name.startsWith(prefix) : w.name === name));
       if (exact.length > 0) return { peers: exact.map((w) => w.id).sort(compareBytewise), match: 'exact' };

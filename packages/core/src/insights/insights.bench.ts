@@ -9,8 +9,9 @@
  * the same flows). Records are generated before the clock starts.
  *
  * - `recommend_1m_flows_ms`: `createRecommender` fed 1M records, then `result()`.
- * - `recommend_check_500_ms`: `verifyRecommendation` over 500 distinct records (the CLI checks every
- *   distinct allowed key: each is resolved to today's peers and evaluated before and after).
+ * - `recommend_check_500_ms`: `verifyRecommendation` over 500 distinct records, and
+ *   `recommend_check_distinct_ms` over every distinct record (what the CLI checks: each distinct
+ *   allowed key resolved to every one of today's peers, one evaluation per pair of peer classes).
  * - `recommend_closure_ms`: `recommendationClosure` (an exact diff: what the recommendations close).
  * - `graph_100k_flows_ms`: `createServiceGraph` fed 100k records, then `result()`.
  * - `preview_500_distinct_ms`: `createFlowPreview` over 500 distinct records (each resolved, one
@@ -137,6 +138,11 @@ export async function runInsightsFlowsBench(emit: Emit): Promise<void> {
   row('recommend_check_500_ms', now() - t, 'ms');
   row('recommend_check_observed', check.observed, 'count');
   row('recommend_check_broken', check.broken.length, 'count');
+  t = now();
+  const checkAll = verifyRecommendation(snapshot, result, distinct);
+  row('recommend_check_distinct_ms', now() - t, 'ms');
+  row('recommend_check_distinct_observed', checkAll.observed, 'count');
+  row('recommend_check_distinct_broken', checkAll.broken.length, 'count');
   t = now();
   const closure = recommendationClosure(snapshot, result);
   row('recommend_closure_ms', now() - t, 'ms');

@@ -19,6 +19,7 @@ import { describeDecision } from '../evaluate/explain.js';
 import { indexSnapshot } from '../evaluate/snapshot-index.js';
 import { compareBytewise } from '../convert/strings.js';
 import { formatIp, parseIp } from '../net/cidr.js';
+import { protocolNumber } from '../convert/protocol.js';
 import { buildUniverse, mayCross, type PeerClass } from '../analysis/universe.js';
 import type { FlowRecord, FlowReporter } from '../flows/types.js';
 import { FlowPeerResolver, isAddressPeer, type ResolvedSide } from './flow-peers.js';
@@ -226,6 +227,28 @@ function flowPreview(snapshot: Snapshot, options: PreviewOptions, byClass: boole
     return v;
   };
 
+  /**
+   * A side's peers with an address of the family, by their side key (class), in order; memoised
+   * per peer list (a resolved side is one list object across the records that name it).
+   */
+  const grouped = new WeakMap<readonly string[], Map<4 | 6, Map<string, { key: string; peers: string[] }>>>();
+  const groupSide = (peers: readonly string[], family: 4 | 6): Map<string, { key: string; peers: string[] }> => {
+    let byFamily = grouped.get(peers);
+    if (!byFamily) grouped.set(peers, (byFamily = new Map()));
+    let out = byFamily.get(family);
+    if (out) return out;
+    byFamily.set(family, (out = new Map()));
+    for (const p of peers) {
+      const addr = atFamilies(p).get(family);
+      if (addr === undefined) continue;
+      const { key } = sideOf(p, addr);
+      const g = out.get(key);
+      if (g) g.peers.push(p);
+      else out.set(key, { key, peers: [p] });
+    }
+    return out;
+  };
+
   const compute = (r: FlowRecord): Omit<RecordPreview, 'recorded' | 'drift'> & { beforeActions: Set<string> } => {
     const src = resolver.resolve(r.source_type, r.source_name, r.source_namespace, r.source_labels);
     const dst = resolver.resolve(r.dest_type, r.dest_name, r.dest_namespace, r.dest_labels);
@@ -236,21 +259,51 @@ function flowPreview(snapshot: Snapshot, options: PreviewOptions, byClass: boole
     const afterSteps: string[] = [];
     let pairs = 0;
     let changedPairs = 0;
-    for (const s of sample(src.peers, max)) {
-      const sf = atFamilies(s);
-      for (const d of sample(dst.peers, max)) {
-        if (s === d) continue;
-        for (const [family, dAddr] of atFamilies(d)) {
-          const sAddr = sf.get(family);
-          if (sAddr === undefined) continue;
-          const v = verdictAt(r, s, sAddr, d, dAddr);
-          if (v === undefined) continue;
-          pairs++;
-          before.push(v.before);
-          after.push(v.after);
-          beforeSteps.push(v.beforeStep);
-          afterSteps.push(v.afterStep);
-          if (v.before !== v.after) changedPairs++;
+    const tally = (v: PairVerdict | undefined, n: number): void => {
+      if (v === undefined || n === 0) return;
+      pairs += n;
+      before.push(v.before);
+      after.push(v.after);
+      beforeSteps.push(v.beforeStep);
+      afterSteps.push(v.afterStep);
+      if (v.before !== v.after) changedPairs += n;
+    };
+    const sources = sample(src.peers, max);
+    const dests = sample(dst.peers, max);
+    // ICMP is IPv4's, ICMPv6 IPv6's: a record of either never stands for a pair of the other family.
+    const protocol = protocolNumber(r.proto);
+    const families: readonly (4 | 6)[] = protocol === 1 ? [4] : protocol === 58 ? [6] : [4, 6];
+    if (!byClass) {
+      for (const s of sources) {
+        const sf = atFamilies(s);
+        for (const d of dests) {
+          if (s === d) continue;
+          for (const [family, dAddr] of atFamilies(d)) {
+            const sAddr = sf.get(family);
+            if (sAddr !== undefined && families.includes(family)) tally(verdictAt(r, s, sAddr, d, dAddr), 1);
+          }
+        }
+      }
+    } else {
+      // Each side's peers grouped by what decides their evaluation (their class, per family): one
+      // evaluation per pair of groups stands for all its peer pairs (less a peer paired with itself).
+      for (const family of families) {
+        const ss = groupSide(sources, family);
+        const ds = groupSide(dests, family);
+        for (const gs of ss.values()) {
+          for (const gd of ds.values()) {
+            let n = gs.peers.length * gd.peers.length;
+            let s = gs.peers[0]!;
+            let d = gd.peers[0]!;
+            if (gs.key === gd.key) {
+              const mine = new Set(gs.peers);
+              for (const x of gd.peers) if (mine.has(x)) n--;
+              if (n === 0) continue;
+              if (s === d) d = gd.peers.find((x) => x !== s) ?? d;
+              if (s === d) s = gs.peers.find((x) => x !== d)!;
+            }
+            tally(verdictAt(r, s, atFamilies(s).get(family)!, d, atFamilies(d).get(family)!), n);
+          }
         }
       }
     }

@@ -485,13 +485,25 @@ export interface RecommendationCheck {
 }
 
 /**
+ * The snapshot as its staged view (staged Set and Delete applied, as enforced policies): what the
+ * cluster allows once what is staged today is enforced.
+ */
+function stagedEnforced(snapshot: Snapshot): Snapshot {
+  const index = indexSnapshot(snapshot);
+  return index.hasStaged ? { ...snapshot, policies: index.staged().policies } : snapshot;
+}
+
+/**
  * Checks a recommendation against the records it came from: every allowed record (as recorded
  * and in the cluster's own staged view today) must stay allowed with the recommendations
- * enforced (`stagedAction: Set`). Each distinct record key is evaluated once.
+ * enforced (`stagedAction: Set`), for every pair of today's peers its names cover. Exact and per
+ * equivalence class: one previewer over today's staged view with the recommendations staged on
+ * it (its "before" is today, its "after" today with the recommendations), every peer of a side
+ * (no sampling), one evaluation per pair of peer classes, memoised across records; each distinct
+ * record key is checked once.
  */
 export function verifyRecommendation(snapshot: Snapshot, result: RecommendResult, records: Iterable<FlowRecord>): RecommendationCheck {
-  const before = createFlowPreview(snapshot);
-  const after = createFlowPreview(withRecommendations(snapshot, result, 'Set'));
+  const preview = createFlowPreview(withRecommendations(stagedEnforced(snapshot), result, 'Set'), { maxPeersPerSide: Number.POSITIVE_INFINITY });
   let observed = 0;
   let kept = 0;
   const broken: FlowRecord[] = [];
@@ -501,10 +513,10 @@ export function verifyRecommendation(snapshot: Snapshot, result: RecommendResult
     const key = [r.reporter, r.source_type, r.source_namespace, r.source_name, r.dest_type, r.dest_namespace, r.dest_name, r.proto, r.dest_port].join('|');
     if (seen.has(key)) continue;
     seen.add(key);
-    const was = before.preview(r);
-    if (was.outcome === 'unresolved' || was.after.action !== 'allow') continue;
+    const p = preview.preview(r);
+    if (p.outcome === 'unresolved' || p.before.action !== 'allow') continue;
     observed++;
-    if (after.preview(r).after.action === 'allow') kept++;
+    if (p.after.action === 'allow') kept++;
     else broken.push(r);
   }
   return { observed, kept, broken };
