@@ -10,6 +10,13 @@ describe('pure hashes agree with node:crypto', () => {
     expect(toHex(sha256(s))).toBe(createHash('sha256').update(s).digest('hex'));
   });
 
+  test.prop([fc.array(fc.uint8Array({ maxLength: 300 }), { minLength: 1, maxLength: 4 })])('sha1/sha256 of bytes, one after another (the scratch buffer is reused and regrown)', (inputs) => {
+    for (const bytes of inputs) {
+      expect(toHex(sha1(bytes))).toBe(createHash('sha1').update(bytes).digest('hex'));
+      expect(toHex(sha256(bytes))).toBe(createHash('sha256').update(bytes).digest('hex'));
+    }
+  });
+
   test.prop([fc.uint8Array({ maxLength: 200 })])('base64url without padding', (bytes) => {
     expect(base64UrlNoPad(bytes)).toBe(Buffer.from(bytes).toString('base64url'));
   });

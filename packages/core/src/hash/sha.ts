@@ -26,41 +26,76 @@ export function utf8(text: string): Uint8Array {
   return Uint8Array.from(out);
 }
 
-/** UTF-8 encode, pad to a multiple of 64 bytes with the big-endian bit length at the end. */
-function pad(message: Uint8Array): DataView {
-  const bitLength = message.length * 8;
-  const total = (((message.length + 8) >> 6) + 1) << 6;
-  const bytes = new Uint8Array(total);
-  bytes.set(message);
-  bytes[message.length] = 0x80;
-  const view = new DataView(bytes.buffer);
-  view.setUint32(total - 8, Math.floor(bitLength / 0x100000000));
-  view.setUint32(total - 4, bitLength >>> 0);
-  return view;
-}
+/**
+ * The message, UTF-8 encoded and padded to a multiple of 64 bytes with the big-endian bit length
+ * at the end, in a scratch buffer reused across calls (names are hashed by the hundred thousand:
+ * allocating typed arrays per hash cost more than the rounds). Returns the padded length.
+ */
+let scratch = new Uint8Array(256);
+let scratchView = new DataView(scratch.buffer);
 
-function toBytes(input: string | Uint8Array): Uint8Array {
-  return typeof input === 'string' ? utf8(input) : input;
+function pad(input: string | Uint8Array): number {
+  let length = input.length;
+  let bytes: Uint8Array | undefined = typeof input === 'string' ? undefined : input;
+  if (typeof input === 'string') {
+    for (let i = 0; i < length; i++) {
+      if (input.charCodeAt(i) >= 0x80) {
+        bytes = utf8(input);
+        length = bytes.length;
+        break;
+      }
+    }
+  }
+  const total = (((length + 8) >> 6) + 1) << 6;
+  if (total > scratch.length) {
+    scratch = new Uint8Array(total * 2);
+    scratchView = new DataView(scratch.buffer);
+  }
+  if (bytes) scratch.set(bytes);
+  else for (let i = 0; i < length; i++) scratch[i] = (input as string).charCodeAt(i);
+  scratch.fill(0, length, total);
+  scratch[length] = 0x80;
+  const bitLength = length * 8;
+  scratchView.setUint32(total - 8, Math.floor(bitLength / 0x100000000));
+  scratchView.setUint32(total - 4, bitLength >>> 0);
+  return total;
 }
 
 const rotl = (x: number, n: number): number => (x << n) | (x >>> (32 - n));
 const rotr = (x: number, n: number): number => (x >>> n) | (x << (32 - n));
 
+const W80 = new Int32Array(80);
+const W64 = new Int32Array(64);
+
 export function sha1(input: string | Uint8Array): Uint8Array {
-  const view = pad(toBytes(input));
+  const total = pad(input);
+  const view = scratchView;
   const h = [0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476, 0xc3d2e1f0];
-  const w = new Int32Array(80);
-  for (let offset = 0; offset < view.byteLength; offset += 64) {
+  const w = W80;
+  for (let offset = 0; offset < total; offset += 64) {
     for (let i = 0; i < 16; i++) w[i] = view.getInt32(offset + i * 4);
     for (let i = 16; i < 80; i++) w[i] = rotl(w[i - 3]! ^ w[i - 8]! ^ w[i - 14]! ^ w[i - 16]!, 1);
-    let [a, b, c, d, e] = h as [number, number, number, number, number];
+    let a = h[0]!;
+    let b = h[1]!;
+    let c = h[2]!;
+    let d = h[3]!;
+    let e = h[4]!;
     for (let i = 0; i < 80; i++) {
       let f: number;
       let k: number;
-      if (i < 20) [f, k] = [(b & c) | (~b & d), 0x5a827999];
-      else if (i < 40) [f, k] = [b ^ c ^ d, 0x6ed9eba1];
-      else if (i < 60) [f, k] = [(b & c) | (b & d) | (c & d), 0x8f1bbcdc];
-      else [f, k] = [b ^ c ^ d, 0xca62c1d6];
+      if (i < 20) {
+        f = (b & c) | (~b & d);
+        k = 0x5a827999;
+      } else if (i < 40) {
+        f = b ^ c ^ d;
+        k = 0x6ed9eba1;
+      } else if (i < 60) {
+        f = (b & c) | (b & d) | (c & d);
+        k = 0x8f1bbcdc;
+      } else {
+        f = b ^ c ^ d;
+        k = 0xca62c1d6;
+      }
       const t = (rotl(a, 5) + f + e + k + w[i]!) | 0;
       e = d;
       d = c;
@@ -89,10 +124,11 @@ const K256 = new Int32Array([
 ]);
 
 function sha2(input: string | Uint8Array, init: readonly number[], outWords: number): Uint8Array {
-  const view = pad(toBytes(input));
+  const total = pad(input);
+  const view = scratchView;
   const h = init.slice();
-  const w = new Int32Array(64);
-  for (let offset = 0; offset < view.byteLength; offset += 64) {
+  const w = W64;
+  for (let offset = 0; offset < total; offset += 64) {
     for (let i = 0; i < 16; i++) w[i] = view.getInt32(offset + i * 4);
     for (let i = 16; i < 64; i++) {
       const x = w[i - 15]!;
@@ -118,16 +154,27 @@ function sha2(input: string | Uint8Array, init: readonly number[], outWords: num
       b = a;
       a = (t1 + t2) | 0;
     }
-    const next = [a, b, c, d, e, f, g, hh];
-    for (let i = 0; i < 8; i++) h[i] = (h[i]! + next[i]!) | 0;
+    h[0] = (h[0]! + a) | 0;
+    h[1] = (h[1]! + b) | 0;
+    h[2] = (h[2]! + c) | 0;
+    h[3] = (h[3]! + d) | 0;
+    h[4] = (h[4]! + e) | 0;
+    h[5] = (h[5]! + f) | 0;
+    h[6] = (h[6]! + g) | 0;
+    h[7] = (h[7]! + hh) | 0;
   }
   return words(h, outWords);
 }
 
 function words(h: readonly number[], count: number): Uint8Array {
   const out = new Uint8Array(count * 4);
-  const view = new DataView(out.buffer);
-  for (let i = 0; i < count; i++) view.setInt32(i * 4, h[i]!);
+  for (let i = 0; i < count; i++) {
+    const x = h[i]!;
+    out[i * 4] = x >>> 24;
+    out[i * 4 + 1] = (x >>> 16) & 255;
+    out[i * 4 + 2] = (x >>> 8) & 255;
+    out[i * 4 + 3] = x & 255;
+  }
   return out;
 }
 
@@ -143,7 +190,10 @@ const HEX = '0123456789abcdef';
 
 export function toHex(bytes: Uint8Array): string {
   let out = '';
-  for (const b of bytes) out += HEX[b >> 4]! + HEX[b & 15]!;
+  for (let i = 0; i < bytes.length; i++) {
+    const b = bytes[i]!;
+    out += HEX[b >> 4]! + HEX[b & 15]!;
+  }
   return out;
 }
 
