@@ -76,6 +76,7 @@ export async function runOpenStackBench(emit: (row: Row) => void): Promise<void>
     for (const x of cloud.networks) server.put('networks', x);
     for (const x of cloud.subnets) server.put('subnets', x);
     for (const x of cloud.projects) server.putProject(x);
+    const putAt = performance.now();
     const keystone = { authUrl: server.authUrl, credentials: { kind: 'password' as const, username: 'admin', password: 'secret', projectName: 'admin' } };
     for (const mode of ['controller', 'agent'] as const) {
       const engine = createEngine({ node: 'compute-0000', dataplane: new NoopDataplane() });
@@ -100,6 +101,10 @@ export async function runOpenStackBench(emit: (row: Row) => void): Promise<void>
         emit({ bench, metric: `openstack_source_${mode}_resources`, value: source.status().resources, unit: 'count' });
         await engine.flush();
 
+        // An idle poll asks for what changed since the previous listing minus the source's 10 s
+        // slack: within 10 s of the cloud being written every port still counts as changed.
+        const settle = 10_500 - (performance.now() - putAt);
+        if (settle > 0) await new Promise((resolve) => setTimeout(resolve, settle));
         const idle: number[] = [];
         for (let i = 0; i < 9; i++) {
           gc();
