@@ -75,38 +75,42 @@ export class RuleMetrics {
     } else f.set(labels, { labels, value, touched: now });
   }
 
+  /** Label texts of a hit and rule direction: [inbound, outbound, connections as src, as dst]. */
+  readonly #labelCache = new Map<string, readonly [string, string, string, string]>();
+
+  #labelsOf(p: { tier: string; policy: string; namespace: string }, h: PolicyHit, ruleDirection: string): readonly [string, string, string, string] {
+    const key = `${p.tier}\0${p.policy}\0${p.namespace}\0${h.rule_index}\0${h.action}\0${ruleDirection}`;
+    let texts = this.#labelCache.get(key);
+    if (!texts) {
+      const base: (readonly [string, string])[] = [
+        ['tier', p.tier],
+        ['policy', p.policy],
+        ['namespace', p.namespace],
+        ['rule_index', String(h.rule_index)],
+        ['action', h.action],
+        ['rule_direction', ruleDirection],
+      ];
+      const inbound = labelText([...base, ['traffic_direction', 'inbound']]);
+      const outbound = labelText([...base, ['traffic_direction', 'outbound']]);
+      texts = [inbound, outbound, outbound, inbound];
+      // Bounded: label texts are rebuilt after policy churn rather than kept forever.
+      if (this.#labelCache.size >= 10_000) this.#labelCache.clear();
+      this.#labelCache.set(key, texts);
+    }
+    return texts;
+  }
+
   /** Adds one window's records (`now` in ms). */
   record(records: readonly FlowRecord[], now: number): void {
     for (const r of records) {
       const ruleDirection = r.reporter === 'src' ? 'egress' : 'ingress';
       for (const h of r.policies.enforced) {
-        const p = policyOf(h);
-        for (const [dirName, packets, bytes] of [
-          ['inbound', r.packets_in, r.bytes_in],
-          ['outbound', r.packets_out, r.bytes_out],
-        ] as const) {
-          const labels = labelText([
-            ['tier', p.tier],
-            ['policy', p.policy],
-            ['namespace', p.namespace],
-            ['rule_index', String(h.rule_index)],
-            ['action', h.action],
-            ['rule_direction', ruleDirection],
-            ['traffic_direction', dirName],
-          ]);
-          this.#add(RULE_METRICS[0][0], labels, packets, now);
-          this.#add(RULE_METRICS[1][0], labels, bytes, now);
-        }
-        const conn = labelText([
-          ['tier', p.tier],
-          ['policy', p.policy],
-          ['namespace', p.namespace],
-          ['rule_index', String(h.rule_index)],
-          ['action', h.action],
-          ['rule_direction', ruleDirection],
-          ['traffic_direction', r.reporter === 'src' ? 'outbound' : 'inbound'],
-        ]);
-        this.#add(RULE_METRICS[2][0], conn, r.num_connections_started, now);
+        const [inbound, outbound, connSrc, connDst] = this.#labelsOf(policyOf(h), h, ruleDirection);
+        this.#add(RULE_METRICS[0][0], inbound, r.packets_in, now);
+        this.#add(RULE_METRICS[1][0], inbound, r.bytes_in, now);
+        this.#add(RULE_METRICS[0][0], outbound, r.packets_out, now);
+        this.#add(RULE_METRICS[1][0], outbound, r.bytes_out, now);
+        this.#add(RULE_METRICS[2][0], r.reporter === 'src' ? connSrc : connDst, r.num_connections_started, now);
       }
       const last = r.policies.enforced.at(-1);
       if (r.action === 'deny' && last) {
