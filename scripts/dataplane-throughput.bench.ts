@@ -12,9 +12,9 @@
  * Run: `npm run bench:ebpf` (after the eBPF dataplane's own rows), or `tsx scripts/bench.ts
  * dataplane-throughput` after a build. `GINGHAM_EBPF_BENCH=packet` skips it.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createTopology, probeTcp, type Topology } from '@gingham/dataplane-conformance';
+import { createTopology, iperf3Gbps, probeTcp, type Topology } from '@gingham/dataplane-conformance';
 import { createEbpfDataplane } from '@gingham/dataplane-ebpf';
 import { createIptablesDataplane } from '@gingham/dataplane-iptables';
 import { attachTc, type Collection, createCollection, loadCollectionSpec, type TcLink } from '@gingham/ebpf-loader';
@@ -47,28 +47,7 @@ function waitListening(netns: string, ports: readonly number[]): Promise<void> {
 
 /** One iperf3 run from the client pod: received Gbit/s. The client is killed by pid on timeout. */
 function iperf(topo: Topology): Promise<number> {
-  const client = topo.pod('bench', 'client');
-  return new Promise((resolve, reject) => {
-    const child = spawn('ip', ['netns', 'exec', client.netns, 'iperf3', '-c', SERVER_IP, '-p', String(IPERF_PORT), '-t', String(IPERF_SECONDS), '-O', '1', '-J'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
-    child.stderr.on('data', (d: Buffer) => { err += d.toString(); });
-    const timer = setTimeout(() => {
-      if (child.pid !== undefined && child.exitCode === null) process.kill(child.pid, 'SIGKILL');
-    }, (IPERF_SECONDS + 15) * 1000);
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      try {
-        const j = JSON.parse(out) as { error?: string; end?: { sum_received?: { bits_per_second?: number } } };
-        const bps = j.end?.sum_received?.bits_per_second;
-        if (code !== 0 || j.error || bps === undefined) throw new Error(j.error ?? `exit ${code}`);
-        resolve(bps / 1e9);
-      } catch (e) {
-        reject(new Error(`throughput bench: iperf3 failed: ${(e as Error).message} ${err}`));
-      }
-    });
-  });
+  return iperf3Gbps(topo.pod('bench', 'client').netns, SERVER_IP, { port: IPERF_PORT, seconds: IPERF_SECONDS });
 }
 
 type Config = 'no_policy' | 'empty_program' | 'ebpf' | 'iptables';

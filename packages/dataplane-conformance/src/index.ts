@@ -9,6 +9,7 @@ export type { ConformanceCapabilities, ConformanceDataplane, ConformanceEnv, Enf
 export { BASE_TOOLS, detectCapabilities, requireCapabilities, type DetectCapabilitiesOptions, type KernelCapabilities } from './capabilities.js';
 export { createTopology, type PodHandle, type Topology, type TopologyPod } from './topology/topology.js';
 export { startOkServers, startServers, udpResponderArgv } from './topology/servers.js';
+export { iperf3Gbps, type Iperf3Options } from './topology/throughput.js';
 export { probeTcp, probeUdp, roundTrip, startProber, type ProbeCounts, type Prober, type ProberOptions } from './topology/probes.js';
 export { CASES, loadResources, NODE, ONLY_DB_TO_WEB, podManifest, TCP_PORTS, WORLD, WORLD_PODS, type ConformanceCase, type ConformanceProbe } from './cases/cases.js';
 export { FORWARD_CASES, type ForwardCase, type ForwardProbe } from './cases/forward-cases.js';

@@ -27,9 +27,9 @@
  * It never touches the root namespace: the maps pin into a privately mounted bpffs, removed in
  * `finally`; the program runs only under BPF_PROG_TEST_RUN.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createTopology, type Topology } from '@gingham/dataplane-conformance';
+import { createTopology, iperf3Gbps, type Topology } from '@gingham/dataplane-conformance';
 import { createEbpfDataplane } from './dataplane/index.js';
 import { buildSnapshot, createEngine, loadManifests, applyMessage, emptyDataplaneState, type DataplaneMessage, type FlowDecision, type FlowVerdictEvent } from '@gingham/core';
 import { createCollection, loadCollectionSpec, testRun } from '@gingham/ebpf-loader';
@@ -272,26 +272,7 @@ const CLIENT_IP = '10.93.0.1';
 const SERVER_IP = '10.93.0.2';
 
 function iperf(topo: Topology): Promise<number> {
-  const client = topo.pod('bench', 'client');
-  return new Promise((resolve, reject) => {
-    const child = spawn('ip', ['netns', 'exec', client.netns, 'iperf3', '-c', SERVER_IP, '-t', String(IPERF_SECONDS), '-O', '1', '-J'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => void (out += d.toString()));
-    const timer = setTimeout(() => {
-      if (child.pid !== undefined && child.exitCode === null) process.kill(child.pid, 'SIGKILL');
-    }, (IPERF_SECONDS + 15) * 1000);
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      try {
-        const j = JSON.parse(out) as { error?: string; end?: { sum_received?: { bits_per_second?: number } } };
-        const bps = j.end?.sum_received?.bits_per_second;
-        if (code !== 0 || j.error || bps === undefined) throw new Error(j.error ?? `exit ${code}`);
-        resolve(bps / 1e9);
-      } catch (e) {
-        reject(new Error(`flows bench: iperf3 failed: ${(e as Error).message}`));
-      }
-    });
-  });
+  return iperf3Gbps(topo.pod('bench', 'client').netns, SERVER_IP, { seconds: IPERF_SECONDS });
 }
 
 const median = (xs: readonly number[]): number => {
