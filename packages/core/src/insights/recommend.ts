@@ -513,6 +513,13 @@ export function verifyRecommendation(snapshot: Snapshot, result: RecommendResult
     const key = [r.reporter, r.source_type, r.source_namespace, r.source_name, r.dest_type, r.dest_namespace, r.dest_name, r.proto, r.dest_port].join('|');
     if (seen.has(key)) continue;
     seen.add(key);
+    // No policy decided it (a host to its own workload is never policed): enforcing policies
+    // cannot change the observed flow, whatever else an aggregated name (`pvt`) stands for.
+    if (r.policies.pending.length === 0 && r.policies.enforced.length === 0) {
+      observed++;
+      kept++;
+      continue;
+    }
     const p = preview.preview(r);
     if (p.outcome === 'unresolved' || p.before.action !== 'allow') continue;
     observed++;
