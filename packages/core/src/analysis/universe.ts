@@ -510,7 +510,9 @@ function buildPeers(A: Side, B: Side, items: readonly SpaceItem[]): Peers {
     const workload = ea.kind === 'WorkloadEndpoint';
     const starSites = workload ? sites.filter((n) => sa.starred.has(n) || sb.starred.has(n)) : [];
     const print = a === b ? a.print : `${a.print}#${b.print}`;
-    const identity = `${print}@${sites.join(',')}`;
+    // The site on each side apart: an endpoint that leaves a special node (or joins one) is not
+    // the twin of one that stays, though the union of their sites is the same.
+    const identity = `${print}@${sa.special.has(ea.node) ? ea.node : ''}/${sb.special.has(eb.node) ? eb.node : ''}`;
     const addrs = a.addrs;
     for (const family of [4, 6] as const) {
       let count = 0;
