@@ -19,8 +19,9 @@ const PUBLIC = ['203.0.113.7', '8.8.8.8', '2001:db8::7'];
 const policyRan = (d: DirectionTrace): boolean => d.stages.some((s) => 'tiers' in s && s.tiers.some((t) => t.policies.length > 0));
 
 /**
- * Exposure is about the endpoints' own policies (the source's egress, the destination's
- * ingress), as `reachability()` answers it: a node's forward policy on the way can only narrow it.
+ * A witness must pass the endpoints' own policies (the source's egress, the destination's
+ * ingress); whether exposure also meets the checks on the way (a node's forward policy when a flow
+ * crosses it) is `reachability()`'s answer, which the "no" checks below follow.
  */
 const endpointsAllow = (r: EvaluationResult): boolean => r.trace.egress.allowed && r.trace.ingress.allowed;
 
@@ -107,7 +108,9 @@ describe('compliance report properties', () => {
         const flows = knownFlows(snapshot, [...sampled, ...extra.slice(0, 400)].map((f) => { const { via: _via, ...rest } = f as Flow; return rest; }));
         for (const f of flows) {
           const r = evaluate(snapshot, f);
-          if (!endpointsAllow(r)) continue;
+          // The whole path, as reachability() judges it: pod -> pod across a node with a `*` host
+          // endpoint also meets the node's forward policy, which may deny what both pods allow.
+          if (!r.allowed) continue;
           const s = r.trace.flow.src;
           const d = r.trace.flow.dst;
           const from = s.endpointId === undefined ? undefined : byRef.get(s.endpointId);
