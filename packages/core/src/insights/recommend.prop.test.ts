@@ -32,10 +32,11 @@ function checkEveryPair(snapshot: Snapshot, result: RecommendResult, records: re
   const broken: FlowRecord[] = [];
   const seen = new Set<string>();
   for (const r of records) {
-    const key = [r.reporter, r.source_type, r.source_namespace, r.source_name, r.dest_type, r.dest_namespace, r.dest_name, r.proto, r.dest_port].join('|');
+    const unpoliced = r.policies.pending.length === 0 && r.policies.enforced.length === 0;
+    const key = [unpoliced ? '-' : '+', r.reporter, r.source_type, r.source_namespace, r.source_name, r.dest_type, r.dest_namespace, r.dest_name, r.proto, r.dest_port].join('|');
     if (r.action !== 'allow' || seen.has(key)) continue;
     seen.add(key);
-    if (r.policies.pending.length === 0 && r.policies.enforced.length === 0) {
+    if (unpoliced) {
       observed++;
       kept++;
       continue;

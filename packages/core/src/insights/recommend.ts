@@ -510,12 +510,14 @@ export function verifyRecommendation(snapshot: Snapshot, result: RecommendResult
   const seen = new Set<string>();
   for (const r of records) {
     if (r.action !== 'allow') continue;
-    const key = [r.reporter, r.source_type, r.source_namespace, r.source_name, r.dest_type, r.dest_namespace, r.dest_name, r.proto, r.dest_port].join('|');
+    // No policy decided it (a host to its own workload is never policed): enforcing policies
+    // cannot change the observed flow, whatever else an aggregated name (`pvt`) stands for. Kept
+    // apart from policed records of the same names, which are still checked.
+    const unpoliced = r.policies.pending.length === 0 && r.policies.enforced.length === 0;
+    const key = [unpoliced ? '-' : '+', r.reporter, r.source_type, r.source_namespace, r.source_name, r.dest_type, r.dest_namespace, r.dest_name, r.proto, r.dest_port].join('|');
     if (seen.has(key)) continue;
     seen.add(key);
-    // No policy decided it (a host to its own workload is never policed): enforcing policies
-    // cannot change the observed flow, whatever else an aggregated name (`pvt`) stands for.
-    if (r.policies.pending.length === 0 && r.policies.enforced.length === 0) {
+    if (unpoliced) {
       observed++;
       kept++;
       continue;
