@@ -23,7 +23,7 @@
  *
  * Run: `npx tsx packages/core/src/insights/insights.bench.ts` or `npm run bench:insights`.
  */
-import { generateCluster } from '@gingham/testkit';
+import { generateCluster, Prng } from '@gingham/testkit';
 import type { Snapshot } from '../model/types.js';
 import type { Flow } from '../evaluate/types.js';
 import type { FlowRecord } from '../flows/types.js';
@@ -39,21 +39,10 @@ type Emit = (row: Row) => void;
 
 const now = (): number => performance.now();
 
-/** A small deterministic generator (mulberry32). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** Distinct observations over the cluster, then the records a collector writes for them. */
 function distinctRecords(snapshot: Snapshot, observations: number, seed: number): FlowRecord[] {
-  const rnd = prng(seed);
+  const seeded = new Prng(seed);
+  const rnd = (): number => seeded.next();
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;
   const pods = snapshot.workloadEndpoints.filter((w) => w.addresses.length > 0);
   const ports = [80, 443, 5432, 6379, 8080, 8443, 9090, 53];
