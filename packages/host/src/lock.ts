@@ -11,9 +11,14 @@
  * both processes share, so it stays held by this process after `flock` exits, until `release()`
  * or this process's death closes the descriptor. The holder writes its PID and command line into
  * the file so a refused process can say who holds it.
+ *
+ * `release()` removes the file while still holding the lock, so a lock leaves nothing behind
+ * (only a killed holder's file stays, and the next holder reuses it). A waiter may have opened
+ * the file just before it was removed and then win the flock on that orphan: after locking, the
+ * taker checks that the path still names the file it locked and otherwise starts over.
  */
 import { spawnSync } from 'node:child_process';
-import { closeSync, ftruncateSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { closeSync, fstatSync, ftruncateSync, mkdirSync, openSync, readFileSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { HostError, ToolMissingError } from './errors.js';
 
@@ -88,20 +93,27 @@ export function acquireInstanceLock(name: string, options: InstanceLockOptions =
   const dir = options.dir ?? DEFAULT_LOCK_DIR;
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const path = join(dir, `${name}.lock`);
-  const fd = openSync(path, 'a+', 0o600);
   const waitMs = Math.max(0, options.waitMs ?? 0);
-  const args = waitMs > 0 ? ['-w', String(waitMs / 1000), '3'] : ['-n', '3'];
   const started = Date.now();
-  const r = spawnSync('flock', ['-E', '75', ...args], { stdio: ['ignore', 'ignore', 'pipe', fd] });
-  if (r.error) {
+  let fd: number;
+  for (;;) {
+    fd = openSync(path, 'a+', 0o600);
+    const left = waitMs - (Date.now() - started);
+    const args = waitMs > 0 && left > 0 ? ['-w', String(left / 1000), '3'] : ['-n', '3'];
+    const r = spawnSync('flock', ['-E', '75', ...args], { stdio: ['ignore', 'ignore', 'pipe', fd] });
+    if (r.error) {
+      closeSync(fd);
+      if ((r.error as NodeJS.ErrnoException).code === 'ENOENT') throw new ToolMissingError('flock', 'util-linux', 'needed for instance locks');
+      throw new HostError('COMMAND_FAILED', `flock ${path}: ${r.error.message}`, { cause: r.error });
+    }
+    if (r.status !== 0) {
+      closeSync(fd);
+      if (r.status === 75 || r.status === 1) throw new InstanceLockedError(name, readHolder(path), Date.now() - started);
+      throw new HostError('COMMAND_FAILED', `flock ${path} failed (exit ${r.status}): ${r.stderr?.toString().trim()}`);
+    }
+    if (sameFile(fd, path)) break;
+    // The holder we waited for removed the file as it released it: lock the current one.
     closeSync(fd);
-    if ((r.error as NodeJS.ErrnoException).code === 'ENOENT') throw new ToolMissingError('flock', 'util-linux', 'needed for instance locks');
-    throw new HostError('COMMAND_FAILED', `flock ${path}: ${r.error.message}`, { cause: r.error });
-  }
-  if (r.status !== 0) {
-    closeSync(fd);
-    if (r.status === 75 || r.status === 1) throw new InstanceLockedError(name, readHolder(path), Date.now() - started);
-    throw new HostError('COMMAND_FAILED', `flock ${path} failed (exit ${r.status}): ${r.stderr?.toString().trim()}`);
   }
   const record = JSON.stringify({ pid: process.pid, purpose: options.purpose ?? process.argv.slice(1).join(' ').slice(0, 300), since: new Date().toISOString() });
   ftruncateSync(fd, 0);
@@ -111,13 +123,25 @@ export function acquireInstanceLock(name: string, options: InstanceLockOptions =
     if (!held) return;
     held = false;
     try {
-      ftruncateSync(fd, 0);
+      // Still held here, so the path names this file: nobody else can have replaced it.
+      unlinkSync(path);
     } catch {
-      // the file is advisory text; the lock itself goes with the descriptor
+      // already gone (removed by hand): the lock itself goes with the descriptor
     }
     closeSync(fd);
   };
   return { name, path, release, [Symbol.dispose]: release };
+}
+
+/** Whether `path` still names the open file `fd` (not removed or replaced since it was opened). */
+function sameFile(fd: number, path: string): boolean {
+  try {
+    const a = fstatSync(fd);
+    const b = statSync(path);
+    return a.ino === b.ino && a.dev === b.dev;
+  } catch {
+    return false;
+  }
 }
 
 /** Who holds `name` right now, or undefined when nobody does (never takes the lock for long). */

@@ -1,10 +1,12 @@
 /**
  * Instance locks across processes: a second holder is refused with the first one's PID and
  * purpose, a waiter gets the lock when the holder releases it, and `kill -9` of the holder frees
- * it (the kernel drops the flock with the last descriptor). Children use the built package.
+ * it (the kernel drops the flock with the last descriptor); a release leaves no file behind, and
+ * a waiter that opened the file before the holder removed it ends up holding the file that is
+ * there now, not the removed one. Children use the built package.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -68,11 +70,28 @@ describe('instance locks', () => {
     expect(lockHolder('b', { dir })).toBeUndefined();
   });
 
-  it('a waiter gets the lock when the holder releases it', async () => {
+  it('a waiter gets the lock when the holder releases it, on the file that is there', async () => {
     await holder('c', 300);
+    // The waiter opens c.lock now; the holder removes that file as it releases it.
     const l = acquireInstanceLock('c', { dir, waitMs: 10_000 });
     expect(l.path).toBe(join(dir, 'c.lock'));
+    expect(existsSync(l.path)).toBe(true);
+    expect(() => acquireInstanceLock('c', { dir })).toThrow(InstanceLockedError);
+    expect(lockHolder('c', { dir })?.pid).toBe(process.pid);
     l.release();
+  });
+
+  it('a release leaves no lock file; a killed holder\'s file is reused', async () => {
+    const l = acquireInstanceLock('d', { dir });
+    expect(existsSync(l.path)).toBe(true);
+    l.release();
+    expect(existsSync(join(dir, 'd.lock'))).toBe(false);
+    const c = await holder('e', 30_000);
+    process.kill(c.pid!, 'SIGKILL');
+    await new Promise((r) => c.on('exit', r));
+    expect(existsSync(join(dir, 'e.lock'))).toBe(true);
+    acquireInstanceLock('e', { dir }).release();
+    expect(existsSync(join(dir, 'e.lock'))).toBe(false);
   });
 
   it('lock names keep only safe characters', () => {
