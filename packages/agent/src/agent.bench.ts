@@ -14,6 +14,12 @@
  *    up to the dataplane call, `_stage_apply` the dataplane apply, `_stage_handoff` apply
  *    returned → the bench seeing it; with iptables also `_stage_apply_render|plan|ipset|restore`,
  *    the dataplane's own split of its apply (`timings()`);
+ *  - etcd_to_packet_label_change_p50/max_ms: a subset confirmed with real packets (10 flips of
+ *    one local endpoint with a real workload namespace behind its veth, see packet-flips.bench.ts):
+ *    from the etcd put to the first connection attempt from which on every attempt shows the new
+ *    verdict (attempts every 4 ms), beside etcd_to_kernel_label_change_probed_p50_ms (the same
+ *    flips, put → the apply returned); packet_flips_confirmed counts the flips seen (10 expected),
+ *    packet_flip_early_attempts the attempts that showed a verdict before its put (0 expected);
  *  - new_interface_to_enforced_p50/p99_ms: from `ip link add` of a local endpoint's interface
  *    having returned (the link exists) to the agent's interface re-check (triggered by the
  *    rtnetlink event) having returned; `_stage_event` link → the rtnetlink event, `_stage_sync`
@@ -36,6 +42,7 @@ import { pino } from 'pino';
 import { createAgent } from './agent.js';
 import { resolveAgentConfig } from './config.js';
 import { type AgentDataplane, createAgentDataplane } from './dataplane-adapter.js';
+import { createPacketProbe, probeNamespaces } from './packet-flips.bench.js';
 
 type Emit = (row: { bench: string; metric: string; value: number; unit: string }) => void;
 
@@ -44,6 +51,10 @@ const GNP = kindOf('projectcalico.org/v3', 'GlobalNetworkPolicy')!;
 const LOCAL = 250;
 
 const wepIface = (i: number) => `cali${i.toString(16).padStart(11, '0')}`;
+const ipOf = (i: number) => `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`;
+/** The local endpoint the packet probe flips between app0 (p0 admits app1 on TCP 1000) and app7 (nothing admits app1 on 1000), and the remote app1 endpoint whose address the probe connects from. */
+const PROBED = 200;
+const PROBE_SOURCE = 251;
 const wep = (i: number, gen = 0): Resource => ({
   apiVersion: 'projectcalico.org/v3',
   kind: 'WorkloadEndpoint',
@@ -54,7 +65,7 @@ const wep = (i: number, gen = 0): Resource => ({
     workload: `w${i}`,
     endpoint: 'eth0',
     interfaceName: wepIface(i),
-    ipNetworks: [`10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}/32`],
+    ipNetworks: [`${ipOf(i)}/32`],
   },
 });
 const gnp = (j: number, extra = ''): Resource => ({
@@ -102,7 +113,7 @@ export async function runAgentBench(emit: Emit): Promise<void> {
     const code = await new Promise<number | null>((r) => (child.exitCode !== null ? r(child.exitCode) : child.once('exit', (c) => r(c))));
     if (code !== 0) throw new Error(`bench: the agent bench in ${ns} exited with ${code}`);
   } finally {
-    spawnSync('ip', ['netns', 'del', ns]);
+    for (const x of [...probeNamespaces(ns), ns]) spawnSync('ip', ['netns', 'del', x], { stdio: 'ignore' });
     if (bpffs) {
       spawnSync('umount', [bpffs]);
       rmSync(join(bpffs, '..'), { recursive: true, force: true });
@@ -241,6 +252,32 @@ async function runInside(emit: Emit): Promise<void> {
       const policy = await measure('new_policy', (k) => raw.put(keyOf(gnp(k, '-new'))).value(encodeValue(gnp(k, '-new'), GNP)).exec());
       emit({ bench: 'agent', metric: `etcd_to_kernel_new_policy_p50_ms_${scale}`, value: pct(policy, 50), unit: 'ms' });
       emit({ bench: 'agent', metric: `etcd_to_kernel_new_policy_p99_ms_${scale}`, value: pct(policy, 99), unit: 'ms' });
+
+      // A subset with real packets: the verdict of app1 → endpoint PROBED on TCP 1000 flips with its app.
+      const probe = await createPacketProbe({ node: process.env[INSIDE]!, iface: wepIface(PROBED), podIp: ipOf(PROBED), srcIp: ipOf(PROBE_SOURCE), port: 1000 });
+      try {
+        await probe.settle(true, 120_000);
+        const flips: number[] = [];
+        const applied: number[] = [];
+        let early = 0;
+        for (let k = 0; k < 10; k++) {
+          const allowed = k % 2 === 1;
+          const moved: Resource = { ...wep(PROBED, 100 + k), metadata: { ...wep(PROBED).metadata, labels: { app: allowed ? 'app0' : 'app7', gen: String(100 + k) } } };
+          marks = {};
+          const t = performance.now();
+          const r = await probe.flip(() => raw.put(keyOf(moved)).value(encodeValue(moved, WEP)).exec(), allowed, 60_000);
+          flips.push(r.ms);
+          applied.push(span(t, marks.applyEnd));
+          early += r.early;
+        }
+        emit({ bench: 'agent', metric: `etcd_to_packet_label_change_p50_ms_${scale}`, value: pct(flips, 50), unit: 'ms' });
+        emit({ bench: 'agent', metric: `etcd_to_packet_label_change_max_ms_${scale}`, value: Math.max(...flips), unit: 'ms' });
+        emit({ bench: 'agent', metric: `etcd_to_kernel_label_change_probed_p50_ms_${scale}`, value: pct(applied, 50), unit: 'ms' });
+        emit({ bench: 'agent', metric: `packet_flips_confirmed_${scale}`, value: flips.length, unit: 'count' });
+        emit({ bench: 'agent', metric: `packet_flip_early_attempts_${scale}`, value: early, unit: 'count' });
+      } finally {
+        probe.close();
+      }
 
       // A local endpoint's interface appears (as a CNI plugin would create it).
       const links: number[] = [];
