@@ -149,22 +149,22 @@ export class FlowsError extends GinghamError {
 
 /*
  * Live connections: entries of a TupleTable keyed by (src, dst, protocol, ports; ICMP without its
- * type/code), their columns below. Each allowed enforcement point that reported the connection
- * (egress at the source, ingress at the destination) is a verdict of five ints; the window's
- * flows take their deltas from the connection's cumulative counters.
+ * type/code), their columns below: 93 bytes a connection with its key and live flag, written when
+ * the connection is new (a first-touched page is what a new connection costs most). The source
+ * port is the ports word's high half; the flags word carries the destination port (ICMP's type
+ * and code) in its high half. Each allowed enforcement point that reported the connection (egress
+ * at the source, ingress at the destination) is a verdict of four ints and a flag bit; the
+ * window's flows take their deltas from the connection's cumulative counters.
  */
 const CI_FLAGS = 0;
-const CI_SPORT = 1;
-const CI_DPORT = 2;
 /** Verdict columns: base CI_VERDICT + direction × V_WIDTH (egress 0, ingress 1). */
-const CI_VERDICT = 3;
+const CI_VERDICT = 1;
 const V_ENFORCED = 0;
 const V_PENDING = 1;
-const V_PENDING_DENY = 2;
-const V_GEN = 3;
+const V_GEN = 2;
 /** Window number this reporter was last counted live in. */
-const V_WINDOW = 4;
-const V_WIDTH = 5;
+const V_WINDOW = 3;
+const V_WIDTH = 4;
 const CONN_INTS = CI_VERDICT + 2 * V_WIDTH;
 const CF_PACKETS_OUT = 0;
 const CF_BYTES_OUT = 1;
@@ -172,9 +172,14 @@ const CF_PACKETS_IN = 2;
 const CF_BYTES_IN = 3;
 const CF_SINCE = 4;
 const CONN_FLOATS = 5;
-/** CI_FLAGS bits: counters seen; a verdict of direction d present (CONN_HAS << d). */
+/**
+ * CI_FLAGS bits: counters seen; a verdict of direction d present (CONN_HAS << d); its pending
+ * verdict denies (CONN_PENDING_DENY << d); the destination port from CONN_DPORT_SHIFT up.
+ */
 const CONN_COUNTED = 1;
 const CONN_HAS = 2;
+const CONN_PENDING_DENY = 8;
+const CONN_DPORT_SHIFT = 16;
 const EGRESS = 0;
 const INGRESS = 1;
 const DIRECTIONS = [EGRESS, INGRESS] as const;
@@ -402,7 +407,9 @@ export function createFlowCollector(options: FlowCollectorOptions): FlowCollecto
     const ints = conns.ints;
     const o = c * CONN_INTS;
     const v = o + CI_VERDICT + d * V_WIDTH;
-    const f = flowOf(d, false, conns.w0(c) & 0xff, conns.a(c), conns.b(c), ints[o + CI_SPORT]!, ints[o + CI_DPORT]!, ints[v + V_ENFORCED]!, ints[v + V_PENDING]!, ints[v + V_PENDING_DENY]!, ints[v + V_GEN]!);
+    const flags = ints[o + CI_FLAGS]!;
+    const pendingDeny = (flags >> d) & CONN_PENDING_DENY ? 1 : 0;
+    const f = flowOf(d, false, conns.w0(c) & 0xff, conns.a(c), conns.b(c), conns.w1(c) >>> 16, flags >>> CONN_DPORT_SHIFT, ints[v + V_ENFORCED]!, ints[v + V_PENDING]!, pendingDeny, ints[v + V_GEN]!);
     if (f < 0) return -1;
     if (ints[v + V_WINDOW] !== windowNo) {
       ints[v + V_WINDOW] = windowNo;
@@ -471,8 +478,7 @@ export function createFlowCollector(options: FlowCollectorOptions): FlowCollecto
     if (conns.created) {
       // The first packet counts from its verdict event; the source's connection counters
       // include it, so they start from it.
-      conns.ints[o + CI_SPORT] = e.srcPort;
-      conns.ints[o + CI_DPORT] = e.dstPort;
+      conns.ints[o + CI_FLAGS] = e.dstPort << CONN_DPORT_SHIFT;
       const of = c * CONN_FLOATS;
       conns.floats[of + CF_PACKETS_OUT] = 1;
       conns.floats[of + CF_BYTES_OUT] = e.bytes;
@@ -485,11 +491,10 @@ export function createFlowCollector(options: FlowCollectorOptions): FlowCollecto
       if (!(flags & CONN_COUNTED)) firstPacket(touch(c, d, false), e);
       return;
     }
-    conns.ints[o + CI_FLAGS] = flags | (CONN_HAS << d);
+    conns.ints[o + CI_FLAGS] = flags | (CONN_HAS << d) | (pendingDeny ? CONN_PENDING_DENY << d : 0);
     const v = o + CI_VERDICT + d * V_WIDTH;
     conns.ints[v + V_ENFORCED] = t.enforced;
     conns.ints[v + V_PENDING] = t.pending;
-    conns.ints[v + V_PENDING_DENY] = pendingDeny;
     conns.ints[v + V_GEN] = gen;
     conns.ints[v + V_WINDOW] = -1;
     firstPacket(touch(c, d, true), e);
@@ -620,9 +625,10 @@ export function createFlowCollector(options: FlowCollectorOptions): FlowCollecto
       for (const d of DIRECTIONS) {
         const v = o + CI_VERDICT + d * V_WIDTH;
         if (!(ints[o + CI_FLAGS]! & (CONN_HAS << d)) || ints[v + V_GEN] === gen) continue;
-        const p = res.pending(q(conns.w0(c) & 0xff, conns.a(c), conns.b(c), ints[o + CI_SPORT]!, ints[o + CI_DPORT]!, d === EGRESS ? 'egress' : 'ingress'));
+        const flags = ints[o + CI_FLAGS]!;
+        const p = res.pending(q(conns.w0(c) & 0xff, conns.a(c), conns.b(c), conns.w1(c) >>> 16, flags >>> CONN_DPORT_SHIFT, d === EGRESS ? 'egress' : 'ingress'));
         ints[v + V_PENDING] = p.pending;
-        ints[v + V_PENDING_DENY] = p.pendingAction === 'deny' ? 1 : 0;
+        ints[o + CI_FLAGS] = p.pendingAction === 'deny' ? flags | (CONN_PENDING_DENY << d) : flags & ~(CONN_PENDING_DENY << d);
         ints[v + V_GEN] = gen;
       }
     }

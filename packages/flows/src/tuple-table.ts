@@ -49,8 +49,6 @@ export class TupleTable {
   readonly floatColumns: number;
   readonly #addresses: AddressTable | undefined;
   #live: Uint8Array;
-  /** Each entry's full hash (deletion finds its slot by it). */
-  #entryHash: Int32Array;
   #free: Int32Array;
   #freeCount = 0;
   /** Entries the columns hold. */
@@ -71,7 +69,6 @@ export class TupleTable {
     this.ints = new Int32Array(n * intColumns);
     this.floats = new Float64Array(n * floatColumns);
     this.#live = new Uint8Array(n);
-    this.#entryHash = new Int32Array(n);
     this.#free = new Int32Array(n);
     const slots = slotsFor(n);
     this.#slots = new Int32Array(slots * 2);
@@ -83,7 +80,7 @@ export class TupleTable {
    * entries it held, and the whole slot array once it held any (inserts land anywhere in it).
    */
   get bytes(): number {
-    const perEntry = KW * 4 + this.intColumns * 4 + this.floatColumns * 8 + 1 + 4 + 4;
+    const perEntry = KW * 4 + this.intColumns * 4 + this.floatColumns * 8 + 1 + 4;
     return this.#highWater === 0 ? 0 : this.#highWater * perEntry + this.#slots.byteLength;
   }
 
@@ -111,7 +108,7 @@ export class TupleTable {
 
   /** Entry index of the tuple, or -1. */
   find(a: number, b: number, w0: number, w1: number): number {
-    const h = mix(mix(mix(mix(0x811c9dc5, a), b), w0), w1);
+    const h = hash(a, b, w0, w1);
     const slots = this.#slots;
     const keys = this.keys;
     const mask = this.#mask;
@@ -130,7 +127,7 @@ export class TupleTable {
    * the table holds `cap` entries.
    */
   upsert(a: number, b: number, w0: number, w1: number): number {
-    const h = mix(mix(mix(mix(0x811c9dc5, a), b), w0), w1);
+    const h = hash(a, b, w0, w1);
     const slots = this.#slots;
     const keys = this.keys;
     const mask = this.#mask;
@@ -160,7 +157,6 @@ export class TupleTable {
     }
     slots[s * 2] = idx + 1;
     slots[s * 2 + 1] = h;
-    this.#entryHash[idx] = h;
     const o = idx * KW;
     const k = this.keys;
     k[o] = a;
@@ -182,7 +178,7 @@ export class TupleTable {
     if (this.#live[idx] !== 1) return;
     const slots = this.#slots;
     const mask = this.#mask;
-    let s = this.#entryHash[idx]! & mask;
+    let s = this.#hashOf(idx) & mask;
     while (slots[s * 2] !== idx + 1) s = (s + 1) & mask;
     // Backward-shift deletion: pull later members of the probe run into the hole.
     let hole = s;
@@ -219,7 +215,7 @@ export class TupleTable {
     for (let idx = 0; idx < this.end; idx++) {
       if (this.#live[idx] !== 1) continue;
       if (few) {
-        let s = this.#entryHash[idx]! & mask;
+        let s = this.#hashOf(idx) & mask;
         while (slots[s * 2] !== idx + 1) s = (s + 1) & mask;
         slots[s * 2] = EMPTY;
       }
@@ -232,6 +228,12 @@ export class TupleTable {
     this.size = 0;
     this.end = 0;
     this.#freeCount = 0;
+  }
+
+  #hashOf(idx: number): number {
+    const k = this.keys;
+    const o = idx * KW;
+    return hash(k[o]!, k[o + 1]!, k[o + 2]!, k[o + 3]!);
   }
 
   #release(idx: number): void {
@@ -252,7 +254,6 @@ export class TupleTable {
     this.ints = grown(this.ints, n * this.intColumns);
     this.floats = grown(this.floats, n * this.floatColumns);
     this.#live = grown(this.#live, n);
-    this.#entryHash = grown(this.#entryHash, n);
     this.#free = grown(this.#free, n);
     this.#room = n;
     const count = slotsFor(n);
@@ -286,6 +287,10 @@ export class TupleTable {
   setFloat(idx: number, column: number, value: number): void {
     this.floats[idx * this.floatColumns + column] = value;
   }
+}
+
+function hash(a: number, b: number, w0: number, w1: number): number {
+  return mix(mix(mix(mix(0x811c9dc5, a), b), w0), w1);
 }
 
 /** Slots for n entries at load ≤ 1/2 (a power of two). */
