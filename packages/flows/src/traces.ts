@@ -197,6 +197,13 @@ export function createTraceResolver(snapshot: Snapshot, table: TraceTable, optio
   const rules = everyRule(snapshot);
   const sportMatters = usesSourcePorts(rules);
   const bounds = portBoundaries(snapshot, options);
+  // The class of every port, looked up instead of searched for on each event.
+  const classes = new Int32Array(65_536);
+  for (let p = 0, c = portClass(bounds, 0); p < 65_536; p++) {
+    while (c < bounds.length && bounds[c]! <= p) c++;
+    classes[p] = c;
+  }
+  const classOf = (port: number): number => (port === (port & 0xffff) ? classes[port]! : portClass(bounds, port));
   const tiers = new Map(snapshot.policies.map((p) => [p.id, p.tier]));
   const tierOf = (id: string): string => tiers.get(id) ?? '';
   let mismatches = 0;
@@ -226,8 +233,8 @@ export function createTraceResolver(snapshot: Snapshot, table: TraceTable, optio
   const cached = (q: TraceQuery): CacheEntry => {
     // Ports by class where evaluate() tests them; ICMP's type and code as they are; else none.
     const ports = hasPorts(q.protocol);
-    const w0 = ((ports && sportMatters ? portClass(bounds, q.srcPort) << 9 : 0) | (q.direction === 'egress' ? 0x100 : 0) | q.protocol) | 0;
-    const w1 = ports ? portClass(bounds, q.dstPort) : q.protocol === 1 || q.protocol === 58 ? q.dstPort : 0;
+    const w0 = ((ports && sportMatters ? classOf(q.srcPort) << 9 : 0) | (q.direction === 'egress' ? 0x100 : 0) | q.protocol) | 0;
+    const w1 = ports ? classOf(q.dstPort) : q.protocol === 1 || q.protocol === 58 ? q.dstPort : 0;
     const a = q.srcId ?? addresses.intern(q.src);
     const b = q.dstId ?? addresses.intern(q.dst);
     const i = cache.find(a, b, w0, w1);
