@@ -213,6 +213,31 @@ describe('collector: windows, bounds and losses', () => {
     expect(m).toMatch(/gingham_flowlogs_lost_events_total\{source="scripted"\} 7/);
   });
 
+  it('addresses are held only while a connection, the window or the trace cache uses them', async () => {
+    const { source, collector, setSnapshot } = setup({ maxConnections: 100 });
+    // 300 sources, one connection each, a third of them past the connection cap (untracked).
+    for (let i = 0; i < 300; i++) webToDb(source, `10.66.${i >> 8}.${i & 255}`, 40000 + i, 3, i % 2 === 0);
+    source.verdict(ev({ src: '198.51.100.1', dst: DB, direction: 'ingress', action: 'deny', decision: { kind: 'end-of-tier' } }));
+    await collector.poll();
+    expect(collector.stats()).toMatchObject({ liveConnections: 100, addresses: 302 });
+    // Counters close half of the tracked connections.
+    await collector.poll({ counters: true });
+    await collector.flush();
+    await collector.flush();
+    // The open connections' sources and DB stay; the trace cache still holds every pair it resolved.
+    expect(collector.stats()).toMatchObject({ liveConnections: 50, addresses: 302 });
+    setSnapshot(snapshotOf(MANIFESTS));
+    await collector.flush();
+    expect(collector.stats().addresses).toBe(51);
+    for (let i = 0; i < 300; i += 2) webToDb(source, `10.66.${i >> 8}.${i & 255}`, 40000 + i, 3, true);
+    for (let i = 1; i < 300; i += 2) webToDb(source, `10.66.${i >> 8}.${i & 255}`, 40000 + i, 3, true);
+    await collector.poll({ counters: true });
+    setSnapshot(snapshotOf(MANIFESTS));
+    await collector.flush();
+    await collector.flush();
+    expect(collector.stats()).toMatchObject({ liveConnections: 0, addresses: 0 });
+  });
+
   it('a window of 100 000 aggregated flows stays within 300 bytes a flow in its table', async () => {
     const { source, collector } = setup({ maxFlows: 100_000, aggregation: { denied: 0 } });
     for (let i = 0; i < 100_000; i++) {

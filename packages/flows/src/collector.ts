@@ -37,10 +37,11 @@ import {
   FlowTable,
   KEY_WORDS,
 } from './flow-table.js';
+import { AddressTable } from './address-table.js';
 import { createIdentityIndex, type Entity, type IdentityIndex } from './identity.js';
 import { RuleMetrics, type CollectorHealth } from './metrics.js';
 import { createTraceResolver, TraceTable, type TraceQuery, type TraceResolver } from './traces.js';
-import { pairHash, TupleTable } from './tuple-table.js';
+import { TupleTable } from './tuple-table.js';
 
 /** Calico's aggregation levels: 0 none, 1 source ports, 2 plus addresses (names, sets, pub/pvt), 3 plus destination ports. */
 export type AggregationLevel = 0 | 1 | 2 | 3;
@@ -113,8 +114,10 @@ export interface CollectorStats extends CollectorHealth {
   readonly windowStartMs: number;
   /** Bytes of the window's aggregated-flow table (its typed arrays). */
   readonly tableBytes: number;
-  /** Bytes of the typed arrays of the followed connections and the window's denied-connection set (their address references, 16 B a connection, are V8 heap). */
+  /** Bytes of the typed arrays of the followed connections and the window's denied-connection set (their slot arrays are sized for `maxConnections` up front). */
   readonly connectionBytes: number;
+  /** Address texts held as ids (by followed connections, the window and the trace cache). */
+  readonly addresses: number;
   readonly historyRecords: number;
 }
 
@@ -146,22 +149,22 @@ export class FlowsError extends GinghamError {
 
 /*
  * Live connections: entries of a TupleTable keyed by (src, dst, protocol, ports; ICMP without its
- * type/code), their columns below. Each allowed enforcement point that reported the connection
- * (egress at the source, ingress at the destination) is a verdict of five ints; the window's
- * flows take their deltas from the connection's cumulative counters.
+ * type/code), their columns below: 93 bytes a connection with its key and live flag, written when
+ * the connection is new (a first-touched page is what a new connection costs most). The source
+ * port is the ports word's high half; the flags word carries the destination port (ICMP's type
+ * and code) in its high half. Each allowed enforcement point that reported the connection (egress
+ * at the source, ingress at the destination) is a verdict of four ints and a flag bit; the
+ * window's flows take their deltas from the connection's cumulative counters.
  */
 const CI_FLAGS = 0;
-const CI_SPORT = 1;
-const CI_DPORT = 2;
 /** Verdict columns: base CI_VERDICT + direction × V_WIDTH (egress 0, ingress 1). */
-const CI_VERDICT = 3;
+const CI_VERDICT = 1;
 const V_ENFORCED = 0;
 const V_PENDING = 1;
-const V_PENDING_DENY = 2;
-const V_GEN = 3;
+const V_GEN = 2;
 /** Window number this reporter was last counted live in. */
-const V_WINDOW = 4;
-const V_WIDTH = 5;
+const V_WINDOW = 3;
+const V_WIDTH = 4;
 const CONN_INTS = CI_VERDICT + 2 * V_WIDTH;
 const CF_PACKETS_OUT = 0;
 const CF_BYTES_OUT = 1;
@@ -169,9 +172,14 @@ const CF_PACKETS_IN = 2;
 const CF_BYTES_IN = 3;
 const CF_SINCE = 4;
 const CONN_FLOATS = 5;
-/** CI_FLAGS bits: counters seen; a verdict of direction d present (CONN_HAS << d). */
+/**
+ * CI_FLAGS bits: counters seen; a verdict of direction d present (CONN_HAS << d); its pending
+ * verdict denies (CONN_PENDING_DENY << d); the destination port from CONN_DPORT_SHIFT up.
+ */
 const CONN_COUNTED = 1;
 const CONN_HAS = 2;
+const CONN_PENDING_DENY = 8;
+const CONN_DPORT_SHIFT = 16;
 const EGRESS = 0;
 const INGRESS = 1;
 const DIRECTIONS = [EGRESS, INGRESS] as const;
@@ -220,6 +228,8 @@ export function createFlowCollector(options: FlowCollectorOptions): FlowCollecto
     });
 
   const traces = new TraceTable();
+  /** Addresses as integer ids, held by the tables and the window that use them. */
+  const addrs = new AddressTable();
   let snapshot: Snapshot | undefined;
   // The identity index and trace resolver of `snapshot` (set by `refresh`, before any use).
   let idx!: IdentityIndex;
@@ -235,15 +245,21 @@ export function createFlowCollector(options: FlowCollectorOptions): FlowCollecto
     if (snapshot) {
       evaluationsBefore += res.evaluations;
       mismatchesBefore += res.mismatches;
+      res.release();
     }
     snapshot = s;
     idx = createIdentityIndex(s);
-    res = createTraceResolver(s, traces, options.evaluateOptions);
+    res = createTraceResolver(s, traces, options.evaluateOptions, addrs);
     gen++;
   };
 
   // ---- per-window interning: addresses, aggregated identities, label sets ----
-  const ipIds = new Map<string, number>();
+  // An address's window id by its id in `addrs`: valid while its stamp is windowNo + 1 (the
+  // window holds a reference on the address until it closes, so the id cannot change hands).
+  let localStamp = new Int32Array(1024);
+  let localId = new Int32Array(1024);
+  /** The `addrs` id of each window id. */
+  const ipGlobal: number[] = [];
   const ipText: string[] = [];
   const ipEntity: Entity[] = [];
   const ipAggregate: number[] = [];
@@ -275,28 +291,40 @@ export function createFlowCollector(options: FlowCollectorOptions): FlowCollecto
     }
     return id;
   };
-  const ipId = (ip: string): number => {
-    let id = ipIds.get(ip);
-    if (id === undefined) {
-      const e = idx.lookup(ip);
-      id = ipText.length;
-      ipIds.set(ip, id);
-      ipText.push(ip);
-      ipEntity.push(e);
-      ipLabels.push(labelsId(e.labels));
-      const ak = `${e.type}\u0000${e.namespace}\u0000${e.aggregatedName}`;
-      let agg = aggIds.get(ak);
-      if (agg === undefined) {
-        agg = aggEntity.length;
-        aggIds.set(ak, agg);
-        aggEntity.push(e);
-      }
-      ipAggregate.push(agg);
+  const ipId = (g: number): number => {
+    if (g < localStamp.length && localStamp[g] === windowNo + 1) return localId[g]!;
+    if (g >= localStamp.length) {
+      const n = Math.max(localStamp.length * 2, addrs.end);
+      const stamps = new Int32Array(n);
+      stamps.set(localStamp);
+      localStamp = stamps;
+      const ids = new Int32Array(n);
+      ids.set(localId);
+      localId = ids;
     }
+    const ip = addrs.text[g]!;
+    const id = ipText.length;
+    localStamp[g] = windowNo + 1;
+    localId[g] = id;
+    ipGlobal.push(g);
+    addrs.ref(g);
+    const e = idx.lookup(ip);
+    ipText.push(ip);
+    ipEntity.push(e);
+    ipLabels.push(labelsId(e.labels));
+    const ak = `${e.type}\u0000${e.namespace}\u0000${e.aggregatedName}`;
+    let agg = aggIds.get(ak);
+    if (agg === undefined) {
+      agg = aggEntity.length;
+      aggIds.set(ak, agg);
+      aggEntity.push(e);
+    }
+    ipAggregate.push(agg);
     return id;
   };
   const resetInterning = (): void => {
-    ipIds.clear();
+    for (const g of ipGlobal) addrs.unref(g);
+    ipGlobal.length = 0;
     ipText.length = 0;
     ipEntity.length = 0;
     ipAggregate.length = 0;
@@ -314,35 +342,36 @@ export function createFlowCollector(options: FlowCollectorOptions): FlowCollecto
   const created = { value: false };
   let windowNo = 0;
   let windowStart = Math.floor(now() / flushMs) * flushMs;
-  /** Denied connections counted as started in this window (key word 0 carries the direction). */
-  const deniedSeen = new TupleTable(maxConnections, 0, 0);
+  /** Denied connections counted as started in this window (w0 carries the direction). */
+  const deniedSeen = new TupleTable(maxConnections, 0, 0, { addresses: addrs });
   let windowEvents = 0;
   let windowOverflow = 0;
   let windowLost = 0;
   let windowUntracked = 0;
   const totals = { events: 0, lost: 0, overflow: 0, unattributed: 0, windows: 0 };
 
-  const conns = new TupleTable(maxConnections, CONN_INTS, CONN_FLOATS);
-  const query: { -readonly [K in keyof TraceQuery]: TraceQuery[K] } = { direction: 'egress', protocol: 0, src: '', dst: '', srcPort: 0, dstPort: 0 };
+  const conns = new TupleTable(maxConnections, CONN_INTS, CONN_FLOATS, { addresses: addrs });
+  const query: { -readonly [K in keyof TraceQuery]: TraceQuery[K] } = { direction: 'egress', protocol: 0, src: '', dst: '', srcPort: 0, dstPort: 0, srcId: 0, dstId: 0 };
 
   /**
-   * The flow (table index) of one reporter's view of a packet in this window, created with its
-   * attributes when new; -1 when the window is full.
+   * The flow (table index) of one reporter's view (`direction`: EGRESS, INGRESS) of a packet in
+   * this window, created with its attributes when new; -1 when the window is full. `src`, `dst`:
+   * ids in `addrs`.
    */
   const flowOf = (
-    direction: 'ingress' | 'egress',
-    action: 'allow' | 'deny',
+    direction: number,
+    deny: boolean,
     protocol: number,
-    src: string,
-    dst: string,
+    src: number,
+    dst: number,
     srcPort: number,
     dstPort: number,
     enforced: number,
     pending: number,
-    pendingAction: 'allow' | 'deny',
+    pendingDeny: number,
     pendingGen: number,
   ): number => {
-    const level = levels[action];
+    const level = deny ? levels.deny : levels.allow;
     const s = ipId(src);
     const d = ipId(dst);
     const icmp = isIcmp(protocol);
@@ -350,7 +379,7 @@ export function createFlowCollector(options: FlowCollectorOptions): FlowCollecto
     key[1] = level >= 2 ? ipAggregate[d]! : d;
     key[2] = ((level >= 3 || icmp ? 0 : dstPort) | (protocol << 16)) | 0;
     key[3] = level === 0 ? srcPort : -1;
-    key[4] = (direction === 'ingress' ? F_REPORTER_DST : 0) | (action === 'deny' ? F_DENY : 0) | (level << 2);
+    key[4] = (direction === INGRESS ? F_REPORTER_DST : 0) | (deny ? F_DENY : 0) | (level << 2);
     key[5] = enforced;
     const f = table.upsert(key, created);
     if (f < 0) return -1;
@@ -360,7 +389,7 @@ export function createFlowCollector(options: FlowCollectorOptions): FlowCollecto
       table.setAttr(f, A_SRC_LABELS, sl);
       table.setAttr(f, A_DST_LABELS, dl);
       table.setAttr(f, A_PENDING, pending);
-      table.setAttr(f, A_PENDING_ACTION, pendingAction === 'deny' ? 1 : 0);
+      table.setAttr(f, A_PENDING_ACTION, pendingDeny);
       table.setAttr(f, A_PENDING_GEN, pendingGen);
       table.setAttr(f, A_REP_SRC, s);
       table.setAttr(f, A_REP_DST, d);
@@ -378,19 +407,9 @@ export function createFlowCollector(options: FlowCollectorOptions): FlowCollecto
     const ints = conns.ints;
     const o = c * CONN_INTS;
     const v = o + CI_VERDICT + d * V_WIDTH;
-    const f = flowOf(
-      d === EGRESS ? 'egress' : 'ingress',
-      'allow',
-      conns.words[c * 2]! & 0xff,
-      conns.src[c]!,
-      conns.dst[c]!,
-      ints[o + CI_SPORT]!,
-      ints[o + CI_DPORT]!,
-      ints[v + V_ENFORCED]!,
-      ints[v + V_PENDING]!,
-      ints[v + V_PENDING_DENY] ? 'deny' : 'allow',
-      ints[v + V_GEN]!,
-    );
+    const flags = ints[o + CI_FLAGS]!;
+    const pendingDeny = (flags >> d) & CONN_PENDING_DENY ? 1 : 0;
+    const f = flowOf(d, false, conns.w0(c) & 0xff, conns.a(c), conns.b(c), conns.w1(c) >>> 16, flags >>> CONN_DPORT_SHIFT, ints[v + V_ENFORCED]!, ints[v + V_PENDING]!, pendingDeny, ints[v + V_GEN]!);
     if (f < 0) return -1;
     if (ints[v + V_WINDOW] !== windowNo) {
       ints[v + V_WINDOW] = windowNo;
@@ -418,77 +437,87 @@ export function createFlowCollector(options: FlowCollectorOptions): FlowCollecto
     totals.overflow++;
   };
 
+  /** One verdict event, its addresses interned (`src`, `dst`: ids in `addrs`, held by the caller). */
+  const verdict = (e: FlowVerdictEvent, src: number, dst: number): void => {
+    query.direction = e.direction;
+    query.protocol = e.protocol;
+    query.src = e.src;
+    query.dst = e.dst;
+    query.srcPort = e.srcPort;
+    query.dstPort = e.dstPort;
+    query.srcId = src;
+    query.dstId = dst;
+    const t = res.resolve(query, e.decision, e.action);
+    const ports = portsWord(e.protocol, e.srcPort, e.dstPort);
+    const d = e.direction === 'egress' ? EGRESS : INGRESS;
+    const pendingDeny = t.pendingAction === 'deny' ? 1 : 0;
+    if (e.action === 'deny') {
+      const f = flowOf(d, true, e.protocol, src, dst, e.srcPort, e.dstPort, t.enforced, t.pending, pendingDeny, gen);
+      if (f < 0) return overflow();
+      const out = d === EGRESS;
+      table.add(f, out ? C_PACKETS_OUT : C_PACKETS_IN, 1);
+      table.add(f, out ? C_BYTES_OUT : C_BYTES_IN, e.bytes);
+      // -1 when full: counted again later.
+      if (deniedSeen.upsert(src, dst, e.protocol | (out ? 0 : 0x100), ports) < 0 || deniedSeen.created) {
+        table.add(f, C_STARTED, 1);
+        table.add(f, C_LIVE, 1);
+      }
+      return;
+    }
+    const c = conns.upsert(src, dst, e.protocol, ports);
+    if (c < 0) {
+      windowUntracked++;
+      // Still recorded as a start, without counters.
+      const f = flowOf(d, false, e.protocol, src, dst, e.srcPort, e.dstPort, t.enforced, t.pending, pendingDeny, gen);
+      if (f < 0) return overflow();
+      table.add(f, C_STARTED, 1);
+      table.add(f, C_LIVE, 1);
+      return;
+    }
+    const o = c * CONN_INTS;
+    if (conns.created) {
+      // The first packet counts from its verdict event; the source's connection counters
+      // include it, so they start from it.
+      conns.ints[o + CI_FLAGS] = e.dstPort << CONN_DPORT_SHIFT;
+      const of = c * CONN_FLOATS;
+      conns.floats[of + CF_PACKETS_OUT] = 1;
+      conns.floats[of + CF_BYTES_OUT] = e.bytes;
+      conns.floats[of + CF_SINCE] = e.tsMs;
+    }
+    const flags = conns.ints[o + CI_FLAGS]!;
+    if (flags & (CONN_HAS << d)) {
+      // A retransmitted first packet: it counts while the connection has no counters (never
+      // established: the other end denied it, or it was lost on the way).
+      if (!(flags & CONN_COUNTED)) firstPacket(touch(c, d, false), e);
+      return;
+    }
+    conns.ints[o + CI_FLAGS] = flags | (CONN_HAS << d) | (pendingDeny ? CONN_PENDING_DENY << d : 0);
+    const v = o + CI_VERDICT + d * V_WIDTH;
+    conns.ints[v + V_ENFORCED] = t.enforced;
+    conns.ints[v + V_PENDING] = t.pending;
+    conns.ints[v + V_GEN] = gen;
+    conns.ints[v + V_WINDOW] = -1;
+    firstPacket(touch(c, d, true), e);
+  };
+
   const sink: FlowSink = {
     verdict(e: FlowVerdictEvent) {
       windowEvents++;
       totals.events++;
       refresh();
-      const pair = pairHash(e.src, e.dst);
-      query.direction = e.direction;
-      query.protocol = e.protocol;
-      query.src = e.src;
-      query.dst = e.dst;
-      query.srcPort = e.srcPort;
-      query.dstPort = e.dstPort;
-      const t = res.resolve(query, e.decision, e.action, pair);
-      const ports = portsWord(e.protocol, e.srcPort, e.dstPort);
-      if (e.action === 'deny') {
-        const f = flowOf(e.direction, 'deny', e.protocol, e.src, e.dst, e.srcPort, e.dstPort, t.enforced, t.pending, t.pendingAction, gen);
-        if (f < 0) return overflow();
-        const out = e.direction === 'egress';
-        table.add(f, out ? C_PACKETS_OUT : C_PACKETS_IN, 1);
-        table.add(f, out ? C_BYTES_OUT : C_BYTES_IN, e.bytes);
-        const w0 = e.protocol | (out ? 0 : 0x100);
-        if (deniedSeen.find(pair, e.src, e.dst, w0, ports) < 0) {
-          deniedSeen.insert(pair, e.src, e.dst, w0, ports); // -1 when full: counted again later
-          table.add(f, C_STARTED, 1);
-          table.add(f, C_LIVE, 1);
-        }
-        return;
-      }
-      let c = conns.find(pair, e.src, e.dst, e.protocol, ports);
-      if (c < 0) {
-        c = conns.insert(pair, e.src, e.dst, e.protocol, ports);
-        if (c < 0) {
-          windowUntracked++;
-          // Still recorded as a start, without counters.
-          const f = flowOf(e.direction, 'allow', e.protocol, e.src, e.dst, e.srcPort, e.dstPort, t.enforced, t.pending, t.pendingAction, gen);
-          if (f < 0) return overflow();
-          table.add(f, C_STARTED, 1);
-          table.add(f, C_LIVE, 1);
-          return;
-        }
-        // The first packet counts from its verdict event; the source's connection counters
-        // include it, so they start from it.
-        const o = c * CONN_INTS;
-        conns.ints[o + CI_SPORT] = e.srcPort;
-        conns.ints[o + CI_DPORT] = e.dstPort;
-        const of = c * CONN_FLOATS;
-        conns.floats[of + CF_PACKETS_OUT] = 1;
-        conns.floats[of + CF_BYTES_OUT] = e.bytes;
-        conns.floats[of + CF_SINCE] = e.tsMs;
-      }
-      const d = e.direction === 'egress' ? EGRESS : INGRESS;
-      const o = c * CONN_INTS;
-      const flags = conns.ints[o + CI_FLAGS]!;
-      if (flags & (CONN_HAS << d)) {
-        // A retransmitted first packet: it counts while the connection has no counters (never
-        // established: the other end denied it, or it was lost on the way).
-        if (!(flags & CONN_COUNTED)) firstPacket(touch(c, d, false), e);
-        return;
-      }
-      conns.ints[o + CI_FLAGS] = flags | (CONN_HAS << d);
-      const v = o + CI_VERDICT + d * V_WIDTH;
-      conns.ints[v + V_ENFORCED] = t.enforced;
-      conns.ints[v + V_PENDING] = t.pending;
-      conns.ints[v + V_PENDING_DENY] = t.pendingAction === 'deny' ? 1 : 0;
-      conns.ints[v + V_GEN] = gen;
-      conns.ints[v + V_WINDOW] = -1;
-      firstPacket(touch(c, d, true), e);
+      // The event holds its addresses while the tables it touches may let go of them.
+      const src = addrs.intern(e.src);
+      addrs.ref(src);
+      const dst = addrs.intern(e.dst);
+      addrs.ref(dst);
+      verdict(e, src, dst);
+      addrs.unref(src);
+      addrs.unref(dst);
     },
     connection(u: FlowConnectionUpdate) {
-      const pair = pairHash(u.src, u.dst);
-      const c = conns.find(pair, u.src, u.dst, u.protocol, portsWord(u.protocol, u.srcPort, u.dstPort));
+      const src = addrs.find(u.src);
+      const dst = addrs.find(u.dst);
+      const c = src < 0 || dst < 0 ? -1 : conns.find(src, dst, u.protocol, portsWord(u.protocol, u.srcPort, u.dstPort));
       if (c < 0) {
         totals.unattributed++;
         return;
@@ -578,12 +607,12 @@ export function createFlowCollector(options: FlowCollectorOptions): FlowCollecto
   const reevaluate = (): number => {
     refresh();
     let changed = 0;
-    const q = (protocol: number, src: string, dst: string, srcPort: number, dstPort: number, direction: 'ingress' | 'egress'): TraceQuery => ({ direction, protocol, src, dst, srcPort, dstPort });
+    const q = (protocol: number, srcId: number, dstId: number, srcPort: number, dstPort: number, direction: 'ingress' | 'egress'): TraceQuery => ({ direction, protocol, src: addrs.text[srcId]!, dst: addrs.text[dstId]!, srcId, dstId, srcPort, dstPort });
     for (let f = 0; f < table.size; f++) {
       if (table.attr(f, A_PENDING_GEN) === gen) continue;
       const protocol = table.key(f, 2) >>> 16;
       const direction = table.key(f, 4) & F_REPORTER_DST ? 'ingress' : 'egress';
-      const p = res.pending(q(protocol, ipText[table.attr(f, A_REP_SRC)]!, ipText[table.attr(f, A_REP_DST)]!, table.attr(f, A_REP_SPORT), table.attr(f, A_REP_DPORT), direction));
+      const p = res.pending(q(protocol, ipGlobal[table.attr(f, A_REP_SRC)]!, ipGlobal[table.attr(f, A_REP_DST)]!, table.attr(f, A_REP_SPORT), table.attr(f, A_REP_DPORT), direction));
       if (p.pending !== table.attr(f, A_PENDING)) changed++;
       table.setAttr(f, A_PENDING, p.pending);
       table.setAttr(f, A_PENDING_ACTION, p.pendingAction === 'deny' ? 1 : 0);
@@ -596,9 +625,10 @@ export function createFlowCollector(options: FlowCollectorOptions): FlowCollecto
       for (const d of DIRECTIONS) {
         const v = o + CI_VERDICT + d * V_WIDTH;
         if (!(ints[o + CI_FLAGS]! & (CONN_HAS << d)) || ints[v + V_GEN] === gen) continue;
-        const p = res.pending(q(conns.words[c * 2]! & 0xff, conns.src[c]!, conns.dst[c]!, ints[o + CI_SPORT]!, ints[o + CI_DPORT]!, d === EGRESS ? 'egress' : 'ingress'));
+        const flags = ints[o + CI_FLAGS]!;
+        const p = res.pending(q(conns.w0(c) & 0xff, conns.a(c), conns.b(c), conns.w1(c) >>> 16, flags >>> CONN_DPORT_SHIFT, d === EGRESS ? 'egress' : 'ingress'));
         ints[v + V_PENDING] = p.pending;
-        ints[v + V_PENDING_DENY] = p.pendingAction === 'deny' ? 1 : 0;
+        ints[o + CI_FLAGS] = p.pendingAction === 'deny' ? flags | (CONN_PENDING_DENY << d) : flags & ~(CONN_PENDING_DENY << d);
         ints[v + V_GEN] = gen;
       }
     }
@@ -766,7 +796,7 @@ export function createFlowCollector(options: FlowCollectorOptions): FlowCollecto
       return () => listeners.delete(listener);
     },
     metrics: () => metrics.render(now(), health(), source.name),
-    stats: () => ({ ...health(), windowStartMs: windowStart, tableBytes: table.bytes, connectionBytes: conns.bytes + deniedSeen.bytes, historyRecords: history.length }),
+    stats: () => ({ ...health(), windowStartMs: windowStart, tableBytes: table.bytes, connectionBytes: conns.bytes + deniedSeen.bytes, addresses: addrs.size, historyRecords: history.length }),
     close,
     [Symbol.asyncDispose]: close,
   };

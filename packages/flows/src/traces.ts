@@ -3,9 +3,9 @@
  * it, the enforced and pending hits (`policyTraceHits(evaluate(…))` on the snapshot the
  * dataplane enforces, staged policies as enforced for pending, as Felix's collector does), the
  * dataplane's own decision checked against the enforced trace's last hit. Hit lists are interned
- * (a flow keeps an integer), results cached per snapshot with a bound, keyed by the address pair,
- * direction, protocol and port class (ports no rule or failsafe tells apart share one entry)
- * in a TupleTable: a cached lookup builds no string and allocates nothing.
+ * (a flow keeps an integer), results cached per snapshot with a bound, keyed by the address pair
+ * (interned ids), direction, protocol and port class (ports no rule or failsafe tells apart share
+ * one entry) in a TupleTable: a cached lookup builds no string and allocates nothing.
  *
  * Why evaluate() at all: the kernel reports the hit that decided (policy, rule, action); the
  * tiers it passed through before it are not in the datapath's verdict rows. evaluate() on the
@@ -27,7 +27,8 @@ import {
   type Rule,
   type Snapshot,
 } from '@gingham/core';
-import { pairHash, TupleTable } from './tuple-table.js';
+import { AddressTable } from './address-table.js';
+import { TupleTable } from './tuple-table.js';
 
 export interface TraceQuery {
   readonly direction: 'ingress' | 'egress';
@@ -36,6 +37,9 @@ export interface TraceQuery {
   readonly dst: string;
   readonly srcPort: number;
   readonly dstPort: number;
+  /** `src` and `dst` as ids of the resolver's `AddressTable`, when the caller has them (else interned from the texts). */
+  readonly srcId?: number;
+  readonly dstId?: number;
 }
 
 export interface TraceResult {
@@ -160,13 +164,12 @@ export function portClass(bounds: Int32Array, port: number): number {
 
 export interface TraceResolver {
   readonly snapshot: Snapshot;
-  /**
-   * Enforced and pending hits of a flow at one enforcement point, with the dataplane's decision
-   * checked; `pair`: `pairHash(q.src, q.dst)` when the caller has it (else computed).
-   */
-  resolve(q: TraceQuery, decision: FlowDecision, action: 'allow' | 'deny', pair?: number): TraceResult;
+  /** Enforced and pending hits of a flow at one enforcement point, with the dataplane's decision checked. */
+  resolve(q: TraceQuery, decision: FlowDecision, action: 'allow' | 'deny'): TraceResult;
   /** Pending hits only (re-evaluation of a live flow). */
   pending(q: TraceQuery): { readonly pending: number; readonly pendingAction: 'allow' | 'deny' };
+  /** Empties the cache, letting go of the addresses it holds (when the resolver is replaced). */
+  release(): void;
   /** Traces whose last enforced hit was not the dataplane's decision. */
   readonly mismatches: number;
   readonly evaluations: number;
@@ -185,14 +188,22 @@ interface CacheEntry {
 
 /**
  * A resolver over one snapshot, interning into `table`. Results are cached by the query's tuple,
- * its ports by class (`portBoundaries`), in a `TupleTable`: no key string per lookup.
+ * its ports by class (`portBoundaries`), in a `TupleTable` keyed by address ids of `addresses`
+ * (the caller's, when it passes ids in its queries): no key string per lookup.
  */
-export function createTraceResolver(snapshot: Snapshot, table: TraceTable, options: EvaluateOptions = {}): TraceResolver {
-  const cache = new TupleTable(CACHE_LIMIT, 0, 0);
+export function createTraceResolver(snapshot: Snapshot, table: TraceTable, options: EvaluateOptions = {}, addresses = new AddressTable()): TraceResolver {
+  const cache = new TupleTable(CACHE_LIMIT, 0, 0, { initial: 1024, addresses });
   const entries: CacheEntry[] = [];
   const rules = everyRule(snapshot);
   const sportMatters = usesSourcePorts(rules);
   const bounds = portBoundaries(snapshot, options);
+  // The class of every port, looked up instead of searched for on each event.
+  const classes = new Int32Array(65_536);
+  for (let p = 0, c = portClass(bounds, 0); p < 65_536; p++) {
+    while (c < bounds.length && bounds[c]! <= p) c++;
+    classes[p] = c;
+  }
+  const classOf = (port: number): number => (port === (port & 0xffff) ? classes[port]! : portClass(bounds, port));
   const tiers = new Map(snapshot.policies.map((p) => [p.id, p.tier]));
   const tierOf = (id: string): string => tiers.get(id) ?? '';
   let mismatches = 0;
@@ -219,27 +230,37 @@ export function createTraceResolver(snapshot: Snapshot, table: TraceTable, optio
     return { hits, pendingAction: side.allowed ? ('allow' as const) : ('deny' as const) };
   };
 
-  const cached = (q: TraceQuery, pair: number): CacheEntry => {
+  const cached = (q: TraceQuery): CacheEntry => {
     // Ports by class where evaluate() tests them; ICMP's type and code as they are; else none.
     const ports = hasPorts(q.protocol);
-    const w0 = ((ports && sportMatters ? portClass(bounds, q.srcPort) << 9 : 0) | (q.direction === 'egress' ? 0x100 : 0) | q.protocol) | 0;
-    const w1 = ports ? portClass(bounds, q.dstPort) : q.protocol === 1 || q.protocol === 58 ? q.dstPort : 0;
-    const i = cache.find(pair, q.src, q.dst, w0, w1);
+    const w0 = ((ports && sportMatters ? classOf(q.srcPort) << 9 : 0) | (q.direction === 'egress' ? 0x100 : 0) | q.protocol) | 0;
+    const w1 = ports ? classOf(q.dstPort) : q.protocol === 1 || q.protocol === 58 ? q.dstPort : 0;
+    const a = q.srcId ?? addresses.intern(q.src);
+    const b = q.dstId ?? addresses.intern(q.dst);
+    const i = cache.find(a, b, w0, w1);
     if (i >= 0) return entries[i]!;
-    const { hits, pendingAction } = evaluateFlow(q);
-    const c: CacheEntry = { enforced: table.intern(hits.enforced), pending: table.intern(hits.pending), pendingAction, last: hits.enforced.at(-1), checked: undefined, checkedAction: 'allow', same: false };
-    if (cache.size >= CACHE_LIMIT) {
-      cache.clear();
-      entries.length = 0;
+    // Held while the cache may be emptied under them (a new id is held by no one yet).
+    addresses.ref(a);
+    addresses.ref(b);
+    try {
+      const { hits, pendingAction } = evaluateFlow(q);
+      const c: CacheEntry = { enforced: table.intern(hits.enforced), pending: table.intern(hits.pending), pendingAction, last: hits.enforced.at(-1), checked: undefined, checkedAction: 'allow', same: false };
+      if (cache.size >= CACHE_LIMIT) {
+        cache.clear();
+        entries.length = 0;
+      }
+      entries[cache.upsert(a, b, w0, w1)] = c;
+      return c;
+    } finally {
+      addresses.unref(a);
+      addresses.unref(b);
     }
-    entries[cache.insert(pair, q.src, q.dst, w0, w1)] = c;
-    return c;
   };
 
   return {
     snapshot,
-    resolve(q, decision, action, pair = pairHash(q.src, q.dst)) {
-      const c = cached(q, pair);
+    resolve(q, decision, action) {
+      const c = cached(q);
       if (c.checked !== decision || c.checkedAction !== action) {
         c.checked = decision;
         c.checkedAction = action;
@@ -250,8 +271,12 @@ export function createTraceResolver(snapshot: Snapshot, table: TraceTable, optio
       return { enforced: table.intern([decisionHit(decision, action, tierOf)]), pending: c.pending, pendingAction: c.pendingAction };
     },
     pending(q) {
-      const c = cached(q, pairHash(q.src, q.dst));
+      const c = cached(q);
       return { pending: c.pending, pendingAction: c.pendingAction };
+    },
+    release() {
+      cache.clear();
+      entries.length = 0;
     },
     get mismatches() {
       return mismatches;

@@ -1,29 +1,36 @@
 /**
- * An open-addressing hash table over connection tuples — two address texts and two integer
- * words (protocol and flags, packed ports) — with typed-array payload columns: the collector's
- * live connections, its denied-connection set and the trace cache. Lookups build no key
- * string and allocate nothing: the caller hashes the address pair once per event
- * (`pairHash`), the table mixes in the words, compares the stored texts (the same string
- * objects when the source caches its texts) and answers an entry index. Entries keep their
- * index until deleted (freed indices are reused); deletion shifts the probe run back, so no
- * tombstones accumulate. Linear probing, power-of-two slots, load ≤ 1/2; storage grows on
- * demand up to `cap` entries, where `insert` answers -1 (the caller counts what it could not keep).
- * The entry columns grow in place (`columns.ts`: no copy, the new part already zero); an entry's
- * payload is zeroed when it is deleted or cleared, so `insert` writes only the key.
+ * An open-addressing hash table over connection tuples — two interned address ids
+ * (`AddressTable`) and two integer words (protocol and flags, packed ports) — with typed-array
+ * payload columns: the collector's live connections, its denied-connection set and the trace
+ * cache. Everything is integers: a lookup hashes four words once, `upsert` finds or claims the
+ * slot in the same probe, and a slot holds its entry and the entry's hash side by side (one
+ * cache line a probe). Entries keep their index until deleted (freed indices are reused);
+ * deletion shifts the probe run back, so no tombstones accumulate. Linear probing, power-of-two
+ * slots, load ≤ 1/2.
+ *
+ * Storage is sized for `cap` entries up front (up to PRESIZED entries; a larger cap grows by
+ * doubling from there), so the steady state never rehashes or copies. The arrays are allocated
+ * zeroed, and the engine's zeroed allocations are untouched pages until written: entry columns
+ * are filled from index 0 up, so what is committed follows the most entries the table held
+ * (`bytes` counts that, and the whole slot array once the table held anything). An entry's payload
+ * is zeroed when it is deleted or cleared, so `upsert` writes only the key. With an
+ * `AddressTable`, each entry holds a reference on its two addresses until it is deleted.
  */
-import { growColumn, reserveColumn } from './columns.js';
+import type { AddressTable } from './address-table.js';
 import { mix } from './flow-table.js';
 
-const EMPTY = -1;
+/** Key words of an entry: address a, address b, w0, w1. */
+const KW = 4;
+/** The largest cap storage is sized for up front (beyond it the table grows by doubling). */
+const PRESIZED = 1 << 22;
+/** A slot is two words: entry index + 1 (0: empty) and the entry's hash. */
+const EMPTY = 0;
 
-function hashText(h: number, t: string): number {
-  for (let i = 0; i < t.length; i++) h = Math.imul(h ^ t.charCodeAt(i), 0x01000193);
-  return h;
-}
-
-/** The hash of an ordered address pair, shared by every table keyed by it. */
-export function pairHash(src: string, dst: string): number {
-  return hashText(hashText(0x811c9dc5, src) ^ 0x2f, dst) | 0;
+export interface TupleTableOptions {
+  /** Entries to size storage for at first (default: `cap`, up to 4,194,304). */
+  readonly initial?: number;
+  /** The ids' table: entries hold a reference on their two addresses. */
+  readonly addresses?: AddressTable;
 }
 
 export class TupleTable {
@@ -32,122 +39,165 @@ export class TupleTable {
   readonly cap: number;
   /** One past the highest entry index ever used (iterate 0 … end-1, skipping `!live(i)`). */
   end = 0;
-  src: string[] = [];
-  dst: string[] = [];
-  words: Int32Array;
+  /** Whether the last `upsert` made a new entry. */
+  created = false;
+  /** Key words, KW per entry: address a, address b, w0, w1. */
+  keys: Int32Array;
   ints: Int32Array;
   floats: Float64Array;
   readonly intColumns: number;
   readonly floatColumns: number;
+  readonly #addresses: AddressTable | undefined;
   #live: Uint8Array;
-  /** Each entry's full hash (deletion finds its slot by it). */
-  #entryHash: Int32Array;
   #free: Int32Array;
   #freeCount = 0;
+  /** Entries the columns hold. */
+  #room: number;
+  /** The highest `end` so far. */
+  #highWater = 0;
   #slots: Int32Array;
-  #slotHash: Int32Array;
   #mask: number;
 
-  constructor(cap: number, intColumns: number, floatColumns: number, initial = 1024) {
+  constructor(cap: number, intColumns: number, floatColumns: number, options: TupleTableOptions = {}) {
     this.cap = cap;
     this.intColumns = intColumns;
     this.floatColumns = floatColumns;
-    const max = Math.max(1, Math.ceil(cap));
-    const n = Math.min(max, Math.max(1, initial));
-    this.words = reserveColumn(Int32Array, n * 2, max * 2);
-    this.ints = reserveColumn(Int32Array, n * intColumns, max * intColumns);
-    this.floats = reserveColumn(Float64Array, n * floatColumns, max * floatColumns);
-    this.#live = reserveColumn(Uint8Array, n, max);
-    this.#entryHash = reserveColumn(Int32Array, n, max);
-    this.#free = reserveColumn(Int32Array, n, max);
-    let slots = 2;
-    while (slots < n * 2) slots <<= 1;
-    this.#slots = new Int32Array(slots).fill(EMPTY);
-    this.#slotHash = new Int32Array(slots);
+    this.#addresses = options.addresses;
+    const n = Math.max(1, Math.min(Math.ceil(cap), PRESIZED, options.initial ?? PRESIZED));
+    this.#room = n;
+    this.keys = new Int32Array(n * KW);
+    this.ints = new Int32Array(n * intColumns);
+    this.floats = new Float64Array(n * floatColumns);
+    this.#live = new Uint8Array(n);
+    this.#free = new Int32Array(n);
+    const slots = slotsFor(n);
+    this.#slots = new Int32Array(slots * 2);
     this.#mask = slots - 1;
   }
 
-  /** Bytes of the typed arrays (committed storage); the text columns are V8 heap (8 B a reference). */
+  /**
+   * Bytes of the typed arrays the table has written into: the entry columns up to the most
+   * entries it held, and the whole slot array once it held any (inserts land anywhere in it).
+   */
   get bytes(): number {
-    return this.words.byteLength + this.ints.byteLength + this.floats.byteLength + this.#live.byteLength + this.#entryHash.byteLength + this.#free.byteLength + this.#slots.byteLength + this.#slotHash.byteLength;
+    const perEntry = KW * 4 + this.intColumns * 4 + this.floatColumns * 8 + 1 + 4;
+    return this.#highWater === 0 ? 0 : this.#highWater * perEntry + this.#slots.byteLength;
   }
 
   live(i: number): boolean {
     return this.#live[i] === 1;
   }
 
-  #hash(pair: number, w0: number, w1: number): number {
-    return mix(mix(pair, w0), w1);
+  /** Address a (the source) of entry `idx`. */
+  a(idx: number): number {
+    return this.keys[idx * KW]!;
   }
 
-  #slotOf(h: number, src: string, dst: string, w0: number, w1: number): number {
-    let s = h & this.#mask;
-    for (;;) {
-      const idx = this.#slots[s]!;
-      if (idx === EMPTY) return ~s;
-      if (this.#slotHash[s] === h && this.words[idx * 2] === w0 && this.words[idx * 2 + 1] === w1 && this.src[idx] === src && this.dst[idx] === dst) return s;
-      s = (s + 1) & this.#mask;
+  /** Address b (the destination) of entry `idx`. */
+  b(idx: number): number {
+    return this.keys[idx * KW + 1]!;
+  }
+
+  w0(idx: number): number {
+    return this.keys[idx * KW + 2]!;
+  }
+
+  w1(idx: number): number {
+    return this.keys[idx * KW + 3]!;
+  }
+
+  /** Entry index of the tuple, or -1. */
+  find(a: number, b: number, w0: number, w1: number): number {
+    const h = hash(a, b, w0, w1);
+    const slots = this.#slots;
+    const keys = this.keys;
+    const mask = this.#mask;
+    for (let s = h & mask; ; s = (s + 1) & mask) {
+      const e = slots[s * 2]!;
+      if (e === EMPTY) return -1;
+      if (slots[s * 2 + 1] === h) {
+        const o = (e - 1) * KW;
+        if (keys[o] === a && keys[o + 1] === b && keys[o + 2] === w0 && keys[o + 3] === w1) return e - 1;
+      }
     }
   }
 
-  /** Entry index of the tuple, or -1. `pair` is `pairHash(src, dst)`. */
-  find(pair: number, src: string, dst: string, w0: number, w1: number): number {
-    const s = this.#slotOf(this.#hash(pair, w0, w1), src, dst, w0, w1);
-    return s < 0 ? -1 : this.#slots[s]!;
-  }
-
   /**
-   * Entry index of a new tuple (its payload zero); the caller has checked `find` first. -1 when
+   * Entry index of the tuple, made (payload zero, `created` set) when new; -1 when it is new and
    * the table holds `cap` entries.
    */
-  insert(pair: number, src: string, dst: string, w0: number, w1: number): number {
+  upsert(a: number, b: number, w0: number, w1: number): number {
+    const h = hash(a, b, w0, w1);
+    const slots = this.#slots;
+    const keys = this.keys;
+    const mask = this.#mask;
+    let s = h & mask;
+    for (; ; s = (s + 1) & mask) {
+      const e = slots[s * 2]!;
+      if (e === EMPTY) break;
+      if (slots[s * 2 + 1] === h) {
+        const o = (e - 1) * KW;
+        if (keys[o] === a && keys[o + 1] === b && keys[o + 2] === w0 && keys[o + 3] === w1) {
+          this.created = false;
+          return e - 1;
+        }
+      }
+    }
+    this.created = false;
     if (this.size >= this.cap) return -1;
     let idx: number;
     if (this.#freeCount > 0) idx = this.#free[--this.#freeCount]!;
     else {
-      if (this.end >= this.#live.length) this.#grow();
+      if (this.end >= this.#room) {
+        this.#grow();
+        return this.upsert(a, b, w0, w1);
+      }
       idx = this.end++;
+      if (this.end > this.#highWater) this.#highWater = this.end;
     }
-    const h = this.#hash(pair, w0, w1);
-    let s = h & this.#mask;
-    while (this.#slots[s] !== EMPTY) s = (s + 1) & this.#mask;
-    this.#slots[s] = idx;
-    this.#slotHash[s] = h;
-    this.#entryHash[idx] = h;
-    this.src[idx] = src;
-    this.dst[idx] = dst;
-    this.words[idx * 2] = w0;
-    this.words[idx * 2 + 1] = w1;
+    slots[s * 2] = idx + 1;
+    slots[s * 2 + 1] = h;
+    const o = idx * KW;
+    const k = this.keys;
+    k[o] = a;
+    k[o + 1] = b;
+    k[o + 2] = w0;
+    k[o + 3] = w1;
     this.#live[idx] = 1;
     this.size++;
+    this.created = true;
+    if (this.#addresses) {
+      this.#addresses.ref(a);
+      this.#addresses.ref(b);
+    }
     return idx;
   }
 
   /** Deletes entry `idx` (a live index; others are left alone). */
   delete(idx: number): void {
     if (this.#live[idx] !== 1) return;
-    let s = this.#entryHash[idx]! & this.#mask;
-    while (this.#slots[s] !== idx) s = (s + 1) & this.#mask;
-    // Backward-shift deletion: pull later members of the probe run into the hole.
+    const slots = this.#slots;
     const mask = this.#mask;
+    let s = this.#hashOf(idx) & mask;
+    while (slots[s * 2] !== idx + 1) s = (s + 1) & mask;
+    // Backward-shift deletion: pull later members of the probe run into the hole.
     let hole = s;
     let j = s;
     for (;;) {
       j = (j + 1) & mask;
-      const moving = this.#slots[j]!;
+      const moving = slots[j * 2]!;
       if (moving === EMPTY) break;
-      const home = this.#slotHash[j]! & mask;
+      const home = slots[j * 2 + 1]! & mask;
       // Moves when its home is not cyclically within (hole, j].
       const within = hole <= j ? home > hole && home <= j : home > hole || home <= j;
       if (within) continue;
-      this.#slots[hole] = moving;
-      this.#slotHash[hole] = this.#slotHash[j]!;
+      slots[hole * 2] = moving;
+      slots[hole * 2 + 1] = slots[j * 2 + 1]!;
       hole = j;
     }
-    this.#slots[hole] = EMPTY;
+    slots[hole * 2] = EMPTY;
     this.#live[idx] = 0;
-    this.src[idx] = '';
-    this.dst[idx] = '';
+    this.#release(idx);
     const ints = this.ints;
     for (let i = idx * this.intColumns, e = i + this.intColumns; i < e; i++) ints[i] = 0;
     const floats = this.floats;
@@ -158,41 +208,68 @@ export class TupleTable {
 
   /** Empties the table, keeping its storage. */
   clear(): void {
-    this.#slots.fill(EMPTY);
+    const slots = this.#slots;
+    const mask = this.#mask;
+    // Few entries: empty their slots one by one (no probe run survives, so no shifting).
+    const few = this.size * 16 < slots.length;
+    for (let idx = 0; idx < this.end; idx++) {
+      if (this.#live[idx] !== 1) continue;
+      if (few) {
+        let s = this.#hashOf(idx) & mask;
+        while (slots[s * 2] !== idx + 1) s = (s + 1) & mask;
+        slots[s * 2] = EMPTY;
+      }
+      this.#release(idx);
+    }
+    if (!few) slots.fill(EMPTY);
     this.#live.fill(0, 0, this.end);
     this.ints.fill(0, 0, this.end * this.intColumns);
     this.floats.fill(0, 0, this.end * this.floatColumns);
-    this.src.length = 0;
-    this.dst.length = 0;
     this.size = 0;
     this.end = 0;
     this.#freeCount = 0;
   }
 
+  #hashOf(idx: number): number {
+    const k = this.keys;
+    const o = idx * KW;
+    return hash(k[o]!, k[o + 1]!, k[o + 2]!, k[o + 3]!);
+  }
+
+  #release(idx: number): void {
+    if (!this.#addresses) return;
+    this.#addresses.unref(this.keys[idx * KW]!);
+    this.#addresses.unref(this.keys[idx * KW + 1]!);
+  }
+
+  /** Doubles the storage (only for caps beyond PRESIZED, or a smaller `initial`). */
   #grow(): void {
-    const n = Math.min(Math.ceil(this.cap), this.#live.length * 2);
-    this.words = growColumn(Int32Array, this.words, n * 2);
-    this.ints = growColumn(Int32Array, this.ints, n * this.intColumns);
-    this.floats = growColumn(Float64Array, this.floats, n * this.floatColumns);
-    this.#live = growColumn(Uint8Array, this.#live, n);
-    this.#entryHash = growColumn(Int32Array, this.#entryHash, n);
-    this.#free = growColumn(Int32Array, this.#free, n);
-    let slots = this.#slots.length;
-    while (slots < n * 2) slots <<= 1;
-    if (slots === this.#slots.length) return;
+    const n = Math.min(Math.ceil(this.cap), this.#room * 2);
+    const grown = <T extends Int32Array | Float64Array | Uint8Array>(a: T, length: number): T => {
+      const b = new (a.constructor as new (n: number) => T)(length);
+      b.set(a);
+      return b;
+    };
+    this.keys = grown(this.keys, n * KW);
+    this.ints = grown(this.ints, n * this.intColumns);
+    this.floats = grown(this.floats, n * this.floatColumns);
+    this.#live = grown(this.#live, n);
+    this.#free = grown(this.#free, n);
+    this.#room = n;
+    const count = slotsFor(n);
+    if (count * 2 === this.#slots.length) return;
     const old = this.#slots;
-    const oldHash = this.#slotHash;
-    this.#slots = new Int32Array(slots).fill(EMPTY);
-    this.#slotHash = new Int32Array(slots);
-    this.#mask = slots - 1;
-    for (let s = 0; s < old.length; s++) {
-      const idx = old[s]!;
-      if (idx === EMPTY) continue;
-      let t = oldHash[s]! & this.#mask;
-      while (this.#slots[t] !== EMPTY) t = (t + 1) & this.#mask;
-      this.#slots[t] = idx;
-      this.#slotHash[t] = oldHash[s]!;
+    const slots = new Int32Array(count * 2);
+    const mask = count - 1;
+    for (let s = 0; s < old.length; s += 2) {
+      if (old[s] === EMPTY) continue;
+      let t = old[s + 1]! & mask;
+      while (slots[t * 2] !== EMPTY) t = (t + 1) & mask;
+      slots[t * 2] = old[s]!;
+      slots[t * 2 + 1] = old[s + 1]!;
     }
+    this.#slots = slots;
+    this.#mask = mask;
   }
 
   int(idx: number, column: number): number {
@@ -210,4 +287,15 @@ export class TupleTable {
   setFloat(idx: number, column: number, value: number): void {
     this.floats[idx * this.floatColumns + column] = value;
   }
+}
+
+function hash(a: number, b: number, w0: number, w1: number): number {
+  return mix(mix(mix(mix(0x811c9dc5, a), b), w0), w1);
+}
+
+/** Slots for n entries at load ≤ 1/2 (a power of two). */
+function slotsFor(n: number): number {
+  let slots = 2;
+  while (slots < n * 2) slots <<= 1;
+  return slots;
 }
