@@ -137,7 +137,10 @@ describe('agent with flow logs (directory datastore, recording dataplane, script
     expect(after.flowLogs!.events).toBe(51);
     expect(after.flowLogs!.snapshotBuilds).toBe(builds);
     expect(after.ready).toBe(true);
-    expect(after.health.reporters.find((r) => r.name === 'flow-logs')).toMatchObject({ ready: true, live: true, detail: expect.stringMatching(/^7 flow event\(s\) lost/) });
+    // The health reporters are refreshed on the agent's health tick, the status's counters live.
+    await expect
+      .poll(async () => (await fetchAgentStatus('127.0.0.1', healthPort)).health.reporters.find((r) => r.name === 'flow-logs'), { timeout: 10_000 })
+      .toMatchObject({ ready: true, live: true, detail: expect.stringMatching(/^7 flow event\(s\) lost/) });
     expect(formatAgentStatus(after)).toMatch(/flow logs \(scripted\): 51 events, 7 lost/);
 
     // A resource change: events after it see it (the snapshot rebuilt once, not per event).
