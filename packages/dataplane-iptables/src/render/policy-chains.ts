@@ -59,44 +59,49 @@ function rulesText(rules: readonly CompiledRule[]): string {
 }
 
 export function createPolicyChains(rc: RenderContext): PolicyChains {
-  const policyChains = new Map<string, string>();
-  const profileChains = new Map<string, string>();
+  // Chains made this rendering: name and cache key (mentioned again to whoever collects them).
+  const policyChains = new Map<string, { n: string; key: string }>();
+  const profileChains = new Map<string, { n: string; key: string }>();
   return {
     policy(id, dir, table = 'filter') {
       const pol = rc.state.policies.get(id);
       if (!pol || pol.staged) return undefined;
       const key = `${table}|${dir}|${id}`;
-      let n = policyChains.get(key);
-      if (n === undefined) {
-        const chain = rc.name(dir === 'ingress' ? 'pi' : 'po', id);
-        n = chain;
-        policyChains.set(key, n);
-        const rules = dir === 'ingress' ? pol.ingress : pol.egress;
-        rc.pushCached(`pol|${key}|${rulesText(rules)}`, () => {
-          const c = new ChainBuilder(table, chain);
-          ruleChain(rc, c, rules, table === 'filter' ? { kind: 'policy', name: id, direction: dir } : undefined);
-          return c.build();
-        });
+      const made = policyChains.get(key);
+      if (made) {
+        rc.mention(made.key);
+        return made.n;
       }
-      return n;
+      const chain = rc.name(dir === 'ingress' ? 'pi' : 'po', id);
+      const rules = dir === 'ingress' ? pol.ingress : pol.egress;
+      const cacheKey = `pol|${key}|${rulesText(rules)}`;
+      policyChains.set(key, { n: chain, key: cacheKey });
+      rc.pushCached(cacheKey, () => {
+        const c = new ChainBuilder(table, chain);
+        ruleChain(rc, c, rules, table === 'filter' ? { kind: 'policy', name: id, direction: dir } : undefined);
+        return c.build();
+      });
+      return chain;
     },
     profile(id, dir) {
       const prof = rc.state.profiles.get(id);
       if (!prof) return undefined;
       const key = `${dir}|${id}`;
-      let n = profileChains.get(key);
-      if (n === undefined) {
-        const chain = rc.name(dir === 'ingress' ? 'pri' : 'pro', id);
-        n = chain;
-        profileChains.set(key, n);
-        const rules = dir === 'ingress' ? prof.ingress : prof.egress;
-        rc.pushCached(`prof|${key}|${rulesText(rules)}`, () => {
-          const c = new ChainBuilder('filter', chain);
-          ruleChain(rc, c, rules, { kind: 'profile', name: id, direction: dir });
-          return c.build();
-        });
+      const made = profileChains.get(key);
+      if (made) {
+        rc.mention(made.key);
+        return made.n;
       }
-      return n;
+      const chain = rc.name(dir === 'ingress' ? 'pri' : 'pro', id);
+      const rules = dir === 'ingress' ? prof.ingress : prof.egress;
+      const cacheKey = `prof|${key}|${rulesText(rules)}`;
+      profileChains.set(key, { n: chain, key: cacheKey });
+      rc.pushCached(cacheKey, () => {
+        const c = new ChainBuilder('filter', chain);
+        ruleChain(rc, c, rules, { kind: 'profile', name: id, direction: dir });
+        return c.build();
+      });
+      return chain;
     },
   };
 }
