@@ -59,49 +59,35 @@ function rulesText(rules: readonly CompiledRule[]): string {
 }
 
 export function createPolicyChains(rc: RenderContext): PolicyChains {
-  // Chains made this rendering: name and cache key (mentioned again to whoever collects them).
-  const policyChains = new Map<string, { n: string; key: string }>();
-  const profileChains = new Map<string, { n: string; key: string }>();
+  // Chains made this rendering, by kind|table|dir|id: name and cache key (mentioned again to whoever collects them).
+  const made = new Map<string, { n: string; key: string }>();
+  const chainOf = (kind: 'pol' | 'prof', table: Table, dir: 'ingress' | 'egress', id: string, rules: readonly CompiledRule[], log: LogOwner | undefined): string => {
+    const key = `${kind}|${kind === 'pol' ? `${table}|` : ''}${dir}|${id}`;
+    const known = made.get(key);
+    if (known) {
+      rc.mention(known.key);
+      return known.n;
+    }
+    const chain = rc.name(kind === 'pol' ? (dir === 'ingress' ? 'pi' : 'po') : dir === 'ingress' ? 'pri' : 'pro', id);
+    const cacheKey = `${key}|${rulesText(rules)}`;
+    made.set(key, { n: chain, key: cacheKey });
+    rc.pushCached(cacheKey, () => {
+      const c = new ChainBuilder(table, chain);
+      ruleChain(rc, c, rules, log);
+      return c.build();
+    });
+    return chain;
+  };
   return {
     policy(id, dir, table = 'filter') {
       const pol = rc.state.policies.get(id);
       if (!pol || pol.staged) return undefined;
-      const key = `${table}|${dir}|${id}`;
-      const made = policyChains.get(key);
-      if (made) {
-        rc.mention(made.key);
-        return made.n;
-      }
-      const chain = rc.name(dir === 'ingress' ? 'pi' : 'po', id);
-      const rules = dir === 'ingress' ? pol.ingress : pol.egress;
-      const cacheKey = `pol|${key}|${rulesText(rules)}`;
-      policyChains.set(key, { n: chain, key: cacheKey });
-      rc.pushCached(cacheKey, () => {
-        const c = new ChainBuilder(table, chain);
-        ruleChain(rc, c, rules, table === 'filter' ? { kind: 'policy', name: id, direction: dir } : undefined);
-        return c.build();
-      });
-      return chain;
+      return chainOf('pol', table, dir, id, dir === 'ingress' ? pol.ingress : pol.egress, table === 'filter' ? { kind: 'policy', name: id, direction: dir } : undefined);
     },
     profile(id, dir) {
       const prof = rc.state.profiles.get(id);
       if (!prof) return undefined;
-      const key = `${dir}|${id}`;
-      const made = profileChains.get(key);
-      if (made) {
-        rc.mention(made.key);
-        return made.n;
-      }
-      const chain = rc.name(dir === 'ingress' ? 'pri' : 'pro', id);
-      const rules = dir === 'ingress' ? prof.ingress : prof.egress;
-      const cacheKey = `prof|${key}|${rulesText(rules)}`;
-      profileChains.set(key, { n: chain, key: cacheKey });
-      rc.pushCached(cacheKey, () => {
-        const c = new ChainBuilder('filter', chain);
-        ruleChain(rc, c, rules, { kind: 'profile', name: id, direction: dir });
-        return c.build();
-      });
-      return chain;
+      return chainOf('prof', 'filter', dir, id, dir === 'ingress' ? prof.ingress : prof.egress, { kind: 'profile', name: id, direction: dir });
     },
   };
 }
