@@ -327,7 +327,9 @@ export function planConverge(k: KernelState, rendered: Rendered, o: PlanOptions,
       const have = k.chains.get(ck(c));
       if (have) found++;
       if (have && chainOfEntry.get(have) === c) return false;
-      return !have || have.ids.length !== c.rules.length || have.ids.some((id, i) => id !== c.rules[i]!.id);
+      if (!have || have.ids.length !== c.rules.length || have.ids.some((id, i) => id !== c.rules[i]!.id)) return true;
+      chainOfEntry.set(have, c);
+      return false;
     });
     // Every chain of the model is wanted when each was found (chain keys of a rendering are unique).
     let stale: string[] = [];
@@ -520,15 +522,15 @@ export function planConverge(k: KernelState, rendered: Rendered, o: PlanOptions,
 
   // The model after every step. Chains not written and sets not touched keep their entries
   // (equal rule ids are equal rules; entries are replaced, never changed in place).
-  const next: KernelState = { chains: new Map(), hooks: new Map(), sets: new Map(), generations: new Map() };
+  // The chains: the model's, less the stale ones, with the written ones replaced (every other
+  // chain of `rr` is in the model with equal ids: chainDiff compared it).
+  const next: KernelState = { chains: new Map(k.chains), hooks: new Map(), sets: new Map(), generations: new Map() };
   if (rr.stamp) for (const t of TABLES) next.generations.set(t, rr.stamp.generation);
-  const written = new Set(d.write.map(ck));
-  for (const c of rr.chains) {
-    const key = ck(c);
-    const have = written.has(key) ? undefined : k.chains.get(key);
-    const entry = have ?? { ids: c.rules.map((x) => x.id), sets: chainSets(c) };
+  for (const key of d.stale) next.chains.delete(key);
+  for (const c of d.write) {
+    const entry = { ids: c.rules.map((x) => x.id), sets: chainSets(c) };
     chainOfEntry.set(entry, c);
-    next.chains.set(key, entry);
+    next.chains.set(ck(c), entry);
   }
   for (const h of rr.hooks) next.hooks.set(hookKey(h), [...(next.hooks.get(hookKey(h)) ?? []), h.args.join(' ')]);
   const untouched = new Set<string>();

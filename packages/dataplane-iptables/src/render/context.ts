@@ -202,21 +202,17 @@ export class RenderContext {
     this.collecting?.push(key);
   }
 
-  /** Adds the cached chain of `key` of the last rendering (and those it names) when it and they are all cached; false when not. */
+  /**
+   * Adds the cached chain of `key` of the last rendering and those it names; false when it is not
+   * cached. Those it names are cached too: a rendering adds every chain an entry it uses names
+   * (built, reused with the caller's chains, or adopted with its own), and the cache holds
+   * exactly the entries of the last rendering.
+   */
   reuse(key: string): boolean {
     if (this.used.has(key)) return true;
     const hit = this.cached?.get(key);
-    if (!hit || !this.available(hit)) return false;
+    if (!hit) return false;
     this.adopt(key, hit);
-    return true;
-  }
-
-  private available(hit: CachedChain): boolean {
-    for (const k of hit.nested) {
-      if (this.used.has(k)) continue;
-      const e = this.cached?.get(k);
-      if (!e || !this.available(e)) return false;
-    }
     return true;
   }
 
