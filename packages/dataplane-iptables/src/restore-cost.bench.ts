@@ -44,6 +44,15 @@ function median(path: string, argv: string[], input: string | undefined, samples
   return ts[ts.length >> 1]!;
 }
 
+/** CPU time (ms, user + system, `perf stat -e task-clock`) of one child; undefined without perf. */
+function taskClock(path: string, argv: string[], input: string): number | undefined {
+  const r = spawnSync('nsenter', [`--net=${path}`, 'perf', 'stat', '-x', ',', '-e', 'task-clock', ...argv], { input, maxBuffer: 1 << 30 });
+  if (r.status !== 0) return undefined;
+  const line = String(r.stderr).split('\n').find((l) => l.includes('task-clock'));
+  const v = line ? Number(line.split(',')[0]) : NaN;
+  return Number.isFinite(v) ? v : undefined;
+}
+
 /** Syscalls and netlink bytes read by one child (strace -f -c and -e recvmsg sizes). */
 function straced(path: string, argv: string[], input: string): { syscalls: number; netlinkBytes: number } | undefined {
   if (spawnSync('strace', ['-V']).status !== 0) return undefined;
@@ -92,10 +101,20 @@ export async function runRestoreCostBench(emit: Emit): Promise<void> {
       emit({ bench: b, metric: 'filter_rules', value: rules, unit: 'rules' });
       // The label change's transaction: one endpoint chain flushed and rewritten (same rules).
       const ep = filter.find((c) => c.name.startsWith(`${o.chainPrefix}tw-`))!;
-      const tx = ['*filter', `:${ep.name} - [0:0]`, `-F ${ep.name}`, ...ep.rules.map((x) => formatRule(ep.name, x, o.commentTag)), 'COMMIT', ''].join('\n');
+      const txOf = (n: number): string => ['*filter', `:${ep.name} - [0:0]`, `-F ${ep.name}`, ...ep.rules.slice(0, n).map((x) => formatRule(ep.name, x, o.commentTag)), 'COMMIT', ''].join('\n');
+      const tx = txOf(ep.rules.length);
       emit({ bench: b, metric: 'one_chain_rules', value: ep.rules.length, unit: 'rules' });
       emit({ bench: b, metric: 'one_chain_tx', value: median(ns.path, restore, tx, samples), unit: 'ms' });
       emit({ bench: b, metric: 'empty_commit', value: median(ns.path, restore, '*filter\nCOMMIT\n', samples), unit: 'ms' });
+      // Where the child's time goes: its CPU for the transaction and for an empty commit, and the
+      // same chain rewritten with fewer of its rules (the cost per rule).
+      for (const n of [0, Math.floor(ep.rules.length / 4), Math.floor(ep.rules.length / 2)]) {
+        emit({ bench: b, metric: `one_chain_tx_${n}_rules`, value: median(ns.path, restore, txOf(n), samples), unit: 'ms' });
+      }
+      const cpuTx = taskClock(ns.path, restore, tx);
+      const cpuEmpty = taskClock(ns.path, restore, '*filter\nCOMMIT\n');
+      if (cpuTx !== undefined) emit({ bench: b, metric: 'one_chain_tx_cpu', value: cpuTx, unit: 'ms' });
+      if (cpuEmpty !== undefined) emit({ bench: b, metric: 'empty_commit_cpu', value: cpuEmpty, unit: 'ms' });
       emit({ bench: b, metric: 'save_filter', value: median(ns.path, ['iptables-nft-save', '-t', 'filter'], undefined, Math.min(samples, 3)), unit: 'ms' });
       const st = straced(ns.path, restore, tx);
       if (st) {
