@@ -30,7 +30,7 @@ const rule: fc.Arbitrary<CompiledRule> = fc.oneof(
 );
 
 const policy = (id: string): fc.Arbitrary<CompiledPolicy> =>
-  fc.record({ ingress: fc.array(rule, { maxLength: 2 }), egress: fc.array(rule, { maxLength: 1 }), staged: fc.boolean({ probability: 0.15 }) }).map((p) => ({ id, tier: 'default', ...p }));
+  fc.record({ ingress: fc.array(rule, { maxLength: 2 }), egress: fc.array(rule, { maxLength: 1 }), staged: fc.integer({ min: 0, max: 6 }).map((n) => n === 0) }).map((p) => ({ id, tier: 'default', ...p }));
 
 const tiers = fc.subarray(POLICIES, { maxLength: 3 }).map((ids) => (ids.length > 0 ? [{ name: 'default', defaultAction: 'Deny' as const, policyIds: ids }] : []));
 
