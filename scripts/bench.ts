@@ -9,6 +9,8 @@ const suites: Record<string, () => Promise<(emit: Emit) => Promise<void>>> = {
   evaluate: async () => (await import('../packages/core/src/evaluate/evaluate.bench.js')).runEvaluateBench,
   engine: async () => (await import('../packages/core/src/engine/engine.bench.js')).runEngineBench,
   iptables: async () => (await import('../packages/dataplane-iptables/src/iptables.bench.js')).runIptablesBench,
+  'iptables-label-change': async () => (await import('../packages/dataplane-iptables/src/label-change.bench.js')).runLabelChangeBench,
+  'iptables-restore-cost': async () => (await import('../packages/dataplane-iptables/src/restore-cost.bench.js')).runRestoreCostBench,
   'iptables-flows': async () => (await import('../packages/dataplane-iptables/src/flows.bench.js')).runIptablesFlowsBench,
   wireguard: async () => (await import('../packages/wireguard/src/wireguard.bench.js')).runWireguardBench,
   'ebpf-datapath': async () => (await import('../packages/dataplane-ebpf/src/ebpf.bench.js')).runEbpfBench,

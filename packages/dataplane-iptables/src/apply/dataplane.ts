@@ -48,7 +48,8 @@ import { setMembers } from '../render/set-members.js';
 import { cleanInstance, type CleanReport } from './clean.js';
 import { emptyKernelState, type KernelState, ownedSetMatcher, parseIpAddrJson, parseIpsetSave, parseIptablesSave } from './kernel-state.js';
 import { IPSET_SESSION_ARGV, type IpsetSession, openIpsetSession } from './ipset-session.js';
-import { NO_CHANGES, planConverge, planMembers, type PlanStats, type PlanStep, restoreText, type SetScope, setScopes, TABLES } from './plan.js';
+import { modelRefs, NO_CHANGES, planConverge, planMembers, type PlanStats, type PlanStep, restoreText, TABLES } from './plan.js';
+import { scopeIndex } from './scope-index.js';
 
 export type IptablesBackend = 'default' | 'nft' | 'legacy';
 
@@ -242,8 +243,6 @@ export function createIptablesDataplane(options: IptablesDataplaneOptions = {}):
   const last = new Map<4 | 6, Rendered>();
   /** Per family: the last rendering with canonical set names (members-only batches reuse its chains). */
   const lastCanonical = new Map<4 | 6, Rendered>();
-  /** Per family: the scopes of the sets the chains in force name (computed when first needed). */
-  const scopes = new Map<4 | 6, Map<string, SetScope>>();
   /** Chains of the last rendering, reused when unchanged (a label change re-hashes only the chains it changes). */
   const renderCache = createRenderCache();
   const ownedSet = ownedSetMatcher(o.setPrefix);
@@ -357,12 +356,6 @@ export function createIptablesDataplane(options: IptablesDataplaneOptions = {}):
     return k;
   }
 
-  const setRefs = (k: KernelState): Set<string> => {
-    const out = new Set<string>();
-    for (const c of k.chains.values()) for (const s of c.sets) out.add(s);
-    return out;
-  };
-
   /** Converges one family to `rendered` (canonical set names), rendering the state when not given. */
   async function converge(family: 4 | 6, host: HostFacts, ipsetSave: () => Promise<string>, rendered?: Rendered): Promise<void> {
     let k = kernel.get(family);
@@ -382,10 +375,9 @@ export function createIptablesDataplane(options: IptablesDataplaneOptions = {}):
     await run(family, plan.steps);
     kernel.set(family, plan.next);
     names.set(family, plan.names);
-    refs.set(family, setRefs(plan.next));
+    refs.set(family, modelRefs(plan.next));
     last.set(family, plan.rendered);
     lastCanonical.set(family, r);
-    scopes.delete(family);
     stats = add(stats, plan.stats);
   }
 
@@ -415,12 +407,8 @@ export function createIptablesDataplane(options: IptablesDataplaneOptions = {}):
         const canonical = setName(o.setPrefix, f, false, id);
         return { name: n.get(canonical) ?? canonical, type: entry.type === 'net-port-proto' ? 'hash:net,port' : 'hash:net', family: f, members: setMembers(entry.type, entry.members, f) };
       });
-      const scopesOf = (): Map<string, SetScope> => {
-        let sc = scopes.get(f);
-        if (!sc) scopes.set(f, (sc = setScopes(last.get(f)!)));
-        return sc;
-      };
-      const plan = last.has(f) ? planMembers(k, r, scopesOf, updates, planOptions) : undefined;
+      // The scopes of the chains in force (scope-index.ts: moved from the last plan's, not walked).
+      const plan = last.has(f) ? planMembers(k, r, () => scopeIndex(last.get(f)!).sets, updates, planOptions) : undefined;
       if (!plan) {
         // Not safe in place: version the sets (plan.ts, rule 2). Member changes never change rule
         // text, so the last rendering's chains stand; only the sets' members are new.
@@ -491,7 +479,6 @@ export function createIptablesDataplane(options: IptablesDataplaneOptions = {}):
         refs.delete(f);
         last.delete(f);
         lastCanonical.delete(f);
-        scopes.delete(f);
       }
       return cleanInstance(runner, { chainPrefix: o.chainPrefix, setPrefix: o.setPrefix, commentTag: o.commentTag });
     },

@@ -58,6 +58,12 @@
  *     commits raw (stamping) before mangle and filter (checking), removing them takes the stamp
  *     away first, so the old checks drop everything until their own commit.
  *
+ * Cost. The scopes of rules 2 and 3 are not walked per plan: one index per family (scope-index.ts)
+ * counts how each chain and set is reached and moves from the rendering in force to the new one
+ * by the chains that differ, and the model remembers which chain objects and member lists its
+ * entries were compared equal to, so a label change plans in time proportional to what it
+ * changes plus one cheap pass over the chains, not to every local endpoint × its policies.
+ *
  * A restart converges from any prefix: both versions of a set are ours (`[01t]` after the family
  * digit), the live one is the one the chains in force name (read back from `--match-set`), and
  * a leftover other version or temporary set is flushed and reused or destroyed.
@@ -67,7 +73,10 @@ import type { Table } from '../render/options.js';
 import type { Rendered, RenderedChain, RenderedSet } from '../render/rendered.js';
 import { formatRule } from '../render/format.js';
 import { freshGeneration, withGeneration } from '../render/generation.js';
-import type { KernelSet, KernelState } from './kernel-state.js';
+import type { KernelChain, KernelSet, KernelState } from './kernel-state.js';
+import { pathSteps, type ScopeLookup, scopeIndex, type SetScope, shareScopeIndex } from './scope-index.js';
+
+export type { ScopeLookup, SetScope } from './scope-index.js';
 
 export const TABLES: readonly Table[] = ['raw', 'mangle', 'filter'];
 const MAXELEM = 1048576;
@@ -105,7 +114,19 @@ export interface PlanOptions {
   readonly commentTag: string;
 }
 
-const ck = (c: { table: string; name: string }): string => `${c.table}:${c.name}`;
+/** `<table>:<chain>`, made once per chain object (chains are immutable; the render cache reuses them). */
+function ck(c: RenderedChain): string {
+  let k = keyOfChain.get(c);
+  if (k === undefined) keyOfChain.set(c, (k = `${c.table}:${c.name}`));
+  return k;
+}
+const keyOfChain = new WeakMap<RenderedChain, string>();
+/** The chain a model entry was made from or compared equal to (same rule ids): equal again while it is the same object. */
+const chainOfEntry = new WeakMap<KernelChain, RenderedChain>();
+/** The member list a model set was made from or compared equal to: equal again while it is the same array. */
+const membersOfSet = new WeakMap<KernelSet, readonly string[]>();
+/** The set names a model's chains name, when a plan made it (they are the rendering's as written). */
+const refsOfModel = new WeakMap<KernelState, Set<string>>();
 const hookKey = (h: { table: string; chain: string }): string => `${h.table}:${h.chain}`;
 
 /** The other version of a set name: `<p><f>0<id>` ⇄ `<p><f>1<id>` (the temporary is `<p><f>t<id>`). */
@@ -137,17 +158,7 @@ export function renameSets(r: Rendered, names: ReadonlyMap<string, string>): Ren
   return { ...r, chains, sets };
 }
 
-/** Where on a packet's path the chains naming a set are reached (see rule 3). */
-export interface SetScope {
-  /** In-interfaces under whose `-i` dispatch a chain naming it is reached. */
-  readonly ins: Set<string>;
-  /** Out-interfaces under whose `-o` dispatch a chain naming it is reached. */
-  readonly outs: Set<string>;
-  /** Reached without an interface dispatch: on every path. */
-  any: boolean;
-}
-
-/** The scope of every set the chains of `r` name, walking from the hook rules. */
+/** The scope of every set the chains of `r` name, walking from the hook rules (the full walk; the planner uses scope-index.ts). */
 export function setScopes(r: Rendered): Map<string, SetScope> {
   return pathScopes(r).sets;
 }
@@ -196,31 +207,6 @@ export function pathScopes(r: Rendered): { sets: Map<string, SetScope>; chains: 
   return out;
 }
 
-/**
- * What the path walk needs of a chain, per rule in order: the interfaces it dispatches on
- * (`-i`/`-o`, not negated, not a wildcard), the sets it names and the chains it jumps to. Rules
- * with none of these are left out. Kept by chain: a chain is walked once per interface that
- * reaches it, and the render cache hands the same chain objects to the next rendering.
- */
-function pathSteps(c: RenderedChain): readonly (readonly (readonly [string, string])[])[] {
-  const known = stepsOfChain.get(c);
-  if (known) return known;
-  const out: [string, string][][] = [];
-  for (const rule of c.rules) {
-    const a = rule.args;
-    const steps: [string, string][] = [];
-    for (let j = 0; j < a.length - 1; j++) {
-      const v = a[j + 1]!;
-      if ((a[j] === '-i' || a[j] === '-o') && a[j - 1] !== '!' && !v.endsWith('+')) steps.push([a[j]!, v]);
-      else if (a[j] === '--match-set') steps.push(['--match-set', v]);
-      else if (a[j] === '-j' || a[j] === '-g') steps.push(['-j', v]);
-    }
-    if (steps.length > 0) out.push(steps);
-  }
-  stepsOfChain.set(c, out);
-  return out;
-}
-const stepsOfChain = new WeakMap<RenderedChain, [string, string][][]>();
 
 /** Path scopes by rendering (renderings are never changed after they are made). */
 const scopesOfRendering = new WeakMap<Rendered, { sets: Map<string, SetScope>; chains: Map<string, SetScope> }>();
@@ -228,6 +214,13 @@ const scopesOfRendering = new WeakMap<Rendered, { sets: Map<string, SetScope>; c
 const setsOfChain = new WeakMap<RenderedChain, string[]>();
 /** The rendering a kernel model was planned from: `next` of a plan describes its `rendered` (rule ids and hooks; sets may change later). */
 const plannedFrom = new WeakMap<KernelState, Rendered>();
+
+/** The set names the chains of a kernel model name (kept for the models plans make). */
+export function modelRefs(k: KernelState): Set<string> {
+  let refs = refsOfModel.get(k);
+  if (!refs) refsOfModel.set(k, (refs = setRefs(k.chains.values())));
+  return refs;
+}
 
 /** Whether some packet's path meets both sets (rule 3). Sets no chain names meet nothing. */
 export function scopesMeet(a: SetScope | undefined, b: SetScope | undefined): boolean {
@@ -238,7 +231,7 @@ export function scopesMeet(a: SetScope | undefined, b: SetScope | undefined): bo
 }
 
 /** Whether changing these sets in place, each in one step, is safe (no path meets two of them). */
-export function inPlaceSafe(changed: readonly string[], scopes: ReadonlyMap<string, SetScope>): boolean {
+export function inPlaceSafe(changed: readonly string[], scopes: ScopeLookup): boolean {
   for (let x = 0; x < changed.length; x++) {
     for (let y = x + 1; y < changed.length; y++) if (scopesMeet(scopes.get(changed[x]!), scopes.get(changed[y]!))) return false;
   }
@@ -324,17 +317,26 @@ export function planConverge(k: KernelState, rendered: Rendered, o: PlanOptions,
   const inForce = [...k.generations.values()];
   const uniform = uniformGeneration(k);
   const r = rendered.stamp ? withGeneration(rendered, uniform ?? freshGeneration(inForce)) : rendered;
-  const refsK = setRefs(k.chains.values());
+  const refsK = modelRefs(k);
   const names = new Map<string, string>();
   for (const s of r.sets) names.set(s.name, liveName(s.name, k, refsK, o.setPrefix));
 
   const chainDiff = (rr: Rendered) => {
-    const want = new Map(rr.chains.map((c) => [ck(c), c]));
+    let found = 0;
     const write = rr.chains.filter((c) => {
       const have = k.chains.get(ck(c));
-      return !have || have.ids.length !== c.rules.length || have.ids.some((id, i) => id !== c.rules[i]!.id);
+      if (have) found++;
+      if (have && chainOfEntry.get(have) === c) return false;
+      if (!have || have.ids.length !== c.rules.length || have.ids.some((id, i) => id !== c.rules[i]!.id)) return true;
+      chainOfEntry.set(have, c);
+      return false;
     });
-    const stale = [...k.chains.keys()].filter((n) => !want.has(n)).sort();
+    // Every chain of the model is wanted when each was found (chain keys of a rendering are unique).
+    let stale: string[] = [];
+    if (found !== k.chains.size) {
+      const want = new Set(rr.chains.map(ck));
+      stale = [...k.chains.keys()].filter((n) => !want.has(n)).sort();
+    }
     const hookAdds = rr.hooks.filter((h) => !(k.hooks.get(hookKey(h)) ?? []).includes(h.args.join(' ')));
     const hookDels: [string, string][] = [];
     for (const [key, list] of k.hooks) {
@@ -347,8 +349,9 @@ export function planConverge(k: KernelState, rendered: Rendered, o: PlanOptions,
   const changed = new Set<string>(); // canonical names of existing sets whose members or type differ
   for (const s of r.sets) {
     const have = k.sets.get(names.get(s.name)!);
-    if (!have) continue;
+    if (!have || (have.type === s.type && membersOfSet.get(have) === s.members)) continue;
     if (have.type !== s.type || have.members.size !== s.members.length || s.members.some((m) => !have.members.has(m))) changed.add(s.name);
+    else membersOfSet.set(have, s.members);
   }
   const first = renameSets(r, names);
   const d0 = chainDiff(first);
@@ -363,7 +366,7 @@ export function planConverge(k: KernelState, rendered: Rendered, o: PlanOptions,
   const old = previous && describes(previous, k) ? previous : undefined;
   if (d0.any) {
     for (const c of namedNow) if (refsNew0.has(names.get(c)!)) (old && d0.hookAdds.length + d0.hookDels.length === 0 ? inPlace : version).add(c);
-  } else if (namedNow.length > 1 && !inPlaceSafe(namedNow.map((c) => names.get(c)!), setScopes(first))) {
+  } else if (namedNow.length > 1 && !inPlaceSafe(namedNow.map((c) => names.get(c)!), scopeIndex(first, previous).sets)) {
     for (const c of namedNow) version.add(c);
   }
   // A set named by the rules in force cannot change type in place (ipset would refuse to destroy it).
@@ -373,7 +376,11 @@ export function planConverge(k: KernelState, rendered: Rendered, o: PlanOptions,
       inPlace.delete(c);
     }
   }
-  const oldScopes = inPlace.size > 0 && old ? pathScopes(old) : undefined; // defined whenever inPlace is not empty
+  // Scopes of the rules in force (journaled) and of each candidate rendering: one index moved
+  // between them by the chains that differ (scope-index.ts), not a walk of every path per plan.
+  const index = inPlace.size > 0 && old ? scopeIndex(old) : undefined;
+  index?.journal();
+  const oldScopes = index?.journaled(); // defined whenever inPlace is not empty
   let rr: Rendered;
   let d: ReturnType<typeof chainDiff>;
   for (;;) {
@@ -404,7 +411,7 @@ export function planConverge(k: KernelState, rendered: Rendered, o: PlanOptions,
     // Rule 2, in place beside a rule change: a set whose members change before the commit must
     // lie on no packet path that reaches a chain the commit changes (in the old rules or the new:
     // a path that reaches none is the same path in both), nor on one naming another changed set.
-    const now = pathScopes(rr);
+    const now = index!.moveTo(rr);
     const rewritten = d.write.map(ck).filter((key) => k.chains.has(key));
     const scopesOf = (n: string): (SetScope | undefined)[] => [oldScopes.sets.get(n), now.sets.get(n)];
     const unsafe = [...inPlace].filter((c) => {
@@ -425,6 +432,8 @@ export function planConverge(k: KernelState, rendered: Rendered, o: PlanOptions,
       version.add(c);
     }
   }
+  index?.settle();
+  if (previous) shareScopeIndex(previous, rr);
   const pre: string[] = [];
   const post: string[] = [];
   let setsCreated = 0;
@@ -513,22 +522,27 @@ export function planConverge(k: KernelState, rendered: Rendered, o: PlanOptions,
 
   // The model after every step. Chains not written and sets not touched keep their entries
   // (equal rule ids are equal rules; entries are replaced, never changed in place).
-  const next: KernelState = { chains: new Map(), hooks: new Map(), sets: new Map(), generations: new Map() };
+  // The chains: the model's, less the stale ones, with the written ones replaced (every other
+  // chain of `rr` is in the model with equal ids: chainDiff compared it).
+  const next: KernelState = { chains: new Map(k.chains), hooks: new Map(), sets: new Map(), generations: new Map() };
   if (rr.stamp) for (const t of TABLES) next.generations.set(t, rr.stamp.generation);
-  const written = new Set(d.write.map(ck));
-  for (const c of rr.chains) {
-    const key = ck(c);
-    const have = written.has(key) ? undefined : k.chains.get(key);
-    next.chains.set(key, have ?? { ids: c.rules.map((x) => x.id), sets: chainSets(c) });
+  for (const key of d.stale) next.chains.delete(key);
+  for (const c of d.write) {
+    const entry = { ids: c.rules.map((x) => x.id), sets: chainSets(c) };
+    chainOfEntry.set(entry, c);
+    next.chains.set(ck(c), entry);
   }
   for (const h of rr.hooks) next.hooks.set(hookKey(h), [...(next.hooks.get(hookKey(h)) ?? []), h.args.join(' ')]);
   const untouched = new Set<string>();
   for (const s of r.sets) if (!version.has(s.name) && !changed.has(s.name) && k.sets.has(names.get(s.name)!)) untouched.add(names.get(s.name)!);
   for (const s of rr.sets) {
     const have = untouched.has(s.name) ? k.sets.get(s.name) : undefined;
-    next.sets.set(s.name, have && have.type === s.type ? have : { type: s.type, members: new Set(s.members) });
+    const entry = have && have.type === s.type ? have : { type: s.type, members: new Set(s.members) };
+    if (entry !== have) membersOfSet.set(entry, s.members);
+    next.sets.set(s.name, entry);
   }
   plannedFrom.set(next, rr);
+  refsOfModel.set(next, rr === first ? refsNew0 : setRefs(rr.chains.map((c) => ({ sets: chainSets(c) }))));
   return {
     steps,
     next,
@@ -555,7 +569,7 @@ export function planConverge(k: KernelState, rendered: Rendered, o: PlanOptions,
 export function planMembers(
   k: KernelState,
   refs: ReadonlySet<string>,
-  scopes: () => ReadonlyMap<string, SetScope>,
+  scopes: () => ScopeLookup,
   updates: readonly { readonly name: string; readonly type: string; readonly family: 4 | 6; readonly members: readonly string[] }[],
   o: PlanOptions,
 ): { steps: PlanStep[]; stats: PlanStats; apply(): void } | undefined {

@@ -5,7 +5,7 @@
  * static-chains) append to it in a fixed order, so equal states render equal text. Pure.
  */
 import type { DataplaneState } from '@gingham/core';
-import type { CachedChain, RenderCache } from './render-cache.js';
+import type { CachedChain, EndpointKey, RenderCache, RenderedFrom } from './render-cache.js';
 import { chainName, hashText, setName } from './names.js';
 import { nflogPrefix, type NflogDecision } from './nflog-prefix.js';
 import type { ResolvedRenderOptions, Table } from './options.js';
@@ -46,8 +46,15 @@ export class RenderContext {
   private readonly used = new Map<string, CachedChain>();
   /** Kernel members of Engine sets by id (render-cache.ts; dropped when a set changes). */
   private readonly keptMembers: Map<string, readonly string[]> | undefined;
-  /** While a cacheable chain is built: what it registers (sets, NFLOG names), to replay on reuse. */
-  private rec: { setIds: string[]; netSets: [string, readonly string[]][]; nflog: [string, string][] } | undefined;
+  /** While a cacheable chain is built: what it registers (sets, NFLOG names, cached chains), to replay on reuse. */
+  private rec: { setIds: string[]; netSets: [string, readonly string[]][]; nflog: [string, string][]; nested: string[] } | undefined;
+  /** While an endpoint chain's key is computed: the cached chains that made or reused (its policy and profile chains). */
+  private collecting: string[] | undefined;
+  /** What the last rendering of this family was made from, and `pol:<id>`/`prof:<id>` of what changed since (undefined: no last rendering). */
+  private readonly from: RenderedFrom | undefined;
+  private readonly changed: Set<string> | undefined;
+  private readonly endpointKeys = new Map<string, EndpointKey>();
+  private readonly setNames = new Map<string, string>();
 
   constructor(
     readonly state: DataplaneState,
@@ -56,6 +63,12 @@ export class RenderContext {
     private readonly cache?: RenderCache,
   ) {
     this.cached = cache?.entries.get(family);
+    this.from = cache?.from.get(family);
+    if (this.from) {
+      this.changed = new Set();
+      changedIds(this.changed, 'pol:', state.policies, this.from.policies);
+      changedIds(this.changed, 'prof:', state.profiles, this.from.profiles);
+    }
     if (cache && !cache.members.has(family)) cache.members.set(family, new Map());
     this.keptMembers = cache?.members.get(family);
     this.marks = o.acceptMark | o.passMark;
@@ -85,7 +98,8 @@ export class RenderContext {
 
   private setRef(id: string): string {
     this.rec?.setIds.push(id);
-    const n = setName(this.o.setPrefix, this.family, false, id);
+    let n = this.setNames.get(id);
+    if (n === undefined) this.setNames.set(id, (n = setName(this.o.setPrefix, this.family, false, id)));
     if (!this.sets.has(n)) {
       const s = this.state.ipSets.get(id);
       const type = s?.type === 'net-port-proto' ? 'hash:net,port' : 'hash:net';
@@ -134,31 +148,43 @@ export class RenderContext {
 
   /**
    * Adds the chain `build` makes, or the cached one of equal `key` (a key names everything the
-   * chain is built from) with its registrations replayed. A chain built inside another (a policy
-   * chain while an endpoint chain is keyed) registers for both.
+   * chain is built from) with its registrations replayed and the cached chains it names pushed
+   * too. A key already added in this rendering is not added twice. A chain built inside another
+   * (a policy chain while an endpoint chain is keyed) registers for both. `nested`: cached chains
+   * the caller made or reused for this one (kept with it, pushed with it by a later `reuse`);
+   * `build` must then make no cached chains itself.
    */
-  pushCached(key: string, build: () => RenderedChain): void {
-    const hit = this.used.get(key) ?? this.cached?.get(key);
-    if (hit) {
-      for (const id of hit.setIds) this.setRef(id);
-      for (const [n, members] of hit.netSets) {
-        this.rec?.netSets.push([n, members]);
-        if (!this.sets.has(n)) this.sets.set(n, { name: n, type: 'hash:net', family: this.family, members });
-      }
-      for (const [h, n] of hit.nflog) {
-        this.nflogNames.set(h, n);
-        this.rec?.nflog.push([h, n]);
-      }
-      this.used.set(key, hit);
-      this.chains.push(hit.chain);
+  pushCached(key: string, build: () => RenderedChain, nested?: readonly string[]): void {
+    this.rec?.nested.push(key);
+    this.collecting?.push(key);
+    const done = this.used.get(key);
+    if (done) {
+      if (this.rec) this.replay(done);
       return;
     }
+    const hit = this.cached?.get(key);
+    if (hit && nested) {
+      // The caller made or reused the chains this one names (they need not be those of the
+      // cached entry: a key names chains by name, not by content), and keeps them with it.
+      const entry = { ...hit, nested: [...nested] };
+      this.replay(entry);
+      this.used.set(key, entry);
+      this.chains.push(entry.chain);
+      return;
+    }
+    if (this.reuse(key)) return;
     const outer = this.rec;
-    const rec: NonNullable<typeof outer> = { setIds: [], netSets: [], nflog: [] };
+    const rec: NonNullable<typeof outer> = { setIds: [], netSets: [], nflog: [], nested: [...(nested ?? [])] };
     this.rec = rec;
     try {
       const chain = build();
-      this.used.set(key, { chain, ...rec });
+      this.used.set(key, {
+        chain,
+        setIds: [...new Set(rec.setIds)],
+        netSets: [...new Map(rec.netSets)],
+        nflog: [...new Map(rec.nflog)],
+        nested: [...new Set(rec.nested)],
+      });
       this.chains.push(chain);
     } finally {
       if (outer) {
@@ -170,8 +196,112 @@ export class RenderContext {
     }
   }
 
+  /** Notes that the chain being built or keyed names the cached chain `key`, already added in this rendering. */
+  mention(key: string): void {
+    this.rec?.nested.push(key);
+    this.collecting?.push(key);
+  }
+
+  /**
+   * Adds the cached chain of `key` of the last rendering and those it names; false when it is not
+   * cached. Those it names are cached too: a rendering adds every chain an entry it uses names
+   * (built, reused with the caller's chains, or adopted with its own), and the cache holds
+   * exactly the entries of the last rendering.
+   */
+  reuse(key: string): boolean {
+    if (this.used.has(key)) return true;
+    const hit = this.cached?.get(key);
+    if (!hit) return false;
+    this.adopt(key, hit);
+    return true;
+  }
+
+  private adopt(key: string, hit: CachedChain): void {
+    this.replay(hit);
+    this.used.set(key, hit);
+    this.chains.push(hit.chain);
+    for (const k of hit.nested) {
+      const e = this.used.get(k);
+      if (e) {
+        if (this.rec) this.replay(e);
+      } else this.adopt(k, this.cached!.get(k)!);
+    }
+  }
+
+  private replay(hit: CachedChain): void {
+    for (const id of hit.setIds) this.setRef(id);
+    for (const [n, members] of hit.netSets) {
+      this.rec?.netSets.push([n, members]);
+      if (!this.sets.has(n)) this.sets.set(n, { name: n, type: 'hash:net', family: this.family, members });
+    }
+    for (const [h, n] of hit.nflog) {
+      this.nflogNames.set(h, n);
+      this.rec?.nflog.push([h, n]);
+    }
+  }
+
+  /** Runs `f`, returning the keys of the cached chains it made or reused. */
+  collect<T>(f: () => T): { value: T; keys: string[] } {
+    const outer = this.collecting;
+    const keys: string[] = [];
+    this.collecting = keys;
+    try {
+      return { value: f(), keys };
+    } finally {
+      this.collecting = outer;
+      outer?.push(...keys);
+    }
+  }
+
+  /**
+   * The key the endpoint chain `chainKey` (`<table>:<chain>`) had in the last rendering, when it
+   * was computed from these same tier and profile lists and none of the policies and profiles it
+   * names changed since; kept for the next rendering when used.
+   */
+  knownEndpointKey(chainKey: string, spec: Omit<EndpointKey, 'deps' | 'key'>): string | undefined {
+    const m = this.from?.endpointKeys.get(chainKey);
+    const changed = this.changed;
+    if (!m || !changed) return undefined;
+    if (m.tiers !== spec.tiers || m.profiles !== spec.profiles || m.failsafe !== spec.failsafe || m.forward !== spec.forward || m.dir !== spec.dir) return undefined;
+    if (changed.size <= m.deps.size) {
+      for (const id of changed) if (m.deps.has(id)) return undefined;
+    } else for (const id of m.deps) if (changed.has(id)) return undefined;
+    this.endpointKeys.set(chainKey, m);
+    return m.key;
+  }
+
+  rememberEndpointKey(chainKey: string, m: EndpointKey): void {
+    this.endpointKeys.set(chainKey, m);
+  }
+
   /** Keeps the chains this rendering used for the next one (only those: the cache never grows past one rendering). */
   commitCache(): void {
-    this.cache?.entries.set(this.family, this.used);
+    if (!this.cache) return;
+    this.cache.entries.set(this.family, this.used);
+    // What this rendering was made from: the last one's maps brought up to date by what changed.
+    const from = this.from ?? { policies: new Map(this.state.policies), profiles: new Map(this.state.profiles), endpointKeys: new Map() };
+    for (const tagged of this.changed ?? []) {
+      const policy = tagged.startsWith('pol:');
+      const into = policy ? from.policies : from.profiles;
+      const id = tagged.slice(policy ? 4 : 5);
+      const v = policy ? this.state.policies.get(id) : this.state.profiles.get(id);
+      if (v === undefined) into.delete(id);
+      else into.set(id, v);
+    }
+    this.cache.from.set(this.family, { policies: from.policies, profiles: from.profiles, endpointKeys: this.endpointKeys });
   }
+}
+
+/** Adds `<tag><id>` for every id whose value differs between `now` and `was` (added, removed, replaced). */
+function changedIds(out: Set<string>, tag: string, now: ReadonlyMap<string, unknown>, was: ReadonlyMap<string, unknown>): void {
+  let both = 0;
+  for (const [id, v] of now) {
+    const w = was.get(id);
+    if (w === undefined) out.add(tag + id);
+    else {
+      both++;
+      if (w !== v) out.add(tag + id);
+    }
+  }
+  if (both !== was.size) for (const id of was.keys()) if (!now.has(id)) out.add(tag + id);
 }

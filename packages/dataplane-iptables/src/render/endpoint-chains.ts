@@ -28,12 +28,24 @@ export type EndpointChains = (name: string, spec: EndpointChainSpec) => void;
 export function createEndpointChains(rc: RenderContext, policies: PolicyChains): EndpointChains {
   return (n, spec) => {
     const table = spec.table ?? 'filter';
+    const at = `${table}:${n}`;
+    const memo = { tiers: spec.tiers, profiles: spec.profiles, failsafe: spec.failsafe ?? '', forward: spec.forward === true, dir: spec.dir };
+    // Unchanged since the last rendering (same lists, none of its policies or profiles changed):
+    // its chain and the policy and profile chains it jumps to, as they were.
+    const known = rc.knownEndpointKey(at, memo);
+    if (known !== undefined && rc.reuse(known)) return;
     // The policy and profile chains it jumps to (made or reused first): with the spec, everything
     // the chain is built from, hence its render-cache key.
-    const tiers = spec.tiers.map((tier) => ({ tier, pols: tier.policyIds.map((id) => policies.policy(id, spec.dir, table)).filter((x): x is string => x !== undefined) }));
-    const profiles = table === 'filter' && !spec.forward ? (spec.profiles ?? []).map((id) => policies.profile(id, spec.dir)).filter((x): x is string => x !== undefined) : [];
-    const key = JSON.stringify(['ep', table, n, spec.dir, spec.failsafe ?? '', spec.forward === true, tiers.map((t) => [t.tier.name, t.tier.defaultAction, t.pols]), profiles]);
-    rc.pushCached(key, () => buildEndpointChain(rc, table, n, spec, tiers, profiles));
+    const { value: tiers, keys } = rc.collect(() => ({
+      tiers: spec.tiers.map((tier) => ({ tier, pols: tier.policyIds.map((id) => policies.policy(id, spec.dir, table)).filter((x): x is string => x !== undefined) })),
+      profiles: table === 'filter' && !spec.forward ? (spec.profiles ?? []).map((id) => policies.profile(id, spec.dir)).filter((x): x is string => x !== undefined) : [],
+    }));
+    const key = JSON.stringify(['ep', table, n, spec.dir, spec.failsafe ?? '', spec.forward === true, tiers.tiers.map((t) => [t.tier.name, t.tier.defaultAction, t.pols]), tiers.profiles]);
+    const deps = new Set<string>();
+    for (const t of spec.tiers) for (const id of t.policyIds) deps.add(`pol:${id}`);
+    if (table === 'filter' && !spec.forward) for (const id of spec.profiles ?? []) deps.add(`prof:${id}`);
+    rc.rememberEndpointKey(at, { ...memo, deps, key });
+    rc.pushCached(key, () => buildEndpointChain(rc, table, n, spec, tiers.tiers, tiers.profiles), keys);
   };
 }
 
@@ -83,8 +95,6 @@ function buildEndpointChain(rc: RenderContext, table: Table, n: string, spec: En
  */
 export function renderWorkloadEndpoints(rc: RenderContext, endpointChain: EndpointChains): void {
   const weps = [...rc.state.workloadEndpoints.values()].sort((a, b) => (a.interfaceName < b.interfaceName ? -1 : a.interfaceName > b.interfaceName ? 1 : 0));
-  const fromWl = new ChainBuilder('filter', `${rc.prefix}from-wl-dispatch`);
-  const toWl = new ChainBuilder('filter', `${rc.prefix}to-wl-dispatch`);
   const seen = new Set<string>();
   for (const e of weps as WorkloadEndpointState[]) {
     assertInterfaceName(e.interfaceName);
@@ -94,10 +104,17 @@ export function renderWorkloadEndpoints(rc: RenderContext, endpointChain: Endpoi
     const fw = rc.name('fw', e.interfaceName);
     endpointChain(tw, { tiers: e.ingressTiers, dir: 'ingress', profiles: e.profileIds });
     endpointChain(fw, { tiers: e.egressTiers, dir: 'egress', profiles: e.profileIds });
-    fromWl.add('-i', e.interfaceName, '-g', fw);
-    toWl.add('-o', e.interfaceName, '-g', tw);
   }
-  fromWl.add(...rc.deny());
-  toWl.add(...rc.deny());
-  rc.push(fromWl, toWl);
+  // The dispatch chains depend only on the interfaces (in order) and the options.
+  const ifaces = [...seen];
+  const dispatch = (name: string, flag: '-i' | '-o', kind: 'fw' | 'tw') => () => {
+    const c = new ChainBuilder('filter', name);
+    for (const i of ifaces) c.add(flag, i, '-g', rc.name(kind, i));
+    c.add(...rc.deny());
+    return c.build();
+  };
+  const fromWl = `${rc.prefix}from-wl-dispatch`;
+  const toWl = `${rc.prefix}to-wl-dispatch`;
+  rc.pushCached(JSON.stringify(['dispatch', fromWl, ifaces]), dispatch(fromWl, '-i', 'fw'));
+  rc.pushCached(JSON.stringify(['dispatch', toWl, ifaces]), dispatch(toWl, '-o', 'tw'));
 }

@@ -59,44 +59,35 @@ function rulesText(rules: readonly CompiledRule[]): string {
 }
 
 export function createPolicyChains(rc: RenderContext): PolicyChains {
-  const policyChains = new Map<string, string>();
-  const profileChains = new Map<string, string>();
+  // Chains made this rendering, by kind|table|dir|id: name and cache key (mentioned again to whoever collects them).
+  const made = new Map<string, { n: string; key: string }>();
+  const chainOf = (kind: 'pol' | 'prof', table: Table, dir: 'ingress' | 'egress', id: string, rules: readonly CompiledRule[], log: LogOwner | undefined): string => {
+    const key = `${kind}|${kind === 'pol' ? `${table}|` : ''}${dir}|${id}`;
+    const known = made.get(key);
+    if (known) {
+      rc.mention(known.key);
+      return known.n;
+    }
+    const chain = rc.name(kind === 'pol' ? (dir === 'ingress' ? 'pi' : 'po') : dir === 'ingress' ? 'pri' : 'pro', id);
+    const cacheKey = `${key}|${rulesText(rules)}`;
+    made.set(key, { n: chain, key: cacheKey });
+    rc.pushCached(cacheKey, () => {
+      const c = new ChainBuilder(table, chain);
+      ruleChain(rc, c, rules, log);
+      return c.build();
+    });
+    return chain;
+  };
   return {
     policy(id, dir, table = 'filter') {
       const pol = rc.state.policies.get(id);
       if (!pol || pol.staged) return undefined;
-      const key = `${table}|${dir}|${id}`;
-      let n = policyChains.get(key);
-      if (n === undefined) {
-        const chain = rc.name(dir === 'ingress' ? 'pi' : 'po', id);
-        n = chain;
-        policyChains.set(key, n);
-        const rules = dir === 'ingress' ? pol.ingress : pol.egress;
-        rc.pushCached(`pol|${key}|${rulesText(rules)}`, () => {
-          const c = new ChainBuilder(table, chain);
-          ruleChain(rc, c, rules, table === 'filter' ? { kind: 'policy', name: id, direction: dir } : undefined);
-          return c.build();
-        });
-      }
-      return n;
+      return chainOf('pol', table, dir, id, dir === 'ingress' ? pol.ingress : pol.egress, table === 'filter' ? { kind: 'policy', name: id, direction: dir } : undefined);
     },
     profile(id, dir) {
       const prof = rc.state.profiles.get(id);
       if (!prof) return undefined;
-      const key = `${dir}|${id}`;
-      let n = profileChains.get(key);
-      if (n === undefined) {
-        const chain = rc.name(dir === 'ingress' ? 'pri' : 'pro', id);
-        n = chain;
-        profileChains.set(key, n);
-        const rules = dir === 'ingress' ? prof.ingress : prof.egress;
-        rc.pushCached(`prof|${key}|${rulesText(rules)}`, () => {
-          const c = new ChainBuilder('filter', chain);
-          ruleChain(rc, c, rules, { kind: 'profile', name: id, direction: dir });
-          return c.build();
-        });
-      }
-      return n;
+      return chainOf('prof', 'filter', dir, id, dir === 'ingress' ? prof.ingress : prof.egress, { kind: 'profile', name: id, direction: dir });
     },
   };
 }

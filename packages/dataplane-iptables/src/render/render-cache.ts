@@ -15,6 +15,31 @@ export interface CachedChain {
   readonly setIds: readonly string[];
   readonly netSets: readonly (readonly [string, readonly string[]])[];
   readonly nflog: readonly (readonly [string, string])[];
+  /** Keys of the cached chains building it made or reused (an endpoint chain's policy and profile chains), pushed with it on reuse. */
+  readonly nested: readonly string[];
+}
+
+/**
+ * An endpoint chain's key and what it was computed from: the spec's tier and profile lists (by
+ * object: the state's endpoints are replaced on upsert, never changed) and the ids of the
+ * policies and profiles it names. While none of those changed, the key stands without resolving
+ * every policy again, so an untouched endpoint costs a lookup, not one per policy.
+ */
+export interface EndpointKey {
+  readonly tiers: readonly unknown[];
+  readonly profiles: readonly string[] | undefined;
+  readonly failsafe: string;
+  readonly forward: boolean;
+  readonly dir: string;
+  readonly deps: ReadonlySet<string>;
+  readonly key: string;
+}
+
+/** Per family: the policies and profiles (by id, as objects) and the endpoint keys of the last rendering. */
+export interface RenderedFrom {
+  readonly policies: Map<string, unknown>;
+  readonly profiles: Map<string, unknown>;
+  readonly endpointKeys: Map<string, EndpointKey>;
 }
 
 export interface RenderCache {
@@ -22,10 +47,12 @@ export interface RenderCache {
   readonly entries: Map<4 | 6, Map<string, CachedChain>>;
   /** @internal family → Engine set id → its kernel members, until `forgetSetMembers` drops them. */
   readonly members: Map<4 | 6, Map<string, readonly string[]>>;
+  /** @internal family → what the last rendering was made from (render context: changed policies, endpoint keys). */
+  readonly from: Map<4 | 6, RenderedFrom>;
 }
 
 export function createRenderCache(): RenderCache {
-  return { entries: new Map(), members: new Map() };
+  return { entries: new Map(), members: new Map(), from: new Map() };
 }
 
 /**

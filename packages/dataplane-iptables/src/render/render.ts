@@ -52,8 +52,19 @@ export function renderState(state: DataplaneState, family: 4 | 6, options: Rende
   const hooks = renderStaticChains(rc, haveHeps, stamp);
   rc.commitCache();
 
-  const key = (c: RenderedChain): string => `${c.table}:${c.name}`;
-  const chains = [...rc.chains].sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
+  const chains = sortChains(rc.chains);
   const sets = [...rc.sets.values()].sort((a, b) => (a.name < b.name ? -1 : 1));
   return { family, chainPrefix: o.chainPrefix, setPrefix: o.setPrefix, commentTag: o.commentTag, chains, sets, hooks, nflogNames: rc.nflogNames, ...(stamp ? { stamp } : {}) };
 }
+
+/** Chains by `<table>:<name>` (each key made once per chain object, not once per comparison). */
+function sortChains(chains: readonly RenderedChain[]): RenderedChain[] {
+  const keyed = chains.map((c) => {
+    let k = keyOfChain.get(c);
+    if (k === undefined) keyOfChain.set(c, (k = `${c.table}:${c.name}`));
+    return { k, c };
+  });
+  keyed.sort((a, b) => (a.k < b.k ? -1 : a.k > b.k ? 1 : 0));
+  return keyed.map((x) => x.c);
+}
+const keyOfChain = new WeakMap<RenderedChain, string>();
