@@ -205,6 +205,8 @@ export function createEbpfDataplane(options: EbpfDataplaneOptions = {}): EbpfDat
   let reader: RingBufReader | undefined;
   let readerMap: BpfMap | undefined;
   const pending = new Set<string>();
+  /** IP sets the messages since the live generation's tables touched (the compiler diffs only these). */
+  const dirtySets = new Set<string>();
   let last = { writes: 0, fullFill: false, replacedGeneration: undefined as number | undefined };
 
   /**
@@ -273,6 +275,7 @@ export function createEbpfDataplane(options: EbpfDataplaneOptions = {}): EbpfDat
       swapHooks: (program) => reconcile(program, true),
       flowLogs: options.flowLogs === true,
     });
+    dirtySets.clear();
     const previous = current;
     current = built.generation;
     resetReader();
@@ -282,7 +285,8 @@ export function createEbpfDataplane(options: EbpfDataplaneOptions = {}): EbpfDat
 
   const incremental = (g: Generation, endpointsChanged: boolean): void => {
     if (endpointsChanged || pending.size > 0) interfaces.refreshFacts(state);
-    const writes = updateGeneration(g, state, interfaces.facts);
+    const writes = updateGeneration(g, state, interfaces.facts, dirtySets);
+    dirtySets.clear();
     if (endpointsChanged || pending.size > 0) reconcile(g.program, false);
     last = { writes, fullFill: false, replacedGeneration: undefined };
   };
@@ -374,7 +378,10 @@ export function createEbpfDataplane(options: EbpfDataplaneOptions = {}): EbpfDat
     async apply(messages) {
       open();
       const violations: string[] = [];
-      for (const m of messages) violations.push(...applyMessage(state, m));
+      for (const m of messages) {
+        if (m.kind === 'ipset-replace' || m.kind === 'ipset-add-members' || m.kind === 'ipset-remove-members' || m.kind === 'ipset-delete') dirtySets.add(m.id);
+        violations.push(...applyMessage(state, m));
+      }
       if (violations.length > 0) {
         throw new EbpfDataplaneError('EBPF_CONTRACT_VIOLATION', `the batch breaks the dataplane contract: ${violations.join('; ')}`, { detail: violations });
       }
@@ -409,7 +416,10 @@ export function createEbpfDataplane(options: EbpfDataplaneOptions = {}): EbpfDat
       } catch (e) {
         throw permissionError(e, `attach to the interfaces of ${layout.root}`);
       }
-      if (interfaces.refreshFacts(state)) updateGeneration(current, state, interfaces.facts);
+      if (interfaces.refreshFacts(state)) {
+        updateGeneration(current, state, interfaces.facts, dirtySets);
+        dirtySets.clear();
+      }
     },
     stats() {
       const attached = existsSync(layout.root) ? layout.attachments().filter((a) => !a.pending).map((a) => ({ ifname: a.ifname, direction: a.direction, kind: a.kind })) : [];
