@@ -11,6 +11,8 @@ import {
   BpfSyscallError,
   detachPinnedTcxLink,
   hasTcx,
+  pinnedTcxLinkInfo,
+  programId,
   updatePinnedTcxLink,
   type BpfProgram,
   type TcDirection,
@@ -67,9 +69,9 @@ const hookKey = (direction: TcDirection, ifname: string): string => `${direction
 /**
  * Puts `program` on both hooks of every interface of `want` and takes it off the others. With
  * `swap`, hooks that hold an older program get this one atomically. A hook whose interface
- * was deleted and recreated under the same name is attached anew: tcx links are probed
- * (`BPF_LINK_UPDATE` answers ENOLINK once their interface is gone), tc markers carry the
- * ifindex. tc hooks are read once and changed in one `tc -batch`, intent recorded first.
+ * was deleted and recreated under the same name is attached anew: tcx links are read (a link
+ * already running `program` at the interface's ifindex is left as it is; else `BPF_LINK_UPDATE`,
+ * which answers ENOLINK once their interface is gone), tc markers carry the ifindex. tc hooks are read once and changed in one `tc -batch`, intent recorded first.
  * `pending` is refilled with the wanted interfaces that do not exist yet; `verified` with the
  * hooks now known to run `program`.
  */
@@ -115,6 +117,7 @@ function reconcileSome(ctx: HookContext, program: BpfProgram, want: readonly str
   const tcSwaps: PinnedAttachment[] = [];
   const gone: PinnedAttachment[] = [];
   const tcDone: { key: string; ifname: string; ifindex: number }[] = [];
+  let progId: number | undefined;
   for (const ifname of want) {
     const ifindex = idx.get(ifname) ?? 0;
     if (ifindex === 0) pending.add(ifname);
@@ -128,6 +131,15 @@ function reconcileSome(ctx: HookContext, program: BpfProgram, want: readonly str
         continue;
       }
       if (a?.kind === 'tcx') {
+        // Not a swap: a link that runs this program on this interface needs nothing. Reading its
+        // info costs no RCU grace period, unlike a BPF_LINK_UPDATE probe (one per hook).
+        if (!swap) {
+          const info = pinnedTcxLinkInfo(a.path);
+          if (info.ifindex === ifindex && info.programId === (progId ??= programId(program))) {
+            verified.set(key, ifindex);
+            continue;
+          }
+        }
         try {
           updatePinnedTcxLink(a.path, program);
           verified.set(key, ifindex);
