@@ -141,10 +141,10 @@ function timed(dp: AgentDataplane, marks: () => Marks): AgentDataplane {
       await dp.apply(messages);
       m.applyEnd = performance.now();
     },
-    syncInterfaces: async () => {
+    syncInterfaces: async (o) => {
       const m = marks();
       m.syncStart ??= performance.now();
-      await dp.syncInterfaces();
+      await dp.syncInterfaces(o);
       m.syncEnd = performance.now();
     },
   };

@@ -119,7 +119,7 @@ export function createAgent(options: AgentOptions): Agent {
   const deferred: AgentDataplane = {
     kind: config.dataplane,
     apply: (m) => dataplane!.apply(m),
-    syncInterfaces: () => dataplane!.syncInterfaces(),
+    syncInterfaces: (o) => dataplane!.syncInterfaces(o),
     clean: () => dataplane!.clean(),
     close: () => dataplane!.close(),
     stats: () => dataplane?.stats() ?? {},
@@ -376,11 +376,11 @@ export function createAgent(options: AgentOptions): Agent {
           onError: (err) => {
             metrics.eventsDropped('netlink-overflow');
             logger.warn({ code: 'LINK_EVENTS_LOST', err }, `rtnetlink reported an error (${err.message}); re-checking every interface`);
-            loop.requestInterfaceSync();
+            loop.requestInterfaceSync(true);
           },
         });
         // A safety net: interfaces are re-checked now and then even if an event was missed.
-        interfaceTimer = setInterval(() => loop.requestInterfaceSync(), options.interfaceResyncMs ?? 30_000);
+        interfaceTimer = setInterval(() => loop.requestInterfaceSync(true), options.interfaceResyncMs ?? 30_000);
       },
       stop() {
         clearInterval(interfaceTimer);

@@ -79,7 +79,8 @@ export class ApplyLoop {
   private running = false;
   private runStartedAt: number | undefined;
   private dirty = false;
-  private interfaceSyncWanted = false;
+  /** A re-check is due: of what changed, or of every hook (`full`, the periodic safety net). */
+  private interfaceSyncWanted: false | 'changed' | 'full' = false;
   private retryTimer: NodeJS.Timeout | undefined;
   private stopped = false;
   private captured: readonly DataplaneMessage[] | undefined;
@@ -150,10 +151,13 @@ export class ApplyLoop {
     this.kick();
   }
 
-  /** rtnetlink reported a link or address change: re-check interfaces with the next apply. */
-  requestInterfaceSync(): void {
+  /**
+   * rtnetlink reported a link or address change: re-check interfaces with the next apply. `full`
+   * (the periodic safety net, or after lost events): every hook, not only what changed.
+   */
+  requestInterfaceSync(full = false): void {
     if (this.stopped) return;
-    this.interfaceSyncWanted = true;
+    if (full || this.interfaceSyncWanted === false) this.interfaceSyncWanted = full ? 'full' : 'changed';
     this.kick();
   }
 
@@ -221,11 +225,11 @@ export class ApplyLoop {
       const batch = this.captured as readonly DataplaneMessage[] | undefined;
       // A retry with nothing new still re-applies: the dataplane converges to the state it holds.
       if (!batch && retry) await this.dataplane.apply([]);
-      if (sync) await this.dataplane.syncInterfaces();
+      if (sync) await this.dataplane.syncInterfaces(sync === 'full' ? { full: true } : {});
       if (!batch && !retry && !sync) return;
       const changes: Record<string, number> = {};
       for (const m of batch ?? []) changes[m.kind] = (changes[m.kind] ?? 0) + 1;
-      const record: ApplyRecord = { at: new Date().toISOString(), durationMs: performance.now() - t0, messages: batch?.length ?? 0, changes, retry, interfaceSync: sync };
+      const record: ApplyRecord = { at: new Date().toISOString(), durationMs: performance.now() - t0, messages: batch?.length ?? 0, changes, retry, interfaceSync: sync !== false };
       this.lastApply = record;
       this.applies++;
       this.firstAppliedAt ??= record.at;
@@ -233,7 +237,7 @@ export class ApplyLoop {
       this.backoff.reset();
       this.hooks.onApplied?.(record);
     } catch (error) {
-      if (sync) this.interfaceSyncWanted = true;
+      if (sync === 'full' || (sync && !this.interfaceSyncWanted)) this.interfaceSyncWanted = sync;
       if (this.dataplane.isContractViolation(error)) {
         this.fatal = error;
         this.stopped = true;

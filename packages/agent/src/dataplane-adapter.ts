@@ -11,8 +11,11 @@ export interface AgentDataplane {
   readonly kind: string;
   /** One batch, as the Engine sends it; throws when it is not in force. */
   apply(messages: readonly DataplaneMessage[]): Promise<void>;
-  /** Re-checks host interfaces and their addresses (after rtnetlink reported a change). */
-  syncInterfaces(): Promise<void>;
+  /**
+   * Re-checks host interfaces and their addresses (after rtnetlink reported a change). `full`:
+   * every hook, also what looks unchanged (the periodic safety net); else what changed.
+   */
+  syncInterfaces(options?: { readonly full?: boolean }): Promise<void>;
   /** Removes everything this dataplane made; says what, in one line. */
   clean(): Promise<string>;
   /** Releases the dataplane (its lock, sessions, descriptors); enforcement stays in the kernel. */
@@ -118,7 +121,7 @@ export async function createAgentDataplane(config: AgentConfig): Promise<AgentDa
   return {
     kind: 'ebpf',
     apply: (messages) => dp.apply(messages),
-    syncInterfaces: () => dp.syncInterfaces(),
+    syncInterfaces: (o) => dp.syncInterfaces(o),
     clean: async () => {
       const r = await dp.clean();
       if (r.nothingFound) return `nothing of Gingham's was found under ${r.pinPath}`;

@@ -3,7 +3,8 @@
  * during a relist; a lone update is applied on the next turn of the event loop (no timer); what
  * arrives during an apply is coalesced into one batch right after it; a failed apply is retried
  * (with an empty batch when nothing new came) and readiness waits for it; a contract violation
- * is fatal.
+ * is fatal; an interface re-check asks the dataplane for what changed, or for every hook when a
+ * full one was requested, and a failed one is retried at the same depth.
  */
 import { GinghamError, RecordingDataplane, type DataplaneMessage, type Resource, type SourceMessage } from '@gingham/core';
 import { describe, expect, it } from 'vitest';
@@ -144,5 +145,38 @@ describe('apply loop', () => {
     loop.onSourceMessages([up(wep('b', 'web', 2))]);
     await tick();
     expect(c.batches).toHaveLength(1);
+  });
+
+  it('an interface re-check is a quick one unless a full one was requested, and a failed one is retried as deep', async () => {
+    const c = controllable();
+    const syncs: (boolean | undefined)[] = [];
+    let failSync = false;
+    const dp: AgentDataplane = {
+      ...c.dp,
+      async syncInterfaces(o) {
+        syncs.push(o?.full);
+        if (failSync) throw new Error('attach failed');
+      },
+    };
+    const loop = new ApplyLoop({ node: 'n1', dataplane: dp, retryInitialMs: 5, retryMaxMs: 20 });
+    loop.onSourceMessages([{ kind: 'resync-started' }, up(wep('a', 'web', 1)), { kind: 'in-sync' }]);
+    await loop.whenIdle();
+    loop.requestInterfaceSync();
+    await loop.whenIdle();
+    expect(syncs).toEqual([undefined]);
+    // A quick and a full request before the next run: one full re-check.
+    loop.requestInterfaceSync(true);
+    loop.requestInterfaceSync();
+    await loop.whenIdle();
+    expect(syncs).toEqual([undefined, true]);
+    expect(loop.lastApply?.interfaceSync).toBe(true);
+    // A full re-check that fails is retried as a full one.
+    failSync = true;
+    loop.requestInterfaceSync(true);
+    await loop.whenIdle();
+    failSync = false;
+    await new Promise((r) => setTimeout(r, 30));
+    await loop.whenIdle();
+    expect(syncs.slice(2)).toEqual([true, true]);
   });
 });

@@ -1,9 +1,9 @@
 import { fc, test } from '@fast-check/vitest';
 import { describe, expect } from 'vitest';
-import { createEngine, type DataplaneState, formatIp, modelVerdict, parseIp, RecordingDataplane, type Resource } from '@gingham/core';
+import { createEngine, type DataplaneMessage, type DataplaneState, formatIp, modelVerdict, parseIp, RecordingDataplane, type Resource } from '@gingham/core';
 import { arbCluster, arbUpdateStream, NODES, propRuns } from '@gingham/testkit';
 import { arbSpec, engineStates, nodeFacts, packets, placedPackets } from '../test/support/flows.js';
-import { compile, type Tables } from './compile/index.js';
+import { compile, computeRegions, type Tables } from './compile/index.js';
 import { simulate, type Packet } from './simulate.js';
 import { applyWrites, cloneMaps, decodeVerdictValue, hexKey, type TableMaps } from './wire.js';
 
@@ -156,6 +156,49 @@ describe('eBPF policy compiler properties', () => {
       const idle = compile(dp.state, tables);
       expect(idle.writes).toEqual([]);
       expect(idle.stats.reused).toBe(idle.stats.slots);
+    },
+  );
+
+  test.prop([arbCluster, arbUpdateStream, fc.option(fc.constantFrom(...NODES), { nil: undefined })], { numRuns: propRuns(40) })(
+    'compiled incrementally with the IP sets each batch touched (as the dataplane passes them), a chain of updates gives exactly the tables, map contents and regions a fresh full compile gives',
+    (resources, ops, node) => {
+      // As the dataplane keeps it: one live state, and the ids of the IP sets each batch touched.
+      const dp = new RecordingDataplane({ keepBatches: false });
+      const dirty = new Set<string>();
+      const engine = createEngine({
+        ...(node !== undefined ? { node } : {}),
+        dataplane: {
+          apply(messages: readonly DataplaneMessage[]) {
+            for (const m of messages) if (m.kind === 'ipset-replace' || m.kind === 'ipset-add-members' || m.kind === 'ipset-remove-members' || m.kind === 'ipset-delete') dirty.add(m.id);
+            dp.apply(messages);
+          },
+        },
+      });
+      for (const r of resources) engine.upsert(r);
+      engine.flush();
+      let tables = compile(dp.state, undefined, {}, { dirtySets: new Set(dirty) }).tables;
+      dirty.clear();
+      for (const o of ops) {
+        if (o.op === 'upsert') engine.upsert(o.resource);
+        else engine.delete(o.kind, o.namespace, o.name, o.apiVersion);
+        engine.flush();
+        const r = compile(dp.state, tables, {}, { dirtySets: new Set(dirty) });
+        dirty.clear();
+        sameMaps(applyWrites(tables.maps, r.writes), r.tables.maps);
+        const fresh = compile(dp.state).tables;
+        expect(logical(r.tables)).toEqual(logical(fresh));
+        sameMaps(r.tables.maps, applyWrites(tables.maps, compile(dp.state, tables).writes));
+        // The regions are those the specification computes over the keys the programs reference.
+        const keys = new Set<string>();
+        const named = new Set<string>();
+        for (const sl of r.tables.memory.slots.values()) {
+          for (const k of sl.conds.keys) keys.add(k);
+          for (const id of sl.conds.namedSets) named.add(id);
+        }
+        const regions = (m: ReadonlyMap<string, { sig: string }>): string[] => [...m].map(([id, x]) => `${id}=${x.sig}`).sort();
+        expect(regions(r.tables.memory.regions)).toEqual(regions(computeRegions(dp.state, keys, named)));
+        tables = r.tables;
+      }
     },
   );
 });

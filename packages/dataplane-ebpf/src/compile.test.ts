@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { type CompiledRule, type DataplaneState, emptyDataplaneState, modelVerdict, type TierRef } from '@gingham/core';
+import { type CompiledRule, createEngine, type DataplaneState, emptyDataplaneState, modelVerdict, RecordingDataplane, type Resource, type TierRef } from '@gingham/core';
 import { compile } from './compile/index.js';
 import { simulate, type Packet } from './simulate.js';
-import { FLAG_LOG } from './wire.js';
+import { FLAG_LOG, MAP_NAMES } from './wire.js';
 
 const side = {};
 function state(tiers: TierRef[], policies: Record<string, CompiledRule[]>, profile: CompiledRule[] = [], sets: Record<string, string[]> = {}): DataplaneState {
@@ -112,5 +112,44 @@ describe('eBPF verdict tables', () => {
     const v = simulate(compile(s).tables.maps, tcp('10.1.0.1', 19_999));
     expect(v.ingress.allowed).toBe(true);
     expect(v.ingress.lookups).toBe(4);
+  });
+
+  it("a local endpoint's label change writes its own slot's rows and one LPM entry: no transition class, no other slot touched", () => {
+    // The agent bench's shape, small: 40 endpoints in 5 apps (10 local, two per app), policy j selects app j%5 and allows TCP from app (j+1)%5.
+    const wep = (i: number, app: number): Resource => ({
+      apiVersion: 'projectcalico.org/v3',
+      kind: 'WorkloadEndpoint',
+      metadata: { name: `w${i}`, namespace: 'ns', labels: { app: `app${app}` } },
+      spec: { node: i < 10 ? 'here' : 'there', orchestrator: 'k8s', workload: `w${i}`, endpoint: 'eth0', interfaceName: `cali${i}`, ipNetworks: [`10.0.0.${i + 1}/32`] },
+    });
+    const gnp = (j: number): Resource => ({
+      apiVersion: 'projectcalico.org/v3',
+      kind: 'GlobalNetworkPolicy',
+      metadata: { name: `p${j}` },
+      spec: { order: j, selector: `app == 'app${j % 5}'`, ingress: [{ action: 'Allow', protocol: 'TCP', source: { selector: `app == 'app${(j + 1) % 5}'` }, destination: { ports: [1000 + j] } }] },
+    });
+    const dp = new RecordingDataplane({ keepBatches: false });
+    const engine = createEngine({ node: 'here', dataplane: dp });
+    for (let i = 0; i < 40; i++) engine.upsert(wep(i, i % 5));
+    for (let j = 0; j < 10; j++) engine.upsert(gnp(j));
+    engine.flush();
+    const first = compile(dp.state);
+    engine.upsert(wep(3, 1)); // app3 -> app1
+    engine.flush();
+    const r = compile(dp.state, first.tables);
+    expect(r.stats).toMatchObject({ flipped: 1, transitions: 0 });
+    const flippedId = [...r.tables.memory.slots.values()].find((sl) => sl.version === 2)!.id;
+    const byMap = Object.fromEntries(MAP_NAMES.map((m) => [m, r.writes.filter((w) => w.map === m)]));
+    expect(byMap.classes).toHaveLength(1);
+    expect(byMap.slots).toHaveLength(1);
+    expect(byMap.endpoints).toHaveLength(0);
+    // Every verdict write is a row of the flipped slot (new version written, old one deleted).
+    expect(byMap.verdicts!.every((w) => Buffer.from(w.key).readUInt32BE(4) === flippedId)).toBe(true);
+    const rows = [...r.tables.memory.slots.values()].find((sl) => sl.id === flippedId)!.rows;
+    expect(byMap.verdicts!.filter((w) => w.op === 'update')).toHaveLength([...rows.values()].reduce((n, x) => n + x.length, 0));
+    // The peer moved: w3 (10.0.0.4) is now allowed where app1 peers are, and no longer where app3 ones are.
+    const to = (dst: string, port: number): Packet => ({ src: '10.0.0.4', dst, protocol: 6, srcPort: 40000, dstPort: port });
+    expect(simulate(r.tables.maps, to('10.0.0.1', 1000)).ingress.allowed).toBe(true); // w0 (app0) allows app1 on p0's port
+    expect(simulate(first.tables.maps, to('10.0.0.1', 1000)).ingress.allowed).toBe(false);
   });
 });

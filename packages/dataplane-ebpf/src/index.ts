@@ -33,7 +33,7 @@ export {
 } from './datapath.js';
 
 // The compiler and the datapath simulator (pure).
-export { compile, type CompileResult, type CompilerMemory, type HostFacts, type HostInterface, type Tables } from './compile/index.js';
+export { compile, type CompileOptions, type CompileResult, type CompilerMemory, type HostFacts, type HostInterface, type Tables } from './compile/index.js';
 export { simulate, type Packet, type SimContext, type SimDirectionVerdict, type SimVerdict } from './simulate.js';
 export type { MapName, MapWrite, TableMaps } from './wire.js';
 

@@ -460,6 +460,32 @@ export function updatePinnedTcxLink(path: string, program: BpfProgram): void {
 }
 
 /**
+ * What a pinned tcx link runs and where (`BPF_OBJ_GET_INFO_BY_FD` on the link): the kernel id of
+ * its program and its interface's ifindex, 0 once the link is detached (its interface deleted, or
+ * `bpftool link detach`). Reads only: unlike a `BPF_LINK_UPDATE` probe it waits for no RCU grace
+ * period.
+ */
+export function pinnedTcxLinkInfo(path: string): { readonly programId: number; readonly ifindex: number } {
+  const fd = getPinned(path);
+  try {
+    // struct bpf_link_info: type, id, prog_id, then a union aligned to 8 whose tcx member is { ifindex, attach_type }.
+    const info = new Uint8Array(64);
+    bpf('OBJ_GET_INFO_BY_FD', new Attr().u32(0, fd).u32(4, info.length).ptr(8, info), `info of tcx link ${path}`);
+    const v = new DataView(info.buffer);
+    return { programId: v.getUint32(8, true), ifindex: v.getUint32(16, true) };
+  } finally {
+    closeFd(fd);
+  }
+}
+
+/** The kernel id of a loaded program (`BPF_OBJ_GET_INFO_BY_FD`). */
+export function programId(program: BpfProgram): number {
+  const info = new Uint8Array(16);
+  bpf('OBJ_GET_INFO_BY_FD', new Attr().u32(0, program.fd).u32(4, info.length).ptr(8, info), `info of program ${program.name}`);
+  return new DataView(info.buffer).getUint32(4, true);
+}
+
+/**
  * Detach a pinned tcx link and remove the pin. A missing pin is fine; a link whose interface is
  * already gone is just unpinned. Returns whether a link was detached from a live hook.
  */

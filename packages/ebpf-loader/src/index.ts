@@ -19,7 +19,7 @@ export {
   type BpffsInspection, type MountNamespaceFacts,
 } from './pin.js';
 export {
-  attachTc, hasTcx, updatePinnedTcxLink, detachPinnedTcxLink, detachTcFilter, queryTcx, readTcHooks, installTcFilters, removeTcFilters,
+  attachTc, hasTcx, updatePinnedTcxLink, pinnedTcxLinkInfo, programId, detachPinnedTcxLink, detachTcFilter, queryTcx, readTcHooks, installTcFilters, removeTcFilters,
   describeTcFilter,
   type AttachTcOptions, type TcLink, type TcDirection, type TcFilterRef, type TcxQueryResult, type TcFilter, type TcHookState, type TcIntent,
   type TcFilterInstall, type InstallTcFiltersOptions, type RemoveTcFiltersOptions, type TcDetachResult,

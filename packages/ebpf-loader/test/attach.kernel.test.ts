@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { join } from 'node:path';
 import {
-  attachTc, createCollection, hasTcx, loadCollectionSpec, type Collection, type TcDirection,
+  attachTc, createCollection, detachPinnedTcxLink, hasTcx, loadCollectionSpec, pinnedTcxLinkInfo, programId, type Collection, type TcDirection,
 } from '../src/index.js';
 import { mountScratchBpffs, type ScratchBpffs } from '../src/testing.js';
 import { probeBpfCapabilities } from './support/capabilities.js';
@@ -86,6 +87,23 @@ describe.skipIf(!caps.ok && !caps.mustRun)('tc attach with real packets between 
       expect(dropped()).toBe(before + 1n);
     }));
   }
+
+  it('pinnedTcxLinkInfo reads the program and interface of a pinned tcx link, and ifindex 0 once it is detached', (ctx) => skipIfNotSupported(ctx, () => {
+    const link = attachTc({ program: c.program('udp_drop'), direction: 'ingress', netns: net.b, ifname: 'vb', mode: 'tcx' });
+    const path = join(bpffs!.path, 'link-info-test');
+    try {
+      link.pin(path);
+      link.release();
+      const info = pinnedTcxLinkInfo(path);
+      expect(info.programId).toBe(programId(c.program('udp_drop')));
+      expect(info.ifindex).toBe(link.ifindex);
+      expect(info.ifindex).toBeGreaterThan(0);
+      run('bpftool', ['link', 'detach', 'pinned', path]);
+      expect(pinnedTcxLinkInfo(path).ifindex).toBe(0);
+    } finally {
+      detachPinnedTcxLink(path);
+    }
+  }));
 
   it('reports a missing interface in the namespace as BPF_ATTACH', () => {
     expect(() => attachTc({ program: c.program('udp_drop'), direction: 'ingress', netns: net.b, ifname: 'nope0' }))

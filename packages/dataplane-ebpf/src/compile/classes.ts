@@ -24,7 +24,7 @@ interface Atom {
   readonly conds: Set<string>;
 }
 
-function prefixId(addr: WireAddr, prefix: number): string {
+export function prefixId(addr: WireAddr, prefix: number): string {
   let bits = '';
   for (let i = 0; i < 16 && i * 8 < prefix; i++) bits += addr.bytes[i]!.toString(2).padStart(8, '0');
   return `${addr.family}/${bits.slice(0, prefix)}`;
@@ -47,7 +47,7 @@ export function sigFamily(sig: string): 4 | 6 {
 const parsed = new Map<string, { readonly addr: WireAddr; readonly prefix: number; readonly id: string } | null>();
 const PARSED_MAX = 1 << 20;
 
-function parsedPrefix(text: string): { readonly addr: WireAddr; readonly prefix: number; readonly id: string } | null {
+export function parsedPrefix(text: string): { readonly addr: WireAddr; readonly prefix: number; readonly id: string } | null {
   let p = parsed.get(text);
   if (p === undefined) {
     const c = parseCidr(text);

@@ -7,14 +7,17 @@
  * Write order (see docs/ebpf-datapath.md):
  *   1 rows and sport rows of new slot versions; rows of new classes under kept versions; rows of
  *     transition classes; records of new slots
- *   2 LPM entries move (directly, or to a transition class when any slot flips or goes away)
+ *   2 LPM entries move (directly, or to a transition class when a slot that flips or goes away
+ *     would give a moving region neither its old nor its new verdict in between: `directMoveSafe`)
  *   3 slot version flips; endpoint entries added, changed, removed
  *   4 LPM entries move from their transition class to their final class
  *   5 everything no longer reachable is deleted
  *
  * Incremental in work too: slot programs are reused while the reads they recorded (`SlotDeps`)
- * still hold, kept slots keep their rows, and the new maps are the previous ones plus the
- * changed parts, so a label change costs O(slots + regions), not O(rules).
+ * still hold, kept slots keep their rows, regions are updated from the sets that changed
+ * (`region-index.ts`), and the new maps are layers of changes over the previous ones
+ * (`layered-map.ts`), so a label change costs O(slots + changed members + written rows), not
+ * O(rules) or O(regions).
  */
 import { type CompiledPolicy, type CompiledProfile, type DataplaneState, type IpAddr, formatIp, parseIp } from '@gingham/core';
 import { wireAddr } from '../addr.js';
@@ -38,7 +41,9 @@ import {
   SLOT_HAS_SPORT,
   type TableMaps,
 } from '../wire.js';
-import { computeRegions, type Region } from './classes.js';
+import type { Region } from './classes.js';
+import { LayeredMap } from './layered-map.js';
+import { emptyRegionIndex, type RegionIndex, updateRegions } from './region-index.js';
 import { forwardEntries, forwardSlots, type FwdSlotMemory, hostBindings, type HostFacts, ifaceTable, planForwardSlot } from './forward.js';
 import { classRows, type Row } from './evaluate.js';
 import { prefixEntries } from './prefixes.js';
@@ -86,6 +91,10 @@ export interface CompilerMemory {
   readonly slots: ReadonlyMap<string, SlotMemory>;
   /** LPM regions by prefix id, with their class id. */
   readonly regions: ReadonlyMap<string, Region & { readonly classId: number }>;
+  /** What the regions were computed from, for the next compile's incremental update. */
+  readonly regionIndex: RegionIndex;
+  /** Live class signature -> how many regions have it. */
+  readonly sigCounts: ReadonlyMap<string, number>;
   /** Live class id -> signature. */
   readonly classes: ReadonlyMap<number, string>;
   /** Endpoint map: hex key -> address text and slot keys. */
@@ -97,6 +106,16 @@ export interface CompilerMemory {
 export interface Tables {
   readonly maps: TableMaps;
   readonly memory: CompilerMemory;
+}
+
+export interface CompileOptions {
+  /**
+   * The IP sets whose members may differ from the state `prev` was compiled from (a set deleted,
+   * replaced or edited since). Undefined: any set may have changed (every referenced set's
+   * members are compared with what `prev` saw). A set missing here that did change leaves stale
+   * LPM entries: pass exactly what the messages since `prev` touched, or nothing.
+   */
+  readonly dirtySets?: ReadonlySet<string>;
 }
 
 export interface CompileResult {
@@ -118,6 +137,8 @@ export function emptyTables(): Tables {
       policyNums: new Map(),
       slots: new Map(),
       regions: new Map(),
+      regionIndex: emptyRegionIndex(),
+      sigCounts: new Map(),
       classes: new Map(),
       endpoints: new Map(),
       fwdSlots: new Map(),
@@ -154,20 +175,37 @@ function owners(state: DataplaneState, stars: ReadonlyMap<string, EndpointState>
   return out;
 }
 
-function containsRegion(outer: Region, inner: Region): boolean {
-  if (outer.addr.family !== inner.addr.family || outer.prefix > inner.prefix) return false;
-  for (let i = 0; i * 8 < outer.prefix; i++) {
-    const bits = Math.min(8, outer.prefix - i * 8);
-    const mask = (0xff00 >> bits) & 0xff;
-    if ((outer.addr.bytes[i]! & mask) !== (inner.addr.bytes[i]! & mask)) return false;
+/** The region of the longest prefix strictly above prefix id `id` (the family root at least). */
+function enclosing<R>(regions: ReadonlyMap<string, R>, id: string): R {
+  for (let len = id.length - 3; len >= 0; len--) {
+    const r = regions.get(id.slice(0, 2 + len));
+    if (r) return r;
   }
-  return true;
+  throw new Error(`compiler: no region encloses ${id}`);
 }
 
-function longestContaining<R extends Region>(regions: Iterable<R>, r: Region): R {
-  let best: R | undefined;
-  for (const x of regions) if (containsRegion(x, r) && (!best || x.prefix > best.prefix)) best = x;
-  return best!;
+/**
+ * Whether moving a region from class `from` to class `to` before the slot flips and removals of
+ * phase 3 keeps every flow old-or-new: between the two writes a flipped slot's old version sees
+ * `to`, which must give what it gave for `from` (the old verdict) or what the new version gives
+ * for `to` (the new verdict, same source-port classes); a removed slot must give its old verdict.
+ */
+function directMoveSafe(from: number, to: number, flipped: readonly string[], removed: readonly string[], before: ReadonlyMap<string, SlotMemory>, after: ReadonlyMap<string, SlotMemory>): boolean {
+  for (const key of flipped) {
+    const o = before.get(key)!;
+    const mid = o.rows.get(to);
+    if (mid === undefined) return false;
+    if (deepEqual(mid, o.rows.get(from))) continue;
+    const n = after.get(key)!;
+    if (deepEqual(o.program.sportStarts, n.program.sportStarts) && deepEqual(mid, n.rows.get(to))) continue;
+    return false;
+  }
+  for (const key of removed) {
+    const o = before.get(key)!;
+    const mid = o.rows.get(to);
+    if (mid === undefined || !deepEqual(mid, o.rows.get(from))) return false;
+  }
+  return true;
 }
 
 /**
@@ -253,7 +291,7 @@ function cowMaps(base: TableMaps): { maps: TableMaps; set(m: MapName, k: string,
   const copied = new Set<MapName>();
   const own = (m: MapName): Map<string, Uint8Array> => {
     if (!copied.has(m)) {
-      maps[m] = new Map(base[m]);
+      maps[m] = LayeredMap.over(base[m]);
       copied.add(m);
     }
     return maps[m];
@@ -278,7 +316,7 @@ const sameBytes = (a: Uint8Array | undefined, b: Uint8Array): boolean => {
  * label change that moves an address between existing classes costs O(slots + regions), not
  * O(rules).
  */
-export function compile(state: DataplaneState, prev: Tables = emptyTables(), facts: HostFacts = {}): CompileResult {
+export function compile(state: DataplaneState, prev: Tables = emptyTables(), facts: HostFacts = {}, options: CompileOptions = {}): CompileResult {
   const pm = prev.memory;
   const bindings = hostBindings(state, facts);
   const slotIds = new Map(pm.slotIds);
@@ -335,15 +373,37 @@ export function compile(state: DataplaneState, prev: Tables = emptyTables(), fac
     for (const k of b.conds.keys) condKeys.add(k);
     for (const id of b.conds.namedSets) namedSets.add(id);
   }
-  const rawRegions = computeRegions(state, condKeys, namedSets);
-  const liveSigs = new Set<string>();
-  for (const r of rawRegions.values()) liveSigs.add(r.sig);
-  for (const sig of classIds.keys()) if (!liveSigs.has(sig)) classIds.delete(sig);
-  for (const sig of [...liveSigs].filter((x) => !classIds.has(x)).sort()) classIds.set(sig, nextClass++);
-  const regions = new Map<string, Region & { classId: number }>();
-  for (const [id, r] of rawRegions) regions.set(id, { ...r, classId: classIds.get(r.sig)! });
+  const { index: regionIndex, changed: changedRegions } = updateRegions(pm.regionIndex, state, condKeys, namedSets, options.dirtySets);
+  let sigCounts = pm.sigCounts;
+  if (changedRegions.length > 0) {
+    const counts = new Map(pm.sigCounts);
+    for (const id of changedRegions) {
+      const before = pm.regionIndex.regions.get(id)?.sig;
+      const after = regionIndex.regions.get(id)?.sig;
+      if (before !== undefined) {
+        const n = counts.get(before)! - 1;
+        if (n === 0) counts.delete(before);
+        else counts.set(before, n);
+      }
+      if (after !== undefined) counts.set(after, (counts.get(after) ?? 0) + 1);
+    }
+    sigCounts = counts;
+  }
+  for (const sig of classIds.keys()) if (!sigCounts.has(sig)) classIds.delete(sig);
+  for (const sig of [...sigCounts.keys()].filter((x) => !classIds.has(x)).sort()) classIds.set(sig, nextClass++);
+  // A region whose signature stayed keeps its class id (a live signature keeps its id).
+  let regions: ReadonlyMap<string, Region & { readonly classId: number }> = pm.regions;
+  if (changedRegions.length > 0) {
+    const next = LayeredMap.over(pm.regions);
+    for (const id of changedRegions) {
+      const r = regionIndex.regions.get(id);
+      if (r) next.set(id, { ...r, classId: classIds.get(r.sig)! });
+      else next.delete(id);
+    }
+    regions = next;
+  }
   const classes = new Map<number, string>();
-  for (const sig of liveSigs) classes.set(classIds.get(sig)!, sig);
+  for (const sig of sigCounts.keys()) classes.set(classIds.get(sig)!, sig);
   const newClasses = [...classes.keys()].filter((cid) => !pm.classes.has(cid));
   const deadClasses = [...pm.classes.keys()].filter((cid) => !classes.has(cid));
   const sameClasses = newClasses.length === 0 && deadClasses.length === 0;
@@ -407,7 +467,6 @@ export function compile(state: DataplaneState, prev: Tables = emptyTables(), fac
 
   for (const key of slotIds.keys()) if (!built.has(key) && !fwdWanted.has(key)) slotIds.delete(key);
   const removed = [...pm.slots.keys()].filter((k) => !slots.has(k));
-  const needTransitions = flipped > 0 || removed.length > 0;
 
   // 4. Desired maps: the previous maps plus the changes, as ordered writes.
   const want = cowMaps(prev.maps);
@@ -437,15 +496,22 @@ export function compile(state: DataplaneState, prev: Tables = emptyTables(), fac
   // Region moves.
   type Move = { region: Region; from: number; to: number; del: boolean };
   const moves: Move[] = [];
-  for (const [id, r] of regions) {
+  for (const id of changedRegions) {
+    const r = regions.get(id);
     const o = pm.regions.get(id);
-    if (o && o.classId === r.classId) continue;
-    const from = o ? o.classId : pm.regions.size > 0 ? longestContaining(pm.regions.values(), r).classId : 0;
-    moves.push({ region: r, from, to: r.classId, del: false });
+    if (r) {
+      if (o && o.classId === r.classId) continue;
+      const from = o ? o.classId : pm.regions.size > 0 ? enclosing(pm.regions, id).classId : 0;
+      moves.push({ region: r, from, to: r.classId, del: false });
+    } else if (o) {
+      moves.push({ region: o, from: o.classId, to: enclosing(regions, id).classId, del: true });
+    }
   }
-  for (const [id, o] of pm.regions) {
-    if (!regions.has(id)) moves.push({ region: o, from: o.classId, to: longestContaining(regions.values(), o).classId, del: true });
-  }
+  // Moving regions straight to their final class before the flips is gap-free when every slot
+  // that flips or goes away gives each moving region's flows their old or their new verdict in
+  // between; otherwise the moving regions go through transition classes.
+  const flippedKeys = [...slots.keys()].filter((k) => pm.slots.has(k) && !keptKeys.has(k));
+  const needTransitions = moves.some((m) => m.from !== 0 && m.from !== m.to && !directMoveSafe(m.from, m.to, flippedKeys, removed, pm.slots, slots));
   const transition = new Map<string, number>();
   if (needTransitions) {
     for (const m of moves) {
@@ -557,7 +623,7 @@ export function compile(state: DataplaneState, prev: Tables = emptyTables(), fac
   return {
     tables: {
       maps: want.maps,
-      memory: { slotIds, nextSlot, classIds, nextClass, policyNums, slots, regions, classes, endpoints, fwdSlots },
+      memory: { slotIds, nextSlot, classIds, nextClass, policyNums, slots, regions, regionIndex, sigCounts, classes, endpoints, fwdSlots },
     },
     writes,
     stats: { slots: slots.size, classes: classes.size, flipped, transitions: transition.size, reused: [...built.values()].filter((b) => b.reused).length },

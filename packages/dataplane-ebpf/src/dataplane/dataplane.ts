@@ -40,7 +40,7 @@ import { policyNames } from '../compile/index.js';
 import { DATAPATH_OBJECT, decodeEvent, readCounters, SHARED_MAP_NAMES, type DatapathCounter, type DatapathEvent } from '../datapath.js';
 import { EbpfDataplaneError } from './errors.js';
 import { buildGeneration, loadDatapathSpec, updateGeneration, type Generation } from './generations.js';
-import { detachRecorded, reconcileHooks, type AttachMode, type HookContext } from './hooks.js';
+import { detachRecorded, reconcileChangedHooks, reconcileHooks, type AttachMode, type HookContext, type VerifiedHooks } from './hooks.js';
 import { InterfaceDiscovery } from './interface-discovery.js';
 import { checkPinHome } from './pin-home.js';
 import { PinLayout } from './pins.js';
@@ -156,8 +156,13 @@ export interface EbpfDataplane extends Dataplane {
    * endpoints, and retries pending interfaces): attaches to interfaces that appeared or were
    * recreated under the same name, detaches from those no longer wanted. Call it when the host
    * reports interface changes (a restarted pod's veth) that come with no endpoint change.
+   *
+   * By default only hooks this process has not confirmed at their interface's current ifindex
+   * are touched (one ifindex lookup per endpoint interface; a new interface costs its two
+   * hooks). `{ full: true }` re-reads every pinned hook and puts the program on each again, which
+   * repairs drift this process cannot see (a hook removed by hand): run it now and then.
    */
-  syncInterfaces(): Promise<void>;
+  syncInterfaces(options?: { readonly full?: boolean }): Promise<void>;
   stats(): EbpfDataplaneStats;
   /** Drains the events ring buffer (non-blocking), decoded. */
   readEvents(max?: number): EbpfEvent[];
@@ -205,6 +210,9 @@ export function createEbpfDataplane(options: EbpfDataplaneOptions = {}): EbpfDat
   let reader: RingBufReader | undefined;
   let readerMap: BpfMap | undefined;
   const pending = new Set<string>();
+  const verified: VerifiedHooks = new Map();
+  /** IP sets the messages since the live generation's tables touched (the compiler diffs only these). */
+  const dirtySets = new Set<string>();
   let last = { writes: 0, fullFill: false, replacedGeneration: undefined as number | undefined };
 
   /**
@@ -249,7 +257,8 @@ export function createEbpfDataplane(options: EbpfDataplaneOptions = {}): EbpfDat
     ready = true;
   };
 
-  const reconcile = (program: Generation['program'], swap: boolean): void => reconcileHooks(hooks, program, interfaces.wanted(state), swap, pending);
+  const reconcile = (program: Generation['program'], swap: boolean): void => reconcileHooks(hooks, program, interfaces.wanted(state), swap, pending, verified);
+  const reconcileChanged = (program: Generation['program']): void => reconcileChangedHooks(hooks, program, interfaces.wanted(state), pending, verified);
 
   const resetReader = (): void => {
     reader?.close();
@@ -273,6 +282,7 @@ export function createEbpfDataplane(options: EbpfDataplaneOptions = {}): EbpfDat
       swapHooks: (program) => reconcile(program, true),
       flowLogs: options.flowLogs === true,
     });
+    dirtySets.clear();
     const previous = current;
     current = built.generation;
     resetReader();
@@ -282,8 +292,9 @@ export function createEbpfDataplane(options: EbpfDataplaneOptions = {}): EbpfDat
 
   const incremental = (g: Generation, endpointsChanged: boolean): void => {
     if (endpointsChanged || pending.size > 0) interfaces.refreshFacts(state);
-    const writes = updateGeneration(g, state, interfaces.facts);
-    if (endpointsChanged || pending.size > 0) reconcile(g.program, false);
+    const writes = updateGeneration(g, state, interfaces.facts, dirtySets);
+    dirtySets.clear();
+    if (endpointsChanged || pending.size > 0) reconcileChanged(g.program);
     last = { writes, fullFill: false, replacedGeneration: undefined };
   };
 
@@ -323,6 +334,7 @@ export function createEbpfDataplane(options: EbpfDataplaneOptions = {}): EbpfDat
     current = undefined;
     rebuild = false;
     pending.clear();
+    verified.clear();
     last = { writes: 0, fullFill: false, replacedGeneration: undefined };
     checkPrivileges();
     const home = checkPinHome({ bpffs, explicit: options.bpffs !== undefined, purpose: 'clean' });
@@ -374,7 +386,10 @@ export function createEbpfDataplane(options: EbpfDataplaneOptions = {}): EbpfDat
     async apply(messages) {
       open();
       const violations: string[] = [];
-      for (const m of messages) violations.push(...applyMessage(state, m));
+      for (const m of messages) {
+        if (m.kind === 'ipset-replace' || m.kind === 'ipset-add-members' || m.kind === 'ipset-remove-members' || m.kind === 'ipset-delete') dirtySets.add(m.id);
+        violations.push(...applyMessage(state, m));
+      }
       if (violations.length > 0) {
         throw new EbpfDataplaneError('EBPF_CONTRACT_VIOLATION', `the batch breaks the dataplane contract: ${violations.join('; ')}`, { detail: violations });
       }
@@ -401,15 +416,19 @@ export function createEbpfDataplane(options: EbpfDataplaneOptions = {}): EbpfDat
     },
     close,
     [Symbol.asyncDispose]: close,
-    async syncInterfaces() {
+    async syncInterfaces(o = {}) {
       open();
       if (!current) return;
       try {
-        reconcile(current.program, false);
+        if (o.full === true) reconcile(current.program, false);
+        else reconcileChanged(current.program);
       } catch (e) {
         throw permissionError(e, `attach to the interfaces of ${layout.root}`);
       }
-      if (interfaces.refreshFacts(state)) updateGeneration(current, state, interfaces.facts);
+      if (interfaces.refreshFacts(state)) {
+        updateGeneration(current, state, interfaces.facts, dirtySets);
+        dirtySets.clear();
+      }
     },
     stats() {
       const attached = existsSync(layout.root) ? layout.attachments().filter((a) => !a.pending).map((a) => ({ ifname: a.ifname, direction: a.direction, kind: a.kind })) : [];

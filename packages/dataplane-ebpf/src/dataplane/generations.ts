@@ -107,9 +107,13 @@ export function buildGeneration(o: BuildGenerationOptions): BuiltGeneration {
   return { generation: { number, collection, maps, program, tables: result.tables }, writes: result.writes.length, replaced: older.at(-1) ?? o.current };
 }
 
-/** Writes the compiler's ordered, gap-free diff from `g`'s tables to the live maps; returns the number of writes. */
-export function updateGeneration(g: Generation, state: DataplaneState, facts: HostFacts): number {
-  const result = compile(state, g.tables, facts);
+/**
+ * Writes the compiler's ordered, gap-free diff from `g`'s tables to the live maps; returns the
+ * number of writes. `dirtySets`: the IP sets the messages since `g.tables` touched (undefined:
+ * any may have changed).
+ */
+export function updateGeneration(g: Generation, state: DataplaneState, facts: HostFacts, dirtySets?: ReadonlySet<string>): number {
+  const result = compile(state, g.tables, facts, dirtySets ? { dirtySets } : {});
   writeTables(g.maps, result.writes);
   g.tables = result.tables;
   return result.writes.length;

@@ -11,6 +11,8 @@ import {
   BpfSyscallError,
   detachPinnedTcxLink,
   hasTcx,
+  pinnedTcxLinkInfo,
+  programId,
   updatePinnedTcxLink,
   type BpfProgram,
   type TcDirection,
@@ -55,36 +57,92 @@ function attachTcxFresh(ctx: HookContext, program: BpfProgram, ifname: string, d
 }
 
 /**
+ * The hooks this process knows to run the live generation's program: `<direction> <ifname>` ->
+ * the ifindex it was attached or confirmed at. A full reconcile refills it; the quick one
+ * (`reconcileChangedHooks`) touches only hooks that are not in it at their interface's current
+ * ifindex, and those of interfaces no longer wanted.
+ */
+export type VerifiedHooks = Map<string, number>;
+
+const hookKey = (direction: TcDirection, ifname: string): string => `${direction} ${ifname}`;
+
+/**
  * Puts `program` on both hooks of every interface of `want` and takes it off the others. With
  * `swap`, hooks that hold an older program get this one atomically. A hook whose interface
- * was deleted and recreated under the same name is attached anew: tcx links are probed
- * (`BPF_LINK_UPDATE` answers ENOLINK once their interface is gone), tc markers carry the
- * ifindex. tc hooks are read once and changed in one `tc -batch`, intent recorded first.
- * `pending` is refilled with the wanted interfaces that do not exist yet.
+ * was deleted and recreated under the same name is attached anew: tcx links are read (a link
+ * already running `program` at the interface's ifindex is left as it is; else `BPF_LINK_UPDATE`,
+ * which answers ENOLINK once their interface is gone), tc markers carry the ifindex. tc hooks are read once and changed in one `tc -batch`, intent recorded first.
+ * `pending` is refilled with the wanted interfaces that do not exist yet; `verified` with the
+ * hooks now known to run `program`.
  */
-export function reconcileHooks(ctx: HookContext, program: BpfProgram, want: readonly string[], swap: boolean, pending: Set<string>): void {
-  const { layout } = ctx.tc;
-  const pinned = layout.attachments();
-  const idx = ctx.ifindexes([...new Set([...want, ...pinned.map((a) => a.ifname)])]);
-  const byHook = new Map(pinned.map((a) => [`${a.direction} ${a.ifname}`, a]));
-  const useTcx = ctx.mode === 'tcx' || (ctx.mode === 'auto' && hasTcx());
-  const tcFresh: TcFresh[] = [];
-  const tcSwaps: PinnedAttachment[] = [];
-  const gone: PinnedAttachment[] = [];
+export function reconcileHooks(ctx: HookContext, program: BpfProgram, want: readonly string[], swap: boolean, pending: Set<string>, verified: VerifiedHooks): void {
+  verified.clear();
+  pending.clear();
+  const pinned = ctx.tc.layout.attachments();
+  reconcileSome(ctx, program, want, pinned, ctx.ifindexes([...new Set([...want, ...pinned.map((a) => a.ifname)])]), swap, pending, verified);
+}
+
+/**
+ * The quick re-check after endpoint or interface changes: only the interfaces whose hooks are
+ * not verified at their current ifindex (new, recreated or renamed ones, ones that were
+ * pending) and the verified ones no longer wanted are reconciled, as `reconcileHooks` would;
+ * every other hook is left untouched (no pin read, no syscall on it). One ifindex lookup per
+ * wanted interface. Drift outside this process's view (a hook removed by hand at the same
+ * ifindex) is what the periodic full `reconcileHooks` repairs.
+ */
+export function reconcileChangedHooks(ctx: HookContext, program: BpfProgram, want: readonly string[], pending: Set<string>, verified: VerifiedHooks): void {
+  const wanted = new Set(want);
+  const known = new Set([...verified.keys()].map((k) => k.slice(k.indexOf(' ') + 1)));
+  const idx = ctx.ifindexes([...new Set([...want, ...known])]);
+  const check = new Set<string>();
   pending.clear();
   for (const ifname of want) {
     const ifindex = idx.get(ifname) ?? 0;
     if (ifindex === 0) pending.add(ifname);
+    // Still missing and never attached: nothing to do (a pin of a killed run is the full reconcile's).
+    if (ifindex === 0 && !known.has(ifname)) continue;
+    if (DIRECTIONS.some((d) => verified.get(hookKey(d, ifname)) !== ifindex)) check.add(ifname);
+  }
+  for (const ifname of known) if (!wanted.has(ifname)) check.add(ifname);
+  if (check.size === 0) return;
+  const pinned = ctx.tc.layout.attachments().filter((a) => check.has(a.ifname));
+  reconcileSome(ctx, program, want.filter((n) => check.has(n)), pinned, idx, false, pending, verified);
+}
+
+/** Reconciles the hooks of `want` and `pinned` (nothing else); `pending` and `verified` are updated for them. */
+function reconcileSome(ctx: HookContext, program: BpfProgram, want: readonly string[], pinned: readonly PinnedAttachment[], idx: ReadonlyMap<string, number>, swap: boolean, pending: Set<string>, verified: VerifiedHooks): void {
+  const byHook = new Map(pinned.map((a) => [hookKey(a.direction, a.ifname), a]));
+  const useTcx = ctx.mode === 'tcx' || (ctx.mode === 'auto' && hasTcx());
+  const tcFresh: TcFresh[] = [];
+  const tcSwaps: PinnedAttachment[] = [];
+  const gone: PinnedAttachment[] = [];
+  const tcDone: { key: string; ifname: string; ifindex: number }[] = [];
+  let progId: number | undefined;
+  for (const ifname of want) {
+    const ifindex = idx.get(ifname) ?? 0;
+    if (ifindex === 0) pending.add(ifname);
     for (const direction of DIRECTIONS) {
-      const a = byHook.get(`${direction} ${ifname}`);
-      byHook.delete(`${direction} ${ifname}`);
+      const key = hookKey(direction, ifname);
+      const a = byHook.get(key);
+      byHook.delete(key);
+      verified.delete(key);
       if (ifindex === 0) {
         if (a) gone.push(a);
         continue;
       }
       if (a?.kind === 'tcx') {
+        // Not a swap: a link that runs this program on this interface needs nothing. Reading its
+        // info costs no RCU grace period, unlike a BPF_LINK_UPDATE probe (one per hook).
+        if (!swap) {
+          const info = pinnedTcxLinkInfo(a.path);
+          if (info.ifindex === ifindex && info.programId === (progId ??= programId(program))) {
+            verified.set(key, ifindex);
+            continue;
+          }
+        }
         try {
           updatePinnedTcxLink(a.path, program);
+          verified.set(key, ifindex);
           continue;
         } catch (e) {
           if (!(e instanceof BpfSyscallError && e.errnoName === 'ENOLINK')) throw e;
@@ -93,17 +151,27 @@ export function reconcileHooks(ctx: HookContext, program: BpfProgram, want: read
       } else if (a?.kind === 'tc') {
         if (!a.pending && a.ifindex === ifindex) {
           if (swap) tcSwaps.push(a);
+          tcDone.push({ key, ifname, ifindex });
           continue;
         }
         // Not confirmed (a killed run), or the interface was recreated (its filter went with the
         // old one): attach anew, in the mode it was recorded in.
         tcFresh.push({ ifname, direction, ifindex, stale: a });
+        tcDone.push({ key, ifname, ifindex });
         continue;
       }
-      if (useTcx) attachTcxFresh(ctx, program, ifname, direction);
-      else tcFresh.push({ ifname, direction, ifindex });
+      if (useTcx) {
+        attachTcxFresh(ctx, program, ifname, direction);
+        verified.set(key, ifindex);
+      } else {
+        tcFresh.push({ ifname, direction, ifindex });
+        tcDone.push({ key, ifname, ifindex });
+      }
     }
   }
   attachTcHooks(ctx.tc, program, tcFresh, tcSwaps, pending);
-  detachRecorded(ctx, [...gone, ...byHook.values()]);
+  for (const h of tcDone) if (!pending.has(h.ifname)) verified.set(h.key, h.ifindex);
+  const detach = [...gone, ...byHook.values()];
+  for (const a of detach) verified.delete(hookKey(a.direction, a.ifname));
+  detachRecorded(ctx, detach);
 }

@@ -1,0 +1,60 @@
+import { fc, test } from '@fast-check/vitest';
+import { describe, expect, it } from 'vitest';
+import { propRuns } from '@gingham/testkit';
+import { LayeredMap } from './layered-map.js';
+
+type Op = { kind: 'set'; k: number; v: number } | { kind: 'delete'; k: number } | { kind: 'layer' } | { kind: 'clear' };
+
+const arbOp: fc.Arbitrary<Op> = fc.oneof(
+  { weight: 12, arbitrary: fc.record({ kind: fc.constant('set' as const), k: fc.nat(700), v: fc.integer() }) },
+  { weight: 6, arbitrary: fc.record({ kind: fc.constant('delete' as const), k: fc.nat(700) }) },
+  { weight: 2, arbitrary: fc.constant({ kind: 'layer' as const }) },
+  { weight: 1, arbitrary: fc.constant({ kind: 'clear' as const }) },
+);
+
+describe('LayeredMap', () => {
+  test.prop([fc.array(arbOp, { maxLength: 1500 })], { numRuns: propRuns(60) })(
+    'behaves as a Map through any chain of layers, and no layer changes the map it was derived from',
+    (ops) => {
+      let m = LayeredMap.over(new Map<number, number>());
+      let model = new Map<number, number>();
+      const frozen: [LayeredMap<number, number>, Map<number, number>][] = [];
+      for (const o of ops) {
+        if (o.kind === 'set') {
+          m.set(o.k, o.v);
+          model.set(o.k, o.v);
+        } else if (o.kind === 'delete') expect(m.delete(o.k)).toBe(model.delete(o.k));
+        else if (o.kind === 'clear') {
+          m.clear();
+          model.clear();
+        } else {
+          frozen.push([m, new Map(model)]);
+          m = LayeredMap.over(m);
+          model = new Map(model);
+        }
+      }
+      for (const [x, want] of [...frozen, [m, model] as const]) {
+        expect(x.size).toBe(want.size);
+        expect(new Map(x)).toEqual(want);
+        expect([...x.keys()].sort()).toEqual([...want.keys()].sort());
+        for (let k = 0; k <= 700; k += 7) {
+          expect(x.has(k)).toBe(want.has(k));
+          expect(x.get(k)).toBe(want.get(k));
+        }
+      }
+    },
+  );
+
+  it('folds a layer that outgrew its base into a new base, leaving the older maps as they were', () => {
+    const base = new Map(Array.from({ length: 100 }, (_, i) => [i, i] as const));
+    let m = LayeredMap.over(base);
+    for (let i = 100; i < 1000; i++) {
+      m = LayeredMap.over(m);
+      m.set(i, i);
+      m.delete(i - 100);
+    }
+    expect(base.size).toBe(100);
+    expect(m.size).toBe(100);
+    expect([...m.keys()].sort((a, b) => a - b)).toEqual(Array.from({ length: 100 }, (_, i) => 900 + i));
+  });
+});

@@ -1,0 +1,208 @@
+/**
+ * The peer regions of `classes.ts`, kept between compiles so that a change costs work in
+ * proportion to what changed: the index remembers, per source (a referenced `s:<set>` key, a
+ * named-port set `np:<set>`, an `n:<cidr>` key), the member texts it contributed, and per prefix
+ * (an atom) how many members put each condition there. A compile diffs only the sources that
+ * appeared, went away, or whose set may have changed (`dirtySets`; every set when unknown), and
+ * recomputes the regions of the prefixes whose conditions changed and of their descendants.
+ *
+ * It must always give exactly what `computeRegions` gives for the same state and keys (the
+ * specification, property-tested), and never modify a previous index: a new index shares the
+ * unchanged snapshots and atoms with it.
+ */
+import type { DataplaneState } from '@gingham/core';
+import type { WireAddr } from '../wire.js';
+import { LayeredMap } from './layered-map.js';
+import { parsedPrefix, prefixId, type Region, signature } from './classes.js';
+import { parseNamedMember } from './program.js';
+
+interface Atom {
+  readonly addr: WireAddr;
+  readonly prefix: number;
+  /** Condition key -> how many members of the referenced sources put it at this prefix. */
+  readonly conds: ReadonlyMap<string, number>;
+}
+
+export interface RegionIndex {
+  /** Source -> the member texts it contributed (`n:` sources: the CIDR itself). */
+  readonly sources: ReadonlyMap<string, ReadonlySet<string>>;
+  /** Prefix id -> atom (the two family roots are always present). */
+  readonly atoms: ReadonlyMap<string, Atom>;
+  /** Prefix id -> region, as `computeRegions` returns them. */
+  readonly regions: ReadonlyMap<string, Region>;
+}
+
+export interface RegionUpdate {
+  readonly index: RegionIndex;
+  /** Region ids added, removed, or whose signature changed. */
+  readonly changed: readonly string[];
+}
+
+const ZERO = new Uint8Array(16);
+const ROOTS: readonly Atom[] = [
+  { addr: { family: 4, bytes: ZERO }, prefix: 0, conds: new Map() },
+  { addr: { family: 6, bytes: ZERO }, prefix: 0, conds: new Map() },
+];
+const NO_MEMBERS: ReadonlySet<string> = new Set();
+/** Above this share of dirty prefixes, every region is recomputed in one sorted pass. */
+const FULL_PASS_SHARE = 0.25;
+
+/** No sources, no regions: the first update adds the two family roots. */
+export function emptyRegionIndex(): RegionIndex {
+  return { sources: new Map(), atoms: new Map(), regions: new Map() };
+}
+
+/** The prefix and condition key a member of `source` contributes (none: not an address condition). */
+function contribution(source: string, member: string): { id: string; addr: WireAddr; prefix: number; cond: string } | undefined {
+  if (source.startsWith('np:')) {
+    const p = parseNamedMember(member);
+    if (!p || (p.protocol !== 6 && p.protocol !== 17 && p.protocol !== 132)) return undefined;
+    const at = parsedPrefix(p.hostText);
+    return at ? { ...at, cond: `np:${source.slice(3)}:${p.protocol}:${p.port}` } : undefined;
+  }
+  const at = parsedPrefix(member);
+  return at ? { ...at, cond: source } : undefined;
+}
+
+/** The sources `keys` and `namedSets` reference, with their current members. */
+function wantedSources(state: DataplaneState, keys: ReadonlySet<string>, namedSets: ReadonlySet<string>): Map<string, { setId: string | undefined; members: ReadonlySet<string> }> {
+  const out = new Map<string, { setId: string | undefined; members: ReadonlySet<string> }>();
+  for (const k of keys) {
+    if (k.startsWith('n:')) out.set(k, { setId: undefined, members: new Set([k.slice(2)]) });
+    else if (k.startsWith('s:')) out.set(k, { setId: k.slice(2), members: state.ipSets.get(k.slice(2))?.members ?? NO_MEMBERS });
+  }
+  for (const id of namedSets) out.set(`np:${id}`, { setId: id, members: state.ipSets.get(id)?.members ?? NO_MEMBERS });
+  return out;
+}
+
+/** The signature of the region at `id`: every condition of its atom and of the atoms above it. */
+function regionAt(atoms: ReadonlyMap<string, Atom>, id: string, a: Atom): Region {
+  const conds = new Set<string>();
+  for (let len = 0; len <= a.prefix; len++) {
+    const up = atoms.get(id.slice(0, 2 + len));
+    if (up) for (const k of up.conds.keys()) conds.add(k);
+  }
+  return { addr: a.addr, prefix: a.prefix, sig: signature(a.addr.family, conds) };
+}
+
+/** Every region of `atoms` in one pass (sorted: ancestors before descendants), as `computeRegions` does. */
+function allRegions(atoms: ReadonlyMap<string, Atom>): Map<string, Region> {
+  const sorted = [...atoms.entries()].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+  const out = new Map<string, Region>();
+  const stack: { id: string; conds: Set<string> }[] = [];
+  for (const [id, a] of sorted) {
+    while (stack.length > 0 && !id.startsWith(stack[stack.length - 1]!.id)) stack.pop();
+    const conds = new Set(stack.length > 0 ? stack[stack.length - 1]!.conds : []);
+    for (const k of a.conds.keys()) conds.add(k);
+    stack.push({ id, conds });
+    out.set(id, { addr: a.addr, prefix: a.prefix, sig: signature(a.addr.family, conds) });
+  }
+  return out;
+}
+
+/**
+ * The regions of `state` for the referenced `keys` and `namedSets`, from `prev`. `dirtySets`:
+ * the IP sets whose members may differ from what `prev` saw (undefined: any of them).
+ */
+export function updateRegions(prev: RegionIndex, state: DataplaneState, keys: ReadonlySet<string>, namedSets: ReadonlySet<string>, dirtySets?: ReadonlySet<string>): RegionUpdate {
+  const want = wantedSources(state, keys, namedSets);
+  const delta = new Map<string, { addr: WireAddr; prefix: number; conds: Map<string, number> }>();
+  const bump = (source: string, member: string, d: number): void => {
+    const c = contribution(source, member);
+    if (!c) return;
+    let e = delta.get(c.id);
+    if (!e) delta.set(c.id, (e = { addr: c.addr, prefix: c.prefix, conds: new Map() }));
+    e.conds.set(c.cond, (e.conds.get(c.cond) ?? 0) + d);
+  };
+  for (const root of ROOTS) {
+    const id = prefixId(root.addr, 0);
+    if (!prev.atoms.has(id)) delta.set(id, { addr: root.addr, prefix: 0, conds: new Map() });
+  }
+  let sources: Map<string, ReadonlySet<string>> | undefined;
+  const own = (): Map<string, ReadonlySet<string>> => (sources ??= new Map(prev.sources));
+  for (const [src, snap] of prev.sources) {
+    if (want.has(src)) continue;
+    for (const m of snap) bump(src, m, -1);
+    own().delete(src);
+  }
+  for (const [src, { setId, members }] of want) {
+    const old = prev.sources.get(src);
+    if (!old) {
+      for (const m of members) bump(src, m, 1);
+      own().set(src, new Set(members));
+      continue;
+    }
+    if (setId === undefined || (dirtySets && !dirtySets.has(setId))) continue;
+    let changed = false;
+    for (const m of old) {
+      if (members.has(m)) continue;
+      bump(src, m, -1);
+      changed = true;
+    }
+    for (const m of members) {
+      if (old.has(m)) continue;
+      bump(src, m, 1);
+      changed = true;
+    }
+    if (changed) own().set(src, new Set(members));
+  }
+  if (delta.size === 0) return { index: sources ? { ...prev, sources } : prev, changed: [] };
+
+  // Atoms: refcounts moved; a prefix is dirty when its set of conditions changed.
+  const atoms = LayeredMap.over(prev.atoms);
+  const dirty: string[] = [];
+  for (const [id, d] of delta) {
+    const a = atoms.get(id);
+    const conds = new Map(a?.conds ?? []);
+    let moved = a === undefined;
+    for (const [k, n] of d.conds) {
+      if (n === 0) continue;
+      const before = conds.get(k) ?? 0;
+      const after = before + n;
+      if (after < 0) throw new Error(`region index: condition ${k} at ${id} dropped below zero`);
+      if (after === 0) conds.delete(k);
+      else conds.set(k, after);
+      if (before === 0 || after === 0) moved = true;
+    }
+    if (conds.size === 0 && d.prefix > 0) atoms.delete(id);
+    else atoms.set(id, { addr: d.addr, prefix: d.prefix, conds });
+    if (moved) dirty.push(id);
+  }
+  const index = (regions: ReadonlyMap<string, Region>): RegionIndex => ({ sources: sources ?? prev.sources, atoms, regions });
+  if (dirty.length === 0) return { index: index(prev.regions), changed: [] };
+
+  // Regions of the dirty prefixes and of everything below them.
+  if (dirty.length > atoms.size * FULL_PASS_SHARE) {
+    const regions = allRegions(atoms);
+    const changed: string[] = [];
+    for (const [id, r] of regions) if (prev.regions.get(id)?.sig !== r.sig) changed.push(id);
+    for (const id of prev.regions.keys()) if (!regions.has(id)) changed.push(id);
+    return { index: index(regions), changed };
+  }
+  const redo = new Set<string>(dirty);
+  const inner = dirty.filter((id) => {
+    const d = delta.get(id)!;
+    return d.prefix < (d.addr.family === 4 ? 32 : 128);
+  });
+  if (inner.length > 0) {
+    for (const id of atoms.keys()) if (inner.some((p) => id.length > p.length && id.startsWith(p))) redo.add(id);
+  }
+  const regions = LayeredMap.over(prev.regions);
+  const changed: string[] = [];
+  for (const id of [...redo].sort()) {
+    const a = atoms.get(id);
+    const before = prev.regions.get(id);
+    if (!a) {
+      if (before) {
+        regions.delete(id);
+        changed.push(id);
+      }
+      continue;
+    }
+    const r = regionAt(atoms, id, a);
+    if (before?.sig === r.sig) continue;
+    regions.set(id, r);
+    changed.push(id);
+  }
+  return { index: index(regions), changed };
+}
