@@ -159,8 +159,10 @@ export function createEtcdSource(options: Internal): EtcdSource {
 
   const relist = async (): Promise<void> => {
     book.phase = 'resyncing';
+    const t0 = performance.now();
     const { kvs, revision: listRevision } = await listPrefix(client, CALICO_RESOURCES_PREFIX, options.pageSize);
     if (closed) return;
+    book.info('LISTED', `listed ${kvs.length} key(s) at revision ${listRevision} in ${Math.round(performance.now() - t0)} ms; decoding`);
     book.connected = true;
     const previous = delivered;
     delivered = new Map();
