@@ -5,15 +5,14 @@
  * and `process.memoryUsage()` (after a full GC when `--expose-gc` is on) over IPC, then stops the
  * agent and removes what its dataplane made, so the bench's own agent starts from a clean
  * namespace. The bench's writer, its 110k resources and its etcd client are in the parent, so
- * the memory figures are the agent's. Never run on its own: it takes its configuration from the
- * parent's first message.
+ * the memory figures are the agent's. It runs as `gingham agent` does: plain node on the built
+ * packages (the bench transpiles this file alone and rewrites its two package imports to files;
+ * the tsx loader would add its own worker, ~38 MiB of RSS). Never run on its own: it takes its
+ * configuration from the parent's first message.
  */
 import { writeHeapSnapshot } from 'node:v8';
+import { type AgentDataplane, createAgent, createAgentDataplane, openDatastoreConnection, resolveAgentConfig } from '@gingham/agent';
 import { pino } from 'pino';
-import { createAgent } from './agent.js';
-import { resolveAgentConfig } from './config.js';
-import { type AgentDataplane, createAgentDataplane } from './dataplane-adapter.js';
-import { openDatastoreConnection } from './datastore-source.js';
 
 /** What the parent sends: the agent's flags; `heapSnapshotDir` writes a heap snapshot once ready. */
 export interface SyncChildRequest {
@@ -27,6 +26,8 @@ export interface SyncChildReport {
   /** User + system CPU time of the whole initial sync, ms. */
   readonly cpuMs: number;
   readonly memory: NodeJS.MemoryUsage;
+  /** 10 s later, the agent idle meanwhile (V8's memory reducer runs after ~8 s of little allocation). */
+  readonly settled: NodeJS.MemoryUsage;
   /** Before the agent was created (the runtime and the loaded modules). */
   readonly baseline: NodeJS.MemoryUsage;
   /** The process's peak RSS so far (`resourceUsage().maxRSS`), MiB. */
@@ -78,8 +79,11 @@ async function main(req: SyncChildRequest): Promise<SyncChildReport> {
     const stages = Object.fromEntries(Object.entries(at).map(([k, v]) => [k, v - t0]));
     gc?.();
     const memory = process.memoryUsage();
+    await new Promise((r) => setTimeout(r, 10_000));
+    gc?.();
+    const settled = process.memoryUsage();
     const heapSnapshot = req.heapSnapshotDir ? writeHeapSnapshot(`${req.heapSnapshotDir}/agent-${process.pid}.heapsnapshot`) : undefined;
-    return { stages, cpuMs: (cpu.user + cpu.system) / 1000, memory, baseline, peakRssMb, ...(applyTimings ? { applyTimings } : {}), resources: agent.status().datastore.resources, ...(heapSnapshot ? { heapSnapshot } : {}) };
+    return { stages, cpuMs: (cpu.user + cpu.system) / 1000, memory, settled, baseline, peakRssMb, ...(applyTimings ? { applyTimings } : {}), resources: agent.status().datastore.resources, ...(heapSnapshot ? { heapSnapshot } : {}) };
   } finally {
     await agent.stop();
     await inner.clean().catch(() => undefined);

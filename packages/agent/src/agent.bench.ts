@@ -34,9 +34,11 @@
  *  - relist_ms: after a compaction past the cut-off watcher (1% of endpoints changed meanwhile),
  *    from reconnecting to the relist applied;
  *  - agent_rss_mb: the agent process's RSS once ready (after a full GC with --expose-gc), with
- *    `agent_peak_rss_mb` (its maximum so far), `agent_heap_total_mb`, `agent_heap_used_mb`,
+ *    `agent_peak_rss_mb` (its maximum so far), `agent_rss_settled_mb` and
+ *    `agent_heap_total_settled_mb` (10 s later, idle, after another GC), `agent_heap_total_mb`, `agent_heap_used_mb`,
  *    `agent_external_mb` (Buffers) and `agent_baseline_rss_mb` (before the agent was created:
- *    the runtime, tsx and the loaded modules); `bench_process_rss_mb` this process
+ *    the runtime and the loaded modules; the child runs on plain node and the built packages,
+ *    as `gingham agent` does, so `npm run bench:agent` builds first); `bench_process_rss_mb` this process
  *    at the end (the bench's agent + the etcd writer + its 110k resources: the figure
  *    `agent_rss_mb` was before). GINGHAM_BENCH_AGENT_HEAP=DIR writes the agent process's heap
  *    snapshot into DIR once ready; GINGHAM_BENCH_AGENT_CPU_PROF=DIR its CPU profile
@@ -44,7 +46,7 @@
  */
 import { fork, spawn, spawnSync } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Resource } from '@gingham/core';
@@ -52,6 +54,7 @@ import { encodeValue, etcdKey, kindOf } from '@gingham/datastore';
 import { startEtcd, startTcpProxy } from '@gingham/datastore/testing';
 import { Etcd3 } from 'etcd3';
 import { pino } from 'pino';
+import ts from 'typescript';
 import { createAgent } from './agent.js';
 import type { SyncChildReport, SyncChildRequest } from './agent-sync-child.bench.js';
 import { resolveAgentConfig } from './config.js';
@@ -159,10 +162,24 @@ function timed(dp: AgentDataplane, marks: () => Marks): AgentDataplane {
   };
 }
 
+/**
+ * agent-sync-child.bench.ts as plain JavaScript in `dir`, its package imports turned into the
+ * files they resolve to here, so the child runs on plain node and the built packages (no tsx).
+ */
+function childScript(dir: string): string {
+  const source = readFileSync(new URL('./agent-sync-child.bench.ts', import.meta.url), 'utf8');
+  const js = ts
+    .transpileModule(source, { compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 } })
+    .outputText.replace(/from (['"])(@gingham\/agent|pino)\1/g, (_, q: string, spec: string) => `from ${q}${import.meta.resolve(spec)}${q}`);
+  const file = join(dir, 'agent-sync-child.mjs');
+  writeFileSync(file, js);
+  return file;
+}
+
 /** Starts an agent in a process of its own (agent-sync-child.bench.ts) and returns its report. */
-async function syncInChild(request: SyncChildRequest, cpuProfDir?: string): Promise<SyncChildReport> {
-  const child = fork(new URL('./agent-sync-child.bench.ts', import.meta.url).pathname, [], {
-    execArgv: [...process.execArgv.filter((a) => a !== '--expose-gc'), '--expose-gc', ...(cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`] : [])],
+async function syncInChild(script: string, request: SyncChildRequest, cpuProfDir?: string): Promise<SyncChildReport> {
+  const child = fork(script, [], {
+    execArgv: ['--expose-gc', ...(cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`] : [])],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   try {
@@ -214,7 +231,7 @@ async function runInside(emit: Emit): Promise<void> {
     // The initial sync and the RSS, by an agent alone in its process (which cleans up after).
     process.stderr.write(`bench: initial sync in an agent process of its own\n`);
     const heapDir = process.env['GINGHAM_BENCH_AGENT_HEAP'];
-    const alone = await syncInChild({ flags, ...(heapDir ? { heapSnapshotDir: heapDir } : {}) }, process.env['GINGHAM_BENCH_AGENT_CPU_PROF']);
+    const alone = await syncInChild(childScript(dir), { flags, ...(heapDir ? { heapSnapshotDir: heapDir } : {}) }, process.env['GINGHAM_BENCH_AGENT_CPU_PROF']);
     const st = alone.stages;
     emit({ bench: 'agent', metric: `initial_sync_ms_${scale}`, value: st['ready']!, unit: 'ms' });
     const order = ['listed', 'decoded', 'engine', 'apply_start', 'apply_end', 'ready'] as const;
@@ -229,6 +246,8 @@ async function runInside(emit: Emit): Promise<void> {
     emit({ bench: 'agent', metric: `initial_sync_cpu_ms_${scale}`, value: alone.cpuMs, unit: 'ms' });
     emit({ bench: 'agent', metric: `agent_rss_mb_${scale}`, value: alone.memory.rss / 1048576, unit: 'MiB' });
     emit({ bench: 'agent', metric: `agent_peak_rss_mb_${scale}`, value: alone.peakRssMb, unit: 'MiB' });
+    emit({ bench: 'agent', metric: `agent_rss_settled_mb_${scale}`, value: alone.settled.rss / 1048576, unit: 'MiB' });
+    emit({ bench: 'agent', metric: `agent_heap_total_settled_mb_${scale}`, value: alone.settled.heapTotal / 1048576, unit: 'MiB' });
     emit({ bench: 'agent', metric: `agent_heap_total_mb_${scale}`, value: alone.memory.heapTotal / 1048576, unit: 'MiB' });
     emit({ bench: 'agent', metric: `agent_heap_used_mb_${scale}`, value: alone.memory.heapUsed / 1048576, unit: 'MiB' });
     emit({ bench: 'agent', metric: `agent_external_mb_${scale}`, value: alone.memory.external / 1048576, unit: 'MiB' });
