@@ -6,7 +6,18 @@
  * temporary directory (never /sys/fs/bpf) and unmounts. Default scale 10,000 endpoints × 1,000 policies with 250
  * local endpoints; GINGHAM_BENCH_AGENT_SCALE=large for 100,000 × 10,000. Every metric ends in
  * `_<scale>_<dataplane>`. Rows:
- *  - initial_sync_ms: agent start to ready (first complete sync and first successful apply);
+ *  - initial_sync_ms: agent start to ready (first complete sync and first successful apply), in
+ *    an agent process of its own (agent-sync-child.bench.ts: nothing of the bench's writer in
+ *    it), split into `initial_sync_stage_list` (start → the etcd source's `LISTED`: the paged list
+ *    returned; the etcd source decodes each page as it arrives, so this includes the JSON parse
+ *    and validation), `_stage_decode` (→ the source's batch reaching the agent: the source's
+ *    bookkeeping and resync tracker), `_stage_engine` (the Engine taking the batch), `_stage_flush` (→ the first
+ *    dataplane apply called: the Engine's first flush), `_stage_apply` (the first apply),
+ *    `_stage_ready` (→ ready), with iptables `_stage_apply_render|plan|ipset|restore` (the
+ *    dataplane's split of that apply); `initial_sync_cpu_ms` that process's CPU time over the
+ *    sync (its `iptables-restore` and `ipset` children not included);
+ *    `initial_sync_in_bench_process_ms` the same sync again by the bench's own agent (which then
+ *    takes the latency rows);
  *  - etcd_to_kernel_label_change_p50/p99_ms, etcd_to_kernel_new_policy_p50/p99_ms: from the
  *    etcd put to the dataplane apply that carries it having returned (50 samples, 10 warm-up);
  *    per stage (p50 and p99 of each sample's share): `_stage_watch` put → the source batch
@@ -27,11 +38,21 @@
  *    iptables a workload's rules match by interface name and exist before the link does, so this
  *    is the agent's reaction time; the eBPF dataplane attaches its programs in that re-check;
  *  - relist_ms: after a compaction past the cut-off watcher (1% of endpoints changed meanwhile),
- *    from reconnecting to the relist applied; agent_rss_mb (this process: agent + etcd writer).
+ *    from reconnecting to the relist applied;
+ *  - agent_rss_mb: the agent process's RSS once ready (after a full GC with --expose-gc), with
+ *    `agent_peak_rss_mb` (its maximum so far), `agent_rss_settled_mb` and
+ *    `agent_heap_total_settled_mb` (10 s later, idle, after another GC), `agent_heap_total_mb`, `agent_heap_used_mb`,
+ *    `agent_external_mb` (Buffers) and `agent_baseline_rss_mb` (before the agent was created:
+ *    the runtime and the loaded modules; the child runs on plain node and the built packages,
+ *    as `gingham agent` does, so `npm run bench:agent` builds first); `bench_process_rss_mb` this process
+ *    at the end (the bench's agent + the etcd writer + its 110k resources: the figure
+ *    `agent_rss_mb` was before). GINGHAM_BENCH_AGENT_HEAP=DIR writes the agent process's heap
+ *    snapshot into DIR once ready; GINGHAM_BENCH_AGENT_CPU_PROF=DIR its CPU profile
+ *    (`--cpu-prof`, written when it exits).
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { fork, spawn, spawnSync } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Resource } from '@gingham/core';
@@ -39,7 +60,9 @@ import { encodeValue, etcdKey, kindOf } from '@gingham/datastore';
 import { startEtcd, startTcpProxy } from '@gingham/datastore/testing';
 import { Etcd3 } from 'etcd3';
 import { pino } from 'pino';
+import ts from 'typescript';
 import { createAgent } from './agent.js';
+import type { SyncChildReport, SyncChildRequest } from './agent-sync-child.bench.js';
 import { resolveAgentConfig } from './config.js';
 import { type AgentDataplane, createAgentDataplane } from './dataplane-adapter.js';
 import { createPacketProbe, probeNamespaces } from './packet-flips.bench.js';
@@ -150,6 +173,41 @@ function timed(dp: AgentDataplane, marks: () => Marks): AgentDataplane {
   };
 }
 
+/**
+ * agent-sync-child.bench.ts as plain JavaScript in `dir`, its package imports turned into the
+ * files they resolve to here, so the child runs on plain node and the built packages (no tsx).
+ */
+function childScript(dir: string): string {
+  const source = readFileSync(new URL('./agent-sync-child.bench.ts', import.meta.url), 'utf8');
+  const js = ts
+    .transpileModule(source, { compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 } })
+    .outputText.replace(/from (['"])(@gingham\/agent|pino)\1/g, (_, q: string, spec: string) => `from ${q}${import.meta.resolve(spec)}${q}`);
+  const file = join(dir, 'agent-sync-child.mjs');
+  writeFileSync(file, js);
+  return file;
+}
+
+/** Starts an agent in a process of its own (agent-sync-child.bench.ts) and returns its report. */
+async function syncInChild(script: string, request: SyncChildRequest, cpuProfDir?: string): Promise<SyncChildReport> {
+  const child = fork(script, [], {
+    execArgv: ['--expose-gc', ...(cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`] : [])],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  try {
+    const reply = new Promise<{ ok: boolean; report?: SyncChildReport; error?: string }>((resolve, reject) => {
+      child.once('message', (m) => resolve(m as { ok: boolean; report?: SyncChildReport; error?: string }));
+      child.once('exit', (code) => reject(new Error(`bench: the agent process exited with ${code} before reporting`)));
+    });
+    child.send(request);
+    const r = await reply;
+    if (!r.ok || !r.report) throw new Error(`bench: the agent process failed: ${r.error}`);
+    await new Promise<void>((resolve) => (child.exitCode !== null ? resolve() : child.once('exit', () => resolve())));
+    return r.report;
+  } finally {
+    if (child.exitCode === null) child.kill('SIGKILL');
+  }
+}
+
 async function runInside(emit: Emit): Promise<void> {
   const large = process.env['GINGHAM_BENCH_AGENT_SCALE'] === 'large';
   const kind = process.env['GINGHAM_BENCH_DATAPLANE'] ?? 'iptables';
@@ -165,24 +223,48 @@ async function runInside(emit: Emit): Promise<void> {
   const proxy = await startTcpProxy(Number(new URL(server.endpoint).port));
   try {
     process.stderr.write(`bench: writing ${n} endpoints and ${p} policies\n`);
-    const all = [...Array.from({ length: n }, (_, i) => wep(i)), ...Array.from({ length: p }, (_, j) => gnp(j))];
-    for (let i = 0; i < all.length; i += 100) {
-      const puts = all.slice(i, i + 100).map((r) => raw.put(keyOf(r)).value(encodeValue(r, r.kind === 'WorkloadEndpoint' ? WEP : GNP)));
+    // Built 100 at a time: the bench process keeps none of them.
+    const nth = (i: number): Resource => (i < n ? wep(i) : gnp(i - n));
+    for (let i = 0; i < n + p; i += 100) {
+      const puts = Array.from({ length: Math.min(100, n + p - i) }, (_, k) => nth(i + k)).map((r) => raw.put(keyOf(r)).value(encodeValue(r, r.kind === 'WorkloadEndpoint' ? WEP : GNP)));
       await raw.if('/bench/none', 'Version', '==', 0).then(...puts).commit();
     }
-    const { config } = await resolveAgentConfig({
-      flags: {
-        node: 'bench-node',
-        datastore: 'etcd',
-        'etcd-endpoints': `http://${proxy.address}`,
-        'lock-dir': join(dir, 'locks'),
-        'health-port': '0',
-        'metrics-port': '0',
-        dataplane: kind,
-        ...(bpffs ? { bpffs, 'ebpf-instance': `bench${process.pid}` } : {}),
-      },
-      env: {},
-    });
+    const flags: Record<string, string> = {
+      node: 'bench-node',
+      datastore: 'etcd',
+      'etcd-endpoints': `http://${proxy.address}`,
+      'lock-dir': join(dir, 'locks'),
+      'health-port': '0',
+      'metrics-port': '0',
+      dataplane: kind,
+      ...(bpffs ? { bpffs, 'ebpf-instance': `bench${process.pid}` } : {}),
+    };
+    // The initial sync and the RSS, by an agent alone in its process (which cleans up after).
+    process.stderr.write(`bench: initial sync in an agent process of its own\n`);
+    const heapDir = process.env['GINGHAM_BENCH_AGENT_HEAP'];
+    const alone = await syncInChild(childScript(dir), { flags, ...(heapDir ? { heapSnapshotDir: heapDir } : {}) }, process.env['GINGHAM_BENCH_AGENT_CPU_PROF']);
+    const st = alone.stages;
+    emit({ bench: 'agent', metric: `initial_sync_ms_${scale}`, value: st['ready']!, unit: 'ms' });
+    const order = ['listed', 'decoded', 'engine', 'apply_start', 'apply_end', 'ready'] as const;
+    const names = ['list', 'decode', 'engine', 'flush', 'apply', 'ready'];
+    for (const [i, stage] of order.entries()) {
+      emit({ bench: 'agent', metric: `initial_sync_stage_${names[i]}_ms_${scale}`, value: (st[stage] ?? 0) - (i === 0 ? 0 : (st[order[i - 1]!] ?? 0)), unit: 'ms' });
+    }
+    for (const x of ['renderMs', 'planMs', 'ipsetMs', 'restoreMs']) {
+      const v = alone.applyTimings?.[x];
+      if (v !== undefined) emit({ bench: 'agent', metric: `initial_sync_stage_apply_${x.slice(0, -2)}_ms_${scale}`, value: v, unit: 'ms' });
+    }
+    emit({ bench: 'agent', metric: `initial_sync_cpu_ms_${scale}`, value: alone.cpuMs, unit: 'ms' });
+    emit({ bench: 'agent', metric: `agent_rss_mb_${scale}`, value: alone.memory.rss / 1048576, unit: 'MiB' });
+    emit({ bench: 'agent', metric: `agent_peak_rss_mb_${scale}`, value: alone.peakRssMb, unit: 'MiB' });
+    emit({ bench: 'agent', metric: `agent_rss_settled_mb_${scale}`, value: alone.settled.rss / 1048576, unit: 'MiB' });
+    emit({ bench: 'agent', metric: `agent_heap_total_settled_mb_${scale}`, value: alone.settled.heapTotal / 1048576, unit: 'MiB' });
+    emit({ bench: 'agent', metric: `agent_heap_total_mb_${scale}`, value: alone.memory.heapTotal / 1048576, unit: 'MiB' });
+    emit({ bench: 'agent', metric: `agent_heap_used_mb_${scale}`, value: alone.memory.heapUsed / 1048576, unit: 'MiB' });
+    emit({ bench: 'agent', metric: `agent_external_mb_${scale}`, value: alone.memory.external / 1048576, unit: 'MiB' });
+    emit({ bench: 'agent', metric: `agent_baseline_rss_mb_${scale}`, value: alone.baseline.rss / 1048576, unit: 'MiB' });
+    if (alone.heapSnapshot) process.stderr.write(`bench: the agent's heap snapshot is ${alone.heapSnapshot}\n`);
+    const { config } = await resolveAgentConfig({ flags, env: {} });
     let marks: Marks = {};
     const dataplane = await createAgentDataplane(config);
     const agent = createAgent({ config, logger: pino({ level: 'warn' }, pino.destination(2)), dataplane: timed(dataplane, () => marks), linkEvents: true });
@@ -203,7 +285,7 @@ async function runInside(emit: Emit): Promise<void> {
     try {
       await agent.start();
       await agent.whenReady(1_800_000);
-      emit({ bench: 'agent', metric: `initial_sync_ms_${scale}`, value: performance.now() - t0, unit: 'ms' });
+      emit({ bench: 'agent', metric: `initial_sync_in_bench_process_ms_${scale}`, value: performance.now() - t0, unit: 'ms' });
 
       /** p50 and p99 of each stage (a sample missing a stage counts 0 for it). */
       const stages = (what: string, samples: readonly (readonly [string, number][])[]): void => {
@@ -318,7 +400,7 @@ async function runInside(emit: Emit): Promise<void> {
       await until(() => (agent.status().datastore.counters['relists'] ?? 0) > relists, 1_800_000);
       await agent.settled();
       emit({ bench: 'agent', metric: `relist_ms_${scale}`, value: performance.now() - t1, unit: 'ms' });
-      emit({ bench: 'agent', metric: `agent_rss_mb_${scale}`, value: process.memoryUsage().rss / 1048576, unit: 'MiB' });
+      emit({ bench: 'agent', metric: `bench_process_rss_mb_${scale}`, value: process.memoryUsage().rss / 1048576, unit: 'MiB' });
       emit({ bench: 'agent', metric: `applies_during_run_${scale}`, value: loop.applies, unit: 'count' });
       emit({ bench: 'agent', metric: `apply_failures_during_run_${scale}`, value: loop.failures, unit: 'count' });
     } finally {

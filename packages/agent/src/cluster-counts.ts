@@ -1,7 +1,8 @@
 /**
  * Cluster-wide counts for Felix's `cluster_num_*` gauges, kept from the source's stream (the
- * Engine keeps only this host's view): one set of keys per kind, so an update of a known
- * resource does not count twice and a relist's deletes are honoured.
+ * Engine keeps only this host's view): one set of the keys delivered, so an update of a known
+ * resource does not count twice and a relist's deletes are honoured, and a number per kind (a
+ * key's kind, and so its count, never changes; a set per kind would hold every key twice).
  */
 import { formatResourceKey, resourceKey, type SourceMessage } from '@gingham/core';
 
@@ -18,7 +19,7 @@ export interface ClusterCountsSnapshot {
 
 const POLICY_KINDS = new Set(['NetworkPolicy', 'GlobalNetworkPolicy', 'AdminNetworkPolicy', 'BaselineAdminNetworkPolicy', 'ClusterNetworkPolicy']);
 
-function bucket(kind: string, apiVersion: string): keyof Omit<ClusterCountsSnapshot, 'resources'> | undefined {
+function bucket(kind: string, apiVersion: string): Bucket | undefined {
   if (kind === 'Node') return 'hosts';
   if (kind === 'WorkloadEndpoint' || (kind === 'Pod' && apiVersion === 'v1')) return 'workloadEndpoints';
   if (kind === 'HostEndpoint') return 'hostEndpoints';
@@ -28,9 +29,12 @@ function bucket(kind: string, apiVersion: string): keyof Omit<ClusterCountsSnaps
   return undefined;
 }
 
+type Bucket = keyof Omit<ClusterCountsSnapshot, 'resources'>;
+
 export class ClusterCounts {
-  private readonly sets = new Map<string, Set<string>>();
+  /** The id of every resource delivered and not deleted (its bucket follows from its key). */
   private readonly all = new Set<string>();
+  private readonly counts: Record<Bucket, number> = { hosts: 0, workloadEndpoints: 0, hostEndpoints: 0, policies: 0, profiles: 0, tiers: 0 };
   /** Node names (a Calico Node and a Kubernetes Node of one name are one host). */
   private readonly hosts = new Map<string, number>();
 
@@ -45,13 +49,11 @@ export class ClusterCounts {
         this.all.add(id);
         if (!b) continue;
         if (b === 'hosts') this.hosts.set(key.name, (this.hosts.get(key.name) ?? 0) + 1);
-        let s = this.sets.get(b);
-        if (!s) this.sets.set(b, (s = new Set()));
-        s.add(id);
+        this.counts[b]++;
       } else {
         if (!this.all.delete(id)) continue;
         if (!b) continue;
-        this.sets.get(b)?.delete(id);
+        this.counts[b]--;
         if (b === 'hosts') {
           const n = (this.hosts.get(key.name) ?? 1) - 1;
           if (n <= 0) this.hosts.delete(key.name);
@@ -62,14 +64,14 @@ export class ClusterCounts {
   }
 
   snapshot(): ClusterCountsSnapshot {
-    const n = (b: string): number => this.sets.get(b)?.size ?? 0;
+    const c = this.counts;
     return {
       hosts: this.hosts.size,
-      workloadEndpoints: n('workloadEndpoints'),
-      hostEndpoints: n('hostEndpoints'),
-      policies: n('policies'),
-      profiles: n('profiles'),
-      tiers: n('tiers'),
+      workloadEndpoints: c.workloadEndpoints,
+      hostEndpoints: c.hostEndpoints,
+      policies: c.policies,
+      profiles: c.profiles,
+      tiers: c.tiers,
       resources: this.all.size,
     };
   }

@@ -1,4 +1,5 @@
 /** Keys of resources as sources and the Engine name them. */
+import { flatString } from '../engine/flat-string.js';
 import type { Resource } from '../model/resources.js';
 import type { ResourceKey } from './source.js';
 
@@ -8,8 +9,12 @@ export function resourceKey(r: Resource): ResourceKey {
   return metadata.namespace ? { apiVersion, kind, namespace: metadata.namespace, name: metadata.name } : { apiVersion, kind, name: metadata.name };
 }
 
-/** `group/Kind ns/name` (`group/Kind name` when cluster-scoped): stable text for maps and messages. */
+/**
+ * `group/Kind ns/name` (`group/Kind name` when cluster-scoped): stable text for maps and messages.
+ * Flat (`flatString`): sources and the agent keep one per resource as a map key, and the rope
+ * of the concatenation would otherwise stay beside it (about 100 bytes more per resource).
+ */
 export function formatResourceKey(k: ResourceKey): string {
   const group = k.apiVersion.includes('/') ? k.apiVersion.slice(0, k.apiVersion.indexOf('/')) : 'core';
-  return `${group}/${k.kind} ${k.namespace ? `${k.namespace}/` : ''}${k.name}`;
+  return flatString(`${group}/${k.kind} ${k.namespace ? `${k.namespace}/` : ''}${k.name}`);
 }

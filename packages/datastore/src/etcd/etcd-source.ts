@@ -27,8 +27,8 @@ import type { SourceOptions } from '../datastore.js';
 import { keyId } from '../resource.js';
 import { SourceBook } from '../source-book.js';
 import { isAuthError, toDatastoreError } from './client.js';
-import { CALICO_RESOURCES_PREFIX, decodeKeyValue } from './layout.js';
-import { listPrefix } from './list.js';
+import { CALICO_RESOURCES_PREFIX, decodeKeyValue, type Decoded } from './layout.js';
+import { listPrefixPages } from './list.js';
 
 export interface EtcdSourceOptions extends SourceOptions {
   /** Relist (rather than resume the watch) after the connection was down longer than this. Default 60 s. */
@@ -51,6 +51,12 @@ interface Internal extends EtcdSourceOptions {
   readonly endpoints: readonly string[];
   readonly pageSize: number;
   readonly onClose?: () => void;
+}
+
+/** A key listed again at the revision it was delivered at (not decoded again). */
+interface Unchanged {
+  readonly kind: 'unchanged';
+  readonly before: Delivered;
 }
 
 type WatchEnd = 'canceled' | 'outage' | 'auth' | 'periodic' | 'closed';
@@ -100,9 +106,8 @@ export function createEtcdSource(options: Internal): EtcdSource {
     }
   };
 
-  /** A put (or a listed key): upsert unless invalid, duplicate or unchanged. */
-  const onPut = (etcdKey: string, value: string, modRevision: string, out: SourceMessage[]): void => {
-    const d = decodeKeyValue(etcdKey, value, modRevision);
+  /** A put (or a listed key), decoded: upsert unless invalid, duplicate or unchanged. */
+  const take = (etcdKey: string, d: Decoded | Unchanged, modRevision: string, out: SourceMessage[]): void => {
     if (d.kind === 'ignored' || (d.kind === 'resource' && !d.info.enforced)) return;
     if (d.kind === 'invalid') {
       book.problem(etcdKey, 'INVALID_VALUE', `${d.message}${delivered.has(etcdKey) ? ' (the last valid version stays in force)' : ' (skipped)'}`, d.issues);
@@ -114,7 +119,7 @@ export function createEtcdSource(options: Internal): EtcdSource {
       }
       return;
     }
-    const id = keyId(d.key);
+    const id = d.kind === 'unchanged' ? d.before.id : keyId(d.key);
     const owner = owners.get(id);
     if (owner !== undefined && owner !== etcdKey) {
       book.problem(etcdKey, 'DUPLICATE_KEY', `the same resource is also stored at ${owner}; this key is ignored`);
@@ -125,6 +130,14 @@ export function createEtcdSource(options: Internal): EtcdSource {
         const m = tracker.resyncing ? undefined : tracker.delete(prev.key, modRevision);
         if (m) out.push(m);
       }
+      return;
+    }
+    if (d.kind === 'unchanged') {
+      // Listed again at the revision delivered: no decode, no validation, nothing emitted (a
+      // relist of 100k keys after a compaction costs map lookups, not 100k validations).
+      delivered.set(etcdKey, d.before);
+      owners.set(id, etcdKey);
+      retain(d.before);
       return;
     }
     book.clearProblem(etcdKey);
@@ -140,6 +153,8 @@ export function createEtcdSource(options: Internal): EtcdSource {
     delivered.set(etcdKey, { key: d.key, id, revision: modRevision });
     owners.set(id, etcdKey);
   };
+
+  const onPut = (etcdKey: string, value: string, modRevision: string, out: SourceMessage[]): void => take(etcdKey, decodeKeyValue(etcdKey, value, modRevision), modRevision, out);
 
   const onDelete = (etcdKey: string, modRevision: string, out: SourceMessage[]): void => {
     book.clearProblem(etcdKey);
@@ -159,30 +174,38 @@ export function createEtcdSource(options: Internal): EtcdSource {
 
   const relist = async (): Promise<void> => {
     book.phase = 'resyncing';
-    const { kvs, revision: listRevision } = await listPrefix(client, CALICO_RESOURCES_PREFIX, options.pageSize);
-    if (closed) return;
-    book.connected = true;
+    const t0 = performance.now();
     const previous = delivered;
+    // Each page is decoded (JSON, validation: pure) as it arrives, while etcd reads the next
+    // one, and its buffers are dropped; a key listed at the revision already delivered is not
+    // decoded at all. Nothing is taken into the bookkeeping before the list is complete, so a
+    // list that fails or starts again leaves it as it was.
+    let listedKeys: { readonly etcdKey: string; readonly modRevision: string; readonly decoded: Decoded | Unchanged }[] = [];
+    const { count, revision: listRevision } = await listPrefixPages(client, CALICO_RESOURCES_PREFIX, options.pageSize, {
+      onPage: (kvs) => {
+        for (const kv of kvs) {
+          const etcdKey = kv.key.toString();
+          const before = previous.get(etcdKey);
+          const decoded: Decoded | Unchanged = before && before.revision === kv.mod_revision ? { kind: 'unchanged', before } : decodeKeyValue(etcdKey, kv.value.toString(), kv.mod_revision);
+          listedKeys.push({ etcdKey, modRevision: kv.mod_revision, decoded });
+        }
+      },
+      onRestart: () => void (listedKeys = []),
+    });
+    if (closed) return;
+    book.info('LISTED', `listed and decoded ${count} key(s) at revision ${listRevision} in ${Math.round(performance.now() - t0)} ms`);
+    book.connected = true;
     delivered = new Map();
     owners = new Map();
     const out: SourceMessage[] = [tracker.beginResync()];
     const listed = new Set<string>();
-    for (const kv of kvs) {
-      const etcdKey = kv.key.toString();
+    for (const { etcdKey, modRevision, decoded } of listedKeys) {
       listed.add(etcdKey);
       const before = previous.get(etcdKey);
-      const owner = before ? owners.get(before.id) : undefined;
-      if (before && before.revision === kv.mod_revision && (owner === undefined || owner === etcdKey)) {
-        // Unchanged since delivered: no decode, no validation, nothing emitted (a relist of
-        // 100k keys after a compaction costs map lookups, not 100k validations).
-        delivered.set(etcdKey, before);
-        owners.set(before.id, etcdKey);
-        retain(before);
-        continue;
-      }
       if (before) delivered.set(etcdKey, before);
-      onPut(etcdKey, kv.value.toString(), kv.mod_revision, out);
+      take(etcdKey, decoded, modRevision, out);
     }
+    listedKeys = [];
     // Problems of keys that vanished are gone with them.
     for (const where of book.problemKeys()) if (!listed.has(where)) book.clearProblem(where);
     out.push(...tracker.endResync(listRevision));
@@ -192,7 +215,7 @@ export function createEtcdSource(options: Internal): EtcdSource {
     book.phase = 'in-sync';
     emit(out);
     backoff.reset();
-    book.info('IN_SYNC', `listed ${kvs.length} key(s) at revision ${listRevision}; ${tracker.size} resource(s) delivered`);
+    book.info('IN_SYNC', `listed ${count} key(s) at revision ${listRevision}; ${tracker.size} resource(s) delivered`);
   };
 
   const onWatchData = (res: IWatchResponse): void => {
