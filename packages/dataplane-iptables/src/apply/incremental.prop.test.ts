@@ -14,7 +14,7 @@ import type { RenderOptions } from '../render/options.js';
 import { createRenderCache, forgetSetMembers } from '../render/render-cache.js';
 import { renderState } from '../render/render.js';
 import type { Rendered } from '../render/rendered.js';
-import { emptyKernelState, type KernelState } from './kernel-state.js';
+import { cloneKernelState, emptyKernelState, type KernelState } from './kernel-state.js';
 import { pathScopes, planConverge } from './plan.js';
 import { scopeIndex } from './scope-index.js';
 
@@ -92,13 +92,6 @@ const setup: DataplaneMessage[] = [
   { kind: 'profile-upsert', profile: { id: 'kns.a', ingress: [{ action: 'Allow', source: {}, destination: {} }], egress: [] } },
 ];
 
-const copy = (k: KernelState): KernelState => ({
-  chains: new Map([...k.chains].map(([n, c]) => [n, { ids: [...c.ids], sets: [...c.sets] }])),
-  hooks: new Map([...k.hooks].map(([n, l]) => [n, [...l]])),
-  sets: new Map([...k.sets].map(([n, s]) => [n, { type: s.type, members: new Set(s.members) }])),
-  generations: new Map(k.generations),
-});
-
 describe('incremental rendering and planning', () => {
   it('equal the full rendering and the plan from fresh copies, for random change sequences', () => {
     fc.assert(
@@ -122,10 +115,10 @@ describe('incremental rendering and planning', () => {
               expect(r, at).toEqual(renderState(state, family, options));
               const before = prev.get(family);
               const inc = planConverge(k.get(family)!, r, o, before);
-              const fresh = planConverge(copy(k.get(family)!), r, o, before && { ...before });
+              const fresh = planConverge(cloneKernelState(k.get(family)!), r, o, before && { ...before });
               expect(inc.steps, at).toEqual(fresh.steps);
               expect(inc.stats, at).toEqual(fresh.stats);
-              expect(copy(inc.next), at).toEqual(copy(fresh.next));
+              expect(cloneKernelState(inc.next), at).toEqual(cloneKernelState(fresh.next));
               // The index the plans share, moved from the rendering in force to the new one, against
               // full walks of both: the current scopes and the journaled ones (the planner's "old").
               const idx = scopeIndex(before ?? inc.rendered);

@@ -104,6 +104,16 @@ export function emptyKernelState(): KernelState {
   return { chains: new Map(), hooks: new Map(), sets: new Map(), generations: new Map() };
 }
 
+/** A deep copy sharing no object with `k`, as a fresh read of the kernel would give (the planner's reuse is tested against it). */
+export function cloneKernelState(k: KernelState): KernelState {
+  return {
+    chains: new Map([...k.chains].map(([n, c]) => [n, { ids: [...c.ids], sets: [...c.sets] }])),
+    hooks: new Map([...k.hooks].map(([n, l]) => [n, [...l]])),
+    sets: new Map([...k.sets].map(([n, s]) => [n, { type: s.type, members: new Set(s.members) }])),
+    generations: new Map(k.generations),
+  };
+}
+
 /** `ip -j addr show` output → interface name → its addresses (core's parser; malformed output is a failed read-back). */
 export function parseIpAddrJson(text: string): Map<string, string[]> {
   const out = parseIpAddrJsonText(text);

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { applyMessage, emptyDataplaneState, type DataplaneMessage, type WorkloadEndpointState } from '@gingham/core';
 import { createRenderCache } from '../render/render-cache.js';
 import { renderState } from '../render/render.js';
-import { emptyKernelState, type KernelState } from './kernel-state.js';
+import { cloneKernelState, emptyKernelState } from './kernel-state.js';
 import { pathScopes, planConverge } from './plan.js';
 
 const o = { setPrefix: 'gh', commentTag: 'gh:' };
@@ -17,13 +17,6 @@ const ep = (i: number, group: number): WorkloadEndpointState => ({
   profileIds: [],
   stagedPolicyIds: [],
 });
-const copy = (k: KernelState): KernelState => ({
-  chains: new Map([...k.chains].map(([n, c]) => [n, { ids: [...c.ids], sets: [...c.sets] }])),
-  hooks: new Map([...k.hooks].map(([n, l]) => [n, [...l]])),
-  sets: new Map([...k.sets].map(([n, s]) => [n, { type: s.type, members: new Set(s.members) }])),
-  generations: new Map(k.generations),
-});
-
 describe('planConverge reusing what the plan in force computed', () => {
   it('plans exactly as from a fresh copy of the kernel model (endpoint moves with their addresses between sets)', () => {
     const st = emptyDataplaneState();
@@ -43,10 +36,10 @@ describe('planConverge reusing what the plan in force computed', () => {
       applyMessage(st, { kind: 'ipset-add-members', id: `s:g${to}`, members: [`10.65.0.${i}/32`] });
       const r = renderState(st, 4, {}, {}, cache);
       const reused = planConverge(plan.next, r, o, plan.rendered);
-      const fresh = planConverge(copy(plan.next), r, o, plan.rendered);
+      const fresh = planConverge(cloneKernelState(plan.next), r, o, plan.rendered);
       expect(reused.steps, `move ${n}`).toEqual(fresh.steps);
       expect(reused.stats).toEqual(fresh.stats);
-      expect(copy(reused.next)).toEqual(copy(fresh.next));
+      expect(cloneKernelState(reused.next)).toEqual(cloneKernelState(fresh.next));
       expect(pathScopes(reused.rendered)).toEqual(pathScopes({ ...reused.rendered }));
       plan = reused;
     }
