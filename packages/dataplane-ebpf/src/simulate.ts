@@ -81,12 +81,28 @@ export interface SimVerdict {
   readonly via?: { readonly in?: SimDirectionVerdict; readonly out?: SimDirectionVerdict };
 }
 
-function lpm(map: Map<string, Uint8Array>, maxBits: number, key: (bits: number) => Uint8Array): Uint8Array | undefined {
-  for (let bits = maxBits; bits >= 0; bits--) {
-    const v = map.get(hexKey(key(bits)));
+function lpm(map: Map<string, Uint8Array>, keys: readonly string[]): Uint8Array | undefined {
+  for (let bits = keys.length - 1; bits >= 0; bits--) {
+    const v = map.get(keys[bits]!);
     if (v) return v;
   }
   return undefined;
+}
+
+/**
+ * The hex keys of one LPM lookup for every prefix length (index = bits), memoised: the
+ * properties simulate the same few packets after every single map write, so the same keys are
+ * encoded again and again. The encoders are pure; the memo is only dropped when it grows large.
+ */
+const lpmKeys = new Map<string, readonly string[]>();
+function keysOf(memo: string, maxBits: number, key: (bits: number) => Uint8Array): readonly string[] {
+  let ks = lpmKeys.get(memo);
+  if (!ks) {
+    if (lpmKeys.size >= 100_000) lpmKeys.clear();
+    ks = Array.from({ length: maxBits + 1 }, (_, bits) => hexKey(key(bits)));
+    lpmKeys.set(memo, ks);
+  }
+  return ks;
 }
 
 function isPortProto(p: number): boolean {
@@ -103,7 +119,7 @@ function direction(maps: TableMaps, local: WireAddr, peer: WireAddr, pkt: Packet
   if (!sv) return miss(2);
   const { version, flags } = decodeSlotValue(sv);
   const maxAddrBits = peer.family === 4 ? 32 : 128;
-  const cv = lpm(maps.classes, maxAddrBits, (bits) => encodeClassKey(peer, bits));
+  const cv = lpm(maps.classes, keysOf(`c${peer.family}:${peer.bytes.join('.')}`, maxAddrBits, (bits) => encodeClassKey(peer, bits)));
   if (!cv) return miss(3);
   return rowOf(maps, slot, version, flags, decodeU32Value(cv), pkt, 3);
 }
@@ -113,11 +129,13 @@ function rowOf(maps: TableMaps, slot: number, version: number, flags: number, cl
   let sport = 0;
   if ((flags & SLOT_HAS_SPORT) !== 0 && isPortProto(pkt.protocol)) {
     lookups++;
-    const spv = lpm(maps.sports, 16, (bits) => encodeSportKey(slot, version, bits, pkt.srcPort ?? 0));
+    const sp = pkt.srcPort ?? 0;
+    const spv = lpm(maps.sports, keysOf(`s${slot}:${version}:${sp}`, 16, (bits) => encodeSportKey(slot, version, bits, sp)));
     if (!spv) return { allowed: false, stage: 'miss', slot, lookups };
     sport = decodeU32Value(spv);
   }
-  const vv = lpm(maps.verdicts, 24, (bits) => encodeVerdictKey(slot, version, cls, sport, bits, portField(pkt.protocol, pkt.dstPort, pkt.icmp)));
+  const value24 = portField(pkt.protocol, pkt.dstPort, pkt.icmp);
+  const vv = lpm(maps.verdicts, keysOf(`v${slot}:${version}:${cls}:${sport}:${value24}`, 24, (bits) => encodeVerdictKey(slot, version, cls, sport, bits, value24)));
   lookups++;
   if (!vv) return { allowed: false, stage: 'miss', slot, lookups };
   const verdict = decodeVerdictValue(vv);
@@ -132,8 +150,8 @@ function forward(maps: TableMaps, slot: number, src: WireAddr, dst: WireAddr, pk
   if (!sv) return miss(1);
   const { version, flags } = decodeSlotValue(sv);
   const maxAddrBits = src.family === 4 ? 32 : 128;
-  const sc = lpm(maps.fwd_classes, maxAddrBits, (bits) => encodeFwdClassKey(slot, version, src, bits));
-  const dc = lpm(maps.fwd_classes, maxAddrBits, (bits) => encodeFwdClassKey(slot, version, dst, bits, true));
+  const sc = lpm(maps.fwd_classes, keysOf(`fs${slot}:${version}:${src.family}:${src.bytes.join('.')}`, maxAddrBits, (bits) => encodeFwdClassKey(slot, version, src, bits)));
+  const dc = lpm(maps.fwd_classes, keysOf(`fd${slot}:${version}:${dst.family}:${dst.bytes.join('.')}`, maxAddrBits, (bits) => encodeFwdClassKey(slot, version, dst, bits, true)));
   if (!sc || !dc) return miss(3);
   return rowOf(maps, slot, version, flags, ((decodeU32Value(sc) << 16) | decodeU32Value(dc)) >>> 0, pkt, 3);
 }
