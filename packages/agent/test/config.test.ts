@@ -1,11 +1,17 @@
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { redactedConfig, resolveAgentConfig } from '@gingham/agent';
+
+const dirs: string[] = [];
+afterAll(async () => {
+  for (const d of dirs) await rm(d, { recursive: true, force: true });
+});
 
 const file = async (text: string): Promise<string> => {
   const dir = await mkdtemp(join(tmpdir(), 'gingham-agent-config-'));
+  dirs.push(dir);
   const path = join(dir, 'agent.yaml');
   await writeFile(path, text);
   return path;
