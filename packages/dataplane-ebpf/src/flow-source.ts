@@ -64,6 +64,11 @@ export function createEbpfFlowSource(options: EbpfFlowSourceOptions): EbpfFlowSo
   // Address texts: IPv4 by value, IPv6 by its 16 bytes.
   const v4 = new Map<number, string>();
   const v6 = new Map<string, string>();
+  // The last address of each side: a node's events mostly repeat their pair (no map lookup then).
+  let lastSrc4 = -1;
+  let lastSrcText = '';
+  let lastDst4 = -1;
+  let lastDstText = '';
   const text4 = (n: number): string => {
     let t = v4.get(n);
     if (t === undefined) {
@@ -146,8 +151,18 @@ export function createEbpfFlowSource(options: EbpfFlowSourceOptions): EbpfFlowSo
       ev.srcPort = d.getUint16(o + 28, true);
       ev.dstPort = d.getUint16(o + 30, true);
       if (family === 4) {
-        ev.src = text4(d.getUint32(o + 32));
-        ev.dst = text4(d.getUint32(o + 48));
+        const src = d.getUint32(o + 32);
+        if (src !== lastSrc4) {
+          lastSrcText = text4(src);
+          lastSrc4 = src;
+        }
+        const dst = d.getUint32(o + 48);
+        if (dst !== lastDst4) {
+          lastDstText = text4(dst);
+          lastDst4 = dst;
+        }
+        ev.src = lastSrcText;
+        ev.dst = lastDstText;
       } else {
         ev.src = text6(data, o + 32);
         ev.dst = text6(data, o + 48);
@@ -200,6 +215,12 @@ export function createEbpfFlowSource(options: EbpfFlowSourceOptions): EbpfFlowSo
     }
     if (done.length > 0) flowstats.deleteBatch(done);
   };
+
+  // Open now when the maps are pinned (else at the first poll). Opening may start a child
+  // process (the ring reader asks getconf for the page size, once per process), and a fork
+  // write-protects every private page of this one: each page is then faulted again on its next
+  // write. Done here, before the collector commits its tables, not in their first drain.
+  open();
 
   return {
     name: 'ebpf',

@@ -5,7 +5,9 @@
  *    pending traces, aggregation) on one core. The events are real: the datapath program runs
  *    under BPF_PROG_TEST_RUN with flow logs on, once per packet of distinct connections (pod b →
  *    pod a, both evaluated), filling the ring buffer; only the drains are timed (root only).
- *    Every connection is new (no tuple repeats). The rate is per CPU second of this process
+ *    Every connection is new (no tuple repeats); the collector has the default connection cap,
+ *    preallocated, as the agent runs it (or one for all of the bench's connections, if more). The fill makes no garbage (`synRunner`), so no
+ *    collection of the harness's runs beside the drains. The rate is per CPU second of this process
  *    (`process.cpuUsage`: user + system of all its threads, GC included), as the machine is
  *    shared; `flow_events_per_wall_s` is the same over wall time. It is a throughput, so it is
  *    measured after WARMUP_ROUNDS drains of other connections (JIT, the snapshot's identity
@@ -20,7 +22,9 @@
  *    GC, `--expose-gc`; `heap_bytes_per_flow_with_connection`) plus its typed arrays (the flow
  *    table's growth, and the connection tables whole, slot arrays sized for maxConnections
  *    included, as the collector counts them: storage written, not heap, so `heapUsed` alone
- *    misses them).
+ *    misses them), from a collector that does not preallocate its connection table;
+ *    `preallocated_connection_bytes` and `preallocate_cpu_ms` are what a collector with the
+ *    default cap commits at creation, and the CPU that takes.
  *  - `flows.iperf` `flowlogs_throughput_ratio`: iperf3 TCP throughput between two pods through the
  *    eBPF dataplane with flow logs on (and the collector draining them, with its timers) ÷ off,
  *    median of per-round pairs, the order alternated each round (root only).
@@ -33,7 +37,7 @@ import { randomBytes } from 'node:crypto';
 import { createTopology, iperf3Gbps, type Topology } from '@gingham/dataplane-conformance';
 import { createEbpfDataplane } from './dataplane/index.js';
 import { buildSnapshot, createEngine, loadManifests, applyMessage, emptyDataplaneState, type DataplaneMessage, type FlowDecision, type FlowVerdictEvent } from '@gingham/core';
-import { createCollection, loadCollectionSpec, testRun } from '@gingham/ebpf-loader';
+import { BpfSyscallError, createCollection, getBpfBinding, loadCollectionSpec, testRun, type BpfProgram } from '@gingham/ebpf-loader';
 import { mountScratchBpffs } from '@gingham/ebpf-loader/testing';
 import { createFlowCollector } from '@gingham/flows';
 import { compile, policyNames } from './compile/index.js';
@@ -52,6 +56,8 @@ const PER_ROUND = 1_500; // packets per fill: 2 events each (64 B + 8 B header) 
 const srcPortOf = (n: number): number => 10_000 + (n % 50_000);
 const dstPortOf = (n: number): number => 1000 + ((n + Math.floor(n / 50_000)) % 1000);
 const AGG_FLOWS = 100_000;
+/** The collectors' connection cap: the default, or every connection the bench makes. */
+const CONNECTIONS = Math.max(262_144, (WARMUP_ROUNDS + ROUNDS) * PER_ROUND);
 
 const MANIFESTS = `
 apiVersion: v1
@@ -74,6 +80,52 @@ spec:
   ingress: [{from: [{podSelector: {matchLabels: {app: b}}}], ports: [{port: 1000, endPort: 1999}]}]
 `;
 
+/** `BPF_PROG_TEST_RUN`'s command number and its attribute block's size (`union bpf_attr`). */
+const PROG_TEST_RUN = 10;
+const ATTR_BYTES = 144;
+
+/**
+ * Runs the datapath on TCP SYNs pod b → pod a, one per port pair, with no allocation per packet:
+ * one frame whose ports are rewritten in place (L4 checksums are left zero, as `buildPacket`
+ * leaves them) and one `BPF_PROG_TEST_RUN` attribute block with its output buffers, reused.
+ * Connections `first` … `first + count - 1` (`srcPortOf`, `dstPortOf`). `testRun` allocates its
+ * attributes, output buffers and result per call, about 10 KB a packet: the young-generation
+ * collections that garbage brings run beside the timed drains (V8's helper threads count in
+ * process CPU), so the fill makes none. The loop is a function of its own so that what the JIT
+ * optimizes for it is small (an on-stack replacement of the whole bench function took its
+ * compiler thread ~300 ms, beside the drains).
+ */
+function synRunner(program: BpfProgram, ctxIn: Uint8Array): (first: number, count: number) => void {
+  const data = buildPacket({ src: '10.1.0.1', dst: '10.0.0.1', protocol: 6, srcPort: 1, dstPort: 1 }, { tcpFlags: TCP_SYN });
+  const l4 = 14 + (data[14]! & 0x0f) * 4;
+  const dataOut = new Uint8Array(data.length + 512);
+  const ctxOut = new Uint8Array(ctxIn.length);
+  const attr = new Uint8Array(ATTR_BYTES);
+  const view = new DataView(attr.buffer);
+  const ptrs = [16, data, 24, dataOut, 48, ctxIn, 56, ctxOut];
+  const bpf = getBpfBinding().bpf;
+  return (first, count) => {
+    for (let n = first; n < first + count; n++) {
+      const srcPort = srcPortOf(n);
+      const dstPort = dstPortOf(n);
+      data[l4] = srcPort >>> 8;
+      data[l4 + 1] = srcPort & 0xff;
+      data[l4 + 2] = dstPort >>> 8;
+      data[l4 + 3] = dstPort & 0xff;
+      attr.fill(0);
+      view.setUint32(0, program.fd, true);
+      view.setUint32(8, data.length, true);
+      view.setUint32(12, dataOut.length, true);
+      view.setUint32(32, 1, true);
+      view.setUint32(40, ctxIn.length, true);
+      view.setUint32(44, ctxOut.length, true);
+      const r = bpf(PROG_TEST_RUN, attr, ptrs);
+      if (r < 0) throw new BpfSyscallError('BPF_PROG_TEST_RUN', -r, `program ${program.name}`);
+      if (view.getInt32(4, true) !== 0) throw new Error('flows bench: the datapath dropped an allowed packet');
+    }
+  };
+}
+
 function model() {
   const loaded = loadManifests([{ file: 'bench.yaml', text: MANIFESTS }]);
   if (!loaded.ok) throw new Error(`flows bench: ${loaded.issues.map((i) => i.message).join('; ')}`);
@@ -95,7 +147,9 @@ async function pipelineBench(emit: Emit): Promise<void> {
     const c = createCollection(loadCollectionSpec(readDatapathObject()), { pinPath: bpffs.path });
     let names = new Map<number, string>();
     const source = createEbpfFlowSource({ dataplane: { pinPath: bpffs.path, flowLogs: true, policyNames: () => names } });
-    const collector = createFlowCollector({ source, snapshot: () => snapshot, timers: false, maxFlows: 1_000_000, maxConnections: 1_000_000 });
+    // The default connection cap (262,144, preallocated) as the agent runs it, or more when the
+    // bench makes more connections (FLOWS_BENCH_ROUNDS), so that it follows all of them.
+    const collector = createFlowCollector({ source, snapshot: () => snapshot, timers: false, maxFlows: 1_000_000, maxConnections: CONNECTIONS });
     try {
       const { tables, writes } = compile(state);
       writeTables(Object.fromEntries(MAP_NAMES.map((n) => [n, c.map(n)])) as Record<MapName, ReturnType<typeof c.map>>, writes);
@@ -103,6 +157,7 @@ async function pipelineBench(emit: Emit): Promise<void> {
       c.map('meta').update(new Uint8Array(4), encodeMetaValue(1n, META_FLOW_LOGS | META_NO_CT_INSERT));
       const program = c.program(DATAPATH_PROGRAM);
       const ctxIn = encodeSkbContext({ ingressIfindex: 1, ifindex: 1 });
+      const fill = synRunner(program, ctxIn);
       let drainNs = 0n;
       let drainCpuUs = 0;
       let coldCpuUs = 0;
@@ -114,10 +169,8 @@ async function pipelineBench(emit: Emit): Promise<void> {
           coldEvents = collector.stats().events - before;
           before += coldEvents;
         }
-        for (let i = 0; i < PER_ROUND; i++, port++) {
-          const data = buildPacket({ src: '10.1.0.1', dst: '10.0.0.1', protocol: 6, srcPort: srcPortOf(port), dstPort: dstPortOf(port) }, { tcpFlags: TCP_SYN });
-          if (testRun(program, { data, ctxIn }).retval !== 0) throw new Error('flows bench: the datapath dropped an allowed packet');
-        }
+        fill(port, PER_ROUND);
+        port += PER_ROUND;
         const t0 = process.hrtime.bigint();
         const cpu0 = process.cpuUsage();
         await collector.poll();
@@ -202,7 +255,7 @@ async function collectorBench(emit: Emit): Promise<void> {
     stats: () => ({ events: 0, lost: 0, connections: 0 }),
     close: () => undefined,
   };
-  const collector = createFlowCollector({ source, snapshot: () => snapshot, timers: false, maxFlows: 1_000_000, maxConnections: 1_000_000 });
+  const collector = createFlowCollector({ source, snapshot: () => snapshot, timers: false, maxFlows: 1_000_000, maxConnections: CONNECTIONS });
   let cpuUs = 0;
   let before = 0;
   for (let r = 0; r < WARMUP_ROUNDS + ROUNDS; r++) {
@@ -234,7 +287,15 @@ async function memoryBench(emit: Emit): Promise<void> {
     stats: () => ({ events: 0, lost: 0, connections: 0 }),
     close: () => undefined,
   };
-  const collector = createFlowCollector({ source, snapshot: () => snapshot, timers: false, aggregation: { allowed: 1, denied: 1 }, maxFlows: AGG_FLOWS * 2, maxConnections: AGG_FLOWS * 2 });
+  // What preallocating the connection table costs at the default cap, once per collector.
+  const cpu0 = process.cpuUsage();
+  const preallocated = createFlowCollector({ source, snapshot: () => snapshot, timers: false });
+  const cpu = process.cpuUsage(cpu0);
+  emit({ bench, metric: 'preallocated_connection_bytes', value: preallocated.stats().connectionBytes, unit: 'B' });
+  emit({ bench, metric: 'preallocate_cpu_ms', value: (cpu.user + cpu.system) / 1000, unit: 'ms' });
+  await preallocated.close();
+  // Not preallocated here: the rows below are what each flow and its connection add.
+  const collector = createFlowCollector({ source, snapshot: () => snapshot, timers: false, aggregation: { allowed: 1, denied: 1 }, maxFlows: AGG_FLOWS * 2, maxConnections: AGG_FLOWS * 2, preallocate: false });
   const decision: FlowDecision = { kind: 'profile', profile: 'kns.bench', ruleIndex: 0 };
   // Distinct aggregated flows at level 1 (source ports aggregated): distinct outside sources.
   const event = (i: number): FlowVerdictEvent => ({

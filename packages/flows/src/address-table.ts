@@ -42,6 +42,14 @@ export class AddressTable {
     return id;
   }
 
+  /**
+   * `intern(text)`, trying `hint` first (the id `text` had last time): no map lookup when it
+   * still holds it. A freed id's text is '' until it is given again, so a stale hint falls back.
+   */
+  internAt(hint: number, text: string): number {
+    return text !== '' && this.text[hint] === text ? hint : this.intern(text);
+  }
+
   /** The id of `text`, or -1 when no one holds it. */
   find(text: string): number {
     return this.#ids.get(text) ?? -1;

@@ -238,6 +238,29 @@ describe('collector: windows, bounds and losses', () => {
     expect(collector.stats()).toMatchObject({ liveConnections: 0, addresses: 0 });
   });
 
+  it('preallocated (the default), the connection table commits its storage at creation and gives the same records as one that grows page by page', async () => {
+    const runs = await Promise.all(
+      [true, false].map(async (preallocate) => {
+        const { source, collector, advance } = setup({ maxConnections: 1000, preallocate });
+        const bytesAtCreation = collector.stats().connectionBytes;
+        for (let i = 0; i < 50; i++) webToDb(source, i % 2 ? WEB1 : WEB2, 40000 + i, 3 + i, i % 5 === 0);
+        await collector.poll({ counters: true });
+        advance(15_000);
+        const w1 = await collector.flush();
+        for (let i = 0; i < 20; i++) webToDb(source, WEB1, 41000 + i, 4, true);
+        await collector.poll({ counters: true });
+        const w2 = await collector.flush();
+        return { bytesAtCreation, windows: [w1, w2], stats: { ...collector.stats(), connectionBytes: 0 } };
+      }),
+    );
+    const [pre, grown] = runs;
+    // 1,000 entries of 97 B (key, verdicts, counters, live flag, free list) and 2,048 slots of 8 B.
+    expect(pre!.bytesAtCreation).toBe(1000 * 97 + 2048 * 8);
+    expect(grown!.bytesAtCreation).toBe(0);
+    expect(pre!.windows).toEqual(grown!.windows);
+    expect(pre!.stats).toEqual(grown!.stats);
+  });
+
   it('a window of 100 000 aggregated flows stays within 300 bytes a flow in its table', async () => {
     const { source, collector } = setup({ maxFlows: 100_000, aggregation: { denied: 0 } });
     for (let i = 0; i < 100_000; i++) {

@@ -21,11 +21,11 @@ const arbOp: fc.Arbitrary<Op> = fc.oneof(
 describe('TupleTable', () => {
   it('answers as a Map of its tuples through upserts, deletes (backward shift), growth, the cap and clears, with payload kept per entry and each address held exactly while an entry uses it', () => {
     fc.assert(
-      fc.property(fc.array(arbOp, { maxLength: 400 }), fc.integer({ min: 1, max: 300 }), fc.boolean(), (ops, cap, small) => {
+      fc.property(fc.array(arbOp, { maxLength: 400 }), fc.integer({ min: 1, max: 300 }), fc.boolean(), fc.boolean(), (ops, cap, small, prefault) => {
         // A tiny initial size makes the table grow, and probe runs long, within a few operations;
-        // sized for its cap, it never grows.
+        // sized for its cap, it never grows. Prefaulted or not, it answers the same.
         const addresses = new AddressTable();
-        const t = new TupleTable(cap, 2, 2, { addresses, ...(small ? { initial: 2 } : {}) });
+        const t = new TupleTable(cap, 2, 2, { addresses, prefault, ...(small ? { initial: 2 } : {}) });
         const model = new Map<string, { idx: number; value: number }>();
         let next = 0;
         for (const o of ops) {
@@ -117,6 +117,21 @@ describe('TupleTable', () => {
     expect(huge.int(huge.find(1, 2, 6, 57), 0)).toBe(58);
   });
 
+  it('prefaulted, it holds (and counts) all of its storage from creation on, growing or not', () => {
+    const perEntry = 4 * 4 + 3 * 4 + 2 * 8 + 5;
+    const t = new TupleTable(5000, 3, 2, { prefault: true });
+    // 5,000 entries and 16,384 slots of two words.
+    expect(t.bytes).toBe(5000 * perEntry + 16_384 * 8);
+    for (let i = 0; i < 5000; i++) t.setInt(t.upsert(1, 2, 6, i), 2, i);
+    expect(t.bytes).toBe(5000 * perEntry + 16_384 * 8);
+    expect(t.int(t.find(1, 2, 6, 4321), 2)).toBe(4321);
+    const grows = new TupleTable(100, 3, 2, { prefault: true, initial: 4 });
+    expect(grows.bytes).toBe(4 * perEntry + 8 * 8);
+    for (let i = 0; i < 100; i++) grows.setInt(grows.upsert(1, 2, 6, i), 0, i + 1);
+    expect(grows.bytes).toBe(100 * perEntry + 256 * 8);
+    expect(grows.int(grows.find(1, 2, 6, 99), 0)).toBe(100);
+  });
+
   it('reuses the index of a deleted entry and finds nothing of it afterwards', () => {
     const t = new TupleTable(4, 0, 0);
     const a = t.upsert(1, 2, 6, 1);
@@ -144,6 +159,14 @@ describe('AddressTable', () => {
     expect([addresses.find('10.0.0.1'), addresses.text[a], addresses.size]).toEqual([-1, '', 1]);
     expect(addresses.intern('fd00::1')).toBe(a);
     expect(addresses.text[a]).toBe('fd00::1');
+    // internAt: the hint when it still holds the text, else a lookup (a freed hint's text is '').
+    expect(addresses.internAt(a, 'fd00::1')).toBe(a);
+    expect(addresses.internAt(b, 'fd00::1')).toBe(a);
+    addresses.ref(a);
+    addresses.unref(a);
+    expect(addresses.text[a]).toBe('');
+    expect(addresses.internAt(a, '10.0.0.9')).toBe(addresses.find('10.0.0.9'));
+    expect(addresses.internAt(b, '')).not.toBe(b);
     // Ids beyond the first reference column's length.
     for (let i = 0; i < 200; i++) addresses.ref(addresses.intern(`10.1.0.${i}`));
     expect(addresses.refs(addresses.find('10.1.0.199'))).toBe(1);
