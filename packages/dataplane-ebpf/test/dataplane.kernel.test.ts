@@ -249,6 +249,22 @@ done`;
     expect(hooksIn(topo.node, ifaces()).filter((h) => h.includes(' tc: '))).toHaveLength(6);
     expect(await tcp('b/client', 'a/web', 80)).toBe(true);
     expect(await tcp('a/db', 'a/web', 80)).toBe(false);
+
+    // Drift by hand at the same ifindex (the filter on web's egress hook deleted): the markers
+    // still say it is there; the quick re-check leaves it, the full one reads the hooks back and
+    // attaches it anew, and both verdicts hold again.
+    const web = topo.pods.find((p) => p.name === 'web')!.iface;
+    const del = spawnSync('ip', ['netns', 'exec', topo.node, 'tc', 'filter', 'del', 'dev', web, 'egress', 'prio', '1', 'handle', '1', 'bpf'], { encoding: 'utf8' });
+    expect(del.stderr).toBe('');
+    expect(hooksIn(topo.node, [web])).toHaveLength(1);
+    await two.syncInterfaces();
+    expect(hooksIn(topo.node, [web])).toHaveLength(1);
+    await two.syncInterfaces({ full: true });
+    expect(hooksIn(topo.node, [web])).toHaveLength(2);
+    expect(await tcp('a/db', 'a/web', 80)).toBe(false);
+    expect(await tcp('b/client', 'a/web', 80)).toBe(true);
+    expect(two.stats().attached.filter((a) => a.ifname === web).map((a) => a.kind)).toEqual(['tc', 'tc']);
+
     await two.clean();
     expect(listTree(bpffs.path)).toEqual([]);
     expect(hooksIn(topo.node, ifaces())).toEqual([]);

@@ -18,7 +18,7 @@ import {
   type TcDirection,
 } from '@gingham/ebpf-loader';
 import type { PinnedAttachment } from './pins.js';
-import { attachTcHooks, detachHooks, type DetachedHook, type TcContext, type TcFresh } from './tc-hooks.js';
+import { attachTcHooks, detachHooks, driftedTcHooks, type DetachedHook, type TcContext, type TcFresh } from './tc-hooks.js';
 
 export type AttachMode = 'auto' | 'tcx' | 'tc';
 
@@ -71,7 +71,9 @@ const hookKey = (direction: TcDirection, ifname: string): string => `${direction
  * `swap`, hooks that hold an older program get this one atomically. A hook whose interface
  * was deleted and recreated under the same name is attached anew: tcx links are read (a link
  * already running `program` at the interface's ifindex is left as it is; else `BPF_LINK_UPDATE`,
- * which answers ENOLINK once their interface is gone), tc markers carry the ifindex. tc hooks are read once and changed in one `tc -batch`, intent recorded first.
+ * which answers ENOLINK once their interface is gone), tc markers carry the ifindex and a
+ * confirmed tc hook is read back (a filter gone or running another program is attached anew).
+ * tc hooks are read once and changed in one `tc -batch`, intent recorded first.
  * `pending` is refilled with the wanted interfaces that do not exist yet; `verified` with the
  * hooks now known to run `program`.
  */
@@ -117,6 +119,7 @@ function reconcileSome(ctx: HookContext, program: BpfProgram, want: readonly str
   const tcSwaps: PinnedAttachment[] = [];
   const gone: PinnedAttachment[] = [];
   const tcDone: { key: string; ifname: string; ifindex: number }[] = [];
+  const tcConfirmed: PinnedAttachment[] = [];
   let progId: number | undefined;
   for (const ifname of want) {
     const ifindex = idx.get(ifname) ?? 0;
@@ -151,6 +154,7 @@ function reconcileSome(ctx: HookContext, program: BpfProgram, want: readonly str
       } else if (a?.kind === 'tc') {
         if (!a.pending && a.ifindex === ifindex) {
           if (swap) tcSwaps.push(a);
+          else tcConfirmed.push(a);
           tcDone.push({ key, ifname, ifindex });
           continue;
         }
@@ -168,6 +172,11 @@ function reconcileSome(ctx: HookContext, program: BpfProgram, want: readonly str
         tcDone.push({ key, ifname, ifindex });
       }
     }
+  }
+  // A confirmed marker says what we did, not what is there now: a filter deleted or replaced
+  // by hand at the same ifindex is attached anew (the fresh path refuses a foreign filter).
+  for (const a of driftedTcHooks(ctx.tc, progId ?? programId(program), tcConfirmed)) {
+    tcFresh.push({ ifname: a.ifname, direction: a.direction, ifindex: a.ifindex, stale: a });
   }
   attachTcHooks(ctx.tc, program, tcFresh, tcSwaps, pending);
   for (const h of tcDone) if (!pending.has(h.ifname)) verified.set(h.key, h.ifindex);

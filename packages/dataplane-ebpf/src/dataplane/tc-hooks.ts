@@ -176,6 +176,22 @@ export function attachTcHooks(ctx: TcContext, program: BpfProgram, fresh: readon
 }
 
 /**
+ * Of `hooks` (tc hooks recorded as confirmed at their interface's current ifindex), the ones
+ * whose filter at our priority is gone or runs another program than `programId`: drift made by
+ * hand (`tc filter del`, a deleted clsact) that the markers alone cannot show. One `tc -batch`
+ * read. Interfaces that vanished meanwhile are left to the next re-check.
+ */
+export function driftedTcHooks(ctx: TcContext, programId: number, hooks: readonly PinnedAttachment[]): PinnedAttachment[] {
+  if (hooks.length === 0 || netnsGone(ctx.netns)) return [];
+  const state = readTcHooks({ ifnames: hooks.map((h) => h.ifname), ...nsOpt(ctx.netns) });
+  return hooks.filter((a) => {
+    const st = state.get(a.ifname);
+    if (!st?.exists) return false;
+    return st[a.direction].find((x) => at(x, ctx.priority))?.programId !== programId;
+  });
+}
+
+/**
  * Takes the program off every hook in `list` (tcx: LINK_DETACH; tc: `tc filter del` of a
  * `gingham_tc` filter that no other instance owns, then the clsact qdisc when a marker says it is
  * ours and no filter is left on it), then removes their pins and markers. A marker of an earlier
