@@ -5,6 +5,8 @@
  * after the code that produces events (e.g. `testRun`).
  */
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { endianness } from 'node:os';
 import { getBpfBinding } from './binding.js';
 import { BpfError, BpfSyscallError, NotSupportedError } from './errors.js';
 import type { BpfMap } from './map.js';
@@ -13,9 +15,34 @@ const BUSY = 0x80000000;
 const DISCARD = 0x40000000;
 const HDR = 8;
 
+/** AT_PAGESZ in the auxiliary vector the kernel hands every process. */
+const AT_PAGESZ = 6n;
+
+/**
+ * The kernel's page size, from `/proc/self/auxv` (no child process: a fork makes every private
+ * page of this process fault again on its next write, which a pre-faulted flow table would pay
+ * for); `getconf` only where auxv cannot be read.
+ */
+function readPageSize(): number {
+  try {
+    const auxv = readFileSync('/proc/self/auxv');
+    const view = new DataView(auxv.buffer, auxv.byteOffset, auxv.byteLength);
+    const le = endianness() === 'LE';
+    for (let off = 0; off + 16 <= auxv.byteLength; off += 16) {
+      const type = view.getBigUint64(off, le);
+      if (type === 0n) break;
+      if (type === AT_PAGESZ) return Number(view.getBigUint64(off + 8, le));
+    }
+  } catch {
+    // not Linux /proc, or not readable: ask getconf
+  }
+  return Number(execFileSync('getconf', ['PAGESIZE'], { encoding: 'utf8' }).trim()) || 4096;
+}
+
 let pageSize: number | undefined;
-function page(): number {
-  pageSize ??= Number(execFileSync('getconf', ['PAGESIZE'], { encoding: 'utf8' }).trim()) || 4096;
+/** The kernel's page size (read once per process). */
+export function systemPageSize(): number {
+  pageSize ??= readPageSize();
   return pageSize;
 }
 
@@ -31,7 +58,7 @@ export class RingBufReader {
     if (!b.mmap || !b.munmap) throw new NotSupportedError('ring buffer reading (the binding has no mmap)');
     this.map = map;
     this.#size = map.maxEntries;
-    const ps = page();
+    const ps = systemPageSize();
     const cons = b.mmap(map.fd, ps, true, 0);
     if (typeof cons === 'number') throw new BpfSyscallError('mmap(ringbuf consumer page)', -cons, `map ${map.name}`);
     const prod = b.mmap(map.fd, ps + 2 * this.#size, false, ps);
@@ -60,8 +87,8 @@ export class RingBufReader {
     if (!this.#consumer || !this.#producer) throw new BpfError('BPF_INVALID_ARGUMENT', 'ring buffer reader is closed');
     const consPos = new BigInt64Array(this.#consumer, 0, 1);
     const prodPos = new BigInt64Array(this.#producer, 0, 1);
-    const data = new Uint8Array(this.#producer, page());
-    const hdr = new Int32Array(this.#producer, page());
+    const data = new Uint8Array(this.#producer, systemPageSize());
+    const hdr = new Int32Array(this.#producer, systemPageSize());
     const mask = this.#size - 1;
     // Positions are u64 byte counters; arithmetic stays in numbers from the batch's start, and
     // the consumer position is published every 64 records (so the producer gets space back
