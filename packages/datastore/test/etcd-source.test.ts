@@ -131,7 +131,7 @@ describe.skipIf(!HAVE_ETCD)('etcd source (real etcd)', () => {
     await eventually('events after the relist', () => rec.held().has('GlobalNetworkPolicy /after'));
   });
 
-  it('lists a page at a time (decoding each as it arrives): the same stream over many small pages, an invalid value still skipped, a relist re-delivers nothing unchanged', async () => {
+  it('lists a page at a time (decoding each as it arrives): the first list emitted page by page, an invalid value still skipped, a relist re-delivers nothing unchanged and comes in one batch', async () => {
     await wipe();
     const names = Array.from({ length: 9 }, (_, i) => `p${i}`);
     for (const n of names) await put(n);
@@ -145,6 +145,11 @@ describe.skipIf(!HAVE_ETCD)('etcd source (real etcd)', () => {
     expect(rec.summary()).toEqual(['resync-started', ...names.map((n) => `upsert GlobalNetworkPolicy ${n}`), 'in-sync']);
     expect(source.status().problems.map((p) => p.where)).toEqual([`${P}/globalnetworkpolicies/p4x`]);
     expect(log.find((e) => e.code === 'LISTED')?.message).toMatch(/^listed and decoded 10 key\(s\) at revision \d+ in \d+ ms$/);
+    // The first list (nothing enforced from the source yet) is emitted a page at a time: five
+    // pages of two keys (one of them invalid), then the in-sync.
+    expect(rec.batches.map((b) => b.length)).toEqual([3, 2, 1, 2, 2, 1]);
+    expect(rec.batches[0]![0]!.kind).toBe('resync-started');
+    expect(rec.batches.at(-1)!.map((m) => m.kind)).toEqual(['in-sync']);
 
     const mark = rec.batches.length;
     proxy.cut();
@@ -155,6 +160,8 @@ describe.skipIf(!HAVE_ETCD)('etcd source (real etcd)', () => {
     proxy.restore();
     await eventually('a relist after the compaction', () => rec.inSyncCount() >= 2, 20_000);
     expect(rec.summary(mark)).toEqual(['resync-started', 'upsert GlobalNetworkPolicy p3', 'delete GlobalNetworkPolicy p7', 'in-sync']);
+    // A relist (the first list's state is in force) is emitted in one batch once the list is complete.
+    expect(rec.batches.length).toBe(mark + 1);
     expect(source.status().problems.map((p) => p.where)).toEqual([`${P}/globalnetworkpolicies/p4x`]);
     expect([...rec.held().keys()].sort()).toEqual(names.filter((n) => n !== 'p7').map((n) => `GlobalNetworkPolicy /${n}`).sort());
   });
