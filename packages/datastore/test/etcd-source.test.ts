@@ -166,6 +166,32 @@ describe.skipIf(!HAVE_ETCD)('etcd source (real etcd)', () => {
     expect([...rec.held().keys()].sort()).toEqual(names.filter((n) => n !== 'p7').map((n) => `GlobalNetworkPolicy /${n}`).sort());
   });
 
+  it('a relist reads keys only, then the values of the few new or changed keys one by one: the same changes, the new values', async () => {
+    await wipe();
+    const names = Array.from({ length: 30 }, (_, i) => `k${String(i).padStart(2, '0')}`);
+    for (const n of names) await put(n);
+    const port = Number(new URL(etcd.server.endpoint).port);
+    const proxy: TcpProxy = await startTcpProxy(port);
+    cleanups.push(() => proxy.close());
+    const ds = await open(`http://${proxy.address}`);
+    const { source, rec } = await startSource(ds, { relistAfterOutageMs: 60_000 });
+    const mark = rec.batches.length;
+    proxy.cut();
+    await eventually('the source to notice the cut', () => !source.status().connected);
+    await put('k05', 7);
+    await del('k09');
+    await put('knew', 3);
+    await etcd.server.compact();
+    proxy.restore();
+    await eventually('a relist after the compaction', () => rec.inSyncCount() >= 2, 20_000);
+    expect(rec.summary(mark)).toEqual(['resync-started', 'upsert GlobalNetworkPolicy k05', 'upsert GlobalNetworkPolicy knew', 'delete GlobalNetworkPolicy k09', 'in-sync']);
+    const held = rec.held();
+    expect((held.get('GlobalNetworkPolicy /k05')?.spec as { order?: number }).order).toBe(7);
+    expect((held.get('GlobalNetworkPolicy /knew')?.spec as { order?: number }).order).toBe(3);
+    expect(held.size).toBe(30);
+    expect(source.status().resources).toBe(30);
+  });
+
   it('a short cut resumes the watch from the last processed revision: missed events are replayed without a relist', async () => {
     await wipe();
     await put('x');

@@ -177,7 +177,8 @@ export function createEtcdSource(options: Internal): EtcdSource {
     book.phase = 'resyncing';
     const t0 = performance.now();
     // Each page is decoded (JSON, validation: pure) as it arrives, while etcd reads the next one,
-    // and its buffers are dropped; a key listed at the revision already delivered is not decoded.
+    // and its buffers are dropped; a key listed at the revision already delivered is not decoded
+    // (and in a relist not even read: keys only, then the values of new or changed keys).
     //  - The first list (no in-sync emitted yet: nothing from this source is enforced, the
     //    consumer applies nothing before the in-sync) is also taken and emitted a page at a time,
     //    so the consumer's work overlaps etcd's and no page's resources wait for the whole list.
@@ -224,6 +225,9 @@ export function createEtcdSource(options: Internal): EtcdSource {
         if (streaming) begin();
         else listedKeys = [];
       },
+      // A relist reads keys and revisions, and values only where the revision is not the one
+      // delivered (new or changed keys): the rest is not decoded anyway.
+      ...(streaming ? {} : { wantValue: (key: Buffer, modRevision: string) => delivered.get(key.toString())?.revision !== modRevision }),
     });
     if (closed) return;
     book.info('LISTED', `listed and decoded ${count} key(s) at revision ${listRevision} in ${Math.round(performance.now() - t0)} ms`);
