@@ -9,12 +9,14 @@
  *  - initial_sync_ms: agent start to ready (first complete sync and first successful apply), in
  *    an agent process of its own (agent-sync-child.bench.ts: nothing of the bench's writer in
  *    it), split into `initial_sync_stage_list` (start → the etcd source's `LISTED`: the paged list
- *    returned; the etcd source decodes each page as it arrives, so this includes the JSON parse
- *    and validation), `_stage_decode` (→ the source's batch reaching the agent: the source's
- *    bookkeeping and resync tracker), `_stage_engine` (the Engine taking the batch), `_stage_flush` (→ the first
+ *    returned; the etcd source decodes, takes and emits each page of its first list as it
+ *    arrives, so this includes the JSON parse, validation, the source's bookkeeping and the
+ *    Engine taking every page), `_stage_decode` (→ the batch ending the sync, with the in-sync,
+ *    reaching the agent), `_stage_engine` (the Engine taking that batch), `_stage_flush` (→ the first
  *    dataplane apply called: the Engine's first flush), `_stage_apply` (the first apply),
  *    `_stage_ready` (→ ready), with iptables `_stage_apply_render|plan|ipset|restore` (the
- *    dataplane's split of that apply); `initial_sync_cpu_ms` that process's CPU time over the
+ *    dataplane's split of that apply); `initial_sync_engine_busy_ms` the Engine's time over every
+ *    batch of the sync and `initial_sync_batches` their number; `initial_sync_cpu_ms` that process's CPU time over the
  *    sync (its `iptables-restore` and `ipset` children not included);
  *    `initial_sync_in_bench_process_ms` the same sync again by the bench's own agent (which then
  *    takes the latency rows);
@@ -254,6 +256,8 @@ async function runInside(emit: Emit): Promise<void> {
       const v = alone.applyTimings?.[x];
       if (v !== undefined) emit({ bench: 'agent', metric: `initial_sync_stage_apply_${x.slice(0, -2)}_ms_${scale}`, value: v, unit: 'ms' });
     }
+    emit({ bench: 'agent', metric: `initial_sync_engine_busy_ms_${scale}`, value: alone.engineBusyMs, unit: 'ms' });
+    emit({ bench: 'agent', metric: `initial_sync_batches_${scale}`, value: alone.batches, unit: 'count' });
     emit({ bench: 'agent', metric: `initial_sync_cpu_ms_${scale}`, value: alone.cpuMs, unit: 'ms' });
     emit({ bench: 'agent', metric: `agent_rss_mb_${scale}`, value: alone.memory.rss / 1048576, unit: 'MiB' });
     emit({ bench: 'agent', metric: `agent_peak_rss_mb_${scale}`, value: alone.peakRssMb, unit: 'MiB' });

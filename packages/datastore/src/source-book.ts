@@ -53,6 +53,11 @@ export class SourceBook {
     if (this.problems.delete(where)) this.log?.({ level: 'info', code: 'PROBLEM_CLEARED', message: `${where}: valid again or gone`, where });
   }
 
+  /** Whether `where` has a problem now. */
+  hasProblem(where: string): boolean {
+    return this.problems.has(where);
+  }
+
   /** Where there are problems now. */
   problemKeys(): string[] {
     return [...this.problems.keys()];

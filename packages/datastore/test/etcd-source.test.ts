@@ -131,7 +131,7 @@ describe.skipIf(!HAVE_ETCD)('etcd source (real etcd)', () => {
     await eventually('events after the relist', () => rec.held().has('GlobalNetworkPolicy /after'));
   });
 
-  it('lists a page at a time (decoding each as it arrives): the same stream over many small pages, an invalid value still skipped, a relist re-delivers nothing unchanged', async () => {
+  it('lists a page at a time (decoding each as it arrives): the first list emitted page by page, an invalid value still skipped, a relist re-delivers nothing unchanged and comes in one batch', async () => {
     await wipe();
     const names = Array.from({ length: 9 }, (_, i) => `p${i}`);
     for (const n of names) await put(n);
@@ -145,6 +145,11 @@ describe.skipIf(!HAVE_ETCD)('etcd source (real etcd)', () => {
     expect(rec.summary()).toEqual(['resync-started', ...names.map((n) => `upsert GlobalNetworkPolicy ${n}`), 'in-sync']);
     expect(source.status().problems.map((p) => p.where)).toEqual([`${P}/globalnetworkpolicies/p4x`]);
     expect(log.find((e) => e.code === 'LISTED')?.message).toMatch(/^listed and decoded 10 key\(s\) at revision \d+ in \d+ ms$/);
+    // The first list (nothing enforced from the source yet) is emitted a page at a time: five
+    // pages of two keys (one of them invalid), then the in-sync.
+    expect(rec.batches.map((b) => b.length)).toEqual([3, 2, 1, 2, 2, 1]);
+    expect(rec.batches[0]![0]!.kind).toBe('resync-started');
+    expect(rec.batches.at(-1)!.map((m) => m.kind)).toEqual(['in-sync']);
 
     const mark = rec.batches.length;
     proxy.cut();
@@ -155,8 +160,36 @@ describe.skipIf(!HAVE_ETCD)('etcd source (real etcd)', () => {
     proxy.restore();
     await eventually('a relist after the compaction', () => rec.inSyncCount() >= 2, 20_000);
     expect(rec.summary(mark)).toEqual(['resync-started', 'upsert GlobalNetworkPolicy p3', 'delete GlobalNetworkPolicy p7', 'in-sync']);
+    // A relist (the first list's state is in force) is emitted in one batch once the list is complete.
+    expect(rec.batches.length).toBe(mark + 1);
     expect(source.status().problems.map((p) => p.where)).toEqual([`${P}/globalnetworkpolicies/p4x`]);
     expect([...rec.held().keys()].sort()).toEqual(names.filter((n) => n !== 'p7').map((n) => `GlobalNetworkPolicy /${n}`).sort());
+  });
+
+  it('a relist reads keys only, then the values of the few new or changed keys one by one: the same changes, the new values', async () => {
+    await wipe();
+    const names = Array.from({ length: 30 }, (_, i) => `k${String(i).padStart(2, '0')}`);
+    for (const n of names) await put(n);
+    const port = Number(new URL(etcd.server.endpoint).port);
+    const proxy: TcpProxy = await startTcpProxy(port);
+    cleanups.push(() => proxy.close());
+    const ds = await open(`http://${proxy.address}`);
+    const { source, rec } = await startSource(ds, { relistAfterOutageMs: 60_000 });
+    const mark = rec.batches.length;
+    proxy.cut();
+    await eventually('the source to notice the cut', () => !source.status().connected);
+    await put('k05', 7);
+    await del('k09');
+    await put('knew', 3);
+    await etcd.server.compact();
+    proxy.restore();
+    await eventually('a relist after the compaction', () => rec.inSyncCount() >= 2, 20_000);
+    expect(rec.summary(mark)).toEqual(['resync-started', 'upsert GlobalNetworkPolicy k05', 'upsert GlobalNetworkPolicy knew', 'delete GlobalNetworkPolicy k09', 'in-sync']);
+    const held = rec.held();
+    expect((held.get('GlobalNetworkPolicy /k05')?.spec as { order?: number }).order).toBe(7);
+    expect((held.get('GlobalNetworkPolicy /knew')?.spec as { order?: number }).order).toBe(3);
+    expect(held.size).toBe(30);
+    expect(source.status().resources).toBe(30);
   });
 
   it('a short cut resumes the watch from the last processed revision: missed events are replayed without a relist', async () => {

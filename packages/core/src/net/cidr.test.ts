@@ -1,5 +1,7 @@
+import { propRuns } from '@gingham/testkit';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { canonicalCidr, canonicalHostCidr, canonicalIp, cidrContains, parseCidr, parseIp } from './cidr.js';
+import { canonicalCidr, canonicalHostCidr, canonicalIp, cidrContains, parseCidr, parseIp, parseIpStrict } from './cidr.js';
 import { compareBytewise } from '../convert/strings.js';
 
 describe('CIDR canonicalisation', () => {
@@ -50,5 +52,36 @@ describe('compareBytewise', () => {
     expect(compareBytewise('foo-bar/', 'foo/')).toBeLessThan(0);
     expect(compareBytewise('a', 'a')).toBe(0);
     expect(compareBytewise('a', 'ab')).toBeLessThan(0);
+  });
+});
+
+describe('IPv4 parsing (a character at a time)', () => {
+  /** The former split-and-regex reading, as the reference. */
+  const reference = (text: string): number | undefined => {
+    const parts = text.split('.');
+    if (parts.length !== 4) return undefined;
+    let value = 0;
+    for (const part of parts) {
+      if (!/^\d{1,3}$/.test(part) || (part.length > 1 && part.startsWith('0')) || Number(part) > 255) return undefined;
+      value = value * 256 + Number(part);
+    }
+    return value;
+  };
+  const read = (t: string) => {
+    const a = parseIpStrict(t);
+    return a?.version === 4 ? Number(a.value) : undefined;
+  };
+
+  it.each(['0.0.0.0', '255.255.255.255', '10.0.0.1', '1.2.3.4', '01.2.3.4', '1.2.3.04', '00.0.0.0', '256.0.0.1', '1.2.3', '1.2.3.4.5', '1..3.4', '.1.2.3', '1.2.3.', '1.2.3.4 ', '1.2.3.a', '1.2.3.1000', '', '١.2.3.4', '1.2.3.255', '1.2.3.256'])('%j as before', (t) => {
+    expect(read(t)).toBe(reference(t));
+  });
+
+  it('reads every string of digits and dots as the reference does', () => {
+    fc.assert(
+      fc.property(fc.stringMatching(/^[0-9.]{0,16}$/), (t) => {
+        expect(read(t)).toBe(reference(t));
+      }),
+      { numRuns: propRuns(2000) },
+    );
   });
 });

@@ -17,17 +17,31 @@ export type Cidr =
 const V6_ALL = (1n << 128n) - 1n;
 
 function parseIpv4(text: string): number | undefined {
-  const parts = text.split('.');
-  if (parts.length !== 4) return undefined;
+  // Four dot-separated decimal parts 0–255 without leading zeros, read a character at a time
+  // (no split, no regex: every endpoint address of a 100k-endpoint sync passes here).
   let value = 0;
-  for (const part of parts) {
-    if (!/^\d{1,3}$/.test(part)) return undefined;
-    if (part.length > 1 && part.startsWith('0')) return undefined;
-    const n = Number(part);
-    if (n > 255) return undefined;
-    value = value * 256 + n;
+  let part = 0;
+  let digits = 0;
+  let dots = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 46) {
+      if (digits === 0 || dots === 3) return undefined;
+      value = value * 256 + part;
+      part = 0;
+      digits = 0;
+      dots++;
+    } else if (c >= 48 && c <= 57) {
+      if (digits === 1 && part === 0) return undefined;
+      if (++digits > 3) return undefined;
+      part = part * 10 + (c - 48);
+      if (part > 255) return undefined;
+    } else {
+      return undefined;
+    }
   }
-  return value;
+  if (dots !== 3 || digits === 0) return undefined;
+  return value * 256 + part;
 }
 
 function parseIpv6(text: string): bigint | undefined {

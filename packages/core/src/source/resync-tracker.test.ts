@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Resource } from '../model/resources.js';
+import { formatResourceKey, resourceKey } from './resource-key.js';
 import { ResyncTracker } from './resync-tracker.js';
 
 const gnp = (name: string, order = 1): Resource => ({
@@ -48,6 +49,22 @@ describe('ResyncTracker', () => {
     ]);
     expect(t.resyncing).toBe(false);
     expect(t.keys().map((k) => k.name).sort()).toEqual(['change', 'keep', 'new']);
+  });
+
+  it('keeps the key and id a source passes (no copy of its own), and keep() lists an unchanged resource again without a message', () => {
+    const t = new ResyncTracker();
+    const key = resourceKey(gnp('a'));
+    const id = formatResourceKey(key);
+    t.upsert(gnp('a'), '1', { key, id });
+    t.upsert(gnp('b'), '2');
+    t.beginResync();
+    expect(t.keep(id)).toBe(true);
+    expect(t.keep(formatResourceKey(resourceKey(gnp('never'))))).toBe(false);
+    const [deleted, inSync] = t.endResync('3');
+    expect(deleted).toEqual({ kind: 'delete', key: resourceKey(gnp('b')) });
+    expect(inSync).toEqual({ kind: 'in-sync', revision: '3' });
+    expect(t.keys()).toEqual([key]);
+    expect(t.keys()[0]).toBe(key);
   });
 
   it('tells a Calico NetworkPolicy from a Kubernetes one of the same name', () => {

@@ -31,10 +31,14 @@ export class ResyncTracker {
     return this.listing !== undefined;
   }
 
-  /** The message for an add or change, or undefined when this exact version was delivered already. */
-  upsert(resource: Resource, revision?: string): SourceMessage | undefined {
-    const key = resourceKey(resource);
-    const id = formatResourceKey(key);
+  /**
+   * The message for an add or change, or undefined when this exact version was delivered already.
+   * `known`: the resource's key and `formatResourceKey` of it when the source holds them already
+   * (kept instead of a second copy of each per resource).
+   */
+  upsert(resource: Resource, revision?: string, known?: { readonly key: ResourceKey; readonly id: string }): SourceMessage | undefined {
+    const key = known?.key ?? resourceKey(resource);
+    const id = known?.id ?? formatResourceKey(key);
     this.listing?.add(id);
     const version = revision ?? JSON.stringify(resource);
     if (this.entries.get(id)?.version === version) return undefined;
@@ -50,6 +54,16 @@ export class ResyncTracker {
     this.entries.delete(id);
     this.listing?.delete(id);
     return revision === undefined ? { kind: 'delete', key: had.key } : { kind: 'delete', key: had.key, revision };
+  }
+
+  /**
+   * In a relist, the resource of `id` (a `formatResourceKey`) is listed again at the version
+   * delivered: it stays, and nothing is emitted. False (and nothing kept) when it was never delivered.
+   */
+  keep(id: string): boolean {
+    if (!this.entries.has(id)) return false;
+    this.listing?.add(id);
+    return true;
   }
 
   /** Whether a resource with this key is delivered. */

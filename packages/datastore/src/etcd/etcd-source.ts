@@ -27,7 +27,7 @@ import type { SourceOptions } from '../datastore.js';
 import { keyId } from '../resource.js';
 import { SourceBook } from '../source-book.js';
 import { isAuthError, toDatastoreError } from './client.js';
-import { CALICO_RESOURCES_PREFIX, decodeKeyValue, type Decoded } from './layout.js';
+import { CALICO_RESOURCES_PREFIX, decodeKeyValue, namedByValue, type Decoded } from './layout.js';
 import { listPrefixPages } from './list.js';
 
 export interface EtcdSourceOptions extends SourceOptions {
@@ -86,9 +86,15 @@ export function createEtcdSource(options: Internal): EtcdSource {
   const relistAfterOutageMs = options.relistAfterOutageMs ?? 60_000;
   const connectTimeoutMs = options.watchConnectTimeoutMs ?? 15_000;
   const stop = new AbortController();
-  /** etcd key → what it delivered; resource key → the etcd key that owns it. */
+  /**
+   * etcd key → what it delivered (its key and id are the ones the tracker keeps: one of each per
+   * resource); resource id → the etcd key that owns it, for the kinds two keys can name (policies:
+   * `namedByValue`; any other kind's id follows from its etcd key alone).
+   */
   let delivered = new Map<string, Delivered>();
   let owners = new Map<string, string>();
+  /** Whether an in-sync was ever emitted (before it, nothing from this source is enforced). */
+  let synced = false;
   /** The highest revision whose events were all processed. */
   let revision = 0;
   let sink: SourceSink | undefined;
@@ -114,19 +120,20 @@ export function createEtcdSource(options: Internal): EtcdSource {
       const kept = delivered.get(etcdKey);
       // During a relist, keep the last good version listed so it is not deleted.
       if (kept && tracker.resyncing) {
-        retain(kept);
-        owners.set(kept.id, etcdKey);
+        tracker.keep(kept.id);
+        if (namedByValue(kept.key.kind)) owners.set(kept.id, etcdKey);
       }
       return;
     }
     const id = d.kind === 'unchanged' ? d.before.id : keyId(d.key);
-    const owner = owners.get(id);
+    const owned = namedByValue(d.kind === 'unchanged' ? d.before.key.kind : d.key.kind);
+    const owner = owned ? owners.get(id) : undefined;
     if (owner !== undefined && owner !== etcdKey) {
       book.problem(etcdKey, 'DUPLICATE_KEY', `the same resource is also stored at ${owner}; this key is ignored`);
       const prev = delivered.get(etcdKey);
       if (prev) {
         delivered.delete(etcdKey);
-        owners.delete(prev.id);
+        if (owners.get(prev.id) === etcdKey) owners.delete(prev.id);
         const m = tracker.resyncing ? undefined : tracker.delete(prev.key, modRevision);
         if (m) out.push(m);
       }
@@ -136,8 +143,8 @@ export function createEtcdSource(options: Internal): EtcdSource {
       // Listed again at the revision delivered: no decode, no validation, nothing emitted (a
       // relist of 100k keys after a compaction costs map lookups, not 100k validations).
       delivered.set(etcdKey, d.before);
-      owners.set(id, etcdKey);
-      retain(d.before);
+      if (owned) owners.set(id, etcdKey);
+      tracker.keep(id);
       return;
     }
     book.clearProblem(etcdKey);
@@ -148,10 +155,10 @@ export function createEtcdSource(options: Internal): EtcdSource {
       const m = tracker.delete(prev.key, modRevision);
       if (m) out.push(m);
     }
-    const m = tracker.upsert(d.resource, modRevision);
+    const m = tracker.upsert(d.resource, modRevision, { key: d.key, id });
     if (m) out.push(m);
     delivered.set(etcdKey, { key: d.key, id, revision: modRevision });
-    owners.set(id, etcdKey);
+    if (owned) owners.set(id, etcdKey);
   };
 
   const onPut = (etcdKey: string, value: string, modRevision: string, out: SourceMessage[]): void => take(etcdKey, decodeKeyValue(etcdKey, value, modRevision), modRevision, out);
@@ -166,54 +173,79 @@ export function createEtcdSource(options: Internal): EtcdSource {
     if (m) out.push(m);
   };
 
-  /** Keeps a delivered resource listed in a relist without re-emitting it (same revision ⇒ no message). */
-  const retain = (kept: Delivered): void => {
-    const stub = { apiVersion: kept.key.apiVersion, kind: kept.key.kind, metadata: { name: kept.key.name, ...(kept.key.namespace ? { namespace: kept.key.namespace } : {}) } };
-    tracker.upsert(stub, kept.revision);
-  };
-
   const relist = async (): Promise<void> => {
     book.phase = 'resyncing';
     const t0 = performance.now();
-    const previous = delivered;
-    // Each page is decoded (JSON, validation: pure) as it arrives, while etcd reads the next
-    // one, and its buffers are dropped; a key listed at the revision already delivered is not
-    // decoded at all. Nothing is taken into the bookkeeping before the list is complete, so a
-    // list that fails or starts again leaves it as it was.
+    // Each page is decoded (JSON, validation: pure) as it arrives, while etcd reads the next one,
+    // and its buffers are dropped; a key listed at the revision already delivered is not decoded
+    // (and in a relist not even read: keys only, then the values of new or changed keys).
+    //  - The first list (no in-sync emitted yet: nothing from this source is enforced, the
+    //    consumer applies nothing before the in-sync) is also taken and emitted a page at a time,
+    //    so the consumer's work overlaps etcd's and no page's resources wait for the whole list.
+    //    A list that starts again (or fails and is retried) begins a new resync from what was
+    //    emitted so far.
+    //  - A relist (the consumer's state is in force) takes nothing into the bookkeeping before the
+    //    list is complete, and emits it all in one batch: a list that fails or starts again
+    //    leaves everything as it was.
+    const streaming = !synced;
+    let previous = delivered;
+    /** Keys with a problem that were listed (the problems of the others go with them). */
+    let troubled = new Set<string>();
+    let out: SourceMessage[] = [];
     let listedKeys: { readonly etcdKey: string; readonly modRevision: string; readonly decoded: Decoded | Unchanged }[] = [];
+    const begin = (): void => {
+      previous = delivered;
+      delivered = new Map();
+      owners = new Map();
+      troubled = new Set();
+      out = [tracker.beginResync()];
+    };
+    const takeListed = (etcdKey: string, modRevision: string, decoded: Decoded | Unchanged): void => {
+      const before = previous.get(etcdKey);
+      if (before) delivered.set(etcdKey, before);
+      take(etcdKey, decoded, modRevision, out);
+      if (book.hasProblem(etcdKey)) troubled.add(etcdKey);
+    };
+    if (streaming) begin();
     const { count, revision: listRevision } = await listPrefixPages(client, CALICO_RESOURCES_PREFIX, options.pageSize, {
       onPage: (kvs) => {
         for (const kv of kvs) {
           const etcdKey = kv.key.toString();
-          const before = previous.get(etcdKey);
+          const before = (streaming ? previous : delivered).get(etcdKey);
           const decoded: Decoded | Unchanged = before && before.revision === kv.mod_revision ? { kind: 'unchanged', before } : decodeKeyValue(etcdKey, kv.value.toString(), kv.mod_revision);
-          listedKeys.push({ etcdKey, modRevision: kv.mod_revision, decoded });
+          if (streaming) takeListed(etcdKey, kv.mod_revision, decoded);
+          else listedKeys.push({ etcdKey, modRevision: kv.mod_revision, decoded });
+        }
+        if (streaming && !closed) {
+          emit(out);
+          out = [];
         }
       },
-      onRestart: () => void (listedKeys = []),
+      onRestart: () => {
+        if (streaming) begin();
+        else listedKeys = [];
+      },
+      // A relist reads keys and revisions, and values only where the revision is not the one
+      // delivered (new or changed keys): the rest is not decoded anyway.
+      ...(streaming ? {} : { wantValue: (key: Buffer, modRevision: string) => delivered.get(key.toString())?.revision !== modRevision }),
     });
     if (closed) return;
     book.info('LISTED', `listed and decoded ${count} key(s) at revision ${listRevision} in ${Math.round(performance.now() - t0)} ms`);
     book.connected = true;
-    delivered = new Map();
-    owners = new Map();
-    const out: SourceMessage[] = [tracker.beginResync()];
-    const listed = new Set<string>();
-    for (const { etcdKey, modRevision, decoded } of listedKeys) {
-      listed.add(etcdKey);
-      const before = previous.get(etcdKey);
-      if (before) delivered.set(etcdKey, before);
-      take(etcdKey, decoded, modRevision, out);
+    if (!streaming) {
+      begin();
+      for (const { etcdKey, modRevision, decoded } of listedKeys) takeListed(etcdKey, modRevision, decoded);
+      listedKeys = [];
     }
-    listedKeys = [];
-    // Problems of keys that vanished are gone with them.
-    for (const where of book.problemKeys()) if (!listed.has(where)) book.clearProblem(where);
+    for (const where of book.problemKeys()) if (!troubled.has(where)) book.clearProblem(where);
     out.push(...tracker.endResync(listRevision));
     revision = Number(listRevision);
     book.revision = listRevision;
     book.count('relists');
     book.phase = 'in-sync';
+    synced = true;
     emit(out);
+    out = [];
     backoff.reset();
     book.info('IN_SYNC', `listed ${count} key(s) at revision ${listRevision}; ${tracker.size} resource(s) delivered`);
   };
