@@ -19,13 +19,16 @@
  *   With host endpoints raw stamps each packet's generation and mangle and filter drop new
  *   packets of another generation first (generation.ts: batches over several tables).
  *   endpoint chain: ct ESTABLISHED,RELATED accept, INVALID drop, clear marks, per tier: clear pass,
- *   per policy "pass clear → jump <p>pi-/<p>po-ID", "accept set → RETURN", end of tier drop
- *   (unless Pass); per profile "jump <p>pri-/<p>pro-ID", "accept set → RETURN"; drop. A forward
- *   chain has no profiles and ends in "set accept, RETURN": forwarded traffic no tier decided is
- *   allowed.
+ *   "pass clear → jump <p>gi-/<p>go-HASH" (the tier's policy-group chain, shared by every endpoint
+ *   with the same policies; a tier of one policy jumps to <p>pi-/<p>po-ID itself), "accept set →
+ *   RETURN", end of tier drop (unless Pass); per profile "jump <p>pri-/<p>pro-ID", "accept set →
+ *   RETURN"; drop. A forward chain has no profiles and ends in "set accept, RETURN": forwarded
+ *   traffic no tier decided is allowed.
+ *   policy-group chain: "jump <p>pi-ID1", then per policy "accept and pass clear → jump
+ *   <p>pi-IDn", and every 5 policies "accept or pass set → RETURN".
  *
  * The parts, one file each, share a `RenderContext` (context.ts) and run in a fixed order:
- * workload endpoints (endpoint-chains.ts, pulling in policy-chains.ts), host endpoints
+ * workload endpoints (endpoint-chains.ts, pulling in policy-chains.ts and policy-groups.ts), host endpoints
  * (host-endpoints.ts), then the top-level chains and hooks (static-chains.ts). Policy, profile and
  * endpoint chains go through the render cache (render-cache.ts) when the caller keeps one.
  */
