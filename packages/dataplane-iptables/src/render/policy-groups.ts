@@ -49,8 +49,14 @@ export function tierTarget(rc: RenderContext, policies: PolicyChains, table: Tab
       if (pc !== undefined) out.push(pc);
     }
     return out;
-  });
-  if (pols.length < 2) return { pols, target: pols[0] };
+  }, true);
+  if (pols.length < 2) {
+    // Inlined: the endpoint chain names the policy chain itself.
+    for (const k of keys) rc.mention(k);
+    return { pols, target: pols[0] };
+  }
+  // The group chain names its policy chains; the endpoint chain names the group alone, so reusing
+  // an endpoint chain adopts one group (once per rendering), not every policy chain again.
   const name = groupChainName(rc.prefix, dir, pols);
   rc.pushCached(`grp|${table}|${name}|${pols.join(' ')}`, () => buildGroupChain(rc, table, name, pols), keys);
   return { pols, target: name };
