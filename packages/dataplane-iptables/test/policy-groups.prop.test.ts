@@ -5,14 +5,11 @@
  * that moves pods between runs (labels, policies) gives each flow its old or its new verdict at
  * every kernel step, leaving exactly the group chains the new endpoint chains jump to.
  */
-import { createEngine } from '@gingham/core';
-import { NODE } from '@gingham/dataplane-conformance';
 import { propRuns } from '@gingham/testkit';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { createIptablesDataplane } from '../src/index.js';
-import { change, expectOldOrNew, flushChange, labels, policy, reference, resources, verdicts, type World } from './fail-closed-world.js';
-import { cloneSim, simRunner, type SimKernel } from './support/kernel-sim.js';
+import { change, changeSteps, expectOldOrNew, labels, policy, reference, resources, verdicts, type World } from './fail-closed-world.js';
+import type { SimKernel } from './support/kernel-sim.js';
 
 const manyPolicies: fc.Arbitrary<World> = fc.record({ labels, policies: fc.array(policy, { minLength: 4, maxLength: 12 }) });
 
@@ -34,21 +31,10 @@ describe('policy-group chains', () => {
         async ({ old, next }) => {
           const oldRs = resources(old);
           const newRs = resources(next);
-          const sim = simRunner();
-          const dp = createIptablesDataplane({ runner: sim, lock: false, ipsetSession: false });
-          const engine = createEngine({ node: NODE, dataplane: dp });
-          for (const r of oldRs) engine.upsert(r);
-          await engine.flush();
-          const before = verdicts(sim.kernel);
+          const { sim, dp, before, after, steps } = await changeSteps(oldRs, newRs);
           expect(before).toEqual(reference(oldRs));
-          if (groups(sim.kernel).held.length > 0) sawGroups++;
-
-          const steps: SimKernel[] = [];
-          sim.onStep = (k) => steps.push(cloneSim(k));
-          await flushChange(engine, oldRs, newRs);
-          sim.onStep = undefined;
-          const after = verdicts(sim.kernel);
           expect(after).toEqual(reference(newRs));
+          if (groups(sim.kernel).held.length > 0) sawGroups++;
           steps.forEach((k, i) => expectOldOrNew(`step ${i + 1} of ${steps.length}`, verdicts(k), before, after));
           const g = groups(sim.kernel);
           expect(g.held, 'group chains left are exactly those jumped to').toEqual(g.jumped);
