@@ -142,6 +142,24 @@ export async function flushChange(engine: ReturnType<typeof createEngine>, prev:
 }
 
 /**
+ * Enforces `prev` through a fresh dataplane on a fresh simulated kernel, then the change to `next`
+ * as one Engine flush: the verdicts before and after, and the kernel after every step of the change.
+ */
+export async function changeSteps(prev: readonly Resource[], next: readonly Resource[]) {
+  const sim = simRunner();
+  const dp = createIptablesDataplane({ runner: sim, lock: false, ipsetSession: false });
+  const engine = createEngine({ node: NODE, dataplane: dp });
+  for (const r of prev) engine.upsert(r);
+  await engine.flush();
+  const before = verdicts(sim.kernel);
+  const steps: SimKernel[] = [];
+  sim.onStep = (k) => steps.push(cloneSim(k));
+  await flushChange(engine, prev, next);
+  sim.onStep = undefined;
+  return { sim, dp, before, after: verdicts(sim.kernel), steps };
+}
+
+/**
  * kill -9 after each of `steps`: a restarted process (fresh dataplane and Engine fed `rs`)
  * converges from there to `after`, `check` holding at each of its steps (given the verdicts at
  * the crash), and a further restart writes nothing.

@@ -16,7 +16,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { createIptablesDataplane } from '../src/index.js';
 import { NODE } from '@gingham/dataplane-conformance';
-import { change, expectOldOrNew, flushChange, labels, reference, resources, restartAfterEachKill, verdicts, world } from './fail-closed-world.js';
+import { change, changeSteps, expectOldOrNew, labels, reference, resources, restartAfterEachKill, verdicts, world } from './fail-closed-world.js';
 import { cloneSim, forwardVerdict, simRunner, type SimKernel, type SimPacket } from './support/kernel-sim.js';
 
 describe('fail closed: every intermediate kernel state of an apply gives each flow its old or its new verdict', () => {
@@ -27,20 +27,9 @@ describe('fail closed: every intermediate kernel state of an apply gives each fl
         async ({ old, next }) => {
           const oldRs = resources(old);
           const newRs = resources(next);
-          const sim = simRunner();
-          const dp = createIptablesDataplane({ runner: sim, lock: false, ipsetSession: false });
-          const engine = createEngine({ node: NODE, dataplane: dp });
-          for (const r of oldRs) engine.upsert(r);
-          await engine.flush();
-          const before = verdicts(sim.kernel);
-          expect(before).toEqual(reference(oldRs));
-
           // The change as one Engine flush: upserts of what is new or changed, deletes of what went.
-          const steps: SimKernel[] = [];
-          sim.onStep = (k) => steps.push(cloneSim(k));
-          await flushChange(engine, oldRs, newRs);
-          sim.onStep = undefined;
-          const after = verdicts(sim.kernel);
+          const { dp, before, after, steps } = await changeSteps(oldRs, newRs);
+          expect(before).toEqual(reference(oldRs));
           expect(after).toEqual(reference(newRs));
           steps.forEach((k, i) => expectOldOrNew(`step ${i + 1} of ${steps.length}`, verdicts(k), before, after));
 

@@ -253,6 +253,13 @@ function setRefs(chains: Iterable<{ readonly sets: readonly string[] }>): Set<st
   return out;
 }
 
+/** The set names the chains of a rendering name. */
+function chainSetRefs(chains: readonly RenderedChain[]): Set<string> {
+  const out = new Set<string>();
+  for (const c of chains) for (const s of chainSets(c)) out.add(s);
+  return out;
+}
+
 function chainSets(c: RenderedChain): string[] {
   const known = setsOfChain.get(c);
   if (known) return known;
@@ -321,9 +328,18 @@ export function planConverge(k: KernelState, rendered: Rendered, o: PlanOptions,
   const names = new Map<string, string>();
   for (const s of r.sets) names.set(s.name, liveName(s.name, k, refsK, o.setPrefix));
 
+  // The rendering in force, when the caller's model of it is exact (else no in-place change beside a rule change).
+  const old = previous && describes(previous, k) ? previous : undefined;
   const chainDiff = (rr: Rendered) => {
     let found = 0;
-    const write = rr.chains.filter((c) => {
+    // A chain object at the same place in the rendering in force is in the model with equal ids
+    // (after a small change the render cache hands back nearly every chain object): no lookup.
+    const same = old && old.chains.length === rr.chains.length ? old.chains : undefined;
+    const write = rr.chains.filter((c, i) => {
+      if (same && same[i] === c) {
+        found++;
+        return false;
+      }
       const have = k.chains.get(ck(c));
       if (have) found++;
       if (have && chainOfEntry.get(have) === c) return false;
@@ -356,14 +372,12 @@ export function planConverge(k: KernelState, rendered: Rendered, o: PlanOptions,
   const first = renameSets(r, names);
   const d0 = chainDiff(first);
   const namedNow = [...changed].filter((c) => refsK.has(names.get(c)!));
-  const refsNew0 = setRefs(first.chains.map((c) => ({ sets: chainSets(c) })));
+  const refsNew0 = chainSetRefs(first.chains);
   const typeOf = new Map(r.sets.map((s) => [s.name, s.type]));
   const live = new Map(names);
   const version = new Set<string>();
   /** Named by the rules in force and by the new ones, members changed before the commit (rule 2, in place beside a rule change). */
   const inPlace = new Set<string>();
-  // The rendering in force, when the caller's model of it is exact (else no in-place change beside a rule change).
-  const old = previous && describes(previous, k) ? previous : undefined;
   if (d0.any) {
     for (const c of namedNow) if (refsNew0.has(names.get(c)!)) (old && d0.hookAdds.length + d0.hookDels.length === 0 ? inPlace : version).add(c);
   } else if (namedNow.length > 1 && !inPlaceSafe(namedNow.map((c) => names.get(c)!), scopeIndex(first, previous).sets)) {
@@ -542,7 +556,7 @@ export function planConverge(k: KernelState, rendered: Rendered, o: PlanOptions,
     next.sets.set(s.name, entry);
   }
   plannedFrom.set(next, rr);
-  refsOfModel.set(next, rr === first ? refsNew0 : setRefs(rr.chains.map((c) => ({ sets: chainSets(c) }))));
+  refsOfModel.set(next, rr === first ? refsNew0 : chainSetRefs(rr.chains));
   return {
     steps,
     next,

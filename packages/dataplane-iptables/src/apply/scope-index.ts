@@ -54,7 +54,13 @@ const stepsOfChain = new WeakMap<RenderedChain, [string, string][][]>();
 
 const ANY = '*\n*';
 const ctxKey = (i: string, o: string): string => `${i}\n${o}`;
-const chainKey = (c: { table: string; name: string }): string => `${c.table}:${c.name}`;
+/** `<table>:<chain>`, made once per chain object (chains are immutable; the render cache reuses them). */
+function chainKey(c: RenderedChain): string {
+  let k = keyOfChain.get(c);
+  if (k === undefined) keyOfChain.set(c, (k = `${c.table}:${c.name}`));
+  return k;
+}
+const keyOfChain = new WeakMap<RenderedChain, string>();
 
 /** Context key → how many edges (hook rules or rules of reached chains) reach with it. */
 type Counts = Map<string, number>;
@@ -125,7 +131,14 @@ export class ScopeIndex {
     const sameHooks = oldHooks.length === newHooks.length && oldHooks.every((h, i) => h === newHooks[i]);
     // Chains: replaced by key, in the new rendering's order, then those the new one lacks.
     let matched = 0;
-    for (const c of r.chains) {
+    // byKey holds exactly the chains of `from`: a chain object at the same place in both is unchanged.
+    const aligned = from.chains.length === r.chains.length;
+    for (let i = 0; i < r.chains.length; i++) {
+      const c = r.chains[i]!;
+      if (aligned && from.chains[i] === c) {
+        matched++;
+        continue;
+      }
       const key = chainKey(c);
       const have = this.byKey.get(key);
       if (have) matched++;

@@ -240,8 +240,12 @@ export class RenderContext {
     }
   }
 
-  /** Runs `f`, returning the keys of the cached chains it made or reused. */
-  collect<T>(f: () => T): { value: T; keys: string[] } {
+  /**
+   * Runs `f`, returning the keys of the cached chains it made or reused. They count for an
+   * enclosing `collect` too, unless `own`: then the caller hands them to a chain of its own (a
+   * policy-group chain keeps its policy chains, and an endpoint chain names only the group).
+   */
+  collect<T>(f: () => T, own = false): { value: T; keys: string[] } {
     const outer = this.collecting;
     const keys: string[] = [];
     this.collecting = keys;
@@ -249,7 +253,7 @@ export class RenderContext {
       return { value: f(), keys };
     } finally {
       this.collecting = outer;
-      outer?.push(...keys);
+      if (!own) outer?.push(...keys);
     }
   }
 

@@ -1,6 +1,7 @@
 /**
  * Endpoint chains: one chain per endpoint, direction and table that walks the endpoint's tiers
- * and profiles (layout in render.ts's header), and the workload dispatch chains that send each
+ * (one jump each, to a shared policy-group chain: policy-groups.ts) and profiles (layout in
+ * render.ts's header), and the workload dispatch chains that send each
  * workload veth to its own chains. Unknown workload interfaces are denied by the dispatch chains.
  * Pure.
  */
@@ -9,6 +10,7 @@ import { ChainBuilder, hex, type RenderContext } from './context.js';
 import { assertInterfaceName } from './names.js';
 import type { Table } from './options.js';
 import type { PolicyChains } from './policy-chains.js';
+import { tierTarget, type TierTarget } from './policy-groups.js';
 import type { RenderedChain } from './rendered.js';
 
 export interface EndpointChainSpec {
@@ -37,7 +39,7 @@ export function createEndpointChains(rc: RenderContext, policies: PolicyChains):
     // The policy and profile chains it jumps to (made or reused first): with the spec, everything
     // the chain is built from, hence its render-cache key.
     const { value: tiers, keys } = rc.collect(() => ({
-      tiers: spec.tiers.map((tier) => ({ tier, pols: tier.policyIds.map((id) => policies.policy(id, spec.dir, table)).filter((x): x is string => x !== undefined) })),
+      tiers: spec.tiers.map((tier) => ({ tier, ...tierTarget(rc, policies, table, spec.dir, tier.policyIds) })),
       profiles: table === 'filter' && !spec.forward ? (spec.profiles ?? []).map((id) => policies.profile(id, spec.dir)).filter((x): x is string => x !== undefined) : [],
     }));
     const key = JSON.stringify(['ep', table, n, spec.dir, spec.failsafe ?? '', spec.forward === true, tiers.tiers.map((t) => [t.tier.name, t.tier.defaultAction, t.pols]), tiers.profiles]);
@@ -49,7 +51,7 @@ export function createEndpointChains(rc: RenderContext, policies: PolicyChains):
   };
 }
 
-function buildEndpointChain(rc: RenderContext, table: Table, n: string, spec: EndpointChainSpec, tiers: readonly { tier: TierRef; pols: readonly string[] }[], profiles: readonly string[]): RenderedChain {
+function buildEndpointChain(rc: RenderContext, table: Table, n: string, spec: EndpointChainSpec, tiers: readonly ({ tier: TierRef } & TierTarget)[], profiles: readonly string[]): RenderedChain {
   const o = rc.o;
   const c = new ChainBuilder(table, n);
   if (table === 'filter') {
@@ -58,14 +60,13 @@ function buildEndpointChain(rc: RenderContext, table: Table, n: string, spec: En
   }
   if (spec.failsafe) c.add('-j', spec.failsafe);
   c.add('-j', 'MARK', '--set-xmark', `0x0/${hex(rc.marks)}`);
-  for (const { tier, pols } of tiers) {
-    if (pols.length === 0) continue;
+  for (const { tier, target } of tiers) {
+    if (target === undefined) continue;
+    // One jump per tier: to its policy-group chain (policy-groups.ts), or to its one policy chain.
     c.add('-j', 'MARK', '--set-xmark', `0x0/${hex(o.passMark)}`);
-    for (const pc of pols) {
-      c.add(...rc.ifNotMark(o.passMark), '-j', pc);
-      if (table === 'raw') c.add(...rc.ifMark(o.acceptMark), '-j', 'NOTRACK');
-      c.add(...rc.ifMark(o.acceptMark), '-j', table === 'filter' ? 'RETURN' : 'ACCEPT');
-    }
+    c.add(...rc.ifNotMark(o.passMark), '-j', target);
+    if (table === 'raw') c.add(...rc.ifMark(o.acceptMark), '-j', 'NOTRACK');
+    c.add(...rc.ifMark(o.acceptMark), '-j', table === 'filter' ? 'RETURN' : 'ACCEPT');
     if (tier.defaultAction !== 'Pass' && table === 'filter') {
       if (o.flowLogs && !spec.forward) c.add(...rc.ifNotMark(o.passMark), ...rc.flowLog({ kind: 'end-of-tier', name: tier.name, direction: spec.dir, action: 'deny', rule: -1 }));
       c.add(...rc.ifNotMark(o.passMark), ...rc.deny());

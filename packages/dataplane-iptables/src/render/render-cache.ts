@@ -49,10 +49,12 @@ export interface RenderCache {
   readonly members: Map<4 | 6, Map<string, readonly string[]>>;
   /** @internal family → what the last rendering was made from (render context: changed policies, endpoint keys). */
   readonly from: Map<4 | 6, RenderedFrom>;
+  /** @internal family → the last rendering's chains in order and as a set (render.ts sorts only what is new). */
+  readonly sorted: Map<4 | 6, { readonly chains: readonly RenderedChain[]; readonly members: ReadonlySet<RenderedChain> }>;
 }
 
 export function createRenderCache(): RenderCache {
-  return { entries: new Map(), members: new Map(), from: new Map() };
+  return { entries: new Map(), members: new Map(), from: new Map(), sorted: new Map() };
 }
 
 /**

@@ -19,13 +19,16 @@
  *   With host endpoints raw stamps each packet's generation and mangle and filter drop new
  *   packets of another generation first (generation.ts: batches over several tables).
  *   endpoint chain: ct ESTABLISHED,RELATED accept, INVALID drop, clear marks, per tier: clear pass,
- *   per policy "pass clear → jump <p>pi-/<p>po-ID", "accept set → RETURN", end of tier drop
- *   (unless Pass); per profile "jump <p>pri-/<p>pro-ID", "accept set → RETURN"; drop. A forward
- *   chain has no profiles and ends in "set accept, RETURN": forwarded traffic no tier decided is
- *   allowed.
+ *   "pass clear → jump <p>gi-/<p>go-HASH" (the tier's policy-group chain, shared by every endpoint
+ *   with the same policies; a tier of one policy jumps to <p>pi-/<p>po-ID itself), "accept set →
+ *   RETURN", end of tier drop (unless Pass); per profile "jump <p>pri-/<p>pro-ID", "accept set →
+ *   RETURN"; drop. A forward chain has no profiles and ends in "set accept, RETURN": forwarded
+ *   traffic no tier decided is allowed.
+ *   policy-group chain: "jump <p>pi-ID1", then per policy "accept and pass clear → jump
+ *   <p>pi-IDn", and every 5 policies "accept or pass set → RETURN".
  *
  * The parts, one file each, share a `RenderContext` (context.ts) and run in a fixed order:
- * workload endpoints (endpoint-chains.ts, pulling in policy-chains.ts), host endpoints
+ * workload endpoints (endpoint-chains.ts, pulling in policy-chains.ts and policy-groups.ts), host endpoints
  * (host-endpoints.ts), then the top-level chains and hooks (static-chains.ts). Policy, profile and
  * endpoint chains go through the render cache (render-cache.ts) when the caller keeps one.
  */
@@ -52,19 +55,47 @@ export function renderState(state: DataplaneState, family: 4 | 6, options: Rende
   const hooks = renderStaticChains(rc, haveHeps, stamp);
   rc.commitCache();
 
-  const chains = sortChains(rc.chains);
+  const members = new Set(rc.chains);
+  const chains = sortChains(rc.chains, members, cache?.sorted.get(family));
+  cache?.sorted.set(family, { chains, members });
   const sets = [...rc.sets.values()].sort((a, b) => (a.name < b.name ? -1 : 1));
   return { family, chainPrefix: o.chainPrefix, setPrefix: o.setPrefix, commentTag: o.commentTag, chains, sets, hooks, nflogNames: rc.nflogNames, ...(stamp ? { stamp } : {}) };
 }
 
-/** Chains by `<table>:<name>` (each key made once per chain object, not once per comparison). */
-function sortChains(chains: readonly RenderedChain[]): RenderedChain[] {
-  const keyed = chains.map((c) => {
-    let k = keyOfChain.get(c);
-    if (k === undefined) keyOfChain.set(c, (k = `${c.table}:${c.name}`));
-    return { k, c };
-  });
+/**
+ * Chains by `<table>:<name>` (each key made once per chain object, not once per comparison).
+ * With the last rendering's order (`last`, from the render cache), the chains it also had keep
+ * their order and only the new ones are sorted and merged in: after a small change (the render
+ * cache hands back the same chain objects) that is a pass of set lookups, not a sort of every
+ * chain. Chain keys are unique in a rendering, so both ways give the same order.
+ */
+function sortChains(chains: readonly RenderedChain[], now: ReadonlySet<RenderedChain>, last?: { readonly chains: readonly RenderedChain[]; readonly members: ReadonlySet<RenderedChain> }): RenderedChain[] {
+  if (!last) return sortedByKey(chains);
+  const fresh = chains.filter((c) => !last.members.has(c));
+  if (fresh.length * 8 > chains.length) return sortedByKey(chains);
+  const kept = last.chains.filter((c) => now.has(c));
+  if (kept.length + fresh.length !== chains.length) return sortedByKey(chains);
+  const added = sortedByKey(fresh);
+  const out: RenderedChain[] = [];
+  let j = 0;
+  for (const c of kept) {
+    const k = keyOf(c);
+    while (j < added.length && keyOf(added[j]!) < k) out.push(added[j++]!);
+    out.push(c);
+  }
+  while (j < added.length) out.push(added[j++]!);
+  return out;
+}
+
+function sortedByKey(chains: readonly RenderedChain[]): RenderedChain[] {
+  const keyed = chains.map((c) => ({ k: keyOf(c), c }));
   keyed.sort((a, b) => (a.k < b.k ? -1 : a.k > b.k ? 1 : 0));
   return keyed.map((x) => x.c);
+}
+
+function keyOf(c: RenderedChain): string {
+  let k = keyOfChain.get(c);
+  if (k === undefined) keyOfChain.set(c, (k = `${c.table}:${c.name}`));
+  return k;
 }
 const keyOfChain = new WeakMap<RenderedChain, string>();
