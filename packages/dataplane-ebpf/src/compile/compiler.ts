@@ -79,6 +79,8 @@ export interface SlotMemory {
   readonly conds: { readonly keys: readonly string[]; readonly namedSets: readonly string[] };
   /** Verdict rows of the active version, per live class id. */
   readonly rows: ReadonlyMap<number, readonly Row[]>;
+  /** The program as JSON: slots with equal programs (endpoints with the same policies) share rows. */
+  readonly print: string;
 }
 
 /** What the compiler remembers between runs (never written to the kernel). */
@@ -376,7 +378,7 @@ export function compile(state: DataplaneState, prev: Tables = emptyTables(), fac
       ? { sets: options.dirtySets, policies: options.dirtyPolicies, profiles: options.dirtyProfiles }
       : undefined;
   const endpoints = new Map<string, { addr: string; ingress: string; egress: string }>();
-  const built = new Map<string, { program: Program; deps: SlotDeps; conds: SlotMemory['conds']; reused: boolean }>();
+  const built = new Map<string, { program: Program; print: string; deps: SlotDeps; conds: SlotMemory['conds']; reused: boolean }>();
   const endpointFlags = new Map<string, number>();
   for (const [text, o] of owners(state, bindings.stars)) {
     const keys = { ingress: `ingress|${o.kind}:${o.e.id}|${text}`, egress: `egress|${o.kind}:${o.e.id}|${text}` };
@@ -384,13 +386,13 @@ export function compile(state: DataplaneState, prev: Tables = emptyTables(), fac
       const old = pm.slots.get(keys[dir]);
       const deps = old && (hints && old.deps.endpoint === o.e && !readsDirty(old.deps, hints) ? old.deps : depsHold(old.deps, o.e, o.ip, reads, same));
       if (old && deps) {
-        built.set(keys[dir], { program: old.program, deps, conds: old.conds, reused: true });
+        built.set(keys[dir], { program: old.program, print: old.print, deps, conds: old.conds, reused: true });
         continue;
       }
       const rec = recording(reads, o.e);
       const program = slotProgram(rec.reads, o.e, dir, o.ip);
       const c = programConditions(program);
-      built.set(keys[dir], { program, deps: rec.deps, conds: { keys: [...c.keys], namedSets: [...c.namedSets] }, reused: false });
+      built.set(keys[dir], { program, print: JSON.stringify(program), deps: rec.deps, conds: { keys: [...c.keys], namedSets: [...c.namedSets] }, reused: false });
     }
     const ek = hexKey(encodeEndpointKey(wireAddr(o.ip)));
     endpoints.set(ek, { addr: text, ...keys });
@@ -443,8 +445,12 @@ export function compile(state: DataplaneState, prev: Tables = emptyTables(), fac
   const slots = new Map<string, SlotMemory>();
   const keptKeys = new Set<string>();
   let flipped = 0;
+  // Rows by program text, computed in this compile; and the previous slots' rows by program text
+  // (a class id keeps its signature while live, so their rows hold for every class still live).
+  const shared = new Map<string, ReadonlyMap<number, readonly Row[]>>();
+  let earlier: Map<string, ReadonlyMap<number, readonly Row[]>> | undefined;
   for (const key of [...built.keys()].sort()) {
-    const { program, deps, conds, reused } = built.get(key)!;
+    const { program, print, deps, conds, reused } = built.get(key)!;
     const old = pm.slots.get(key);
     let id = slotIds.get(key);
     if (id === undefined) {
@@ -457,8 +463,14 @@ export function compile(state: DataplaneState, prev: Tables = emptyTables(), fac
     let rows: ReadonlyMap<number, readonly Row[]>;
     if (kept && sameClasses) rows = old.rows;
     else {
-      const m = new Map<number, readonly Row[]>();
-      for (const [cid, sig] of classes) m.set(cid, (kept ? old.rows.get(cid) : undefined) ?? classRows(program, sig, policyNum));
+      let m = shared.get(print);
+      if (m === undefined) {
+        earlier ??= new Map([...pm.slots.values()].map((x) => [x.print, x.rows]));
+        const donor = kept ? old.rows : earlier.get(print);
+        const fresh = new Map<number, readonly Row[]>();
+        for (const [cid, sig] of classes) fresh.set(cid, donor?.get(cid) ?? classRows(program, sig, policyNum));
+        shared.set(print, (m = fresh));
+      }
       rows = m;
     }
     // A slot nothing changed keeps its memory object (no garbage per compile for the hundreds kept).
@@ -475,6 +487,7 @@ export function compile(state: DataplaneState, prev: Tables = emptyTables(), fac
       deps,
       conds,
       rows,
+      print: kept ? old.print : print,
     });
   }
   // 3b. Forwarding slots: kept (same programs and classes) or a whole new version.
