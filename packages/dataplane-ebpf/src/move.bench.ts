@@ -14,8 +14,8 @@
  * fill and after each row's samples (`_heap_used_mb`).
  * It must never touch the root namespace or /sys/fs/bpf: everything is under the scratch mount
  * and namespace, removed in `finally`.
- * Run: `NODE_OPTIONS=--expose-gc npx tsx packages/dataplane-ebpf/src/move.bench.ts` after a build
- * (with --expose-gc the heap rows follow a full GC).
+ * Run: `NODE_OPTIONS=--expose-gc npx tsx scripts/bench.ts ebpf-move` (or this file with tsx)
+ * after a build (with --expose-gc the heap rows follow a full GC).
  */
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -92,7 +92,7 @@ export async function runMoveBench(emit: Emit): Promise<void> {
       await engine.flush();
       process.stderr.write(`move bench: ${scale} filled in ${((performance.now() - t0) / 1000).toFixed(1)} s (${dp.stats().mapWrites} writes)\n`);
       (globalThis as { gc?: () => void }).gc?.();
-      emit({ bench: 'move', metric: `move_filled_heap_used_mb_${scale}`, value: process.memoryUsage().heapUsed / 1048576, unit: 'MiB' });
+      emit({ bench: 'ebpf-move', metric: `move_filled_heap_used_mb_${scale}`, value: process.memoryUsage().heapUsed / 1048576, unit: 'MiB' });
 
       const profDir = process.env['GINGHAM_MOVE_CPU_PROF'];
       const session = profDir ? new Session() : undefined;
@@ -125,9 +125,9 @@ export async function runMoveBench(emit: Emit): Promise<void> {
           writes.push(last.writes);
         }
         for (const [name, xs] of [['apply', apply], ['flush', flush]] as const) {
-          emit({ bench: 'move', metric: `move_${what}_${name}_p50_ms_${scale}`, value: pct(xs, 50), unit: 'ms' });
-          emit({ bench: 'move', metric: `move_${what}_${name}_p99_ms_${scale}`, value: pct(xs, 99), unit: 'ms' });
-          emit({ bench: 'move', metric: `move_${what}_${name}_max_ms_${scale}`, value: Math.max(...xs), unit: 'ms' });
+          emit({ bench: 'ebpf-move', metric: `move_${what}_${name}_p50_ms_${scale}`, value: pct(xs, 50), unit: 'ms' });
+          emit({ bench: 'ebpf-move', metric: `move_${what}_${name}_p99_ms_${scale}`, value: pct(xs, 99), unit: 'ms' });
+          emit({ bench: 'ebpf-move', metric: `move_${what}_${name}_max_ms_${scale}`, value: Math.max(...xs), unit: 'ms' });
         }
         const cpu = process.cpuUsage(cpu0);
         if (session && profDir) {
@@ -136,14 +136,14 @@ export async function runMoveBench(emit: Emit): Promise<void> {
           writeFileSync(join(profDir, `move-${what}-${scale}.cpuprofile`), JSON.stringify(profile));
         }
         await new Promise((r) => setTimeout(r, 50));
-        emit({ bench: 'move', metric: `move_${what}_cpu_per_sample_ms_${scale}`, value: (cpu.user + cpu.system) / 1000 / SAMPLES, unit: 'ms' });
+        emit({ bench: 'ebpf-move', metric: `move_${what}_cpu_per_sample_ms_${scale}`, value: (cpu.user + cpu.system) / 1000 / SAMPLES, unit: 'ms' });
         const inApply = gcs.filter((g) => g.start >= from && windows.some((w) => g.start >= w.start && g.start < w.end));
-        emit({ bench: 'move', metric: `move_${what}_gc_in_apply_ms_${scale}`, value: inApply.reduce((a, g) => a + g.ms, 0), unit: 'ms' });
-        emit({ bench: 'move', metric: `move_${what}_gc_in_apply_max_ms_${scale}`, value: Math.max(0, ...inApply.map((g) => g.ms)), unit: 'ms' });
-        emit({ bench: 'move', metric: `move_${what}_writes_p50_${scale}`, value: pct(writes, 50), unit: 'count' });
+        emit({ bench: 'ebpf-move', metric: `move_${what}_gc_in_apply_ms_${scale}`, value: inApply.reduce((a, g) => a + g.ms, 0), unit: 'ms' });
+        emit({ bench: 'ebpf-move', metric: `move_${what}_gc_in_apply_max_ms_${scale}`, value: Math.max(0, ...inApply.map((g) => g.ms)), unit: 'ms' });
+        emit({ bench: 'ebpf-move', metric: `move_${what}_writes_p50_${scale}`, value: pct(writes, 50), unit: 'count' });
         // Heap after the samples (after a full GC when node runs with --expose-gc): flat when no version leaks.
         (globalThis as { gc?: () => void }).gc?.();
-        emit({ bench: 'move', metric: `move_${what}_heap_used_mb_${scale}`, value: process.memoryUsage().heapUsed / 1048576, unit: 'MiB' });
+        emit({ bench: 'ebpf-move', metric: `move_${what}_heap_used_mb_${scale}`, value: process.memoryUsage().heapUsed / 1048576, unit: 'MiB' });
       };
       // Endpoint k % 250 moves to another app (as the agent bench does), then back next round.
       await run('label_change', (k) => engine.upsert(wep(k % LOCAL, ((k % LOCAL) + 7 * (1 + Math.floor(k / LOCAL))) % 50, k + 1)));
