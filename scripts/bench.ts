@@ -13,6 +13,7 @@ const suites: Record<string, () => Promise<(emit: Emit) => Promise<void>>> = {
   'iptables-restore-cost': async () => (await import('../packages/dataplane-iptables/src/restore-cost.bench.js')).runRestoreCostBench,
   'iptables-flows': async () => (await import('../packages/dataplane-iptables/src/flows.bench.js')).runIptablesFlowsBench,
   wireguard: async () => (await import('../packages/wireguard/src/wireguard.bench.js')).runWireguardBench,
+  'ebpf-move': async () => (await import('../packages/dataplane-ebpf/src/move.bench.js')).runMoveBench,
   'ebpf-datapath': async () => (await import('../packages/dataplane-ebpf/src/ebpf.bench.js')).runEbpfBench,
   'dataplane-throughput': async () => (await import('./dataplane-throughput.bench.js')).runDataplaneThroughputBench,
   flows: async () => (await import('../packages/dataplane-ebpf/src/flows.bench.js')).runFlowsBench,

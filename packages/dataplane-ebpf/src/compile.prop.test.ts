@@ -160,30 +160,51 @@ describe('eBPF policy compiler properties', () => {
   );
 
   test.prop([arbCluster, arbUpdateStream, fc.option(fc.constantFrom(...NODES), { nil: undefined })], { numRuns: propRuns(40) })(
-    'compiled incrementally with the IP sets each batch touched (as the dataplane passes them), a chain of updates gives exactly the tables, map contents and regions a fresh full compile gives',
+    'compiled incrementally with the IP sets (and their members), policies and profiles each batch touched (as the dataplane passes them), a chain of updates gives exactly the tables, map contents and regions a fresh full compile gives',
     (resources, ops, node) => {
       // As the dataplane keeps it: one live state, and the ids of the IP sets each batch touched.
       const dp = new RecordingDataplane({ keepBatches: false });
       const dirty = new Set<string>();
+      const dirtyPolicies = new Set<string>();
+      const dirtyProfiles = new Set<string>();
+      // Members added or removed per set; null once the set was replaced or deleted (compared in full).
+      const dirtyMembers = new Map<string, Set<string> | null>();
+      const hints = () => ({
+        dirtySets: new Set(dirty),
+        dirtyMembers: new Map([...dirtyMembers].filter((e): e is [string, Set<string>] => e[1] !== null).map(([k, v]) => [k, new Set(v)])),
+        dirtyPolicies: new Set(dirtyPolicies),
+        dirtyProfiles: new Set(dirtyProfiles),
+      });
       const engine = createEngine({
         ...(node !== undefined ? { node } : {}),
         dataplane: {
           apply(messages: readonly DataplaneMessage[]) {
-            for (const m of messages) if (m.kind === 'ipset-replace' || m.kind === 'ipset-add-members' || m.kind === 'ipset-remove-members' || m.kind === 'ipset-delete') dirty.add(m.id);
+            for (const m of messages) {
+              if (m.kind === 'ipset-replace' || m.kind === 'ipset-add-members' || m.kind === 'ipset-remove-members' || m.kind === 'ipset-delete') {
+                dirty.add(m.id);
+                const touched = dirtyMembers.get(m.id);
+                if (m.kind === 'ipset-replace' || m.kind === 'ipset-delete') dirtyMembers.set(m.id, null);
+                else if (touched !== null) dirtyMembers.set(m.id, new Set([...(touched ?? []), ...m.members]));
+              } else if (m.kind === 'policy-upsert') dirtyPolicies.add(m.policy.id);
+              else if (m.kind === 'policy-remove') dirtyPolicies.add(m.id);
+              else if (m.kind === 'profile-upsert') dirtyProfiles.add(m.profile.id);
+              else if (m.kind === 'profile-remove') dirtyProfiles.add(m.id);
+            }
             dp.apply(messages);
           },
         },
       });
       for (const r of resources) engine.upsert(r);
       engine.flush();
-      let tables = compile(dp.state, undefined, {}, { dirtySets: new Set(dirty) }).tables;
-      dirty.clear();
+      const clearHints = (): void => [dirty, dirtyMembers, dirtyPolicies, dirtyProfiles].forEach((x) => x.clear());
+      let tables = compile(dp.state, undefined, {}, hints()).tables;
+      clearHints();
       for (const o of ops) {
         if (o.op === 'upsert') engine.upsert(o.resource);
         else engine.delete(o.kind, o.namespace, o.name, o.apiVersion);
         engine.flush();
-        const r = compile(dp.state, tables, {}, { dirtySets: new Set(dirty) });
-        dirty.clear();
+        const r = compile(dp.state, tables, {}, hints());
+        clearHints();
         sameMaps(applyWrites(tables.maps, r.writes), r.tables.maps);
         const fresh = compile(dp.state).tables;
         expect(logical(r.tables)).toEqual(logical(fresh));

@@ -79,6 +79,8 @@ export interface SlotMemory {
   readonly conds: { readonly keys: readonly string[]; readonly namedSets: readonly string[] };
   /** Verdict rows of the active version, per live class id. */
   readonly rows: ReadonlyMap<number, readonly Row[]>;
+  /** The program as JSON: slots with equal programs (endpoints with the same policies) share rows. */
+  readonly print: string;
 }
 
 /** What the compiler remembers between runs (never written to the kernel). */
@@ -116,6 +118,32 @@ export interface CompileOptions {
    * LPM entries: pass exactly what the messages since `prev` touched, or nothing.
    */
   readonly dirtySets?: ReadonlySet<string>;
+  /**
+   * The policy and profile ids upserted or removed since `prev` (their objects may differ).
+   * Given together with `dirtySets`, a slot program is checked against its recorded reads only
+   * when its endpoint object changed or it read one of these ids or sets (O(slots × dirty ids)
+   * instead of O(every recorded read)); otherwise every recorded read is compared. The same
+   * contract as `dirtySets`: an id missing here whose object did change keeps a stale program.
+   */
+  readonly dirtyPolicies?: ReadonlySet<string>;
+  /**
+   * For a set in `dirtySets`: the members added or removed since `prev` (a superset is fine; a
+   * set replaced or deleted is left out and compared in full). Saves comparing every member.
+   */
+  readonly dirtyMembers?: ReadonlyMap<string, ReadonlySet<string>>;
+  readonly dirtyProfiles?: ReadonlySet<string>;
+}
+
+/** Above this many dirty ids, every recorded read is compared instead (cheaper than the has() checks). */
+const MAX_DIRTY_HINTS = 64;
+
+/** Whether slot deps `d` (of an unchanged endpoint object) may read something a dirty id changed. */
+function readsDirty(d: SlotDeps, hints: { readonly sets: ReadonlySet<string>; readonly policies: ReadonlySet<string>; readonly profiles: ReadonlySet<string> }): boolean {
+  for (const id of hints.policies) if (d.policies.has(id)) return true;
+  for (const id of hints.profiles) if (d.profiles.has(id)) return true;
+  if (d.inSet.size + d.localNamed.size + d.peerNamed.size === 0) return false;
+  for (const id of hints.sets) if (d.inSet.has(id) || d.localNamed.has(id) || d.peerNamed.has(id)) return true;
+  return false;
 }
 
 export interface CompileResult {
@@ -319,11 +347,11 @@ const sameBytes = (a: Uint8Array | undefined, b: Uint8Array): boolean => {
 export function compile(state: DataplaneState, prev: Tables = emptyTables(), facts: HostFacts = {}, options: CompileOptions = {}): CompileResult {
   const pm = prev.memory;
   const bindings = hostBindings(state, facts);
-  const slotIds = new Map(pm.slotIds);
+  const slotIds = LayeredMap.over(pm.slotIds);
   let nextSlot = pm.nextSlot;
   const classIds = new Map(pm.classIds);
   let nextClass = pm.nextClass;
-  const policyNums = new Map(pm.policyNums);
+  const policyNums = LayeredMap.over(pm.policyNums);
   const policyNum = (name: string): number => {
     let n = policyNums.get(name);
     if (n === undefined) {
@@ -343,23 +371,28 @@ export function compile(state: DataplaneState, prev: Tables = emptyTables(), fac
     return v;
   };
 
-  // 1. Endpoint map and slot programs (kept when their recorded reads still hold).
+  // 1. Endpoint map and slot programs (kept when their recorded reads still hold; with dirty
+  // hints, only slots whose endpoint object changed or that read a dirty id are compared).
+  const hints =
+    options.dirtySets && options.dirtyPolicies && options.dirtyProfiles && options.dirtySets.size + options.dirtyPolicies.size + options.dirtyProfiles.size <= MAX_DIRTY_HINTS
+      ? { sets: options.dirtySets, policies: options.dirtyPolicies, profiles: options.dirtyProfiles }
+      : undefined;
   const endpoints = new Map<string, { addr: string; ingress: string; egress: string }>();
-  const built = new Map<string, { program: Program; deps: SlotDeps; conds: SlotMemory['conds']; reused: boolean }>();
+  const built = new Map<string, { program: Program; print: string; deps: SlotDeps; conds: SlotMemory['conds']; reused: boolean }>();
   const endpointFlags = new Map<string, number>();
   for (const [text, o] of owners(state, bindings.stars)) {
     const keys = { ingress: `ingress|${o.kind}:${o.e.id}|${text}`, egress: `egress|${o.kind}:${o.e.id}|${text}` };
     for (const dir of ['ingress', 'egress'] as const) {
       const old = pm.slots.get(keys[dir]);
-      const deps = old && depsHold(old.deps, o.e, o.ip, reads, same);
+      const deps = old && (hints && old.deps.endpoint === o.e && !readsDirty(old.deps, hints) ? old.deps : depsHold(old.deps, o.e, o.ip, reads, same));
       if (old && deps) {
-        built.set(keys[dir], { program: old.program, deps, conds: old.conds, reused: true });
+        built.set(keys[dir], { program: old.program, print: old.print, deps, conds: old.conds, reused: true });
         continue;
       }
       const rec = recording(reads, o.e);
       const program = slotProgram(rec.reads, o.e, dir, o.ip);
       const c = programConditions(program);
-      built.set(keys[dir], { program, deps: rec.deps, conds: { keys: [...c.keys], namedSets: [...c.namedSets] }, reused: false });
+      built.set(keys[dir], { program, print: JSON.stringify(program), deps: rec.deps, conds: { keys: [...c.keys], namedSets: [...c.namedSets] }, reused: false });
     }
     const ek = hexKey(encodeEndpointKey(wireAddr(o.ip)));
     endpoints.set(ek, { addr: text, ...keys });
@@ -373,7 +406,7 @@ export function compile(state: DataplaneState, prev: Tables = emptyTables(), fac
     for (const k of b.conds.keys) condKeys.add(k);
     for (const id of b.conds.namedSets) namedSets.add(id);
   }
-  const { index: regionIndex, changed: changedRegions } = updateRegions(pm.regionIndex, state, condKeys, namedSets, options.dirtySets);
+  const { index: regionIndex, changed: changedRegions } = updateRegions(pm.regionIndex, state, condKeys, namedSets, options.dirtySets, options.dirtyMembers);
   let sigCounts = pm.sigCounts;
   if (changedRegions.length > 0) {
     const counts = new Map(pm.sigCounts);
@@ -412,8 +445,12 @@ export function compile(state: DataplaneState, prev: Tables = emptyTables(), fac
   const slots = new Map<string, SlotMemory>();
   const keptKeys = new Set<string>();
   let flipped = 0;
+  // Rows by program text, computed in this compile; and the previous slots' rows by program text
+  // (a class id keeps its signature while live, so their rows hold for every class still live).
+  const shared = new Map<string, ReadonlyMap<number, readonly Row[]>>();
+  let earlier: Map<string, ReadonlyMap<number, readonly Row[]>> | undefined;
   for (const key of [...built.keys()].sort()) {
-    const { program, deps, conds, reused } = built.get(key)!;
+    const { program, print, deps, conds, reused } = built.get(key)!;
     const old = pm.slots.get(key);
     let id = slotIds.get(key);
     if (id === undefined) {
@@ -426,9 +463,20 @@ export function compile(state: DataplaneState, prev: Tables = emptyTables(), fac
     let rows: ReadonlyMap<number, readonly Row[]>;
     if (kept && sameClasses) rows = old.rows;
     else {
-      const m = new Map<number, readonly Row[]>();
-      for (const [cid, sig] of classes) m.set(cid, (kept ? old.rows.get(cid) : undefined) ?? classRows(program, sig, policyNum));
+      let m = shared.get(print);
+      if (m === undefined) {
+        earlier ??= new Map([...pm.slots.values()].map((x) => [x.print, x.rows]));
+        const donor = kept ? old.rows : earlier.get(print);
+        const fresh = new Map<number, readonly Row[]>();
+        for (const [cid, sig] of classes) fresh.set(cid, donor?.get(cid) ?? classRows(program, sig, policyNum));
+        shared.set(print, (m = fresh));
+      }
       rows = m;
+    }
+    // A slot nothing changed keeps its memory object (no garbage per compile for the hundreds kept).
+    if (kept && deps === old.deps && conds === old.conds && rows === old.rows && id === old.id) {
+      slots.set(key, old);
+      continue;
     }
     slots.set(key, {
       id,
@@ -439,6 +487,7 @@ export function compile(state: DataplaneState, prev: Tables = emptyTables(), fac
       deps,
       conds,
       rows,
+      print: kept ? old.print : print,
     });
   }
   // 3b. Forwarding slots: kept (same programs and classes) or a whole new version.

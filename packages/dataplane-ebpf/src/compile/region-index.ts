@@ -24,8 +24,11 @@ interface Atom {
 }
 
 export interface RegionIndex {
-  /** Source -> the member texts it contributed (`n:` sources: the CIDR itself). */
-  readonly sources: ReadonlyMap<string, ReadonlySet<string>>;
+  /**
+   * Source -> the member texts it contributed (`n:` sources: the CIDR itself), as a persistent
+   * map (`LayeredMap`) so that a set's few changed members cost O(those) to record.
+   */
+  readonly sources: ReadonlyMap<string, ReadonlyMap<string, true>>;
   /** Prefix id -> atom (the two family roots are always present). */
   readonly atoms: ReadonlyMap<string, Atom>;
   /** Prefix id -> region, as `computeRegions` returns them. */
@@ -44,6 +47,13 @@ const ROOTS: readonly Atom[] = [
   { addr: { family: 6, bytes: ZERO }, prefix: 0, conds: new Map() },
 ];
 const NO_MEMBERS: ReadonlySet<string> = new Set();
+
+/** A persistent snapshot of `members`. */
+function snapshot(members: Iterable<string>): LayeredMap<string, true> {
+  const m = LayeredMap.over(new Map<string, true>());
+  for (const x of members) m.set(x, true);
+  return m;
+}
 /** Above this share of dirty prefixes, every region is recomputed in one sorted pass. */
 const FULL_PASS_SHARE = 0.25;
 
@@ -88,7 +98,8 @@ function regionAt(atoms: ReadonlyMap<string, Atom>, id: string, a: Atom): Region
 /** Every region of `atoms` in one pass (sorted: ancestors before descendants), as `computeRegions` does. */
 function allRegions(atoms: ReadonlyMap<string, Atom>): Map<string, Region> {
   const sorted = [...atoms.entries()].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
-  const out = new Map<string, Region>();
+  // Persistent from the start: the next compile derives from it without a copy.
+  const out = LayeredMap.over(new Map<string, Region>());
   const stack: { id: string; conds: Set<string> }[] = [];
   for (const [id, a] of sorted) {
     while (stack.length > 0 && !id.startsWith(stack[stack.length - 1]!.id)) stack.pop();
@@ -103,8 +114,18 @@ function allRegions(atoms: ReadonlyMap<string, Atom>): Map<string, Region> {
 /**
  * The regions of `state` for the referenced `keys` and `namedSets`, from `prev`. `dirtySets`:
  * the IP sets whose members may differ from what `prev` saw (undefined: any of them).
+ * `dirtyMembers`: for a dirty set listed there, the only members that may have been added or
+ * removed since `prev` (O(those) instead of comparing the whole set); a dirty set not listed is
+ * compared in full.
  */
-export function updateRegions(prev: RegionIndex, state: DataplaneState, keys: ReadonlySet<string>, namedSets: ReadonlySet<string>, dirtySets?: ReadonlySet<string>): RegionUpdate {
+export function updateRegions(
+  prev: RegionIndex,
+  state: DataplaneState,
+  keys: ReadonlySet<string>,
+  namedSets: ReadonlySet<string>,
+  dirtySets?: ReadonlySet<string>,
+  dirtyMembers?: ReadonlyMap<string, ReadonlySet<string>>,
+): RegionUpdate {
   const want = wantedSources(state, keys, namedSets);
   const delta = new Map<string, { addr: WireAddr; prefix: number; conds: Map<string, number> }>();
   const bump = (source: string, member: string, d: number): void => {
@@ -118,23 +139,38 @@ export function updateRegions(prev: RegionIndex, state: DataplaneState, keys: Re
     const id = prefixId(root.addr, 0);
     if (!prev.atoms.has(id)) delta.set(id, { addr: root.addr, prefix: 0, conds: new Map() });
   }
-  let sources: Map<string, ReadonlySet<string>> | undefined;
-  const own = (): Map<string, ReadonlySet<string>> => (sources ??= new Map(prev.sources));
+  let sources: Map<string, ReadonlyMap<string, true>> | undefined;
+  const own = (): Map<string, ReadonlyMap<string, true>> => (sources ??= new Map(prev.sources));
   for (const [src, snap] of prev.sources) {
     if (want.has(src)) continue;
-    for (const m of snap) bump(src, m, -1);
+    for (const m of snap.keys()) bump(src, m, -1);
     own().delete(src);
   }
   for (const [src, { setId, members }] of want) {
     const old = prev.sources.get(src);
     if (!old) {
       for (const m of members) bump(src, m, 1);
-      own().set(src, new Set(members));
+      own().set(src, snapshot(members));
       continue;
     }
     if (setId === undefined || (dirtySets && !dirtySets.has(setId))) continue;
+    const touched = dirtySets ? dirtyMembers?.get(setId) : undefined;
+    if (touched) {
+      // Only these members can differ: the snapshot is edited in place of a copy.
+      let next: LayeredMap<string, true> | undefined;
+      for (const m of touched) {
+        const now = members.has(m);
+        if (now === old.has(m)) continue;
+        bump(src, m, now ? 1 : -1);
+        next ??= LayeredMap.over(old);
+        if (now) next.set(m, true);
+        else next.delete(m);
+      }
+      if (next) own().set(src, next);
+      continue;
+    }
     let changed = false;
-    for (const m of old) {
+    for (const m of old.keys()) {
       if (members.has(m)) continue;
       bump(src, m, -1);
       changed = true;
@@ -144,7 +180,7 @@ export function updateRegions(prev: RegionIndex, state: DataplaneState, keys: Re
       bump(src, m, 1);
       changed = true;
     }
-    if (changed) own().set(src, new Set(members));
+    if (changed) own().set(src, snapshot(members));
   }
   if (delta.size === 0) return { index: sources ? { ...prev, sources } : prev, changed: [] };
 

@@ -211,8 +211,53 @@ export function createEbpfDataplane(options: EbpfDataplaneOptions = {}): EbpfDat
   let readerMap: BpfMap | undefined;
   const pending = new Set<string>();
   const verified: VerifiedHooks = new Map();
-  /** IP sets the messages since the live generation's tables touched (the compiler diffs only these). */
-  const dirtySets = new Set<string>();
+  /**
+   * IP sets, policy and profile ids the messages since the live generation's tables touched: the
+   * compiler diffs only these sets and re-checks only the slot programs that read one of them.
+   */
+  const dirty = { sets: new Set<string>(), members: new Map<string, Set<string>>(), policies: new Set<string>(), profiles: new Set<string>() };
+  /** Sets replaced or deleted since: compared in full (no member list). */
+  const wholeSets = new Set<string>();
+  const clearDirty = (): void => {
+    dirty.sets.clear();
+    dirty.members.clear();
+    wholeSets.clear();
+    dirty.policies.clear();
+    dirty.profiles.clear();
+  };
+  const touch = (m: DataplaneMessage): void => {
+    switch (m.kind) {
+      case 'ipset-add-members':
+      case 'ipset-remove-members': {
+        dirty.sets.add(m.id);
+        if (wholeSets.has(m.id)) break;
+        let touched = dirty.members.get(m.id);
+        if (!touched) dirty.members.set(m.id, (touched = new Set()));
+        for (const x of m.members) touched.add(x);
+        break;
+      }
+      case 'ipset-replace':
+      case 'ipset-delete':
+        dirty.sets.add(m.id);
+        wholeSets.add(m.id);
+        dirty.members.delete(m.id);
+        break;
+      case 'policy-upsert':
+        dirty.policies.add(m.policy.id);
+        break;
+      case 'policy-remove':
+        dirty.policies.add(m.id);
+        break;
+      case 'profile-upsert':
+        dirty.profiles.add(m.profile.id);
+        break;
+      case 'profile-remove':
+        dirty.profiles.add(m.id);
+        break;
+      default:
+        break;
+    }
+  };
   let last = { writes: 0, fullFill: false, replacedGeneration: undefined as number | undefined };
 
   /**
@@ -282,7 +327,7 @@ export function createEbpfDataplane(options: EbpfDataplaneOptions = {}): EbpfDat
       swapHooks: (program) => reconcile(program, true),
       flowLogs: options.flowLogs === true,
     });
-    dirtySets.clear();
+    clearDirty();
     const previous = current;
     current = built.generation;
     resetReader();
@@ -292,8 +337,8 @@ export function createEbpfDataplane(options: EbpfDataplaneOptions = {}): EbpfDat
 
   const incremental = (g: Generation, endpointsChanged: boolean): void => {
     if (endpointsChanged || pending.size > 0) interfaces.refreshFacts(state);
-    const writes = updateGeneration(g, state, interfaces.facts, dirtySets);
-    dirtySets.clear();
+    const writes = updateGeneration(g, state, interfaces.facts, dirty);
+    clearDirty();
     if (endpointsChanged || pending.size > 0) reconcileChanged(g.program);
     last = { writes, fullFill: false, replacedGeneration: undefined };
   };
@@ -387,7 +432,7 @@ export function createEbpfDataplane(options: EbpfDataplaneOptions = {}): EbpfDat
       open();
       const violations: string[] = [];
       for (const m of messages) {
-        if (m.kind === 'ipset-replace' || m.kind === 'ipset-add-members' || m.kind === 'ipset-remove-members' || m.kind === 'ipset-delete') dirtySets.add(m.id);
+        touch(m);
         violations.push(...applyMessage(state, m));
       }
       if (violations.length > 0) {
@@ -426,8 +471,8 @@ export function createEbpfDataplane(options: EbpfDataplaneOptions = {}): EbpfDat
         throw permissionError(e, `attach to the interfaces of ${layout.root}`);
       }
       if (interfaces.refreshFacts(state)) {
-        updateGeneration(current, state, interfaces.facts, dirtySets);
-        dirtySets.clear();
+        updateGeneration(current, state, interfaces.facts, dirty);
+        clearDirty();
       }
     },
     stats() {

@@ -107,13 +107,22 @@ export function buildGeneration(o: BuildGenerationOptions): BuiltGeneration {
   return { generation: { number, collection, maps, program, tables: result.tables }, writes: result.writes.length, replaced: older.at(-1) ?? o.current };
 }
 
+/** What the messages since a generation's tables touched (`CompileOptions`' hints). */
+export interface DirtyIds {
+  readonly sets: ReadonlySet<string>;
+  /** Per dirty set edited by member messages only: the members added or removed. */
+  readonly members: ReadonlyMap<string, ReadonlySet<string>>;
+  readonly policies: ReadonlySet<string>;
+  readonly profiles: ReadonlySet<string>;
+}
+
 /**
  * Writes the compiler's ordered, gap-free diff from `g`'s tables to the live maps; returns the
- * number of writes. `dirtySets`: the IP sets the messages since `g.tables` touched (undefined:
- * any may have changed).
+ * number of writes. `dirty`: the IP sets, policies and profiles the messages since `g.tables`
+ * touched (undefined: any may have changed).
  */
-export function updateGeneration(g: Generation, state: DataplaneState, facts: HostFacts, dirtySets?: ReadonlySet<string>): number {
-  const result = compile(state, g.tables, facts, dirtySets ? { dirtySets } : {});
+export function updateGeneration(g: Generation, state: DataplaneState, facts: HostFacts, dirty?: DirtyIds): number {
+  const result = compile(state, g.tables, facts, dirty ? { dirtySets: dirty.sets, dirtyMembers: dirty.members, dirtyPolicies: dirty.policies, dirtyProfiles: dirty.profiles } : {});
   writeTables(g.maps, result.writes);
   g.tables = result.tables;
   return result.writes.length;
