@@ -18,8 +18,8 @@
  * apply: the profiler's signals every millisecond make the verifier give up with EAGAIN, more
  * often than the loader's retries). It never touches the root namespace or /sys/fs/bpf: the
  * namespace and the bpffs mount are its own and removed in `finally`.
- * Run: `NODE_OPTIONS=--expose-gc npx tsx scripts/bench.ts ebpf-fill` after a build (or
- * `node --expose-gc --import tsx packages/dataplane-ebpf/src/fill.bench.ts`); ~1 minute at 100k × 10k.
+ * Run: `npm run bench:ebpf-fill` (or, after a build, `node --expose-gc --import tsx
+ * packages/dataplane-ebpf/src/fill.bench.ts`); ~1 minute at 100k × 10k.
  */
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
