@@ -15,6 +15,7 @@ const suites: Record<string, () => Promise<(emit: Emit) => Promise<void>>> = {
   wireguard: async () => (await import('../packages/wireguard/src/wireguard.bench.js')).runWireguardBench,
   'ebpf-move': async () => (await import('../packages/dataplane-ebpf/src/move.bench.js')).runMoveBench,
   'ebpf-datapath': async () => (await import('../packages/dataplane-ebpf/src/ebpf.bench.js')).runEbpfBench,
+  'ebpf-fill': async () => (await import('../packages/dataplane-ebpf/src/fill.bench.js')).runEbpfFillBench,
   'dataplane-throughput': async () => (await import('./dataplane-throughput.bench.js')).runDataplaneThroughputBench,
   flows: async () => (await import('../packages/dataplane-ebpf/src/flows.bench.js')).runFlowsBench,
   datastore: async () => (await import('../packages/datastore/src/datastore.bench.js')).runDatastoreBench,

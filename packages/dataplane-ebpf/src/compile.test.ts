@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { type CompiledRule, createEngine, type DataplaneState, emptyDataplaneState, modelVerdict, RecordingDataplane, type Resource, type TierRef } from '@gingham/core';
 import { compile } from './compile/index.js';
 import { simulate, type Packet } from './simulate.js';
-import { FLAG_LOG, MAP_NAMES } from './wire.js';
+import { applyWrites, emptyMaps, FLAG_LOG, hexKey, MAP_NAMES } from './wire.js';
 
 const side = {};
 function state(tiers: TierRef[], policies: Record<string, CompiledRule[]>, profile: CompiledRule[] = [], sets: Record<string, string[]> = {}): DataplaneState {
@@ -147,6 +147,12 @@ describe('eBPF verdict tables', () => {
     expect(byMap.verdicts!.every((w) => Buffer.from(w.key).readUInt32BE(4) === flippedId)).toBe(true);
     const rows = [...r.tables.memory.slots.values()].find((sl) => sl.id === flippedId)!.rows;
     expect(byMap.verdicts!.filter((w) => w.op === 'update')).toHaveLength([...rows.values()].reduce((n, x) => n + x.length, 0));
+    // Neither tables' maps were read before the second compile, so r's are derived from its memory
+    // alone (the dataplane keeps no mirror of the kernel maps): they are what both diffs leave.
+    const written = applyWrites(applyWrites(emptyMaps(), first.writes), r.writes);
+    for (const m of MAP_NAMES) {
+      expect([...r.tables.maps[m]].map(([k, v]) => `${k}=${hexKey(v)}`).sort(), m).toEqual([...written[m]].map(([k, v]) => `${k}=${hexKey(v)}`).sort());
+    }
     // The peer moved: w3 (10.0.0.4) is now allowed where app1 peers are, and no longer where app3 ones are.
     const to = (dst: string, port: number): Packet => ({ src: '10.0.0.4', dst, protocol: 6, srcPort: 40000, dstPort: port });
     expect(simulate(r.tables.maps, to('10.0.0.1', 1000)).ingress.allowed).toBe(true); // w0 (app0) allows app1 on p0's port

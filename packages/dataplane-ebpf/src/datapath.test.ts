@@ -130,4 +130,51 @@ describe('datapath records', () => {
     );
     expect(maps.classes.data.has('1')).toBe(true);
   });
+
+  it('writeTables sends runs of updates to one map as batches, in order, and finds the failing write of a failed batch', () => {
+    const log: string[] = [];
+    const fake = (name: MapName): WritableMap & { data: Map<string, string> } => {
+      const data = new Map<string, string>();
+      const update = (k: Uint8Array, v: Uint8Array): void => {
+        if (v[0] === 0xee) throw new Error('ENOSPC');
+        data.set(String(k[0]), String(v[0]));
+      };
+      return {
+        data,
+        update(k, v) {
+          log.push(`${name}+${k[0]}`);
+          update(k, v);
+        },
+        delete(k) {
+          log.push(`${name}-${k[0]}`);
+          return data.delete(String(k[0]));
+        },
+        updateBatch(keys, values, { chunk }) {
+          expect(chunk).toBeGreaterThan(1);
+          log.push(`${name}+[${keys.map((k) => k[0]).join(',')}]`);
+          keys.forEach((k, i) => update(k, values[i]!));
+        },
+      };
+    };
+    const maps = Object.fromEntries(Object.keys(emptyMaps()).map((n) => [n, fake(n as MapName)])) as Record<MapName, ReturnType<typeof fake>>;
+    const w = (map: MapName, op: 'update' | 'delete', k: number, v?: number): MapWrite =>
+      ({ map, op, key: new Uint8Array([k]), ...(v !== undefined ? { value: new Uint8Array([v]) } : {}) });
+    writeTables(maps, [
+      w('verdicts', 'update', 1, 1), w('verdicts', 'update', 2, 2), w('verdicts', 'update', 3, 3),
+      w('slots', 'update', 1, 1),
+      w('classes', 'update', 1, 1), w('classes', 'update', 2, 2),
+      w('verdicts', 'delete', 1), w('verdicts', 'delete', 9),
+      w('verdicts', 'update', 4, 4),
+    ]);
+    expect(log).toEqual(['verdicts+[1,2,3]', 'slots+1', 'classes+[1,2]', 'verdicts-1', 'verdicts-9', 'verdicts+4']);
+    expect([...maps.verdicts.data.keys()].sort()).toEqual(['2', '3', '4']);
+    log.length = 0;
+    // The batch fails at its second element: written again one by one, the error names write 3 of 4.
+    expect(() => writeTables(maps, [w('slots', 'update', 5, 5), w('classes', 'update', 3, 3), w('classes', 'update', 4, 0xee), w('classes', 'update', 5, 5)])).toThrow(
+      expect.objectContaining({ code: 'DATAPATH_WRITE_FAILED', message: expect.stringMatching(/write 3 of 4 \(update classes 04\).*ENOSPC/) }),
+    );
+    expect(log).toEqual(['slots+5', 'classes+[3,4,5]', 'classes+3', 'classes+4']);
+    expect(maps.classes.data.has('3')).toBe(true);
+    expect(maps.classes.data.has('5')).toBe(false);
+  });
 });

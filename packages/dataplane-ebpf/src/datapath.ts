@@ -381,15 +381,32 @@ export function readCounters(map: { entries(): Iterable<[Uint8Array, Uint8Array]
 export interface WritableMap {
   update(key: Uint8Array, value: Uint8Array): void;
   delete(key: Uint8Array): boolean;
+  /**
+   * Optional: updates in order in few calls (`BpfMap`: `BPF_MAP_UPDATE_BATCH`, one syscall per
+   * chunk, falling back to single updates where the kernel lacks it). Throws when one fails.
+   */
+  updateBatch?(keys: readonly Uint8Array[], values: readonly Uint8Array[], options: { readonly chunk: number }): unknown;
+}
+
+/** Entries per `BPF_MAP_UPDATE_BATCH` call (key and value buffers of a few hundred KiB at most). */
+const BATCH_CHUNK = 8192;
+
+function writeFailed(writes: readonly MapWrite[], i: number, e: unknown): DatapathError {
+  const w = writes[i]!;
+  return new DatapathError('DATAPATH_WRITE_FAILED', `write ${i + 1} of ${writes.length} (${w.op} ${w.map} ${hexKey(w.key)}) failed: ${(e as Error).message}`, { cause: e });
 }
 
 /**
- * Apply a compiler diff to the live policy maps, one write at a time and in order (the order
- * is what makes the diff gap-free). Deleting a missing key is not an error. A failing write
- * throws `DATAPATH_WRITE_FAILED` naming its index; the writes before it stay applied.
+ * Apply a compiler diff to the live policy maps in order (the order is what makes the diff
+ * gap-free). A run of consecutive updates to one map goes to `updateBatch` when the map has it:
+ * the kernel applies a batch's elements in order, one after another, so every reader sees the
+ * same sequence of states as with one syscall per write. Deleting a missing key is not an error.
+ * A failing write throws `DATAPATH_WRITE_FAILED` naming its index; the writes before it stay
+ * applied (a failed batch is written again one update at a time to find it: updates are
+ * idempotent).
  */
 export function writeTables(maps: Readonly<Record<MapName, WritableMap>>, writes: readonly MapWrite[]): void {
-  for (let i = 0; i < writes.length; i++) {
+  const one = (i: number): void => {
     const w = writes[i]!;
     try {
       if (w.op === 'update') {
@@ -399,7 +416,28 @@ export function writeTables(maps: Readonly<Record<MapName, WritableMap>>, writes
         maps[w.map].delete(w.key);
       }
     } catch (e) {
-      throw new DatapathError('DATAPATH_WRITE_FAILED', `write ${i + 1} of ${writes.length} (${w.op} ${w.map} ${hexKey(w.key)}) failed: ${(e as Error).message}`, { cause: e });
+      throw writeFailed(writes, i, e);
     }
+  };
+  let i = 0;
+  while (i < writes.length) {
+    const w = writes[i]!;
+    const m = maps[w.map];
+    let end = i + 1;
+    if (w.op === 'update' && m.updateBatch) {
+      while (end < writes.length && writes[end]!.op === 'update' && writes[end]!.map === w.map && writes[end]!.value) end++;
+    }
+    if (end - i < 2 || !w.value) {
+      one(i);
+      i++;
+      continue;
+    }
+    const run = writes.slice(i, end);
+    try {
+      m.updateBatch!(run.map((x) => x.key), run.map((x) => x.value!), { chunk: BATCH_CHUNK });
+    } catch {
+      for (let k = i; k < end; k++) one(k);
+    }
+    i = end;
   }
 }

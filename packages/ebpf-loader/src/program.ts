@@ -11,6 +11,9 @@ import { PROGRAM_TYPES, type ProgramSpec, type ProgramType } from './spec.js';
 import { Attr, bpf, bpfRaw, closeFd } from './syscall.js';
 
 const ENOSPC = 28;
+const EAGAIN = 11;
+/** Loads of one program while the verifier keeps returning EAGAIN (libbpf: 5). */
+const LOAD_ATTEMPTS = 5;
 const BPF_PSEUDO_MAP_FD = 1;
 const BPF_PSEUDO_MAP_VALUE = 2;
 const MAX_LOG = 256 * 1024 * 1024;
@@ -127,7 +130,10 @@ export class BpfProgram {
           .u32(76, b.funcInfoRecSize).ptr(80, b.funcInfo).u32(88, b.funcInfoRecSize ? b.funcInfo.length / b.funcInfoRecSize : 0)
           .u32(92, b.lineInfoRecSize).ptr(96, b.lineInfo).u32(104, b.lineInfoRecSize ? b.lineInfo.length / b.lineInfoRecSize : 0);
       }
-      const r = bpfRaw('PROG_LOAD', attr);
+      // The verifier gives up with EAGAIN when a signal arrives while it works (a child's
+      // SIGCHLD, a profiler's SIGPROF): load again, as libbpf does (PROG_LOAD_ATTEMPTS).
+      let r = bpfRaw('PROG_LOAD', attr);
+      for (let again = 1; r === -EAGAIN && again < LOAD_ATTEMPTS; again++) r = bpfRaw('PROG_LOAD', attr);
       const text = log ? new TextDecoder().decode(log.subarray(0, Math.max(0, log.indexOf(0)))) : '';
       return { r, log: text };
     };

@@ -110,7 +110,7 @@ describe.skipIf(!caps.ok && !caps.mustRun)('kernel maps', () => {
     expect([0, 3, 7].map((k) => readU64(m.lookup(u32(k))))).toEqual([1n, 2n, 3n]);
     using t = BpfMap.create(spec('lpm_trie', { keySize: 8, valueSize: 4, flags: 1 }));
     const res = t.updateBatch(['10.0.0.0/8', '10.1.0.0/16'].map(lpmKeyFromCidr), [u32(1), u32(2)]);
-    expect(res.count).toBe(2); // lpm_trie has no batch ops: the loop fallback does the work
+    expect(res.count).toBe(2); // lpm_trie has the kernel's generic batch ops (kernels without them: the loop fallback)
     expect(readU32(t.lookup(lpmKeyFromCidr('10.1.0.0/16')))).toBe(2);
   });
 

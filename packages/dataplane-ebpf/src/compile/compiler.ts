@@ -103,11 +103,74 @@ export interface CompilerMemory {
   readonly endpoints: ReadonlyMap<string, { readonly addr: string; readonly ingress: string; readonly egress: string }>;
   /** Forwarding slots of host endpoints, by key (`fwd-in|h:<id>`, `fwd-out|…`, `pre-in|…`). */
   readonly fwdSlots: ReadonlyMap<string, FwdSlotMemory>;
+  /**
+   * The two small kernel maps as written (one entry per local address, per interface with a host
+   * endpoint); the others are derived from the slots, regions and forwarding slots on demand.
+   */
+  readonly direct: Readonly<Pick<TableMaps, 'endpoints' | 'ifaces'>>;
 }
 
 export interface Tables {
+  /**
+   * The content of every kernel map after the writes that produced these tables. Derived from
+   * `memory` on first use and kept (the compiler itself never reads it: at 100k addresses a
+   * mirror of the classes map alone is ~100k hex strings and byte arrays the dataplane would
+   * hold for nothing); tests, the simulator and benches read it.
+   */
   readonly maps: TableMaps;
   readonly memory: CompilerMemory;
+}
+
+/** The maps of tables whose `maps` has been read. */
+const derived = new WeakMap<Tables, TableMaps>();
+
+/**
+ * Tables over `memory`, with `maps` derived when first read: from `from` (the previous tables'
+ * maps, already derived, and the writes from them) as layers of changes, else from `memory`. The
+ * writes are kept only in the first case (tests and the simulator, which read every tables' maps);
+ * the dataplane never reads them, so it never holds a diff past its apply.
+ */
+export function tablesOf(memory: CompilerMemory, from?: { readonly maps: TableMaps; readonly writes: readonly MapWrite[] }): Tables {
+  let base = from;
+  const t: Tables = {
+    memory,
+    get maps() {
+      let m = derived.get(t);
+      if (!m) {
+        m = base ? layered(base.maps, base.writes) : kernelMaps(memory);
+        derived.set(t, m);
+        base = undefined;
+      }
+      return m;
+    },
+  };
+  return t;
+}
+
+/** `maps` with `writes` applied, as layers over the maps they change (`maps` is not modified). */
+function layered(maps: TableMaps, writes: readonly MapWrite[]): TableMaps {
+  const out: TableMaps = { ...maps };
+  const own = new Set<MapName>();
+  for (const w of writes) {
+    if (!own.has(w.map)) {
+      out[w.map] = LayeredMap.over(maps[w.map]);
+      own.add(w.map);
+    }
+    if (w.op === 'update') out[w.map].set(hexKey(w.key), w.value!);
+    else out[w.map].delete(hexKey(w.key));
+  }
+  return out;
+}
+
+function verdictEntries(s: { readonly id: number; readonly version: number }, cid: number, rows: readonly Row[]): [Uint8Array, Uint8Array][] {
+  return rows.map((r) => [encodeVerdictKey(s.id, s.version, cid, r.sport, r.bits, r.value), encodeVerdictValue(r.verdict)]);
+}
+
+function sportEntries(s: SlotMemory): [Uint8Array, Uint8Array][] {
+  if (s.flags === 0) return [];
+  const st = s.program.sportStarts;
+  const segs = st.map((lo, k) => ({ lo, hi: k + 1 < st.length ? st[k + 1]! - 1 : 0xffff, v: k, key: String(k) }));
+  return prefixEntries(segs, 16).map((e) => [encodeSportKey(s.id, s.version, e.bits, e.value), encodeU32Value(e.v)]);
 }
 
 export interface CompileOptions {
@@ -154,24 +217,65 @@ export interface CompileResult {
   readonly stats: { readonly slots: number; readonly classes: number; readonly flipped: number; readonly transitions: number; readonly reused: number };
 }
 
+/**
+ * Hex keys and values of a slot version's rows (by its rows map, which a kept slot shares with
+ * the previous compile) and of a region's classes entry (by its region object, shared while
+ * unchanged): encoded once however many tables derive their maps.
+ */
+const rowEntries = new WeakMap<object, { readonly id: number; readonly version: number; readonly entries: readonly (readonly [string, Uint8Array])[] }>();
+const regionEntries = new WeakMap<object, readonly [string, Uint8Array]>();
+
+/**
+ * What the kernel maps hold once a compile's writes are applied, from its memory: every slot's
+ * record, source-port entries and rows (per live class), every forwarding slot's record and
+ * entries, one classes entry per region, and the endpoints and ifaces maps as written. Rows and
+ * regions shared with earlier tables are not encoded again (`rowEntries`, `regionEntries`), so
+ * deriving the maps of a chain of compiles, as the tests do, costs mostly map inserts.
+ */
+function kernelMaps(memory: CompilerMemory): TableMaps {
+  const maps = emptyMaps();
+  const set = (m: MapName, k: Uint8Array, v: Uint8Array): void => void maps[m].set(hexKey(k), v);
+  for (const [k, v] of memory.direct.endpoints) maps.endpoints.set(k, v);
+  for (const [k, v] of memory.direct.ifaces) maps.ifaces.set(k, v);
+  for (const s of memory.slots.values()) {
+    set('slots', encodeSlotKey(s.id), encodeSlotValue(s.version, s.flags));
+    for (const [k, v] of sportEntries(s)) set('sports', k, v);
+    let e = rowEntries.get(s.rows);
+    if (!e || e.id !== s.id || e.version !== s.version) {
+      const entries: (readonly [string, Uint8Array])[] = [];
+      for (const [cid, rows] of s.rows) for (const [k, v] of verdictEntries(s, cid, rows)) entries.push([hexKey(k), v]);
+      rowEntries.set(s.rows, (e = { id: s.id, version: s.version, entries }));
+    }
+    for (const [k, v] of e.entries) maps.verdicts.set(k, v);
+  }
+  for (const f of memory.fwdSlots.values()) {
+    set('slots', encodeSlotKey(f.id), encodeSlotValue(f.version, f.flags));
+    for (const e of f.entries) set(e.map, e.key, e.value);
+  }
+  for (const r of memory.regions.values()) {
+    let e = regionEntries.get(r);
+    if (!e) regionEntries.set(r, (e = [hexKey(encodeClassKey(r.addr, r.prefix)), encodeU32Value(r.classId)]));
+    maps.classes.set(e[0], e[1]);
+  }
+  return maps;
+}
+
 export function emptyTables(): Tables {
-  return {
-    maps: emptyMaps(),
-    memory: {
-      slotIds: new Map(),
-      nextSlot: 1,
-      classIds: new Map(),
-      nextClass: 1,
-      policyNums: new Map(),
-      slots: new Map(),
-      regions: new Map(),
-      regionIndex: emptyRegionIndex(),
-      sigCounts: new Map(),
-      classes: new Map(),
-      endpoints: new Map(),
-      fwdSlots: new Map(),
-    },
-  };
+  return tablesOf({
+    slotIds: new Map(),
+    nextSlot: 1,
+    classIds: new Map(),
+    nextClass: 1,
+    policyNums: new Map(),
+    slots: new Map(),
+    regions: new Map(),
+    regionIndex: emptyRegionIndex(),
+    sigCounts: new Map(),
+    classes: new Map(),
+    endpoints: new Map(),
+    fwdSlots: new Map(),
+    direct: { endpoints: new Map(), ifaces: new Map() },
+  });
 }
 
 function hostIp(cidr: string): IpAddr | undefined {
@@ -313,16 +417,20 @@ function recording(reads: ProgramReads, e: EndpointState): { reads: ProgramReads
   };
 }
 
-/** Copy-on-write view of the previous maps: a map is copied on its first change. */
-function cowMaps(base: TableMaps): { maps: TableMaps; set(m: MapName, k: string, v: Uint8Array): void; delete(m: MapName, k: string): void } {
-  const maps: TableMaps = { ...base };
-  const copied = new Set<MapName>();
-  const own = (m: MapName): Map<string, Uint8Array> => {
+type DirectMaps = CompilerMemory['direct'];
+type DirectName = keyof DirectMaps;
+const isDirect = (m: MapName): m is DirectName => m === 'endpoints' || m === 'ifaces';
+
+/** Copy-on-write view of the previous direct maps: a map is copied on its first change. */
+function cowMaps(base: DirectMaps): { maps: DirectMaps; set(m: DirectName, k: string, v: Uint8Array): void; delete(m: DirectName, k: string): void } {
+  const maps: { -readonly [K in DirectName]: DirectMaps[K] } = { ...base };
+  const copied = new Set<DirectName>();
+  const own = (m: DirectName): Map<string, Uint8Array> => {
     if (!copied.has(m)) {
       maps[m] = LayeredMap.over(base[m]);
       copied.add(m);
     }
-    return maps[m];
+    return maps[m] as Map<string, Uint8Array>;
   };
   return { maps, set: (m, k, v) => void own(m).set(k, v), delete: (m, k) => void own(m).delete(k) };
 }
@@ -339,10 +447,10 @@ const sameBytes = (a: Uint8Array | undefined, b: Uint8Array): boolean => {
  * and programs with it; nothing here or in the dataplane mutates a table's maps).
  *
  * Incremental in work, not only in writes: a slot whose recorded reads (`SlotDeps`) still hold
- * keeps its program, and its rows for every class that stays; the desired maps are `prev.maps`
- * plus the changed parts (new and flipped slots, new and dead classes, moved regions), so a
- * label change that moves an address between existing classes costs O(slots + regions), not
- * O(rules).
+ * keeps its program, and its rows for every class that stays; the writes are only the changed
+ * parts (new and flipped slots, new and dead classes, moved regions), so a label change that
+ * moves an address between existing classes costs O(slots + regions), not O(rules). The maps
+ * those writes produce are not built here: `tables.maps` derives them from the memory when read.
  */
 export function compile(state: DataplaneState, prev: Tables = emptyTables(), facts: HostFacts = {}, options: CompileOptions = {}): CompileResult {
   const pm = prev.memory;
@@ -518,28 +626,20 @@ export function compile(state: DataplaneState, prev: Tables = emptyTables(), fac
   const removed = [...pm.slots.keys()].filter((k) => !slots.has(k));
 
   // 4. Desired maps: the previous maps plus the changes, as ordered writes.
-  const want = cowMaps(prev.maps);
+  const want = cowMaps(pm.direct);
   const writes: MapWrite[] = [];
   const emit = (map: MapName, op: 'update' | 'delete', key: Uint8Array, value?: Uint8Array): void => {
     writes.push(op === 'update' ? { map, op, key, value: value! } : { map, op, key });
   };
-  /** A write that is also part of the final maps. */
+  /** A write that is also part of the final maps (the direct maps keep it; the others are derived from memory). */
   const put = (map: MapName, key: Uint8Array, value: Uint8Array): void => {
     emit(map, 'update', key, value);
-    want.set(map, hexKey(key), value);
+    if (isDirect(map)) want.set(map, hexKey(key), value);
   };
   /** A delete, also gone from the final maps. */
   const drop = (map: MapName, key: Uint8Array): void => {
     emit(map, 'delete', key);
-    want.delete(map, hexKey(key));
-  };
-  const verdictEntries = (s: { id: number; version: number }, cid: number, rows: readonly Row[]): [Uint8Array, Uint8Array][] =>
-    rows.map((r) => [encodeVerdictKey(s.id, s.version, cid, r.sport, r.bits, r.value), encodeVerdictValue(r.verdict)]);
-  const sportEntries = (s: SlotMemory): [Uint8Array, Uint8Array][] => {
-    if (s.flags === 0) return [];
-    const st = s.program.sportStarts;
-    const segs = st.map((lo, k) => ({ lo, hi: k + 1 < st.length ? st[k + 1]! - 1 : 0xffff, v: k, key: String(k) }));
-    return prefixEntries(segs, 16).map((e) => [encodeSportKey(s.id, s.version, e.bits, e.value), encodeU32Value(e.v)]);
+    if (isDirect(map)) want.delete(map, hexKey(key));
   };
 
   // Region moves.
@@ -634,16 +734,16 @@ export function compile(state: DataplaneState, prev: Tables = emptyTables(), fac
   const wantIfaces = ifaceTable(bindings, (key) => fwdSlots.get(key)?.id);
   for (const [ifindex, v] of wantIfaces) {
     const k = encodeIfaceKey(ifindex);
-    if (!sameBytes(prev.maps.ifaces.get(hexKey(k)), v)) put('ifaces', k, v);
+    if (!sameBytes(pm.direct.ifaces.get(hexKey(k)), v)) put('ifaces', k, v);
   }
-  for (const k of prev.maps.ifaces.keys()) if (!wantIfaces.has(Buffer.from(k, 'hex').readUInt32LE(0))) drop('ifaces', new Uint8Array(Buffer.from(k, 'hex')));
+  for (const k of pm.direct.ifaces.keys()) if (!wantIfaces.has(Buffer.from(k, 'hex').readUInt32LE(0))) drop('ifaces', new Uint8Array(Buffer.from(k, 'hex')));
   const wantEndpoints = new Map<string, Uint8Array>();
   for (const [k, e] of endpoints) {
     const v = encodeEndpointValue(slots.get(e.ingress)!.id, slots.get(e.egress)!.id, endpointFlags.get(k)!);
     wantEndpoints.set(k, v);
-    if (!sameBytes(prev.maps.endpoints.get(k), v)) put('endpoints', new Uint8Array(Buffer.from(k, 'hex')), v);
+    if (!sameBytes(pm.direct.endpoints.get(k), v)) put('endpoints', new Uint8Array(Buffer.from(k, 'hex')), v);
   }
-  for (const k of prev.maps.endpoints.keys()) if (!wantEndpoints.has(k)) drop('endpoints', new Uint8Array(Buffer.from(k, 'hex')));
+  for (const k of pm.direct.endpoints.keys()) if (!wantEndpoints.has(k)) drop('endpoints', new Uint8Array(Buffer.from(k, 'hex')));
 
   // Phase 4: transition classes to final classes.
   if (transition.size > 0) finalMoves();
@@ -670,13 +770,19 @@ export function compile(state: DataplaneState, prev: Tables = emptyTables(), fac
   }
 
   return {
-    tables: {
-      maps: want.maps,
-      memory: { slotIds, nextSlot, classIds, nextClass, policyNums, slots, regions, regionIndex, sigCounts, classes, endpoints, fwdSlots },
-    },
+    tables: tablesOf(
+      { slotIds, nextSlot, classIds, nextClass, policyNums, slots, regions, regionIndex, sigCounts, classes, endpoints, fwdSlots, direct: want.maps },
+      derivedMaps(prev, writes),
+    ),
     writes,
     stats: { slots: slots.size, classes: classes.size, flipped, transitions: transition.size, reused: [...built.values()].filter((b) => b.reused).length },
   };
+}
+
+/** The previous tables' maps and these writes, when those maps were already derived (else nothing is kept). */
+function derivedMaps(prev: Tables, writes: readonly MapWrite[]): { maps: TableMaps; writes: readonly MapWrite[] } | undefined {
+  const maps = derived.get(prev);
+  return maps ? { maps, writes } : undefined;
 }
 
 /** Numeric policy id -> name (for decoding verdict values and ring-buffer events). */

@@ -13,7 +13,7 @@
 import type { DataplaneState } from '@gingham/core';
 import type { WireAddr } from '../wire.js';
 import { LayeredMap } from './layered-map.js';
-import { parsedPrefix, prefixId, type Region, signature } from './classes.js';
+import { parsedPrefix, prefixId, type Region, sigConds, signature } from './classes.js';
 import { parseNamedMember } from './program.js';
 
 interface Atom {
@@ -95,18 +95,34 @@ function regionAt(atoms: ReadonlyMap<string, Atom>, id: string, a: Atom): Region
   return { addr: a.addr, prefix: a.prefix, sig: signature(a.addr.family, conds) };
 }
 
-/** Every region of `atoms` in one pass (sorted: ancestors before descendants), as `computeRegions` does. */
+/**
+ * Every region of `atoms` in one pass (sorted: ancestors before descendants), as `computeRegions`
+ * does. A region's signature depends only on its parent's signature and its own conditions, so it
+ * is memoised on that pair: 100k host prefixes under a handful of parents share a handful of
+ * signature strings instead of building a condition set and a string each.
+ */
 function allRegions(atoms: ReadonlyMap<string, Atom>): Map<string, Region> {
   const sorted = [...atoms.entries()].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
   // Persistent from the start: the next compile derives from it without a copy.
   const out = LayeredMap.over(new Map<string, Region>());
-  const stack: { id: string; conds: Set<string> }[] = [];
+  const stack: { id: string; sig: string }[] = [];
+  /** Parent signature (the family for a root) -> own conditions -> signature. */
+  const memo = new Map<string | number, Map<string, string>>();
   for (const [id, a] of sorted) {
     while (stack.length > 0 && !id.startsWith(stack[stack.length - 1]!.id)) stack.pop();
-    const conds = new Set(stack.length > 0 ? stack[stack.length - 1]!.conds : []);
-    for (const k of a.conds.keys()) conds.add(k);
-    stack.push({ id, conds });
-    out.set(id, { addr: a.addr, prefix: a.prefix, sig: signature(a.addr.family, conds) });
+    const parent = stack.length > 0 ? stack[stack.length - 1]!.sig : undefined;
+    const own = a.conds.size === 1 ? a.conds.keys().next().value! : [...a.conds.keys()].sort().join('\u0001');
+    let byOwn = memo.get(parent ?? a.addr.family);
+    if (!byOwn) memo.set(parent ?? a.addr.family, (byOwn = new Map()));
+    let sig = byOwn.get(own);
+    if (sig === undefined) {
+      const conds = parent === undefined ? new Set<string>() : sigConds(parent);
+      for (const k of a.conds.keys()) conds.add(k);
+      sig = signature(a.addr.family, conds);
+      byOwn.set(own, sig);
+    }
+    stack.push({ id, sig });
+    out.set(id, { addr: a.addr, prefix: a.prefix, sig });
   }
   return out;
 }
@@ -189,11 +205,15 @@ export function updateRegions(
   const dirty: string[] = [];
   for (const [id, d] of delta) {
     const a = atoms.get(id);
-    const conds = new Map(a?.conds ?? []);
+    // A new prefix takes the delta's own (fresh, unshared) map; a known one a copy of its conditions.
+    const conds = a ? new Map(a.conds) : d.conds;
     let moved = a === undefined;
     for (const [k, n] of d.conds) {
-      if (n === 0) continue;
-      const before = conds.get(k) ?? 0;
+      if (n === 0) {
+        if (!a) conds.delete(k);
+        continue;
+      }
+      const before = a ? (conds.get(k) ?? 0) : 0;
       const after = before + n;
       if (after < 0) throw new Error(`region index: condition ${k} at ${id} dropped below zero`);
       if (after === 0) conds.delete(k);
