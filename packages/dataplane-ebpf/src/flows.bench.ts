@@ -330,7 +330,8 @@ async function memoryBench(emit: Emit): Promise<void> {
 }
 
 const IPERF_SECONDS = Number(process.env.FLOWS_BENCH_IPERF_SECONDS ?? 5);
-const IPERF_ROUNDS = Number(process.env.FLOWS_BENCH_IPERF_ROUNDS ?? 4);
+/** Paired rounds: iperf3 alone swings ±10% between runs here, so the median needs more than a few. */
+const IPERF_ROUNDS = Number(process.env.FLOWS_BENCH_IPERF_ROUNDS ?? 8);
 const CLIENT_IP = '10.93.0.1';
 const SERVER_IP = '10.93.0.2';
 
