@@ -38,7 +38,8 @@
  *  - new_interface_to_enforced_p50/p99_ms: from `ip link add` of a local endpoint's interface
  *    having returned (the link exists) to the agent's interface re-check (triggered by the
  *    rtnetlink event) having returned; `_stage_event` link → the rtnetlink event, `_stage_sync`
- *    the re-check; `ip_link_add_p50_ms` the `ip` child itself (not part of the figure). With
+ *    the re-check (190 samples after 10 warm-ups: the local endpoints below PROBED);
+ *    `ip_link_add_p50_ms` the `ip` child itself (not part of the figure). With
  *    iptables a workload's rules match by interface name and exist before the link does, so this
  *    is the agent's reaction time; the eBPF dataplane attaches its programs in that re-check;
  *  - relist_ms: after a compaction past the cut-off watcher (1% of endpoints changed meanwhile),
@@ -379,7 +380,8 @@ async function runInside(emit: Emit): Promise<void> {
       const links: number[] = [];
       const ipAdd: number[] = [];
       const linkSplit: [string, number][][] = [];
-      for (let k = 0; k < 60; k++) {
+      // Interfaces of endpoints 0..PROBED-1 (PROBED's exists: the packet probe made it).
+      for (let k = 0; k < Math.min(SAMPLES + 10, PROBED); k++) {
         const before = loop.applies;
         marks = {};
         const t = performance.now();
