@@ -59,7 +59,10 @@ describe.skipIf(!run)('several tables in one batch: a flow both states deny stay
   let node: PodHandle;
   let dir: string;
   const procs = new Set<ChildProcess>();
+  // Only ever a real child's pid: process.kill(0) would signal this whole process group (the
+  // test runner and whatever started it), and a negative pid a whole group.
   const kill = (pid: number): void => {
+    if (!Number.isInteger(pid) || pid <= 1) throw new Error(`refusing to kill pid ${pid}`);
     try {
       process.kill(pid, 'SIGKILL');
     } catch {
@@ -145,7 +148,9 @@ describe.skipIf(!run)('several tables in one batch: a flow both states deny stay
       writeFileSync(join(dir, s, 'world.yaml'), STATES[s]);
     }
     // A PATH shim for iptables-restore: counts its starts, and at the chosen one reports its pid
-    // and waits (doing nothing) so the test kills gingham and then the shim.
+    // and waits (doing nothing) so the test kills gingham and then the shim. The pid file appears
+    // whole (written aside, then renamed): a poll that saw `>` create it empty read pid 0, and
+    // kill(0) took down the whole CI run (exit 137).
     const shims = join(dir, 'shims');
     spawnSync('mkdir', ['-p', shims]);
     const real = spawnSync('sh', ['-c', 'command -v iptables-restore'], { encoding: 'utf8' }).stdout.trim();
@@ -153,13 +158,13 @@ describe.skipIf(!run)('several tables in one batch: a flow both states deny stay
       join(shims, 'iptables-restore'),
       `#!/bin/sh
 n=$(cat "${shims}/count" 2>/dev/null || echo 0); n=$((n + 1)); echo "$n" > "${shims}/count"
-if [ "$n" = "$(cat "${shims}/kill-at" 2>/dev/null)" ]; then echo "$$" > "${shims}/hit"; while :; do sleep 0.05; done; fi
+if [ "$n" = "$(cat "${shims}/kill-at" 2>/dev/null)" ]; then echo "$$" > "${shims}/hit.tmp"; mv "${shims}/hit.tmp" "${shims}/hit"; while :; do sleep 0.05; done; fi
 exec ${real} "$@"
 `,
     );
     chmodSync(join(shims, 'iptables-restore'), 0o755);
     const enforce = (s: State, killAt = 0): Promise<{ code: number | null; stdout: string; stderr: string; killed: boolean }> => {
-      for (const f of ['count', 'hit']) rmSync(join(shims, f), { force: true });
+      for (const f of ['count', 'hit', 'hit.tmp']) rmSync(join(shims, f), { force: true });
       writeFileSync(join(shims, 'kill-at'), String(killAt));
       const child = spawn('ip', ['netns', 'exec', topo.node, 'env', `PATH=${shims}:${process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin'}`, process.execPath, bin, 'enforce', '-f', join(dir, s), '--node', NODE, '--dataplane', 'iptables'], {
         stdio: ['ignore', 'pipe', 'pipe'],
