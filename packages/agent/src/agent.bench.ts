@@ -28,7 +28,20 @@
  *    reaching the agent, `_stage_calc` the Engine taking it, `_stage_flush` the Engine's flush
  *    up to the dataplane call, `_stage_apply` the dataplane apply, `_stage_handoff` apply
  *    returned → the bench seeing it; with iptables also `_stage_apply_render|plan|ipset|restore`,
- *    the dataplane's own split of its apply (`timings()`);
+ *    the dataplane's own split of its apply (`timings()`); beside the stages, `_stage_put_ack`
+ *    (put → the writer's put acknowledged: etcd's commit as a client sees it, reported beside the
+ *    figure, not taken out of it), `_stage_gc` (GC time inside the sample) and `_stage_loop_block`
+ *    (the event loop's longest block inside it, `monitorEventLoopDelay`), and per row
+ *    `_tail_samples` (those at or above p95) with how many of them had a GC, a put acknowledged
+ *    after ≥ 5 ms or a loop block of ≥ 5 ms (`_tail_with_gc|slow_put_ack|loop_block`; the samples
+ *    themselves on stderr, all of them as JSON lines into GINGHAM_BENCH_AGENT_TRACE=FILE), and
+ *    `_etcd_wal_fsync|backend_commit[_over_8ms|_over_32ms]`: etcd's own fsyncs and commits over
+ *    the row (its `/metrics`). The bench waits for each apply on the loop's `nextApply()` event
+ *    (until 2026-12-07 it polled `applies` in a setImmediate loop, which kept a core busy and
+ *    filled the young generation: scavenges landed in the samples); the agent reaches etcd
+ *    through the bench's TCP proxy (to cut it for `relist_ms`), which sets TCP_NODELAY as etcd and
+ *    grpc-js do (without it, Nagle against the agent's delayed ACK held 7 % of watch events
+ *    ~40 ms);
  *  - etcd_to_packet_label_change_p50/max_ms: a subset confirmed with real packets (10 flips of
  *    one local endpoint with a real workload namespace behind its veth, see packet-flips.bench.ts):
  *    from the etcd put to the first connection attempt from which on every attempt shows the new
@@ -67,10 +80,12 @@ import { Etcd3 } from 'etcd3';
 import { pino } from 'pino';
 import ts from 'typescript';
 import { createAgent } from './agent.js';
+import type { ApplyLoop, ApplyRecord } from './apply-loop.js';
 import type { SyncChildReport, SyncChildRequest } from './agent-sync-child.bench.js';
 import { resolveAgentConfig } from './config.js';
 import { type AgentDataplane, createAgentDataplane } from './dataplane-adapter.js';
 import { createPacketProbe, probeNamespaces } from './packet-flips.bench.js';
+import { createTailTrace } from './tail-trace.bench.js';
 
 type Emit = (row: { bench: string; metric: string; value: number; unit: string }) => void;
 
@@ -108,12 +123,82 @@ const keyOf = (r: Resource) => etcdKey(r.kind === 'WorkloadEndpoint' ? WEP : GNP
 const SAMPLES = Number(process.env.GINGHAM_BENCH_AGENT_SAMPLES ?? 200);
 const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((xs.length * p) / 100))]!;
 
+/**
+ * Polls `check` every millisecond (a timer: no busy loop that keeps a core and the allocator
+ * busy beside etcd and the agent; the latency rows wait on `nextApply` events instead).
+ */
 async function until(check: () => boolean, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!check()) {
     if (Date.now() > deadline) throw new Error('bench: timed out');
-    await new Promise((r) => setImmediate(r));
+    await new Promise((r) => setTimeout(r, 1));
   }
+}
+
+/** The next apply the loop completes for which `wanted` holds (the first one by default). */
+async function applied(loop: ApplyLoop, timeoutMs: number, wanted: (r: ApplyRecord) => boolean = () => true): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error('bench: timed out waiting for an apply')), timeoutMs)));
+  try {
+    for (;;) if (wanted(await Promise.race([loop.nextApply(), late]))) return;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** One latency sample with where its time went (ms). */
+interface TailSample {
+  readonly row: string;
+  readonly k: number;
+  readonly total: number;
+  readonly put: number;
+  readonly watch: number;
+  readonly calc: number;
+  readonly flush: number;
+  readonly apply: number;
+  readonly handoff: number;
+  readonly gc: number;
+  readonly majorGc: number;
+  readonly minorGc: number;
+  readonly gcInWatch: number;
+  readonly gcInHandoff: number;
+  readonly loopMax: number;
+}
+
+/**
+ * The slowest samples of each row (those at or above its p95) with their split, on stderr, and
+ * how many of them had a GC, a slow etcd acknowledgement or a blocked event loop of ≥ 5 ms;
+ * every sample as JSON lines into GINGHAM_BENCH_AGENT_TRACE when set.
+ */
+function reportTails(tails: readonly TailSample[], emit: Emit, scale: string): void {
+  const file = process.env['GINGHAM_BENCH_AGENT_TRACE'];
+  if (file) writeFileSync(file, tails.map((t) => JSON.stringify(t)).join('\n') + '\n');
+  const f = (x: number) => x.toFixed(1).padStart(6);
+  for (const row of new Set(tails.map((t) => t.row))) {
+    const xs = tails.filter((t) => t.row === row);
+    const p95 = pct(xs.map((t) => t.total), 95);
+    const slow = xs.filter((t) => t.total >= p95).sort((a, b) => b.total - a.total);
+    process.stderr.write(`bench: ${row}: the ${slow.length} samples at or above p95 (${p95.toFixed(1)} ms)\n  total    put  watch   calc  flush  apply handoff    gc  major  minor gcWatch gcHand loopMax\n`);
+    for (const t of slow) process.stderr.write(`  ${[t.total, t.put, t.watch, t.calc, t.flush, t.apply, t.handoff, t.gc, t.majorGc, t.minorGc, t.gcInWatch, t.gcInHandoff, t.loopMax].map(f).join(' ')}\n`);
+    emit({ bench: 'agent', metric: `${row}_tail_samples_${scale}`, value: slow.length, unit: 'count' });
+    emit({ bench: 'agent', metric: `${row}_tail_with_gc_${scale}`, value: slow.filter((t) => t.gc >= 5).length, unit: 'count' });
+    emit({ bench: 'agent', metric: `${row}_tail_with_slow_put_ack_${scale}`, value: slow.filter((t) => t.put >= 5).length, unit: 'count' });
+    emit({ bench: 'agent', metric: `${row}_tail_with_loop_block_${scale}`, value: slow.filter((t) => t.loopMax >= 5).length, unit: 'count' });
+  }
+}
+
+/** etcd's own histograms (its `/metrics` on the client URL): WAL fsyncs and backend commits, total and ≥ 8 ms. */
+async function etcdDisk(endpoint: string): Promise<Record<string, number>> {
+  const text = await (await fetch(`${endpoint}/metrics`)).text();
+  const read = (re: RegExp) => Number(re.exec(text)?.[1] ?? NaN);
+  const out: Record<string, number> = {};
+  for (const [name, metric] of [['wal_fsync', 'etcd_disk_wal_fsync_duration_seconds'], ['backend_commit', 'etcd_disk_backend_commit_duration_seconds']] as const) {
+    const count = read(new RegExp(`^${metric}_count (\\S+)$`, 'm'));
+    out[name] = count;
+    out[`${name}_over_8ms`] = count - read(new RegExp(`^${metric}_bucket\\{le="0.008"\\} (\\S+)$`, 'm'));
+    out[`${name}_over_32ms`] = count - read(new RegExp(`^${metric}_bucket\\{le="0.032"\\} (\\S+)$`, 'm'));
+  }
+  return out;
 }
 
 const INSIDE = 'GINGHAM_BENCH_AGENT_NETNS';
@@ -290,6 +375,8 @@ async function runInside(emit: Emit): Promise<void> {
       marks.event ??= performance.now();
       onLink();
     };
+    const trace = createTailTrace();
+    const tails: TailSample[] = [];
     const t0 = performance.now();
     try {
       await agent.start();
@@ -310,17 +397,26 @@ async function runInside(emit: Emit): Promise<void> {
       const measure = async (what: string, write: (k: number) => Promise<unknown>): Promise<number[]> => {
         const out: number[] = [];
         const split: [string, number][][] = [];
+        const disk0 = await etcdDisk(server.endpoint);
         for (let k = 0; k < SAMPLES + 10; k++) {
-          const before = loop.applies;
           marks = {};
+          trace.loopReset();
+          const next = applied(loop, 60_000);
           const t = performance.now();
           await write(k);
-          await until(() => loop.applies > before, 60_000);
+          const acked = performance.now();
+          await next;
           await agent.settled();
           const done = performance.now();
           if (k < 10) continue; // the first ten warm up
           out.push(done - t);
           const m = marks;
+          const loopMax = trace.loopMaxMs();
+          await trace.flush();
+          const all = trace.cost(t, done);
+          const inWatch = trace.cost(t, m.event ?? done);
+          const inHandoff = trace.cost(m.applyEnd ?? done, done);
+          tails.push({ row: what, k, total: done - t, put: acked - t, watch: span(t, m.event), calc: span(m.event, m.calc), flush: span(m.calc, m.applyStart), apply: span(m.applyStart, m.applyEnd), handoff: span(m.applyEnd, done), gc: all.gcMs, majorGc: all.majorGcMs, minorGc: all.minorGcMs, gcInWatch: inWatch.gcMs, gcInHandoff: inHandoff.gcMs, loopMax });
           // iptables: the apply's own split (the last apply of the sample).
           const tm = (dataplane.stats() as { timings?: Record<string, number> }).timings;
           split.push([
@@ -329,10 +425,18 @@ async function runInside(emit: Emit): Promise<void> {
             ['flush', span(m.calc, m.applyStart)],
             ['apply', span(m.applyStart, m.applyEnd)],
             ['handoff', span(m.applyEnd, done)],
+            // Beside the stages: the writer's put acknowledged (etcd's commit as a client sees
+            // it), GC time inside the sample, the longest event-loop block inside it.
+            ['put_ack', acked - t],
+            ['gc', all.gcMs],
+            ['loop_block', loopMax],
             ...(tm ? (['renderMs', 'planMs', 'ipsetMs', 'restoreMs'] as const).map((x): [string, number] => [`apply_${x.slice(0, -2)}`, tm[x] ?? 0]) : []),
           ]);
         }
         stages(what, split);
+        // etcd's side over the whole row (warm-ups included): its fsyncs and commits, and the slow ones.
+        const disk1 = await etcdDisk(server.endpoint);
+        for (const [x, v] of Object.entries(disk1)) emit({ bench: 'agent', metric: `${what}_etcd_${x}_${scale}`, value: v - disk0[x]!, unit: 'count' });
         return out;
       };
       // Endpoint k moves from app k%50 to another app (never its own: a change the Engine does not
@@ -349,6 +453,7 @@ async function runInside(emit: Emit): Promise<void> {
       const policy = await measure('new_policy', (k) => raw.put(keyOf(gnp(k, '-new'))).value(encodeValue(gnp(k, '-new'), GNP)).exec());
       emit({ bench: 'agent', metric: `etcd_to_kernel_new_policy_p50_ms_${scale}`, value: pct(policy, 50), unit: 'ms' });
       emit({ bench: 'agent', metric: `etcd_to_kernel_new_policy_p99_ms_${scale}`, value: pct(policy, 99), unit: 'ms' });
+      reportTails(tails, emit, scale);
 
       // A subset with real packets: the verdict of app1 → endpoint PROBED on TCP 1000 flips with its app.
       const probe = await createPacketProbe({ node: process.env[INSIDE]!, iface: wepIface(PROBED), podIp: ipOf(PROBED), srcIp: ipOf(PROBE_SOURCE), port: 1000 });
@@ -382,14 +487,14 @@ async function runInside(emit: Emit): Promise<void> {
       const linkSplit: [string, number][][] = [];
       // Interfaces of endpoints 0..PROBED-1 (PROBED's exists: the packet probe made it).
       for (let k = 0; k < Math.min(SAMPLES + 10, PROBED); k++) {
-        const before = loop.applies;
         marks = {};
+        const next = applied(loop, 60_000, (r) => r.interfaceSync);
         const t = performance.now();
         const made = spawnSync('ip', ['link', 'add', wepIface(k), 'type', 'veth', 'peer', 'name', `bpeer${k}`]);
         if (made.status !== 0) throw new Error(`bench: ip link add: ${made.stderr.toString()}`);
         // spawnSync blocks this thread: the rtnetlink event is read after it returns.
         const exists = performance.now();
-        await until(() => loop.applies > before && loop.lastApply?.interfaceSync === true, 60_000);
+        await next;
         await agent.settled();
         const done = performance.now();
         if (k < 10) continue;
@@ -422,6 +527,7 @@ async function runInside(emit: Emit): Promise<void> {
     } finally {
       // stop() closes the dataplane and leaves its rules; iptables go with the namespace, the
       // eBPF hooks and pins are removed here (the outer bench unmounts the bpffs).
+      trace.close();
       await agent.stop();
       if (kind === 'ebpf') await dataplane.clean().catch(() => undefined);
     }
