@@ -21,7 +21,11 @@
  *    `initial_sync_in_bench_process_ms` the same sync again by the bench's own agent (which then
  *    takes the latency rows);
  *  - etcd_to_kernel_label_change_p50/p99_ms, etcd_to_kernel_new_policy_p50/p99_ms: from the
- *    etcd put to the dataplane apply that carries it having returned (200 samples after 10
+ *    etcd put to the dataplane apply that carries it having returned. The put is made by a
+ *    writer in a process of its own (etcd-writer.bench.ts, since 2026-12-07 16:30: before, the
+ *    writer's gRPC call ran on the agent's event loop inside each sample), which reads
+ *    CLOCK_MONOTONIC just before its put; the bench reads the same clock when the apply returned
+ *    (200 samples after 10
  *    warm-ups, `GINGHAM_BENCH_AGENT_SAMPLES`; p99 is the nearest rank, so with 50 samples, as
  *    before 2026-12-07 15:00, it was the maximum);
  *    per stage (p50 and p99 of each sample's share): `_stage_watch` put → the source batch
@@ -33,7 +37,8 @@
  *    figure, not taken out of it), `_stage_gc` (GC time inside the sample) and `_stage_loop_block`
  *    (the event loop's longest block inside it, `monitorEventLoopDelay`), and per row
  *    `_tail_samples` (those at or above p95) with how many of them had a GC, a put acknowledged
- *    after ≥ 5 ms or a loop block of ≥ 5 ms (`_tail_with_gc|slow_put_ack|loop_block`; the samples
+ *    after ≥ 5 ms, a loop block of ≥ 5 ms before the watch event arrived, or an apply of at least
+ *    twice the row's median (`_tail_with_gc|slow_put_ack|loop_block_in_watch|slow_apply`; the samples
  *    themselves on stderr, all of them as JSON lines into GINGHAM_BENCH_AGENT_TRACE=FILE), and
  *    `_etcd_wal_fsync|backend_commit[_over_8ms|_over_32ms]`: etcd's own fsyncs and commits over
  *    the row (its `/metrics`). The bench waits for each apply on the loop's `nextApply()` event
@@ -52,7 +57,12 @@
  *    having returned (the link exists) to the agent's interface re-check (triggered by the
  *    rtnetlink event) having returned; `_stage_event` link → the rtnetlink event, `_stage_sync`
  *    the re-check (190 samples after 10 warm-ups: the local endpoints below PROBED);
- *    `ip_link_add_p50_ms` the `ip` child itself (not part of the figure). With
+ *    `ip_link_add_p50_ms` the `ip` child itself (not part of the figure); beside them
+ *    `_stage_dispatch` (event → the re-check called), `_stage_after` (re-check returned → the
+ *    bench seeing it), `_stage_syncs` (re-checks per sample), `_stage_gc`, `_stage_loop_block`;
+ *  - interface_full_recheck_p50/max_ms and `_loop_block_max_ms`: the agent's periodic full
+ *    interface re-check (every 30 s), requested 10 times: its length and how long it holds the
+ *    event loop (a change arriving meanwhile waits that long). With
  *    iptables a workload's rules match by interface name and exist before the link does, so this
  *    is the agent's reaction time; the eBPF dataplane attaches its programs in that re-check;
  *  - relist_ms: after a compaction past the cut-off watcher (1% of endpoints changed meanwhile),
@@ -86,6 +96,7 @@ import { resolveAgentConfig } from './config.js';
 import { type AgentDataplane, createAgentDataplane } from './dataplane-adapter.js';
 import { createPacketProbe, probeNamespaces } from './packet-flips.bench.js';
 import { createTailTrace } from './tail-trace.bench.js';
+import { startWriterProcess, type WriterProcess } from './etcd-writer.bench.js';
 
 type Emit = (row: { bench: string; metric: string; value: number; unit: string }) => void;
 
@@ -163,11 +174,29 @@ interface TailSample {
   readonly gcInWatch: number;
   readonly gcInHandoff: number;
   readonly loopMax: number;
+  /** The longest block before the source batch arrived (the watch stage; the apply's own block is not in it). */
+  readonly loopInWatch: number;
+  /** Sample start, watch event, end, in µs of CLOCK_MONOTONIC (the clock of `--cpu-prof` profiles' timestamps). */
+  readonly at: number;
+  readonly eventAt: number;
+  readonly doneAt: number;
+  /** CPU time of the bench process (every thread: the agent, the writer, V8's helpers) over the sample. */
+  readonly cpu: number;
+  /** Time in the agent's periodic full interface re-check inside the sample. */
+  readonly fullSync: number;
 }
+
+const MONO0 = Number(process.hrtime.bigint() / 1000n);
+const PERF0 = performance.now();
+/** A performance.now() time in µs of CLOCK_MONOTONIC (process.hrtime, and V8's profile timestamps). */
+const monotonicUs = (ms: number): number => MONO0 + Math.round((ms - PERF0) * 1000);
+/** A CLOCK_MONOTONIC time (ns, e.g. from another process) as this process's performance.now(). */
+const perfOf = (ns: bigint): number => PERF0 + (Number(ns / 1000n) - MONO0) / 1000;
 
 /**
  * The slowest samples of each row (those at or above its p95) with their split, on stderr, and
- * how many of them had a GC, a slow etcd acknowledgement or a blocked event loop of ≥ 5 ms;
+ * how many of them had a GC, a slow etcd acknowledgement or a blocked event loop of ≥ 5 ms
+ * before the watch event arrived, or an apply of twice the row's median or more;
  * every sample as JSON lines into GINGHAM_BENCH_AGENT_TRACE when set.
  */
 function reportTails(tails: readonly TailSample[], emit: Emit, scale: string): void {
@@ -178,12 +207,13 @@ function reportTails(tails: readonly TailSample[], emit: Emit, scale: string): v
     const xs = tails.filter((t) => t.row === row);
     const p95 = pct(xs.map((t) => t.total), 95);
     const slow = xs.filter((t) => t.total >= p95).sort((a, b) => b.total - a.total);
-    process.stderr.write(`bench: ${row}: the ${slow.length} samples at or above p95 (${p95.toFixed(1)} ms)\n  total    put  watch   calc  flush  apply handoff    gc  major  minor gcWatch gcHand loopMax\n`);
-    for (const t of slow) process.stderr.write(`  ${[t.total, t.put, t.watch, t.calc, t.flush, t.apply, t.handoff, t.gc, t.majorGc, t.minorGc, t.gcInWatch, t.gcInHandoff, t.loopMax].map(f).join(' ')}\n`);
+    process.stderr.write(`bench: ${row}: the ${slow.length} samples at or above p95 (${p95.toFixed(1)} ms)\n  total    put  watch   calc  flush  apply handoff    gc  major  minor gcWatch gcHand loopMax loopWatch   cpu fullSync\n`);
+    for (const t of slow) process.stderr.write(`  ${[t.total, t.put, t.watch, t.calc, t.flush, t.apply, t.handoff, t.gc, t.majorGc, t.minorGc, t.gcInWatch, t.gcInHandoff, t.loopMax, t.loopInWatch, t.cpu, t.fullSync].map(f).join(' ')}\n`);
     emit({ bench: 'agent', metric: `${row}_tail_samples_${scale}`, value: slow.length, unit: 'count' });
     emit({ bench: 'agent', metric: `${row}_tail_with_gc_${scale}`, value: slow.filter((t) => t.gc >= 5).length, unit: 'count' });
     emit({ bench: 'agent', metric: `${row}_tail_with_slow_put_ack_${scale}`, value: slow.filter((t) => t.put >= 5).length, unit: 'count' });
-    emit({ bench: 'agent', metric: `${row}_tail_with_loop_block_${scale}`, value: slow.filter((t) => t.loopMax >= 5).length, unit: 'count' });
+    emit({ bench: 'agent', metric: `${row}_tail_with_loop_block_in_watch_${scale}`, value: slow.filter((t) => t.loopInWatch >= 5).length, unit: 'count' });
+    emit({ bench: 'agent', metric: `${row}_tail_with_slow_apply_${scale}`, value: slow.filter((t) => t.apply >= 2 * pct(xs.map((x) => x.apply), 50)).length, unit: 'count' });
   }
 }
 
@@ -243,6 +273,12 @@ interface Marks {
   applyStart?: number;
   applyEnd?: number;
   syncStart?: number;
+  /** Interface re-checks called (a veth pair reports two links: one re-check or two). */
+  syncs?: number;
+  /** Time in full re-checks of every interface (the agent's periodic safety net). */
+  fullSync?: number;
+  /** The longest event-loop block seen when the source batch arrived (in the watch stage). */
+  loopBeforeEvent?: number;
   syncEnd?: number;
 }
 
@@ -259,8 +295,11 @@ function timed(dp: AgentDataplane, marks: () => Marks): AgentDataplane {
     syncInterfaces: async (o) => {
       const m = marks();
       m.syncStart ??= performance.now();
+      m.syncs = (m.syncs ?? 0) + 1;
+      const t = performance.now();
       await dp.syncInterfaces(o);
       m.syncEnd = performance.now();
+      if (o?.full) m.fullSync = (m.fullSync ?? 0) + (m.syncEnd - t);
     },
   };
 }
@@ -360,6 +399,10 @@ async function runInside(emit: Emit): Promise<void> {
     if (alone.heapSnapshot) process.stderr.write(`bench: the agent's heap snapshot is ${alone.heapSnapshot}\n`);
     const { config } = await resolveAgentConfig({ flags, env: {} });
     let marks: Marks = {};
+    // The latency rows' writer, in a process of its own (etcd-writer.bench.ts).
+    const writer: WriterProcess = await startWriterProcess(dir, server.endpoint);
+    const trace = createTailTrace();
+    const tails: TailSample[] = [];
     const dataplane = await createAgentDataplane(config);
     const agent = createAgent({ config, logger: pino({ level: 'warn' }, pino.destination(2)), dataplane: timed(dataplane, () => marks), linkEvents: true });
     // The source batch reaching the agent, and the Engine having taken it.
@@ -367,6 +410,7 @@ async function runInside(emit: Emit): Promise<void> {
     const onSource = loop.onSourceMessages.bind(loop);
     loop.onSourceMessages = (messages) => {
       marks.event ??= performance.now();
+      marks.loopBeforeEvent ??= trace.loopMaxMs();
       onSource(messages);
       marks.calc ??= performance.now();
     };
@@ -375,8 +419,6 @@ async function runInside(emit: Emit): Promise<void> {
       marks.event ??= performance.now();
       onLink();
     };
-    const trace = createTailTrace();
-    const tails: TailSample[] = [];
     const t0 = performance.now();
     try {
       await agent.start();
@@ -394,7 +436,7 @@ async function runInside(emit: Emit): Promise<void> {
       const span = (a: number | undefined, b: number | undefined): number => (a === undefined || b === undefined ? 0 : Math.max(0, b - a));
 
       // End to end, and the share of each stage: etcd's watch delivery, the Engine, the dataplane.
-      const measure = async (what: string, write: (k: number) => Promise<unknown>): Promise<number[]> => {
+      const measure = async (what: string, write: (k: number) => readonly [key: string, value: string]): Promise<number[]> => {
         const out: number[] = [];
         const split: [string, number][][] = [];
         const disk0 = await etcdDisk(server.endpoint);
@@ -402,21 +444,26 @@ async function runInside(emit: Emit): Promise<void> {
           marks = {};
           trace.loopReset();
           const next = applied(loop, 60_000);
-          const t = performance.now();
-          await write(k);
-          const acked = performance.now();
+          const [key, value] = write(k);
+          const cpu0 = process.cpuUsage();
+          const put = writer.put(key, value);
           await next;
           await agent.settled();
           const done = performance.now();
+          // From the writer's clock reading just before its put (another process, same clock).
+          const times = await put;
+          const t = perfOf(times.startNs);
+          const acked = perfOf(times.ackNs);
           if (k < 10) continue; // the first ten warm up
           out.push(done - t);
           const m = marks;
-          const loopMax = trace.loopMaxMs();
+          const cpu = process.cpuUsage(cpu0);
           await trace.flush();
+          const loopMax = trace.loopMaxMs();
           const all = trace.cost(t, done);
           const inWatch = trace.cost(t, m.event ?? done);
           const inHandoff = trace.cost(m.applyEnd ?? done, done);
-          tails.push({ row: what, k, total: done - t, put: acked - t, watch: span(t, m.event), calc: span(m.event, m.calc), flush: span(m.calc, m.applyStart), apply: span(m.applyStart, m.applyEnd), handoff: span(m.applyEnd, done), gc: all.gcMs, majorGc: all.majorGcMs, minorGc: all.minorGcMs, gcInWatch: inWatch.gcMs, gcInHandoff: inHandoff.gcMs, loopMax });
+          tails.push({ row: what, k, total: done - t, put: acked - t, watch: span(t, m.event), calc: span(m.event, m.calc), flush: span(m.calc, m.applyStart), apply: span(m.applyStart, m.applyEnd), handoff: span(m.applyEnd, done), gc: all.gcMs, majorGc: all.majorGcMs, minorGc: all.minorGcMs, gcInWatch: inWatch.gcMs, gcInHandoff: inHandoff.gcMs, loopMax, loopInWatch: m.loopBeforeEvent ?? 0, at: monotonicUs(t), eventAt: monotonicUs(m.event ?? done), doneAt: monotonicUs(done), cpu: (cpu.user + cpu.system) / 1000, fullSync: m.fullSync ?? 0 });
           // iptables: the apply's own split (the last apply of the sample).
           const tm = (dataplane.stats() as { timings?: Record<string, number> }).timings;
           split.push([
@@ -446,11 +493,11 @@ async function runInside(emit: Emit): Promise<void> {
       const label = await measure('label_change', (k) => {
         const e = k % PROBED;
         const app = (e + 7 + 13 * Math.floor(k / PROBED)) % 50;
-        return raw.put(keyOf(wep(e))).value(encodeValue({ ...wep(e, k + 1), metadata: { ...wep(e).metadata, labels: { app: `app${app}`, gen: String(k + 1) } } }, WEP)).exec();
+        return [keyOf(wep(e)), encodeValue({ ...wep(e, k + 1), metadata: { ...wep(e).metadata, labels: { app: `app${app}`, gen: String(k + 1) } } }, WEP)] as const;
       });
       emit({ bench: 'agent', metric: `etcd_to_kernel_label_change_p50_ms_${scale}`, value: pct(label, 50), unit: 'ms' });
       emit({ bench: 'agent', metric: `etcd_to_kernel_label_change_p99_ms_${scale}`, value: pct(label, 99), unit: 'ms' });
-      const policy = await measure('new_policy', (k) => raw.put(keyOf(gnp(k, '-new'))).value(encodeValue(gnp(k, '-new'), GNP)).exec());
+      const policy = await measure('new_policy', (k) => [keyOf(gnp(k, '-new')), encodeValue(gnp(k, '-new'), GNP)] as const);
       emit({ bench: 'agent', metric: `etcd_to_kernel_new_policy_p50_ms_${scale}`, value: pct(policy, 50), unit: 'ms' });
       emit({ bench: 'agent', metric: `etcd_to_kernel_new_policy_p99_ms_${scale}`, value: pct(policy, 99), unit: 'ms' });
       reportTails(tails, emit, scale);
@@ -494,22 +541,49 @@ async function runInside(emit: Emit): Promise<void> {
         if (made.status !== 0) throw new Error(`bench: ip link add: ${made.stderr.toString()}`);
         // spawnSync blocks this thread: the rtnetlink event is read after it returns.
         const exists = performance.now();
+        trace.loopReset();
         await next;
         await agent.settled();
         const done = performance.now();
         if (k < 10) continue;
+        await trace.flush();
+        const loopMax = trace.loopMaxMs();
         links.push(done - exists);
         ipAdd.push(exists - t);
         const m = marks;
         linkSplit.push([
           ['event', span(exists, m.event)],
+          ['dispatch', span(m.event, m.syncStart)],
           ['sync', span(m.syncStart, m.syncEnd)],
+          ['after', span(m.syncEnd, done)],
+          ['syncs', m.syncs ?? 0],
+          ['gc', trace.cost(exists, done).gcMs],
+          ['loop_block', loopMax],
         ]);
       }
       emit({ bench: 'agent', metric: `new_interface_to_enforced_p50_ms_${scale}`, value: pct(links, 50), unit: 'ms' });
       emit({ bench: 'agent', metric: `new_interface_to_enforced_p99_ms_${scale}`, value: pct(links, 99), unit: 'ms' });
       stages('new_interface', linkSplit);
       emit({ bench: 'agent', metric: `ip_link_add_p50_ms_${scale}`, value: pct(ipAdd, 50), unit: 'ms' });
+
+      // The agent's periodic work: a full interface re-check (every 30 s, the safety net for
+      // missed link events) is the one that can hold its loop; how long it holds it (10 runs).
+      const full: number[] = [];
+      const fullBlock: number[] = [];
+      for (let k = 0; k < 10; k++) {
+        await agent.settled();
+        trace.loopReset();
+        const t = performance.now();
+        const next = applied(loop, 60_000, (r) => r.interfaceSync);
+        loop.requestInterfaceSync(true);
+        await next;
+        full.push(performance.now() - t);
+        await trace.flush();
+        fullBlock.push(trace.loopMaxMs());
+      }
+      emit({ bench: 'agent', metric: `interface_full_recheck_p50_ms_${scale}`, value: pct(full, 50), unit: 'ms' });
+      emit({ bench: 'agent', metric: `interface_full_recheck_max_ms_${scale}`, value: Math.max(...full), unit: 'ms' });
+      emit({ bench: 'agent', metric: `interface_full_recheck_loop_block_max_ms_${scale}`, value: Math.max(...fullBlock), unit: 'ms' });
 
       proxy.cut();
       await until(() => !agent.status().datastore.connected, 30_000);
@@ -528,6 +602,7 @@ async function runInside(emit: Emit): Promise<void> {
       // stop() closes the dataplane and leaves its rules; iptables go with the namespace, the
       // eBPF hooks and pins are removed here (the outer bench unmounts the bpffs).
       trace.close();
+      writer.close();
       await agent.stop();
       if (kind === 'ebpf') await dataplane.clean().catch(() => undefined);
     }

@@ -29,7 +29,11 @@ export interface TailTrace {
   loopReset(): void;
   /** The longest event-loop delay (ms) since `loopReset`, less the 1 ms resolution. */
   loopMaxMs(): number;
-  /** Waits for GC entries of the last window to be delivered. */
+  /**
+   * Lets the last window's records arrive: GC entries are delivered asynchronously, and a block
+   * that just ended is recorded only when the delay monitor's timer runs after it. Call before
+   * `cost` and `loopMaxMs`.
+   */
   flush(): Promise<void>;
   close(): void;
 }
@@ -63,7 +67,7 @@ export function createTailTrace(): TailTrace {
     },
     loopReset: () => delay.reset(),
     loopMaxMs: () => Math.max(0, delay.max / 1e6 - 1),
-    flush: () => new Promise((r) => setTimeout(r, 0)),
+    flush: () => new Promise((r) => setTimeout(r, 2)),
     close() {
       observer.disconnect();
       delay.disable();
