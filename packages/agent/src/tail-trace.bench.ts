@@ -42,7 +42,7 @@ export function createTailTrace(): TailTrace {
   const spans: GcSpan[] = [];
   const observer = new PerformanceObserver((list) => {
     for (const e of list.getEntries()) {
-      const kind = (e.detail as { kind?: number } | undefined)?.kind;
+      const kind = (e as unknown as { detail?: { kind?: number } }).detail?.kind;
       const k = kind === constants.NODE_PERFORMANCE_GC_MAJOR ? 'major' : kind === constants.NODE_PERFORMANCE_GC_MINOR ? 'minor' : 'other';
       spans.push({ start: e.startTime, end: e.startTime + e.duration, kind: k });
     }
