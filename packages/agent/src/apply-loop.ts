@@ -85,6 +85,7 @@ export class ApplyLoop {
   private stopped = false;
   private captured: readonly DataplaneMessage[] | undefined;
   private idle: (() => void)[] = [];
+  private appliedWaiters: ((record: ApplyRecord) => void)[] = [];
   failure: ApplyFailure | undefined;
   fatal: unknown;
   lastApply: ApplyRecord | undefined;
@@ -167,6 +168,14 @@ export class ApplyLoop {
     return new Promise((resolve) => this.idle.push(resolve));
   }
 
+  /**
+   * Resolves with the record of the next successful apply (tests, benchmarks: an event to wait
+   * on instead of polling `applies`, which would keep the event loop and a core busy).
+   */
+  nextApply(): Promise<ApplyRecord> {
+    return new Promise((resolve) => this.appliedWaiters.push(resolve));
+  }
+
   /** Stops applying (what is running finishes); the kernel keeps what was applied. */
   async stop(): Promise<void> {
     this.stopped = true;
@@ -236,6 +245,11 @@ export class ApplyLoop {
       this.failure = undefined;
       this.backoff.reset();
       this.hooks.onApplied?.(record);
+      if (this.appliedWaiters.length > 0) {
+        const waiting = this.appliedWaiters;
+        this.appliedWaiters = [];
+        for (const resolve of waiting) resolve(record);
+      }
     } catch (error) {
       if (sync === 'full' || (sync && !this.interfaceSyncWanted)) this.interfaceSyncWanted = sync;
       if (this.dataplane.isContractViolation(error)) {

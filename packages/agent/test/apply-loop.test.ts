@@ -3,12 +3,12 @@
  * during a relist; a lone update is applied on the next turn of the event loop (no timer); what
  * arrives during an apply is coalesced into one batch right after it; a failed apply is retried
  * (with an empty batch when nothing new came) and readiness waits for it; a contract violation
- * is fatal; an interface re-check asks the dataplane for what changed, or for every hook when a
+ * is fatal; `nextApply` is an event for the next successful apply; an interface re-check asks the dataplane for what changed, or for every hook when a
  * full one was requested, and a failed one is retried at the same depth.
  */
 import { GinghamError, RecordingDataplane, type DataplaneMessage, type Resource, type SourceMessage } from '@gingham/core';
 import { describe, expect, it } from 'vitest';
-import { ApplyLoop, wrapDataplane, type AgentDataplane } from '@gingham/agent';
+import { ApplyLoop, wrapDataplane, type AgentDataplane, type ApplyRecord } from '@gingham/agent';
 
 const wep = (name: string, app: string, ip: number): Resource => ({
   apiVersion: 'projectcalico.org/v3',
@@ -132,6 +132,26 @@ describe('apply loop', () => {
     await loop.whenIdle();
     expect(loop.applied).toBe(true);
     expect(loop.lastApply).toMatchObject({ retry: true });
+  });
+
+  it('nextApply resolves with the record of the next successful apply, not with a failed one', async () => {
+    const c = controllable();
+    const loop = new ApplyLoop({ node: 'n1', dataplane: c.dp, retryInitialMs: 10, retryMaxMs: 40 });
+    loop.onSourceMessages([{ kind: 'resync-started' }, up(wep('a', 'web', 1)), up(gnp('p', "app == 'web'")), { kind: 'in-sync' }]);
+    const first = await loop.nextApply();
+    expect(first).toMatchObject({ retry: false, changes: expect.objectContaining({ 'in-sync': 1 }) });
+    c.fail(new GinghamError('COMMAND_FAILED', 'iptables-restore: resource busy'));
+    let seen: ApplyRecord | undefined;
+    const next = loop.nextApply().then((r) => (seen = r));
+    loop.onSourceMessages([up(wep('a', 'db', 1))]);
+    await loop.whenIdle();
+    await tick();
+    expect(loop.failure).toBeDefined();
+    expect(seen).toBeUndefined();
+    c.fail(undefined);
+    await next;
+    expect(seen).toMatchObject({ retry: true });
+    expect(seen).toBe(loop.lastApply);
   });
 
   it('stops for good when the dataplane refuses a batch as breaking its contract', async () => {
