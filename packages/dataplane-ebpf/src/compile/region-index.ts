@@ -48,6 +48,27 @@ const ROOTS: readonly Atom[] = [
 ];
 const NO_MEMBERS: ReadonlySet<string> = new Set();
 
+/**
+ * Shared condition maps of the atoms one member of one source put there (`cond` -> 1): nearly
+ * every host prefix (100k at 100k endpoints) has exactly that, and a Map each is ~250 bytes.
+ * An atom's map is never modified once stored (an update copies it), so atoms can share these.
+ * A pure function's cache, bounded like the parse cache.
+ */
+const singles = new Map<string, ReadonlyMap<string, number>>();
+const SINGLES_MAX = 1 << 14;
+
+function interned(conds: Map<string, number>): ReadonlyMap<string, number> {
+  if (conds.size !== 1) return conds;
+  const [k, n] = conds.entries().next().value!;
+  if (n !== 1) return conds;
+  let m = singles.get(k);
+  if (m === undefined) {
+    if (singles.size >= SINGLES_MAX) singles.clear();
+    singles.set(k, (m = conds));
+  }
+  return m;
+}
+
 /** A persistent snapshot of `members`. */
 function snapshot(members: Iterable<string>): LayeredMap<string, true> {
   const m = LayeredMap.over(new Map<string, true>());
@@ -221,7 +242,7 @@ export function updateRegions(
       if (before === 0 || after === 0) moved = true;
     }
     if (conds.size === 0 && d.prefix > 0) atoms.delete(id);
-    else atoms.set(id, { addr: d.addr, prefix: d.prefix, conds });
+    else atoms.set(id, { addr: d.addr, prefix: d.prefix, conds: interned(conds) });
     if (moved) dirty.push(id);
   }
   const index = (regions: ReadonlyMap<string, Region>): RegionIndex => ({ sources: sources ?? prev.sources, atoms, regions });
