@@ -90,9 +90,9 @@ const parsed = new Map<string, { readonly addr: WireAddr; readonly prefix: numbe
 const PARSED_MAX = 1 << 14;
 
 /**
- * The 16 address bytes of parsed prefixes, as views into shared 16 KiB slabs: the region index
- * holds one per remote address for as long as the address is referenced, and a typed array of
- * its own costs an ArrayBuffer object besides (~90 bytes each). Never written after the copy.
+ * The 16 address bytes of parsed prefixes, as views into shared 16 KiB slabs: the parse cache
+ * and `computeRegions` hold one per prefix, and a typed array of its own costs an ArrayBuffer
+ * object besides (~90 bytes each). Never written after the copy.
  */
 let slab = new Uint8Array(0);
 let slabAt = 0;
