@@ -134,10 +134,25 @@ describe('eBPF verdict tables', () => {
     for (let j = 0; j < 10; j++) engine.upsert(gnp(j));
     engine.flush();
     const first = compile(dp.state);
+    // Memory held once: local endpoints with the same policies (w0 and w5, both app0) share one
+    // program object and text; each remote /32 is one region, keyed by its address bits, whose class
+    // is its signature's.
+    const slotOf = (t: typeof first.tables, i: number, dir = 'ingress'): { program: object; print: string } =>
+      [...t.memory.slots.values()].find((sl) => sl.key === `${dir}|w:ns/w${i}|10.0.0.${i + 1}`)!;
+    expect(slotOf(first.tables, 5).program).toBe(slotOf(first.tables, 0).program);
+    expect(slotOf(first.tables, 5).print).toBe(slotOf(first.tables, 0).print);
+    expect(slotOf(first.tables, 1).program).not.toBe(slotOf(first.tables, 0).program);
+    const bits = (ip: string): string => ip.split('.').map((o) => Number(o).toString(2).padStart(8, '0')).join('');
+    const peer = first.tables.memory.regions.get(`4/${bits('10.0.0.12')}`)!;
+    expect(peer).toMatchObject({ prefix: 32, addr: { family: 4, bytes: new Uint8Array([10, 0, 0, 12, ...new Array(12).fill(0)]) } });
+    expect(peer.classId).toBe(first.tables.memory.classIds.get(peer.sig));
+    expect(first.tables.memory.regions.get('4/')!.prefix).toBe(0);
     engine.upsert(wep(3, 1)); // app3 -> app1
     engine.flush();
     const r = compile(dp.state, first.tables);
     expect(r.stats).toMatchObject({ flipped: 1, transitions: 0 });
+    // w3's new program is app1's, the object w1's slot already had.
+    expect(slotOf(r.tables, 3).program).toBe(slotOf(r.tables, 1).program);
     const flippedId = [...r.tables.memory.slots.values()].find((sl) => sl.version === 2)!.id;
     const byMap = Object.fromEntries(MAP_NAMES.map((m) => [m, r.writes.filter((w) => w.map === m)]));
     expect(byMap.classes).toHaveLength(1);

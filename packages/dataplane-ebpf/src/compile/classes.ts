@@ -24,10 +24,47 @@ interface Atom {
   readonly conds: Set<string>;
 }
 
+const idChars: number[] = [];
+
+/**
+ * `<family>/<the first prefix bits as 0s and 1s>`: sorting puts ancestors first, and a prefix's
+ * ancestors are its id's prefixes. Built as one flat string (a concatenation would keep a cons
+ * string beside the flattened text: ~30 bytes more for each of 100k ids).
+ */
 export function prefixId(addr: WireAddr, prefix: number): string {
-  let bits = '';
-  for (let i = 0; i < 16 && i * 8 < prefix; i++) bits += addr.bytes[i]!.toString(2).padStart(8, '0');
-  return `${addr.family}/${bits.slice(0, prefix)}`;
+  idChars.length = 0;
+  idChars.push(addr.family === 4 ? 0x34 : 0x36, 0x2f);
+  for (let i = 0; i < prefix; i++) idChars.push(0x30 + ((addr.bytes[i >> 3]! >> (7 - (i & 7))) & 1));
+  return String.fromCharCode.apply(null, idChars);
+}
+
+/** The family of prefix id `id`. */
+export function idFamily(id: string): 4 | 6 {
+  return id.charCodeAt(0) === 0x34 ? 4 : 6;
+}
+
+/** The address (host bits zero) of prefix id `id`: the inverse of `prefixId`. */
+export function idAddr(id: string): WireAddr {
+  const bytes = new Uint8Array(16);
+  for (let i = 2; i < id.length; i++) if (id.charCodeAt(i) === 0x31) bytes[(i - 2) >> 3]! |= 0x80 >> ((i - 2) & 7);
+  return { family: idFamily(id), bytes };
+}
+
+/**
+ * A region of the region index: its prefix id instead of an address object, which is derived
+ * when read (the compiler reads the addresses of the regions that moved; at 100k remote
+ * addresses an address object and byte array each would be ~14 MiB held for those reads).
+ */
+export class IdRegion implements Region {
+  constructor(
+    readonly id: string,
+    readonly prefix: number,
+    readonly sig: string,
+  ) {}
+
+  get addr(): WireAddr {
+    return idAddr(this.id);
+  }
 }
 
 export function signature(family: 4 | 6, conds: Iterable<string>): string {
@@ -43,9 +80,34 @@ export function sigFamily(sig: string): 4 | 6 {
   return sig.startsWith('6') ? 6 : 4;
 }
 
-/** Parsed prefixes by text (`null`: not a CIDR), shared by every compile; a pure function's cache. */
+/**
+ * Parsed prefixes by text (`null`: not a CIDR), shared by every compile; a pure function's cache.
+ * Small: the region index keeps what it needs of each member (address, prefix id), and after the
+ * first fill a compile parses only the members that changed, so a cache the size of the cluster
+ * (100k entries, ~8 MiB) would be held for repeated full compiles only.
+ */
 const parsed = new Map<string, { readonly addr: WireAddr; readonly prefix: number; readonly id: string } | null>();
-const PARSED_MAX = 1 << 20;
+const PARSED_MAX = 1 << 14;
+
+/**
+ * The 16 address bytes of parsed prefixes, as views into shared 16 KiB slabs: the parse cache
+ * and `computeRegions` hold one per prefix, and a typed array of its own costs an ArrayBuffer
+ * object besides (~90 bytes each). Never written after the copy.
+ */
+let slab = new Uint8Array(0);
+let slabAt = 0;
+const SLAB_BYTES = 16 * 1024;
+
+function slabCopy(bytes: Uint8Array): Uint8Array {
+  if (slabAt + 16 > slab.length) {
+    slab = new Uint8Array(SLAB_BYTES);
+    slabAt = 0;
+  }
+  const v = slab.subarray(slabAt, slabAt + 16);
+  v.set(bytes);
+  slabAt += 16;
+  return v;
+}
 
 export function parsedPrefix(text: string): { readonly addr: WireAddr; readonly prefix: number; readonly id: string } | null {
   let p = parsed.get(text);
@@ -53,7 +115,8 @@ export function parsedPrefix(text: string): { readonly addr: WireAddr; readonly 
     const c = parseCidr(text);
     if (c) {
       const w = wireCidr(c);
-      p = { addr: w.addr, prefix: w.prefix, id: prefixId(w.addr, w.prefix) };
+      const addr = { family: w.addr.family, bytes: slabCopy(w.addr.bytes) };
+      p = { addr, prefix: w.prefix, id: prefixId(addr, w.prefix) };
     } else p = null;
     if (parsed.size >= PARSED_MAX) parsed.clear();
     parsed.set(text, p);

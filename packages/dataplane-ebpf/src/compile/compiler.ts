@@ -42,6 +42,7 @@ import {
   type TableMaps,
 } from '../wire.js';
 import type { Region } from './classes.js';
+import { type ClassedRegion, ClassedRegions } from './classed-regions.js';
 import { LayeredMap } from './layered-map.js';
 import { emptyRegionIndex, type RegionIndex, updateRegions } from './region-index.js';
 import { forwardEntries, forwardSlots, type FwdSlotMemory, hostBindings, type HostFacts, ifaceTable, planForwardSlot } from './forward.js';
@@ -91,8 +92,8 @@ export interface CompilerMemory {
   readonly nextClass: number;
   readonly policyNums: ReadonlyMap<string, number>;
   readonly slots: ReadonlyMap<string, SlotMemory>;
-  /** LPM regions by prefix id, with their class id. */
-  readonly regions: ReadonlyMap<string, Region & { readonly classId: number }>;
+  /** LPM regions by prefix id, with their class id (a view over `regionIndex` and `classIds`). */
+  readonly regions: ReadonlyMap<string, ClassedRegion>;
   /** What the regions were computed from, for the next compile's incremental update. */
   readonly regionIndex: RegionIndex;
   /** Live class signature -> how many regions have it. */
@@ -223,7 +224,7 @@ export interface CompileResult {
  * unchanged): encoded once however many tables derive their maps.
  */
 const rowEntries = new WeakMap<object, { readonly id: number; readonly version: number; readonly entries: readonly (readonly [string, Uint8Array])[] }>();
-const regionEntries = new WeakMap<object, readonly [string, Uint8Array]>();
+const regionEntries = new WeakMap<object, readonly [string, Uint8Array, number]>();
 
 /**
  * What the kernel maps hold once a compile's writes are applied, from its memory: every slot's
@@ -252,9 +253,10 @@ function kernelMaps(memory: CompilerMemory): TableMaps {
     set('slots', encodeSlotKey(f.id), encodeSlotValue(f.version, f.flags));
     for (const e of f.entries) set(e.map, e.key, e.value);
   }
-  for (const r of memory.regions.values()) {
+  for (const r of memory.regionIndex.regions.values()) {
+    const classId = memory.classIds.get(r.sig)!;
     let e = regionEntries.get(r);
-    if (!e) regionEntries.set(r, (e = [hexKey(encodeClassKey(r.addr, r.prefix)), encodeU32Value(r.classId)]));
+    if (!e || e[2] !== classId) regionEntries.set(r, (e = [hexKey(encodeClassKey(r.addr, r.prefix)), encodeU32Value(classId), classId]));
     maps.classes.set(e[0], e[1]);
   }
   return maps;
@@ -268,7 +270,7 @@ export function emptyTables(): Tables {
     nextClass: 1,
     policyNums: new Map(),
     slots: new Map(),
-    regions: new Map(),
+    regions: new ClassedRegions(new Map(), new Map()),
     regionIndex: emptyRegionIndex(),
     sigCounts: new Map(),
     classes: new Map(),
@@ -487,6 +489,9 @@ export function compile(state: DataplaneState, prev: Tables = emptyTables(), fac
       : undefined;
   const endpoints = new Map<string, { addr: string; ingress: string; egress: string }>();
   const built = new Map<string, { program: Program; print: string; deps: SlotDeps; conds: SlotMemory['conds']; reused: boolean }>();
+  /** Programs by their text: this compile's, then (on the first miss) the previous slots'. */
+  const programs = new Map<string, { readonly program: Program; readonly print: string; readonly conds: SlotMemory['conds'] }>();
+  let programsFromPrev = false;
   const endpointFlags = new Map<string, number>();
   for (const [text, o] of owners(state, bindings.stars)) {
     const keys = { ingress: `ingress|${o.kind}:${o.e.id}|${text}`, egress: `egress|${o.kind}:${o.e.id}|${text}` };
@@ -498,9 +503,23 @@ export function compile(state: DataplaneState, prev: Tables = emptyTables(), fac
         continue;
       }
       const rec = recording(reads, o.e);
-      const program = slotProgram(rec.reads, o.e, dir, o.ip);
-      const c = programConditions(program);
-      built.set(keys[dir], { program, print: JSON.stringify(program), deps: rec.deps, conds: { keys: [...c.keys], namedSets: [...c.namedSets] }, reused: false });
+      const fresh = slotProgram(rec.reads, o.e, dir, o.ip);
+      const print = JSON.stringify(fresh);
+      // Endpoints with the same policies get equal programs: one object, text and condition list
+      // for all of them (at 250 local endpoints × 200 rules, ~40 MiB less than one per slot).
+      let equal = programs.get(print);
+      if (equal === undefined) {
+        if (!programsFromPrev) {
+          programsFromPrev = true;
+          for (const s of pm.slots.values()) if (!programs.has(s.print)) programs.set(s.print, s);
+          equal = programs.get(print);
+        }
+        if (equal === undefined) {
+          const c = programConditions(fresh);
+          programs.set(print, (equal = { program: fresh, print, conds: { keys: [...c.keys], namedSets: [...c.namedSets] } }));
+        }
+      }
+      built.set(keys[dir], { program: equal.program, print: equal.print, deps: rec.deps, conds: equal.conds, reused: false });
     }
     const ek = hexKey(encodeEndpointKey(wireAddr(o.ip)));
     endpoints.set(ek, { addr: text, ...keys });
@@ -533,16 +552,8 @@ export function compile(state: DataplaneState, prev: Tables = emptyTables(), fac
   for (const sig of classIds.keys()) if (!sigCounts.has(sig)) classIds.delete(sig);
   for (const sig of [...sigCounts.keys()].filter((x) => !classIds.has(x)).sort()) classIds.set(sig, nextClass++);
   // A region whose signature stayed keeps its class id (a live signature keeps its id).
-  let regions: ReadonlyMap<string, Region & { readonly classId: number }> = pm.regions;
-  if (changedRegions.length > 0) {
-    const next = LayeredMap.over(pm.regions);
-    for (const id of changedRegions) {
-      const r = regionIndex.regions.get(id);
-      if (r) next.set(id, { ...r, classId: classIds.get(r.sig)! });
-      else next.delete(id);
-    }
-    regions = next;
-  }
+  // The regions with their class ids: a view, not a copy (a live signature keeps its class id).
+  const regions = new ClassedRegions(regionIndex.regions, classIds);
   const classes = new Map<number, string>();
   for (const sig of sigCounts.keys()) classes.set(classIds.get(sig)!, sig);
   const newClasses = [...classes.keys()].filter((cid) => !pm.classes.has(cid));

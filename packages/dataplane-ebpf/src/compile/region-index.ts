@@ -11,13 +11,11 @@
  * unchanged snapshots and atoms with it.
  */
 import type { DataplaneState } from '@gingham/core';
-import type { WireAddr } from '../wire.js';
 import { LayeredMap } from './layered-map.js';
-import { parsedPrefix, prefixId, type Region, sigConds, signature } from './classes.js';
+import { IdRegion, idFamily, parsedPrefix, type Region, sigConds, signature } from './classes.js';
 import { parseNamedMember } from './program.js';
 
 interface Atom {
-  readonly addr: WireAddr;
   readonly prefix: number;
   /** Condition key -> how many members of the referenced sources put it at this prefix. */
   readonly conds: ReadonlyMap<string, number>;
@@ -41,12 +39,30 @@ export interface RegionUpdate {
   readonly changed: readonly string[];
 }
 
-const ZERO = new Uint8Array(16);
-const ROOTS: readonly Atom[] = [
-  { addr: { family: 4, bytes: ZERO }, prefix: 0, conds: new Map() },
-  { addr: { family: 6, bytes: ZERO }, prefix: 0, conds: new Map() },
-];
+/** The prefix ids of the two family roots. */
+const ROOTS: readonly string[] = ['4/', '6/'];
 const NO_MEMBERS: ReadonlySet<string> = new Set();
+
+/**
+ * Shared condition maps of the atoms one member of one source put there (`cond` -> 1): nearly
+ * every host prefix (100k at 100k endpoints) has exactly that, and a Map each is ~250 bytes.
+ * An atom's map is never modified once stored (an update copies it), so atoms can share these.
+ * A pure function's cache, bounded like the parse cache.
+ */
+const singles = new Map<string, ReadonlyMap<string, number>>();
+const SINGLES_MAX = 1 << 14;
+
+function interned(conds: Map<string, number>): ReadonlyMap<string, number> {
+  if (conds.size !== 1) return conds;
+  const [k, n] = conds.entries().next().value!;
+  if (n !== 1) return conds;
+  let m = singles.get(k);
+  if (m === undefined) {
+    if (singles.size >= SINGLES_MAX) singles.clear();
+    singles.set(k, (m = conds));
+  }
+  return m;
+}
 
 /** A persistent snapshot of `members`. */
 function snapshot(members: Iterable<string>): LayeredMap<string, true> {
@@ -63,15 +79,15 @@ export function emptyRegionIndex(): RegionIndex {
 }
 
 /** The prefix and condition key a member of `source` contributes (none: not an address condition). */
-function contribution(source: string, member: string): { id: string; addr: WireAddr; prefix: number; cond: string } | undefined {
+function contribution(source: string, member: string): { id: string; prefix: number; cond: string } | undefined {
   if (source.startsWith('np:')) {
     const p = parseNamedMember(member);
     if (!p || (p.protocol !== 6 && p.protocol !== 17 && p.protocol !== 132)) return undefined;
     const at = parsedPrefix(p.hostText);
-    return at ? { ...at, cond: `np:${source.slice(3)}:${p.protocol}:${p.port}` } : undefined;
+    return at ? { id: at.id, prefix: at.prefix, cond: `np:${source.slice(3)}:${p.protocol}:${p.port}` } : undefined;
   }
   const at = parsedPrefix(member);
-  return at ? { ...at, cond: source } : undefined;
+  return at ? { id: at.id, prefix: at.prefix, cond: source } : undefined;
 }
 
 /** The sources `keys` and `namedSets` reference, with their current members. */
@@ -92,7 +108,7 @@ function regionAt(atoms: ReadonlyMap<string, Atom>, id: string, a: Atom): Region
     const up = atoms.get(id.slice(0, 2 + len));
     if (up) for (const k of up.conds.keys()) conds.add(k);
   }
-  return { addr: a.addr, prefix: a.prefix, sig: signature(a.addr.family, conds) };
+  return new IdRegion(id, a.prefix, signature(idFamily(id), conds));
 }
 
 /**
@@ -112,17 +128,18 @@ function allRegions(atoms: ReadonlyMap<string, Atom>): Map<string, Region> {
     while (stack.length > 0 && !id.startsWith(stack[stack.length - 1]!.id)) stack.pop();
     const parent = stack.length > 0 ? stack[stack.length - 1]!.sig : undefined;
     const own = a.conds.size === 1 ? a.conds.keys().next().value! : [...a.conds.keys()].sort().join('\u0001');
-    let byOwn = memo.get(parent ?? a.addr.family);
-    if (!byOwn) memo.set(parent ?? a.addr.family, (byOwn = new Map()));
+    const family = idFamily(id);
+    let byOwn = memo.get(parent ?? family);
+    if (!byOwn) memo.set(parent ?? family, (byOwn = new Map()));
     let sig = byOwn.get(own);
     if (sig === undefined) {
       const conds = parent === undefined ? new Set<string>() : sigConds(parent);
       for (const k of a.conds.keys()) conds.add(k);
-      sig = signature(a.addr.family, conds);
+      sig = signature(family, conds);
       byOwn.set(own, sig);
     }
     stack.push({ id, sig });
-    out.set(id, { addr: a.addr, prefix: a.prefix, sig });
+    out.set(id, new IdRegion(id, a.prefix, sig));
   }
   return out;
 }
@@ -143,18 +160,15 @@ export function updateRegions(
   dirtyMembers?: ReadonlyMap<string, ReadonlySet<string>>,
 ): RegionUpdate {
   const want = wantedSources(state, keys, namedSets);
-  const delta = new Map<string, { addr: WireAddr; prefix: number; conds: Map<string, number> }>();
+  const delta = new Map<string, { prefix: number; conds: Map<string, number> }>();
   const bump = (source: string, member: string, d: number): void => {
     const c = contribution(source, member);
     if (!c) return;
     let e = delta.get(c.id);
-    if (!e) delta.set(c.id, (e = { addr: c.addr, prefix: c.prefix, conds: new Map() }));
+    if (!e) delta.set(c.id, (e = { prefix: c.prefix, conds: new Map() }));
     e.conds.set(c.cond, (e.conds.get(c.cond) ?? 0) + d);
   };
-  for (const root of ROOTS) {
-    const id = prefixId(root.addr, 0);
-    if (!prev.atoms.has(id)) delta.set(id, { addr: root.addr, prefix: 0, conds: new Map() });
-  }
+  for (const id of ROOTS) if (!prev.atoms.has(id)) delta.set(id, { prefix: 0, conds: new Map() });
   let sources: Map<string, ReadonlyMap<string, true>> | undefined;
   const own = (): Map<string, ReadonlyMap<string, true>> => (sources ??= new Map(prev.sources));
   for (const [src, snap] of prev.sources) {
@@ -221,7 +235,7 @@ export function updateRegions(
       if (before === 0 || after === 0) moved = true;
     }
     if (conds.size === 0 && d.prefix > 0) atoms.delete(id);
-    else atoms.set(id, { addr: d.addr, prefix: d.prefix, conds });
+    else atoms.set(id, { prefix: d.prefix, conds: interned(conds) });
     if (moved) dirty.push(id);
   }
   const index = (regions: ReadonlyMap<string, Region>): RegionIndex => ({ sources: sources ?? prev.sources, atoms, regions });
@@ -238,7 +252,7 @@ export function updateRegions(
   const redo = new Set<string>(dirty);
   const inner = dirty.filter((id) => {
     const d = delta.get(id)!;
-    return d.prefix < (d.addr.family === 4 ? 32 : 128);
+    return d.prefix < (idFamily(id) === 4 ? 32 : 128);
   });
   if (inner.length > 0) {
     for (const id of atoms.keys()) if (inner.some((p) => id.length > p.length && id.startsWith(p))) redo.add(id);
