@@ -210,11 +210,12 @@ export function createEtcdSource(options: Internal): EtcdSource {
     const { count, revision: listRevision } = await listPrefixPages(client, CALICO_RESOURCES_PREFIX, options.pageSize, {
       onPage: (kvs) => {
         for (const kv of kvs) {
-          const etcdKey = kv.key.toString();
+          const etcdKey = kv.key;
+          const modRevision = String(kv.modRevision);
           const before = (streaming ? previous : delivered).get(etcdKey);
-          const decoded: Decoded | Unchanged = before && before.revision === kv.mod_revision ? { kind: 'unchanged', before } : decodeKeyValue(etcdKey, kv.value.toString(), kv.mod_revision);
-          if (streaming) takeListed(etcdKey, kv.mod_revision, decoded);
-          else listedKeys.push({ etcdKey, modRevision: kv.mod_revision, decoded });
+          const decoded: Decoded | Unchanged = before && before.revision === modRevision ? { kind: 'unchanged', before } : decodeKeyValue(etcdKey, kv.value ?? '', modRevision);
+          if (streaming) takeListed(etcdKey, modRevision, decoded);
+          else listedKeys.push({ etcdKey, modRevision, decoded });
         }
         if (streaming && !closed) {
           emit(out);
@@ -227,7 +228,7 @@ export function createEtcdSource(options: Internal): EtcdSource {
       },
       // A relist reads keys and revisions, and values only where the revision is not the one
       // delivered (new or changed keys): the rest is not decoded anyway.
-      ...(streaming ? {} : { wantValue: (key: Buffer, modRevision: string) => delivered.get(key.toString())?.revision !== modRevision }),
+      ...(streaming ? {} : { wantValue: (key: string, modRevision: number) => delivered.get(key)?.revision !== String(modRevision) }),
     });
     if (closed) return;
     book.info('LISTED', `listed and decoded ${count} key(s) at revision ${listRevision} in ${Math.round(performance.now() - t0)} ms`);
@@ -238,9 +239,9 @@ export function createEtcdSource(options: Internal): EtcdSource {
       listedKeys = [];
     }
     for (const where of book.problemKeys()) if (!troubled.has(where)) book.clearProblem(where);
-    out.push(...tracker.endResync(listRevision));
-    revision = Number(listRevision);
-    book.revision = listRevision;
+    out.push(...tracker.endResync(String(listRevision)));
+    revision = listRevision;
+    book.revision = String(listRevision);
     book.count('relists');
     book.phase = 'in-sync';
     synced = true;
