@@ -63,7 +63,10 @@ type WatchEnd = 'canceled' | 'outage' | 'auth' | 'periodic' | 'closed';
 
 interface Delivered {
   readonly key: ResourceKey;
-  /** keyId(key), kept to spare 100k string builds in a relist. */
+  /**
+   * The resource's id in the tracker: the etcd key itself (the same string) for kinds named by
+   * their key, `keyId(key)` for policies (`namedByValue`: two etcd keys can name one).
+   */
   readonly id: string;
   readonly revision: string;
 }
@@ -125,8 +128,8 @@ export function createEtcdSource(options: Internal): EtcdSource {
       }
       return;
     }
-    const id = d.kind === 'unchanged' ? d.before.id : keyId(d.key);
     const owned = namedByValue(d.kind === 'unchanged' ? d.before.key.kind : d.key.kind);
+    const id = d.kind === 'unchanged' ? d.before.id : owned ? keyId(d.key) : (delivered.get(etcdKey)?.id ?? etcdKey);
     const owner = owned ? owners.get(id) : undefined;
     if (owner !== undefined && owner !== etcdKey) {
       book.problem(etcdKey, 'DUPLICATE_KEY', `the same resource is also stored at ${owner}; this key is ignored`);
@@ -134,7 +137,7 @@ export function createEtcdSource(options: Internal): EtcdSource {
       if (prev) {
         delivered.delete(etcdKey);
         if (owners.get(prev.id) === etcdKey) owners.delete(prev.id);
-        const m = tracker.resyncing ? undefined : tracker.delete(prev.key, modRevision);
+        const m = tracker.resyncing ? undefined : tracker.delete(prev.key, modRevision, prev.id);
         if (m) out.push(m);
       }
       return;
@@ -152,7 +155,7 @@ export function createEtcdSource(options: Internal): EtcdSource {
     if (prev && prev.id !== id) {
       // The value under this key now names another resource (its policy-name annotation changed).
       owners.delete(prev.id);
-      const m = tracker.delete(prev.key, modRevision);
+      const m = tracker.delete(prev.key, modRevision, prev.id);
       if (m) out.push(m);
     }
     const m = tracker.upsert(d.resource, modRevision, { key: d.key, id });
@@ -169,7 +172,7 @@ export function createEtcdSource(options: Internal): EtcdSource {
     if (!prev) return;
     delivered.delete(etcdKey);
     owners.delete(prev.id);
-    const m = tracker.delete(prev.key, modRevision);
+    const m = tracker.delete(prev.key, modRevision, prev.id);
     if (m) out.push(m);
   };
 
