@@ -67,6 +67,32 @@ describe('ResyncTracker', () => {
     expect(t.keys()[0]).toBe(key);
   });
 
+  it("a source's own ids (its datastore keys) work for upsert, keep and delete; each relist deletes what it alone did not list", () => {
+    const t = new ResyncTracker();
+    const a = { key: resourceKey(gnp('a')), id: '/calico/resources/v3/projectcalico.org/globalnetworkpolicies/a' };
+    const b = { key: resourceKey(gnp('b')), id: '/calico/resources/v3/projectcalico.org/globalnetworkpolicies/b' };
+    t.upsert(gnp('a'), '1', a);
+    t.upsert(gnp('b'), '2', b);
+    expect(t.upsert(gnp('a'), '1', a)).toBeUndefined();
+    // The first relist lists both, the second only a: b goes in the second.
+    t.beginResync();
+    expect(t.keep(a.id)).toBe(true);
+    expect(t.keep(b.id)).toBe(true);
+    expect(t.endResync('3')).toEqual([{ kind: 'in-sync', revision: '3' }]);
+    t.beginResync();
+    expect(t.upsert(gnp('a'), '1', a)).toBeUndefined();
+    expect(t.endResync('4')).toEqual([{ kind: 'delete', key: b.key }, { kind: 'in-sync', revision: '4' }]);
+    // Deleted (and upserted again) within a relist: listed by the upsert after the delete.
+    t.beginResync();
+    expect(t.delete(a.key, '5', a.id)).toEqual({ kind: 'delete', key: a.key, revision: '5' });
+    expect(t.delete(a.key, '5', a.id)).toBeUndefined();
+    expect(t.upsert(gnp('a', 2), '6', a)?.kind).toBe('upsert');
+    expect(t.endResync('6')).toEqual([{ kind: 'in-sync', revision: '6' }]);
+    expect(t.keys()).toEqual([a.key]);
+    // An in-sync without a relist open deletes everything (as before: nothing was listed).
+    expect(t.endResync('7')).toEqual([{ kind: 'delete', key: a.key }, { kind: 'in-sync', revision: '7' }]);
+  });
+
   it('tells a Calico NetworkPolicy from a Kubernetes one of the same name', () => {
     const t = new ResyncTracker();
     t.upsert({ ...knp('x', 'p'), apiVersion: 'projectcalico.org/v3' }, '1');

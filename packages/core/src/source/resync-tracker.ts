@@ -15,11 +15,19 @@ interface Entry {
   readonly key: ResourceKey;
   /** The revision, or the JSON of the resource when the datastore has none. */
   readonly version: string;
+  /** The resync that last listed it (a relist deletes the entries it did not list). */
+  listed: number;
 }
 
 export class ResyncTracker {
   private readonly entries = new Map<string, Entry>();
-  private listing: Set<string> | undefined;
+  /**
+   * The current resync's number while one is open (entries it listed carry it), 0 otherwise: a
+   * number per entry instead of a set of every listed id, which at 110k resources was a second
+   * 110k-entry table alive through each relist.
+   */
+  private resync = 0;
+  private resyncs = 0;
 
   /** Resources currently delivered. */
   get size(): number {
@@ -28,41 +36,47 @@ export class ResyncTracker {
 
   /** Whether a relist is in progress. */
   get resyncing(): boolean {
-    return this.listing !== undefined;
+    return this.resync !== 0;
   }
 
   /**
    * The message for an add or change, or undefined when this exact version was delivered already.
-   * `known`: the resource's key and `formatResourceKey` of it when the source holds them already
-   * (kept instead of a second copy of each per resource).
+   * `known`: the resource's key and an id for it when the source holds them already (kept
+   * instead of a second copy of each per resource). The id is `formatResourceKey(key)`, or any
+   * other string the source uses for this resource alone and always (its datastore key); a source
+   * that passes its own ids passes the same id to `delete`.
    */
   upsert(resource: Resource, revision?: string, known?: { readonly key: ResourceKey; readonly id: string }): SourceMessage | undefined {
-    const key = known?.key ?? resourceKey(resource);
-    const id = known?.id ?? formatResourceKey(key);
-    this.listing?.add(id);
+    const id = known?.id ?? formatResourceKey(known?.key ?? resourceKey(resource));
     const version = revision ?? JSON.stringify(resource);
-    if (this.entries.get(id)?.version === version) return undefined;
-    this.entries.set(id, { key, version });
+    const had = this.entries.get(id);
+    if (had?.version === version) {
+      had.listed = this.resync;
+      return undefined;
+    }
+    this.entries.set(id, { key: known?.key ?? resourceKey(resource), version, listed: this.resync });
     return revision === undefined ? { kind: 'upsert', resource } : { kind: 'upsert', resource, revision };
   }
 
-  /** The message for a deletion, or undefined when the resource was never delivered. */
-  delete(key: ResourceKey, revision?: string): SourceMessage | undefined {
-    const id = formatResourceKey(key);
+  /**
+   * The message for a deletion, or undefined when the resource was never delivered. `id`: the
+   * id given to `upsert` when it was not `formatResourceKey(key)`.
+   */
+  delete(key: ResourceKey, revision?: string, id: string = formatResourceKey(key)): SourceMessage | undefined {
     const had = this.entries.get(id);
     if (!had) return undefined;
     this.entries.delete(id);
-    this.listing?.delete(id);
     return revision === undefined ? { kind: 'delete', key: had.key } : { kind: 'delete', key: had.key, revision };
   }
 
   /**
-   * In a relist, the resource of `id` (a `formatResourceKey`) is listed again at the version
+   * In a relist, the resource of `id` (as given to `upsert`) is listed again at the version
    * delivered: it stays, and nothing is emitted. False (and nothing kept) when it was never delivered.
    */
   keep(id: string): boolean {
-    if (!this.entries.has(id)) return false;
-    this.listing?.add(id);
+    const had = this.entries.get(id);
+    if (!had) return false;
+    had.listed = this.resync;
     return true;
   }
 
@@ -73,7 +87,7 @@ export class ResyncTracker {
 
   /** Starts a relist: `upsert` everything listed, then `endResync`. */
   beginResync(): SourceMessage {
-    this.listing = new Set();
+    this.resync = ++this.resyncs;
     return { kind: 'resync-started' };
   }
 
@@ -83,11 +97,12 @@ export class ResyncTracker {
    * one is invalid lists that last good version again: an unchanged upsert emits nothing.)
    */
   endResync(revision?: string): SourceMessage[] {
-    const listed = this.listing ?? new Set<string>();
-    this.listing = undefined;
+    const current = this.resync;
+    this.resync = 0;
     const out: SourceMessage[] = [];
-    for (const [id, e] of [...this.entries]) {
-      if (listed.has(id)) continue;
+    // Deleting the entry being visited is safe while iterating a Map.
+    for (const [id, e] of this.entries) {
+      if (current !== 0 && e.listed === current) continue;
       this.entries.delete(id);
       out.push({ kind: 'delete', key: e.key });
     }

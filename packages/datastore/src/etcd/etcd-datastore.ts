@@ -92,8 +92,8 @@ export function createEtcdDatastore(options: EtcdDatastoreOptions): EtcdDatastor
       const items: StoredResource[] = [];
       const problems: SourceProblem[] = [];
       for (const kv of kvs) {
-        const key = kv.key.toString();
-        const d = decodeKeyValue(key, kv.value.toString(), kv.mod_revision);
+        const key = kv.key;
+        const d = decodeKeyValue(key, kv.value ?? '', String(kv.modRevision));
         if (d.kind === 'ignored') continue;
         if (d.kind === 'invalid') {
           const message = `${d.message} (skipped)`;
@@ -104,7 +104,7 @@ export function createEtcdDatastore(options: EtcdDatastoreOptions): EtcdDatastor
         if (opts.namespace !== undefined && d.key.namespace !== undefined && d.key.namespace !== opts.namespace) continue;
         items.push(d.resource);
       }
-      return { items: items.sort(byKey), revision, problems };
+      return { items: items.sort(byKey), revision: String(revision), problems };
     });
 
   const get = (key: ResourceKey): Promise<StoredResource | undefined> =>

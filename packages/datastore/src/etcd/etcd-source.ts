@@ -63,7 +63,10 @@ type WatchEnd = 'canceled' | 'outage' | 'auth' | 'periodic' | 'closed';
 
 interface Delivered {
   readonly key: ResourceKey;
-  /** keyId(key), kept to spare 100k string builds in a relist. */
+  /**
+   * The resource's id in the tracker: the etcd key itself (the same string) for kinds named by
+   * their key, `keyId(key)` for policies (`namedByValue`: two etcd keys can name one).
+   */
   readonly id: string;
   readonly revision: string;
 }
@@ -125,8 +128,8 @@ export function createEtcdSource(options: Internal): EtcdSource {
       }
       return;
     }
-    const id = d.kind === 'unchanged' ? d.before.id : keyId(d.key);
     const owned = namedByValue(d.kind === 'unchanged' ? d.before.key.kind : d.key.kind);
+    const id = d.kind === 'unchanged' ? d.before.id : owned ? keyId(d.key) : (delivered.get(etcdKey)?.id ?? etcdKey);
     const owner = owned ? owners.get(id) : undefined;
     if (owner !== undefined && owner !== etcdKey) {
       book.problem(etcdKey, 'DUPLICATE_KEY', `the same resource is also stored at ${owner}; this key is ignored`);
@@ -134,7 +137,7 @@ export function createEtcdSource(options: Internal): EtcdSource {
       if (prev) {
         delivered.delete(etcdKey);
         if (owners.get(prev.id) === etcdKey) owners.delete(prev.id);
-        const m = tracker.resyncing ? undefined : tracker.delete(prev.key, modRevision);
+        const m = tracker.resyncing ? undefined : tracker.delete(prev.key, modRevision, prev.id);
         if (m) out.push(m);
       }
       return;
@@ -152,7 +155,7 @@ export function createEtcdSource(options: Internal): EtcdSource {
     if (prev && prev.id !== id) {
       // The value under this key now names another resource (its policy-name annotation changed).
       owners.delete(prev.id);
-      const m = tracker.delete(prev.key, modRevision);
+      const m = tracker.delete(prev.key, modRevision, prev.id);
       if (m) out.push(m);
     }
     const m = tracker.upsert(d.resource, modRevision, { key: d.key, id });
@@ -169,7 +172,7 @@ export function createEtcdSource(options: Internal): EtcdSource {
     if (!prev) return;
     delivered.delete(etcdKey);
     owners.delete(prev.id);
-    const m = tracker.delete(prev.key, modRevision);
+    const m = tracker.delete(prev.key, modRevision, prev.id);
     if (m) out.push(m);
   };
 
@@ -210,11 +213,12 @@ export function createEtcdSource(options: Internal): EtcdSource {
     const { count, revision: listRevision } = await listPrefixPages(client, CALICO_RESOURCES_PREFIX, options.pageSize, {
       onPage: (kvs) => {
         for (const kv of kvs) {
-          const etcdKey = kv.key.toString();
+          const etcdKey = kv.key;
+          const modRevision = String(kv.modRevision);
           const before = (streaming ? previous : delivered).get(etcdKey);
-          const decoded: Decoded | Unchanged = before && before.revision === kv.mod_revision ? { kind: 'unchanged', before } : decodeKeyValue(etcdKey, kv.value.toString(), kv.mod_revision);
-          if (streaming) takeListed(etcdKey, kv.mod_revision, decoded);
-          else listedKeys.push({ etcdKey, modRevision: kv.mod_revision, decoded });
+          const decoded: Decoded | Unchanged = before && before.revision === modRevision ? { kind: 'unchanged', before } : decodeKeyValue(etcdKey, kv.value ?? '', modRevision);
+          if (streaming) takeListed(etcdKey, modRevision, decoded);
+          else listedKeys.push({ etcdKey, modRevision, decoded });
         }
         if (streaming && !closed) {
           emit(out);
@@ -227,7 +231,7 @@ export function createEtcdSource(options: Internal): EtcdSource {
       },
       // A relist reads keys and revisions, and values only where the revision is not the one
       // delivered (new or changed keys): the rest is not decoded anyway.
-      ...(streaming ? {} : { wantValue: (key: Buffer, modRevision: string) => delivered.get(key.toString())?.revision !== modRevision }),
+      ...(streaming ? {} : { wantValue: (key: string, modRevision: number) => delivered.get(key)?.revision !== String(modRevision) }),
     });
     if (closed) return;
     book.info('LISTED', `listed and decoded ${count} key(s) at revision ${listRevision} in ${Math.round(performance.now() - t0)} ms`);
@@ -238,9 +242,9 @@ export function createEtcdSource(options: Internal): EtcdSource {
       listedKeys = [];
     }
     for (const where of book.problemKeys()) if (!troubled.has(where)) book.clearProblem(where);
-    out.push(...tracker.endResync(listRevision));
-    revision = Number(listRevision);
-    book.revision = listRevision;
+    out.push(...tracker.endResync(String(listRevision)));
+    revision = listRevision;
+    book.revision = String(listRevision);
     book.count('relists');
     book.phase = 'in-sync';
     synced = true;
