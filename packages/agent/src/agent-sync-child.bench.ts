@@ -26,6 +26,11 @@ export interface SyncChildReport {
   /** User + system CPU time of the whole initial sync, ms. */
   readonly cpuMs: number;
   readonly memory: NodeJS.MemoryUsage;
+  /**
+   * 1 s after `memory`, nothing else done: the pages that GC freed are handed back to the system
+   * by V8's background unmapper, after `memoryUsage()` was read for `memory`.
+   */
+  readonly soon: NodeJS.MemoryUsage;
   /** 10 s later, the agent idle meanwhile (V8's memory reducer runs after ~8 s of little allocation). */
   readonly settled: NodeJS.MemoryUsage;
   /** Before the agent was created (the runtime and the loaded modules). */
@@ -95,11 +100,13 @@ async function main(req: SyncChildRequest): Promise<SyncChildReport> {
     const stages = Object.fromEntries(Object.entries(at).map(([k, v]) => [k, v - t0]));
     gc?.();
     const memory = process.memoryUsage();
-    await new Promise((r) => setTimeout(r, 10_000));
+    await new Promise((r) => setTimeout(r, 1_000));
+    const soon = process.memoryUsage();
+    await new Promise((r) => setTimeout(r, 9_000));
     gc?.();
     const settled = process.memoryUsage();
     const heapSnapshot = req.heapSnapshotDir ? writeHeapSnapshot(`${req.heapSnapshotDir}/agent-${process.pid}.heapsnapshot`) : undefined;
-    return { stages, cpuMs: (cpu.user + cpu.system) / 1000, memory, settled, baseline, peakRssMb, ...(applyTimings ? { applyTimings } : {}), resources: agent.status().datastore.resources, engineBusyMs, batches, ...(heapSnapshot ? { heapSnapshot } : {}) };
+    return { stages, cpuMs: (cpu.user + cpu.system) / 1000, memory, soon, settled, baseline, peakRssMb, ...(applyTimings ? { applyTimings } : {}), resources: agent.status().datastore.resources, engineBusyMs, batches, ...(heapSnapshot ? { heapSnapshot } : {}) };
   } finally {
     await agent.stop();
     await inner.clean().catch(() => undefined);

@@ -68,7 +68,9 @@
  *  - relist_ms: after a compaction past the cut-off watcher (1% of endpoints changed meanwhile),
  *    from reconnecting to the relist applied;
  *  - agent_rss_mb: the agent process's RSS once ready (after a full GC with --expose-gc), with
- *    `agent_peak_rss_mb` (its maximum so far), `agent_rss_settled_mb` and
+ *    `agent_peak_rss_mb` (its maximum so far), `agent_rss_ready_1s_mb` (one second later, nothing
+ *    done meanwhile: V8's background unmapper has handed back what that GC freed),
+ *    `agent_rss_settled_mb` and
  *    `agent_heap_total_settled_mb` (10 s later, idle, after another GC), `agent_heap_total_mb`, `agent_heap_used_mb`,
  *    `agent_external_mb` (Buffers) and `agent_baseline_rss_mb` (before the agent was created:
  *    the runtime and the loaded modules; the child runs on plain node and the built packages,
@@ -390,6 +392,7 @@ async function runInside(emit: Emit): Promise<void> {
     emit({ bench: 'agent', metric: `initial_sync_cpu_ms_${scale}`, value: alone.cpuMs, unit: 'ms' });
     emit({ bench: 'agent', metric: `agent_rss_mb_${scale}`, value: alone.memory.rss / 1048576, unit: 'MiB' });
     emit({ bench: 'agent', metric: `agent_peak_rss_mb_${scale}`, value: alone.peakRssMb, unit: 'MiB' });
+    emit({ bench: 'agent', metric: `agent_rss_ready_1s_mb_${scale}`, value: alone.soon.rss / 1048576, unit: 'MiB' });
     emit({ bench: 'agent', metric: `agent_rss_settled_mb_${scale}`, value: alone.settled.rss / 1048576, unit: 'MiB' });
     emit({ bench: 'agent', metric: `agent_heap_total_settled_mb_${scale}`, value: alone.settled.heapTotal / 1048576, unit: 'MiB' });
     emit({ bench: 'agent', metric: `agent_heap_total_mb_${scale}`, value: alone.memory.heapTotal / 1048576, unit: 'MiB' });
