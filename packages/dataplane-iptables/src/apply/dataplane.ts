@@ -7,9 +7,10 @@
  *   apply ─▶ contract check (rolled back on violation) ─▶ per family:
  *            members only and safe in place? ─▶ one ipset batch (persistent session)
  *            else render ─▶ plan: ipset (create, version, unread members) ─▶ iptables-restore
- *                           (one child and one commit per table: raw, mangle, filter; with host
- *                           endpoints a generation stamp keeps the tables from mixing) ─▶ ipset
- *                           (members only the old rules read, destroys)
+ *                           (one commit per table: raw, mangle, filter; with host endpoints a
+ *                           generation stamp keeps the tables from mixing; small ones through a
+ *                           persistent restore child, restore-session.ts) ─▶ ipset (members only
+ *                           the old rules read, destroys)
  *
  * On the first apply (and after any failure) the kernel is read back by rule ids and set names:
  * matching chains are adopted untouched, stale ones removed. Nothing outside our prefixes is
@@ -40,7 +41,7 @@ import {
 } from '@gingham/host';
 import { IptablesError } from '../errors.js';
 import { setName } from '../render/names.js';
-import { resolveRenderOptions, type RenderOptions, type ResolvedRenderOptions } from '../render/options.js';
+import { resolveRenderOptions, type RenderOptions, type ResolvedRenderOptions, type Table } from '../render/options.js';
 import { createRenderCache, forgetSetMembers } from '../render/render-cache.js';
 import { renderState } from '../render/render.js';
 import type { HostFacts, Rendered } from '../render/rendered.js';
@@ -48,6 +49,7 @@ import { setMembers } from '../render/set-members.js';
 import { cleanInstance, type CleanReport } from './clean.js';
 import { emptyKernelState, type KernelState, ownedSetMatcher, parseIpAddrJson, parseIpsetSave, parseIptablesSave } from './kernel-state.js';
 import { IPSET_SESSION_ARGV, type IpsetSession, openIpsetSession } from './ipset-session.js';
+import { openRestoreSession, type RestoreSession, restoreSessionSafe } from './restore-session.js';
 import { modelRefs, NO_CHANGES, planConverge, planMembers, type PlanStats, type PlanStep, restoreText, TABLES } from './plan.js';
 import { scopeIndex } from './scope-index.js';
 
@@ -75,6 +77,14 @@ export interface IptablesDataplaneOptions extends RenderOptions {
    * runs as a one-shot `ipset restore`.
    */
   readonly ipsetSession?: boolean;
+  /**
+   * Keep a persistent `iptables-restore --noflush -v` child per family for small transactions
+   * (default true): a commit of a few chains then costs the kernel's commit, not a process
+   * start. Started after the first successful apply, stopped by `close()`; a transaction with
+   * hook edits, over 1,000 lines, or whose session fails runs as a one-shot child
+   * (restore-session.ts says why that is exact).
+   */
+  readonly restoreSession?: boolean;
   /** The instance lock (default on, refusing at once); `false` only for a runner that is not a real kernel. */
   readonly lock?: boolean | IptablesLockOptions;
 }
@@ -121,6 +131,8 @@ export interface IptablesDataplane extends Dataplane, AsyncDisposable {
   close(): Promise<void>;
   /** The PID of the persistent ipset session, when one is running. */
   ipsetSessionPid(): number | undefined;
+  /** The PID of a family's persistent `iptables-restore` session, when one is running. */
+  restoreSessionPid(family: 4 | 6): number | undefined;
   /**
    * Re-reads the host's interface addresses and converges when a host endpoint bound by its
    * expected IPs now binds to other interfaces (an address moved, an interface appeared). Rules
@@ -130,7 +142,7 @@ export interface IptablesDataplane extends Dataplane, AsyncDisposable {
   syncInterfaces(): Promise<void>;
 }
 
-/** Batches up to this many lines go through the persistent session; larger ones one-shot. */
+/** Batches (ipset) and table transactions (iptables-restore) up to this many lines go through a persistent session; larger ones one-shot. */
 const SESSION_MAX_LINES = 1000;
 /** After this many session failures the dataplane stays with one-shot restores. */
 const SESSION_MAX_FAILURES = 3;
@@ -301,12 +313,56 @@ export function createIptablesDataplane(options: IptablesDataplaneOptions = {}):
     });
     return opening;
   };
+  /** Per family: the persistent restore child (restore-session.ts), its failures and its start in flight. */
+  const restoreSessions = new Map<4 | 6, RestoreSession>();
+  const restoreOpening = new Map<4 | 6, Promise<void>>();
+  let restoreFailures = 0;
+  const restoreWanted = options.restoreSession ?? true;
+  const openRestoreSessions = async (): Promise<void> => {
+    await Promise.all(
+      families.map((f) => {
+        if (!restoreWanted || closed || restoreFailures >= SESSION_MAX_FAILURES || restoreSessions.get(f)?.alive()) return undefined;
+        let p = restoreOpening.get(f);
+        if (!p) {
+          p = openRestoreSession(runner, tools(f, backend).restore).then((s) => {
+            restoreOpening.delete(f);
+            if (closed) void s?.close();
+            else if (s) restoreSessions.set(f, s);
+            else restoreFailures = SESSION_MAX_FAILURES;
+          });
+          restoreOpening.set(f, p);
+        }
+        return p;
+      }),
+    );
+  };
   const closeSession = async (): Promise<void> => {
     await opening;
     const s = session;
     session = undefined;
     await s?.close();
+    await Promise.all(restoreOpening.values());
+    const rs = [...restoreSessions.values()];
+    restoreSessions.clear();
+    await Promise.all(rs.map((r) => r.close()));
   };
+
+  /**
+   * One table's transaction: through the family's session when it is up and the transaction is
+   * small and safe to re-run, else (and after any session failure) one-shot.
+   */
+  async function restoreSection(family: 4 | 6, section: { readonly table: Table; readonly lines: readonly string[] }): Promise<void> {
+    const lines = [`*${section.table}`, ...section.lines, 'COMMIT'];
+    const rs = restoreSessions.get(family);
+    if (rs?.alive() && lines.length <= SESSION_MAX_LINES && restoreSessionSafe(lines)) {
+      if ((await rs.run(lines)) === true) return;
+      // Exit or timeout: the outcome is unknown, the transaction is safe to run again.
+      restoreFailures++;
+      restoreSessions.delete(family);
+      await rs.close();
+    }
+    await must([tools(family, backend).restore, '--noflush'], restoreText({ kind: 'restore', sections: [section] }));
+  }
 
   /**
    * IP set commands: through the session when it is up and the batch is small, else one-shot.
@@ -334,9 +390,10 @@ export function createIptablesDataplane(options: IptablesDataplaneOptions = {}):
         time.ipsetMs += performance.now() - t;
         continue;
       }
-      // One child per table: each COMMIT is its own transaction anyway, and the kill -9 harness
-      // can then stop the process between any two of them (the generation stamp covers it).
-      for (const section of step.sections) await must([tools(family, backend).restore, '--noflush'], restoreText({ kind: 'restore', sections: [section] }));
+      // One transaction per table (a child, or one write to the session): each COMMIT is its own
+      // transaction anyway, and the kill -9 harness can then stop the process between any two of
+      // them (the generation stamp covers it).
+      for (const section of step.sections) await restoreSection(family, section);
       time.restoreMs += performance.now() - t;
       time.restores += step.sections.length;
     }
@@ -467,8 +524,8 @@ export function createIptablesDataplane(options: IptablesDataplaneOptions = {}):
         }
       }
       time.totalMs = performance.now() - started;
-      // Converged: start the persistent session now so the next label change finds it ready.
-      await openSession();
+      // Converged: start the persistent sessions now so the next label change finds them ready.
+      await Promise.all([openSession(), openRestoreSessions()]);
     },
     async clean() {
       await ensureLock();
@@ -498,6 +555,10 @@ export function createIptablesDataplane(options: IptablesDataplaneOptions = {}):
       await this.close();
     },
     ipsetSessionPid: () => (session?.alive() ? session.pid : undefined),
+    restoreSessionPid: (family) => {
+      const rs = restoreSessions.get(family);
+      return rs?.alive() ? rs.pid : undefined;
+    },
     async syncInterfaces() {
       if (closed || last.size === 0) return;
       const host = await hostFacts();
