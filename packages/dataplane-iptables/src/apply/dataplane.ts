@@ -258,7 +258,8 @@ export function createIptablesDataplane(options: IptablesDataplaneOptions = {}):
   /** Chains of the last rendering, reused when unchanged (a label change re-hashes only the chains it changes). */
   const renderCache = createRenderCache();
   const ownedSet = ownedSetMatcher(o.setPrefix);
-  const planOptions = { setPrefix: o.setPrefix, commentTag: o.commentTag };
+  // consume: each plan's model replaces the last one (or none after a failure), never read again.
+  const planOptions = { setPrefix: o.setPrefix, commentTag: o.commentTag, consume: true };
   let stats: PlanStats = NO_CHANGES;
   let time: { -readonly [K in keyof ApplyTimings]: ApplyTimings[K] } = { ...NO_TIME };
   /** The host facts of the last full rendering (JSON), for `syncInterfaces`. */
