@@ -133,8 +133,9 @@ describe.skipIf(!run)('persistent iptables-restore session (real tools)', () => 
       const a = fresh();
       const b = fresh();
       const lock = { dir: `/tmp/gh-rs-locks-${randomBytes(3).toString('hex')}` };
-      const session = createIptablesDataplane({ runner: createNetnsRunner(a), backend, lock, ipsetSession: false });
-      const oneShot = createIptablesDataplane({ runner: createNetnsRunner(b), backend, lock, ipsetSession: false, restoreSession: false });
+      const session = createIptablesDataplane({ runner: createNetnsRunner(a), backend, lock, ipsetSession: false, restoreSession: true });
+      // restoreSession follows ipsetSession unless given (gingham enforce turns both off).
+      const oneShot = createIptablesDataplane({ runner: createNetnsRunner(b), backend, lock, ipsetSession: false });
       let pid: number | undefined;
       try {
         for (const dp of [session, oneShot]) await dp.apply(state);

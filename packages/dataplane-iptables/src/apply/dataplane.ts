@@ -79,8 +79,8 @@ export interface IptablesDataplaneOptions extends RenderOptions {
   readonly ipsetSession?: boolean;
   /**
    * Keep a persistent `iptables-restore --noflush -v` child per family for small transactions
-   * (default true): a commit of a few chains then costs the kernel's commit, not a process
-   * start. Started after the first successful apply, stopped by `close()`; a transaction with
+   * (default: as `ipsetSession`, so a one-shot user that turns that off starts neither): a
+   * commit of a few chains then costs the kernel's commit, not a process start. Started after the first successful apply, stopped by `close()`; a transaction with
    * hook edits, over 1,000 lines, or whose session fails runs as a one-shot child
    * (restore-session.ts says why that is exact).
    */
@@ -318,7 +318,7 @@ export function createIptablesDataplane(options: IptablesDataplaneOptions = {}):
   const restoreSessions = new Map<4 | 6, RestoreSession>();
   const restoreOpening = new Map<4 | 6, Promise<void>>();
   let restoreFailures = 0;
-  const restoreWanted = options.restoreSession ?? true;
+  const restoreWanted = options.restoreSession ?? options.ipsetSession ?? true;
   const openRestoreSessions = async (): Promise<void> => {
     await Promise.all(
       families.map((f) => {
