@@ -21,17 +21,15 @@
  * converges to the same tables whether or not a first attempt committed; hook edits (`-I`, `-D`)
  * do not, so `restoreSessionSafe` keeps them one-shot.
  */
-import { openSession, type CommandRunner } from '@gingham/host';
+import { openSession, type CommandRunner, type PersistentSession } from '@gingham/host';
+import { IptablesError } from '../errors.js';
 
-export interface RestoreSession {
-  readonly pid: number;
-  /** Whether the child is still usable. */
-  alive(): boolean;
-  /** Runs one table's transaction (`*table` … `COMMIT`); true when committed, `undefined` when the session failed (it is then closed). */
-  run(lines: readonly string[]): Promise<true | undefined>;
-  /** Asks the child to quit (end of input), then stops it by PID if it has not exited. */
-  close(): Promise<void>;
-}
+/**
+ * `run(lines)` takes one table's transaction (`*table` … `COMMIT`) and resolves true once it is
+ * committed, `undefined` when the session failed (it is then closed); it throws for lines that
+ * `restoreSessionSafe` refuses.
+ */
+export type RestoreSession = PersistentSession<true>;
 
 /** The argv of the session child for a restore tool (`iptables-nft-restore`, `ip6tables-restore`, …). */
 export const restoreSessionArgv = (tool: string): readonly string[] => [tool, '--noflush', '-v'];
@@ -52,12 +50,12 @@ export async function openRestoreSession(runner: CommandRunner, tool: string, ti
   let out = '';
   let sentinel: string | undefined;
   const nonce = `${process.pid.toString(36)}${Date.now().toString(36)}`;
-  const session = await openSession<true>(
+  return openSession<true>(
     runner,
     restoreSessionArgv(tool),
     {
       frame(lines) {
-        if (!restoreSessionSafe(lines)) throw new Error('a restore session takes one table of :CHAIN, -F, -A and -X lines');
+        if (!restoreSessionSafe(lines)) throw new IptablesError('IPTABLES_INVALID_ARGUMENT', 'a restore session takes one table of :CHAIN, -F, -A and -X lines (hook edits run one-shot)');
         sentinel = `# ghsync-${nonce}-${++seq}`;
         out = '';
         return `${lines.join('\n')}\n${sentinel}\n`;
@@ -75,11 +73,4 @@ export async function openRestoreSession(runner: CommandRunner, tool: string, ti
     // No quit command: end of input makes iptables-restore exit (close() then stops it by PID).
     { timeoutMs, quitGraceMs: 0 },
   );
-  if (!session) return undefined;
-  return {
-    pid: session.pid,
-    alive: () => session.alive(),
-    run: (lines) => session.run(lines),
-    close: () => session.close(),
-  };
 }
