@@ -144,6 +144,8 @@ export interface IptablesDataplane extends Dataplane, AsyncDisposable {
 
 /** Batches (ipset) and table transactions (iptables-restore) up to this many lines go through a persistent session; larger ones one-shot. */
 const SESSION_MAX_LINES = 1000;
+/** A destroy batch refused because the kernel still holds a set is retried this many times (2, 4, … 512 ms apart: ~1 s). */
+const DESTROY_RETRIES = 9;
 /** After this many session failures the dataplane stays with one-shot restores. */
 const SESSION_MAX_FAILURES = 3;
 
@@ -383,11 +385,32 @@ export function createIptablesDataplane(options: IptablesDataplaneOptions = {}):
     await must(['ipset', '-exist', 'restore'], input);
   }
 
+  /**
+   * A batch of `destroy` lines (the plan's last step: sets nothing names any more), retried while
+   * the kernel still holds a set: the nft backend drops a removed rule's reference to its set
+   * after the commit has returned (the transaction's release runs as deferred work), so a destroy
+   * right behind a commit through the restore session can find it "in use by a kernel component"
+   * for a few milliseconds. Under `-exist` a destroy of a set already gone succeeds, so the whole
+   * batch is run again. Any other error, or one that outlasts the retries, fails the apply as before.
+   */
+  async function destroySets(lines: readonly string[]): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await ipsetLines(lines);
+        return;
+      } catch (e) {
+        if (attempt >= DESTROY_RETRIES || !(e instanceof CommandFailedError) || !e.stderr.includes('in use by a kernel component')) throw e;
+        await new Promise((r) => setTimeout(r, 2 << attempt));
+      }
+    }
+  }
+
   async function run(family: 4 | 6, steps: readonly PlanStep[]): Promise<void> {
     for (const step of steps) {
       const t = performance.now();
       if (step.kind === 'ipset') {
-        await ipsetLines(step.lines);
+        if (step.lines.every((l) => l.startsWith('destroy '))) await destroySets(step.lines);
+        else await ipsetLines(step.lines);
         time.ipsetMs += performance.now() - t;
         continue;
       }
