@@ -78,7 +78,7 @@ export async function runLabelChangeBench(emit: Emit, scales: readonly ('small' 
   for (const scale of scales) {
     const [endpoints, policies] = scale === 'large' ? [100_000, 10_000] : [10_000, 1_000];
     const o = resolveRenderOptions({});
-    const po = { setPrefix: o.setPrefix, commentTag: o.commentTag };
+    const po = { setPrefix: o.setPrefix, commentTag: o.commentTag, consume: true };
     const state = emptyDataplaneState();
     const cache = createRenderCache();
     for (const m of labelChangeState(endpoints, policies)) applyMessage(state, m);

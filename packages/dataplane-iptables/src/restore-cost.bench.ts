@@ -6,7 +6,11 @@
  * empty commit. Each figure is the median of several children run back to back through
  * `nsenter --net` (its own start is the `nsenter_true` row, subtracted from nothing). With
  * `strace` installed, also the syscall count and the bytes the child read from netlink for one
- * transaction at each size (the nft backend's cache fetch). Namespaces are removed in `finally`.
+ * transaction at each size (the nft backend's cache fetch). Then the same with the hook rules in
+ * place (`_hooked` rows: the rendering reachable from the built-in chains, as in a real apply, so
+ * the kernel's commit re-validates every path), through a persistent session too
+ * (restore-session.ts: no process start), and the time of the commit's `sendmsg` alone (strace
+ * -T). Namespaces are removed in `finally`.
  */
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -15,6 +19,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { applyMessage, emptyDataplaneState } from '@gingham/core';
+import { createNetnsRunner } from '@gingham/host';
+import { openRestoreSession } from './apply/restore-session.js';
 import { formatIpsetRestore, formatIptablesRestore, formatRule } from './render/format.js';
 import { resolveRenderOptions } from './render/options.js';
 import { renderState } from './render/render.js';
@@ -51,6 +57,22 @@ function taskClock(path: string, argv: string[], input: string): number | undefi
   const line = String(r.stderr).split('\n').find((l) => l.includes('task-clock'));
   const v = line ? Number(line.split(',')[0]) : NaN;
   return Number.isFinite(v) ? v : undefined;
+}
+
+/** Milliseconds the child spent in `sendmsg` (the nft backend's batch: the kernel's commit is in it), by strace -T; undefined without strace. */
+function commitSyscall(path: string, argv: string[], input: string): number | undefined {
+  if (spawnSync('strace', ['-V']).status !== 0) return undefined;
+  const dir = mkdtempSync(join(tmpdir(), 'gh-iptlat-strace-'));
+  try {
+    const out = join(dir, 'trace');
+    const r = spawnSync('nsenter', [`--net=${path}`, 'strace', '-f', '-qq', '-T', '-e', 'trace=sendmsg', '-o', out, ...argv], { input, maxBuffer: 1 << 30 });
+    if (r.status !== 0) throw new Error(`strace ${argv.join(' ')} failed: ${r.stderr}`);
+    let ms = 0;
+    for (const m of readFileSync(out, 'utf8').matchAll(/<(\d+\.\d+)>$/gm)) ms += Number(m[1]) * 1000;
+    return ms;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 /** Syscalls and netlink bytes read by one child (strace -f -c and -e recvmsg sizes). */
@@ -125,6 +147,30 @@ export async function runRestoreCostBench(emit: Emit): Promise<void> {
       if (st) {
         emit({ bench: b, metric: 'one_chain_tx_netlink_syscalls', value: st.syscalls, unit: 'syscalls' });
         emit({ bench: b, metric: 'one_chain_tx_netlink_read', value: st.netlinkBytes, unit: 'bytes' });
+      }
+      const unhooked = commitSyscall(ns.path, restore, tx);
+      if (unhooked !== undefined) emit({ bench: b, metric: 'one_chain_tx_commit_syscall', value: unhooked, unit: 'ms' });
+      // The hook rules: now the kernel's commit validates every path from the built-in chains.
+      inNs(ns.path, restore, ['*filter', ...r.hooks.filter((h) => h.table === 'filter').map((h) => `-A ${h.chain} ${h.args.join(' ')}`), 'COMMIT', ''].join('\n'));
+      emit({ bench: b, metric: 'one_chain_tx_hooked', value: median(ns.path, restore, tx, samples), unit: 'ms' });
+      emit({ bench: b, metric: 'empty_commit_hooked', value: median(ns.path, restore, '*filter\nCOMMIT\n', samples), unit: 'ms' });
+      const hooked = commitSyscall(ns.path, restore, tx);
+      if (hooked !== undefined) emit({ bench: b, metric: 'one_chain_tx_commit_syscall_hooked', value: hooked, unit: 'ms' });
+      const session = await openRestoreSession(createNetnsRunner(ns.name), 'iptables-nft-restore');
+      if (session) {
+        try {
+          const lines = tx.trimEnd().split('\n');
+          const ts: number[] = [];
+          for (let k = 0; k < samples; k++) {
+            const t = performance.now();
+            if ((await session.run(lines)) !== true) throw new Error('the restore session failed');
+            ts.push(performance.now() - t);
+          }
+          ts.sort((x, y) => x - y);
+          emit({ bench: b, metric: 'one_chain_tx_session_hooked', value: ts[ts.length >> 1]!, unit: 'ms' });
+        } finally {
+          await session.close();
+        }
       }
     } finally {
       ns.destroy();

@@ -7,9 +7,10 @@
  *   apply ─▶ contract check (rolled back on violation) ─▶ per family:
  *            members only and safe in place? ─▶ one ipset batch (persistent session)
  *            else render ─▶ plan: ipset (create, version, unread members) ─▶ iptables-restore
- *                           (one child and one commit per table: raw, mangle, filter; with host
- *                           endpoints a generation stamp keeps the tables from mixing) ─▶ ipset
- *                           (members only the old rules read, destroys)
+ *                           (one commit per table: raw, mangle, filter; with host endpoints a
+ *                           generation stamp keeps the tables from mixing; small ones through a
+ *                           persistent restore child, restore-session.ts) ─▶ ipset (members only
+ *                           the old rules read, destroys)
  *
  * On the first apply (and after any failure) the kernel is read back by rule ids and set names:
  * matching chains are adopted untouched, stale ones removed. Nothing outside our prefixes is
@@ -40,7 +41,7 @@ import {
 } from '@gingham/host';
 import { IptablesError } from '../errors.js';
 import { setName } from '../render/names.js';
-import { resolveRenderOptions, type RenderOptions, type ResolvedRenderOptions } from '../render/options.js';
+import { resolveRenderOptions, type RenderOptions, type ResolvedRenderOptions, type Table } from '../render/options.js';
 import { createRenderCache, forgetSetMembers } from '../render/render-cache.js';
 import { renderState } from '../render/render.js';
 import type { HostFacts, Rendered } from '../render/rendered.js';
@@ -48,6 +49,7 @@ import { setMembers } from '../render/set-members.js';
 import { cleanInstance, type CleanReport } from './clean.js';
 import { emptyKernelState, type KernelState, ownedSetMatcher, parseIpAddrJson, parseIpsetSave, parseIptablesSave } from './kernel-state.js';
 import { IPSET_SESSION_ARGV, type IpsetSession, openIpsetSession } from './ipset-session.js';
+import { openRestoreSession, type RestoreSession, restoreSessionSafe } from './restore-session.js';
 import { modelRefs, NO_CHANGES, planConverge, planMembers, type PlanStats, type PlanStep, restoreText, TABLES } from './plan.js';
 import { scopeIndex } from './scope-index.js';
 
@@ -75,6 +77,14 @@ export interface IptablesDataplaneOptions extends RenderOptions {
    * runs as a one-shot `ipset restore`.
    */
   readonly ipsetSession?: boolean;
+  /**
+   * Keep a persistent `iptables-restore --noflush -v` child per family for small transactions
+   * (default: as `ipsetSession`, so a one-shot user that turns that off starts neither): a
+   * commit of a few chains then costs the kernel's commit, not a process start. Started after the first successful apply, stopped by `close()`; a transaction with
+   * hook edits, over 1,000 lines, or whose session fails runs as a one-shot child
+   * (restore-session.ts says why that is exact).
+   */
+  readonly restoreSession?: boolean;
   /** The instance lock (default on, refusing at once); `false` only for a runner that is not a real kernel. */
   readonly lock?: boolean | IptablesLockOptions;
 }
@@ -121,6 +131,8 @@ export interface IptablesDataplane extends Dataplane, AsyncDisposable {
   close(): Promise<void>;
   /** The PID of the persistent ipset session, when one is running. */
   ipsetSessionPid(): number | undefined;
+  /** The PID of a family's persistent `iptables-restore` session, when one is running. */
+  restoreSessionPid(family: 4 | 6): number | undefined;
   /**
    * Re-reads the host's interface addresses and converges when a host endpoint bound by its
    * expected IPs now binds to other interfaces (an address moved, an interface appeared). Rules
@@ -130,8 +142,10 @@ export interface IptablesDataplane extends Dataplane, AsyncDisposable {
   syncInterfaces(): Promise<void>;
 }
 
-/** Batches up to this many lines go through the persistent session; larger ones one-shot. */
+/** Batches (ipset) and table transactions (iptables-restore) up to this many lines go through a persistent session; larger ones one-shot. */
 const SESSION_MAX_LINES = 1000;
+/** A destroy batch refused because the kernel still holds a set is retried this many times (2, 4, … 512 ms apart: ~1 s). */
+const DESTROY_RETRIES = 9;
 /** After this many session failures the dataplane stays with one-shot restores. */
 const SESSION_MAX_FAILURES = 3;
 
@@ -246,7 +260,8 @@ export function createIptablesDataplane(options: IptablesDataplaneOptions = {}):
   /** Chains of the last rendering, reused when unchanged (a label change re-hashes only the chains it changes). */
   const renderCache = createRenderCache();
   const ownedSet = ownedSetMatcher(o.setPrefix);
-  const planOptions = { setPrefix: o.setPrefix, commentTag: o.commentTag };
+  // consume: each plan's model replaces the last one (or none after a failure), never read again.
+  const planOptions = { setPrefix: o.setPrefix, commentTag: o.commentTag, consume: true };
   let stats: PlanStats = NO_CHANGES;
   let time: { -readonly [K in keyof ApplyTimings]: ApplyTimings[K] } = { ...NO_TIME };
   /** The host facts of the last full rendering (JSON), for `syncInterfaces`. */
@@ -301,12 +316,56 @@ export function createIptablesDataplane(options: IptablesDataplaneOptions = {}):
     });
     return opening;
   };
+  /** Per family: the persistent restore child (restore-session.ts), its failures and its start in flight. */
+  const restoreSessions = new Map<4 | 6, RestoreSession>();
+  const restoreOpening = new Map<4 | 6, Promise<void>>();
+  let restoreFailures = 0;
+  const restoreWanted = options.restoreSession ?? options.ipsetSession ?? true;
+  const openRestoreSessions = async (): Promise<void> => {
+    await Promise.all(
+      families.map((f) => {
+        if (!restoreWanted || closed || restoreFailures >= SESSION_MAX_FAILURES || restoreSessions.get(f)?.alive()) return undefined;
+        let p = restoreOpening.get(f);
+        if (!p) {
+          p = openRestoreSession(runner, tools(f, backend).restore).then((s) => {
+            restoreOpening.delete(f);
+            if (closed) void s?.close();
+            else if (s) restoreSessions.set(f, s);
+            else restoreFailures = SESSION_MAX_FAILURES;
+          });
+          restoreOpening.set(f, p);
+        }
+        return p;
+      }),
+    );
+  };
   const closeSession = async (): Promise<void> => {
     await opening;
     const s = session;
     session = undefined;
     await s?.close();
+    await Promise.all(restoreOpening.values());
+    const rs = [...restoreSessions.values()];
+    restoreSessions.clear();
+    await Promise.all(rs.map((r) => r.close()));
   };
+
+  /**
+   * One table's transaction: through the family's session when it is up and the transaction is
+   * small and safe to re-run, else (and after any session failure) one-shot.
+   */
+  async function restoreSection(family: 4 | 6, section: { readonly table: Table; readonly lines: readonly string[] }): Promise<void> {
+    const lines = [`*${section.table}`, ...section.lines, 'COMMIT'];
+    const rs = restoreSessions.get(family);
+    if (rs?.alive() && lines.length <= SESSION_MAX_LINES && restoreSessionSafe(lines)) {
+      if ((await rs.run(lines)) === true) return;
+      // Exit or timeout: the outcome is unknown, the transaction is safe to run again.
+      restoreFailures++;
+      restoreSessions.delete(family);
+      await rs.close();
+    }
+    await must([tools(family, backend).restore, '--noflush'], restoreText({ kind: 'restore', sections: [section] }));
+  }
 
   /**
    * IP set commands: through the session when it is up and the batch is small, else one-shot.
@@ -326,17 +385,39 @@ export function createIptablesDataplane(options: IptablesDataplaneOptions = {}):
     await must(['ipset', '-exist', 'restore'], input);
   }
 
+  /**
+   * A batch of `destroy` lines (the plan's last step: sets nothing names any more), retried while
+   * the kernel still holds a set: the nft backend drops a removed rule's reference to its set
+   * after the commit has returned (the transaction's release runs as deferred work), so a destroy
+   * right behind a commit through the restore session can find it "in use by a kernel component"
+   * for a few milliseconds. Under `-exist` a destroy of a set already gone succeeds, so the whole
+   * batch is run again. Any other error, or one that outlasts the retries, fails the apply as before.
+   */
+  async function destroySets(lines: readonly string[]): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await ipsetLines(lines);
+        return;
+      } catch (e) {
+        if (attempt >= DESTROY_RETRIES || !(e instanceof CommandFailedError) || !e.stderr.includes('in use by a kernel component')) throw e;
+        await new Promise((r) => setTimeout(r, 2 << attempt));
+      }
+    }
+  }
+
   async function run(family: 4 | 6, steps: readonly PlanStep[]): Promise<void> {
     for (const step of steps) {
       const t = performance.now();
       if (step.kind === 'ipset') {
-        await ipsetLines(step.lines);
+        if (step.lines.every((l) => l.startsWith('destroy '))) await destroySets(step.lines);
+        else await ipsetLines(step.lines);
         time.ipsetMs += performance.now() - t;
         continue;
       }
-      // One child per table: each COMMIT is its own transaction anyway, and the kill -9 harness
-      // can then stop the process between any two of them (the generation stamp covers it).
-      for (const section of step.sections) await must([tools(family, backend).restore, '--noflush'], restoreText({ kind: 'restore', sections: [section] }));
+      // One transaction per table (a child, or one write to the session): each COMMIT is its own
+      // transaction anyway, and the kill -9 harness can then stop the process between any two of
+      // them (the generation stamp covers it).
+      for (const section of step.sections) await restoreSection(family, section);
       time.restoreMs += performance.now() - t;
       time.restores += step.sections.length;
     }
@@ -467,8 +548,8 @@ export function createIptablesDataplane(options: IptablesDataplaneOptions = {}):
         }
       }
       time.totalMs = performance.now() - started;
-      // Converged: start the persistent session now so the next label change finds it ready.
-      await openSession();
+      // Converged: start the persistent sessions now so the next label change finds them ready.
+      await Promise.all([openSession(), openRestoreSessions()]);
     },
     async clean() {
       await ensureLock();
@@ -498,6 +579,10 @@ export function createIptablesDataplane(options: IptablesDataplaneOptions = {}):
       await this.close();
     },
     ipsetSessionPid: () => (session?.alive() ? session.pid : undefined),
+    restoreSessionPid: (family) => {
+      const rs = restoreSessions.get(family);
+      return rs?.alive() ? rs.pid : undefined;
+    },
     async syncInterfaces() {
       if (closed || last.size === 0) return;
       const host = await hostFacts();

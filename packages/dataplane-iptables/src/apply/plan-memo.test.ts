@@ -18,7 +18,7 @@ const ep = (i: number, group: number): WorkloadEndpointState => ({
   stagedPolicyIds: [],
 });
 describe('planConverge reusing what the plan in force computed', () => {
-  it('plans exactly as from a fresh copy of the kernel model (endpoint moves with their addresses between sets)', () => {
+  it('plans exactly as from a fresh copy of the kernel model, consuming it or not (endpoint moves with their addresses between sets)', () => {
     const st = emptyDataplaneState();
     const setup: DataplaneMessage[] = [];
     for (let g = 0; g < 3; g++) {
@@ -35,8 +35,12 @@ describe('planConverge reusing what the plan in force computed', () => {
       applyMessage(st, { kind: 'workload-endpoint-upsert', endpoint: ep(i, to) });
       applyMessage(st, { kind: 'ipset-add-members', id: `s:g${to}`, members: [`10.65.0.${i}/32`] });
       const r = renderState(st, 4, {}, {}, cache);
-      const reused = planConverge(plan.next, r, o, plan.rendered);
       const fresh = planConverge(cloneKernelState(plan.next), r, o, plan.rendered);
+      const kept = planConverge(plan.next, r, o, plan.rendered);
+      // `consume`: the model's chain map moves into the next one; the plan is the same.
+      const reused = planConverge(plan.next, r, { ...o, consume: true }, plan.rendered);
+      expect(reused.steps, `move ${n}`).toEqual(kept.steps);
+      expect(cloneKernelState(reused.next)).toEqual(cloneKernelState(kept.next));
       expect(reused.steps, `move ${n}`).toEqual(fresh.steps);
       expect(reused.stats).toEqual(fresh.stats);
       expect(cloneKernelState(reused.next)).toEqual(cloneKernelState(fresh.next));
