@@ -59,7 +59,9 @@
 #define IPV6_EXT_MAX 8
 
 #define TCP_FIN 0x01
+#define TCP_SYN 0x02
 #define TCP_RST 0x04
+#define TCP_ACK 0x10
 
 /* ---- policy maps (not pinned by the object: the TS dataplane pins them per generation) ---- */
 
@@ -461,6 +463,12 @@ static __always_inline int ct_established(struct __sk_buff *skb, const struct fl
   if (!v) return 0;
   __u64 now = ct_now();
   if (!ct_live(v, f->proto, now)) return 0;
+  /* A bare SYN on a closing entry (FIN or RST seen) opens a new connection on a recycled
+   * 5-tuple: it is decided by policy again, as Linux conntrack re-opens a closed connection as
+   * NEW, never by the old flow's verdict (a client reuses a source port at once when the server
+   * closed first; without this a deny would not hold for that port for CT_TIMEOUT_TCP_CLOSING).
+   * Allowed, ct_create replaces the entry. */
+  if (f->proto == P_TCP && (f->tcp_flags & (TCP_SYN | TCP_ACK)) == TCP_SYN && (v->flags & CT_FLAG_CLOSING)) return 0;
   if (f->proto == P_TCP && (f->tcp_flags & (TCP_FIN | TCP_RST)) && !(v->flags & CT_FLAG_CLOSING))
     v->flags |= CT_FLAG_CLOSING; /* idempotent, so a racing plain write is fine */
   if (now > v->last_seen_ns + CT_REFRESH_NS) v->last_seen_ns = now;

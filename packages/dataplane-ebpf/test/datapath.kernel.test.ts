@@ -17,7 +17,7 @@ import { ACTION_ALLOW, ACTION_DENY, compile, type DatapathEvent, type HostFacts,
 import {
   buildArp, buildIcmpError, buildPacket, cloneMaps, conntrackKey, decodeConntrackValue, decodeEvent, encodeConntrackValue, encodeMetaValue, encodeSkbContext,
   FLAG_LOG, FLAG_UNTRACKED, IPV6_DSTOPTS, IPV6_HOPOPTS, IPV6_ROUTING, MAP_NAMES, META_NO_CT_INSERT, META_NO_EVENTS, NONE32, type PacketOptions,
-  readCounters, readDatapathObject, TC_ACT_OK, TC_ACT_SHOT, TCP_ACK, TCP_RST, TCP_SYN, writeTables,
+  readCounters, readDatapathObject, TC_ACT_OK, TC_ACT_SHOT, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, writeTables,
 } from '../src/testing.js';
 
 function probe(): { ok: boolean; missing: string[] } {
@@ -283,6 +283,28 @@ describe.skipIf(!caps.ok && !mustRun)('C datapath under BPF_PROG_TEST_RUN', () =
     expect(decodeConntrackValue(ct.lookup(key)!).closing).toBe(true);
     ct.update(key, encodeConntrackValue({ lastSeenNs: old, flags: 1 }));
     expect(run(flow, { tcpFlags: TCP_ACK })).toBe(TC_ACT_SHOT);
+  });
+
+  it('a bare SYN on a closing entry (a recycled 5-tuple) is decided by policy again; allowed, it opens a fresh entry', () => {
+    let t = fill(twoPods([], allowB()));
+    const flow = tcp(A, B, 40000, 80);
+    const ct = coll.map('conntrack');
+    const key = conntrackKey(flow);
+    expect(run(flow)).toBe(TC_ACT_OK);
+    expect(run(tcp(B, A, 80, 40000), { tcpFlags: TCP_FIN | TCP_ACK })).toBe(TC_ACT_OK); // the server closes first
+    expect(decodeConntrackValue(ct.lookup(key)!).closing).toBe(true);
+    // The client reuses its port at once (no TIME_WAIT on its side) after policy turned to deny.
+    t = fill(twoPods([], []), t);
+    expect(run(flow, { tcpFlags: TCP_SYN })).toBe(TC_ACT_SHOT);
+    expect(run(flow, { tcpFlags: TCP_ACK })).toBe(TC_ACT_OK); // the old flow's own packets still pass while it closes
+    expect(run(tcp(B, A, 80, 40000), { tcpFlags: TCP_SYN })).toBe(TC_ACT_SHOT); // nor from the other side
+    // Allowed again: the new connection gets an entry of its own, not the closing one.
+    t = fill(twoPods([], allowB()), t);
+    expect(run(flow, { tcpFlags: TCP_SYN })).toBe(TC_ACT_OK);
+    expect(decodeConntrackValue(ct.lookup(key)!).closing).toBe(false);
+    fill(twoPods([], []), t);
+    expect(run(tcp(B, A, 80, 40000), { tcpFlags: TCP_SYN | TCP_ACK })).toBe(TC_ACT_OK);
+    expect(run(flow, { tcpFlags: TCP_SYN })).toBe(TC_ACT_OK); // a retransmitted SYN of an open flow is that flow's
   });
 
   it('ICMP echo: the reply with the same identifier passes, another identifier does not (v4 and v6)', () => {
