@@ -51,8 +51,13 @@
  *    one local endpoint with a real workload namespace behind its veth, see packet-flips.bench.ts):
  *    from the etcd put to the first connection attempt from which on every attempt shows the new
  *    verdict (attempts every 4 ms), beside etcd_to_kernel_label_change_probed_p50_ms (the same
- *    flips, put → the apply returned); packet_flips_confirmed counts the flips seen (10 expected),
- *    packet_flip_early_attempts the attempts that showed a verdict before its put (0 expected);
+ *    flips, put → the apply returned); packet_flips_confirmed counts the flips seen (10 expected; GINGHAM_BENCH_AGENT_FLIPS for more),
+ *    packet_flip_early_attempts the attempts that showed a verdict before its put (0 expected), split
+ *    into `packet_flip_early_allowed` (a connection through before the put that allows it: a
+ *    flow both states deny getting through, were it real) and `packet_flip_early_denied` (a
+ *    refusal before a denying put), with `packet_probe_stalled_attempts` (attempts whose
+ *    timeout fired over 50 ms late, the prober stalled: their outcome is unknown and left out,
+ *    as a stalled prober would report connections that completed as refused);
  *  - new_interface_to_enforced_p50/p99_ms: from `ip link add` of a local endpoint's interface
  *    having returned (the link exists) to the agent's interface re-check (triggered by the
  *    rtnetlink event) having returned; `_stage_event` link → the rtnetlink event, `_stage_sync`
@@ -134,6 +139,8 @@ const keyOf = (r: Resource) => etcdKey(r.kind === 'WorkloadEndpoint' ? WEP : GNP
 
 /** Latency samples per row after the warm-ups: enough that p99 is not simply the worst sample. */
 const SAMPLES = Number(process.env.GINGHAM_BENCH_AGENT_SAMPLES ?? 200);
+/** Packet flips confirmed with real packets (GINGHAM_BENCH_AGENT_FLIPS, default 10, even). */
+const FLIPS = Number(process.env.GINGHAM_BENCH_AGENT_FLIPS ?? 10);
 const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((xs.length * p) / 100))]!;
 
 /**
@@ -511,8 +518,11 @@ async function runInside(emit: Emit): Promise<void> {
         await probe.settle(true, 120_000);
         const flips: number[] = [];
         const applied: number[] = [];
-        let early = 0;
-        for (let k = 0; k < 10; k++) {
+        // Early attempts by direction: a connection that got through before the put that allows
+        // it would be a flow both states deny (fail open); a refused one before a denying put is
+        // a probe artefact (a late or lost SYN), not enforcement.
+        const early = { allowed: 0, denied: 0 };
+        for (let k = 0; k < FLIPS; k++) {
           const allowed = k % 2 === 1;
           const moved: Resource = { ...wep(PROBED, 100 + k), metadata: { ...wep(PROBED).metadata, labels: { app: allowed ? 'app0' : 'app7', gen: String(100 + k) } } };
           marks = {};
@@ -520,13 +530,17 @@ async function runInside(emit: Emit): Promise<void> {
           const r = await probe.flip(() => raw.put(keyOf(moved)).value(encodeValue(moved, WEP)).exec(), allowed, 60_000);
           flips.push(r.ms);
           applied.push(span(t, marks.applyEnd));
-          early += r.early;
+          early[allowed ? 'allowed' : 'denied'] += r.early;
+          if (r.early > 0) process.stderr.write(`packet flip ${k} (to ${allowed ? 'allowed' : 'denied'}): ${r.early} attempt(s) with the new verdict before the put, started / outcome seen at ${r.earlyMs.map(([a, b]) => `${a.toFixed(1)} / ${b.toFixed(1)}`).join(', ')} ms from the put\n`);
         }
         emit({ bench: 'agent', metric: `etcd_to_packet_label_change_p50_ms_${scale}`, value: pct(flips, 50), unit: 'ms' });
         emit({ bench: 'agent', metric: `etcd_to_packet_label_change_max_ms_${scale}`, value: Math.max(...flips), unit: 'ms' });
         emit({ bench: 'agent', metric: `etcd_to_kernel_label_change_probed_p50_ms_${scale}`, value: pct(applied, 50), unit: 'ms' });
         emit({ bench: 'agent', metric: `packet_flips_confirmed_${scale}`, value: flips.length, unit: 'count' });
-        emit({ bench: 'agent', metric: `packet_flip_early_attempts_${scale}`, value: early, unit: 'count' });
+        emit({ bench: 'agent', metric: `packet_flip_early_attempts_${scale}`, value: early.allowed + early.denied, unit: 'count' });
+        emit({ bench: 'agent', metric: `packet_flip_early_allowed_${scale}`, value: early.allowed, unit: 'count' });
+        emit({ bench: 'agent', metric: `packet_flip_early_denied_${scale}`, value: early.denied, unit: 'count' });
+        emit({ bench: 'agent', metric: `packet_probe_stalled_attempts_${scale}`, value: probe.stalledAttempts(), unit: 'count' });
       } finally {
         probe.close();
       }

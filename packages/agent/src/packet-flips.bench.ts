@@ -35,7 +35,9 @@ export interface PacketProbe {
    * Runs `write` and resolves with the ms from its start to the first attempt from which on every
    * attempt shows `allowed`, and the attempts that showed the new verdict before the write.
    */
-  flip(write: () => Promise<unknown>, allowed: boolean, timeoutMs: number): Promise<{ ms: number; early: number }>;
+  flip(write: () => Promise<unknown>, allowed: boolean, timeoutMs: number): Promise<{ ms: number; early: number; earlyMs: readonly (readonly [started: number, seen: number])[] }>;
+  /** Attempts left out because the prober was stalled past their timeout (their outcome is unknown). */
+  stalledAttempts(): number;
   close(): void;
 }
 
@@ -49,10 +51,12 @@ const once = () => {
   const t = process.hrtime.bigint();
   const s = net.connect(Number(port), ip);
   let settled = false;
-  const settle = (ok) => { if (settled) return; settled = true; clearTimeout(timer); s.destroy(); process.stdout.write(t + ' ' + (ok ? 1 : 0) + '\\n'); };
-  const timer = setTimeout(() => settle(false), 400);
-  s.on('connect', () => settle(true));
-  s.on('error', () => settle(false));
+  const settle = (ok) => { if (settled) return; settled = true; clearTimeout(timer); s.destroy(); process.stdout.write(t + ' ' + ok + ' ' + process.hrtime.bigint() + '\\n'); };
+  // A timeout that fires late means this process was stalled: its connect may have completed
+  // unseen (timers run before I/O), so the attempt is reported as unknown (x), not as denied.
+  const timer = setTimeout(() => settle(process.hrtime.bigint() - t > 450000000n ? 'x' : 0), 400);
+  s.on('connect', () => settle(1));
+  s.on('error', () => settle(0));
 };
 setInterval(once, Number(every));
 process.stdin.on('data', () => process.exit(0));`;
@@ -80,7 +84,10 @@ export async function createPacketProbe(o: PacketProbeOptions): Promise<PacketPr
     spawnSync('ip', ['link', 'del', 'ghbsrc0'], { stdio: 'ignore' });
   };
   // Attempts as reported: start (ns, CLOCK_MONOTONIC) and outcome, in report order.
-  const attempts: { t: bigint; ok: boolean }[] = [];
+  /** Each attempt: when it started, its outcome, when the prober saw the outcome (a connect: the handshake done). */
+  const attempts: { t: bigint; ok: boolean; done: bigint }[] = [];
+  /** Attempts whose outcome is unknown: the prober was stalled past their timeout. */
+  let stalled = 0;
   try {
     for (const [ns, host, addr] of [[wl, o.iface, o.podIp], [src, 'ghbsrc0', o.srcIp]] as const) {
       ip(['netns', 'add', ns]);
@@ -113,8 +120,9 @@ export async function createPacketProbe(o: PacketProbeOptions): Promise<PacketPr
     await start(wl, SERVER, [String(o.port)], (l) => l === 'ready');
     let first = true;
     await start(src, PROBER, [o.podIp, String(o.port), String(o.everyMs ?? 4)], (l) => {
-      const [t, ok] = l.split(' ');
-      attempts.push({ t: BigInt(t!), ok: ok === '1' });
+      const [t, ok, done] = l.split(' ');
+      if (ok === 'x') stalled++;
+      else attempts.push({ t: BigInt(t!), ok: ok === '1', done: BigInt(done!) });
       const was = first;
       first = false;
       return was;
@@ -148,11 +156,12 @@ export async function createPacketProbe(o: PacketProbeOptions): Promise<PacketPr
     async flip(write, allowed, timeoutMs) {
       const t0 = process.hrtime.bigint();
       // Attempts that started before the write and already showed the new verdict: the state was wrong.
-      const early = attempts.filter((a) => a.t < t0 && a.t > t0 - 300_000_000n && a.ok === allowed).length;
+      const earlyOnes = attempts.filter((a) => a.t < t0 && a.t > t0 - 300_000_000n && a.ok === allowed);
       await write();
       const at = await settledSince(t0, allowed, 300, timeoutMs);
-      return { ms: Number(at - t0) / 1e6, early };
+      return { ms: Number(at - t0) / 1e6, early: earlyOnes.length, earlyMs: earlyOnes.map((a) => [Number(a.t - t0) / 1e6, Number(a.done - t0) / 1e6] as const) };
     },
+    stalledAttempts: () => stalled,
     close,
   };
 }
