@@ -12,9 +12,9 @@ import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { CASES, ECHO_PORT, HOST_ENDPOINT, HOST_POLICY, HOST_PREDNAT_POLICY, HOST_UNTRACKED_POLICY, loadResources, NODE, NODE_TCP_PORTS, ONLY_DB_TO_WEB, podManifest, WORLD, type ConformanceProbe } from '../cases/cases.js';
 import { flows, policySet } from '../cases/differential.js';
-import { checkFlipScenario, FLIP_STATES, flipUnderProbes } from '../cases/flip.js';
+import { checkFlipScenario, FLIP_PORT, FLIP_STATES, flipUnderProbes } from '../cases/flip.js';
 import { FORWARD_CASES, FORWARD_WORLD, forwardPeerRef, type ForwardPeer } from '../cases/forward-cases.js';
-import { probeTcp, probeUdp, roundTrip } from '../topology/probes.js';
+import { probeTcp, probeTcpFromPort, probeUdp, roundTrip } from '../topology/probes.js';
 import type { ConformanceDataplane } from './options.js';
 import type { SuiteContext } from './test-dataplane.js';
 
@@ -203,6 +203,31 @@ export function registerPolicyCases(ctx: SuiteContext): void {
       } finally {
         conn.kill('SIGKILL');
       }
+    });
+
+    it.skipIf(caps?.conntrack === false)('conntrack: a recycled 5-tuple (same source port, server closed first) is decided by the policy now in force, not by the closed connection it reuses', async () => {
+      flushConntrack();
+      const engine = await enforce(await make(), loadResources(WORLD));
+      const client = topo().pod('b', 'client');
+      const web = topo().pod('a', 'web');
+      const flow = { src: 'b/client', dst: 'a/web', protocol: 'TCP', dstPort: FLIP_PORT };
+      const denyAll = loadResources(`${WORLD}---\n${ONLY_DB_TO_WEB}`);
+      expect(evaluate(buildSnapshot(loadResources(WORLD)).snapshot, flow).allowed, 'evaluate() before the deny').toBe(true);
+      expect(evaluate(buildSnapshot(denyAll).snapshot, flow).allowed, 'evaluate() after the deny').toBe(false);
+      const port = 41_000 + Math.floor(Math.random() * 1000);
+      // Twice while allowed: the second connection reuses the first one's closed 5-tuple, so
+      // the recycling this case depends on really happens here.
+      expect(await probeTcpFromPort(client, web, FLIP_PORT, port), 'first connection from the fixed port').toBe(true);
+      expect(await probeTcpFromPort(client, web, FLIP_PORT, port), 'the same 5-tuple again, still allowed').toBe(true);
+      for (const r of loadResources(ONLY_DB_TO_WEB)) engine.upsert(r);
+      await engine.flush();
+      // The closed connection's state (Linux conntrack's TIME_WAIT/CLOSE, the eBPF datapath's
+      // closing entry) is still there: a new SYN on it must meet the deny.
+      expect(await probeTcpFromPort(client, web, FLIP_PORT, port), 'the recycled 5-tuple after the deny').toBe(false);
+      expect(await probeTcpFromPort(client, web, FLIP_PORT, port + 1000), 'a fresh source port after the deny').toBe(false);
+      for (const r of loadResources(ONLY_DB_TO_WEB)) engine.delete(r.kind, r.metadata.namespace ?? '', r.metadata.name, r.apiVersion);
+      await engine.flush();
+      expect(await probeTcpFromPort(client, web, FLIP_PORT, port), 'the recycled 5-tuple once the deny is gone').toBe(true);
     });
 
     it('clean() removes everything the dataplane made', async () => {

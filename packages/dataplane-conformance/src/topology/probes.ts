@@ -35,6 +35,29 @@ export async function probeUdp(topo: Topology, from: PodHandle, to: PodHandle, p
   return false;
 }
 
+const FROM_PORT_CLIENT = `const net = require('node:net');
+const [ip, port, localPort, timeout] = process.argv.slice(1).map((x, i) => (i === 0 ? x : Number(x)));
+let got = '';
+const s = net.connect({ host: ip, port, localPort });
+const t = setTimeout(() => { process.stdout.write('fail\\n'); s.destroy(); }, timeout);
+s.on('data', (b) => { got += b; });
+s.on('error', () => {});
+s.on('close', () => { clearTimeout(t); if (got.includes('ok')) process.stdout.write('ok\\n'); });`;
+
+/**
+ * A TCP connection from a fixed source port that lets the SERVER close first (the client ends
+ * only when it has read the server's FIN), so the client keeps no TIME_WAIT and the next call
+ * with the same `sourcePort` reuses the very same 5-tuple at once: a recycled connection, as
+ * clients that pin or exhaust their source ports produce. Talks to a server that writes "ok" and
+ * closes (`startOkServers`). True when "ok" arrived within `timeoutMs`.
+ */
+export async function probeTcpFromPort(from: PodHandle, to: PodHandle, port: number, sourcePort: number, timeoutMs = 1500): Promise<boolean> {
+  const r = await local.run(['ip', 'netns', 'exec', from.netns, process.execPath, '-e', FROM_PORT_CLIENT, to.ip, String(port), String(sourcePort), String(timeoutMs)], {
+    timeoutMs: timeoutMs + 5000,
+  });
+  return r.stdout.includes('ok');
+}
+
 /** Writes `text` on an open connection to an echo server: true when it came back within `timeoutMs`. */
 export function roundTrip(conn: ChildProcess, text: string, timeoutMs = 2000): Promise<boolean> {
   return new Promise((resolve) => {
