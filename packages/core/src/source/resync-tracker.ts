@@ -47,14 +47,15 @@ export class ResyncTracker {
    * that passes its own ids passes the same id to `delete`.
    */
   upsert(resource: Resource, revision?: string, known?: { readonly key: ResourceKey; readonly id: string }): SourceMessage | undefined {
-    const id = known?.id ?? formatResourceKey(known?.key ?? resourceKey(resource));
+    const key = known?.key ?? resourceKey(resource);
+    const id = known?.id ?? formatResourceKey(key);
     const version = revision ?? JSON.stringify(resource);
     const had = this.entries.get(id);
     if (had?.version === version) {
       had.listed = this.resync;
       return undefined;
     }
-    this.entries.set(id, { key: known?.key ?? resourceKey(resource), version, listed: this.resync });
+    this.entries.set(id, { key, version, listed: this.resync });
     return revision === undefined ? { kind: 'upsert', resource } : { kind: 'upsert', resource, revision };
   }
 
