@@ -3,7 +3,7 @@ import { fc, test } from '@fast-check/vitest';
 import { describe, expect, it } from 'vitest';
 import {
   conntrackKey, DATAPATH_OBJECT, type DatapathEvent, decodeConntrackKey, decodeConntrackValue, decodeCounter, decodeEvent,
-  encodeConntrackValue, encodeCounterKey, encodeEvent, readCounters, writeTables, type WritableMap,
+  encodeConntrackValue, encodeCounterKey, encodeEvent, readCounters, writeTables, createTableWriter, type WritableMap,
 } from './datapath.js';
 import { emptyMaps, type MapName, type MapWrite } from './wire.js';
 
@@ -149,10 +149,11 @@ describe('datapath records', () => {
           log.push(`${name}-${k[0]}`);
           return data.delete(String(k[0]));
         },
-        updateBatch(keys, values, { chunk }) {
-          expect(chunk).toBeGreaterThan(1);
-          log.push(`${name}+[${keys.map((k) => k[0]).join(',')}]`);
-          keys.forEach((k, i) => update(k, values[i]!));
+        updateBatchPacked(keys, values, count) {
+          expect(count).toBeGreaterThan(1);
+          const ks = [...keys.subarray(0, count)];
+          log.push(`${name}+[${ks.join(',')}]`);
+          ks.forEach((k, i) => update(new Uint8Array([k]), values.subarray(i, i + 1)));
         },
       };
     };
@@ -176,5 +177,59 @@ describe('datapath records', () => {
     expect(log).toEqual(['slots+5', 'classes+[3,4,5]', 'classes+3', 'classes+4']);
     expect(maps.classes.data.has('3')).toBe(true);
     expect(maps.classes.data.has('5')).toBe(false);
+  });
+
+  it('a table writer sends each run as it ends, in batches of at most `chunk` from one reused slab per map, and stops at a failing write', () => {
+    const log: string[] = [];
+    const slabs = new Set<ArrayBufferLike>();
+    const fake = (name: MapName): WritableMap & { data: Map<string, string> } => {
+      const data = new Map<string, string>();
+      const update = (k: Uint8Array, v: Uint8Array): void => {
+        if (v[0] === 0xee) throw new Error('ENOSPC');
+        data.set(`${k[0]}.${k[1]}`, String(v[0]));
+      };
+      return {
+        data,
+        update(k, v) {
+          log.push(`${name}+${k[0]}`);
+          update(k, v);
+        },
+        delete(k) {
+          log.push(`${name}-${k[0]}`);
+          return data.delete(`${k[0]}.${k[1]}`);
+        },
+        updateBatchPacked(keys, values, count) {
+          slabs.add(keys.buffer);
+          const ks = Array.from({ length: count }, (_, i) => keys.subarray(i * 2, i * 2 + 2));
+          log.push(`${name}+[${ks.map((k) => k[0]).join(',')}]`);
+          ks.forEach((k, i) => update(k, values.subarray(i, i + 1)));
+        },
+      };
+    };
+    const maps = Object.fromEntries(Object.keys(emptyMaps()).map((n) => [n, fake(n as MapName)])) as Record<MapName, ReturnType<typeof fake>>;
+    const writer = createTableWriter(maps, { chunk: 2 });
+    const key = (k: number): Uint8Array => new Uint8Array([k, 7]);
+    for (let k = 1; k <= 5; k++) writer.write('classes', 'update', key(k), new Uint8Array([k]));
+    // Nothing waits once a batch is full: the fifth update waits for the run to end.
+    expect(log).toEqual(['classes+[1,2]', 'classes+[3,4]']);
+    writer.write('verdicts', 'update', key(1), new Uint8Array([1]));
+    writer.write('verdicts', 'delete', key(1));
+    writer.write('classes', 'update', key(6), new Uint8Array([6]));
+    writer.write('classes', 'update', key(7), new Uint8Array([7]));
+    expect(writer.end()).toBe(9);
+    expect(log).toEqual(['classes+[1,2]', 'classes+[3,4]', 'classes+5', 'verdicts+1', 'verdicts-1', 'classes+[6,7]']);
+    expect(slabs.size).toBe(1);
+    expect([...maps.classes.data.keys()]).toEqual(['1.7', '2.7', '3.7', '4.7', '5.7', '6.7', '7.7']);
+    // A failing write: those before it are applied, the error names its index (no total: the diff is still being produced).
+    log.length = 0;
+    const failing = createTableWriter(maps, { chunk: 8 });
+    failing.write('slots', 'update', key(1), new Uint8Array([1]));
+    failing.write('classes', 'update', key(8), new Uint8Array([8]));
+    failing.write('classes', 'update', key(9), new Uint8Array([0xee]));
+    expect(() => failing.write('verdicts', 'delete', key(3))).toThrow(
+      expect.objectContaining({ code: 'DATAPATH_WRITE_FAILED', message: expect.stringMatching(/^gingham: write 3 \(update classes 0907\).*ENOSPC/) }),
+    );
+    expect(log).toEqual(['slots+1', 'classes+[8,9]', 'classes+8', 'classes+9']);
+    expect(maps.classes.data.get('8.7')).toBe('8');
   });
 });

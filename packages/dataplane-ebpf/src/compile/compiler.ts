@@ -40,6 +40,7 @@ import {
   type MapWrite,
   SLOT_HAS_SPORT,
   type TableMaps,
+  type WriteSink,
 } from '../wire.js';
 import type { Region } from './classes.js';
 import { type ClassedRegion, ClassedRegions } from './classed-regions.js';
@@ -455,6 +456,37 @@ const sameBytes = (a: Uint8Array | undefined, b: Uint8Array): boolean => {
  * those writes produce are not built here: `tables.maps` derives them from the memory when read.
  */
 export function compile(state: DataplaneState, prev: Tables = emptyTables(), facts: HostFacts = {}, options: CompileOptions = {}): CompileResult {
+  const writes: MapWrite[] = [];
+  const run = compileRun(state, prev, facts, options, (map, op, key, value) => {
+    writes.push(op === 'update' ? { map, op, key, value: value! } : { map, op, key });
+  });
+  return { tables: tablesOf(run.memory, derivedMaps(prev, writes)), writes, stats: run.stats };
+}
+
+/** What `compileInto` returns: the tables and the number of writes it passed on. */
+export interface CompileIntoResult {
+  readonly tables: Tables;
+  readonly writes: number;
+  readonly stats: CompileResult['stats'];
+}
+
+/**
+ * `compile`, with each write handed to `sink` in order as it is produced instead of collected
+ * (the same writes, in the same order). For a diff written at once to maps no program reads
+ * yet (a new generation's full fill: `createTableWriter`), so that no write outlives its turn;
+ * a sink that throws stops the compile there. The returned tables derive their maps from the
+ * memory when read.
+ */
+export function compileInto(state: DataplaneState, sink: WriteSink, prev: Tables = emptyTables(), facts: HostFacts = {}, options: CompileOptions = {}): CompileIntoResult {
+  let n = 0;
+  const run = compileRun(state, prev, facts, options, (map, op, key, value) => {
+    n++;
+    sink(map, op, key, value);
+  });
+  return { tables: tablesOf(run.memory), writes: n, stats: run.stats };
+}
+
+function compileRun(state: DataplaneState, prev: Tables, facts: HostFacts, options: CompileOptions, emit: WriteSink): { memory: CompilerMemory; stats: CompileResult['stats'] } {
   const pm = prev.memory;
   const bindings = hostBindings(state, facts);
   const slotIds = LayeredMap.over(pm.slotIds);
@@ -638,10 +670,6 @@ export function compile(state: DataplaneState, prev: Tables = emptyTables(), fac
 
   // 4. Desired maps: the previous maps plus the changes, as ordered writes.
   const want = cowMaps(pm.direct);
-  const writes: MapWrite[] = [];
-  const emit = (map: MapName, op: 'update' | 'delete', key: Uint8Array, value?: Uint8Array): void => {
-    writes.push(op === 'update' ? { map, op, key, value: value! } : { map, op, key });
-  };
   /** A write that is also part of the final maps (the direct maps keep it; the others are derived from memory). */
   const put = (map: MapName, key: Uint8Array, value: Uint8Array): void => {
     emit(map, 'update', key, value);
@@ -781,11 +809,7 @@ export function compile(state: DataplaneState, prev: Tables = emptyTables(), fac
   }
 
   return {
-    tables: tablesOf(
-      { slotIds, nextSlot, classIds, nextClass, policyNums, slots, regions, regionIndex, sigCounts, classes, endpoints, fwdSlots, direct: want.maps },
-      derivedMaps(prev, writes),
-    ),
-    writes,
+    memory: { slotIds, nextSlot, classIds, nextClass, policyNums, slots, regions, regionIndex, sigCounts, classes, endpoints, fwdSlots, direct: want.maps },
     stats: { slots: slots.size, classes: classes.size, flipped, transitions: transition.size, reused: [...built.values()].filter((b) => b.reused).length },
   };
 }
