@@ -681,16 +681,19 @@ function compileRun(state: DataplaneState, prev: Tables, facts: HostFacts, optio
     if (isDirect(map)) want.delete(map, hexKey(key));
   };
 
-  // Region moves.
+  // Region moves. A move holds the index's own region (its address derived only when its key is
+  // encoded), not a classed copy: a first fill moves every region (100k at 100k addresses).
   type Move = { region: Region; from: number; to: number; del: boolean };
   const moves: Move[] = [];
   for (const id of changedRegions) {
-    const r = regions.get(id);
+    const r = regionIndex.regions.get(id);
     const o = pm.regions.get(id);
     if (r) {
-      if (o && o.classId === r.classId) continue;
+      const to = classIds.get(r.sig);
+      if (to === undefined) throw new Error(`compiler: no class for the live signature ${r.sig}`);
+      if (o && o.classId === to) continue;
       const from = o ? o.classId : pm.regions.size > 0 ? enclosing(pm.regions, id).classId : 0;
-      moves.push({ region: r, from, to: r.classId, del: false });
+      moves.push({ region: r, from, to, del: false });
     } else if (o) {
       moves.push({ region: o, from: o.classId, to: enclosing(regions, id).classId, del: true });
     }
