@@ -42,7 +42,7 @@ import {
   type TableMaps,
   type WriteSink,
 } from '../wire.js';
-import type { Region } from './classes.js';
+import { classKeyOfId, IdRegion, type Region } from './classes.js';
 import { type ClassedRegion, ClassedRegions } from './classed-regions.js';
 import { LayeredMap } from './layered-map.js';
 import { emptyRegionIndex, type RegionIndex, updateRegions } from './region-index.js';
@@ -752,15 +752,22 @@ function compileRun(state: DataplaneState, prev: Tables, facts: HostFacts, optio
 
   // Phase 2: LPM moves (longest first for updates, shortest first for deletes).
   const byLenDesc = [...moves].sort((a, b) => b.region.prefix - a.region.prefix);
-  const classKey = (m: Move): Uint8Array => encodeClassKey(m.region.addr, m.region.prefix);
+  const classKey = (m: Move): Uint8Array => (m.region instanceof IdRegion ? classKeyOfId(m.region.id, m.region.prefix) : encodeClassKey(m.region.addr, m.region.prefix));
+  /** The value of a classes entry, one array per class id (never modified: a sink copies what it keeps). */
+  const classValues = new Map<number, Uint8Array>();
+  const classValue = (c: number): Uint8Array => {
+    let v = classValues.get(c);
+    if (v === undefined) classValues.set(c, (v = encodeU32Value(c)));
+    return v;
+  };
   const finalMoves = (): void => {
-    for (const m of byLenDesc) if (!m.del) put('classes', classKey(m), encodeU32Value(m.to));
+    for (const m of byLenDesc) if (!m.del) put('classes', classKey(m), classValue(m.to));
     for (const m of [...byLenDesc].reverse()) if (m.del) drop('classes', classKey(m));
   };
   if (transition.size > 0) {
     for (const m of byLenDesc) {
       const t = m.from === 0 ? m.to : transition.get(`${m.from}>${m.to}`)!;
-      emit('classes', 'update', classKey(m), encodeU32Value(t));
+      emit('classes', 'update', classKey(m), classValue(t));
     }
   } else {
     finalMoves();

@@ -12,7 +12,7 @@
  */
 import type { DataplaneState } from '@gingham/core';
 import { LayeredMap } from './layered-map.js';
-import { IdRegion, idFamily, parsedPrefix, type Region, sigConds, signature } from './classes.js';
+import { IdRegion, idFamily, memberPrefix, type Region, sigConds, signature } from './classes.js';
 import { parseNamedMember } from './program.js';
 
 interface Atom {
@@ -106,10 +106,10 @@ function contribution(source: string, member: string): { id: string; prefix: num
   if (source.startsWith('np:')) {
     const p = parseNamedMember(member);
     if (!p || (p.protocol !== 6 && p.protocol !== 17 && p.protocol !== 132)) return undefined;
-    const at = parsedPrefix(p.hostText);
+    const at = memberPrefix(p.hostText);
     return at ? { id: at.id, prefix: at.prefix, cond: `np:${source.slice(3)}:${p.protocol}:${p.port}` } : undefined;
   }
-  const at = parsedPrefix(member);
+  const at = memberPrefix(member);
   return at ? { id: at.id, prefix: at.prefix, cond: source } : undefined;
 }
 
