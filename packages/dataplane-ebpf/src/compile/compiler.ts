@@ -751,7 +751,8 @@ function compileRun(state: DataplaneState, prev: Tables, facts: HostFacts, optio
   }
 
   // Phase 2: LPM moves (longest first for updates, shortest first for deletes).
-  const byLenDesc = [...moves].sort((a, b) => b.region.prefix - a.region.prefix);
+  // Sorted in place (a stable sort; `moves` is not read again): no second 100k-entry array on a first fill.
+  const byLenDesc = moves.sort((a, b) => b.region.prefix - a.region.prefix);
   const classKey = (m: Move): Uint8Array => (m.region instanceof IdRegion ? classKeyOfId(m.region.id, m.region.prefix) : encodeClassKey(m.region.addr, m.region.prefix));
   /** The value of a classes entry, one array per class id (never modified: a sink copies what it keeps). */
   const classValues = new Map<number, Uint8Array>();
@@ -762,7 +763,10 @@ function compileRun(state: DataplaneState, prev: Tables, facts: HostFacts, optio
   };
   const finalMoves = (): void => {
     for (const m of byLenDesc) if (!m.del) put('classes', classKey(m), classValue(m.to));
-    for (const m of [...byLenDesc].reverse()) if (m.del) drop('classes', classKey(m));
+    for (let i = byLenDesc.length - 1; i >= 0; i--) {
+      const m = byLenDesc[i]!;
+      if (m.del) drop('classes', classKey(m));
+    }
   };
   if (transition.size > 0) {
     for (const m of byLenDesc) {
