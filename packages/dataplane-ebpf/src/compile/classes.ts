@@ -138,16 +138,21 @@ export function parsedPrefix(text: string): { readonly addr: WireAddr; readonly 
   return p;
 }
 
+/** Entries up to which `memberPrefix` fills the parse cache (~0.8 MiB; never clearing it). */
+const MEMBER_CACHE_MAX = 1 << 12;
+
 /**
  * The prefix id and length of a member text (`null`: not a CIDR), for the region index, which
- * keeps nothing else of a member: from the parse cache when the text is there, else parsed
- * without adding it. A first fill parses each of 100k member texts once; cached, their address
- * views and entries (~200 bytes each) would outlive a few thousand parses and die in the old
- * generation, at the top of the initial sync's memory.
+ * keeps nothing else of a member: from the parse cache, which it fills up to 4k entries, else
+ * parsed without adding it. A first fill parses each of 100k member texts once; cached at a full
+ * cache's clears, their address views and entries (~200 bytes each) would outlive a few thousand
+ * parses and die in the old generation, at the top of the initial sync's memory. Small states
+ * compiled again and again (tests, tools) keep every member cached.
  */
 export function memberPrefix(text: string): { readonly id: string; readonly prefix: number } | null {
   const p = parsed.get(text);
   if (p !== undefined) return p;
+  if (parsed.size < MEMBER_CACHE_MAX) return parsedPrefix(text);
   const c = parseCidr(text);
   if (!c) return null;
   const w = wireCidr(c);
