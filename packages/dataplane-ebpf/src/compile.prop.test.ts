@@ -3,9 +3,9 @@ import { describe, expect } from 'vitest';
 import { createEngine, type DataplaneMessage, type DataplaneState, formatIp, modelVerdict, parseIp, RecordingDataplane, type Resource } from '@gingham/core';
 import { arbCluster, arbUpdateStream, NODES, propRuns } from '@gingham/testkit';
 import { arbSpec, engineStates, nodeFacts, packets, placedPackets } from '../test/support/flows.js';
-import { compile, computeRegions, type Tables } from './compile/index.js';
+import { compile, compileInto, computeRegions, type Tables } from './compile/index.js';
 import { simulate, type Packet } from './simulate.js';
-import { applyWrites, cloneMaps, decodeVerdictValue, hexKey, type TableMaps } from './wire.js';
+import { applyWrites, cloneMaps, decodeVerdictValue, emptyMaps, hexKey, type MapWrite, type TableMaps } from './wire.js';
 
 /** Tables with ids renamed away: what a from-scratch compile must equal. */
 function logical(t: Tables): unknown {
@@ -122,6 +122,39 @@ describe('eBPF policy compiler properties', () => {
           });
         }
         tables = r.tables;
+      }
+    },
+  );
+
+  test.prop([arbCluster, arbUpdateStream, fc.constantFrom(...NODES)], { numRuns: propRuns(40) })(
+    'compileInto hands its sink exactly the writes compile returns, in order, for a full fill and for every update of a chain, and its tables hold the same maps',
+    (resources, ops, node) => {
+      const dp = new RecordingDataplane({ keepBatches: false });
+      const engine = createEngine({ node, dataplane: dp });
+      for (const r of resources) engine.upsert(r);
+      engine.flush();
+      const into = (prev: Tables | undefined): { tables: Tables; writes: MapWrite[] } => {
+        const writes: MapWrite[] = [];
+        const r = compileInto(dp.state, (map, op, key, value) => void writes.push(op === 'update' ? { map, op, key, value: value! } : { map, op, key }), prev, nodeFacts(node));
+        expect(r.writes).toBe(writes.length);
+        return { tables: r.tables, writes };
+      };
+      const full = into(undefined);
+      const spec = compile(dp.state, undefined, nodeFacts(node));
+      expect(full.writes).toEqual(spec.writes);
+      sameMaps(full.tables.maps, spec.tables.maps);
+      sameMaps(applyWrites(emptyMaps(), full.writes), spec.tables.maps);
+      // The streamed tables are a compile's previous tables like any other (their maps derived from memory).
+      let tables = full.tables;
+      for (const o of ops) {
+        if (o.op === 'upsert') engine.upsert(o.resource);
+        else engine.delete(o.kind, o.namespace, o.name, o.apiVersion);
+        engine.flush();
+        const next = into(tables);
+        const want = compile(dp.state, tables, nodeFacts(node));
+        expect(next.writes).toEqual(want.writes);
+        sameMaps(next.tables.maps, want.tables.maps);
+        tables = next.tables;
       }
     },
   );

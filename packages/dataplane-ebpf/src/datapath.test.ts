@@ -3,9 +3,45 @@ import { fc, test } from '@fast-check/vitest';
 import { describe, expect, it } from 'vitest';
 import {
   conntrackKey, DATAPATH_OBJECT, type DatapathEvent, decodeConntrackKey, decodeConntrackValue, decodeCounter, decodeEvent,
-  encodeConntrackValue, encodeCounterKey, encodeEvent, readCounters, writeTables, type WritableMap,
+  encodeConntrackValue, encodeCounterKey, encodeEvent, readCounters, writeTables, createTableWriter, type WritableMap,
 } from './datapath.js';
 import { emptyMaps, type MapName, type MapWrite } from './wire.js';
+
+/**
+ * Fake policy maps with keys of `keySize` bytes and 1-byte values: every call is logged (`map+k`,
+ * `map-k`, `map+[k,…]` for a batch, by the key's first byte), a value 0xee fails with ENOSPC.
+ * With `onBatch` the maps have `updateBatchPacked` (which calls it first).
+ */
+function fakeMaps(log: string[], o: { keySize: number; onBatch?: (keys: Uint8Array, count: number) => void }): Record<MapName, WritableMap & { data: Map<string, string> }> {
+  const fake = (name: MapName): WritableMap & { data: Map<string, string> } => {
+    const data = new Map<string, string>();
+    const id = (k: Uint8Array): string => [...k].join('.');
+    const update = (k: Uint8Array, v: Uint8Array): void => {
+      log.push(`${name}+${k[0]}`);
+      if (v[0] === 0xee) throw new Error('ENOSPC');
+      data.set(id(k), String(v[0]));
+    };
+    const batch = (keys: Uint8Array, values: Uint8Array, count: number): void => {
+      o.onBatch!(keys, count);
+      const ks = Array.from({ length: count }, (_, i) => keys.subarray(i * o.keySize, (i + 1) * o.keySize));
+      log.push(`${name}+[${ks.map((k) => k[0]).join(',')}]`);
+      ks.forEach((k, i) => {
+        if (values[i] === 0xee) throw new Error('ENOSPC');
+        data.set(id(k), String(values[i]));
+      });
+    };
+    return {
+      data,
+      update,
+      delete(k) {
+        log.push(`${name}-${k[0]}`);
+        return data.delete(id(k));
+      },
+      ...(o.onBatch ? { updateBatchPacked: batch } : {}),
+    };
+  };
+  return Object.fromEntries(Object.keys(emptyMaps()).map((n) => [n, fake(n as MapName)])) as Record<MapName, ReturnType<typeof fake>>;
+}
 
 describe('datapath records', () => {
   it('the object path points at bpf/gingham.bpf.o in this package', () => {
@@ -103,22 +139,7 @@ describe('datapath records', () => {
 
   it('writeTables applies writes in order, tolerates deleting a missing key, and names the failing write', () => {
     const log: string[] = [];
-    const fake = (name: MapName): WritableMap & { data: Map<string, string> } => {
-      const data = new Map<string, string>();
-      return {
-        data,
-        update(k, v) {
-          if (v[0] === 0xee) throw new Error('ENOSPC');
-          log.push(`${name}+${k[0]}`);
-          data.set(String(k[0]), String(v[0]));
-        },
-        delete(k) {
-          log.push(`${name}-${k[0]}`);
-          return data.delete(String(k[0]));
-        },
-      };
-    };
-    const maps = Object.fromEntries(Object.keys(emptyMaps()).map((n) => [n, fake(n as MapName)])) as Record<MapName, ReturnType<typeof fake>>;
+    const maps = fakeMaps(log, { keySize: 1 });
     const w = (map: MapName, op: 'update' | 'delete', k: number, v?: number): MapWrite =>
       ({ map, op, key: new Uint8Array([k]), ...(v !== undefined ? { value: new Uint8Array([v]) } : {}) });
     writeTables(maps, [w('verdicts', 'update', 1, 1), w('slots', 'update', 2, 2), w('verdicts', 'delete', 9), w('verdicts', 'delete', 1)]);
@@ -133,30 +154,7 @@ describe('datapath records', () => {
 
   it('writeTables sends runs of updates to one map as batches, in order, and finds the failing write of a failed batch', () => {
     const log: string[] = [];
-    const fake = (name: MapName): WritableMap & { data: Map<string, string> } => {
-      const data = new Map<string, string>();
-      const update = (k: Uint8Array, v: Uint8Array): void => {
-        if (v[0] === 0xee) throw new Error('ENOSPC');
-        data.set(String(k[0]), String(v[0]));
-      };
-      return {
-        data,
-        update(k, v) {
-          log.push(`${name}+${k[0]}`);
-          update(k, v);
-        },
-        delete(k) {
-          log.push(`${name}-${k[0]}`);
-          return data.delete(String(k[0]));
-        },
-        updateBatch(keys, values, { chunk }) {
-          expect(chunk).toBeGreaterThan(1);
-          log.push(`${name}+[${keys.map((k) => k[0]).join(',')}]`);
-          keys.forEach((k, i) => update(k, values[i]!));
-        },
-      };
-    };
-    const maps = Object.fromEntries(Object.keys(emptyMaps()).map((n) => [n, fake(n as MapName)])) as Record<MapName, ReturnType<typeof fake>>;
+    const maps = fakeMaps(log, { keySize: 1, onBatch: (_, count) => expect(count).toBeGreaterThan(1) });
     const w = (map: MapName, op: 'update' | 'delete', k: number, v?: number): MapWrite =>
       ({ map, op, key: new Uint8Array([k]), ...(v !== undefined ? { value: new Uint8Array([v]) } : {}) });
     writeTables(maps, [
@@ -176,5 +174,35 @@ describe('datapath records', () => {
     expect(log).toEqual(['slots+5', 'classes+[3,4,5]', 'classes+3', 'classes+4']);
     expect(maps.classes.data.has('3')).toBe(true);
     expect(maps.classes.data.has('5')).toBe(false);
+  });
+
+  it('a table writer sends each run as it ends, in batches of at most `chunk` from one reused slab per map, and stops at a failing write', () => {
+    const log: string[] = [];
+    const slabs = new Set<ArrayBufferLike>();
+    const maps = fakeMaps(log, { keySize: 2, onBatch: (keys) => void slabs.add(keys.buffer) });
+    const writer = createTableWriter(maps, { chunk: 2 });
+    const key = (k: number): Uint8Array => new Uint8Array([k, 7]);
+    for (let k = 1; k <= 5; k++) writer.write('classes', 'update', key(k), new Uint8Array([k]));
+    // Nothing waits once a batch is full: the fifth update waits for the run to end.
+    expect(log).toEqual(['classes+[1,2]', 'classes+[3,4]']);
+    writer.write('verdicts', 'update', key(1), new Uint8Array([1]));
+    writer.write('verdicts', 'delete', key(1));
+    writer.write('classes', 'update', key(6), new Uint8Array([6]));
+    writer.write('classes', 'update', key(7), new Uint8Array([7]));
+    expect(writer.end()).toBe(9);
+    expect(log).toEqual(['classes+[1,2]', 'classes+[3,4]', 'classes+5', 'verdicts+1', 'verdicts-1', 'classes+[6,7]']);
+    expect(slabs.size).toBe(1);
+    expect([...maps.classes.data.keys()]).toEqual(['1.7', '2.7', '3.7', '4.7', '5.7', '6.7', '7.7']);
+    // A failing write: those before it are applied, the error names its index (no total: the diff is still being produced).
+    log.length = 0;
+    const failing = createTableWriter(maps, { chunk: 8 });
+    failing.write('slots', 'update', key(1), new Uint8Array([1]));
+    failing.write('classes', 'update', key(8), new Uint8Array([8]));
+    failing.write('classes', 'update', key(9), new Uint8Array([0xee]));
+    expect(() => failing.write('verdicts', 'delete', key(3))).toThrow(
+      expect.objectContaining({ code: 'DATAPATH_WRITE_FAILED', message: expect.stringMatching(/^gingham: write 3 \(update classes 0907\).*ENOSPC/) }),
+    );
+    expect(log).toEqual(['slots+1', 'classes+[8,9]', 'classes+8', 'classes+9']);
+    expect(maps.classes.data.get('8.7')).toBe('8');
   });
 });

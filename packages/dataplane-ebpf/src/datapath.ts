@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { formatIp, GinghamError, type IpAddr } from '@gingham/core';
 import { parseWireAddr } from './addr.js';
 import type { Packet } from './simulate.js';
-import { hexKey, type MapName, type MapWrite, type WireAddr } from './wire.js';
+import { hexKey, type MapName, type MapWrite, type WireAddr, type WriteSink } from './wire.js';
 
 /** Stable codes of `DatapathError`. */
 export type DatapathErrorCode =
@@ -382,62 +382,111 @@ export interface WritableMap {
   update(key: Uint8Array, value: Uint8Array): void;
   delete(key: Uint8Array): boolean;
   /**
-   * Optional: updates in order in few calls (`BpfMap`: `BPF_MAP_UPDATE_BATCH`, one syscall per
-   * chunk, falling back to single updates where the kernel lacks it). Throws when one fails.
+   * Optional: `count` updates packed back to back (keys, then values, each of one size), applied
+   * in order in one call (`BpfMap`: one `BPF_MAP_UPDATE_BATCH`, falling back to single updates
+   * where the kernel lacks it). Throws when one fails (the ones before it may be written).
    */
-  updateBatch?(keys: readonly Uint8Array[], values: readonly Uint8Array[], options: { readonly chunk: number }): unknown;
+  updateBatchPacked?(keys: Uint8Array, values: Uint8Array, count: number): unknown;
 }
 
 /** Entries per `BPF_MAP_UPDATE_BATCH` call (key and value buffers of a few hundred KiB at most). */
-const BATCH_CHUNK = 8192;
+export const BATCH_CHUNK = 8192;
 
-function writeFailed(writes: readonly MapWrite[], i: number, e: unknown): DatapathError {
-  const w = writes[i]!;
-  return new DatapathError('DATAPATH_WRITE_FAILED', `write ${i + 1} of ${writes.length} (${w.op} ${w.map} ${hexKey(w.key)}) failed: ${(e as Error).message}`, { cause: e });
+/** Writes a diff to live maps as it is produced (`createTableWriter`). */
+export interface TableWriter {
+  /** The next write of the diff, in order; a run of updates to one map may wait in its slab until `end()`. */
+  readonly write: WriteSink;
+  /** Writes what is still waiting; returns how many writes the diff had. */
+  end(): number;
 }
 
 /**
- * Apply a compiler diff to the live policy maps in order (the order is what makes the diff
- * gap-free). A run of consecutive updates to one map goes to `updateBatch` when the map has it:
- * the kernel applies a batch's elements in order, one after another, so every reader sees the
- * same sequence of states as with one syscall per write. Deleting a missing key is not an error.
- * A failing write throws `DATAPATH_WRITE_FAILED` naming its index; the writes before it stay
- * applied (a failed batch is written again one update at a time to find it: updates are
- * idempotent).
+ * A run of updates to one map waiting to be sent as one batch: keys and values copied into the
+ * map's two slabs (allocated once, `chunk` entries each, reused for every batch).
  */
-export function writeTables(maps: Readonly<Record<MapName, WritableMap>>, writes: readonly MapWrite[]): void {
-  const one = (i: number): void => {
-    const w = writes[i]!;
+interface Slab {
+  readonly keys: Uint8Array;
+  readonly values: Uint8Array;
+  readonly keySize: number;
+  readonly valueSize: number;
+}
+
+/**
+ * Applies a compiler diff to the live policy maps in order while it is produced (the order is
+ * what makes the diff gap-free), so that no write outlives its turn: a run of consecutive
+ * updates to one map is copied into that map's reused key and value slabs and sent as one
+ * `updateBatchPacked` when the run ends (another map, a delete, `end()`) or fills `chunk`
+ * entries; the kernel applies a batch's elements in order, one after another, so every reader
+ * sees the same sequence of states as with one syscall per write. Deletes and updates of maps
+ * without batches go one at a time. Deleting a missing key is not an error. A failing write
+ * throws `DATAPATH_WRITE_FAILED` naming its index (and of `total`, when given); the writes before
+ * it stay applied (a failed batch is written again one update at a time to find it: updates are
+ * idempotent), nothing after it is written.
+ */
+export function createTableWriter(maps: Readonly<Record<MapName, WritableMap>>, options: { readonly chunk?: number; readonly total?: number } = {}): TableWriter {
+  const chunk = Math.max(1, options.chunk ?? BATCH_CHUNK);
+  const slabs = new Map<MapName, Slab>();
+  let index = 0;
+  /** The run waiting in a slab: its map, its first write's index, its length. */
+  let run: { map: MapName; slab: Slab; first: number; n: number } | undefined;
+  const failed = (i: number, op: string, map: MapName, key: Uint8Array, e: unknown): DatapathError =>
+    new DatapathError('DATAPATH_WRITE_FAILED', `write ${i + 1}${options.total !== undefined ? ` of ${options.total}` : ''} (${op} ${map} ${hexKey(key)}) failed: ${(e as Error).message}`, { cause: e });
+  const one = (i: number, map: MapName, op: 'update' | 'delete', key: Uint8Array, value: Uint8Array | undefined): void => {
     try {
-      if (w.op === 'update') {
-        if (!w.value) throw new DatapathError('DATAPATH_WRITE_FAILED', `update of ${w.map} without a value`);
-        maps[w.map].update(w.key, w.value);
+      if (op === 'update') {
+        if (!value) throw new DatapathError('DATAPATH_WRITE_FAILED', `update of ${map} without a value`);
+        maps[map].update(key, value);
       } else {
-        maps[w.map].delete(w.key);
+        maps[map].delete(key);
       }
     } catch (e) {
-      throw writeFailed(writes, i, e);
+      throw failed(i, op, map, key, e);
     }
   };
-  let i = 0;
-  while (i < writes.length) {
-    const w = writes[i]!;
-    const m = maps[w.map];
-    let end = i + 1;
-    if (w.op === 'update' && m.updateBatch) {
-      while (end < writes.length && writes[end]!.op === 'update' && writes[end]!.map === w.map && writes[end]!.value) end++;
-    }
-    if (end - i < 2 || !w.value) {
-      one(i);
-      i++;
-      continue;
-    }
-    const run = writes.slice(i, end);
+  const flush = (): void => {
+    if (!run) return;
+    const { map, slab, first, n } = run;
+    run = undefined;
+    const { keys, values, keySize: ks, valueSize: vs } = slab;
+    if (n === 1) return one(first, map, 'update', keys.subarray(0, ks), values.subarray(0, vs));
     try {
-      m.updateBatch!(run.map((x) => x.key), run.map((x) => x.value!), { chunk: BATCH_CHUNK });
+      maps[map].updateBatchPacked!(keys, values, n);
     } catch {
-      for (let k = i; k < end; k++) one(k);
+      for (let k = 0; k < n; k++) one(first + k, map, 'update', keys.subarray(k * ks, (k + 1) * ks), values.subarray(k * vs, (k + 1) * vs));
     }
-    i = end;
-  }
+  };
+  const write: WriteSink = (map, op, key, value) => {
+    const i = index++;
+    const m = maps[map];
+    if (op !== 'update' || !value || !m.updateBatchPacked) {
+      flush();
+      return one(i, map, op, key, value);
+    }
+    if (run && (run.map !== map || run.n === chunk || key.length !== run.slab.keySize || value.length !== run.slab.valueSize)) flush();
+    if (!run) {
+      let slab = slabs.get(map);
+      if (!slab || slab.keySize !== key.length || slab.valueSize !== value.length) {
+        slab = { keys: new Uint8Array(chunk * key.length), values: new Uint8Array(chunk * value.length), keySize: key.length, valueSize: value.length };
+        slabs.set(map, slab);
+      }
+      run = { map, slab, first: i, n: 0 };
+    }
+    run.slab.keys.set(key, run.n * run.slab.keySize);
+    run.slab.values.set(value, run.n * run.slab.valueSize);
+    run.n++;
+  };
+  return {
+    write,
+    end() {
+      flush();
+      return index;
+    },
+  };
+}
+
+/** Applies a whole compiler diff to the live policy maps, in order (`createTableWriter`, which says how). */
+export function writeTables(maps: Readonly<Record<MapName, WritableMap>>, writes: readonly MapWrite[]): void {
+  const writer = createTableWriter(maps, { total: writes.length });
+  for (const w of writes) writer.write(w.map, w.op, w.key, w.value);
+  writer.end();
 }

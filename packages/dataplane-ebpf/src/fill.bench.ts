@@ -12,7 +12,11 @@
  *    Engine's messages kept in both (the compiler's parse cache included); `rss_mb` after it;
  *  - then `compile_ms` / `compile_cpu_ms`, `write_ms` / `write_cpu_ms`: the compiler alone over
  *    the same state (its caches warm now), then those writes to a fresh, unpinned collection's
- *    maps (`writeTables`), split per map (`writes_<map>`).
+ *    maps (`writeTables`), split per map (`writes_<map>`);
+ *  - `mem_<stage>_{heap_used,heap_total,external,array_buffers,rss,peak_rss}_mb` at each stage:
+ *    `start`, `engine` (the Engine's batch built), `before_apply`, `after_apply` (what the apply
+ *    left, no GC: its transient garbage included), `ready` (after a GC), `compiled` (the compiler
+ *    alone, its result live: memory and the writes array), `compiled_without_writes`.
  * `GINGHAM_BENCH_FILL_HEAP=FILE` writes a heap snapshot after the apply,
  * `GINGHAM_BENCH_FILL_PROF=FILE` a CPU profile of the compiler alone (`.cpuprofile`; not of the
  * apply: the profiler's signals every millisecond make the verifier give up with EAGAIN, more
@@ -32,11 +36,11 @@ import { writeHeapSnapshot } from 'node:v8';
 import { applyMessage, createEngine, type DataplaneMessage, emptyDataplaneState, type Resource } from '@gingham/core';
 import { createCollection } from '@gingham/ebpf-loader';
 import { mountScratchBpffs } from '@gingham/ebpf-loader/testing';
-import { compile } from './compile/index.js';
+import { compile, type CompileResult } from './compile/index.js';
 import { DATAPATH_OBJECT, writeTables } from './datapath.js';
 import { createEbpfDataplane } from './dataplane/index.js';
 import { loadDatapathSpec } from './dataplane/generations.js';
-import { MAP_NAMES, type MapName } from './wire.js';
+import { MAP_NAMES, type MapName, type MapWrite } from './wire.js';
 
 type Row = { bench: string; metric: string; value: number; unit: string };
 type Emit = (row: Row) => void;
@@ -82,6 +86,21 @@ const cpuMs = (from: NodeJS.CpuUsage): number => {
 };
 const mb = (bytes: number): number => Math.round((bytes / 2 ** 20) * 10) / 10;
 
+/**
+ * `mem_<stage>_*` rows: heap used and committed, external memory, array buffers and RSS now, and
+ * the process's peak RSS so far (`maxRSS`), MiB. `gc` first: what is live; without: what is held.
+ */
+function memRows(row: RowFn, stage: string, collect: boolean): void {
+  if (collect) gc();
+  const m = process.memoryUsage();
+  row(`mem_${stage}_heap_used_mb`, mb(m.heapUsed), 'MiB');
+  row(`mem_${stage}_heap_total_mb`, mb(m.heapTotal), 'MiB');
+  row(`mem_${stage}_external_mb`, mb(m.external), 'MiB');
+  row(`mem_${stage}_array_buffers_mb`, mb(m.arrayBuffers), 'MiB');
+  row(`mem_${stage}_rss_mb`, mb(m.rss), 'MiB');
+  row(`mem_${stage}_peak_rss_mb`, mb(process.resourceUsage().maxRSS * 1024), 'MiB');
+}
+
 /** Starts the inspector's CPU profiler when `file` is set; the returned function stops it and writes the profile there. */
 async function startProfile(file: string | undefined): Promise<() => Promise<void>> {
   if (!file) return async () => {};
@@ -115,25 +134,33 @@ async function compileAndWrite(messages: readonly DataplaneMessage[], row: RowFn
   const profile = await startProfile(process.env['GINGHAM_BENCH_FILL_PROF']);
   let c0 = process.cpuUsage();
   const t0 = performance.now();
-  const result = compile(state);
+  let result: CompileResult | undefined = compile(state);
   row('compile_ms', performance.now() - t0, 'ms');
   row('compile_cpu_ms', cpuMs(c0), 'ms');
   await profile();
+  // Live after the compile: the state, the compiler's memory and the writes; then without the writes.
+  memRows(row, 'compiled', true);
+  const writes = result.writes;
   const per = new Map<MapName, number>(MAP_NAMES.map((m) => [m, 0]));
-  for (const w of result.writes) per.set(w.map, per.get(w.map)! + 1);
-  row('writes', result.writes.length, 'writes');
+  for (const w of writes) per.set(w.map, per.get(w.map)! + 1);
+  row('writes', writes.length, 'writes');
   for (const [m, k] of per) if (k > 0) row(`writes_${m}`, k, 'writes');
   const collection = createCollection(loadDatapathSpec(DATAPATH_OBJECT), { programs: [] });
   try {
     const maps = Object.fromEntries(MAP_NAMES.map((m) => [m, collection.map(m)])) as Record<MapName, ReturnType<typeof collection.map>>;
     c0 = process.cpuUsage();
     const t1 = performance.now();
-    writeTables(maps, result.writes);
+    writeTables(maps, writes);
     row('write_ms', performance.now() - t1, 'ms');
     row('write_cpu_ms', cpuMs(c0), 'ms');
   } finally {
     collection.close();
   }
+  const tables = result.tables;
+  result = undefined;
+  (writes as MapWrite[]).length = 0;
+  memRows(row, 'compiled_without_writes', true);
+  row('compiled_slots', tables.memory.slots.size, 'slots');
 }
 
 /** A fresh dataplane's first apply of `messages` in a namespace and bpffs of its own; what it holds afterwards. */
@@ -147,7 +174,7 @@ async function firstApply(messages: readonly DataplaneMessage[], row: RowFn): Pr
     bpffs = mountScratchBpffs('gh-ebpf-fill-bpffs-');
     const dp = createEbpfDataplane({ netns: ns, bpffs: bpffs.path, name: `fill-${randomBytes(3).toString('hex')}`, lockDir: locks });
     try {
-      gc();
+      memRows(row, 'before_apply', true);
       const heap0 = process.memoryUsage().heapUsed;
       const cpu0 = process.cpuUsage();
       const t0 = performance.now();
@@ -155,7 +182,8 @@ async function firstApply(messages: readonly DataplaneMessage[], row: RowFn): Pr
       row('first_apply_ms', performance.now() - t0, 'ms');
       row('first_apply_cpu_ms', cpuMs(cpu0), 'ms');
       row('first_apply_writes', dp.stats().mapWrites, 'writes');
-      gc();
+      memRows(row, 'after_apply', false);
+      memRows(row, 'ready', true);
       const mem = process.memoryUsage();
       row('dataplane_heap_mb', mb(mem.heapUsed - heap0), 'MiB');
       row('rss_mb', mb(mem.rss), 'MiB');
@@ -178,8 +206,10 @@ export async function runEbpfFillBench(emit: Emit): Promise<void> {
   const p = large ? 10_000 : 1_000;
   const scale = `${n / 1000}k_x_${p / 1000}k`;
   const row: RowFn = (metric, value, unit) => emit({ bench: 'ebpf-fill', metric: `${metric}_${scale}`, value, unit });
+  memRows(row, 'start', true);
   const messages = await engineBatch(n, p);
   row('engine_messages', messages.length, 'messages');
+  memRows(row, 'engine', true);
   // The apply first, as in the agent: the compiler's caches are cold.
   await firstApply(messages, row);
   await compileAndWrite(messages, row);

@@ -35,6 +35,9 @@ export interface MapWrite {
   readonly value?: Uint8Array;
 }
 
+/** Where a diff's writes go, one at a time in order (`value` for updates). A sink never modifies the arrays and copies what it keeps past the call. */
+export type WriteSink = (map: MapName, op: 'update' | 'delete', key: Uint8Array, value?: Uint8Array) => void;
+
 /** The content of every map, keyed by the hex of the encoded key. */
 export type TableMaps = Record<MapName, Map<string, Uint8Array>>;
 

@@ -190,29 +190,56 @@ export class BpfMap {
     for (const v of values) {
       if (v.length !== vs) throw new BpfError('BPF_INVALID_ARGUMENT', `map ${this.name}: value has ${v.length} bytes, want ${vs}`);
     }
-    const mode = options.mode ?? 'any';
-    const chunk = options.chunk ?? keys.length;
-    let done = 0;
-    while (done < keys.length) {
+    const chunk = Math.min(options.chunk ?? keys.length, keys.length);
+    const kbuf = new Uint8Array(chunk * this.keySize);
+    const vbuf = new Uint8Array(chunk * vs);
+    let batched = true;
+    for (let done = 0; done < keys.length; ) {
       const n = Math.min(chunk, keys.length - done);
-      const kbuf = new Uint8Array(n * this.keySize);
-      const vbuf = new Uint8Array(n * vs);
       for (let i = 0; i < n; i++) {
         kbuf.set(keys[done + i]!, i * this.keySize);
         vbuf.set(values[done + i]!, i * vs);
       }
-      const attr = new Attr().ptr(16, kbuf).ptr(24, vbuf).u32(32, n).u32(36, this.fd).u64(40, UPDATE_FLAGS[mode]);
-      const r = bpfRaw('MAP_UPDATE_BATCH', attr);
-      if (r < 0) {
-        if (done === 0 && attr.getU32(32) === 0 && (r === -EINVAL || r === -ENOTSUPP || r === -EOPNOTSUPP)) {
-          for (let i = 0; i < keys.length; i++) this.update(keys[i]!, values[i]!, mode);
-          return { count: keys.length, batched: false };
-        }
-        throw new BpfSyscallError('BPF_MAP_UPDATE_BATCH', -r, `map ${this.name}: ${done + attr.getU32(32)} of ${keys.length} written`);
-      }
+      const r = this.#updateBatch(kbuf, vbuf, n, options.mode ?? 'any');
+      if (r.errno !== 0) throw new BpfSyscallError('BPF_MAP_UPDATE_BATCH', r.errno, `map ${this.name}: ${done + r.written} of ${keys.length} written`);
+      batched &&= r.batched;
       done += n;
     }
-    return { count: keys.length, batched: true };
+    return { count: keys.length, batched };
+  }
+
+  /**
+   * Write `count` entries packed back to back, keys in `keys` (`count × keySize` bytes at least)
+   * and values in `values` (`count × userValueSize`), with one `BPF_MAP_UPDATE_BATCH`; the kernel
+   * applies them in order. Callers that encode into reused buffers write without an array per
+   * entry. Falls back to one update per entry where the kernel or map type lacks the batch op
+   * (`batched: false`). A failed batch throws `BpfSyscallError` (some entries may be written).
+   */
+  updateBatchPacked(keys: Uint8Array, values: Uint8Array, count: number, options: { mode?: UpdateMode } = {}): BatchResult {
+    const ks = this.keySize;
+    const vs = this.userValueSize;
+    if (!Number.isInteger(count) || count < 0 || keys.length < count * ks || values.length < count * vs) {
+      throw new BpfError('BPF_INVALID_ARGUMENT', `map ${this.name}: updateBatchPacked of ${count} entries needs ${count * ks} key and ${count * vs} value bytes, got ${keys.length} and ${values.length}`);
+    }
+    if (count === 0) return { count: 0, batched: true };
+    const r = this.#updateBatch(keys, values, count, options.mode ?? 'any');
+    if (r.errno !== 0) throw new BpfSyscallError('BPF_MAP_UPDATE_BATCH', r.errno, `map ${this.name}: ${r.written} of ${count} written`);
+    return { count, batched: r.batched };
+  }
+
+  /** One `BPF_MAP_UPDATE_BATCH` of `count` packed entries, or one update each where the kernel lacks it; errno 0 on success. */
+  #updateBatch(keys: Uint8Array, values: Uint8Array, count: number, mode: UpdateMode): { errno: number; written: number; batched: boolean } {
+    const ks = this.keySize;
+    const vs = this.userValueSize;
+    const attr = new Attr().ptr(16, keys).ptr(24, values).u32(32, count).u32(36, this.fd).u64(40, UPDATE_FLAGS[mode]);
+    const r = bpfRaw('MAP_UPDATE_BATCH', attr);
+    if (r >= 0) return { errno: 0, written: count, batched: true };
+    const written = attr.getU32(32);
+    if (written === 0 && (r === -EINVAL || r === -ENOTSUPP || r === -EOPNOTSUPP)) {
+      for (let i = 0; i < count; i++) this.update(keys.subarray(i * ks, (i + 1) * ks), values.subarray(i * vs, (i + 1) * vs), mode);
+      return { errno: 0, written: count, batched: false };
+    }
+    return { errno: -r, written, batched: true };
   }
 
   /** Delete many keys with `BPF_MAP_DELETE_BATCH` (fallback: one delete per key). Returns how many existed. */

@@ -103,6 +103,32 @@ describe.skipIf(!caps.ok && !caps.mustRun)('kernel maps', () => {
     expect([...m.keys()]).toHaveLength(600);
   });
 
+  it('packed batch update writes the first `count` entries of reused buffers, in order, and checks their sizes', () => {
+    using t = BpfMap.create(spec('lpm_trie', { keySize: 8, valueSize: 4, flags: 1, maxEntries: 16 }));
+    const keys = new Uint8Array(4 * 8);
+    const values = new Uint8Array(4 * 4);
+    ['10.0.0.0/8', '10.1.0.0/16', '10.1.2.0/24'].forEach((c, i) => {
+      keys.set(lpmKeyFromCidr(c), i * 8);
+      values.set(u32(i + 1), i * 4);
+    });
+    // The fourth slot holds a stale entry from an earlier batch: not written.
+    keys.set(lpmKeyFromCidr('192.168.0.0/16'), 24);
+    expect(t.updateBatchPacked(keys, values, 3)).toEqual({ count: 3, batched: true });
+    expect(readU32(t.lookup(lpmKeyFromCidr('10.1.2.3')))).toBe(3);
+    expect(readU32(t.lookup(lpmKeyFromCidr('10.1.9.9')))).toBe(2);
+    expect(t.lookup(lpmKeyFromCidr('192.168.0.1'))).toBeUndefined();
+    // Reused: the same buffers, new content.
+    keys.set(lpmKeyFromCidr('192.168.0.0/16'), 0);
+    values.set(u32(9), 0);
+    t.updateBatchPacked(keys, values, 1);
+    expect(readU32(t.lookup(lpmKeyFromCidr('192.168.0.1')))).toBe(9);
+    expect(() => t.updateBatchPacked(keys, values, 5)).toThrow(expect.objectContaining({ code: 'BPF_INVALID_ARGUMENT' }));
+    // A bad entry (prefix longer than the key) fails the batch, naming how many were written.
+    const bad = new Uint8Array(keys);
+    new DataView(bad.buffer).setUint32(8, 99, true);
+    expect(() => t.updateBatchPacked(bad, values, 2)).toThrow(expect.objectContaining({ code: 'BPF_SYSCALL', message: expect.stringMatching(/BPF_MAP_UPDATE_BATCH|BPF_MAP_UPDATE_ELEM/) }));
+  });
+
   it('batch update on an array map and the per-entry fallback agree', () => {
     using m = BpfMap.create(spec('array', { maxEntries: 8 }));
     const keys = [0, 3, 7].map(u32);

@@ -8,7 +8,7 @@
  */
 import { type DataplaneState, parseCidr } from '@gingham/core';
 import { wireCidr } from '../addr.js';
-import type { WireAddr } from '../wire.js';
+import { CLASS_KEY_SIZE, type WireAddr } from '../wire.js';
 import { parseNamedMember } from './program.js';
 
 export interface Region {
@@ -48,6 +48,20 @@ export function idAddr(id: string): WireAddr {
   const bytes = new Uint8Array(16);
   for (let i = 2; i < id.length; i++) if (id.charCodeAt(i) === 0x31) bytes[(i - 2) >> 3]! |= 0x80 >> ((i - 2) & 7);
   return { family: idFamily(id), bytes };
+}
+
+/**
+ * The `classes` map key of prefix id `id` (`encodeClassKey(idAddr(id), prefix)`), written straight
+ * from the id's bits: a first fill encodes 100k of them, without an address object each.
+ */
+export function classKeyOfId(id: string, prefix: number): Uint8Array {
+  const b = new Uint8Array(CLASS_KEY_SIZE);
+  const plen = 8 + prefix;
+  b[0] = plen & 0xff;
+  b[1] = plen >>> 8;
+  b[4] = idFamily(id);
+  for (let i = 2; i < id.length; i++) if (id.charCodeAt(i) === 0x31) b[5 + ((i - 2) >> 3)]! |= 0x80 >> ((i - 2) & 7);
+  return b;
 }
 
 /**
@@ -122,6 +136,27 @@ export function parsedPrefix(text: string): { readonly addr: WireAddr; readonly 
     parsed.set(text, p);
   }
   return p;
+}
+
+/** Entries up to which `memberPrefix` fills the parse cache (~0.8 MiB; never clearing it). */
+const MEMBER_CACHE_MAX = 1 << 12;
+
+/**
+ * The prefix id and length of a member text (`null`: not a CIDR), for the region index, which
+ * keeps nothing else of a member: from the parse cache, which it fills up to 4k entries, else
+ * parsed without adding it. A first fill parses each of 100k member texts once; cached at a full
+ * cache's clears, their address views and entries (~200 bytes each) would outlive a few thousand
+ * parses and die in the old generation, at the top of the initial sync's memory. Small states
+ * compiled again and again (tests, tools) keep every member cached.
+ */
+export function memberPrefix(text: string): { readonly id: string; readonly prefix: number } | null {
+  const p = parsed.get(text);
+  if (p !== undefined) return p;
+  if (parsed.size < MEMBER_CACHE_MAX) return parsedPrefix(text);
+  const c = parseCidr(text);
+  if (!c) return null;
+  const w = wireCidr(c);
+  return { id: prefixId(w.addr, w.prefix), prefix: w.prefix };
 }
 
 /** Regions keyed by prefix id, for the given referenced condition keys and named-port sets. */

@@ -40,8 +40,9 @@ import {
   type MapWrite,
   SLOT_HAS_SPORT,
   type TableMaps,
+  type WriteSink,
 } from '../wire.js';
-import type { Region } from './classes.js';
+import { classKeyOfId, IdRegion, type Region } from './classes.js';
 import { type ClassedRegion, ClassedRegions } from './classed-regions.js';
 import { LayeredMap } from './layered-map.js';
 import { emptyRegionIndex, type RegionIndex, updateRegions } from './region-index.js';
@@ -455,6 +456,37 @@ const sameBytes = (a: Uint8Array | undefined, b: Uint8Array): boolean => {
  * those writes produce are not built here: `tables.maps` derives them from the memory when read.
  */
 export function compile(state: DataplaneState, prev: Tables = emptyTables(), facts: HostFacts = {}, options: CompileOptions = {}): CompileResult {
+  const writes: MapWrite[] = [];
+  const run = compileRun(state, prev, facts, options, (map, op, key, value) => {
+    writes.push(op === 'update' ? { map, op, key, value: value! } : { map, op, key });
+  });
+  return { tables: tablesOf(run.memory, derivedMaps(prev, writes)), writes, stats: run.stats };
+}
+
+/** What `compileInto` returns: the tables and the number of writes it passed on. */
+export interface CompileIntoResult {
+  readonly tables: Tables;
+  readonly writes: number;
+  readonly stats: CompileResult['stats'];
+}
+
+/**
+ * `compile`, with each write handed to `sink` in order as it is produced instead of collected
+ * (the same writes, in the same order). For a diff written at once to maps no program reads
+ * yet (a new generation's full fill: `createTableWriter`), so that no write outlives its turn;
+ * a sink that throws stops the compile there. The returned tables derive their maps from the
+ * memory when read.
+ */
+export function compileInto(state: DataplaneState, sink: WriteSink, prev: Tables = emptyTables(), facts: HostFacts = {}, options: CompileOptions = {}): CompileIntoResult {
+  let n = 0;
+  const run = compileRun(state, prev, facts, options, (map, op, key, value) => {
+    n++;
+    sink(map, op, key, value);
+  });
+  return { tables: tablesOf(run.memory), writes: n, stats: run.stats };
+}
+
+function compileRun(state: DataplaneState, prev: Tables, facts: HostFacts, options: CompileOptions, emit: WriteSink): { memory: CompilerMemory; stats: CompileResult['stats'] } {
   const pm = prev.memory;
   const bindings = hostBindings(state, facts);
   const slotIds = LayeredMap.over(pm.slotIds);
@@ -638,10 +670,6 @@ export function compile(state: DataplaneState, prev: Tables = emptyTables(), fac
 
   // 4. Desired maps: the previous maps plus the changes, as ordered writes.
   const want = cowMaps(pm.direct);
-  const writes: MapWrite[] = [];
-  const emit = (map: MapName, op: 'update' | 'delete', key: Uint8Array, value?: Uint8Array): void => {
-    writes.push(op === 'update' ? { map, op, key, value: value! } : { map, op, key });
-  };
   /** A write that is also part of the final maps (the direct maps keep it; the others are derived from memory). */
   const put = (map: MapName, key: Uint8Array, value: Uint8Array): void => {
     emit(map, 'update', key, value);
@@ -653,16 +681,19 @@ export function compile(state: DataplaneState, prev: Tables = emptyTables(), fac
     if (isDirect(map)) want.delete(map, hexKey(key));
   };
 
-  // Region moves.
+  // Region moves. A move holds the index's own region (its address derived only when its key is
+  // encoded), not a classed copy: a first fill moves every region (100k at 100k addresses).
   type Move = { region: Region; from: number; to: number; del: boolean };
   const moves: Move[] = [];
   for (const id of changedRegions) {
-    const r = regions.get(id);
+    const r = regionIndex.regions.get(id);
     const o = pm.regions.get(id);
     if (r) {
-      if (o && o.classId === r.classId) continue;
+      const to = classIds.get(r.sig);
+      if (to === undefined) throw new Error(`compiler: no class for the live signature ${r.sig}`);
+      if (o && o.classId === to) continue;
       const from = o ? o.classId : pm.regions.size > 0 ? enclosing(pm.regions, id).classId : 0;
-      moves.push({ region: r, from, to: r.classId, del: false });
+      moves.push({ region: r, from, to, del: false });
     } else if (o) {
       moves.push({ region: o, from: o.classId, to: enclosing(regions, id).classId, del: true });
     }
@@ -720,16 +751,27 @@ export function compile(state: DataplaneState, prev: Tables = emptyTables(), fac
   }
 
   // Phase 2: LPM moves (longest first for updates, shortest first for deletes).
-  const byLenDesc = [...moves].sort((a, b) => b.region.prefix - a.region.prefix);
-  const classKey = (m: Move): Uint8Array => encodeClassKey(m.region.addr, m.region.prefix);
+  // Sorted in place (a stable sort; `moves` is not read again): no second 100k-entry array on a first fill.
+  const byLenDesc = moves.sort((a, b) => b.region.prefix - a.region.prefix);
+  const classKey = (m: Move): Uint8Array => (m.region instanceof IdRegion ? classKeyOfId(m.region.id, m.region.prefix) : encodeClassKey(m.region.addr, m.region.prefix));
+  /** The value of a classes entry, one array per class id (never modified: a sink copies what it keeps). */
+  const classValues = new Map<number, Uint8Array>();
+  const classValue = (c: number): Uint8Array => {
+    let v = classValues.get(c);
+    if (v === undefined) classValues.set(c, (v = encodeU32Value(c)));
+    return v;
+  };
   const finalMoves = (): void => {
-    for (const m of byLenDesc) if (!m.del) put('classes', classKey(m), encodeU32Value(m.to));
-    for (const m of [...byLenDesc].reverse()) if (m.del) drop('classes', classKey(m));
+    for (const m of byLenDesc) if (!m.del) put('classes', classKey(m), classValue(m.to));
+    for (let i = byLenDesc.length - 1; i >= 0; i--) {
+      const m = byLenDesc[i]!;
+      if (m.del) drop('classes', classKey(m));
+    }
   };
   if (transition.size > 0) {
     for (const m of byLenDesc) {
       const t = m.from === 0 ? m.to : transition.get(`${m.from}>${m.to}`)!;
-      emit('classes', 'update', classKey(m), encodeU32Value(t));
+      emit('classes', 'update', classKey(m), classValue(t));
     }
   } else {
     finalMoves();
@@ -781,11 +823,7 @@ export function compile(state: DataplaneState, prev: Tables = emptyTables(), fac
   }
 
   return {
-    tables: tablesOf(
-      { slotIds, nextSlot, classIds, nextClass, policyNums, slots, regions, regionIndex, sigCounts, classes, endpoints, fwdSlots, direct: want.maps },
-      derivedMaps(prev, writes),
-    ),
-    writes,
+    memory: { slotIds, nextSlot, classIds, nextClass, policyNums, slots, regions, regionIndex, sigCounts, classes, endpoints, fwdSlots, direct: want.maps },
     stats: { slots: slots.size, classes: classes.size, flipped, transitions: transition.size, reused: [...built.values()].filter((b) => b.reused).length },
   };
 }

@@ -1,4 +1,4 @@
-export { compile, emptyTables, policyNames, type CompileOptions, type CompileResult, type CompilerMemory, type SlotMemory, type Tables } from './compiler.js';
+export { compile, compileInto, emptyTables, policyNames, type CompileOptions, type CompileIntoResult, type CompileResult, type CompilerMemory, type SlotMemory, type Tables } from './compiler.js';
 export { computeRegions, type Region } from './classes.js';
 export { classRows, type Row } from './evaluate.js';
 export { slotProgram, type Block, type IrRule, type PortCond, type Program } from './program.js';

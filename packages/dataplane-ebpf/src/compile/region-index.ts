@@ -12,7 +12,7 @@
  */
 import type { DataplaneState } from '@gingham/core';
 import { LayeredMap } from './layered-map.js';
-import { IdRegion, idFamily, parsedPrefix, type Region, sigConds, signature } from './classes.js';
+import { IdRegion, idFamily, memberPrefix, type Region, sigConds, signature } from './classes.js';
 import { parseNamedMember } from './program.js';
 
 interface Atom {
@@ -54,13 +54,36 @@ const SINGLES_MAX = 1 << 14;
 
 function interned(conds: Map<string, number>): ReadonlyMap<string, number> {
   if (conds.size !== 1) return conds;
-  const [k, n] = conds.entries().next().value!;
-  if (n !== 1) return conds;
-  let m = singles.get(k);
+  for (const [k, n] of conds) if (n === 1) return single(k, conds);
+  return conds;
+}
+
+/** The shared `cond -> 1` map (`own`, when given, is that map already built). */
+function single(cond: string, own?: Map<string, number>): ReadonlyMap<string, number> {
+  let m = singles.get(cond);
   if (m === undefined) {
     if (singles.size >= SINGLES_MAX) singles.clear();
-    singles.set(k, (m = conds));
+    singles.set(cond, (m = own ?? new Map([[cond, 1]])));
   }
+  return m;
+}
+
+/**
+ * What an update moves at one prefix: the first condition and its count inline (a first fill
+ * puts one condition at each of 100k host prefixes: no map each), any others in `more`.
+ */
+interface Delta {
+  readonly prefix: number;
+  cond: string | undefined;
+  n: number;
+  more: Map<string, number> | undefined;
+}
+
+/** The delta's counts as a fresh map. */
+function deltaConds(d: Delta): Map<string, number> {
+  const m = new Map<string, number>();
+  if (d.cond !== undefined) m.set(d.cond, d.n);
+  if (d.more) for (const [k, n] of d.more) m.set(k, n);
   return m;
 }
 
@@ -83,10 +106,10 @@ function contribution(source: string, member: string): { id: string; prefix: num
   if (source.startsWith('np:')) {
     const p = parseNamedMember(member);
     if (!p || (p.protocol !== 6 && p.protocol !== 17 && p.protocol !== 132)) return undefined;
-    const at = parsedPrefix(p.hostText);
+    const at = memberPrefix(p.hostText);
     return at ? { id: at.id, prefix: at.prefix, cond: `np:${source.slice(3)}:${p.protocol}:${p.port}` } : undefined;
   }
-  const at = parsedPrefix(member);
+  const at = memberPrefix(member);
   return at ? { id: at.id, prefix: at.prefix, cond: source } : undefined;
 }
 
@@ -117,14 +140,17 @@ function regionAt(atoms: ReadonlyMap<string, Atom>, id: string, a: Atom): Region
  * is memoised on that pair: 100k host prefixes under a handful of parents share a handful of
  * signature strings instead of building a condition set and a string each.
  */
-function allRegions(atoms: ReadonlyMap<string, Atom>): Map<string, Region> {
-  const sorted = [...atoms.entries()].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+function allRegions(atoms: ReadonlyMap<string, Atom>, prev: ReadonlyMap<string, Region>): { regions: Map<string, Region>; changed: string[] } {
+  // Ids sorted, atoms read by id: no [id, atom] pair per prefix.
+  const sorted = [...atoms.keys()].sort();
+  const changed: string[] = [];
   // Persistent from the start: the next compile derives from it without a copy.
   const out = LayeredMap.over(new Map<string, Region>());
   const stack: { id: string; sig: string }[] = [];
   /** Parent signature (the family for a root) -> own conditions -> signature. */
   const memo = new Map<string | number, Map<string, string>>();
-  for (const [id, a] of sorted) {
+  for (const id of sorted) {
+    const a = atoms.get(id)!;
     while (stack.length > 0 && !id.startsWith(stack[stack.length - 1]!.id)) stack.pop();
     const parent = stack.length > 0 ? stack[stack.length - 1]!.sig : undefined;
     const own = a.conds.size === 1 ? a.conds.keys().next().value! : [...a.conds.keys()].sort().join('\u0001');
@@ -140,8 +166,10 @@ function allRegions(atoms: ReadonlyMap<string, Atom>): Map<string, Region> {
     }
     stack.push({ id, sig });
     out.set(id, new IdRegion(id, a.prefix, sig));
+    if (prev.get(id)?.sig !== sig) changed.push(id);
   }
-  return out;
+  for (const id of prev.keys()) if (!atoms.has(id)) changed.push(id);
+  return { regions: out, changed };
 }
 
 /**
@@ -160,15 +188,22 @@ export function updateRegions(
   dirtyMembers?: ReadonlyMap<string, ReadonlySet<string>>,
 ): RegionUpdate {
   const want = wantedSources(state, keys, namedSets);
-  const delta = new Map<string, { prefix: number; conds: Map<string, number> }>();
+  const delta = new Map<string, Delta>();
   const bump = (source: string, member: string, d: number): void => {
     const c = contribution(source, member);
     if (!c) return;
-    let e = delta.get(c.id);
-    if (!e) delta.set(c.id, (e = { prefix: c.prefix, conds: new Map() }));
-    e.conds.set(c.cond, (e.conds.get(c.cond) ?? 0) + d);
+    const e = delta.get(c.id);
+    if (!e) delta.set(c.id, { prefix: c.prefix, cond: c.cond, n: d, more: undefined });
+    else if (e.cond === undefined) {
+      e.cond = c.cond;
+      e.n = d;
+    } else if (e.cond === c.cond) e.n += d;
+    else {
+      e.more ??= new Map();
+      e.more.set(c.cond, (e.more.get(c.cond) ?? 0) + d);
+    }
   };
-  for (const id of ROOTS) if (!prev.atoms.has(id)) delta.set(id, { prefix: 0, conds: new Map() });
+  for (const id of ROOTS) if (!prev.atoms.has(id)) delta.set(id, { prefix: 0, cond: undefined, n: 0, more: undefined });
   let sources: Map<string, ReadonlyMap<string, true>> | undefined;
   const own = (): Map<string, ReadonlyMap<string, true>> => (sources ??= new Map(prev.sources));
   for (const [src, snap] of prev.sources) {
@@ -219,10 +254,19 @@ export function updateRegions(
   const dirty: string[] = [];
   for (const [id, d] of delta) {
     const a = atoms.get(id);
+    if (!a && !d.more && (d.cond === undefined || d.n >= 0)) {
+      // A new prefix with at most one condition (nearly every prefix of a first fill): the shared
+      // single-condition map, built only when first needed.
+      if (d.cond !== undefined && d.n > 0) atoms.set(id, { prefix: d.prefix, conds: d.n === 1 ? single(d.cond) : new Map([[d.cond, d.n]]) });
+      else if (d.prefix === 0) atoms.set(id, { prefix: 0, conds: new Map() });
+      dirty.push(id);
+      continue;
+    }
+    const dc = deltaConds(d);
     // A new prefix takes the delta's own (fresh, unshared) map; a known one a copy of its conditions.
-    const conds = a ? new Map(a.conds) : d.conds;
+    const conds = a ? new Map(a.conds) : dc;
     let moved = a === undefined;
-    for (const [k, n] of d.conds) {
+    for (const [k, n] of dc) {
       if (n === 0) {
         if (!a) conds.delete(k);
         continue;
@@ -243,10 +287,7 @@ export function updateRegions(
 
   // Regions of the dirty prefixes and of everything below them.
   if (dirty.length > atoms.size * FULL_PASS_SHARE) {
-    const regions = allRegions(atoms);
-    const changed: string[] = [];
-    for (const [id, r] of regions) if (prev.regions.get(id)?.sig !== r.sig) changed.push(id);
-    for (const id of prev.regions.keys()) if (!regions.has(id)) changed.push(id);
+    const { regions, changed } = allRegions(atoms, prev.regions);
     return { index: index(regions), changed };
   }
   const redo = new Set<string>(dirty);
