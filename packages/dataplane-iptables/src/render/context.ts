@@ -35,6 +35,8 @@ export class ChainBuilder {
 
 export class RenderContext {
   readonly chains: RenderedChain[] = [];
+  /** The chains of `chains` this rendering made (built or pushed), not taken from the render cache. */
+  readonly fresh: RenderedChain[] = [];
   readonly sets = new Map<string, RenderedSet>();
   /** Flow logs: names too long for an NFLOG prefix, by their hashed token. */
   readonly nflogNames = new Map<string, string>();
@@ -143,7 +145,11 @@ export class RenderContext {
   }
 
   push(...chains: ChainBuilder[]): void {
-    for (const c of chains) this.chains.push(c.build());
+    for (const c of chains) {
+      const built = c.build();
+      this.chains.push(built);
+      this.fresh.push(built);
+    }
   }
 
   /**
@@ -186,6 +192,7 @@ export class RenderContext {
         nested: [...new Set(rec.nested)],
       });
       this.chains.push(chain);
+      this.fresh.push(chain);
     } finally {
       if (outer) {
         outer.setIds.push(...rec.setIds);
