@@ -17,6 +17,8 @@ export interface CachedChain {
   readonly nflog: readonly (readonly [string, string])[];
   /** Keys of the cached chains building it made or reused (an endpoint chain's policy and profile chains), pushed with it on reuse. */
   readonly nested: readonly string[];
+  /** @internal The last rendering that used it (render context's counter). */
+  seen: number;
 }
 
 /**
