@@ -11,6 +11,7 @@ const suites: Record<string, () => Promise<(emit: Emit) => Promise<void>>> = {
   iptables: async () => (await import('../packages/dataplane-iptables/src/iptables.bench.js')).runIptablesBench,
   'iptables-label-change': async () => (await import('../packages/dataplane-iptables/src/label-change.bench.js')).runLabelChangeBench,
   'iptables-restore-cost': async () => (await import('../packages/dataplane-iptables/src/restore-cost.bench.js')).runRestoreCostBench,
+  'iptables-commit-shape': async () => (await import('../packages/dataplane-iptables/src/commit-shape.bench.js')).runCommitShapeBench,
   'iptables-flows': async () => (await import('../packages/dataplane-iptables/src/flows.bench.js')).runIptablesFlowsBench,
   wireguard: async () => (await import('../packages/wireguard/src/wireguard.bench.js')).runWireguardBench,
   'ebpf-move': async () => (await import('../packages/dataplane-ebpf/src/move.bench.js')).runMoveBench,

@@ -21,7 +21,7 @@ import { pathToFileURL } from 'node:url';
 import { applyMessage, emptyDataplaneState } from '@gingham/core';
 import { createNetnsRunner } from '@gingham/host';
 import { openRestoreSession } from './apply/restore-session.js';
-import { formatIpsetRestore, formatIptablesRestore, formatRule } from './render/format.js';
+import { formatChainRules, formatIpsetRestore, formatIptablesRestore } from './render/format.js';
 import { resolveRenderOptions } from './render/options.js';
 import { renderState } from './render/render.js';
 import { labelChangeState } from './label-change.bench.js';
@@ -128,7 +128,7 @@ export async function runRestoreCostBench(emit: Emit): Promise<void> {
       emit({ bench: b, metric: 'filter_rules', value: rules, unit: 'rules' });
       // The label change's transaction: one endpoint chain flushed and rewritten (same rules).
       const ep = filter.find((c) => c.name.startsWith(`${o.chainPrefix}tw-`))!;
-      const txOf = (n: number): string => ['*filter', `:${ep.name} - [0:0]`, `-F ${ep.name}`, ...ep.rules.slice(0, n).map((x) => formatRule(ep.name, x, o.commentTag)), 'COMMIT', ''].join('\n');
+      const txOf = (n: number): string => ['*filter', `:${ep.name} - [0:0]`, `-F ${ep.name}`, ...formatChainRules(ep.name, ep.rules.slice(0, n), o.commentTag), 'COMMIT', ''].join('\n');
       const tx = txOf(ep.rules.length);
       emit({ bench: b, metric: 'one_chain_rules', value: ep.rules.length, unit: 'rules' });
       emit({ bench: b, metric: 'one_chain_tx', value: median(ns.path, restore, tx, samples), unit: 'ms' });

@@ -50,7 +50,7 @@ import { cleanInstance, type CleanReport } from './clean.js';
 import { emptyKernelState, type KernelState, ownedSetMatcher, parseIpAddrJson, parseIpsetSave, parseIptablesSave } from './kernel-state.js';
 import { IPSET_SESSION_ARGV, type IpsetSession, openIpsetSession } from './ipset-session.js';
 import { openRestoreSession, type RestoreSession, restoreSessionSafe } from './restore-session.js';
-import { modelRefs, NO_CHANGES, planConverge, planMembers, type PlanStats, type PlanStep, restoreText, TABLES } from './plan.js';
+import { modelRefs, NO_CHANGES, planConverge, planMembers, type FamilyPlan, type PlanStats, type PlanStep, restoreText, TABLES } from './plan.js';
 import { scopeIndex } from './scope-index.js';
 
 export type IptablesBackend = 'default' | 'nft' | 'legacy';
@@ -166,6 +166,13 @@ export function tools(family: 4 | 6, backend: IptablesBackend): { save: string; 
 }
 
 type Undo = () => void;
+
+/** One family's rendering and the plan that converges its tables to it, made before running it. */
+interface Prepared {
+  readonly family: 4 | 6;
+  readonly r: Rendered;
+  readonly plan: FamilyPlan;
+}
 
 /**
  * Applies a batch to the state with core's reducer; on any contract violation every change is
@@ -354,11 +361,18 @@ export function createIptablesDataplane(options: IptablesDataplaneOptions = {}):
    * One table's transaction: through the family's session when it is up and the transaction is
    * small and safe to re-run, else (and after any session failure) one-shot.
    */
-  async function restoreSection(family: 4 | 6, section: { readonly table: Table; readonly lines: readonly string[] }): Promise<void> {
+  async function restoreSection(family: 4 | 6, section: { readonly table: Table; readonly lines: readonly string[] }, whileCommitting?: () => void): Promise<void> {
     const lines = [`*${section.table}`, ...section.lines, 'COMMIT'];
     const rs = restoreSessions.get(family);
     if (rs?.alive() && lines.length <= SESSION_MAX_LINES && restoreSessionSafe(lines)) {
-      if ((await rs.run(lines)) === true) return;
+      const committed = rs.run(lines);
+      if (whileCommitting) {
+        // The session writes on a later microtask: once the loop has turned, the transaction is
+        // in the child's pipe and the kernel commits it while `whileCommitting` runs here.
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        whileCommitting();
+      }
+      if ((await committed) === true) return;
       // Exit or timeout: the outcome is unknown, the transaction is safe to run again.
       restoreFailures++;
       restoreSessions.delete(family);
@@ -405,7 +419,22 @@ export function createIptablesDataplane(options: IptablesDataplaneOptions = {}):
     }
   }
 
-  async function run(family: 4 | 6, steps: readonly PlanStep[]): Promise<void> {
+  /**
+   * Runs a family's steps in order. `meanwhile` (at most once): work of the agent's own to do
+   * while the kernel commits, called right after the first restore transaction has been handed to
+   * the family's session (the commit then runs in the child, on another core); called at the end
+   * when there is no such transaction. Its time is not counted as restore time.
+   */
+  async function run(family: 4 | 6, steps: readonly PlanStep[], meanwhile?: () => void): Promise<void> {
+    let pending = meanwhile;
+    const aside = (): number => {
+      const f = pending;
+      pending = undefined;
+      if (!f) return 0;
+      const t = performance.now();
+      f();
+      return performance.now() - t;
+    };
     for (const step of steps) {
       const t = performance.now();
       if (step.kind === 'ipset') {
@@ -417,10 +446,12 @@ export function createIptablesDataplane(options: IptablesDataplaneOptions = {}):
       // One transaction per table (a child, or one write to the session): each COMMIT is its own
       // transaction anyway, and the kill -9 harness can then stop the process between any two of
       // them (the generation stamp covers it).
-      for (const section of step.sections) await restoreSection(family, section);
-      time.restoreMs += performance.now() - t;
+      let spent = 0;
+      for (const section of step.sections) await restoreSection(family, section, () => (spent += aside()));
+      time.restoreMs += performance.now() - t - spent;
       time.restores += step.sections.length;
     }
+    aside();
   }
 
   /** Interface addresses, read only when a host endpoint is bound by expected IPs. */
@@ -439,11 +470,14 @@ export function createIptablesDataplane(options: IptablesDataplaneOptions = {}):
 
   /** Converges one family to `rendered` (canonical set names), rendering the state when not given. */
   async function converge(family: 4 | 6, host: HostFacts, ipsetSave: () => Promise<string>, rendered?: Rendered): Promise<void> {
-    let k = kernel.get(family);
-    if (!k) {
-      k = await readBack(family, ipsetSave);
-      kernel.set(family, k);
-    }
+    if (!kernel.has(family)) kernel.set(family, await readBack(family, ipsetSave));
+    await execute(prepare(family, host, rendered)!);
+  }
+
+  /** A family's rendering and plan against the model of its tables; `undefined` while that model is unknown (a read-back is due). */
+  function prepare(family: 4 | 6, host: HostFacts, rendered?: Rendered): Prepared | undefined {
+    const k = kernel.get(family);
+    if (!k) return undefined;
     const t0 = performance.now();
     const r = rendered ?? renderState(state, family, o, host, renderCache);
     const t1 = performance.now();
@@ -452,14 +486,60 @@ export function createIptablesDataplane(options: IptablesDataplaneOptions = {}):
     const plan = planConverge(k, r, planOptions, last.get(family));
     time.renderMs += t1 - t0;
     time.planMs += performance.now() - t1;
+    return { family, r, plan };
+  }
+
+  /** Runs a prepared plan and keeps its model; `meanwhile`: see `run`. */
+  async function execute({ family, r, plan }: Prepared, meanwhile?: () => void): Promise<void> {
     kernel.delete(family); // until every step has run, the model is unknown
-    await run(family, plan.steps);
+    await run(family, plan.steps, meanwhile);
     kernel.set(family, plan.next);
     names.set(family, plan.names);
     refs.set(family, modelRefs(plan.next));
     last.set(family, plan.rendered);
     lastCanonical.set(family, r);
     stats = add(stats, plan.stats);
+  }
+
+  /**
+   * Converges each family in turn, rendering and planning the next one while the kernel commits
+   * the one before (the families' tables are independent; their steps still run one family after
+   * the other, so the IP set session never interleaves two plans). A failure stops at that family,
+   * as one at a time did: the next family's plan, made meanwhile, is dropped unrun.
+   */
+  async function convergeAll(list: readonly (4 | 6)[], host: HostFacts, ipsetSave: () => Promise<string>): Promise<void> {
+    let ahead: { prepared?: Prepared; error?: unknown } | undefined;
+    for (let i = 0; i < list.length; i++) {
+      const family = list[i]!;
+      const following = list[i + 1];
+      try {
+        if (ahead?.error !== undefined) throw ahead.error;
+        let prepared = ahead?.prepared;
+        ahead = undefined;
+        if (!prepared) {
+          if (!kernel.has(family)) kernel.set(family, await readBack(family, ipsetSave));
+          prepared = prepare(family, host)!;
+        }
+        const next: { prepared?: Prepared; error?: unknown } = {};
+        await execute(
+          prepared,
+          following === undefined
+            ? undefined
+            : () => {
+                try {
+                  const p = prepare(following, host);
+                  if (p) next.prepared = p;
+                } catch (e) {
+                  next.error = e;
+                }
+              },
+        );
+        ahead = next;
+      } catch (e) {
+        kernel.delete(family);
+        throw e;
+      }
+    }
   }
 
   /**
@@ -538,14 +618,7 @@ export function createIptablesDataplane(options: IptablesDataplaneOptions = {}):
         lastFacts = factsKey(host);
         let saved: Promise<string> | undefined;
         const ipsetSave = (): Promise<string> => (saved ??= must(['ipset', 'save']));
-        for (const family of rest) {
-          try {
-            await converge(family, host, ipsetSave);
-          } catch (e) {
-            kernel.delete(family);
-            throw e;
-          }
-        }
+        await convergeAll(rest, host, ipsetSave);
       }
       time.totalMs = performance.now() - started;
       // Converged: start the persistent sessions now so the next label change finds them ready.
@@ -593,14 +666,7 @@ export function createIptablesDataplane(options: IptablesDataplaneOptions = {}):
       const started = performance.now();
       let saved: Promise<string> | undefined;
       const ipsetSave = (): Promise<string> => (saved ??= must(['ipset', 'save']));
-      for (const family of families) {
-        try {
-          await converge(family, host, ipsetSave);
-        } catch (e) {
-          kernel.delete(family);
-          throw e;
-        }
-      }
+      await convergeAll(families, host, ipsetSave);
       lastFacts = key;
       time.totalMs = performance.now() - started;
     },

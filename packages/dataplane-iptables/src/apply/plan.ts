@@ -70,8 +70,8 @@
  */
 import { chainRuleIds } from '../render/generation.js';
 import type { Table } from '../render/options.js';
-import type { Rendered, RenderedChain, RenderedSet } from '../render/rendered.js';
-import { formatRule } from '../render/format.js';
+import type { Rendered, RenderedChain, RenderedRule, RenderedSet } from '../render/rendered.js';
+import { formatChainRules } from '../render/format.js';
 import { freshGeneration, withGeneration } from '../render/generation.js';
 import type { KernelChain, KernelSet, KernelState } from './kernel-state.js';
 import { pathSteps, type ScopeLookup, scopeIndex, type SetScope, shareScopeIndex } from './scope-index.js';
@@ -333,6 +333,15 @@ function uniformGeneration(k: KernelState): number | undefined {
   return gs[0] !== undefined && gs.every((g) => g === gs[0]) ? gs[0] : undefined;
 }
 
+/**
+ * Whether a chain of the model holds these rules: as many, and the same last id. Ids are chained
+ * (each hashes the one before), so the last pins them all; the tables carry it alone (in the
+ * last rule's comment, format.ts), so a read-back knows only that one (`?` for the others).
+ */
+function sameRules(ids: readonly string[], rules: readonly RenderedRule[]): boolean {
+  return ids.length === rules.length && (ids.length === 0 || ids[ids.length - 1] === rules[rules.length - 1]!.id);
+}
+
 /** Whether `r` (a rendering as written) is exactly what `k` holds: same chains, rule ids and hook rules. */
 function describes(r: Rendered, k: KernelState): boolean {
   // Chains and hooks of a model change only by a new plan (a members-only plan replaces sets).
@@ -340,7 +349,7 @@ function describes(r: Rendered, k: KernelState): boolean {
   if (r.chains.length !== k.chains.size) return false;
   for (const c of r.chains) {
     const have = k.chains.get(ck(c));
-    if (!have || have.ids.length !== c.rules.length || have.ids.some((id, i) => id !== c.rules[i]!.id)) return false;
+    if (!have || !sameRules(have.ids, c.rules)) return false;
   }
   let hooks = 0;
   for (const list of k.hooks.values()) hooks += list.length;
@@ -377,7 +386,7 @@ export function planConverge(k: KernelState, rendered: Rendered, o: PlanOptions,
       const have = k.chains.get(ck(c));
       if (have) found++;
       if (have && chainOfEntry.get(have) === c) return false;
-      if (!have || have.ids.length !== c.rules.length || have.ids.some((id, i) => id !== c.rules[i]!.id)) return true;
+      if (!have || !sameRules(have.ids, c.rules)) return true;
       chainOfEntry.set(have, c);
       return false;
     });
@@ -550,7 +559,7 @@ export function planConverge(k: KernelState, rendered: Rendered, o: PlanOptions,
       const [table, name] = split(key);
       if (k.chains.has(key)) sec(table).push(`-F ${name}`);
     }
-    for (const c of d.write) for (const rule of c.rules) sec(c.table).push(formatRule(c.name, rule, o.commentTag));
+    for (const c of d.write) sec(c.table).push(...formatChainRules(c.name, c.rules, o.commentTag));
     for (const [key, args] of d.hookDels) {
       const [table, chain] = split(key);
       sec(table).push(`-D ${chain} ${args}`);

@@ -35,15 +35,21 @@ export class ChainBuilder {
 
 export class RenderContext {
   readonly chains: RenderedChain[] = [];
+  /** The chains of `chains` this rendering made (built or pushed), not taken from the render cache. */
+  readonly fresh: RenderedChain[] = [];
   readonly sets = new Map<string, RenderedSet>();
   /** Flow logs: names too long for an NFLOG prefix, by their hashed token. */
   readonly nflogNames = new Map<string, string>();
   /** Accept and pass: the bits every endpoint chain clears first. */
   readonly marks: number;
   readonly rules: RuleContext;
-  /** Cached chains of the last rendering of this family, and those this rendering used. */
-  private readonly cached: ReadonlyMap<string, CachedChain> | undefined;
-  private readonly used = new Map<string, CachedChain>();
+  /**
+   * The render cache's entries of this family, changed in place: those of the last rendering, and
+   * those this rendering made or used, marked with its `epoch` (so taking an unchanged chain
+   * costs a mark, not an insert into a new map of every chain); `commitCache` drops the unmarked.
+   */
+  private readonly entries: Map<string, CachedChain>;
+  private readonly epoch = ++renderings;
   /** Kernel members of Engine sets by id (render-cache.ts; dropped when a set changes). */
   private readonly keptMembers: Map<string, readonly string[]> | undefined;
   /** While a cacheable chain is built: what it registers (sets, NFLOG names, cached chains), to replay on reuse. */
@@ -62,7 +68,12 @@ export class RenderContext {
     readonly o: ResolvedRenderOptions,
     private readonly cache?: RenderCache,
   ) {
-    this.cached = cache?.entries.get(family);
+    let entries = cache?.entries.get(family);
+    if (!entries) {
+      entries = new Map();
+      cache?.entries.set(family, entries);
+    }
+    this.entries = entries;
     this.from = cache?.from.get(family);
     if (this.from) {
       this.changed = new Set();
@@ -143,7 +154,11 @@ export class RenderContext {
   }
 
   push(...chains: ChainBuilder[]): void {
-    for (const c of chains) this.chains.push(c.build());
+    for (const c of chains) {
+      const built = c.build();
+      this.chains.push(built);
+      this.fresh.push(built);
+    }
   }
 
   /**
@@ -157,18 +172,18 @@ export class RenderContext {
   pushCached(key: string, build: () => RenderedChain, nested?: readonly string[]): void {
     this.rec?.nested.push(key);
     this.collecting?.push(key);
-    const done = this.used.get(key);
+    const done = this.used(key);
     if (done) {
       if (this.rec) this.replay(done);
       return;
     }
-    const hit = this.cached?.get(key);
+    const hit = this.entries.get(key);
     if (hit && nested) {
       // The caller made or reused the chains this one names (they need not be those of the
       // cached entry: a key names chains by name, not by content), and keeps them with it.
       const entry = { ...hit, nested: [...nested] };
       this.replay(entry);
-      this.used.set(key, entry);
+      this.use(key, entry);
       this.chains.push(entry.chain);
       return;
     }
@@ -178,14 +193,16 @@ export class RenderContext {
     this.rec = rec;
     try {
       const chain = build();
-      this.used.set(key, {
+      this.use(key, {
         chain,
         setIds: [...new Set(rec.setIds)],
         netSets: [...new Map(rec.netSets)],
         nflog: [...new Map(rec.nflog)],
         nested: [...new Set(rec.nested)],
+        seen: 0,
       });
       this.chains.push(chain);
+      this.fresh.push(chain);
     } finally {
       if (outer) {
         outer.setIds.push(...rec.setIds);
@@ -209,23 +226,34 @@ export class RenderContext {
    * exactly the entries of the last rendering.
    */
   reuse(key: string): boolean {
-    if (this.used.has(key)) return true;
-    const hit = this.cached?.get(key);
+    const hit = this.entries.get(key);
     if (!hit) return false;
-    this.adopt(key, hit);
+    if (hit.seen !== this.epoch) this.adopt(key, hit);
     return true;
   }
 
   private adopt(key: string, hit: CachedChain): void {
     this.replay(hit);
-    this.used.set(key, hit);
+    hit.seen = this.epoch;
     this.chains.push(hit.chain);
     for (const k of hit.nested) {
-      const e = this.used.get(k);
-      if (e) {
+      const e = this.entries.get(k)!;
+      if (e.seen === this.epoch) {
         if (this.rec) this.replay(e);
-      } else this.adopt(k, this.cached!.get(k)!);
+      } else this.adopt(k, e);
     }
+  }
+
+  /** The entry of `key` when this rendering made or used it. */
+  private used(key: string): CachedChain | undefined {
+    const e = this.entries.get(key);
+    return e !== undefined && e.seen === this.epoch ? e : undefined;
+  }
+
+  /** Marks `entry` as this rendering's entry of `key`. */
+  private use(key: string, entry: CachedChain): void {
+    entry.seen = this.epoch;
+    this.entries.set(key, entry);
   }
 
   private replay(hit: CachedChain): void {
@@ -281,7 +309,8 @@ export class RenderContext {
   /** Keeps the chains this rendering used for the next one (only those: the cache never grows past one rendering). */
   commitCache(): void {
     if (!this.cache) return;
-    this.cache.entries.set(this.family, this.used);
+    // Only this rendering's entries stay: the cache never grows past one rendering.
+    for (const [key, e] of this.entries) if (e.seen !== this.epoch) this.entries.delete(key);
     // What this rendering was made from: the last one's maps brought up to date by what changed.
     const from = this.from ?? { policies: new Map(this.state.policies), profiles: new Map(this.state.profiles), endpointKeys: new Map() };
     for (const tagged of this.changed ?? []) {
@@ -295,6 +324,9 @@ export class RenderContext {
     this.cache.from.set(this.family, { policies: from.policies, profiles: from.profiles, endpointKeys: this.endpointKeys });
   }
 }
+
+/** Renderings so far (any cache, any family): each marks the cache entries it uses with its own number. */
+let renderings = 0;
 
 /** Adds `<tag><id>` for every id whose value differs between `now` and `was` (added, removed, replaced). */
 function changedIds(out: Set<string>, tag: string, now: ReadonlyMap<string, unknown>, was: ReadonlyMap<string, unknown>): void {

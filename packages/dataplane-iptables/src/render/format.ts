@@ -3,9 +3,21 @@
  */
 import type { Rendered, RenderedRule } from './rendered.js';
 
-/** One `-A` line of a rendered rule (comment first, as Felix writes it). */
-export function formatRule(chain: string, rule: RenderedRule, commentTag: string): string {
-  return ['-A', chain, '-m', 'comment', '--comment', `"${commentTag}${rule.id}"`, ...rule.args].join(' ');
+/** One `-A` line of a rendered rule; with `comment`, its id first in a comment (as Felix writes it). */
+export function formatRule(chain: string, rule: RenderedRule, commentTag: string, comment = true): string {
+  return comment ? ['-A', chain, '-m', 'comment', '--comment', `"${commentTag}${rule.id}"`, ...rule.args].join(' ') : ['-A', chain, ...rule.args].join(' ');
+}
+
+/**
+ * The `-A` lines of a chain's rules, the id comment on the last rule only. Rule ids are chained
+ * (each hashes the one before it), so the last one pins the whole chain: its rules, their order
+ * and the chain's name; the read-back compares a chain by its rule count and last id
+ * (plan.ts, `sameRules`). A comment on every rule, as Felix writes them, made the kernel's commit
+ * (which walks every rule reachable from the hooks, comments included) about a quarter slower at
+ * 10k policies (docs/benchmarks.md, "Commit cost by table shape").
+ */
+export function formatChainRules(chain: string, rules: readonly RenderedRule[], commentTag: string): string[] {
+  return rules.map((rule, i) => formatRule(chain, rule, commentTag, i === rules.length - 1));
 }
 
 /**
@@ -19,7 +31,7 @@ export function formatIptablesRestore(r: Rendered): string {
     if (cs.length === 0) continue;
     out.push(`*${table}`);
     for (const c of cs) out.push(`:${c.name} - [0:0]`);
-    for (const c of cs) for (const rule of c.rules) out.push(formatRule(c.name, rule, r.commentTag));
+    for (const c of cs) out.push(...formatChainRules(c.name, c.rules, r.commentTag));
     out.push('COMMIT');
   }
   return `${out.join('\n')}\n`;

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { applyMessage, emptyDataplaneState, type CompiledPolicy, type DataplaneMessage, type HostEndpointState, type WorkloadEndpointState } from '@gingham/core';
+import { labelChange, labelChangeState } from '../label-change.bench.js';
 import type { RenderOptions } from './options.js';
 import { createRenderCache, forgetSetMembers } from './render-cache.js';
 import { renderState } from './render.js';
@@ -85,6 +86,26 @@ describe('render cache', () => {
           expect(cached, `step ${i}, IPv${family}, ${JSON.stringify(options)}`).toEqual(renderState(state, family, options));
         }
       }
+    }
+  });
+});
+
+describe('render cache: the order of a small change', () => {
+  it('a move between existing groups keeps every other chain object at its place and equals an uncached rendering', () => {
+    const state = emptyDataplaneState();
+    for (const m of labelChangeState(500, 100)) applyMessage(state, m);
+    const cache = createRenderCache();
+    let last = renderState(state, 4, {}, {}, cache);
+    for (const [i, from, to] of [[3, 3, 10], [3, 10, 17], [40, 40, 41]] as const) {
+      for (const m of labelChange(i, from, to, 100)) applyMessage(state, m);
+      forgetSetMembers(cache, [`s:app${from}`, `s:app${to}`]);
+      const r = renderState(state, 4, {}, {}, cache);
+      expect(r).toEqual(renderState(state, 4));
+      expect(r.chains.length).toBe(last.chains.length);
+      const moved = r.chains.filter((c, k) => c !== last.chains[k]).map((c) => c.name);
+      expect(moved.every((n) => n.endsWith(`cali${i.toString(16).padStart(11, '0')}`) || !n.startsWith('gh-tw-'))).toBe(true);
+      expect(moved).toContain(`gh-tw-cali${i.toString(16).padStart(11, '0')}`);
+      last = r;
     }
   });
 });

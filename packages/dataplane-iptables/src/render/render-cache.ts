@@ -17,6 +17,8 @@ export interface CachedChain {
   readonly nflog: readonly (readonly [string, string])[];
   /** Keys of the cached chains building it made or reused (an endpoint chain's policy and profile chains), pushed with it on reuse. */
   readonly nested: readonly string[];
+  /** @internal The last rendering that used it (render context's counter). */
+  seen: number;
 }
 
 /**
@@ -49,8 +51,8 @@ export interface RenderCache {
   readonly members: Map<4 | 6, Map<string, readonly string[]>>;
   /** @internal family → what the last rendering was made from (render context: changed policies, endpoint keys). */
   readonly from: Map<4 | 6, RenderedFrom>;
-  /** @internal family → the last rendering's chains in order and as a set (render.ts sorts only what is new). */
-  readonly sorted: Map<4 | 6, { readonly chains: readonly RenderedChain[]; readonly members: ReadonlySet<RenderedChain> }>;
+  /** @internal family → the last rendering's chains in order, and the place of each by `<table>:<name>` (render.ts sorts only what is new). */
+  readonly sorted: Map<4 | 6, { readonly chains: readonly RenderedChain[]; readonly at: ReadonlyMap<string, number> }>;
 }
 
 export function createRenderCache(): RenderCache {

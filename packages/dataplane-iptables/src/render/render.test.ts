@@ -71,7 +71,7 @@ describe('names', () => {
 });
 
 describe('renderState', () => {
-  it('hooks each built-in chain exactly once and comments every rule with a unique id', () => {
+  it('hooks each built-in chain exactly once and comments the last rule of every chain with its unique id', () => {
     const r = renderState(withPolicies([], []), 4);
     expect(r.hooks.map((h) => `${h.chain} ${h.args.join(' ')}`)).toEqual([
       'FORWARD -m comment --comment gh:hook -j gh-FORWARD',
@@ -81,7 +81,16 @@ describe('renderState', () => {
     const text = formatIptablesRestore(r);
     const ids = [...text.matchAll(/--comment "gh:([^"]+)"/g)].map((m) => m[1]);
     expect(new Set(ids).size).toBe(ids.length);
-    for (const line of text.split('\n').filter((l) => l.startsWith('-A '))) expect(line).toMatch(/^-A \S+ -m comment --comment "gh:[A-Za-z0-9_-]{16}" /);
+    expect(ids).toEqual(r.chains.filter((c) => c.rules.length > 0).map((c) => c.rules[c.rules.length - 1]!.id));
+    // Every rule id is still unique (chained), and only the last one of a chain is written.
+    const all = r.chains.flatMap((c) => c.rules.map((x) => x.id));
+    expect(new Set(all).size).toBe(all.length);
+    const lines = text.split('\n').filter((l) => l.startsWith('-A '));
+    for (const [i, line] of lines.entries()) {
+      const last = lines[i + 1]?.split(' ')[1] !== line.split(' ')[1];
+      if (last) expect(line).toMatch(/^-A \S+ -m comment --comment "gh:[A-Za-z0-9_-]{16}" /);
+      else expect(line).not.toContain('--comment');
+    }
     for (const c of r.chains) expect(c.name.length).toBeLessThanOrEqual(MAX_CHAIN_NAME);
   });
 

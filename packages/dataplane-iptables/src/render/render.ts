@@ -55,24 +55,60 @@ export function renderState(state: DataplaneState, family: 4 | 6, options: Rende
   const hooks = renderStaticChains(rc, haveHeps, stamp);
   rc.commitCache();
 
-  const members = new Set(rc.chains);
-  const chains = sortChains(rc.chains, members, cache?.sorted.get(family));
-  cache?.sorted.set(family, { chains, members });
+  const last = cache?.sorted.get(family);
+  const same = sameSlots(rc.chains.length, rc.fresh, last);
+  const chains = same ?? sortChains(rc.chains, rc.fresh, last);
+  // Same names at the same places: the last rendering's places hold (never changed once made).
+  if (cache) cache.sorted.set(family, { chains, at: same && last ? last.at : placesOf(chains) });
   const sets = [...rc.sets.values()].sort((a, b) => (a.name < b.name ? -1 : 1));
   return { family, chainPrefix: o.chainPrefix, setPrefix: o.setPrefix, commentTag: o.commentTag, chains, sets, hooks, nflogNames: rc.nflogNames, ...(stamp ? { stamp } : {}) };
+}
+
+interface LastOrder {
+  readonly chains: readonly RenderedChain[];
+  readonly at: ReadonlyMap<string, number>;
+}
+
+/**
+ * The common case after a small change (a label change moving an endpoint between existing
+ * groups): as many chains as the last rendering, and each chain this rendering made (`fresh`) has
+ * the name of one of the last rendering's, at a place of its own. Then the result is the last
+ * order with those places replaced, with no pass over every chain: every other chain of this
+ * rendering was taken from the render cache, so it is one of the last rendering's (one chain
+ * object per cache key); the fresh ones' names were not theirs, so they fill exactly the places
+ * left over, and names are unique in a rendering. `undefined` when that does not hold.
+ */
+function sameSlots(count: number, fresh: readonly RenderedChain[], last?: LastOrder): RenderedChain[] | undefined {
+  if (!last || count !== last.chains.length || fresh.length * 8 > count) return undefined;
+  const out = last.chains.slice();
+  const taken = new Set<number>();
+  for (const c of fresh) {
+    const i = last.at.get(keyOf(c));
+    if (i === undefined || taken.has(i)) return undefined;
+    taken.add(i);
+    out[i] = c;
+  }
+  return out;
+}
+
+/** Each chain's place by `<table>:<name>`. */
+function placesOf(chains: readonly RenderedChain[]): Map<string, number> {
+  const at = new Map<string, number>();
+  chains.forEach((c, i) => at.set(keyOf(c), i));
+  return at;
 }
 
 /**
  * Chains by `<table>:<name>` (each key made once per chain object, not once per comparison).
  * With the last rendering's order (`last`, from the render cache), the chains it also had keep
- * their order and only the new ones are sorted and merged in: after a small change (the render
- * cache hands back the same chain objects) that is a pass of set lookups, not a sort of every
- * chain. Chain keys are unique in a rendering, so both ways give the same order.
+ * their order and only the new ones (`fresh`: those this rendering made; every other one came
+ * from the render cache, so from the last rendering) are sorted and merged in. Chain keys are
+ * unique in a rendering, so both ways give the same order.
  */
-function sortChains(chains: readonly RenderedChain[], now: ReadonlySet<RenderedChain>, last?: { readonly chains: readonly RenderedChain[]; readonly members: ReadonlySet<RenderedChain> }): RenderedChain[] {
+function sortChains(chains: readonly RenderedChain[], fresh: readonly RenderedChain[], last?: LastOrder): RenderedChain[] {
   if (!last) return sortedByKey(chains);
-  const fresh = chains.filter((c) => !last.members.has(c));
   if (fresh.length * 8 > chains.length) return sortedByKey(chains);
+  const now = new Set(chains);
   const kept = last.chains.filter((c) => now.has(c));
   if (kept.length + fresh.length !== chains.length) return sortedByKey(chains);
   const added = sortedByKey(fresh);
