@@ -12,6 +12,8 @@
  * children). No etcd, no agent, no Engine on the event path.
  * Rows (ms): new_iface_<mode>_<all|reported>_sync_{p50,p99,max,cpu}, then the periodic full
  * re-check over the hooks attached by then (10 runs), new_iface_<mode>_full_recheck_{p50,max},
+ * and an empty batch applied 30 times with the rest pending, new_iface_<mode>_empty_apply_{p50,max}
+ * (and _pending, their number),
  * new_iface_<mode>_bare_<ingress|egress>_{p50,p99,max}, new_iface_<mode>_bare_pair_{p50,p99}.
  * It must never touch the root namespace or /sys/fs/bpf: everything is under the scratch mount
  * and namespace, removed in `finally`.
@@ -120,6 +122,17 @@ export async function runNewInterfaceBench(emit: Emit): Promise<void> {
         }
         emit({ bench, metric: `new_iface_${mode}_full_recheck_p50_ms`, value: pct(full, 50), unit: 'ms' });
         emit({ bench, metric: `new_iface_${mode}_full_recheck_max_ms`, value: Math.max(...full), unit: 'ms' });
+        // A batch that changes no endpoint, with most endpoint interfaces present and the rest
+        // pending: what the dataplane's interface part adds to a label change or a new policy.
+        const empty: number[] = [];
+        for (let k = 0; k < 30; k++) {
+          const t = performance.now();
+          await dp.apply([]);
+          empty.push(performance.now() - t);
+        }
+        emit({ bench, metric: `new_iface_${mode}_empty_apply_p50_ms`, value: pct(empty, 50), unit: 'ms' });
+        emit({ bench, metric: `new_iface_${mode}_empty_apply_max_ms`, value: Math.max(...empty), unit: 'ms' });
+        emit({ bench, metric: `new_iface_${mode}_pending`, value: dp.stats().pendingInterfaces.length, unit: 'count' });
         await dp.clean();
       } finally {
         await dp.close();

@@ -344,7 +344,10 @@ export function createEbpfDataplane(options: EbpfDataplaneOptions = {}): EbpfDat
     if (endpointsChanged || pending.size > 0) interfaces.refreshFacts(state);
     const writes = updateGeneration(g, state, interfaces.facts, dirty);
     clearDirty();
-    if (endpointsChanged || pending.size > 0) reconcileChanged(g.program);
+    // A batch that changed endpoints re-checks every endpoint interface; any other batch retries
+    // the pending ones alone (looked up by name; no other hook or pin is read).
+    if (endpointsChanged) reconcileChanged(g.program);
+    else if (pending.size > 0) reconcileReportedHooks(hooks, g.program, interfaces.wanted(state), [...pending].map((name) => ({ name })), pending, verified);
     last = { writes, fullFill: false, replacedGeneration: undefined };
   };
 

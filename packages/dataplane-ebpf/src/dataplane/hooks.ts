@@ -134,6 +134,7 @@ export function reconcileReportedHooks(ctx: HookContext, program: BpfProgram, wa
   const names = new Set(changes.map((c) => c.name));
   for (const [key, ifindex] of verified) if (indexes.has(ifindex)) names.add(key.slice(key.indexOf(' ') + 1));
   const known = new Set([...verified.keys()].map((k) => k.slice(k.indexOf(' ') + 1)));
+  for (const n of names) if (!wanted.has(n)) pending.delete(n);
   const relevant = [...names].filter((n) => wanted.has(n) || known.has(n));
   if (relevant.length === 0) return;
   const idx = ctx.ifindexes(relevant);
