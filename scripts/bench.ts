@@ -15,6 +15,7 @@ const suites: Record<string, () => Promise<(emit: Emit) => Promise<void>>> = {
   'iptables-flows': async () => (await import('../packages/dataplane-iptables/src/flows.bench.js')).runIptablesFlowsBench,
   wireguard: async () => (await import('../packages/wireguard/src/wireguard.bench.js')).runWireguardBench,
   'ebpf-move': async () => (await import('../packages/dataplane-ebpf/src/move.bench.js')).runMoveBench,
+  'ebpf-new-interface': async () => (await import('../packages/dataplane-ebpf/src/new-interface.bench.js')).runNewInterfaceBench,
   'ebpf-datapath': async () => (await import('../packages/dataplane-ebpf/src/ebpf.bench.js')).runEbpfBench,
   'ebpf-fill': async () => (await import('../packages/dataplane-ebpf/src/fill.bench.js')).runEbpfFillBench,
   'dataplane-throughput': async () => (await import('./dataplane-throughput.bench.js')).runDataplaneThroughputBench,

@@ -65,6 +65,9 @@
  *    `ip_link_add_p50_ms` the `ip` child itself (not part of the figure); beside them
  *    `_stage_dispatch` (event → the re-check called), `_stage_after` (re-check returned → the
  *    bench seeing it), `_stage_syncs` (re-checks per sample), `_stage_gc`, `_stage_loop_block`;
+ *    `new_interface_reported_syncs` counts the samples whose re-check was told which interfaces
+ *    the kernel reported (the rtnetlink events' names); each sample's split is appended to
+ *    GINGHAM_BENCH_AGENT_TRACE as a `new_interface` row;
  *  - interface_full_recheck_p50/max_ms and `_loop_block_max_ms`: the agent's periodic full
  *    interface re-check (every 30 s), requested 10 times: its length and how long it holds the
  *    event loop (a change arriving meanwhile waits that long). With
@@ -87,7 +90,7 @@
  */
 import { fork, spawn, spawnSync } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Resource } from '@gingham/core';
@@ -284,6 +287,8 @@ interface Marks {
   syncStart?: number;
   /** Interface re-checks called (a veth pair reports two links: one re-check or two). */
   syncs?: number;
+  /** Interfaces the first re-check was told the kernel reported (0: told nothing, it looked at every one). */
+  reported?: number;
   /** Time in full re-checks of every interface (the agent's periodic safety net). */
   fullSync?: number;
   /** The longest event-loop block seen when the source batch arrived (in the watch stage). */
@@ -305,6 +310,7 @@ function timed(dp: AgentDataplane, marks: () => Marks): AgentDataplane {
       const m = marks();
       m.syncStart ??= performance.now();
       m.syncs = (m.syncs ?? 0) + 1;
+      m.reported ??= o?.changed?.length ?? 0;
       const t = performance.now();
       await dp.syncInterfaces(o);
       m.syncEnd = performance.now();
@@ -425,9 +431,9 @@ async function runInside(emit: Emit): Promise<void> {
       marks.calc ??= performance.now();
     };
     const onLink = loop.requestInterfaceSync.bind(loop);
-    loop.requestInterfaceSync = () => {
+    loop.requestInterfaceSync = (full, changed) => {
       marks.event ??= performance.now();
-      onLink();
+      onLink(full, changed);
     };
     const t0 = performance.now();
     try {
@@ -549,6 +555,8 @@ async function runInside(emit: Emit): Promise<void> {
       const links: number[] = [];
       const ipAdd: number[] = [];
       const linkSplit: [string, number][][] = [];
+      // Each sample's split, appended to GINGHAM_BENCH_AGENT_TRACE (its own row, new_interface).
+      const ifaceTrace: Record<string, number | string>[] = [];
       // Interfaces of endpoints 0..PROBED-1 (PROBED's exists: the packet probe made it).
       for (let k = 0; k < Math.min(SAMPLES + 10, PROBED); k++) {
         marks = {};
@@ -568,6 +576,7 @@ async function runInside(emit: Emit): Promise<void> {
         links.push(done - exists);
         ipAdd.push(exists - t);
         const m = marks;
+        ifaceTrace.push({ row: 'new_interface', k, total: done - exists, event: span(exists, m.event), dispatch: span(m.event, m.syncStart), sync: span(m.syncStart, m.syncEnd), after: span(m.syncEnd, done), syncs: m.syncs ?? 0, reported: m.reported ?? 0, gc: trace.cost(exists, done).gcMs, loopMax, ipLinkAdd: exists - t, at: monotonicUs(exists), doneAt: monotonicUs(done) });
         linkSplit.push([
           ['event', span(exists, m.event)],
           ['dispatch', span(m.event, m.syncStart)],
@@ -581,6 +590,9 @@ async function runInside(emit: Emit): Promise<void> {
       emit({ bench: 'agent', metric: `new_interface_to_enforced_p50_ms_${scale}`, value: pct(links, 50), unit: 'ms' });
       emit({ bench: 'agent', metric: `new_interface_to_enforced_p99_ms_${scale}`, value: pct(links, 99), unit: 'ms' });
       stages('new_interface', linkSplit);
+      emit({ bench: 'agent', metric: `new_interface_reported_syncs_${scale}`, value: ifaceTrace.filter((x) => Number(x['reported']) > 0).length, unit: 'count' });
+      const traceFile = process.env['GINGHAM_BENCH_AGENT_TRACE'];
+      if (traceFile) appendFileSync(traceFile, ifaceTrace.map((x) => JSON.stringify(x)).join('\n') + '\n');
       emit({ bench: 'agent', metric: `ip_link_add_p50_ms_${scale}`, value: pct(ipAdd, 50), unit: 'ms' });
 
       // The agent's periodic work: a full interface re-check (every 30 s, the safety net for

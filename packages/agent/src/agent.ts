@@ -371,7 +371,7 @@ export function createAgent(options: AgentOptions): Agent {
           onChange: (e) => {
             metrics.linkEvent();
             logger.debug({ code: 'LINK_EVENT', ...e }, `${e.kind} change${e.name ? ` on ${e.name}` : ''}`);
-            loop.requestInterfaceSync();
+            loop.requestInterfaceSync(false, e.name !== undefined ? { name: e.name, ...(e.index !== undefined ? { index: e.index } : {}) } : undefined);
           },
           onError: (err) => {
             metrics.eventsDropped('netlink-overflow');

@@ -19,9 +19,11 @@
  */
 import { applySourceMessages, createEngine, type DataplaneMessage, type Engine, type EngineStats, type SourceMessage } from '@gingham/core';
 import { createBackoff, type Backoff } from '@gingham/host';
-import type { AgentDataplane } from './dataplane-adapter.js';
+import type { AgentDataplane, InterfaceChange } from './dataplane-adapter.js';
 
 /** What one apply did. */
+const MAX_REPORTED_CHANGES = 256;
+
 export interface ApplyRecord {
   /** ISO 8601 time the apply finished. */
   readonly at: string;
@@ -81,6 +83,8 @@ export class ApplyLoop {
   private dirty = false;
   /** A re-check is due: of what changed, or of every hook (`full`, the periodic safety net). */
   private interfaceSyncWanted: false | 'changed' | 'full' = false;
+  /** With `changed`: every interface reported since (undefined: any may have changed, check all). */
+  private interfaceChanges: InterfaceChange[] | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
   private stopped = false;
   private captured: readonly DataplaneMessage[] | undefined;
@@ -155,10 +159,22 @@ export class ApplyLoop {
   /**
    * rtnetlink reported a link or address change: re-check interfaces with the next apply. `full`
    * (the periodic safety net, or after lost events): every hook, not only what changed.
+   * `changed`: the interface the event named; the re-check may then look at the reported
+   * interfaces alone, as long as every request since the last re-check named one.
    */
-  requestInterfaceSync(full = false): void {
+  requestInterfaceSync(full = false, changed?: InterfaceChange): void {
     if (this.stopped) return;
-    if (full || this.interfaceSyncWanted === false) this.interfaceSyncWanted = full ? 'full' : 'changed';
+    if (full) {
+      this.interfaceSyncWanted = 'full';
+      this.interfaceChanges = undefined;
+    } else if (this.interfaceSyncWanted === false) {
+      this.interfaceSyncWanted = 'changed';
+      this.interfaceChanges = changed ? [changed] : undefined;
+    } else if (this.interfaceSyncWanted === 'changed' && this.interfaceChanges) {
+      // Past a few hundred reports, one look at every interface is as cheap.
+      if (changed && this.interfaceChanges.length < MAX_REPORTED_CHANGES) this.interfaceChanges.push(changed);
+      else this.interfaceChanges = undefined;
+    }
     this.kick();
   }
 
@@ -227,14 +243,16 @@ export class ApplyLoop {
     const t0 = performance.now();
     const retry = this.failure !== undefined;
     const sync = this.interfaceSyncWanted;
+    const changed = sync === 'changed' ? this.interfaceChanges : undefined;
     this.interfaceSyncWanted = false;
+    this.interfaceChanges = undefined;
     this.captured = undefined;
     try {
       await this.engine.flush();
       const batch = this.captured as readonly DataplaneMessage[] | undefined;
       // A retry with nothing new still re-applies: the dataplane converges to the state it holds.
       if (!batch && retry) await this.dataplane.apply([]);
-      if (sync) await this.dataplane.syncInterfaces(sync === 'full' ? { full: true } : {});
+      if (sync) await this.dataplane.syncInterfaces(sync === 'full' ? { full: true } : changed ? { changed } : {});
       if (!batch && !retry && !sync) return;
       const changes: Record<string, number> = {};
       for (const m of batch ?? []) changes[m.kind] = (changes[m.kind] ?? 0) + 1;
@@ -251,7 +269,13 @@ export class ApplyLoop {
         for (const resolve of waiting) resolve(record);
       }
     } catch (error) {
-      if (sync === 'full' || (sync && !this.interfaceSyncWanted)) this.interfaceSyncWanted = sync;
+      // Retried whole: what failed is not known, so the retry checks every interface.
+      // (Read through a function: `once()` set the field to false above, as far as tsc can tell.)
+      const wanted = (): false | 'changed' | 'full' => this.interfaceSyncWanted;
+      if (sync === 'full' || (sync && wanted() !== 'full')) {
+        this.interfaceSyncWanted = sync;
+        this.interfaceChanges = undefined;
+      }
       if (this.dataplane.isContractViolation(error)) {
         this.fatal = error;
         this.stopped = true;

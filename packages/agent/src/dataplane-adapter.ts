@@ -7,15 +7,23 @@
 import { GinghamError, RecordingDataplane, type Dataplane, type DataplaneMessage, type FlowSource } from '@gingham/core';
 import type { AgentConfig } from './config.js';
 
+/** An interface rtnetlink reported changed: its name and, when the event carried it, its ifindex. */
+export interface InterfaceChange {
+  readonly name: string;
+  readonly index?: number;
+}
+
 export interface AgentDataplane {
   readonly kind: string;
   /** One batch, as the Engine sends it; throws when it is not in force. */
   apply(messages: readonly DataplaneMessage[]): Promise<void>;
   /**
    * Re-checks host interfaces and their addresses (after rtnetlink reported a change). `full`:
-   * every hook, also what looks unchanged (the periodic safety net); else what changed.
+   * every hook, also what looks unchanged (the periodic safety net); else what changed:
+   * `changed` lists every interface the kernel reported since the last re-check (a dataplane
+   * may look at those alone; absent: any interface may have changed).
    */
-  syncInterfaces(options?: { readonly full?: boolean }): Promise<void>;
+  syncInterfaces(options?: { readonly full?: boolean; readonly changed?: readonly InterfaceChange[] }): Promise<void>;
   /** Removes everything this dataplane made; says what, in one line. */
   clean(): Promise<string>;
   /** Releases the dataplane (its lock, sessions, descriptors); enforcement stays in the kernel. */

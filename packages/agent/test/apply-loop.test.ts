@@ -199,4 +199,47 @@ describe('apply loop', () => {
     await loop.whenIdle();
     expect(syncs.slice(2)).toEqual([true, true]);
   });
+
+  it('a quick re-check names the reported interfaces while every request since named one, else checks all', async () => {
+    const c = controllable();
+    const seen: unknown[] = [];
+    let failSync = false;
+    const dp: AgentDataplane = {
+      ...c.dp,
+      async syncInterfaces(o) {
+        seen.push(o?.full ? 'full' : o?.changed ? o.changed.map((x) => `${x.name}@${x.index ?? '?'}`) : 'all');
+        if (failSync) throw new Error('attach failed');
+      },
+    };
+    const loop = new ApplyLoop({ node: 'n1', dataplane: dp, retryInitialMs: 5, retryMaxMs: 20 });
+    // Reports before the first sync are kept for the first re-check.
+    loop.requestInterfaceSync(false, { name: 'early0', index: 3 });
+    loop.onSourceMessages([{ kind: 'resync-started' }, up(wep('a', 'web', 1)), { kind: 'in-sync' }]);
+    await loop.whenIdle();
+    loop.requestInterfaceSync(false, { name: 'cali1', index: 7 });
+    loop.requestInterfaceSync(false, { name: 'peer1', index: 8 });
+    await loop.whenIdle();
+    // A request that names nothing (an IPv6 address event) makes the re-check look at everything.
+    loop.requestInterfaceSync(false, { name: 'cali2', index: 9 });
+    loop.requestInterfaceSync();
+    loop.requestInterfaceSync(false, { name: 'cali3', index: 10 });
+    await loop.whenIdle();
+    // A full request wins over reports.
+    loop.requestInterfaceSync(false, { name: 'cali4', index: 11 });
+    loop.requestInterfaceSync(true);
+    await loop.whenIdle();
+    expect(seen).toEqual([['early0@3'], ['cali1@7', 'peer1@8'], 'all', 'full']);
+    // A failed reported re-check is retried looking at everything.
+    failSync = true;
+    loop.requestInterfaceSync(false, { name: 'cali5', index: 12 });
+    await loop.whenIdle();
+    failSync = false;
+    await new Promise((r) => setTimeout(r, 30));
+    await loop.whenIdle();
+    expect(seen.slice(4)).toEqual([['cali5@12'], 'all']);
+    // Hundreds of reports in one burst: one look at everything.
+    for (let i = 0; i < 300; i++) loop.requestInterfaceSync(false, { name: `burst${i}`, index: 100 + i });
+    await loop.whenIdle();
+    expect(seen.slice(6)).toEqual(['all']);
+  });
 });

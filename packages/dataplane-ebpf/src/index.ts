@@ -21,6 +21,7 @@ export {
   type EbpfDataplaneOptions,
   type EbpfDataplaneStats,
   type EbpfEvent,
+  type InterfaceChange,
   type OrphanFilter,
 } from './dataplane/index.js';
 export { ACTION_ALLOW, ACTION_DENY } from './wire.js';

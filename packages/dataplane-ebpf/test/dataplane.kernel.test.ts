@@ -208,6 +208,51 @@ done`;
     }
   });
 
+  it('a re-check of reported interfaces (the agent passes its rtnetlink events) looks at those alone', async () => {
+    const late = workloadInterfaceName('b', 'late');
+    const ip = (...args: string[]): void => {
+      expect(spawnSync('ip', ['-n', topo.node, ...args], { encoding: 'utf8' }).stderr).toBe('');
+    };
+    const index = (ifname: string): number => (JSON.parse(spawnSync('ip', ['-n', topo.node, '-j', 'link', 'show', 'dev', ifname], { encoding: 'utf8' }).stdout) as { ifindex: number }[])[0]!.ifindex;
+    const attachedTo = (ifname: string): string[] => dp.stats().attached.filter((a) => a.ifname === ifname).map((a) => a.direction).sort();
+    expect(hooksIn(topo.node, [late])).toHaveLength(2);
+
+    // Recreated (a restarted pod): a report naming only its peer changes nothing; naming it re-attaches.
+    ip('link', 'del', late);
+    ip('link', 'add', late, 'type', 'veth', 'peer', 'name', 'ghlate0');
+    await dp.syncInterfaces({ changed: [{ name: 'ghlate0', index: index('ghlate0') }] });
+    expect(hooksIn(topo.node, [late])).toEqual([]);
+    await dp.syncInterfaces({ changed: [{ name: 'ghlate0', index: index('ghlate0') }, { name: late, index: index(late) }] });
+    expect(hooksIn(topo.node, [late])).toHaveLength(2);
+    expect(dp.stats().pendingInterfaces).toEqual([]);
+
+    // Renamed away (the event names the new name, at the same ifindex): the old name's hooks are
+    // taken off the renamed interface and the name is pending; renamed back, attached again.
+    const renamed = 'ghlate1';
+    ip('link', 'set', 'dev', late, 'name', renamed);
+    await dp.syncInterfaces({ changed: [{ name: renamed, index: index(renamed) }] });
+    expect(hooksIn(topo.node, [renamed])).toEqual([]);
+    expect(dp.stats().pendingInterfaces).toEqual([late]);
+    expect(attachedTo(late)).toEqual([]);
+    ip('link', 'set', 'dev', renamed, 'name', late);
+    await dp.syncInterfaces({ changed: [{ name: late, index: index(late) }] });
+    expect(hooksIn(topo.node, [late])).toHaveLength(2);
+    expect(attachedTo(late)).toEqual(['egress', 'ingress']);
+
+    // Deleted: pending, its pins removed; created again: attached.
+    const gone = index(late);
+    ip('link', 'del', late);
+    await dp.syncInterfaces({ changed: [{ name: late, index: gone }] });
+    expect(dp.stats().pendingInterfaces).toEqual([late]);
+    expect(attachedTo(late)).toEqual([]);
+    ip('link', 'add', late, 'type', 'veth', 'peer', 'name', 'ghlate0');
+    await dp.syncInterfaces({ changed: [{ name: late, index: index(late) }] });
+    expect(hooksIn(topo.node, [late])).toHaveLength(2);
+    expect(dp.stats().pendingInterfaces).toEqual([]);
+    // The other interfaces' hooks were left alone throughout.
+    expect(hooksIn(topo.node, topo.pods.map((x) => x.iface))).toHaveLength(6);
+  });
+
   it('denies show up as decoded events and decided flows in the counters', async () => {
     dp.readEvents(); // drain
     expect(await tcp('b/client', 'a/web', 8080)).toBe(false);

@@ -241,10 +241,20 @@ export function mountScratchBpffs(prefix = 'gh-bpffs-'): ScratchBpffs {
   };
 }
 
+function parentOnBpffs(path: string): boolean {
+  try {
+    return statfsSync(dirname(path)).type === BPF_FS_MAGIC;
+  } catch {
+    return false;
+  }
+}
+
 function checkInBpffs(path: string): void {
   if (path.split('/').pop()!.includes('.')) {
     throw new BpfError('BPF_INVALID_ARGUMENT', `pin path ${path}: bpffs does not allow '.' in names`);
   }
+  // Quick path (one statfs, no mount table read): the parent directory exists on a bpffs.
+  if (parentOnBpffs(path)) return;
   const mounts = bpffsMounts();
   if (!mounts.some((m) => path === m || path.startsWith(m.endsWith('/') ? m : `${m}/`))) {
     throw new BpfError('BPF_INVALID_ARGUMENT', `pin path ${path} is not inside a mounted bpffs (${mounts.join(', ') || 'none mounted; call ensureBpffs()'})`);

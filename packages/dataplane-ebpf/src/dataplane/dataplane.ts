@@ -40,7 +40,7 @@ import { policyNames } from '../compile/index.js';
 import { DATAPATH_OBJECT, decodeEvent, readCounters, SHARED_MAP_NAMES, type DatapathCounter, type DatapathEvent } from '../datapath.js';
 import { EbpfDataplaneError } from './errors.js';
 import { buildGeneration, loadDatapathSpec, updateGeneration, type Generation } from './generations.js';
-import { detachRecorded, reconcileChangedHooks, reconcileHooks, type AttachMode, type HookContext, type VerifiedHooks } from './hooks.js';
+import { detachRecorded, reconcileChangedHooks, reconcileHooks, reconcileReportedHooks, type AttachMode, type HookContext, type InterfaceChange, type VerifiedHooks } from './hooks.js';
 import { InterfaceDiscovery } from './interface-discovery.js';
 import { checkPinHome } from './pin-home.js';
 import { PinLayout } from './pins.js';
@@ -159,10 +159,15 @@ export interface EbpfDataplane extends Dataplane {
    *
    * By default only hooks this process has not confirmed at their interface's current ifindex
    * are touched (one ifindex lookup per endpoint interface; a new interface costs its two
-   * hooks). `{ full: true }` re-reads every pinned hook and puts the program on each again, which
-   * repairs drift this process cannot see (a hook removed by hand): run it now and then.
+   * hooks). `{ changed }`: the interfaces the kernel reported changed since the last re-check
+   * (rtnetlink link and address events: name and ifindex), and nothing else changed: only those
+   * names (and hooks confirmed at a reported ifindex: an interface renamed away) are looked up,
+   * so a new interface costs two lookups and its two hooks whatever the number of endpoints.
+   * Pass it only when no event may have been lost since the last re-check. `{ full: true }`
+   * re-reads every pinned hook and puts the program on each again, which repairs drift this
+   * process cannot see (a hook removed by hand): run it now and then.
    */
-  syncInterfaces(options?: { readonly full?: boolean }): Promise<void>;
+  syncInterfaces(options?: { readonly full?: boolean; readonly changed?: readonly InterfaceChange[] }): Promise<void>;
   stats(): EbpfDataplaneStats;
   /** Drains the events ring buffer (non-blocking), decoded. */
   readEvents(max?: number): EbpfEvent[];
@@ -339,7 +344,10 @@ export function createEbpfDataplane(options: EbpfDataplaneOptions = {}): EbpfDat
     if (endpointsChanged || pending.size > 0) interfaces.refreshFacts(state);
     const writes = updateGeneration(g, state, interfaces.facts, dirty);
     clearDirty();
-    if (endpointsChanged || pending.size > 0) reconcileChanged(g.program);
+    // A batch that changed endpoints re-checks every endpoint interface; any other batch retries
+    // the pending ones alone (looked up by name; no other hook or pin is read).
+    if (endpointsChanged) reconcileChanged(g.program);
+    else if (pending.size > 0) reconcileReportedHooks(hooks, g.program, interfaces.wanted(state), [...pending].map((name) => ({ name })), pending, verified);
     last = { writes, fullFill: false, replacedGeneration: undefined };
   };
 
@@ -466,6 +474,7 @@ export function createEbpfDataplane(options: EbpfDataplaneOptions = {}): EbpfDat
       if (!current) return;
       try {
         if (o.full === true) reconcile(current.program, false);
+        else if (o.changed) reconcileReportedHooks(hooks, current.program, interfaces.wanted(state), o.changed, pending, verified);
         else reconcileChanged(current.program);
       } catch (e) {
         throw permissionError(e, `attach to the interfaces of ${layout.root}`);

@@ -111,6 +111,49 @@ export function reconcileChangedHooks(ctx: HookContext, program: BpfProgram, wan
   reconcileSome(ctx, program, want.filter((n) => check.has(n)), pinned, idx, false, pending, verified);
 }
 
+/** An interface the kernel reported changed (an rtnetlink link or address event), as reported. */
+export interface InterfaceChange {
+  /** Its name at the time of the event. */
+  readonly name: string;
+  /** Its ifindex, when the event carried one. */
+  readonly index?: number;
+}
+
+/**
+ * The re-check after the kernel reported `changes` (and nothing else changed): like
+ * `reconcileChangedHooks`, restricted to the reported names and to the hooks this process
+ * verified at a reported ifindex (an interface renamed away from a wanted name). No listing of
+ * the namespace's interfaces, no lookup of the other wanted names, no listing of the link pins:
+ * a new interface costs two name lookups, two pin lookups and its two attaches. Sound only when
+ * every change since the last re-check is reported (the caller falls back to
+ * `reconcileChangedHooks` or the full reconcile when events were lost).
+ */
+export function reconcileReportedHooks(ctx: HookContext, program: BpfProgram, want: readonly string[], changes: readonly InterfaceChange[], pending: Set<string>, verified: VerifiedHooks): void {
+  const wanted = new Set(want);
+  const indexes = new Set(changes.flatMap((c) => (c.index !== undefined ? [c.index] : [])));
+  const names = new Set(changes.map((c) => c.name));
+  for (const [key, ifindex] of verified) if (indexes.has(ifindex)) names.add(key.slice(key.indexOf(' ') + 1));
+  const known = new Set([...verified.keys()].map((k) => k.slice(k.indexOf(' ') + 1)));
+  for (const n of names) if (!wanted.has(n)) pending.delete(n);
+  const relevant = [...names].filter((n) => wanted.has(n) || known.has(n));
+  if (relevant.length === 0) return;
+  const idx = ctx.ifindexes(relevant);
+  const check = new Set<string>();
+  for (const ifname of relevant) {
+    const ifindex = idx.get(ifname) ?? 0;
+    if (!wanted.has(ifname)) {
+      check.add(ifname);
+      continue;
+    }
+    if (ifindex === 0) pending.add(ifname);
+    else pending.delete(ifname);
+    if (ifindex === 0 && !known.has(ifname)) continue;
+    if (DIRECTIONS.some((d) => verified.get(hookKey(d, ifname)) !== ifindex)) check.add(ifname);
+  }
+  if (check.size === 0) return;
+  reconcileSome(ctx, program, want.filter((n) => check.has(n)), ctx.tc.layout.attachmentsOf(check), idx, false, pending, verified);
+}
+
 /** Reconciles the hooks of `want` and `pinned` (nothing else); `pending` and `verified` are updated for them. */
 function reconcileSome(ctx: HookContext, program: BpfProgram, want: readonly string[], pinned: readonly PinnedAttachment[], idx: ReadonlyMap<string, number>, swap: boolean, pending: Set<string>, verified: VerifiedHooks): void {
   const byHook = new Map(pinned.map((a) => [hookKey(a.direction, a.ifname), a]));

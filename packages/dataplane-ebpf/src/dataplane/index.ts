@@ -9,6 +9,6 @@ export {
   type EbpfDataplaneStats,
   type EbpfEvent,
 } from './dataplane.js';
-export type { AttachMode } from './hooks.js';
+export type { AttachMode, InterfaceChange } from './hooks.js';
 export { EbpfDataplaneError, type EbpfDataplaneErrorCode } from './errors.js';
 export type { DetachedHook, OrphanFilter } from './tc-hooks.js';

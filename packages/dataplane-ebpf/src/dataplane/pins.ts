@@ -142,6 +142,23 @@ export class PinLayout {
     return out;
   }
 
+  /**
+   * The recorded hooks of `names` only: the two tcx link pins of each looked up by path, the tc
+   * markers read from their directory (small: tc mode records one per hook). What a re-check of
+   * a few reported interfaces reads instead of listing every link pin.
+   */
+  attachmentsOf(names: ReadonlySet<string>): PinnedAttachment[] {
+    const out: PinnedAttachment[] = [];
+    for (const ifname of names) {
+      for (const direction of ['ingress', 'egress'] as const) {
+        const path = this.tcxLink(ifname, direction);
+        if (existsSync(path)) out.push({ ifname, direction, kind: 'tcx', createdQdisc: false, ifindex: 0, pending: false, path });
+      }
+    }
+    if (existsSync(join(this.root, 'tc'))) out.push(...this.attachments().filter((a) => a.kind === 'tc' && names.has(a.ifname)));
+    return out;
+  }
+
   mark(path: string): void {
     mkdirSync(path, { recursive: true });
   }
