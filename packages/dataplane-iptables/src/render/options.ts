@@ -36,7 +36,17 @@ export interface RenderOptions {
    * `egressGroup` (default 2) as Felix uses them, for `createIptablesFlowSource`.
    */
   readonly flowLogs?: boolean | { readonly ingressGroup?: number; readonly egressGroup?: number };
+  /**
+   * How a workload endpoint chain reaches the policy-group chain of each of its tiers: `chain`
+   * (default) names the group in the endpoint chain, as Felix does; `ipset` jumps to a shared
+   * per-tier dispatch chain that picks the group by IP set membership of the interface, so a
+   * label change that moves an endpoint between existing groups is a few `ipset` lines and no
+   * iptables commit (docs/dataplane-iptables.md, "Group dispatch by IP set").
+   */
+  readonly groupDispatch?: GroupDispatch;
 }
+
+export type GroupDispatch = 'chain' | 'ipset';
 
 export interface ResolvedRenderOptions {
   readonly chainPrefix: string;
@@ -52,6 +62,7 @@ export interface ResolvedRenderOptions {
   readonly nflogGroup: number;
   readonly endpointToHostAction: EndpointToHostAction;
   readonly flowLogs?: { readonly ingressGroup: number; readonly egressGroup: number };
+  readonly groupDispatch: GroupDispatch;
 }
 
 function lowestBits(mask: number, n: number): number[] {
@@ -93,7 +104,13 @@ export function resolveRenderOptions(o: RenderOptions = {}): ResolvedRenderOptio
     logPrefix,
     nflogGroup,
     endpointToHostAction: o.endpointToHostAction ?? 'ACCEPT',
+    groupDispatch: groupDispatch(o.groupDispatch),
     ...(flowLogs ? { flowLogs } : {}),
   };
 }
 
+
+function groupDispatch(v: GroupDispatch | undefined): GroupDispatch {
+  if (v === undefined || v === 'chain' || v === 'ipset') return v ?? 'chain';
+  throw new IptablesError('IPTABLES_INVALID_ARGUMENT', `invalid groupDispatch ${String(v)} (chain or ipset)`);
+}

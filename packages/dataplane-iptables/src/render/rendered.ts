@@ -20,7 +20,11 @@ export interface RenderedChain {
 
 export interface RenderedSet {
   readonly name: string;
-  readonly type: 'hash:net' | 'hash:net,port';
+  /**
+   * `hash:net,iface` and `list:set` only with `groupDispatch: 'ipset'`: a workload interface's own
+   * set (one member, `<any net>,<IF>`) and a policy group's list of those (members: set names).
+   */
+  readonly type: 'hash:net' | 'hash:net,port' | 'hash:net,iface' | 'list:set';
   readonly family: 4 | 6;
   readonly members: readonly string[];
 }
