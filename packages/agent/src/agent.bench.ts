@@ -86,7 +86,9 @@
  *    at the end (the bench's agent + the etcd writer + its 110k resources: the figure
  *    `agent_rss_mb` was before). GINGHAM_BENCH_AGENT_HEAP=DIR writes the agent process's heap
  *    snapshot into DIR once ready; GINGHAM_BENCH_AGENT_CPU_PROF=DIR its CPU profile
- *    (`--cpu-prof`, written when it exits).
+ *    (`--cpu-prof`, written when it exits). GINGHAM_BENCH_IPTABLES_GROUP_DISPATCH=ipset runs the
+ *    iptables agent with `--iptables-group-dispatch ipset` (the metrics keep their names; stderr
+ *    says which).
  */
 import { fork, spawn, spawnSync } from 'node:child_process';
 import { createInterface } from 'node:readline';
@@ -144,6 +146,8 @@ const keyOf = (r: Resource) => etcdKey(r.kind === 'WorkloadEndpoint' ? WEP : GNP
 const SAMPLES = Number(process.env.GINGHAM_BENCH_AGENT_SAMPLES ?? 200);
 /** Packet flips confirmed with real packets (GINGHAM_BENCH_AGENT_FLIPS, default 10, even). */
 const FLIPS = Number(process.env.GINGHAM_BENCH_AGENT_FLIPS ?? 10);
+/** iptables: the agent's `--iptables-group-dispatch` (GINGHAM_BENCH_IPTABLES_GROUP_DISPATCH, default the agent's). */
+const groupDispatch = process.env.GINGHAM_BENCH_IPTABLES_GROUP_DISPATCH;
 const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((xs.length * p) / 100))]!;
 
 /**
@@ -384,7 +388,9 @@ async function runInside(emit: Emit): Promise<void> {
       'metrics-port': '0',
       dataplane: kind,
       ...(bpffs ? { bpffs, 'ebpf-instance': `bench${process.pid}` } : {}),
+      ...(kind === 'iptables' && groupDispatch ? { 'iptables-group-dispatch': groupDispatch } : {}),
     };
+    if (kind === 'iptables') process.stderr.write(`bench: iptables group dispatch ${groupDispatch ?? 'chain (default)'}\n`);
     // The initial sync and the RSS, by an agent alone in its process (which cleans up after).
     process.stderr.write(`bench: initial sync in an agent process of its own\n`);
     const heapDir = process.env['GINGHAM_BENCH_AGENT_HEAP'];

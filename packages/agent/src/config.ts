@@ -35,6 +35,8 @@ export interface AgentConfig {
   readonly dataplane: DataplaneKind;
   /** iptables: `default` (the system's iptables-restore), `nft` or `legacy`. */
   readonly iptablesBackend: 'default' | 'nft' | 'legacy';
+  /** iptables: how endpoint chains reach their policy groups (`chain`, or `ipset`: moves without a commit). */
+  readonly iptablesGroupDispatch: 'chain' | 'ipset';
   /** Also program IPv6 (iptables). */
   readonly ipv6: boolean;
   /** Workload interface prefixes (Felix's InterfacePrefix): `cali`, `tap` for OpenStack. */
@@ -112,6 +114,7 @@ export const AGENT_FIELDS: readonly FieldDef[] = [
   { key: 'openstackRegion', flag: 'openstack-region', env: ['GINGHAM_OPENSTACK_REGION'], kind: 'string' },
   { key: 'dataplane', flag: 'dataplane', env: ['GINGHAM_DATAPLANE'], kind: { oneOf: ['iptables', 'ebpf', 'none'] } },
   { key: 'iptablesBackend', flag: 'iptables-backend', env: ['GINGHAM_IPTABLES_BACKEND'], kind: { oneOf: ['default', 'nft', 'legacy'] } },
+  { key: 'iptablesGroupDispatch', flag: 'iptables-group-dispatch', env: ['GINGHAM_IPTABLES_GROUP_DISPATCH'], kind: { oneOf: ['chain', 'ipset'] } },
   { key: 'ipv6', flag: 'ipv6', env: ['GINGHAM_IPV6'], kind: 'bool' },
   { key: 'interfacePrefixes', flag: 'interface-prefix', env: ['GINGHAM_INTERFACE_PREFIX', 'FELIX_INTERFACEPREFIX'], kind: 'list' },
   { key: 'bpffs', flag: 'bpffs', env: ['GINGHAM_BPFFS'], kind: 'string' },
@@ -154,6 +157,7 @@ const DEFAULTS: Omit<AgentConfig, 'node' | 'interfacePrefixes'> = {
   dir: DEFAULT_DATASTORE_DIR,
   dataplane: 'iptables',
   iptablesBackend: 'default',
+  iptablesGroupDispatch: 'chain',
   ipv6: false,
   ebpfInstance: 'default',
   ebpfMode: 'auto',

@@ -88,6 +88,7 @@ export async function createAgentDataplane(config: AgentConfig): Promise<AgentDa
     const { createIptablesDataplane, formatCleanReport } = await import('@gingham/dataplane-iptables');
     const dp = createIptablesDataplane({
       backend: config.iptablesBackend,
+      groupDispatch: config.iptablesGroupDispatch,
       families: config.ipv6 ? [4, 6] : [4],
       workloadInterfacePrefixes: config.interfacePrefixes,
       lock: { dir: config.lockDir, purpose },

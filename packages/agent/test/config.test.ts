@@ -34,6 +34,14 @@ describe('agent configuration', () => {
     expect(config).toMatchObject({ datastore: 'etcd', etcdEndpoints: 'http://10.0.0.1:2379' });
   });
 
+  it('takes the iptables group dispatch from a flag, the environment or the file, and refuses other values', async () => {
+    expect((await resolveAgentConfig({ flags: { node: 'n1' } })).config.iptablesGroupDispatch).toBe('chain');
+    expect((await resolveAgentConfig({ flags: { node: 'n1', 'iptables-group-dispatch': 'ipset' } })).config.iptablesGroupDispatch).toBe('ipset');
+    expect((await resolveAgentConfig({ flags: { node: 'n1' }, env: { GINGHAM_IPTABLES_GROUP_DISPATCH: 'ipset' } })).config.iptablesGroupDispatch).toBe('ipset');
+    const configFile = await file('node: n1\niptablesGroupDispatch: jump\n');
+    await expect(resolveAgentConfig({ configFile })).rejects.toMatchObject({ code: 'AGENT_CONFIG', message: expect.stringContaining(`${configFile}:2:`) });
+  });
+
   it('names the file, line, column and setting of a bad value', async () => {
     const configFile = await file('node: n1\nhealthPort: lots\n');
     await expect(resolveAgentConfig({ configFile })).rejects.toMatchObject({ code: 'AGENT_CONFIG', message: expect.stringContaining(`${configFile}:2:13: healthPort: expected a whole number`) });
