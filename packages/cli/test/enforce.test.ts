@@ -19,6 +19,8 @@ describe('gingham enforce: one parser, a row per dataplane', () => {
     [['--dataplane', 'ebpf', '--backend', 'nft', '-f', example, '--node', 'n'], '--backend is an option of --dataplane iptables, not ebpf'],
     [['--ipv6', '--dataplane', 'ebpf', '-f', example, '--node', 'n'], '--ipv6 is an option of --dataplane iptables, not ebpf'],
     [['--bpffs', '/sys/fs/bpf', '-f', example, '--node', 'n'], '--bpffs is an option of --dataplane ebpf, not iptables'],
+    [['--group-dispatch', 'jump', '-f', example, '--node', 'n'], 'unknown --group-dispatch "jump" (chain, ipset)'],
+    [['--dataplane', 'ebpf', '--group-dispatch', 'ipset', '-f', example, '--node', 'n'], '--group-dispatch is an option of --dataplane iptables, not ebpf'],
     [['--dataplane', 'iptables', '--mode', 'tc', '--clean'], '--mode is an option of --dataplane ebpf, not iptables'],
     [['--dataplane', 'ebpf', '--name', 'Bad_Name', '--clean'], '--name "Bad_Name" must match [a-z0-9-]{1,32}'],
     [['--lock-wait', 'soon', '--clean'], '--lock-wait "soon" must be a number of seconds'],
@@ -42,6 +44,7 @@ describe('gingham enforce: one parser, a row per dataplane', () => {
     expect(ebpf.out).not.toMatch(/--backend/);
     const iptables = (await run(['enforce', '--dataplane=iptables', '-h'])).out;
     expect(iptables).toMatch(/--ipv6/);
+    expect(iptables).toMatch(/--group-dispatch chain\|ipset/);
     expect(iptables).not.toMatch(/--bpffs/);
   });
 

@@ -25,5 +25,5 @@ export { formatCleanReport, type CleanBackend, type CleanEntry, type CleanReport
 export { renderState } from './render/render.js';
 export { createRenderCache, type RenderCache } from './render/render-cache.js';
 export { formatIpsetRestore, formatIptablesRestore } from './render/format.js';
-export type { DenyAction, EndpointToHostAction, RenderOptions, Table } from './render/options.js';
+export type { DenyAction, EndpointToHostAction, GroupDispatch, RenderOptions, Table } from './render/options.js';
 export type { HookRule, HostFacts, Rendered, RenderedChain, RenderedRule, RenderedSet } from './render/rendered.js';

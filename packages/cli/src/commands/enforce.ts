@@ -29,7 +29,7 @@ import {
   type LoadedResource,
 } from '@gingham/core';
 import type { CommandRunner } from '@gingham/host';
-import { createIptablesDataplane, formatCleanReport, type IptablesBackend } from '@gingham/dataplane-iptables';
+import { createIptablesDataplane, formatCleanReport, type GroupDispatch, type IptablesBackend } from '@gingham/dataplane-iptables';
 import type { AttachMode, EbpfCleanReport } from '@gingham/dataplane-ebpf';
 import { UsageError, type CliIo } from '../io.js';
 import { readAtMost } from '../manifests.js';
@@ -125,18 +125,23 @@ const str = (v: Values[string]): string | undefined => (typeof v === 'string' ? 
 
 const IPTABLES: EnforceDataplane = {
   name: 'iptables',
-  options: { backend: { type: 'string' }, ipv6: { type: 'boolean' } },
+  options: { backend: { type: 'string' }, ipv6: { type: 'boolean' }, 'group-dispatch': { type: 'string' } },
   summary: 'Calico-style iptables chains and IP sets',
   about: `With --dataplane iptables (the default): Calico-style iptables chains and IP sets, written
 atomically with iptables-restore and ipset. Unchanged chains are adopted by their rule ids, so a
 second run changes nothing. One run at a time per network namespace.`,
   optionHelp: `  --backend nft|legacy     iptables backend (default: the system's iptables-restore).
-  --ipv6                   Also program ip6tables.`,
+  --ipv6                   Also program ip6tables.
+  --group-dispatch chain|ipset
+                           How endpoint chains reach their policy groups (default chain; ipset
+                           picks them by IP set membership, so moves need no iptables commit).`,
   cleanHelp: `Remove every chain, hook rule and IP set Gingham added (IPv4 and IPv6,
                            nft and legacy), say what was removed, and exit.`,
   check(values) {
     const backend = str(values.backend);
     if (backend !== undefined && !['nft', 'legacy'].includes(backend)) return `unknown backend "${backend}" (nft, legacy)`;
+    const dispatch = str(values['group-dispatch']);
+    if (dispatch !== undefined && !['chain', 'ipset'].includes(dispatch)) return `unknown --group-dispatch "${dispatch}" (chain, ipset)`;
     return undefined;
   },
   async create(values, context) {
@@ -144,6 +149,7 @@ second run changes nothing. One run at a time per network namespace.`,
       ...(context.runner ? { runner: context.runner } : {}),
       backend: (str(values.backend) ?? 'default') as IptablesBackend,
       families: values.ipv6 === true ? [4, 6] : [4],
+      groupDispatch: (str(values['group-dispatch']) ?? 'chain') as GroupDispatch,
       // One-shot: no persistent ipset session (it would only serve later label changes).
       ipsetSession: false,
       lock: { waitMs: context.lockWaitMs, purpose: context.purpose },
