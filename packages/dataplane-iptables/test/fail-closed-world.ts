@@ -5,7 +5,7 @@
  */
 import { buildSnapshot, createEngine, evaluate, workloadInterfaceName, type Resource } from '@gingham/core';
 import fc from 'fast-check';
-import { createIptablesDataplane } from '../src/index.js';
+import { createIptablesDataplane, type IptablesDataplaneOptions } from '../src/index.js';
 import { loadResources, NODE, podManifest, TCP_PORTS, WORLD_PODS } from '@gingham/dataplane-conformance';
 import { expect } from 'vitest';
 import { cloneSim, forwardVerdict, simRunner, type SimKernel } from './support/kernel-sim.js';
@@ -122,9 +122,12 @@ export function expectOldOrNew(at: string, got: boolean[], before: boolean[], af
   if (bad.length > 0) throw new Error(`${at}: verdicts neither state gives:\n${bad.join('\n')}`);
 }
 
+/** Options of every dataplane these helpers make (the layout under test: `groupDispatch`). */
+export type WorldOptions = Pick<IptablesDataplaneOptions, 'groupDispatch'>;
+
 /** Feeds a fresh Engine `rs` and applies its first flush through a fresh dataplane on `runner`. */
-export async function enforceFresh(runner: ReturnType<typeof simRunner>, rs: readonly Resource[]) {
-  const dp = createIptablesDataplane({ runner, lock: false, ipsetSession: false });
+export async function enforceFresh(runner: ReturnType<typeof simRunner>, rs: readonly Resource[], o: WorldOptions = {}) {
+  const dp = createIptablesDataplane({ runner, lock: false, ipsetSession: false, ...o });
   const engine = createEngine({ node: NODE, dataplane: dp });
   for (const r of rs) engine.upsert(r);
   await engine.flush();
@@ -145,9 +148,9 @@ export async function flushChange(engine: ReturnType<typeof createEngine>, prev:
  * Enforces `prev` through a fresh dataplane on a fresh simulated kernel, then the change to `next`
  * as one Engine flush: the verdicts before and after, and the kernel after every step of the change.
  */
-export async function changeSteps(prev: readonly Resource[], next: readonly Resource[]) {
+export async function changeSteps(prev: readonly Resource[], next: readonly Resource[], o: WorldOptions = {}) {
   const sim = simRunner();
-  const dp = createIptablesDataplane({ runner: sim, lock: false, ipsetSession: false });
+  const dp = createIptablesDataplane({ runner: sim, lock: false, ipsetSession: false, ...o });
   const engine = createEngine({ node: NODE, dataplane: dp });
   for (const r of prev) engine.upsert(r);
   await engine.flush();
@@ -164,15 +167,15 @@ export async function changeSteps(prev: readonly Resource[], next: readonly Reso
  * converges from there to `after`, `check` holding at each of its steps (given the verdicts at
  * the crash), and a further restart writes nothing.
  */
-export async function restartAfterEachKill(steps: readonly SimKernel[], rs: readonly Resource[], read: (k: SimKernel) => boolean[], after: boolean[], check: (at: string, got: boolean[], atCrash: boolean[]) => void): Promise<void> {
+export async function restartAfterEachKill(steps: readonly SimKernel[], rs: readonly Resource[], read: (k: SimKernel) => boolean[], after: boolean[], check: (at: string, got: boolean[], atCrash: boolean[]) => void, o: WorldOptions = {}): Promise<void> {
   for (const [i, crashed] of steps.entries()) {
     const atCrash = read(crashed);
     const restart = simRunner(cloneSim(crashed));
     restart.onStep = (k) => check(`restart after a kill at step ${i + 1}`, read(k), atCrash);
-    await enforceFresh(restart, rs);
+    await enforceFresh(restart, rs, o);
     restart.onStep = undefined;
     expect(read(restart.kernel), `converged after a kill at step ${i + 1}`).toEqual(after);
-    const again = await enforceFresh(restart, rs);
+    const again = await enforceFresh(restart, rs, o);
     expect(again.stats(), `a second restart after a kill at step ${i + 1} writes nothing`).toMatchObject({ chainsWritten: 0, chainsDeleted: 0, setsCreated: 0, setMembersChanged: 0, setsDestroyed: 0 });
   }
 }
