@@ -1,7 +1,7 @@
 /**
- * The kernel facts `groupDispatch: 'ipset'` stands on (docs/notes: "Kernel facts"), pinned with
- * real TCP connection attempts through a router namespace the test creates, between two client
- * namespaces on veths `gdA` and `gdB`:
+ * The kernel facts `groupDispatch: 'ipset'` stands on (docs/dataplane-iptables.md, "Group
+ * dispatch by IP set"), pinned with real TCP connection attempts through a router namespace the
+ * test creates, between two client namespaces on veths `gdA` and `gdB`:
  *  - a `list:set` of per-interface `hash:net,iface` sets (one `/0` member each) matched
  *    `dst,dst` selects by the packet's OUT-interface, `src,src` by its IN-interface;
  *  - moving one interface between two lists by `add` to the new THEN `del` from the old keeps
