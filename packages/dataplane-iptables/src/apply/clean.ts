@@ -9,8 +9,16 @@
  * state is then "the old verdict, or no policy at all" for every packet (a table's rules decide
  * or pass on; with the later tables already gone, what the earlier ones still decide is what they
  * decided before).
+ *
+ * Sets go lists first (`groupDispatch: 'ipset'`): the kernel refuses to destroy a set while a
+ * `list:set` holds it, and destroying the list releases its members. Name order is not enough
+ * (a temporary list `<p>4t…` sorts after the `<p>40…` sets it holds), and the order also covers
+ * a run that died half-way (a list still holding per-interface sets, with or without the rules
+ * that named it). The one destroy batch is run again while the kernel still reports a set "in use
+ * by a kernel component": the nft backend drops a removed rule's hold on its set as deferred work
+ * after the commit, and under `-exist` a destroy of a set already gone succeeds.
  */
-import { runChecked, type CommandRunner } from '@gingham/host';
+import { CommandFailedError, runChecked, type CommandRunner } from '@gingham/host';
 import { emptyKernelState, ownedSetMatcher, parseIpsetSave, parseIptablesSave } from './kernel-state.js';
 import { restoreText, TABLES } from './plan.js';
 import type { Table } from '../render/options.js';
@@ -39,6 +47,8 @@ export interface CleanOptions {
 }
 
 const BACKENDS: readonly CleanBackend[] = ['nft', 'legacy'];
+/** Destroy batch retries while a set is still "in use" (about 1 s in all, as the dataplane's). */
+const DESTROY_RETRIES = 9;
 
 export async function cleanInstance(runner: CommandRunner, o: CleanOptions): Promise<CleanReport> {
   const must = async (argv: readonly string[], input?: string): Promise<string> =>
@@ -75,7 +85,17 @@ export async function cleanInstance(runner: CommandRunner, o: CleanOptions): Pro
 
   for (const f of found) await must([`${f.family === 4 ? 'iptables' : 'ip6tables'}-${f.backend}-restore`, '--noflush'], f.input);
   const names = [...sets.sets.keys()].sort();
-  if (names.length > 0) await must(['ipset', '-exist', 'restore'], `${names.map((n) => `destroy ${n}`).join('\n')}\n`);
+  const isList = (n: string): boolean => sets.sets.get(n)!.type === 'list:set';
+  const order = [...names.filter(isList), ...names.filter((n) => !isList(n))];
+  for (let attempt = 0; order.length > 0; attempt++) {
+    try {
+      await must(['ipset', '-exist', 'restore'], `${order.map((n) => `destroy ${n}`).join('\n')}\n`);
+      break;
+    } catch (e) {
+      if (attempt >= DESTROY_RETRIES || !(e instanceof CommandFailedError) || !e.stderr.includes('in use by a kernel component')) throw e;
+      await new Promise((r) => setTimeout(r, 2 << attempt));
+    }
+  }
   const count = (fam: string): number => names.filter((n) => n.slice(o.setPrefix.length).startsWith(fam)).length;
   return { removed: found.map(({ family, backend, chains, hookRules }) => ({ family, backend, chains, hookRules })), sets: { 4: count('4'), 6: count('6') } };
 }

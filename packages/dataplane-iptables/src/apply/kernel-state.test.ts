@@ -3,7 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { labelChangeState } from '../label-change.bench.js';
 import { formatIptablesRestore } from '../render/format.js';
 import { renderState } from '../render/render.js';
-import { emptyKernelState, type KernelState, parseIpAddrJson, parseIptablesSave } from './kernel-state.js';
+import { simRunner } from '../../test/support/kernel-sim.js';
+import { emptyKernelState, type KernelState, ownedSetMatcher, parseIpAddrJson, parseIpsetSave, parseIptablesSave } from './kernel-state.js';
 import { planConverge } from './plan.js';
 
 describe('parseIpAddrJson', () => {
@@ -69,5 +70,58 @@ describe('reading our chains back (the id comment on the last rule only)', () =>
       const plan = planConverge(k, r, o);
       expect(plan.stats.chainsWritten).toBe(1);
     }
+  });
+});
+
+describe('reading IP sets back (ipset save as ipset 7.17 prints it)', () => {
+  const text = [
+    'create gh40if:cali1 hash:net,iface family inet hashsize 1024 maxelem 1 bucketsize 12 initval 0xa575626e',
+    'add gh40if:cali1 0.0.0.0/0,cali1',
+    'create gh60if:cali1 hash:net,iface family inet6 hashsize 1024 maxelem 1 bucketsize 12 initval 0xcc0e8285',
+    'add gh60if:cali1 ::/0,cali1',
+    'create gh40x hash:net,iface family inet hashsize 1024 maxelem 4 bucketsize 12 initval 0x1',
+    'add gh40x 10.0.0.1,eth0',
+    'create gh40gi:AAAA list:set size 8',
+    'add gh40gi:AAAA gh40if:cali1',
+    'add gh40gi:AAAA foreign',
+    'create gh60gi:BBBB list:set size 4',
+    'create foreign hash:net family inet hashsize 1024 maxelem 65536 bucketsize 12 initval 0x2',
+    'add foreign 10.9.0.1',
+    '',
+  ].join('\n');
+
+  it('keeps a list:set with its member set names verbatim, and a hash:net,iface with explicit prefix lengths', () => {
+    const k = emptyKernelState();
+    parseIpsetSave(text, ownedSetMatcher('gh'), k);
+    expect([...k.sets.keys()]).toEqual(['gh40if:cali1', 'gh60if:cali1', 'gh40x', 'gh40gi:AAAA', 'gh60gi:BBBB']);
+    expect(k.sets.get('gh40if:cali1')).toEqual({ type: 'hash:net,iface', members: new Set(['0.0.0.0/0,cali1']) });
+    expect(k.sets.get('gh60if:cali1')).toEqual({ type: 'hash:net,iface', members: new Set(['::/0,cali1']) });
+    expect(k.sets.get('gh40x')!.members).toEqual(new Set(['10.0.0.1/32,eth0']));
+    expect(k.sets.get('gh40gi:AAAA')).toEqual({ type: 'list:set', members: new Set(['gh40if:cali1', 'foreign']) });
+    expect(k.sets.get('gh60gi:BBBB')).toEqual({ type: 'list:set', members: new Set() });
+  });
+
+  it('reads back what the simulated kernel holds after the same lines (the simulator prints what the real tool prints)', async () => {
+    const sim = simRunner();
+    const input = [
+      'create foreign hash:net family inet maxelem 65536',
+      'add foreign 10.9.0.1/32',
+      'create gh40if:cali1 hash:net,iface family inet maxelem 1',
+      'add gh40if:cali1 0.0.0.0/0,cali1',
+      'create gh60if:cali1 hash:net,iface family inet6 maxelem 1',
+      'add gh60if:cali1 ::/0,cali1',
+      'create gh40x hash:net,iface family inet maxelem 4',
+      'add gh40x 10.0.0.1/32,eth0',
+      'create gh40gi:AAAA list:set size 8',
+      'add gh40gi:AAAA gh40if:cali1',
+      'add gh40gi:AAAA foreign',
+      'create gh60gi:BBBB list:set size 4',
+    ];
+    expect((await sim.run(['ipset', '-exist', 'restore'], { input: input.join('\n') })).stderr).toBe('');
+    const fromSim = emptyKernelState();
+    parseIpsetSave((await sim.run(['ipset', 'save'])).stdout, ownedSetMatcher('gh'), fromSim);
+    const fromText = emptyKernelState();
+    parseIpsetSave(text, ownedSetMatcher('gh'), fromText);
+    expect(fromSim.sets).toEqual(fromText.sets);
   });
 });

@@ -13,7 +13,12 @@ export interface KernelChain {
 }
 
 export interface KernelSet {
+  /** As `ipset save` names it: `hash:net`, `hash:net,port`, `hash:net,iface`, `list:set`, or anything an older run made. */
   readonly type: string;
+  /**
+   * Hash sets: members with the prefix length made explicit (`10.0.0.1,cali1` → `10.0.0.1/32,cali1`),
+   * as the renderer writes them. `list:set`: the member set names, verbatim.
+   */
   readonly members: Set<string>;
 }
 
@@ -77,7 +82,10 @@ function normalizeMember(member: string, family: 4 | 6): string {
   return rest === undefined ? withPrefix : `${withPrefix},${rest}`;
 }
 
-/** Parses `ipset save` output, keeping sets whose name matches `owned`. */
+/**
+ * Parses `ipset save` output, keeping sets whose name matches `owned` (a list's members are kept
+ * whoever owns them: `clean()` and the planner must see every set a list of ours holds).
+ */
 export function parseIpsetSave(text: string, owned: (name: string) => 4 | 6 | undefined, into: KernelState): void {
   for (const raw of text.split('\n')) {
     const parts = raw.trim().split(/\s+/);
@@ -86,7 +94,7 @@ export function parseIpsetSave(text: string, owned: (name: string) => 4 | 6 | un
     } else if (parts[0] === 'add' && parts[1] && parts[2]) {
       const fam = owned(parts[1]);
       const s = into.sets.get(parts[1]);
-      if (s && fam !== undefined) s.members.add(normalizeMember(parts[2], fam));
+      if (s && fam !== undefined) s.members.add(s.type === 'list:set' ? parts[2] : normalizeMember(parts[2], fam));
     }
   }
 }

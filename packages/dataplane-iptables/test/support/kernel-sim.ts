@@ -11,14 +11,34 @@
  * iptables would refuse such rules).
  * It is a test instrument, not a model of iptables in general: anything it does not know is an
  * error, never a silent match.
+ *
+ * IP sets, as ipset 7.17 on kernel 6.18 behaves (checked in a namespace; `groupDispatch: 'ipset'`
+ * depends on the last two): `hash:net`, `hash:net,port`, `hash:net,iface` (`<cidr>,<iface>`; the
+ * second flag of `--match-set` picks the interface, `src` the in- and `dst` the out-interface, and
+ * a packet without that interface does not match) and `list:set` (members are set names; it
+ * matches when one member matches with the same flags). `add L S` needs S to exist and not be a
+ * list; `destroy S` fails while a rule names S or a list holds it; a list's `size` is at least 4
+ * and does not bound its members; `-exist create` of an existing list with another size, or of a
+ * `hash:net,iface` with another maxelem, fails as it does in the kernel.
  */
 import type { CommandResult, CommandRunner } from '@gingham/host';
 
 export type SimTable = Map<string, string[][]>; // chain → rules (argument tokens)
 
+export interface SimSet {
+  type: string;
+  members: Set<string>;
+  /** `inet` or `inet6` for hash sets (absent: inet); never for `list:set`. */
+  family?: 'inet' | 'inet6';
+  /** `list:set` only: the size the kernel keeps (at least 4, not a bound on members). */
+  size?: number;
+  /** `hash:net,iface` only: the maxelem it was created with (the kernel compares it on `-exist create`). */
+  maxelem?: number;
+}
+
 export interface SimKernel {
   tables: Map<string, SimTable>;
-  sets: Map<string, { type: string; members: Set<string> }>;
+  sets: Map<string, SimSet>;
 }
 
 const BUILTIN: Record<string, string[]> = {
@@ -36,16 +56,35 @@ export function emptySimKernel(): SimKernel {
 export function cloneSim(k: SimKernel): SimKernel {
   const tables = new Map<string, SimTable>();
   for (const [t, chains] of k.tables) tables.set(t, new Map([...chains].map(([c, rules]) => [c, rules.map((r) => [...r])])));
-  return { tables, sets: new Map([...k.sets].map(([n, s]) => [n, { type: s.type, members: new Set(s.members) }])) };
+  return { tables, sets: new Map([...k.sets].map(([n, s]) => [n, { ...s, members: new Set(s.members) }])) };
 }
 
 const tokens = (text: string): string[] => text.trim().split(/\s+/).filter((t) => t.length > 0);
 
 class SimError extends Error {}
 
+/** Whether a rule names `set` or a list holds it (the kernel then refuses to destroy it: "in use by a kernel component"). */
 function referenced(k: SimKernel, set: string): boolean {
   for (const t of k.tables.values()) for (const rules of t.values()) for (const r of rules) if (r.some((x, i) => x === set && r[i - 1] === '--match-set')) return true;
+  for (const s of k.sets.values()) if (s.type === 'list:set' && s.members.has(set)) return true;
   return false;
+}
+
+const LIST_MIN_SIZE = 4;
+
+/** A `create NAME TYPE …` line's options, as the kernel would hold them; unknown options of a list are an error (ipset: "Unknown argument"). */
+function createdSet(line: string, type: string, opts: readonly string[]): SimSet {
+  const opt = (name: string): string | undefined => {
+    const at = opts.indexOf(name);
+    return at < 0 ? undefined : opts[at + 1];
+  };
+  if (type === 'list:set') {
+    for (let i = 0; i < opts.length; i += 2) if (opts[i] !== 'size') throw new SimError(`${line}: unknown argument ${opts[i]} for list:set`);
+    return { type, members: new Set(), size: Math.max(LIST_MIN_SIZE, Number(opt('size') ?? 8)) };
+  }
+  const family = opt('family') === 'inet6' ? 'inet6' : 'inet';
+  if (type === 'hash:net,iface') return { type, members: new Set(), family, maxelem: Number(opt('maxelem') ?? 65536) };
+  return { type, members: new Set(), ...(opt('family') ? { family } : {}) };
 }
 
 function jumpsTo(table: SimTable, chain: string): boolean {
@@ -109,14 +148,24 @@ function ipsetLine(k: SimKernel, line: string): void {
   const [op, name, ...rest] = tokens(line);
   const s = name === undefined ? undefined : k.sets.get(name);
   switch (op) {
-    case 'create':
-      if (!s) k.sets.set(name!, { type: rest[0]!, members: new Set() });
-      else if (s.type !== rest[0]) throw new SimError(`${line}: exists with another type`);
+    case 'create': {
+      const want = createdSet(line, rest[0]!, rest.slice(1));
+      if (!s) k.sets.set(name!, want);
+      else if (s.type !== want.type) throw new SimError(`${line}: exists with another type`);
+      else if (s.size !== want.size || s.maxelem !== want.maxelem) throw new SimError(`${line}: set with the same name already exists`);
       break;
-    case 'add':
+    }
+    case 'add': {
       if (!s) throw new SimError(`${line}: no set`);
-      s.members.add(rest[0]!);
+      const m = rest[0]!;
+      if (s.type === 'list:set') {
+        const member = k.sets.get(m);
+        if (!member) throw new SimError(`${line}: set to be added does not exist`);
+        if (member.type === 'list:set') throw new SimError(`${line}: sets with list:set type cannot be added to the set`);
+      } else if (s.type === 'hash:net,iface' && !/^[^,]+,[^,]+$/.test(m)) throw new SimError(`${line}: second element is missing`);
+      s.members.add(m);
       break;
+    }
     case 'del':
       if (!s) throw new SimError(`${line}: no set`);
       s.members.delete(rest[0]!);
@@ -197,7 +246,8 @@ export function simRunner(kernel: SimKernel = emptySimKernel()): SimRunner {
       if (cmd === 'ipset' && args[0] === 'save') {
         const out: string[] = [];
         for (const [n, s] of kernel.sets) {
-          out.push(`create ${n} ${s.type} family inet hashsize 1024 maxelem 1048576`);
+          if (s.type === 'list:set') out.push(`create ${n} list:set size ${s.size ?? 8}`);
+          else out.push(`create ${n} ${s.type} family ${s.family ?? 'inet'} hashsize 1024 maxelem ${s.maxelem ?? 1048576}`);
           for (const m of s.members) out.push(`add ${n} ${m}`);
         }
         return ok(`${out.join('\n')}\n`);
@@ -271,6 +321,45 @@ function portsMatch(list: string, port: number): boolean {
 
 type Outcome = 'ACCEPT' | 'DROP' | 'RETURN';
 
+/**
+ * `-m set --match-set NAME flags` for a packet, by the set's type as the kernel tests it: the
+ * first flag picks the address; the second the port (`hash:net,port`) or the interface
+ * (`hash:net,iface`: `src` the in-, `dst` the out-interface; a packet with no such interface does
+ * not match); a `list:set` passes the flags to its members and matches when one does. Fewer
+ * flags than the set has dimensions never match in the kernel; here that is an error, as a
+ * rule that cannot match is a renderer bug.
+ */
+export function setMatches(k: SimKernel, name: string, flags: readonly string[], p: Pick<SimFlow, 'in' | 'out' | 'src' | 'dst' | 'dport'>, depth = 0): boolean {
+  const s = k.sets.get(name);
+  if (!s) throw new Error(`kernel-sim: a rule names missing set ${name}`);
+  if (flags.some((f) => f !== 'src' && f !== 'dst')) throw new Error(`kernel-sim: unknown set flags ${flags.join(',')}`);
+  const addr = flags[0] === 'src' ? p.src : p.dst;
+  switch (s.type) {
+    case 'hash:net':
+      for (const m of s.members) if (inCidr(addr, m)) return true;
+      return false;
+    case 'hash:net,port':
+      if (flags.length < 2) throw new Error(`kernel-sim: ${name} (hash:net,port) needs two flags`);
+      return s.members.has(`${addr}/32,tcp:${flags[1] === 'src' ? 40000 : p.dport}`);
+    case 'hash:net,iface': {
+      if (flags.length < 2) throw new Error(`kernel-sim: ${name} (hash:net,iface) needs two flags`);
+      const iface = flags[1] === 'src' ? p.in : p.out;
+      if (iface === undefined) return false;
+      for (const m of s.members) {
+        const [net, dev] = m.split(',') as [string, string];
+        if (dev === iface && inCidr(addr, net.includes('/') ? net : `${net}/32`)) return true;
+      }
+      return false;
+    }
+    case 'list:set':
+      if (depth > 0) throw new Error(`kernel-sim: list:set ${name} inside a list`);
+      for (const m of s.members) if (setMatches(k, m, flags, p, depth + 1)) return true;
+      return false;
+    default:
+      throw new Error(`kernel-sim: unknown set type ${s.type} of ${name}`);
+  }
+}
+
 /** The verdict of the hooks for a forwarded new TCP connection (conntrack state NEW, mark 0). */
 export function forwardVerdict(k: SimKernel, p: SimPacket): boolean {
   return flowVerdict(k, { hook: 'forward', ...p });
@@ -300,14 +389,7 @@ function tableVerdict(k: SimKernel, table: string, hook: string, p: SimFlow, sta
     if (v === undefined) throw new Error(`kernel-sim: ${which === 'in' ? '-i' : '-o'} in a rule reached from ${table} ${hook}`);
     return v;
   };
-  const setHas = (name: string, dirs: string): boolean => {
-    const s = k.sets.get(name);
-    if (!s) throw new Error(`kernel-sim: a rule names missing set ${name}`);
-    const addr = dirs.startsWith('src') ? p.src : p.dst;
-    if (dirs.includes(',')) return s.members.has(`${addr}/32,tcp:${dirs.startsWith('src') ? 40000 : p.dport}`);
-    for (const m of s.members) if (inCidr(addr, m)) return true;
-    return false;
-  };
+  const setHas = (name: string, dirs: string): boolean => setMatches(k, name, dirs.split(','), p);
   const run = (chain: string, depth: number): Outcome => {
     if (depth > 50) throw new Error('kernel-sim: jump loop');
     const rules = t.get(chain);
