@@ -35,6 +35,24 @@ export interface EndpointKey {
   readonly dir: string;
   readonly deps: ReadonlySet<string>;
   readonly key: string;
+  /**
+   * `groupDispatch: 'ipset'`, workload filter chains: the endpoint's group in each tier it has
+   * (the chain's key names only the tiers), so an unchanged endpoint joins its groups again
+   * without resolving its policies.
+   */
+  readonly groups?: readonly EndpointGroup[];
+}
+
+/** One (direction, tier) group of a workload endpoint: its `list:set`, and what the tier dispatch chain sends it to. */
+export interface EndpointGroup {
+  readonly dir: 'ingress' | 'egress';
+  readonly tier: string;
+  /** The group's `list:set` name (policy-groups.ts, `groupSetName`). */
+  readonly set: string;
+  /** The group chain, or the one policy chain of a run of one. */
+  readonly target: string;
+  /** Render-cache keys of the chains the target is (group chain, or policy chain), added with the dispatch chain. */
+  readonly keys: readonly string[];
 }
 
 /** Per family: the policies and profiles (by id, as objects) and the endpoint keys of the last rendering. */
