@@ -1,6 +1,7 @@
 /**
  * Endpoint chains: one chain per endpoint, direction and table that walks the endpoint's tiers
- * (one jump each, to a shared policy-group chain: policy-groups.ts) and profiles (layout in
+ * (one jump each, to a shared policy-group chain, or with `groupDispatch: 'ipset'` to the tier's
+ * dispatch chain: policy-groups.ts) and profiles (layout in
  * render.ts's header), and the workload dispatch chains that send each
  * workload veth to its own chains. Unknown workload interfaces are denied by the dispatch chains.
  * Pure.
