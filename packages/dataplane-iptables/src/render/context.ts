@@ -312,9 +312,24 @@ export class RenderContext {
     this.endpointKeys.set(chainKey, m);
   }
 
+  /** Group dispatch sets of this rendering, name → members (kept as the last rendering's on `commitCache`). */
+  private readonly dispatchMembers = new Map<string, readonly string[]>();
+
+  /**
+   * The members of the group dispatch set `name` (policy-groups.ts): the last rendering's array
+   * when it holds the same members (sorted), else `members`.
+   */
+  stableMembers(name: string, members: readonly string[]): readonly string[] {
+    const was = this.cache?.dispatchMembers.get(this.family)?.get(name);
+    const out = was !== undefined && was.length === members.length && was.every((m, i) => m === members[i]) ? was : members;
+    if (this.cache) this.dispatchMembers.set(name, out);
+    return out;
+  }
+
   /** Keeps the chains this rendering used for the next one (only those: the cache never grows past one rendering). */
   commitCache(): void {
     if (!this.cache) return;
+    this.cache.dispatchMembers.set(this.family, this.dispatchMembers);
     // Only this rendering's entries stay: the cache never grows past one rendering.
     for (const [key, e] of this.entries) if (e.seen !== this.epoch) this.entries.delete(key);
     // What this rendering was made from: the last one's maps brought up to date by what changed.

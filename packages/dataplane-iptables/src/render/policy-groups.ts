@@ -130,11 +130,11 @@ export function renderGroupDispatch(rc: RenderContext, ifaces: readonly string[]
   const any = rc.family === 4 ? '0.0.0.0/0' : '::/0';
   for (const i of ifaces) {
     const n = ifSetName(rc, i);
-    rc.sets.set(n, { name: n, type: 'hash:net,iface', family: rc.family, members: [`${any},${i}`] });
+    rc.sets.set(n, { name: n, type: 'hash:net,iface', family: rc.family, members: rc.stableMembers(n, [`${any},${i}`]) });
   }
   const byTier = new Map<string, { dir: 'ingress' | 'egress'; tier: string; groups: EndpointGroup[] }>();
   for (const [n, { group, members }] of rc.groups) {
-    rc.sets.set(n, { name: n, type: 'list:set', family: rc.family, members: members.sort() });
+    rc.sets.set(n, { name: n, type: 'list:set', family: rc.family, members: rc.stableMembers(n, members.sort()) });
     const t = tierDispatchName(rc, group.dir, group.tier);
     const d = byTier.get(t);
     if (d) d.groups.push(group);

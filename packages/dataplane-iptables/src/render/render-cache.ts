@@ -71,10 +71,16 @@ export interface RenderCache {
   readonly from: Map<4 | 6, RenderedFrom>;
   /** @internal family → the last rendering's chains in order, and the place of each by `<table>:<name>` (render.ts sorts only what is new). */
   readonly sorted: Map<4 | 6, { readonly chains: readonly RenderedChain[]; readonly at: ReadonlyMap<string, number> }>;
+  /**
+   * @internal family → the members of the last rendering's group dispatch sets (per-interface and
+   * group sets) by name: an unchanged set keeps its members array, so the planner, which remembers
+   * the members it compared by array, skips it.
+   */
+  readonly dispatchMembers: Map<4 | 6, ReadonlyMap<string, readonly string[]>>;
 }
 
 export function createRenderCache(): RenderCache {
-  return { entries: new Map(), members: new Map(), from: new Map(), sorted: new Map() };
+  return { entries: new Map(), members: new Map(), from: new Map(), sorted: new Map(), dispatchMembers: new Map() };
 }
 
 /**
