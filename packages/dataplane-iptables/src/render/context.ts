@@ -5,7 +5,7 @@
  * static-chains) append to it in a fixed order, so equal states render equal text. Pure.
  */
 import type { DataplaneState } from '@gingham/core';
-import type { CachedChain, EndpointKey, RenderCache, RenderedFrom } from './render-cache.js';
+import type { CachedChain, EndpointGroup, EndpointKey, RenderCache, RenderedFrom } from './render-cache.js';
 import { chainName, hashText, setName } from './names.js';
 import { nflogPrefix, type NflogDecision } from './nflog-prefix.js';
 import type { ResolvedRenderOptions, Table } from './options.js';
@@ -40,6 +40,12 @@ export class RenderContext {
   readonly sets = new Map<string, RenderedSet>();
   /** Flow logs: names too long for an NFLOG prefix, by their hashed token. */
   readonly nflogNames = new Map<string, string>();
+  /**
+   * `groupDispatch: 'ipset'`: the groups the workload endpoints of this rendering joined, by
+   * group set name, with their members (per-interface set names, in endpoint order). Recomputed
+   * every rendering (policy-groups.ts, `renderGroupDispatch`); never cached.
+   */
+  readonly groups = new Map<string, { readonly group: EndpointGroup; readonly members: string[] }>();
   /** Accept and pass: the bits every endpoint chain clears first. */
   readonly marks: number;
   readonly rules: RuleContext;
@@ -288,9 +294,9 @@ export class RenderContext {
   /**
    * The key the endpoint chain `chainKey` (`<table>:<chain>`) had in the last rendering, when it
    * was computed from these same tier and profile lists and none of the policies and profiles it
-   * names changed since; kept for the next rendering when used.
+   * names changed since (with the groups it remembers); kept for the next rendering when used.
    */
-  knownEndpointKey(chainKey: string, spec: Omit<EndpointKey, 'deps' | 'key'>): string | undefined {
+  knownEndpointKey(chainKey: string, spec: Omit<EndpointKey, 'deps' | 'key' | 'groups'>): EndpointKey | undefined {
     const m = this.from?.endpointKeys.get(chainKey);
     const changed = this.changed;
     if (!m || !changed) return undefined;
@@ -299,16 +305,31 @@ export class RenderContext {
       for (const id of changed) if (m.deps.has(id)) return undefined;
     } else for (const id of m.deps) if (changed.has(id)) return undefined;
     this.endpointKeys.set(chainKey, m);
-    return m.key;
+    return m;
   }
 
   rememberEndpointKey(chainKey: string, m: EndpointKey): void {
     this.endpointKeys.set(chainKey, m);
   }
 
+  /** Group dispatch sets of this rendering, name → members (kept as the last rendering's on `commitCache`). */
+  private readonly dispatchMembers = new Map<string, readonly string[]>();
+
+  /**
+   * The members of the group dispatch set `name` (policy-groups.ts): the last rendering's array
+   * when it holds the same members (sorted), else `members`.
+   */
+  stableMembers(name: string, members: readonly string[]): readonly string[] {
+    const was = this.cache?.dispatchMembers.get(this.family)?.get(name);
+    const out = was !== undefined && was.length === members.length && was.every((m, i) => m === members[i]) ? was : members;
+    if (this.cache) this.dispatchMembers.set(name, out);
+    return out;
+  }
+
   /** Keeps the chains this rendering used for the next one (only those: the cache never grows past one rendering). */
   commitCache(): void {
     if (!this.cache) return;
+    this.cache.dispatchMembers.set(this.family, this.dispatchMembers);
     // Only this rendering's entries stay: the cache never grows past one rendering.
     for (const [key, e] of this.entries) if (e.seen !== this.epoch) this.entries.delete(key);
     // What this rendering was made from: the last one's maps brought up to date by what changed.

@@ -37,12 +37,22 @@ export function formatIptablesRestore(r: Rendered): string {
   return `${out.join('\n')}\n`;
 }
 
-/** `ipset restore` input creating every set of a rendering (for a first apply; see the applier for deltas). */
+/**
+ * `ipset restore` input creating every set of a rendering (for a first apply; see the applier for
+ * deltas). `list:set`s (group dispatch) come last, as their members must exist; they take no
+ * family, and their size only bounds the members (a list, not preallocated).
+ */
 export function formatIpsetRestore(r: Rendered): string {
   const out: string[] = [];
-  for (const s of r.sets) {
-    out.push(`create ${s.name} ${s.type} family ${s.family === 4 ? 'inet' : 'inet6'} maxelem 1048576`);
-    for (const m of s.members) out.push(`add ${s.name} ${m}`);
+  for (const lists of [false, true]) {
+    for (const s of r.sets) {
+      if ((s.type === 'list:set') !== lists) continue;
+      out.push(s.type === 'list:set' ? `create ${s.name} list:set size ${LIST_SET_SIZE}` : `create ${s.name} ${s.type} family ${s.family === 4 ? 'inet' : 'inet6'} maxelem 1048576`);
+      for (const m of s.members) out.push(`add ${s.name} ${m}`);
+    }
   }
   return out.length === 0 ? '' : `${out.join('\n')}\n`;
 }
+
+/** A group's `list:set` holds at most this many interfaces (ipset's default, 8, is too few for a node's pods). */
+export const LIST_SET_SIZE = 65536;

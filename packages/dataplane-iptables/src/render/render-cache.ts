@@ -35,6 +35,24 @@ export interface EndpointKey {
   readonly dir: string;
   readonly deps: ReadonlySet<string>;
   readonly key: string;
+  /**
+   * `groupDispatch: 'ipset'`, workload filter chains: the endpoint's group in each tier it has
+   * (the chain's key names only the tiers), so an unchanged endpoint joins its groups again
+   * without resolving its policies.
+   */
+  readonly groups?: readonly EndpointGroup[];
+}
+
+/** One (direction, tier) group of a workload endpoint: its `list:set`, and what the tier dispatch chain sends it to. */
+export interface EndpointGroup {
+  readonly dir: 'ingress' | 'egress';
+  readonly tier: string;
+  /** The group's `list:set` name (policy-groups.ts, `groupSetName`). */
+  readonly set: string;
+  /** The group chain, or the one policy chain of a run of one. */
+  readonly target: string;
+  /** Render-cache keys of the chains the target is (group chain, or policy chain), added with the dispatch chain. */
+  readonly keys: readonly string[];
 }
 
 /** Per family: the policies and profiles (by id, as objects) and the endpoint keys of the last rendering. */
@@ -53,10 +71,16 @@ export interface RenderCache {
   readonly from: Map<4 | 6, RenderedFrom>;
   /** @internal family → the last rendering's chains in order, and the place of each by `<table>:<name>` (render.ts sorts only what is new). */
   readonly sorted: Map<4 | 6, { readonly chains: readonly RenderedChain[]; readonly at: ReadonlyMap<string, number> }>;
+  /**
+   * @internal family → the members of the last rendering's group dispatch sets (per-interface and
+   * group sets) by name: an unchanged set keeps its members array, so the planner, which remembers
+   * the members it compared by array, skips it.
+   */
+  readonly dispatchMembers: Map<4 | 6, ReadonlyMap<string, readonly string[]>>;
 }
 
 export function createRenderCache(): RenderCache {
-  return { entries: new Map(), members: new Map(), from: new Map(), sorted: new Map() };
+  return { entries: new Map(), members: new Map(), from: new Map(), sorted: new Map(), dispatchMembers: new Map() };
 }
 
 /**

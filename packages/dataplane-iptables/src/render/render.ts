@@ -26,6 +26,9 @@
  *   traffic no tier decided is allowed.
  *   policy-group chain: "jump <p>pi-ID1", then per policy "accept and pass clear → jump
  *   <p>pi-IDn", and every 5 policies "accept or pass set → RETURN".
+ *   With `groupDispatch: 'ipset'` a workload's filter endpoint chain jumps per tier to <p>tdi-/tdo-TIER
+ *   instead, which goes (`-g`) to the group whose `list:set` holds the interface's own set
+ *   (policy-groups.ts): a move between existing groups changes set members, not chains.
  *
  * The parts, one file each, share a `RenderContext` (context.ts) and run in a fixed order:
  * workload endpoints (endpoint-chains.ts, pulling in policy-chains.ts and policy-groups.ts), host endpoints
