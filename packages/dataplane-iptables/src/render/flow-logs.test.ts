@@ -42,7 +42,6 @@ describe('flow-log NFLOG rules', () => {
       '-p 6 -m multiport --dports 22 -j DROP',
       '-j MARK --set-xmark 0x10000/0x10000',
       '-m mark --mark 0x10000/0x10000 -j NFLOG --nflog-group 1 --nflog-prefix API1|np/a/web-in --nflog-size 80',
-      '-m mark --mark 0x10000/0x10000 -j RETURN',
     ]);
     const all = r.chains.flatMap((c) => c.rules.map((x) => x.args.join(' ')));
     expect(all).toContain('-m mark --mark 0x0/0x20000 -j NFLOG --nflog-group 1 --nflog-prefix DTI|default --nflog-size 80');

@@ -1,7 +1,7 @@
 /**
  * Policy and profile chains (`<p>pi-`/`<p>po-` per policy and direction, per table; `<p>pri-`/
  * `<p>pro-` per profile), made only when an endpoint chain first references them. A rule that
- * decides sets the accept or pass mark and returns; with flow logs, filter-table policy and
+ * decides sets the accept or pass mark and returns (the chain's last rule just ends it); with flow logs, filter-table policy and
  * profile chains NFLOG the deciding packet first. Staged policies never get a chain. Keyed by
  * their rules for the render cache (render-cache.ts). Pure.
  */
@@ -26,28 +26,36 @@ export interface PolicyChains {
 
 function ruleChain(rc: RenderContext, c: ChainBuilder, rules: readonly CompiledRule[], log?: LogOwner): void {
   const o = rc.o;
+  const out: string[][] = [];
   rules.forEach((r, index) => {
     for (const v of matchVariants(r, rc.rules)) {
       switch (r.action) {
         case 'Allow':
-          c.add(...v, ...rc.setMark(o.acceptMark));
-          if (log && o.flowLogs) c.add(...rc.ifMark(o.acceptMark), ...rc.flowLog({ ...log, action: 'allow', rule: index }));
-          c.add(...rc.ifMark(o.acceptMark), '-j', 'RETURN');
+          out.push([...v, ...rc.setMark(o.acceptMark)]);
+          if (log && o.flowLogs) out.push([...rc.ifMark(o.acceptMark), ...rc.flowLog({ ...log, action: 'allow', rule: index })]);
+          out.push([...rc.ifMark(o.acceptMark), '-j', 'RETURN']);
           break;
         case 'Pass':
-          c.add(...v, ...rc.setMark(o.passMark));
-          c.add(...rc.ifMark(o.passMark), '-j', 'RETURN');
+          out.push([...v, ...rc.setMark(o.passMark)]);
+          out.push([...rc.ifMark(o.passMark), '-j', 'RETURN']);
           break;
         case 'Deny':
-          if (log && o.flowLogs) c.add(...v, ...rc.flowLog({ ...log, action: 'deny', rule: index }));
-          c.add(...v, ...rc.deny());
+          if (log && o.flowLogs) out.push([...v, ...rc.flowLog({ ...log, action: 'deny', rule: index })]);
+          out.push([...v, ...rc.deny()]);
           break;
         case 'Log':
-          c.add(...v, '-j', 'NFLOG', '--nflog-group', String(o.nflogGroup), '--nflog-prefix', o.logPrefix);
+          out.push([...v, '-j', 'NFLOG', '--nflog-group', String(o.nflogGroup), '--nflog-prefix', o.logPrefix]);
           break;
       }
     }
   });
+  // The chain ends there anyway: "mark set → RETURN" as its last rule only repeats what falling
+  // off its end does (return to the caller, marks kept). Each rule reachable from the hooks costs
+  // every commit's validation (docs/benchmarks.md, "Commit cost by table shape"); at 10k
+  // one-rule policies this is a quarter of the filter table.
+  const last = out[out.length - 1];
+  if (last && last[0] === '-m' && last[1] === 'mark' && last[last.length - 2] === '-j' && last[last.length - 1] === 'RETURN') out.pop();
+  for (const args of out) c.add(...args);
 }
 
 /** A rule list as text, for cache keys; kept by list (compiled rules are immutable, an upsert brings new ones). */

@@ -138,7 +138,7 @@ describe('renderState', () => {
       '-m mark --mark 0x10000/0x10000 -j RETURN',
       '-j DROP',
     ]);
-    expect(lines(r, 'gh-pi-gnp/p1')).toEqual(['-j MARK --set-xmark 0x20000/0x20000', '-m mark --mark 0x20000/0x20000 -j RETURN']);
+    expect(lines(r, 'gh-pi-gnp/p1')).toEqual(['-j MARK --set-xmark 0x20000/0x20000']);
   });
 
   it('never enforces staged policies, and a tier of only staged policies does not drop', () => {
@@ -166,7 +166,6 @@ describe('renderState', () => {
       '-p 6 -m set --match-set gh40s:src src -m multiport --dports 9000:9010 -j MARK --set-xmark 0x10000/0x10000',
       '-m mark --mark 0x10000/0x10000 -j RETURN',
       '-p 6 -m set --match-set gh40s:src src -m set --match-set gh40n:http dst,dst -j MARK --set-xmark 0x10000/0x10000',
-      '-m mark --mark 0x10000/0x10000 -j RETURN',
     ]);
     expect(formatIpsetRestore(r)).toBe(
       ['create gh40n:http hash:net,port family inet maxelem 1048576', 'add gh40n:http 10.65.0.11/32,tcp:8080', 'create gh40s:src hash:net family inet maxelem 1048576', 'add gh40s:src 10.65.0.12/32', ''].join('\n'),
