@@ -19,7 +19,7 @@ import type { Rendered } from '../render/rendered.js';
 import { cloneKernelState, emptyKernelState, type KernelState } from './kernel-state.js';
 import { pathScopes, planConverge } from './plan.js';
 import { scopeIndex } from './scope-index.js';
-import { type GdEndpoint, type GdWorld, gdRender } from '../../test/support/group-dispatch.js';
+import { gdMove, gdRender, gdWorld } from '../../test/support/group-dispatch.js';
 
 const ENDPOINTS = 5;
 const POLICIES = ['gnp/p0', 'gnp/p1', 'gnp/p2', 'gnp/p3', 'gnp/missing'];
@@ -146,32 +146,11 @@ describe('incremental rendering and planning', () => {
   }, 60_000);
 });
 
-const POLS = ['pa', 'pb', 'pc'];
-const gdEndpoint = (n: number): fc.Arbitrary<GdEndpoint> => {
-  const tiers = fc.record({ t1: fc.subarray(POLS, { minLength: 1 }), t2: fc.subarray(POLS) }, { requiredKeys: ['t1'] });
-  return fc.record({ ingress: tiers, egress: tiers }).map((x) => ({ iface: `cali${n}`, ...x }));
-};
-const gdWorld: fc.Arbitrary<GdWorld> = fc
-  .record({
-    endpoints: fc.uniqueArray(fc.integer({ min: 0, max: 3 }), { maxLength: 4 }).chain((ns) => fc.tuple(...ns.map(gdEndpoint))),
-    policies: fc.record({ pa: fc.subarray(SETS), pb: fc.subarray(SETS), pc: fc.subarray(SETS) }),
-    selectors: fc.record({ 's:a': fc.subarray([addr(0), addr(1)]), 's:b': fc.subarray([addr(0), addr(1)]), 's:c': fc.subarray([addr(0), addr(1)]) }),
-  })
-  .map((w) => ({ ...w, endpoints: [...w.endpoints] }));
-/** The label change: one endpoint's policies in one tier and direction (a move between groups when both exist). */
-const gdMove = (w: GdWorld): fc.Arbitrary<GdWorld> =>
-  w.endpoints.length === 0
-    ? fc.constant(w)
-    : fc.record({ at: fc.integer({ min: 0, max: w.endpoints.length - 1 }), dir: fc.constantFrom('ingress' as const, 'egress' as const), pols: fc.subarray(POLS, { minLength: 1 }) }).map(({ at, dir, pols }) => ({
-        ...w,
-        endpoints: w.endpoints.map((e, i) => (i === at ? { ...e, [dir]: { ...e[dir], t1: pols } } : e)),
-      }));
-
 describe('incremental planning with group dispatch by IP set', () => {
   it('equals the plan from fresh copies, and the scope index a full walk, over moves between groups', () => {
     fc.assert(
       fc.property(
-        gdWorld.chain((w0) => fc.array(fc.boolean(), { minLength: 1, maxLength: 6 }).map((kinds) => [w0, kinds] as const)),
+        gdWorld(SETS, [addr(0), addr(1)]).chain((w0) => fc.array(fc.boolean(), { minLength: 1, maxLength: 6 }).map((kinds) => [w0, kinds] as const)),
         fc.infiniteStream(fc.integer()),
         ([w0, kinds], seeds) => {
           const k = new Map<4 | 6, KernelState>([
@@ -184,7 +163,7 @@ describe('incremental planning with group dispatch by IP set', () => {
           // A step is a move (most) or a new world (endpoints and tiers come and go); picked from the seed stream.
           for (const [n, moveOnly] of kinds.entries()) {
             const seed = seeds.next().value as number;
-            w = fc.sample(moveOnly ? gdMove(w) : gdWorld, { numRuns: 1, seed: seed + n })[0]!;
+            w = fc.sample(moveOnly ? gdMove(w) : gdWorld(SETS, [addr(0), addr(1)]), { numRuns: 1, seed: seed + n })[0]!;
             worlds.push(w);
           }
           for (const [step, world] of worlds.entries()) {

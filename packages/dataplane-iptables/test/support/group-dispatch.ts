@@ -13,6 +13,7 @@
  */
 import { chainRuleIds } from '../../src/render/generation.js';
 import { chainName, hashText, setName } from '../../src/render/names.js';
+import fc from 'fast-check';
 import type { PlanStep } from '../../src/apply/plan.js';
 import type { Rendered, RenderedChain, RenderedSet } from '../../src/render/rendered.js';
 
@@ -229,3 +230,29 @@ export function gdPackets(ifaces: readonly string[], addr: (iface: string) => st
 export function atomicSteps(steps: readonly PlanStep[], rendered: Rendered): (string | { restore: Rendered })[] {
   return steps.flatMap((s): (string | { restore: Rendered })[] => (s.kind === 'ipset' ? [...s.lines] : [{ restore: rendered }]));
 }
+
+const POLS = ['pa', 'pb', 'pc'];
+/** Few groups, so that endpoints share them and moves between existing groups are common. */
+const GROUPS: readonly (readonly string[])[] = [['pa'], ['pb', 'pc'], ['pc']];
+const gdEndpoint = (n: number): fc.Arbitrary<GdEndpoint> => {
+  const tiers = fc.record({ t1: fc.constantFrom(...GROUPS), t2: fc.subarray(POLS) }, { requiredKeys: ['t1'] });
+  return fc.record({ ingress: tiers, egress: tiers }).map((x) => ({ iface: `cali${n}`, ...x }));
+};
+/** Worlds of up to four endpoints (`cali0`–`cali3`), policies `pa`–`pc` naming some of `sets`, whose members are some of `addrs`. */
+export const gdWorld = (sets: readonly string[], addrs: readonly string[], minEndpoints = 0): fc.Arbitrary<GdWorld> =>
+  fc
+    .record({
+      endpoints: fc.uniqueArray(fc.integer({ min: 0, max: 3 }), { minLength: minEndpoints, maxLength: 4 }).chain((ns) => fc.tuple(...ns.map(gdEndpoint))),
+      policies: fc.record(Object.fromEntries(POLS.map((p) => [p, fc.subarray([...sets])]))),
+      selectors: fc.record(Object.fromEntries(sets.map((id) => [id, fc.subarray([...addrs])]))),
+    })
+    .map((w) => ({ ...w, endpoints: [...w.endpoints] }));
+/** The label change: one endpoint's policies in one tier and direction (a move between groups when both exist). */
+export const gdMove = (w: GdWorld): fc.Arbitrary<GdWorld> =>
+  w.endpoints.length === 0
+    ? fc.constant(w)
+    : fc.record({ at: fc.integer({ min: 0, max: w.endpoints.length - 1 }), dir: fc.constantFrom('ingress' as const, 'egress' as const), pols: fc.oneof(fc.constantFrom(...GROUPS), fc.subarray(POLS, { minLength: 1 })) }).map(({ at, dir, pols }) => ({
+        ...w,
+        endpoints: w.endpoints.map((e, i) => (i === at ? { ...e, [dir]: { ...e[dir], t1: pols } } : e)),
+      }));
+
