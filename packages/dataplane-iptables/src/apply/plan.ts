@@ -358,9 +358,9 @@ interface GroupMove {
 /**
  * Rule 6's move, when the changes of the sets the rules in force name are one: exactly two of
  * them are lists, one gains one interface set and the other loses the same one, which exists
- * unchanged and names one plain interface; each list is named exactly once in the chains, by a
- * rule `--match-set G <x>,<side> -g <target>` (not negated) of one same chain, testing the same
- * side. The rest (the other sets and their scopes) is the caller's.
+ * unchanged (as every interface set) and names one plain interface; each list is named exactly
+ * once in the chains, by a rule `--match-set G <x>,<side> -g <target>` (not negated) of one same
+ * chain, testing the same side. The rest (the other sets and their scopes) is the caller's.
  */
 function groupMove(
   k: KernelState,
@@ -389,7 +389,9 @@ function groupMove(
     else from = c;
   }
   if (from === undefined || to === undefined || member === undefined) return undefined;
-  if (sets.get(member)?.type !== 'hash:net,iface' || changed.has(member) || k.sets.get(member)?.type !== 'hash:net,iface') return undefined;
+  if (sets.get(member)?.type !== 'hash:net,iface' || k.sets.get(member)?.type !== 'hash:net,iface') return undefined;
+  // Interface sets never change (rule 6); one that did would change every list holding it.
+  for (const c of changed) if (sets.get(names.get(c)!)?.type === 'hash:net,iface') return undefined;
   const ifs = setInterfaces(r.sets).get(member);
   if (!ifs || ifs.size !== 1) return undefined;
   const [iface] = ifs as ReadonlySet<string>;
