@@ -4,7 +4,9 @@
  * uncached rendering, and a plan made against the model and scope index the previous plan left
  * (scope-index.ts moved by the chains that differ) equals a plan made from fresh copies (the
  * scopes walked anew, the kernel model compared rule by rule). The scope index also equals the
- * full path walk (`pathScopes`) after every plan. Pure: no kernel.
+ * full path walk (`pathScopes`) after every plan. Pure: no kernel. With `groupDispatch: 'ipset'`
+ * (hand-built renderings until the renderer makes them: test/support/group-dispatch.ts) the same
+ * over sequences of endpoints moving between groups, tiers appearing and endpoints coming and going.
  */
 import { applyMessage, emptyDataplaneState, type CompiledPolicy, type CompiledRule, type DataplaneMessage, type HostEndpointState, type WorkloadEndpointState } from '@gingham/core';
 import { propRuns } from '@gingham/testkit';
@@ -17,6 +19,7 @@ import type { Rendered } from '../render/rendered.js';
 import { cloneKernelState, emptyKernelState, type KernelState } from './kernel-state.js';
 import { pathScopes, planConverge } from './plan.js';
 import { scopeIndex } from './scope-index.js';
+import { gdMove, gdRender, gdWorld } from '../../test/support/group-dispatch.js';
 
 const ENDPOINTS = 5;
 const POLICIES = ['gnp/p0', 'gnp/p1', 'gnp/p2', 'gnp/p3', 'gnp/missing'];
@@ -121,6 +124,57 @@ describe('incremental rendering and planning', () => {
               expect(cloneKernelState(inc.next), at).toEqual(cloneKernelState(fresh.next));
               // The index the plans share, moved from the rendering in force to the new one, against
               // full walks of both: the current scopes and the journaled ones (the planner's "old").
+              const idx = scopeIndex(before ?? inc.rendered);
+              idx.journal();
+              idx.moveTo(inc.rendered);
+              const was = before ? pathScopes({ ...before }) : undefined;
+              const now = pathScopes({ ...inc.rendered });
+              for (const [view, full, name] of [[idx.journaled(), was, 'old'], [idx, now, 'new']] as const) {
+                if (!full) continue;
+                for (const n of new Set([...(was?.sets.keys() ?? []), ...now.sets.keys()])) expect(view.sets.get(n), `${at}: ${name} set ${n}`).toEqual(full.sets.get(n));
+                for (const n of new Set([...(was?.chains.keys() ?? []), ...now.chains.keys()])) expect(view.chains.get(n), `${at}: ${name} chain ${n}`).toEqual(full.chains.get(n));
+              }
+              idx.settle();
+              k.set(family, inc.next);
+              prev.set(family, inc.rendered);
+            }
+          }
+        },
+      ),
+      { numRuns: propRuns(150) },
+    );
+  }, 60_000);
+});
+
+describe('incremental planning with group dispatch by IP set', () => {
+  it('equals the plan from fresh copies, and the scope index a full walk, over moves between groups', () => {
+    fc.assert(
+      fc.property(
+        gdWorld(SETS, [addr(0), addr(1)]).chain((w0) => fc.array(fc.boolean(), { minLength: 1, maxLength: 6 }).map((kinds) => [w0, kinds] as const)),
+        fc.infiniteStream(fc.integer()),
+        ([w0, kinds], seeds) => {
+          const k = new Map<4 | 6, KernelState>([
+            [4, emptyKernelState()],
+            [6, emptyKernelState()],
+          ]);
+          const prev = new Map<4 | 6, Rendered>();
+          let w = w0;
+          const worlds = [w0];
+          // A step is a move (most) or a new world (endpoints and tiers come and go); picked from the seed stream.
+          for (const [n, moveOnly] of kinds.entries()) {
+            const seed = seeds.next().value as number;
+            w = fc.sample(moveOnly ? gdMove(w) : gdWorld(SETS, [addr(0), addr(1)]), { numRuns: 1, seed: seed + n })[0]!;
+            worlds.push(w);
+          }
+          for (const [step, world] of worlds.entries()) {
+            for (const family of [4, 6] as const) {
+              const at = `step ${step}, IPv${family}`;
+              const r = gdRender(world, family);
+              const before = prev.get(family);
+              const inc = planConverge(k.get(family)!, r, o, before);
+              const fresh = planConverge(cloneKernelState(k.get(family)!), r, o, before && { ...before });
+              expect(inc.steps, at).toEqual(fresh.steps);
+              expect(inc.stats, at).toEqual(fresh.stats);
               const idx = scopeIndex(before ?? inc.rendered);
               idx.journal();
               idx.moveTo(inc.rendered);

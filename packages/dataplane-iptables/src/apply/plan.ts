@@ -57,6 +57,31 @@
  *     new) or dropped, never by a mix. Without host endpoints only filter is ours; adding them
  *     commits raw (stamping) before mangle and filter (checking), removing them takes the stamp
  *     away first, so the old checks drop everything until their own commit.
+ *  6. Groups dispatched by IP set (`groupDispatch: 'ipset'`): a tier dispatch chain holds one
+ *     rule `--match-set G dst,dst -g <group>` (egress `src,src`) per group G, a `list:set` of the
+ *     members' per-interface sets (`hash:net,iface`, one `<any net>,IF` entry each). So a label
+ *     that moves endpoint E (interface IF) from group Go to group Gn of one tier rewrites no chain:
+ *     `add Gn <IF's set>` then `del Go <IF's set>`, and no commit. In between IF is in both, and
+ *     the dispatch chain's first matching rule decides (`-g`: nothing after it runs): Go only
+ *     loses, Gn only gains, so whichever of the two rules comes first, a packet either still
+ *     meets Go's rule as before (old) or already meets Gn's as after (new), never neither. Only
+ *     packets on IF's side (out-interface for `dst,dst`, in for `src,src`) can tell, so the move
+ *     has the scope `{outs: IF}` (`{ins: IF}`). It is planned so only when it is the family's one
+ *     change of a group: exactly two lists change, by that one member, each named by exactly one
+ *     rule of one same chain (two moves, or one endpoint's two tiers or directions, could be seen
+ *     half done, E1 new and E2 old, admitting a flow both states deny); no chain or hook changes
+ *     (else the commit orders things: rule 2); and every other set named by the rules in force
+ *     that changes in place meets neither the move's scope nor another such set, with rule 3's
+ *     relation, by its scopes under the old members and the new (which rules a packet reaches
+ *     now depends on lists' members too: scope-index.ts). Their lines come first, then the add,
+ *     then the del. Otherwise rule 3 with those scopes, else rule 2: the changed groups are
+ *     versioned like any set (members are set names) and the dispatch chain renamed in one
+ *     commit. ipset's own rules for lists: a member exists before `add LIST member` (interface
+ *     sets are written before lists), and a set a list holds cannot be destroyed (lists are
+ *     destroyed first; `del` lines run before the final destroys). A list in force whose members
+ *     change in more than one line is rebuilt in its temporary and swapped like any set (ipset
+ *     swaps two `list:set`s, also while a rule names one). Interface sets never change members
+ *     (their name carries the interface) and are never versioned: lists name them by that name.
  *
  * Cost. The scopes of rules 2 and 3 are not walked per plan: one index per family (scope-index.ts)
  * counts how each chain and set is reached and moves from the rendering in force to the new one
@@ -74,12 +99,14 @@ import type { Rendered, RenderedChain, RenderedRule, RenderedSet } from '../rend
 import { formatChainRules } from '../render/format.js';
 import { freshGeneration, withGeneration } from '../render/generation.js';
 import type { KernelChain, KernelSet, KernelState } from './kernel-state.js';
-import { pathSteps, type ScopeLookup, scopeIndex, type SetScope, shareScopeIndex } from './scope-index.js';
+import { pathSteps, type ScopeIndex, type ScopeLookup, scopeIndex, setInterfaces, type SetScope, shareScopeIndex, walkRule } from './scope-index.js';
 
 export type { ScopeLookup, SetScope } from './scope-index.js';
 
 export const TABLES: readonly Table[] = ['raw', 'mangle', 'filter'];
 const MAXELEM = 1048576;
+/** Members of a group's `list:set`: the local endpoints in that group. */
+const LIST_SIZE = 65536;
 
 /** One step of a plan. Each ipset line and each restore section is one atomic kernel change. */
 export type PlanStep =
@@ -191,6 +218,7 @@ export function pathScopes(r: Rendered): { sets: Map<string, SetScope>; chains: 
     if (i === '*' && o === '*') s.any = true;
   };
   const seen = new Set<string>();
+  const ifs = setInterfaces(r.sets);
   const visit = (table: string, name: string, inIf: string, outIf: string): void => {
     const key = `${table}:${name}|${inIf}|${outIf}`;
     if (seen.has(key)) return;
@@ -199,14 +227,7 @@ export function pathScopes(r: Rendered): { sets: Map<string, SetScope>; chains: 
     if (!c) return;
     note(chains, `${table}:${name}`, inIf, outIf);
     for (const rule of pathSteps(c)) {
-      let i = inIf;
-      let o = outIf;
-      for (const [what, v] of rule) {
-        if (what === '-i') i = v;
-        else if (what === '-o') o = v;
-        else if (what === '--match-set') note(scopes, v, i, o);
-        else visit(table, v, i, o);
-      }
+      walkRule(rule, 0, inIf, outIf, ifs, (v, i, o) => note(scopes, v, i, o), (v, i, o) => visit(table, v, i, o));
     }
   };
   for (const h of r.hooks) visit(h.table, h.target, '*', '*');
@@ -303,7 +324,97 @@ function chainSets(c: RenderedChain): string[] {
   return out;
 }
 
-const createLine = (name: string, s: { type: string; family: 4 | 6 }): string => `create ${name} ${s.type} family ${s.family === 4 ? 'inet' : 'inet6'} maxelem ${MAXELEM}`;
+/** A `list:set` has no family (its members have theirs) and a size instead of `maxelem`. */
+const createLine = (name: string, s: { type: string; family: 4 | 6 }): string =>
+  s.type === 'list:set' ? `create ${name} list:set size ${LIST_SIZE}` : `create ${name} ${s.type} family ${s.family === 4 ? 'inet' : 'inet6'} maxelem ${MAXELEM}`;
+
+/**
+ * Whether the kernel holds the interface sets (`hash:net,iface` and `list:set`) of `r` as `r`
+ * has them: the scopes of `r` (scope-index.ts) follow those members, so only then are they the
+ * scopes of the rules in force.
+ */
+function sameInterfaceSets(r: Rendered, k: KernelState): boolean {
+  for (const s of r.sets) {
+    if (s.type !== 'list:set' && s.type !== 'hash:net,iface') continue;
+    const have = k.sets.get(s.name);
+    if (!have || have.type !== s.type) return false;
+    if (membersOfSet.get(have) === s.members) continue;
+    if (have.members.size !== s.members.length || s.members.some((m) => !have.members.has(m))) return false;
+  }
+  return true;
+}
+
+/** One endpoint's move between two groups (rule 6), under names in force (no version changes in a move). */
+interface GroupMove {
+  /** The group sets it leaves and joins. */
+  readonly from: string;
+  readonly to: string;
+  /** Its interface set (`<p><f>0if:IF`). */
+  readonly member: string;
+  /** The packets whose verdict it can change: `{outs: IF}` (ingress, `dst,dst`), `{ins: IF}` (egress, `src,src`). */
+  readonly scope: SetScope;
+}
+
+/**
+ * Rule 6's move, when the changes of the sets the rules in force name are one: exactly two of
+ * them are lists, one gains one interface set and the other loses the same one, which exists
+ * unchanged (as every interface set) and names one plain interface; each list is named exactly
+ * once in the chains, by a rule `--match-set G <x>,<side> -g <target>` (not negated) of one same
+ * chain, testing the same side. The rest (the other sets and their scopes) is the caller's.
+ */
+function groupMove(
+  k: KernelState,
+  r: Rendered,
+  names: ReadonlyMap<string, string>,
+  changed: ReadonlySet<string>,
+  namedNow: readonly string[],
+  counts: ReadonlyMap<string, number>,
+  idx: ScopeIndex,
+): GroupMove | undefined {
+  const sets = new Map(r.sets.map((s) => [s.name, s]));
+  const lists = namedNow.filter((c) => sets.get(names.get(c)!)?.type === 'list:set');
+  if (lists.length !== 2) return undefined;
+  let from: string | undefined;
+  let to: string | undefined;
+  let member: string | undefined;
+  for (const c of lists) {
+    const want = sets.get(names.get(c)!)!.members;
+    const have = k.sets.get(names.get(c)!)!.members;
+    const w = new Set(want);
+    const adds = want.filter((m) => !have.has(m));
+    const dels = [...have].filter((m) => !w.has(m));
+    if (adds.length + dels.length !== 1 || (member !== undefined && member !== (adds[0] ?? dels[0]))) return undefined;
+    member = adds[0] ?? dels[0];
+    if (adds.length === 1) to = c;
+    else from = c;
+  }
+  if (from === undefined || to === undefined || member === undefined) return undefined;
+  if (sets.get(member)?.type !== 'hash:net,iface' || k.sets.get(member)?.type !== 'hash:net,iface') return undefined;
+  // Interface sets never change (rule 6); one that did would change every list holding it.
+  for (const c of changed) if (sets.get(names.get(c)!)?.type === 'hash:net,iface') return undefined;
+  const ifs = setInterfaces(r.sets).get(member);
+  if (!ifs || ifs.size !== 1) return undefined;
+  const [iface] = ifs as ReadonlySet<string>;
+  let chain: string | undefined;
+  let side: string | undefined;
+  for (const c of [from, to]) {
+    const n = names.get(c)!;
+    const users = idx.testersOf(n);
+    if (counts.get(n) !== 1 || !users || users.size !== 1) return undefined;
+    const [key, tests] = [...users][0]!;
+    if (tests !== 1 || (chain !== undefined && key !== chain)) return undefined;
+    chain = key;
+    const rule = idx.chainAt(key)?.rules.find((x) => x.args.some((a, j) => a === n && x.args[j - 1] === '--match-set'));
+    if (!rule) return undefined;
+    const a = rule.args;
+    const at = a.indexOf(n);
+    const s = (a[at + 1] ?? '').split(',')[1];
+    if (a[at - 2] === '!' || a.indexOf('-g') < 0 || a.includes('-j') || (side !== undefined && s !== side)) return undefined;
+    side = s;
+  }
+  const scope: SetScope = side === 'dst' ? { ins: new Set(), outs: new Set([iface!]), any: false } : { ins: new Set([iface!]), outs: new Set(), any: false };
+  return { from, to, member, scope };
+}
 
 function delta(have: KernelSet, want: readonly string[], name: string): string[] {
   const w = new Set(want);
@@ -369,10 +480,12 @@ export function planConverge(k: KernelState, rendered: Rendered, o: PlanOptions,
   const r = rendered.stamp ? withGeneration(rendered, uniform ?? freshGeneration(inForce)) : rendered;
   const refsK = modelRefs(k);
   const names = new Map<string, string>();
-  for (const s of r.sets) names.set(s.name, liveName(s.name, k, refsK, o.setPrefix));
+  // Interface sets (`hash:net,iface`) are never versioned: lists name them by their canonical name.
+  for (const s of r.sets) names.set(s.name, s.type === 'hash:net,iface' ? s.name : liveName(s.name, k, refsK, o.setPrefix));
 
   // The rendering in force, when the caller's model of it is exact (else no in-place change beside a rule change).
-  const old = previous && describes(previous, k) ? previous : undefined;
+  // Its scopes follow the interface sets it holds (scope-index.ts): those must be the kernel's too.
+  const old = previous && describes(previous, k) && sameInterfaceSets(previous, k) ? previous : undefined;
   const chainDiff = (rr: Rendered) => {
     let found = 0;
     // A chain object at the same place in the rendering in force is in the model with equal ids
@@ -417,19 +530,47 @@ export function planConverge(k: KernelState, rendered: Rendered, o: PlanOptions,
   const namedNow = [...changed].filter((c) => refsK.has(names.get(c)!));
   const counts0 = nextRefCounts(k, first, d0);
   const refsNew0 = new Set(counts0.keys());
-  const typeOf = new Map(r.sets.map((s) => [s.name, s.type]));
+  const setOf = new Map(r.sets.map((s) => [s.name, s]));
+  const typeOf = (c: string): string => setOf.get(c)!.type;
   const live = new Map(names);
   const version = new Set<string>();
   /** Named by the rules in force and by the new ones, members changed before the commit (rule 2, in place beside a rule change). */
   const inPlace = new Set<string>();
+  /** Rule 6: one endpoint's move between two groups, two `ipset` lines and no commit. */
+  let move: GroupMove | undefined;
+  const isList = (c: string): boolean => typeOf(c) === 'list:set' || k.sets.get(names.get(c)!)!.type === 'list:set';
   if (d0.any) {
     for (const c of namedNow) if (refsNew0.has(names.get(c)!)) (old && d0.hookAdds.length + d0.hookDels.length === 0 ? inPlace : version).add(c);
-  } else if (namedNow.length > 1 && !inPlaceSafe(namedNow.map((c) => names.get(c)!), scopeIndex(first, previous).sets)) {
-    for (const c of namedNow) version.add(c);
+  } else if (namedNow.length > 1 && !namedNow.some(isList)) {
+    if (!inPlaceSafe(namedNow.map((c) => names.get(c)!), scopeIndex(first, previous).sets)) for (const c of namedNow) version.add(c);
+  } else if (namedNow.length > 1) {
+    // Group sets change: the paths (so the scopes) of the old and the new members differ, and
+    // each set's scope is both (rule 6). Without the old rendering's walk, version them all.
+    const idx = old && namedNow.every((c) => k.sets.get(names.get(c)!)!.type === typeOf(c)) ? scopeIndex(old) : undefined;
+    let safe = false;
+    if (idx) {
+      idx.journal();
+      idx.moveTo(first);
+      const was = idx.journaled();
+      const both = (c: string): (SetScope | undefined)[] => [was.sets.get(names.get(c)!), idx.sets.get(names.get(c)!)];
+      move = groupMove(k, first, names, changed, namedNow, counts0, idx);
+      const rest = move ? namedNow.filter((c) => c !== move!.from && c !== move!.to) : namedNow;
+      safe = true;
+      for (let x = 0; safe && x < rest.length; x++) {
+        const a = both(rest[x]!);
+        if (move && a.some((s) => scopesMeet(s, move!.scope))) safe = false;
+        for (let y = x + 1; safe && y < rest.length; y++) if (a.some((s) => both(rest[y]!).some((t) => scopesMeet(s, t)))) safe = false;
+      }
+      idx.settle();
+    }
+    if (!safe) {
+      move = undefined;
+      for (const c of namedNow) version.add(c);
+    }
   }
   // A set named by the rules in force cannot change type in place (ipset would refuse to destroy it).
   for (const c of namedNow) {
-    if (k.sets.get(names.get(c)!)!.type !== typeOf.get(c)) {
+    if (k.sets.get(names.get(c)!)!.type !== typeOf(c)) {
       version.add(c);
       inPlace.delete(c);
     }
@@ -497,9 +638,12 @@ export function planConverge(k: KernelState, rendered: Rendered, o: PlanOptions,
   let setsCreated = 0;
   let setsSwapped = 0;
   let setMembersChanged = 0;
-  for (const s of r.sets) {
+  // A list's member exists before any `add LIST member` (lists after the sets they hold).
+  const listsLast = r.sets.some((x) => x.type === 'list:set') ? [...r.sets.filter((x) => x.type !== 'list:set'), ...r.sets.filter((x) => x.type === 'list:set')] : r.sets;
+  for (const s of listsLast) {
     const name = names.get(s.name)!;
     const have = k.sets.get(name);
+    if (move && (s.name === move.from || s.name === move.to)) continue;
     if (version.has(s.name)) {
       // A fresh version only the new rules will name; a leftover of that name is unreferenced.
       if (have && have.type !== s.type) pre.push(`destroy ${name}`);
@@ -537,6 +681,12 @@ export function planConverge(k: KernelState, rendered: Rendered, o: PlanOptions,
     }
   }
 
+  if (move) {
+    // Rule 6: the new group first, then out of the old one: in between the dispatch rule that
+    // comes first decides, the old group's or the new one's.
+    pre.push(`add ${names.get(move.to)!} ${move.member}`, `del ${names.get(move.from)!} ${move.member}`);
+    setMembersChanged += 2;
+  }
   const steps: PlanStep[] = [];
   if (pre.length > 0) steps.push({ kind: 'ipset', lines: pre });
   if (d.any) {
@@ -575,7 +725,9 @@ export function planConverge(k: KernelState, rendered: Rendered, o: PlanOptions,
 
   // Destroy every set of ours nothing names any more: old versions, vanished sets, temporaries.
   const keep = new Set(names.values());
-  const gone = [...k.sets.keys()].filter((n) => !keep.has(n)).sort();
+  // Lists first: a set a list holds cannot be destroyed ("in use by a kernel component").
+  const listFirst = (n: string): number => (k.sets.get(n)!.type === 'list:set' ? 0 : 1);
+  const gone = [...k.sets.keys()].filter((n) => !keep.has(n)).sort((a, b) => listFirst(a) - listFirst(b) || (a < b ? -1 : a > b ? 1 : 0));
   if (gone.length > 0) steps.push({ kind: 'ipset', lines: gone.map((n) => `destroy ${n}`) });
 
   // The model after every step. Chains not written and sets not touched keep their entries
