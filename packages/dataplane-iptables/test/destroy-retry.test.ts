@@ -1,8 +1,10 @@
 /**
  * The plan's last step (destroying sets nothing names any more) right behind a commit: the nft
- * backend releases a removed rule's hold on its set only after the commit has returned, so the
- * dataplane retries a destroy batch that the kernel refuses as "in use by a kernel component"
- * (idempotent under -exist), and fails the apply, as before, on any other error.
+ * backend releases a removed rule's hold on its set only after the commit has returned, so a
+ * destroy batch the kernel refuses as "in use by a kernel component" is left for later (a set
+ * nothing names decides nothing) and run, with retries (idempotent under -exist), before the
+ * next apply or interface re-check touches the kernel, or by `close()`; any other error fails
+ * the apply, as before.
  */
 import { describe, expect, it } from 'vitest';
 import type { CommandRunner } from '@gingham/host';
@@ -46,15 +48,33 @@ function refusing(refusals: number, stderr: string): { runner: CommandRunner; si
 }
 
 describe('destroying sets right behind a commit', () => {
-  it('retries while the kernel still holds the set, then destroys it', async () => {
+  it('leaves a set the kernel still holds for later: the next apply destroys it first, retrying', async () => {
     const { runner, sim, destroyBatches } = refusing(2, 'ipset v7.17: Set cannot be destroyed: it is in use by a kernel component\n');
     const dp = createIptablesDataplane({ runner, lock: false, ipsetSession: false });
     await dp.apply(withSet);
     expect([...sim.kernel.sets.keys()]).toEqual(['gh40s:a']);
     await dp.apply(withoutSet);
+    // Refused once behind the commit: the apply did not wait for it.
+    expect(destroyBatches()).toBe(1);
+    expect([...sim.kernel.sets.keys()]).toEqual(['gh40s:a']);
+    expect(dp.stats().setsDestroyed).toBe(1);
+    await dp.apply([]);
     expect(destroyBatches()).toBe(3);
     expect([...sim.kernel.sets.keys()]).toEqual([]);
-    expect(dp.stats().setsDestroyed).toBe(1);
+    // Nothing left to do: the model was right all along.
+    expect(dp.stats()).toMatchObject({ chainsWritten: 0, setsCreated: 0, setsDestroyed: 0 });
+    await dp.close();
+  });
+
+  it('close() destroys what was left for later (a one-shot run leaves no set its model says is gone)', async () => {
+    const { runner, sim, destroyBatches } = refusing(1, 'ipset v7.17: Set cannot be destroyed: it is in use by a kernel component\n');
+    const dp = createIptablesDataplane({ runner, lock: false, ipsetSession: false });
+    await dp.apply(withSet);
+    await dp.apply(withoutSet);
+    expect([...sim.kernel.sets.keys()]).toEqual(['gh40s:a']);
+    await dp.close();
+    expect(destroyBatches()).toBe(2);
+    expect([...sim.kernel.sets.keys()]).toEqual([]);
   });
 
   it('fails the apply on any other error', async () => {

@@ -405,7 +405,7 @@ export function createIptablesDataplane(options: IptablesDataplaneOptions = {}):
    * after the commit has returned (the transaction's release runs as deferred work), so a destroy
    * right behind a commit through the restore session can find it "in use by a kernel component"
    * for a few milliseconds. Under `-exist` a destroy of a set already gone succeeds, so the whole
-   * batch is run again. Any other error, or one that outlasts the retries, fails the apply as before.
+   * batch is run again. Any other error, or one that outlasts the retries, fails as before.
    */
   async function destroySets(lines: readonly string[]): Promise<void> {
     for (let attempt = 0; ; attempt++) {
@@ -413,9 +413,34 @@ export function createIptablesDataplane(options: IptablesDataplaneOptions = {}):
         await ipsetLines(lines);
         return;
       } catch (e) {
-        if (attempt >= DESTROY_RETRIES || !(e instanceof CommandFailedError) || !e.stderr.includes('in use by a kernel component')) throw e;
+        if (attempt >= DESTROY_RETRIES || !inUse(e)) throw e;
         await new Promise((r) => setTimeout(r, 2 << attempt));
       }
+    }
+  }
+  const inUse = (e: unknown): boolean => e instanceof CommandFailedError && e.stderr.includes('in use by a kernel component');
+
+  /**
+   * Destroy batches the kernel refused as "in use" right behind their commit, left for later
+   * instead of waited for inside the apply: a set nothing names decides nothing (plan.ts, rule 1),
+   * so it may outlive its apply. They run before anything else touches the kernel again (the next
+   * apply or interface re-check, with the retries above; `close()` likewise), so a plan never meets
+   * a set its model says is gone; one that then still fails fails that call, and the model is read
+   * back afresh.
+   */
+  let pendingDestroys: string[] = [];
+  async function flushDestroys(): Promise<void> {
+    if (pendingDestroys.length === 0) return;
+    const lines = pendingDestroys;
+    pendingDestroys = [];
+    const t = performance.now();
+    try {
+      await destroySets(lines);
+    } catch (e) {
+      kernel.clear();
+      throw e;
+    } finally {
+      time.ipsetMs += performance.now() - t;
     }
   }
 
@@ -438,8 +463,14 @@ export function createIptablesDataplane(options: IptablesDataplaneOptions = {}):
     for (const step of steps) {
       const t = performance.now();
       if (step.kind === 'ipset') {
-        if (step.lines.every((l) => l.startsWith('destroy '))) await destroySets(step.lines);
-        else await ipsetLines(step.lines);
+        if (step.lines.every((l) => l.startsWith('destroy '))) {
+          try {
+            await ipsetLines(step.lines);
+          } catch (e) {
+            if (!inUse(e)) throw e;
+            pendingDestroys.push(...step.lines);
+          }
+        } else await ipsetLines(step.lines);
         time.ipsetMs += performance.now() - t;
         continue;
       }
@@ -612,6 +643,7 @@ export function createIptablesDataplane(options: IptablesDataplaneOptions = {}):
       stats = NO_CHANGES;
       time = { ...NO_TIME };
       const started = performance.now();
+      await flushDestroys();
       const rest = await membersOnly(messages);
       if (rest.length > 0) {
         const host = await hostFacts(); // one read for every family
@@ -626,6 +658,7 @@ export function createIptablesDataplane(options: IptablesDataplaneOptions = {}):
     },
     async clean() {
       await ensureLock();
+      pendingDestroys = []; // clean destroys every set of ours
       await closeSession();
       for (const f of [4, 6] as const) {
         kernel.delete(f);
@@ -642,10 +675,16 @@ export function createIptablesDataplane(options: IptablesDataplaneOptions = {}):
     async close() {
       closed = true;
       try {
-        await closeSession();
+        // Before the ipset session goes (the lines run through it) and the lock: a one-shot
+        // `gingham enforce` leaves no set behind that its model says is gone.
+        await flushDestroys();
       } finally {
-        lock?.release();
-        lock = undefined;
+        try {
+          await closeSession();
+        } finally {
+          lock?.release();
+          lock = undefined;
+        }
       }
     },
     async [Symbol.asyncDispose]() {
@@ -664,6 +703,7 @@ export function createIptablesDataplane(options: IptablesDataplaneOptions = {}):
       stats = NO_CHANGES;
       time = { ...NO_TIME };
       const started = performance.now();
+      await flushDestroys();
       let saved: Promise<string> | undefined;
       const ipsetSave = (): Promise<string> => (saved ??= must(['ipset', 'save']));
       await convergeAll(families, host, ipsetSave);
