@@ -149,6 +149,14 @@ export function walkRule(
 }
 
 const ANY = '*\n*';
+
+/** Whether a chain's rules set the interface themselves (`-i`/`-o`): then any context's rules may test another interface. */
+function dispatches(c: RenderedChain): boolean {
+  let d = dispatching.get(c);
+  if (d === undefined) dispatching.set(c, (d = pathSteps(c).some((rule) => rule.some(([w]) => w === '-i' || w === '-o'))));
+  return d;
+}
+const dispatching = new WeakMap<RenderedChain, boolean>();
 const ctxKey = (i: string, o: string): string => `${i}\n${o}`;
 /** `<table>:<chain>`, made once per chain object (chains are immutable; the render cache reuses them). */
 function chainKey(c: RenderedChain): string {
@@ -239,7 +247,8 @@ export class ScopeIndex {
     if (r === this.at) return this;
     const from = this.at;
     this.at = r;
-    // Interface sets first, on the chains of `from`; then the chains, under the new members.
+    // Interface sets first, on the chains of `from`; then the chains, under the new members;
+    // then the sets `r` lacks, whose testers the chains' move took away.
     this.regroup(setInterfaces(r.sets));
     // Hooks: added ones reach their targets with no interface, removed ones stop reaching them.
     const hookKeys = (x: Rendered): string[] => x.hooks.map((h) => `${h.table}:${h.target}`);
@@ -270,6 +279,7 @@ export class ScopeIndex {
       for (const h of oldHooks) this.reach(h, ANY, -1);
       for (const h of newHooks) this.reach(h, ANY, 1);
     }
+    this.dropGone(this.ifsAt!);
     return this;
   }
 
@@ -286,12 +296,16 @@ export class ScopeIndex {
     }
     if (this.before && !this.before.exists.has(key)) this.before.exists.set(key, was !== undefined);
     const ctxs = [...(this.chainCounts.get(key)?.keys() ?? [])];
-    if (was) for (const c of ctxs) this.edges(table, was, c, -1);
     if (was) this.tests(key, was, -1);
     if (now) this.tests(key, now, 1);
     if (now) this.byKey.set(key, now);
     else this.byKey.delete(key);
+    // The new rules' edges first, then the old ones' away: a chain both reach keeps a count of
+    // at least one throughout, so its own edges are not walked out and back in. (Old first, a
+    // tier dispatch chain reached from every workload would walk every group and policy chain
+    // below it out and in again for each interface: a full walk per changed dispatch chain.)
     if (now) for (const c of ctxs) this.edges(table, now, c, 1);
+    if (was) for (const c of ctxs) this.edges(table, was, c, -1);
   }
 
   private tests(key: string, c: RenderedChain, sign: 1 | -1): void {
@@ -312,57 +326,83 @@ export class ScopeIndex {
    * set in a context whose interface is known and changed side, the rest of the rule is walked
    * out under the old members and walked in under the new. A context the removals took away
    * from its chain took that rule's edges with it; one they left is still reached, so its edges
-   * are added exactly once.
+   * are added exactly once. A set `next` lacks keeps its old members until the chains have moved
+   * (`dropGone`): the rules testing it are in chains the move replaces or removes (a rendering
+   * never names a set it lacks), so walking them under "unknown members" first would only walk
+   * every interface into its group and out again.
    */
   private regroup(next: SetInterfaces): void {
     if (next === this.ifsAt) return;
     this.ifsAt = next;
-    for (const g of new Set([...this.ifs.keys(), ...next.keys()])) {
+    for (const [g, now] of next) {
       const was = this.ifs.get(g);
-      const now = next.get(g);
       if (was === now) continue;
-      const users = this.testers.get(g);
-      if (!users || (was && now && was.size === now.size && [...was].every((x) => now.has(x)))) {
-        if (now) this.ifs.set(g, now);
-        else this.ifs.delete(g);
+      if (was && was.size === now.size && [...was].every((x) => now.has(x))) {
+        this.ifs.set(g, now);
         continue;
       }
-      type Item = { key: string; chain: RenderedChain; ctx: string; steps: readonly (readonly [string, string])[]; from: number; i: string; o: string };
-      const out: Item[] = [];
-      const into: Item[] = [];
-      for (const key of users.keys()) {
-        const chain = this.byKey.get(key)!;
-        for (const ctx of this.chainCounts.get(key)?.keys() ?? []) {
-          const at = ctx.indexOf('\n');
-          for (const steps of pathSteps(chain)) {
-            let i = ctx.slice(0, at);
-            let o = ctx.slice(at + 1);
-            for (let s = 0; s < steps.length; s++) {
-              const [what, v] = steps[s]!;
-              if (what === '-i') i = v;
-              else if (what === '-o') o = v;
-              else if (what === '?i' || what === '?o') {
-                const x = what === '?i' ? i : o;
-                if (x === '*') continue;
-                const a = v === g ? (was?.has(x) ?? true) : (this.ifs.get(v)?.has(x) ?? true);
-                const b = v === g ? (now?.has(x) ?? true) : a;
-                if (a !== b) {
-                  (a ? out : into).push({ key, chain, ctx, steps, from: s + 1, i, o });
-                  break;
-                }
-                if (!a) break;
+      this.regroupOne(g, was, now);
+    }
+  }
+
+  /** After the chains moved: the interface sets the rendering no longer has. */
+  private dropGone(next: SetInterfaces): void {
+    for (const [g, was] of [...this.ifs]) if (!next.has(g)) this.regroupOne(g, was, undefined);
+  }
+
+  private regroupOne(g: string, was: ReadonlySet<string> | undefined, now: ReadonlySet<string> | undefined): void {
+    const users = this.testers.get(g);
+    if (!users) {
+      if (now) this.ifs.set(g, now);
+      else this.ifs.delete(g);
+      return;
+    }
+    // The interfaces whose test of g changes (unknown members test as "in"); undefined: any may.
+    let delta: Set<string> | undefined;
+    if (was && now) {
+      delta = new Set();
+      for (const x of was) if (!now.has(x)) delta.add(x);
+      for (const x of now) if (!was.has(x)) delta.add(x);
+    }
+    type Item = { key: string; chain: RenderedChain; ctx: string; steps: readonly (readonly [string, string])[]; from: number; i: string; o: string };
+    const out: Item[] = [];
+    const into: Item[] = [];
+    for (const key of users.keys()) {
+      const chain = this.byKey.get(key)!;
+      for (const ctx of this.chainCounts.get(key)?.keys() ?? []) {
+        const at = ctx.indexOf('\n');
+        const ci = ctx.slice(0, at);
+        const co = ctx.slice(at + 1);
+        // Only a context whose interface (or one a rule dispatches it to) changed can change.
+        if (delta && !delta.has(ci) && !delta.has(co) && !dispatches(chain)) continue;
+        for (const steps of pathSteps(chain)) {
+          let i = ci;
+          let o = co;
+          for (let s = 0; s < steps.length; s++) {
+            const [what, v] = steps[s]!;
+            if (what === '-i') i = v;
+            else if (what === '-o') o = v;
+            else if (what === '?i' || what === '?o') {
+              const x = what === '?i' ? i : o;
+              if (x === '*') continue;
+              const a = v === g ? (was?.has(x) ?? true) : (this.ifs.get(v)?.has(x) ?? true);
+              const b = v === g ? (now?.has(x) ?? true) : a;
+              if (a !== b) {
+                (a ? out : into).push({ key, chain, ctx, steps, from: s + 1, i, o });
+                break;
               }
+              if (!a) break;
             }
           }
         }
       }
-      const reached = (x: Item): boolean => this.byKey.get(x.key) === x.chain && (this.chainCounts.get(x.key)?.has(x.ctx) ?? false);
-      for (const x of out) if (reached(x)) this.walk(x.chain.table, x.steps, x.from, x.i, x.o, -1);
-      if (now) this.ifs.set(g, now);
-      else this.ifs.delete(g);
-      const still = into.filter(reached);
-      for (const x of still) this.walk(x.chain.table, x.steps, x.from, x.i, x.o, 1);
     }
+    const reached = (x: Item): boolean => this.byKey.get(x.key) === x.chain && (this.chainCounts.get(x.key)?.has(x.ctx) ?? false);
+    for (const x of out) if (reached(x)) this.walk(x.chain.table, x.steps, x.from, x.i, x.o, -1);
+    if (now) this.ifs.set(g, now);
+    else this.ifs.delete(g);
+    const still = into.filter(reached);
+    for (const x of still) this.walk(x.chain.table, x.steps, x.from, x.i, x.o, 1);
   }
 
   private walk(table: string, steps: readonly (readonly [string, string])[], from: number, i: string, o: string, sign: 1 | -1): void {
