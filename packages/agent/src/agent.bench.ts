@@ -543,6 +543,7 @@ async function runInside(emit: Emit): Promise<void> {
           flips.push(r.ms);
           applied.push(span(t, marks.applyEnd));
           early[allowed ? 'allowed' : 'denied'] += r.early;
+          if (process.env.GINGHAM_BENCH_AGENT_FLIP_LOG) process.stderr.write(`packet flip ${k} (to ${allowed ? 'allowed' : 'denied'}): ${r.ms.toFixed(1)} ms, applied after ${applied[applied.length - 1]!.toFixed(1)} ms; ${JSON.stringify(dataplane.stats())}\n`);
           if (r.early > 0) process.stderr.write(`packet flip ${k} (to ${allowed ? 'allowed' : 'denied'}): ${r.early} attempt(s) with the new verdict before the put, started / outcome seen at ${r.earlyMs.map(([a, b]) => `${a.toFixed(1)} / ${b.toFixed(1)}`).join(', ')} ms from the put\n`);
         }
         emit({ bench: 'agent', metric: `etcd_to_packet_label_change_p50_ms_${scale}`, value: pct(flips, 50), unit: 'ms' });
