@@ -51,6 +51,7 @@ import { emptyKernelState, type KernelState, ownedSetMatcher, parseIpAddrJson, p
 import { IPSET_SESSION_ARGV, type IpsetSession, openIpsetSession } from './ipset-session.js';
 import { openRestoreSession, type RestoreSession, restoreSessionSafe } from './restore-session.js';
 import { modelRefs, NO_CHANGES, planConverge, planMembers, type FamilyPlan, type PlanStats, type PlanStep, restoreText, TABLES } from './plan.js';
+import { endpointsBefore, type EndpointsBefore, movedRendering } from './group-moves.js';
 import { scopeIndex } from './scope-index.js';
 
 export type IptablesBackend = 'default' | 'nft' | 'legacy';
@@ -631,9 +632,36 @@ export function createIptablesDataplane(options: IptablesDataplaneOptions = {}):
     return rest;
   }
 
+  /**
+   * Group dispatch by IP set: a batch that only moves endpoints between existing groups (and
+   * changes set members) goes into the last rendering without rendering (group-moves.ts).
+   * Returns the families it could not handle (they take the full path).
+   */
+  async function movesOnly(messages: readonly DataplaneMessage[], before: EndpointsBefore): Promise<(4 | 6)[]> {
+    const rest: (4 | 6)[] = [];
+    for (const f of families) {
+      const base = lastCanonical.get(f);
+      const t = performance.now();
+      const r = base && kernel.has(f) ? movedRendering(state, before, messages, base, f, o) : undefined;
+      time.renderMs += performance.now() - t;
+      if (!r) {
+        rest.push(f);
+        continue;
+      }
+      try {
+        await execute(prepare(f, {}, r)!);
+      } catch (e) {
+        kernel.delete(f);
+        throw e;
+      }
+    }
+    return rest;
+  }
+
   return {
     async apply(messages) {
       await ensureLock();
+      const before = o.groupDispatch === 'ipset' ? endpointsBefore(state, messages) : undefined;
       const violations = applyChecked(state, messages);
       if (violations.length > 0) {
         throw new IptablesError('IPTABLES_CONTRACT_VIOLATION', `the batch breaks the dataplane contract (nothing was written): ${violations.join('; ')}`, { violations });
@@ -644,7 +672,7 @@ export function createIptablesDataplane(options: IptablesDataplaneOptions = {}):
       time = { ...NO_TIME };
       const started = performance.now();
       await flushDestroys();
-      const rest = await membersOnly(messages);
+      const rest = before ? await movesOnly(messages, before) : await membersOnly(messages);
       if (rest.length > 0) {
         const host = await hostFacts(); // one read for every family
         lastFacts = factsKey(host);

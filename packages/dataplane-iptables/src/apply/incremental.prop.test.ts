@@ -12,11 +12,12 @@ import { applyMessage, emptyDataplaneState, type CompiledPolicy, type CompiledRu
 import { propRuns } from '@gingham/testkit';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { RenderOptions } from '../render/options.js';
+import { resolveRenderOptions, type RenderOptions } from '../render/options.js';
 import { createRenderCache, forgetSetMembers } from '../render/render-cache.js';
 import { renderState } from '../render/render.js';
 import type { Rendered } from '../render/rendered.js';
 import { cloneKernelState, emptyKernelState, type KernelState } from './kernel-state.js';
+import { endpointsBefore, movedRendering } from './group-moves.js';
 import { pathScopes, planConverge } from './plan.js';
 import { ScopeIndex, scopeIndex } from './scope-index.js';
 import { gdMove, gdRender, gdWorld } from '../../test/support/group-dispatch.js';
@@ -97,6 +98,7 @@ const setup: DataplaneMessage[] = [
 
 describe('incremental rendering and planning', () => {
   it('equal the full rendering and the plan from fresh copies, for random change sequences', () => {
+    let moved = 0;
     fc.assert(
       fc.property(
         fc.constantFrom<RenderOptions>({}, { flowLogs: true }, { groupDispatch: 'ipset' }, { groupDispatch: 'ipset', flowLogs: true }),
@@ -113,13 +115,26 @@ describe('incremental rendering and planning', () => {
             [6, emptyKernelState()],
           ]);
           const prev = new Map<4 | 6, Rendered>();
+          const canonical = new Map<4 | 6, Rendered>();
           for (const [step, batch] of [setup, ...batches].entries()) {
+            const epsBefore = endpointsBefore(state, batch);
             for (const m of batch) applyMessage(state, m);
             forgetSetMembers(cache, batch.flatMap((m) => ('id' in m && m.kind.startsWith('ipset-') ? [m.id] : [])));
             for (const family of [4, 6] as const) {
               const at = `step ${step}, IPv${family}`;
               const r = renderState(state, family, options, {}, cache);
               expect(r, at).toEqual(renderState(state, family, options));
+              // A batch of group moves, brought into the last rendering without rendering
+              // (group-moves.ts), gives exactly the rendering.
+              const base = canonical.get(family);
+              const quick = epsBefore && base ? movedRendering(state, epsBefore, batch, base, family, resolveRenderOptions(options)) : undefined;
+              if (quick) {
+                moved++;
+                expect(quick.sets, `${at}: moved sets`).toEqual(r.sets);
+                expect(quick.chains.map((c) => [c.table, c.name, c.rules]), `${at}: moved chains`).toEqual(r.chains.map((c) => [c.table, c.name, c.rules]));
+                expect(quick.hooks, `${at}: moved hooks`).toEqual(r.hooks);
+              }
+              canonical.set(family, r);
               const before = prev.get(family);
               const inc = planConverge(k.get(family)!, r, o, before);
               const fresh = planConverge(cloneKernelState(k.get(family)!), r, o, before && { ...before });
@@ -154,6 +169,8 @@ describe('incremental rendering and planning', () => {
       ),
       { numRuns: propRuns(150) },
     );
+    // The quick path was taken (moves between existing groups are common in these sequences).
+    if (propRuns(150) >= 100) expect(moved).toBeGreaterThan(0);
   }, 60_000);
 });
 
