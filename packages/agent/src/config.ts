@@ -35,7 +35,11 @@ export interface AgentConfig {
   readonly dataplane: DataplaneKind;
   /** iptables: `default` (the system's iptables-restore), `nft` or `legacy`. */
   readonly iptablesBackend: 'default' | 'nft' | 'legacy';
-  /** iptables: how endpoint chains reach their policy groups (`chain`, or `ipset`: moves without a commit). */
+  /**
+   * iptables: how endpoint chains reach their policy groups: `ipset` (the agent's default: a
+   * label change that moves an endpoint between existing groups is a few `ipset` lines and no
+   * iptables commit) or `chain` (Felix's layout, the library's and `gingham enforce`'s default).
+   */
   readonly iptablesGroupDispatch: 'chain' | 'ipset';
   /** Also program IPv6 (iptables). */
   readonly ipv6: boolean;
@@ -157,7 +161,7 @@ const DEFAULTS: Omit<AgentConfig, 'node' | 'interfacePrefixes'> = {
   dir: DEFAULT_DATASTORE_DIR,
   dataplane: 'iptables',
   iptablesBackend: 'default',
-  iptablesGroupDispatch: 'chain',
+  iptablesGroupDispatch: 'ipset',
   ipv6: false,
   ebpfInstance: 'default',
   ebpfMode: 'auto',

@@ -35,9 +35,9 @@ describe('agent configuration', () => {
   });
 
   it('takes the iptables group dispatch from a flag, the environment or the file, and refuses other values', async () => {
-    expect((await resolveAgentConfig({ flags: { node: 'n1' } })).config.iptablesGroupDispatch).toBe('chain');
-    expect((await resolveAgentConfig({ flags: { node: 'n1', 'iptables-group-dispatch': 'ipset' } })).config.iptablesGroupDispatch).toBe('ipset');
-    expect((await resolveAgentConfig({ flags: { node: 'n1' }, env: { GINGHAM_IPTABLES_GROUP_DISPATCH: 'ipset' } })).config.iptablesGroupDispatch).toBe('ipset');
+    expect((await resolveAgentConfig({ flags: { node: 'n1' } })).config.iptablesGroupDispatch).toBe('ipset');
+    expect((await resolveAgentConfig({ flags: { node: 'n1', 'iptables-group-dispatch': 'chain' } })).config.iptablesGroupDispatch).toBe('chain');
+    expect((await resolveAgentConfig({ flags: { node: 'n1' }, env: { GINGHAM_IPTABLES_GROUP_DISPATCH: 'chain' } })).config.iptablesGroupDispatch).toBe('chain');
     const configFile = await file('node: n1\niptablesGroupDispatch: jump\n');
     await expect(resolveAgentConfig({ configFile })).rejects.toMatchObject({ code: 'AGENT_CONFIG', message: expect.stringContaining(`${configFile}:2:`) });
   });

@@ -28,7 +28,7 @@ Datastore:
 Dataplane:
   --dataplane KIND           iptables (default), ebpf or none (compute only)
   --iptables-backend B       default, nft or legacy;  --ipv6  also program ip6tables
-  --iptables-group-dispatch D  chain (default) or ipset: pick policy groups by IP set membership
+  --iptables-group-dispatch D  ipset (default: label changes need no iptables commit) or chain
   --interface-prefix P,...   workload interface prefixes (default cali; tap for openstack)
   --bpffs PATH, --ebpf-instance NAME, --ebpf-mode auto|tcx|tc       eBPF pins and attach mode
 WireGuard:
