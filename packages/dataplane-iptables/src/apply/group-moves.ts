@@ -19,8 +19,10 @@
  * a fresh dataplane on the kernel it leaves with nothing to write). Pure.
  */
 import type { DataplaneMessage, DataplaneState, TierRef, WorkloadEndpointState } from '@gingham/core';
-import { chainName, hashText, setName } from '../render/names.js';
+import { setName } from '../render/names.js';
 import type { ResolvedRenderOptions } from '../render/options.js';
+import { policyChainName } from '../render/policy-chains.js';
+import { groupListName, interfaceSetName } from '../render/policy-groups.js';
 import type { Rendered, RenderedSet } from '../render/rendered.js';
 import { setMembers } from '../render/set-members.js';
 
@@ -56,15 +58,14 @@ export function movedRendering(state: DataplaneState, before: EndpointsBefore, m
     t.policyIds.filter((id) => {
       const p = state.policies.get(id);
       return p !== undefined && !p.staged;
-    }).map((id) => chainName(o.chainPrefix, dir === 'ingress' ? 'pi' : 'po', id));
-  const groupSet = (dir: 'ingress' | 'egress', tier: string, pols: readonly string[]): string =>
-    setName(o.setPrefix, family, false, `${dir === 'ingress' ? 'gi:' : 'go:'}${hashText(`${tier}|${dir}|${pols.join(' ')}`, 22)}`);
+    }).map((id) => policyChainName(o.chainPrefix, dir, id));
+  const groupSet = (dir: 'ingress' | 'egress', tier: string, pols: readonly string[]): string => groupListName(o.setPrefix, family, dir, tier, pols);
   const moved = new Set<string>();
   for (const [id, was] of before) {
     const now = state.workloadEndpoints.get(id);
     if (!was || !now || sameButPolicies(was) !== sameButPolicies(now)) return undefined;
     moved.add(now.interfaceName);
-    const member = setName(o.setPrefix, family, false, `if:${now.interfaceName}`);
+    const member = interfaceSetName(o.setPrefix, family, now.interfaceName);
     if (sets.get(member)?.type !== 'hash:net,iface') return undefined;
     for (const dir of ['ingress', 'egress'] as const) {
       const a = dir === 'ingress' ? was.ingressTiers : was.egressTiers;

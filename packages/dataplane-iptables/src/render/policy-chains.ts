@@ -7,6 +7,7 @@
  */
 import type { CompiledRule } from '@gingham/core';
 import { ChainBuilder, type RenderContext } from './context.js';
+import { chainName } from './names.js';
 import type { Table } from './options.js';
 import { matchVariants } from './rules.js';
 
@@ -58,6 +59,11 @@ function ruleChain(rc: RenderContext, c: ChainBuilder, rules: readonly CompiledR
   for (const args of out) c.add(...args);
 }
 
+/** The chain of a policy's rules for one direction (any table: tables are separate namespaces). */
+export function policyChainName(chainPrefix: string, dir: 'ingress' | 'egress', id: string): string {
+  return chainName(chainPrefix, dir === 'ingress' ? 'pi' : 'po', id);
+}
+
 /** A rule list as text, for cache keys; kept by list (compiled rules are immutable, an upsert brings new ones). */
 const rulesTexts = new WeakMap<readonly CompiledRule[], string>();
 function rulesText(rules: readonly CompiledRule[]): string {
@@ -76,7 +82,7 @@ export function createPolicyChains(rc: RenderContext): PolicyChains {
       rc.mention(known.key);
       return known.n;
     }
-    const chain = rc.name(kind === 'pol' ? (dir === 'ingress' ? 'pi' : 'po') : dir === 'ingress' ? 'pri' : 'pro', id);
+    const chain = kind === 'pol' ? policyChainName(rc.prefix, dir, id) : rc.name(dir === 'ingress' ? 'pri' : 'pro', id);
     const cacheKey = `${key}|${rulesText(rules)}`;
     made.set(key, { n: chain, key: cacheKey });
     rc.pushCached(cacheKey, () => {

@@ -96,12 +96,22 @@ function buildGroupChain(rc: RenderContext, table: Table, name: string, pols: re
 
 /** The per-interface set of a workload interface (`hash:net,iface`, one member: any address on it). */
 export function ifSetName(rc: RenderContext, ifName: string): string {
-  return setName(rc.o.setPrefix, rc.family, false, `if:${ifName}`);
+  return interfaceSetName(rc.o.setPrefix, rc.family, ifName);
+}
+
+/** `ifSetName` without a rendering (apply/group-moves.ts names the same sets). */
+export function interfaceSetName(setPrefix: string, family: 4 | 6, ifName: string): string {
+  return setName(setPrefix, family, false, `if:${ifName}`);
 }
 
 /** The `list:set` of the endpoints whose tier `tier` in direction `dir` has exactly the policy chains `pols`. */
 export function groupSetName(rc: RenderContext, dir: 'ingress' | 'egress', tier: string, pols: readonly string[]): string {
-  return setName(rc.o.setPrefix, rc.family, false, `${dir === 'ingress' ? 'gi:' : 'go:'}${hashText(`${tier}|${dir}|${pols.join(' ')}`, 22)}`);
+  return groupListName(rc.o.setPrefix, rc.family, dir, tier, pols);
+}
+
+/** `groupSetName` without a rendering (apply/group-moves.ts names the same sets). */
+export function groupListName(setPrefix: string, family: 4 | 6, dir: 'ingress' | 'egress', tier: string, pols: readonly string[]): string {
+  return setName(setPrefix, family, false, `${dir === 'ingress' ? 'gi:' : 'go:'}${hashText(`${tier}|${dir}|${pols.join(' ')}`, 22)}`);
 }
 
 /** The tier dispatch chain of a direction and tier. */
