@@ -186,7 +186,12 @@ for _ in $(seq 5); do
     sleep 0.25
   done
 done
-sleep 0.5
+# The table reader gets the same record; wait for it to print it (on a busy machine it can trail
+# the JSON reader by more than a moment) before stopping both.
+for _ in $(seq 40); do
+  grep -Eq 'demo/vm-3-wl +demo/vm-2-wl +tcp/8080 +ALLOWED' "$WORK/follow.txt" && break
+  sleep 0.25
+done
 kill -TERM "$follow_table" "$follow_json" 2>/dev/null; wait "$follow_table" "$follow_json" 2>/dev/null || true
 sed 's/^/  /' "$WORK/follow.txt"
 [ -n "$followed" ] || { echo "gingham flows --follow did not show the new batch -> api connection:"; cat "$WORK/follow.jsonl"; exit 1; }
